@@ -1,0 +1,229 @@
+/* zfast: fused LLM-inference primitives that change no token.
+ *
+ * The whole public C API. Every function returns a zf_status; on failure
+ * zf_last_error() names what was wrong and no output has been written.
+ * The library never aborts, exits or prints.
+ *
+ * Data is described by zf_tensor: a pointer, a dtype and int64 shape and
+ * strides (in elements, row-major, last axis contiguous). Where an op works
+ * on rows, the last axis is the row and all leading axes are flattened.
+ */
+#ifndef ZFAST_H
+#define ZFAST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZF_VERSION_MAJOR 0
+#define ZF_VERSION_MINOR 1
+#define ZF_VERSION_PATCH 0
+#define ZF_VERSION_STRING "0.1.0"
+
+#if defined(_WIN32)
+#define ZF_API __declspec(dllexport)
+#else
+#define ZF_API __attribute__((visibility("default")))
+#endif
+
+/* ---- status ------------------------------------------------------------ */
+
+typedef enum zf_status {
+    ZF_OK = 0,
+    ZF_ERR_INVALID_ARG,   /* NULL pointer, bad size, bad value */
+    ZF_ERR_SHAPE,         /* shapes or strides that do not fit together */
+    ZF_ERR_DTYPE,         /* dtype not supported by this op */
+    ZF_ERR_ALIAS,         /* outputs overlap inputs in a way the op cannot allow */
+    ZF_ERR_UNSUPPORTED,   /* valid request this build or machine cannot serve */
+    ZF_ERR_NO_MEMORY,
+    ZF_ERR_BACKEND,       /* the backend (CUDA driver/runtime) reported an error */
+    ZF_ERR_IO,            /* file could not be read or written */
+    ZF_ERR_FORMAT,        /* malformed file contents */
+    ZF_ERR_SELFTEST,      /* no trusted kernel variant for this request */
+    ZF_STATUS_COUNT
+} zf_status;
+
+/* Message for the last failed call on this thread ("" when none). */
+ZF_API const char *zf_last_error(void);
+ZF_API const char *zf_status_name(zf_status s);
+
+ZF_API const char *zf_version(void);     /* "0.1.0" */
+ZF_API const char *zf_build_info(void);  /* commit, compiler, flags */
+
+/* ---- dtypes ------------------------------------------------------------ */
+
+typedef enum zf_dtype {
+    ZF_DTYPE_F32 = 0,
+    ZF_DTYPE_F16,
+    ZF_DTYPE_BF16,
+    ZF_DTYPE_U32,   /* packed quantized weights */
+    ZF_DTYPE_I32,   /* indices */
+    ZF_DTYPE_COUNT
+} zf_dtype;
+
+ZF_API const char *zf_dtype_name(zf_dtype t);
+ZF_API size_t zf_dtype_size(zf_dtype t);
+/* Parse "f32" / "f16" / "bf16"; error on anything else. */
+ZF_API zf_status zf_dtype_parse(const char *s, zf_dtype *out);
+
+/* Round-to-nearest-even conversions; NaN stays NaN (quiet). */
+ZF_API uint16_t zf_f32_to_f16(float x);
+ZF_API float zf_f16_to_f32(uint16_t h);
+ZF_API uint16_t zf_f32_to_bf16(float x);
+ZF_API float zf_bf16_to_f32(uint16_t h);
+
+/* ---- the library's own transcendentals (docs/NUMERICS.md) ---------------- */
+
+ZF_API float zf_expf(float x);
+ZF_API float zf_sigmoidf(float x);
+ZF_API float zf_siluf(float x);
+
+/* ---- tensors ------------------------------------------------------------ */
+
+#define ZF_MAX_DIMS 4
+
+typedef enum zf_device {
+    ZF_DEVICE_CPU = 0,
+    ZF_DEVICE_CUDA,
+    ZF_DEVICE_COUNT
+} zf_device;
+
+typedef struct zf_tensor {
+    void *data;
+    zf_dtype dtype;
+    zf_device device;
+    int32_t ndim;                  /* 1..ZF_MAX_DIMS */
+    int64_t shape[ZF_MAX_DIMS];
+    int64_t stride[ZF_MAX_DIMS];   /* in elements; stride[ndim-1] must be 1 */
+} zf_tensor;
+
+/* A contiguous CPU tensor view (strides filled row-major). */
+ZF_API zf_tensor zf_tensor_1d(void *data, zf_dtype t, int64_t n);
+ZF_API zf_tensor zf_tensor_2d(void *data, zf_dtype t, int64_t rows, int64_t cols);
+ZF_API zf_tensor zf_tensor_nd(void *data, zf_dtype t, int32_t ndim, const int64_t *shape);
+ZF_API int64_t zf_tensor_numel(const zf_tensor *t);
+
+/* ---- tiers, fidelity, options ------------------------------------------ */
+
+typedef enum zf_tier {
+    ZF_TIER_STABLE = 0,  /* stock ops + fused-exact kernels (default) */
+    ZF_TIER_FAST,        /* + validated fused-fast kernels */
+    ZF_TIER_EDGE,        /* + unvalidated experiments */
+    ZF_TIER_COUNT
+} zf_tier;
+
+ZF_API zf_status zf_set_tier(zf_tier t);
+ZF_API zf_tier zf_get_tier(void);
+ZF_API const char *zf_tier_name(zf_tier t);
+/* Checks ZF_TIER and ZF_CPU_ISA; a value that names nothing is an error.
+ * Ops run this check too and fail the same way. */
+ZF_API zf_status zf_env_check(void);
+ZF_API zf_status zf_tier_parse(const char *s, zf_tier *out);
+
+typedef enum zf_fidelity {
+    ZF_FIDELITY_AUTO = 0, /* the tier decides */
+    ZF_FIDELITY_STOCK,    /* the unfused composition of stock ops */
+    ZF_FIDELITY_EXACT,    /* fused, bit-identical to STOCK */
+    ZF_FIDELITY_FAST,     /* fused, f32 intermediates; within a stated bound */
+    ZF_FIDELITY_COUNT
+} zf_fidelity;
+
+ZF_API const char *zf_fidelity_name(zf_fidelity f);
+
+typedef struct zf_stream zf_stream; /* opaque; a CUDA stream (NULL: default) */
+
+/* Per-call options; pass NULL for defaults. */
+typedef struct zf_opts {
+    zf_fidelity fidelity; /* AUTO: tier decides */
+    zf_stream *stream;    /* CUDA ops: the stream to enqueue on */
+} zf_opts;
+
+/* ---- devices and memory -------------------------------------------------- */
+
+/* ZF_OK when a CUDA device is usable; otherwise an error saying why not
+ * (no plugin built, no driver, no device). */
+ZF_API zf_status zf_cuda_available(void);
+ZF_API zf_status zf_stream_create(zf_stream **s);
+ZF_API zf_status zf_stream_destroy(zf_stream *s);
+ZF_API zf_status zf_stream_synchronize(zf_stream *s);
+/* Memory on a device (ZF_DEVICE_CPU: aligned host memory). */
+ZF_API zf_status zf_device_alloc(zf_device dev, size_t bytes, void **ptr);
+ZF_API zf_status zf_device_free(zf_device dev, void *ptr);
+/* Copy between any two devices; asynchronous on `s` when a GPU is involved. */
+ZF_API zf_status zf_memcpy(void *dst, zf_device dst_dev, const void *src, zf_device src_dev, size_t bytes,
+                           zf_stream *s);
+
+/* ---- runtime configuration --------------------------------------------- */
+
+/* Threads for CPU ops (0: one per core). Takes effect for the next call. */
+ZF_API zf_status zf_set_num_threads(int n);
+ZF_API int zf_get_num_threads(void);
+
+typedef enum zf_cpu_isa {
+    ZF_CPU_ISA_SCALAR = 0,
+    ZF_CPU_ISA_AVX2,      /* AVX2 + FMA + F16C */
+    ZF_CPU_ISA_AVX512,    /* AVX-512 F/BW/VL (+ BF16 where present) */
+    ZF_CPU_ISA_COUNT
+} zf_cpu_isa;
+
+/* Cap the SIMD level used by CPU kernels (for tests and comparisons).
+ * Asking for more than the machine has is an error. Env: ZF_CPU_ISA. */
+ZF_API zf_status zf_set_cpu_isa(zf_cpu_isa isa);
+ZF_API zf_cpu_isa zf_get_cpu_isa(void);        /* current cap */
+ZF_API zf_cpu_isa zf_cpu_isa_detected(void);   /* best the machine has */
+ZF_API const char *zf_cpu_isa_name(zf_cpu_isa isa);
+ZF_API zf_status zf_cpu_isa_parse(const char *s, zf_cpu_isa *out);
+
+/* ---- ops ---------------------------------------------------------------- */
+/* Shapes: elementwise ops take same-shaped tensors; row ops take [..., n]
+ * with w of shape [n]. All f32/f16/bf16 unless said otherwise; all operands
+ * of one call share a dtype and a device. */
+
+/* stock */
+ZF_API zf_status zf_add(const zf_tensor *a, const zf_tensor *b, zf_tensor *out, const zf_opts *o);
+ZF_API zf_status zf_mul(const zf_tensor *a, const zf_tensor *b, zf_tensor *out, const zf_opts *o);
+ZF_API zf_status zf_silu(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
+/* d_x = d_out * silu'(x) */
+ZF_API zf_status zf_silu_vjp(const zf_tensor *x, const zf_tensor *d_out, zf_tensor *d_x,
+                             const zf_opts *o);
+
+/* y = T(T(x * inv) * w), inv = 1/sqrt(mean(x^2) + eps), per row. */
+ZF_API zf_status zf_rms_norm(const zf_tensor *x, const zf_tensor *w, float eps, zf_tensor *y,
+                             const zf_opts *o);
+/* Given d_y: d_x (shape of x) and d_w (shape of w, f32 or T; may be NULL). */
+ZF_API zf_status zf_rms_norm_vjp(const zf_tensor *x, const zf_tensor *w, float eps,
+                                 const zf_tensor *d_y, zf_tensor *d_x, zf_tensor *d_w,
+                                 const zf_opts *o);
+
+/* fused: out = silu(gate) * up */
+ZF_API zf_status zf_swiglu(const zf_tensor *gate, const zf_tensor *up, zf_tensor *out,
+                           const zf_opts *o);
+ZF_API zf_status zf_swiglu_vjp(const zf_tensor *gate, const zf_tensor *up,
+                               const zf_tensor *d_out, zf_tensor *d_gate, zf_tensor *d_up,
+                               const zf_opts *o);
+
+/* fused: h = x + residual; y = rms_norm(h, w, eps). */
+ZF_API zf_status zf_add_rms_norm(const zf_tensor *x, const zf_tensor *residual,
+                                 const zf_tensor *w, float eps, zf_tensor *y, zf_tensor *h,
+                                 const zf_opts *o);
+/* Given d_y and (optionally, may be NULL) d_h flowing into h from elsewhere:
+ * d_x (== d_residual) and d_w (may be NULL). h is the forward's h output. */
+ZF_API zf_status zf_add_rms_norm_vjp(const zf_tensor *h, const zf_tensor *w, float eps,
+                                     const zf_tensor *d_y, const zf_tensor *d_h,
+                                     zf_tensor *d_x, zf_tensor *d_w, const zf_opts *o);
+
+/* ---- capability report --------------------------------------------------- */
+
+/* Writes a human-readable (json=0) or JSON (json=1) report of the machine,
+ * the backends and which variant runs per op and tier, into a malloc'd
+ * string the caller frees with zf_free(). */
+ZF_API zf_status zf_caps_report(int json, char **out);
+ZF_API void zf_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZFAST_H */

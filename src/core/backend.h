@@ -1,0 +1,31 @@
+/* A backend is a table of op entry points with the public signatures. The
+ * CPU backend is built in; the CUDA backend is a shared object loaded at run
+ * time (src/core/cuda_loader.c) that hands back the same table. */
+#ifndef ZF_CORE_BACKEND_H
+#define ZF_CORE_BACKEND_H
+
+#include "zfast.h"
+
+typedef struct zf_backend_ops {
+    zf_status (*add)(const zf_tensor *a, const zf_tensor *b, zf_tensor *out, const zf_opts *o);
+    zf_status (*mul)(const zf_tensor *a, const zf_tensor *b, zf_tensor *out, const zf_opts *o);
+    zf_status (*silu)(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
+    zf_status (*silu_vjp)(const zf_tensor *x, const zf_tensor *d_out, zf_tensor *d_x, const zf_opts *o);
+    zf_status (*rms_norm)(const zf_tensor *x, const zf_tensor *w, float eps, zf_tensor *y, const zf_opts *o);
+    zf_status (*rms_norm_vjp)(const zf_tensor *x, const zf_tensor *w, float eps, const zf_tensor *d_y,
+                              zf_tensor *d_x, zf_tensor *d_w, const zf_opts *o);
+    zf_status (*swiglu)(const zf_tensor *gate, const zf_tensor *up, zf_tensor *out, const zf_opts *o);
+    zf_status (*swiglu_vjp)(const zf_tensor *gate, const zf_tensor *up, const zf_tensor *d_out, zf_tensor *d_gate,
+                            zf_tensor *d_up, const zf_opts *o);
+    zf_status (*add_rms_norm)(const zf_tensor *x, const zf_tensor *residual, const zf_tensor *w, float eps,
+                              zf_tensor *y, zf_tensor *h, const zf_opts *o);
+    zf_status (*add_rms_norm_vjp)(const zf_tensor *h, const zf_tensor *w, float eps, const zf_tensor *d_y,
+                                  const zf_tensor *d_h, zf_tensor *d_x, zf_tensor *d_w, const zf_opts *o);
+} zf_backend_ops;
+
+/* The table for a device, or NULL with an error message saying why. */
+const zf_backend_ops *zf_backend_for(zf_device dev, const char *op);
+
+extern const zf_backend_ops zf_cpu_backend;
+
+#endif

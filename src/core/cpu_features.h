@@ -1,0 +1,15 @@
+/* What the CPU offers (cpuid + OS state), and the ISA cap kernels obey. */
+#ifndef ZF_CORE_CPU_FEATURES_H
+#define ZF_CORE_CPU_FEATURES_H
+
+#include "zfast.h"
+
+typedef struct zf_cpu_info {
+    char brand[64];
+    int avx, avx2, fma, f16c, avx512f, avx512bw, avx512vl, avx512bf16, avx512fp16;
+    int cores;
+} zf_cpu_info;
+
+const zf_cpu_info *zf_cpu_info_get(void);
+
+#endif

@@ -1,0 +1,70 @@
+/* Finds the backend table for a device. The CUDA backend is a separate
+ * shared object (libzfast_cuda.so) opened on first use, so one build runs
+ * with or without a GPU and says why CUDA is absent. */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "core/backend.h"
+#include "core/cuda_loader.h"
+#include "core/error.h"
+#include "core/registry.h"
+
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static const zf_cuda_plugin *g_plugin;
+static char g_why[512] = "not tried";
+
+static void load(void) {
+    const char *env = getenv("ZF_CUDA_LIB");
+    const char *candidates[] = {env, ZF_CUDA_LIB_BUILD_PATH, ZF_CUDA_LIB_INSTALL_PATH, "libzfast_cuda.so"};
+    void *h = NULL;
+    char last[256] = "";
+    for (size_t i = 0; i < sizeof candidates / sizeof *candidates && !h; i++) {
+        if (!candidates[i] || !*candidates[i]) continue;
+        h = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+        if (!h) snprintf(last, sizeof last, "%s", dlerror());
+    }
+    if (!h) {
+        snprintf(g_why, sizeof g_why, "CUDA backend not loadable (%s)", last);
+        return;
+    }
+    zf_cuda_plugin_fn get = (zf_cuda_plugin_fn)dlsym(h, "zf_cuda_plugin_get");
+    if (!get) {
+        snprintf(g_why, sizeof g_why, "libzfast_cuda.so lacks zf_cuda_plugin_get");
+        return;
+    }
+    const zf_cuda_plugin *p = get(ZF_CUDA_PLUGIN_ABI);
+    if (!p) {
+        snprintf(g_why, sizeof g_why, "libzfast_cuda.so has another plugin ABI than %d", ZF_CUDA_PLUGIN_ABI);
+        return;
+    }
+    char msg[256] = "";
+    if (p->init(msg, sizeof msg) != 0) {
+        snprintf(g_why, sizeof g_why, "CUDA backend loaded but unusable: %s", msg);
+        g_plugin = p; /* kept for caps: it can still report versions */
+        return;
+    }
+    g_plugin = p;
+    snprintf(g_why, sizeof g_why, "loaded");
+    zf_registry_add(p->variants, p->n_variants);
+}
+
+const zf_cuda_plugin *zf_cuda_plugin_loaded(const char **why) {
+    pthread_once(&g_once, load);
+    if (why) *why = g_why;
+    return g_plugin;
+}
+
+const zf_backend_ops *zf_backend_for(zf_device dev, const char *op) {
+    if (dev == ZF_DEVICE_CPU) return &zf_cpu_backend;
+    if (dev == ZF_DEVICE_CUDA) {
+        const char *why;
+        const zf_cuda_plugin *p = zf_cuda_plugin_loaded(&why);
+        if (p && p->ready) return p->ops;
+        zf_error(ZF_ERR_UNSUPPORTED, "[%s] tensor is on CUDA but %s", op, why);
+        return NULL;
+    }
+    zf_error(ZF_ERR_INVALID_ARG, "[%s] invalid device value %d", op, (int)dev);
+    return NULL;
+}

@@ -1,0 +1,45 @@
+/* Public op entry points: route to the backend that owns the tensors. */
+#include "core/backend.h"
+#include "core/error.h"
+
+#define ZF_ROUTE(op, first, ...)                                                                  \
+    do {                                                                                          \
+        if (!(first)) return zf_error(ZF_ERR_INVALID_ARG, "[" #op "] " #first " is NULL");        \
+        const zf_backend_ops *b_ = zf_backend_for((first)->device, #op);                          \
+        if (!b_) return ZF_ERR_UNSUPPORTED;                                                       \
+        if (!b_->op) return zf_error(ZF_ERR_UNSUPPORTED, "[" #op "] not implemented on this backend"); \
+        return b_->op(__VA_ARGS__);                                                               \
+    } while (0)
+
+zf_status zf_add(const zf_tensor *a, const zf_tensor *b, zf_tensor *out, const zf_opts *o) {
+    ZF_ROUTE(add, a, a, b, out, o);
+}
+zf_status zf_mul(const zf_tensor *a, const zf_tensor *b, zf_tensor *out, const zf_opts *o) {
+    ZF_ROUTE(mul, a, a, b, out, o);
+}
+zf_status zf_silu(const zf_tensor *x, zf_tensor *out, const zf_opts *o) { ZF_ROUTE(silu, x, x, out, o); }
+zf_status zf_silu_vjp(const zf_tensor *x, const zf_tensor *d_out, zf_tensor *d_x, const zf_opts *o) {
+    ZF_ROUTE(silu_vjp, x, x, d_out, d_x, o);
+}
+zf_status zf_rms_norm(const zf_tensor *x, const zf_tensor *w, float eps, zf_tensor *y, const zf_opts *o) {
+    ZF_ROUTE(rms_norm, x, x, w, eps, y, o);
+}
+zf_status zf_rms_norm_vjp(const zf_tensor *x, const zf_tensor *w, float eps, const zf_tensor *d_y, zf_tensor *d_x,
+                          zf_tensor *d_w, const zf_opts *o) {
+    ZF_ROUTE(rms_norm_vjp, x, x, w, eps, d_y, d_x, d_w, o);
+}
+zf_status zf_swiglu(const zf_tensor *gate, const zf_tensor *up, zf_tensor *out, const zf_opts *o) {
+    ZF_ROUTE(swiglu, gate, gate, up, out, o);
+}
+zf_status zf_swiglu_vjp(const zf_tensor *gate, const zf_tensor *up, const zf_tensor *d_out, zf_tensor *d_gate,
+                        zf_tensor *d_up, const zf_opts *o) {
+    ZF_ROUTE(swiglu_vjp, gate, gate, up, d_out, d_gate, d_up, o);
+}
+zf_status zf_add_rms_norm(const zf_tensor *x, const zf_tensor *residual, const zf_tensor *w, float eps, zf_tensor *y,
+                          zf_tensor *h, const zf_opts *o) {
+    ZF_ROUTE(add_rms_norm, x, x, residual, w, eps, y, h, o);
+}
+zf_status zf_add_rms_norm_vjp(const zf_tensor *h, const zf_tensor *w, float eps, const zf_tensor *d_y,
+                              const zf_tensor *d_h, zf_tensor *d_x, zf_tensor *d_w, const zf_opts *o) {
+    ZF_ROUTE(add_rms_norm_vjp, h, h, w, eps, d_y, d_h, d_x, d_w, o);
+}

@@ -1,0 +1,162 @@
+#include "core/registry.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/error.h"
+
+#define ZF_MAX_VARIANTS 512
+
+typedef struct entry {
+    const zf_variant *v;
+    int state; /* 0 untested, 1 passed, -1 failed */
+    char reason[240];
+} entry;
+
+static entry g_entries[ZF_MAX_VARIANTS];
+static int g_count;
+static pthread_mutex_t g_mu;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static const char *const k_op_names[ZF_OP_COUNT] = {
+    "add", "mul", "silu", "silu_vjp", "rms_norm", "rms_norm_vjp",
+    "swiglu", "swiglu_vjp", "add_rms_norm", "add_rms_norm_vjp",
+};
+
+const char *zf_op_name(zf_op op) { return (op >= 0 && op < ZF_OP_COUNT) ? k_op_names[op] : "invalid"; }
+
+static int is_fused(zf_op op) {
+    return op == ZF_OP_SWIGLU || op == ZF_OP_SWIGLU_VJP || op == ZF_OP_ADD_RMS_NORM ||
+           op == ZF_OP_ADD_RMS_NORM_VJP;
+}
+
+void zf_registry_add(const zf_variant *v, int n) {
+    pthread_mutex_lock(&g_mu);
+    for (int i = 0; i < n && g_count < ZF_MAX_VARIANTS; i++) g_entries[g_count++] = (entry){.v = &v[i]};
+    pthread_mutex_unlock(&g_mu);
+}
+
+static void init_once(void) {
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE); /* self-tests may call ops */
+    pthread_mutex_init(&g_mu, &a);
+    pthread_mutexattr_destroy(&a);
+    zf_cpu_register();
+}
+
+void zf_registry_init(void) { pthread_once(&g_once, init_once); }
+
+int zf_registry_count(void) { zf_registry_init(); return g_count; }
+
+const zf_variant *zf_registry_at(int i) {
+    zf_registry_init();
+    return (i >= 0 && i < g_count) ? g_entries[i].v : NULL;
+}
+
+static entry *find(const zf_variant *v) {
+    for (int i = 0; i < g_count; i++)
+        if (g_entries[i].v == v) return &g_entries[i];
+    return NULL;
+}
+
+int zf_variant_state(const zf_variant *v, const char **reason) {
+    zf_registry_init();
+    pthread_mutex_lock(&g_mu);
+    entry *e = find(v);
+    int s = e ? e->state : -1;
+    if (reason) *reason = e ? e->reason : "not registered";
+    pthread_mutex_unlock(&g_mu);
+    return s;
+}
+
+/* Runs the self-test once; returns the state. Caller holds g_mu. */
+static int ensure_tested(entry *e) {
+    if (e->state == 0) {
+        char msg[sizeof e->reason] = "";
+        int rc = e->v->selftest ? e->v->selftest(e->v, msg, sizeof msg) : 0;
+        e->state = rc == 0 ? 1 : -1;
+        snprintf(e->reason, sizeof e->reason, "%s", rc == 0 ? "self-test passed" : msg);
+    }
+    return e->state;
+}
+
+/* Best trusted variant of exactly this fidelity, or NULL. Caller holds g_mu. */
+static const zf_variant *best_of(zf_op op, zf_device be, zf_fidelity f, zf_tier tier, int ignore_tier) {
+    zf_cpu_isa cap = zf_get_cpu_isa();
+    for (;;) {
+        entry *best = NULL;
+        for (int i = 0; i < g_count; i++) {
+            entry *e = &g_entries[i];
+            const zf_variant *v = e->v;
+            if (v->op != op || v->backend != be || v->fidelity != f || e->state < 0) continue;
+            if (!ignore_tier && v->tier > tier) continue;
+            if (be == ZF_DEVICE_CPU && v->isa > cap) continue;
+            if (!best || v->isa > best->v->isa) best = e;
+        }
+        if (!best) return NULL;
+        if (ensure_tested(best) > 0) return best->v;
+        /* failed: it is now excluded; look again */
+    }
+}
+
+static int fallback_chain(zf_op op, zf_fidelity want, zf_tier tier, zf_fidelity chain[3]) {
+    if (!is_fused(op)) { chain[0] = ZF_FIDELITY_STOCK; return 1; }
+    if (want == ZF_FIDELITY_AUTO) want = tier == ZF_TIER_STABLE ? ZF_FIDELITY_EXACT : ZF_FIDELITY_FAST;
+    int n = 0;
+    if (want == ZF_FIDELITY_FAST) chain[n++] = ZF_FIDELITY_FAST;
+    if (want != ZF_FIDELITY_STOCK) chain[n++] = ZF_FIDELITY_EXACT;
+    chain[n++] = ZF_FIDELITY_STOCK;
+    return n;
+}
+
+zf_status zf_pick(zf_op op, zf_device backend, zf_fidelity want, const zf_variant **out) {
+    zf_registry_init();
+    zf_tier tier;
+    ZF_TRY(zf_env_check());
+    ZF_TRY(zf_tier_current(&tier));
+    if (want < 0 || want >= ZF_FIDELITY_COUNT)
+        return zf_error(ZF_ERR_INVALID_ARG, "[%s] invalid fidelity value %d", zf_op_name(op), (int)want);
+    zf_fidelity chain[3];
+    int n = fallback_chain(op, want, tier, chain);
+    /* an explicit fidelity is an explicit opt-in: the tier does not gate it */
+    int ignore_tier = want != ZF_FIDELITY_AUTO;
+    pthread_mutex_lock(&g_mu);
+    const zf_variant *v = NULL;
+    for (int i = 0; i < n && !v; i++) v = best_of(op, backend, chain[i], tier, ignore_tier);
+    pthread_mutex_unlock(&g_mu);
+    if (!v)
+        return zf_error(ZF_ERR_SELFTEST, "[%s] no trusted %s variant on the %s backend (see `zf caps`)",
+                        zf_op_name(op), zf_fidelity_name(want), backend == ZF_DEVICE_CPU ? "cpu" : "cuda");
+    *out = v;
+    return ZF_OK;
+}
+
+const zf_variant *zf_pick_explain(zf_op op, zf_device backend, zf_tier tier, char *why, size_t why_size) {
+    zf_registry_init();
+    zf_fidelity chain[3];
+    int n = fallback_chain(op, ZF_FIDELITY_AUTO, tier, chain);
+    pthread_mutex_lock(&g_mu);
+    const zf_variant *v = NULL;
+    int i = 0;
+    for (; i < n && !v; i++) v = best_of(op, backend, chain[i], tier, 0);
+    if (v) {
+        zf_cpu_isa cap = zf_get_cpu_isa();
+        const char *ev = v->evidence ? v->evidence : "";
+        if (i > 1)
+            snprintf(why, why_size, "no trusted %s variant allowed in tier %s; fell back to %s",
+                     zf_fidelity_name(chain[0]), zf_tier_name(tier), zf_fidelity_name(v->fidelity));
+        else if (backend == ZF_DEVICE_CPU)
+            snprintf(why, why_size, "%s fidelity for tier %s; best ISA <= cap %s; self-test passed%s%s",
+                     zf_fidelity_name(v->fidelity), zf_tier_name(tier), zf_cpu_isa_name(cap),
+                     *ev ? "; evidence " : "", ev);
+        else
+            snprintf(why, why_size, "%s fidelity for tier %s; self-test passed%s%s", zf_fidelity_name(v->fidelity),
+                     zf_tier_name(tier), *ev ? "; evidence " : "", ev);
+    } else {
+        snprintf(why, why_size, "no trusted variant");
+    }
+    pthread_mutex_unlock(&g_mu);
+    return v;
+}

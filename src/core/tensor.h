@@ -1,0 +1,29 @@
+/* Argument checks shared by every op entry point. Each returns ZF_OK or an
+ * error whose message names the op and the argument. */
+#ifndef ZF_CORE_TENSOR_H
+#define ZF_CORE_TENSOR_H
+
+#include "zfast.h"
+
+/* A tensor seen as rows: `rows` rows of `cols` contiguous elements, row i at
+ * data + i * row_stride (elements). */
+typedef struct zf_rows {
+    void *data;
+    int64_t rows, cols, row_stride;
+} zf_rows;
+
+/* Non-NULL, ndim in range, positive shape, last stride 1, data non-NULL. */
+zf_status zf_check_tensor(const char *op, const char *arg, const zf_tensor *t);
+/* t is f32, f16 or bf16. */
+zf_status zf_check_float(const char *op, const char *arg, const zf_tensor *t);
+/* a and b have the same dtype, device and shape. */
+zf_status zf_check_same(const char *op, const char *an, const zf_tensor *a, const char *bn, const zf_tensor *b);
+/* Flatten leading axes; fails if they cannot be expressed with one row stride. */
+zf_status zf_as_rows(const char *op, const char *arg, const zf_tensor *t, zf_rows *out);
+/* An output may be the very same view as an input (in-place), or not touch
+ * it at all; a partial overlap is an error. */
+zf_status zf_check_alias(const char *op, const char *outn, const zf_tensor *out, const char *inn, const zf_tensor *in);
+/* Address range [lo, hi) that a tensor's elements span. */
+void zf_tensor_span(const zf_tensor *t, const char **lo, const char **hi);
+
+#endif

@@ -1,0 +1,43 @@
+/* The CPU backend: its op table and every CPU kernel variant. */
+#include "core/backend.h"
+#include "core/registry.h"
+#include "cpu/elementwise.h"
+#include "cpu/selftest.h"
+
+const zf_backend_ops zf_cpu_backend = {
+    .add = zf_cpu_add,
+    .mul = zf_cpu_mul,
+    .silu = zf_cpu_silu,
+    .silu_vjp = zf_cpu_silu_vjp,
+    .swiglu = zf_cpu_swiglu,
+    .swiglu_vjp = zf_cpu_swiglu_vjp,
+};
+
+#define FN(f) ((void (*)(void))(f))
+#define EW zf_cpu_selftest_elementwise
+
+/* name, op, backend, fidelity, tier, isa, fn, selftest, evidence, note */
+#define STOCK_EW(isa, ISA, op, OP)                                                                     \
+    {"cpu." #isa "." #op, ZF_OP_##OP, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_##ISA, \
+     FN(zf_##isa##_##op), EW, NULL, "stock"}
+#define FUSED_EW(isa, ISA, op, OP, fid, FID, TIER, note)                                                      \
+    {"cpu." #isa "." #op "." #fid, ZF_OP_##OP, ZF_DEVICE_CPU, ZF_FIDELITY_##FID, ZF_TIER_##TIER,             \
+     ZF_CPU_ISA_##ISA, FN(zf_##isa##_##op##_##fid), EW, NULL, note}
+#define EW_VARIANTS(isa, ISA)                                                                               \
+    STOCK_EW(isa, ISA, add, ADD), STOCK_EW(isa, ISA, mul, MUL), STOCK_EW(isa, ISA, silu, SILU),             \
+        STOCK_EW(isa, ISA, silu_vjp, SILU_VJP),                                                             \
+        FUSED_EW(isa, ISA, swiglu, SWIGLU, exact, EXACT, STABLE, "one pass; rounds silu to T like the stock path"), \
+        FUSED_EW(isa, ISA, swiglu, SWIGLU, fast, FAST, EDGE, "one pass; silu kept in f32 (awaiting validate evidence)"), \
+        FUSED_EW(isa, ISA, swiglu_vjp, SWIGLU_VJP, exact, EXACT, STABLE, "one pass; stock rounding points"), \
+        FUSED_EW(isa, ISA, swiglu_vjp, SWIGLU_VJP, fast, FAST, EDGE, "one pass; f32 intermediates (awaiting validate evidence)")
+
+static const zf_variant k_cpu_variants[] = {
+    /* the stock compositions of the fused ops: fallback and oracle */
+    {"cpu.swiglu.stock", ZF_OP_SWIGLU, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR, NULL,
+     NULL, NULL, "silu then mul, as two stock ops"},
+    {"cpu.swiglu_vjp.stock", ZF_OP_SWIGLU_VJP, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR,
+     NULL, NULL, NULL, "silu, mul, mul, silu_vjp as stock ops"},
+    EW_VARIANTS(scalar, SCALAR),
+};
+
+void zf_cpu_register(void) { zf_registry_add(k_cpu_variants, (int)(sizeof k_cpu_variants / sizeof *k_cpu_variants)); }

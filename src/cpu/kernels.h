@@ -1,0 +1,31 @@
+/* CPU kernel signatures, one per op. Every variant of an op (scalar, AVX2,
+ * AVX-512; stock, exact, fast) has its op's signature and works on one span
+ * of contiguous elements (elementwise) or one row (norms). Threads and
+ * strides are handled by the op's entry point, never by the kernel. */
+#ifndef ZF_CPU_KERNELS_H
+#define ZF_CPU_KERNELS_H
+
+#include <stdint.h>
+
+#include "zfast.h"
+
+/* add, mul, swiglu (a = gate, b = up), silu_vjp (a = x, b = d_out) */
+typedef void (*zf_binary_fn)(zf_dtype t, const void *a, const void *b, void *out, int64_t n);
+/* silu */
+typedef void (*zf_unary_fn)(zf_dtype t, const void *x, void *out, int64_t n);
+/* swiglu_vjp */
+typedef void (*zf_swiglu_vjp_fn)(zf_dtype t, const void *gate, const void *up, const void *d_out, void *d_gate,
+                                 void *d_up, int64_t n);
+
+/* rms_norm, one row of n */
+typedef void (*zf_rms_norm_fn)(zf_dtype t, const void *x, const void *w, float eps, void *y, int64_t n);
+/* add_rms_norm, one row: h = x + r, y = rms_norm(h) */
+typedef void (*zf_add_rms_norm_fn)(zf_dtype t, const void *x, const void *r, const void *w, float eps, void *y,
+                                   void *h, int64_t n);
+/* rms_norm_vjp / add_rms_norm_vjp, one row: writes d_x and, when dw_acc is
+ * not NULL, accumulates this row's d_w terms into dw_acc[n] (f32) in the
+ * canonical order (docs/NUMERICS.md). d_h may be NULL (add_rms_norm only). */
+typedef void (*zf_norm_vjp_fn)(zf_dtype t, const void *x, const void *w, float eps, const void *d_y,
+                               const void *d_h, void *d_x, float *dw_acc, int64_t n);
+
+#endif
