@@ -215,6 +215,42 @@ ZF_API zf_status zf_add_rms_norm_vjp(const zf_tensor *h, const zf_tensor *w, flo
                                      const zf_tensor *d_y, const zf_tensor *d_h,
                                      zf_tensor *d_x, zf_tensor *d_w, const zf_opts *o);
 
+/* ---- affine-quantized weights (MLX layout) -------------------------------- */
+/* w[e, n, k] = scale[e, n, k/gs] * q + bias[e, n, k/gs]; q packed LSB-first
+ * along k into little-endian uint32 words (DESIGN.md 5, docs/FORMATS.md). */
+typedef struct zf_qweight {
+    const uint32_t *packed;   /* [experts, n, k*bits/32] */
+    const void *scales;       /* [experts, n, k/group_size] */
+    const void *biases;       /* [experts, n, k/group_size] */
+    zf_dtype scale_dtype;     /* f32, f16 or bf16 */
+    int32_t bits;             /* 2, 3, 4, 5, 6, 8 */
+    int32_t group_size;       /* 32, 64, 128 */
+    int64_t experts;          /* 1 for a plain matrix */
+    int64_t n, k;             /* output rows, input columns */
+    zf_device device;
+} zf_qweight;
+
+/* MLX's affine quantization of w [.., n, k] (float) into q (packed, scales,
+ * biases laid out as in zf_qweight; q->experts * q->n rows). */
+ZF_API zf_status zf_quantize(const zf_tensor *w, zf_qweight *q);
+ZF_API zf_status zf_dequantize(const zf_qweight *q, zf_tensor *w);
+/* y[m, n] = x[m, k] @ dequant(W[0])^T */
+ZF_API zf_status zf_qmm(const zf_tensor *x, const zf_qweight *w, zf_tensor *y, const zf_opts *o);
+/* y[m, s, n] = x[m, (s,) k] @ dequant(W[ids[m, s]])^T; x is [m, k] (shared by
+ * the slots) or [m, slots, k]; ids i32 [m, slots]. */
+ZF_API zf_status zf_gather_qmm(const zf_tensor *x, const zf_qweight *w, const zf_tensor *ids, zf_tensor *y,
+                               const zf_opts *o);
+/* Router: softmax(logits [m, E]) in f32, top-k (ties: lower expert id
+ * first), optional renormalisation; ids i32 [m, k], weights [m, k]. */
+ZF_API zf_status zf_moe_route(const zf_tensor *logits, int k, int norm_topk_prob, zf_tensor *ids,
+                              zf_tensor *weights, const zf_opts *o);
+/* fused: out[m, s, :] = swiglu(x[m]·Wg[e]^T, x[m]·Wu[e]^T), e = ids[m, s] */
+ZF_API zf_status zf_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu,
+                                      const zf_tensor *ids, zf_tensor *out, const zf_opts *o);
+/* fused: y[m, :] = sum_s weights[m, s] * (a[m, s]·Wd[ids[m, s]]^T) */
+ZF_API zf_status zf_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
+                                       const zf_tensor *weights, zf_tensor *y, const zf_opts *o);
+
 /* ---- capability report --------------------------------------------------- */
 
 /* Writes a human-readable (json=0) or JSON (json=1) report of the machine,
