@@ -3,25 +3,36 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
-.PHONY: all build test test-asan demo clean install
+.PHONY: all deps model build test test-asan fuzz demo clean install
 
 all: build
 
-build:
+deps:
+	scripts/deps.sh
+
+model:
+	scripts/fetch-model.sh >/dev/null
+
+build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Release tests, then the same tests under AddressSanitizer + UBSan.
-test: build
+# Release tests (incl. the real model), the same tests under AddressSanitizer
+# + UBSan, then the file-format fuzzers for a bounded time.
+test: build model
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	$(MAKE) test-asan
+	$(MAKE) fuzz
+
+fuzz:
+	@if [ -x scripts/fuzz.sh ]; then scripts/fuzz.sh $${ZF_FUZZ_SECONDS:-60}; fi
 
 test-asan:
 	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZF_SANITIZE=ON -DZF_CUDA=OFF >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ZF_TEST_QUICK=1 ctest --output-on-failure -j $(JOBS)
 
-demo: build
+demo: build model
 	scripts/demo.sh $(BUILD)
 
 install: build
