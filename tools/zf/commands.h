@@ -1,0 +1,18 @@
+/* The zf subcommands. Each lives in its own tools/zf/cmd_*.c; add one by
+ * adding a line here (name, one-line help) and defining zf_cmd_<name>.
+ * A command gets argv with argv[0] = its name and returns the exit code:
+ * 0 done, 1 the work failed, 2 bad usage or environment. */
+#ifndef ZF_TOOL_COMMANDS_H
+#define ZF_TOOL_COMMANDS_H
+
+#define ZF_COMMANDS(X)                                                                         \
+    X(version, "print the zfast version and build")                                            \
+    X(caps, "what this machine offers and which kernel runs per op and tier [--json]")         \
+    X(gate, "time a fusion against its stock composition: gate swiglu|add_rms_norm [options]") \
+    X(capsule, "read capsules: capsule show FILE | capsule diff A B")
+
+#define ZF_DECLARE_COMMAND(name, help) int zf_cmd_##name(int argc, char **argv);
+ZF_COMMANDS(ZF_DECLARE_COMMAND)
+#undef ZF_DECLARE_COMMAND
+
+#endif
