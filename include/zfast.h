@@ -251,6 +251,35 @@ ZF_API zf_status zf_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, 
 ZF_API zf_status zf_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
                                        const zf_tensor *weights, zf_tensor *y, const zf_opts *o);
 
+/* ---- model ops (docs/NUMERICS-model.md) ------------------------------------ */
+
+/* out[m, :] = table[ids[m], :]; table float [vocab, dim], ids i32 [m],
+ * out [m, dim] in table's dtype. */
+ZF_API zf_status zf_embedding(const zf_tensor *table, const zf_tensor *ids, zf_tensor *out, const zf_opts *o);
+/* out[m, :] = T(dequant(table)[ids[m], :]) for an affine-quantized table
+ * (experts == 1, n = vocab, k = dim); out float [m, dim]. */
+ZF_API zf_status zf_embedding_q(const zf_qweight *table, const zf_tensor *ids, zf_tensor *out, const zf_opts *o);
+
+/* RoPE cos/sin table, computed with the library's own float64 functions and
+ * rounded once to f32: cs[p, i] = (cos a, sin a), a = (p0 + p) * theta^(-2i/dims),
+ * i < dims/2. cs is f32 [n, dims/2, 2] on the CPU. */
+ZF_API zf_status zf_rope_table(float theta, int64_t dims, int64_t p0, zf_tensor *cs);
+/* Rotates each head of x [m, heads, dims] by the angles of row m of cs
+ * [m, dims/2, 2]: neox = 1 pairs (i, i + dims/2), neox = 0 pairs (2i, 2i+1).
+ * out may be x (in place). */
+ZF_API zf_status zf_rope(const zf_tensor *x, const zf_tensor *cs, int neox, zf_tensor *out, const zf_opts *o);
+
+/* Row softmax: f32 inside, max-subtracted, canonical sum order. */
+ZF_API zf_status zf_softmax(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
+
+/* Causal grouped-query attention. q [m, hq, d]; k, v [hkv, t, d] (t >= m
+ * keys, e.g. a view of a KV cache; hq a multiple of hkv); out [m, hq, d].
+ * Query i sits at position t - m + i and sees keys 0 .. t - m + i:
+ * out = softmax((q·k) * scale) · v. q and out share a dtype; k and v share
+ * one (may differ from q's). */
+ZF_API zf_status zf_attention(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, float scale,
+                              zf_tensor *out, const zf_opts *o);
+
 /* ---- capability report --------------------------------------------------- */
 
 /* Writes a human-readable (json=0) or JSON (json=1) report of the machine,

@@ -21,6 +21,13 @@ typedef struct zf_backend_ops {
                               zf_tensor *y, zf_tensor *h, const zf_opts *o);
     zf_status (*add_rms_norm_vjp)(const zf_tensor *h, const zf_tensor *w, float eps, const zf_tensor *d_y,
                                   const zf_tensor *d_h, zf_tensor *d_x, zf_tensor *d_w, const zf_opts *o);
+    /* model ops */
+    zf_status (*embedding)(const zf_tensor *table, const zf_tensor *ids, zf_tensor *out, const zf_opts *o);
+    zf_status (*embedding_q)(const zf_qweight *table, const zf_tensor *ids, zf_tensor *out, const zf_opts *o);
+    zf_status (*rope)(const zf_tensor *x, const zf_tensor *cs, int neox, zf_tensor *out, const zf_opts *o);
+    zf_status (*softmax)(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
+    zf_status (*attention)(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, float scale, zf_tensor *out,
+                           const zf_opts *o);
 } zf_backend_ops;
 
 /* The table for a device, or NULL with an error message saying why. */

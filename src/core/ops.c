@@ -43,3 +43,19 @@ zf_status zf_add_rms_norm_vjp(const zf_tensor *h, const zf_tensor *w, float eps,
                               const zf_tensor *d_h, zf_tensor *d_x, zf_tensor *d_w, const zf_opts *o) {
     ZF_ROUTE(add_rms_norm_vjp, h, h, w, eps, d_y, d_h, d_x, d_w, o);
 }
+
+/* model ops */
+zf_status zf_embedding(const zf_tensor *table, const zf_tensor *ids, zf_tensor *out, const zf_opts *o) {
+    ZF_ROUTE(embedding, table, table, ids, out, o);
+}
+zf_status zf_embedding_q(const zf_qweight *table, const zf_tensor *ids, zf_tensor *out, const zf_opts *o) {
+    ZF_ROUTE(embedding_q, table, table, ids, out, o);
+}
+zf_status zf_rope(const zf_tensor *x, const zf_tensor *cs, int neox, zf_tensor *out, const zf_opts *o) {
+    ZF_ROUTE(rope, x, x, cs, neox, out, o);
+}
+zf_status zf_softmax(const zf_tensor *x, zf_tensor *out, const zf_opts *o) { ZF_ROUTE(softmax, x, x, out, o); }
+zf_status zf_attention(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, float scale, zf_tensor *out,
+                       const zf_opts *o) {
+    ZF_ROUTE(attention, q, q, k, v, scale, out, o);
+}

@@ -22,6 +22,7 @@ static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static const char *const k_op_names[ZF_OP_COUNT] = {
     "add", "mul", "silu", "silu_vjp", "rms_norm", "rms_norm_vjp",
     "swiglu", "swiglu_vjp", "add_rms_norm", "add_rms_norm_vjp",
+    "embedding", "rope", "softmax", "attention",
 };
 
 const char *zf_op_name(zf_op op) { return (op >= 0 && op < ZF_OP_COUNT) ? k_op_names[op] : "invalid"; }

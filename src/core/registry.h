@@ -22,6 +22,10 @@ typedef enum zf_op {
     ZF_OP_SWIGLU_VJP,
     ZF_OP_ADD_RMS_NORM,
     ZF_OP_ADD_RMS_NORM_VJP,
+    ZF_OP_EMBEDDING,
+    ZF_OP_ROPE,
+    ZF_OP_SOFTMAX,
+    ZF_OP_ATTENTION,
     ZF_OP_COUNT
 } zf_op;
 

@@ -2,6 +2,7 @@
 #include "core/backend.h"
 #include "core/registry.h"
 #include "cpu/elementwise.h"
+#include "cpu/model_ops.h"
 #include "cpu/norm.h"
 #include "cpu/selftest.h"
 
@@ -16,6 +17,11 @@ const zf_backend_ops zf_cpu_backend = {
     .rms_norm_vjp = zf_cpu_rms_norm_vjp,
     .add_rms_norm = zf_cpu_add_rms_norm,
     .add_rms_norm_vjp = zf_cpu_add_rms_norm_vjp,
+    .embedding = zf_cpu_embedding,
+    .embedding_q = zf_cpu_embedding_q,
+    .rope = zf_cpu_rope,
+    .softmax = zf_cpu_softmax,
+    .attention = zf_cpu_attention,
 };
 
 #define FN(f) ((void (*)(void))(f))
@@ -62,6 +68,17 @@ static const zf_variant k_cpu_variants[] = {
      ZF_CPU_ISA_SCALAR, NULL, NULL, NULL, "add then rms_norm, as two stock ops"},
     {"cpu.add_rms_norm_vjp.stock", ZF_OP_ADD_RMS_NORM_VJP, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE,
      ZF_CPU_ISA_SCALAR, NULL, NULL, NULL, "rms_norm_vjp then add d_h, as two stock ops"},
+    /* model ops (src/cpu/{embedding,rope,softmax,attention}.c) */
+    {"cpu.embedding", ZF_OP_EMBEDDING, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR, NULL,
+     NULL, NULL, "row copy, or dequant scale*q + bias"},
+    {"cpu.scalar.rope", ZF_OP_ROPE, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR,
+     FN(zf_scalar_rope), NULL, NULL, "stock"},
+    {"cpu.scalar.softmax", ZF_OP_SOFTMAX, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR,
+     FN(zf_scalar_softmax), NULL, NULL, "stock"},
+    {"cpu.scalar.attention", ZF_OP_ATTENTION, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR,
+     FN(zf_scalar_attention), NULL, NULL, "stock"},
+    {"cpu.avx2.attention", ZF_OP_ATTENTION, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_AVX2,
+     FN(zf_avx2_attention), zf_cpu_selftest_attention, NULL, "stock; 8 L256 lanes and 8 output columns per step"},
     EW_VARIANTS(scalar, SCALAR),
     NORM_VARIANTS(scalar, SCALAR),
 };

@@ -1,0 +1,40 @@
+/* CPU model ops (embedding, rope, softmax, attention): entry points and the
+ * kernel signature each op's variants share. docs/NUMERICS-model.md fixes
+ * their orders. */
+#ifndef ZF_CPU_MODEL_OPS_H
+#define ZF_CPU_MODEL_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zfast.h"
+
+zf_status zf_cpu_embedding(const zf_tensor *table, const zf_tensor *ids, zf_tensor *out, const zf_opts *o);
+zf_status zf_cpu_embedding_q(const zf_qweight *table, const zf_tensor *ids, zf_tensor *out, const zf_opts *o);
+zf_status zf_cpu_rope(const zf_tensor *x, const zf_tensor *cs, int neox, zf_tensor *out, const zf_opts *o);
+zf_status zf_cpu_softmax(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
+zf_status zf_cpu_attention(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, float scale, zf_tensor *out,
+                           const zf_opts *o);
+
+/* rope, one head row of n: pairs rotated by cs[n/2][2] */
+typedef void (*zf_rope_fn)(zf_dtype t, const void *x, const float *cs, int neox, void *out, int64_t n);
+/* softmax, one row of n */
+typedef void (*zf_softmax_fn)(zf_dtype t, const void *x, void *out, int64_t n);
+/* attention, one (query, head): q and out rows of d in dtype tq; keys 0..len-1
+ * at k + j*k_stride, v + j*v_stride in dtype tkv; scratch holds len + 2d floats. */
+typedef void (*zf_attention_fn)(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, int64_t k_stride,
+                                const void *v, int64_t v_stride, int64_t len, int64_t d, float scale, void *out,
+                                float *scratch);
+
+void zf_scalar_rope(zf_dtype t, const void *x, const float *cs, int neox, void *out, int64_t n);
+void zf_scalar_softmax(zf_dtype t, const void *x, void *out, int64_t n);
+void zf_scalar_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, int64_t k_stride, const void *v,
+                         int64_t v_stride, int64_t len, int64_t d, float scale, void *out, float *scratch);
+void zf_avx2_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, int64_t k_stride, const void *v,
+                       int64_t v_stride, int64_t len, int64_t d, float scale, void *out, float *scratch);
+
+/* Self-test of an attention variant against the scalar kernel, bit for bit. */
+struct zf_variant;
+int zf_cpu_selftest_attention(const struct zf_variant *v, char *msg, size_t msg_size);
+
+#endif
