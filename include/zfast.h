@@ -230,24 +230,37 @@ typedef struct zf_qweight {
     zf_device device;
 } zf_qweight;
 
-/* MLX's affine quantization of w [.., n, k] (float) into q (packed, scales,
- * biases laid out as in zf_qweight; q->experts * q->n rows). */
+/* Shapes: k % group_size == 0 (any number of groups, odd included); a packed
+ * row is k*bits/32 words (always whole: group sizes are multiples of 32).
+ * The dot products follow one canonical order (docs/NUMERICS-quant.md). */
+
+/* MLX's affine quantization (its CPU rule: rint, ties to even) of w [.., n, k]
+ * (float, rows = experts * n) into the caller's buffers that q points to
+ * (q->packed, q->scales, q->biases are written through; all other fields
+ * are set by the caller). Re-quantizing MLX output reproduces it bit for bit. */
 ZF_API zf_status zf_quantize(const zf_tensor *w, zf_qweight *q);
+/* w [.., n, k] (float, rows = experts * n) = T(scale * q + bias). */
 ZF_API zf_status zf_dequantize(const zf_qweight *q, zf_tensor *w);
-/* y[m, n] = x[m, k] @ dequant(W[0])^T */
+/* y[m, n] = x[m, k] @ dequant(W[0])^T; x and y share a float dtype T (the
+ * scales' dtype is independent); y rounded to T once. */
 ZF_API zf_status zf_qmm(const zf_tensor *x, const zf_qweight *w, zf_tensor *y, const zf_opts *o);
 /* y[m, s, n] = x[m, (s,) k] @ dequant(W[ids[m, s]])^T; x is [m, k] (shared by
  * the slots) or [m, slots, k]; ids i32 [m, slots]. */
 ZF_API zf_status zf_gather_qmm(const zf_tensor *x, const zf_qweight *w, const zf_tensor *ids, zf_tensor *y,
                                const zf_opts *o);
-/* Router: softmax(logits [m, E]) in f32, top-k (ties: lower expert id
- * first), optional renormalisation; ids i32 [m, k], weights [m, k]. */
+/* Router: softmax(logits [m, E]) in f32, top-k in descending probability
+ * (ties: lower expert id first), optional renormalisation by the sum of the
+ * k probabilities; ids i32 [m, k], weights [m, k] in logits' dtype or f32. */
 ZF_API zf_status zf_moe_route(const zf_tensor *logits, int k, int norm_topk_prob, zf_tensor *ids,
                               zf_tensor *weights, const zf_opts *o);
-/* fused: out[m, s, :] = swiglu(x[m]·Wg[e]^T, x[m]·Wu[e]^T), e = ids[m, s] */
+/* fused: out[m, s, :] = swiglu(x[m]·Wg[e]^T, x[m]·Wu[e]^T), e = ids[m, s];
+ * x as in gather_qmm. Stock composition: g = gather_qmm(x, Wg) -> T,
+ * u = gather_qmm(x, Wu) -> T, out = swiglu exact = T(T(silu(g)) * u). */
 ZF_API zf_status zf_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu,
                                       const zf_tensor *ids, zf_tensor *out, const zf_opts *o);
-/* fused: y[m, :] = sum_s weights[m, s] * (a[m, s]·Wd[ids[m, s]]^T) */
+/* fused: y[m, :] = sum_s weights[m, s] * (a[m, s]·Wd[ids[m, s]]^T); a is
+ * [m, slots, k], weights [m, slots] in a's dtype or f32. Stock composition:
+ * y_s = T(dot), p_s = T(y_s * w_s), y = p_0, y = T(y + p_s) for s = 1.. */
 ZF_API zf_status zf_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
                                        const zf_tensor *weights, zf_tensor *y, const zf_opts *o);
 

@@ -28,6 +28,18 @@ typedef struct zf_backend_ops {
     zf_status (*softmax)(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
     zf_status (*attention)(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, float scale, zf_tensor *out,
                            const zf_opts *o);
+    /* affine-quantized weights and MoE (src/cpu/quant.c, qmm.c, moe.c) */
+    zf_status (*quantize)(const zf_tensor *w, zf_qweight *q);
+    zf_status (*dequantize)(const zf_qweight *q, zf_tensor *w);
+    zf_status (*qmm)(const zf_tensor *x, const zf_qweight *w, zf_tensor *y, const zf_opts *o);
+    zf_status (*gather_qmm)(const zf_tensor *x, const zf_qweight *w, const zf_tensor *ids, zf_tensor *y,
+                            const zf_opts *o);
+    zf_status (*moe_route)(const zf_tensor *logits, int k, int norm_topk_prob, zf_tensor *ids, zf_tensor *weights,
+                           const zf_opts *o);
+    zf_status (*gather_qmm_swiglu)(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu,
+                                   const zf_tensor *ids, zf_tensor *out, const zf_opts *o);
+    zf_status (*gather_qmm_combine)(const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
+                                    const zf_tensor *weights, zf_tensor *y, const zf_opts *o);
 } zf_backend_ops;
 
 /* The table for a device, or NULL with an error message saying why. */

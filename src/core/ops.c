@@ -59,3 +59,26 @@ zf_status zf_attention(const zf_tensor *q, const zf_tensor *k, const zf_tensor *
                        const zf_opts *o) {
     ZF_ROUTE(attention, q, q, k, v, scale, out, o);
 }
+
+/* affine-quantized weights and MoE */
+zf_status zf_quantize(const zf_tensor *w, zf_qweight *q) { ZF_ROUTE(quantize, w, w, q); }
+zf_status zf_dequantize(const zf_qweight *q, zf_tensor *w) { ZF_ROUTE(dequantize, q, q, w); }
+zf_status zf_qmm(const zf_tensor *x, const zf_qweight *w, zf_tensor *y, const zf_opts *o) {
+    ZF_ROUTE(qmm, x, x, w, y, o);
+}
+zf_status zf_gather_qmm(const zf_tensor *x, const zf_qweight *w, const zf_tensor *ids, zf_tensor *y,
+                        const zf_opts *o) {
+    ZF_ROUTE(gather_qmm, x, x, w, ids, y, o);
+}
+zf_status zf_moe_route(const zf_tensor *logits, int k, int norm_topk_prob, zf_tensor *ids, zf_tensor *weights,
+                       const zf_opts *o) {
+    ZF_ROUTE(moe_route, logits, logits, k, norm_topk_prob, ids, weights, o);
+}
+zf_status zf_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu, const zf_tensor *ids,
+                               zf_tensor *out, const zf_opts *o) {
+    ZF_ROUTE(gather_qmm_swiglu, x, x, wg, wu, ids, out, o);
+}
+zf_status zf_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
+                                const zf_tensor *weights, zf_tensor *y, const zf_opts *o) {
+    ZF_ROUTE(gather_qmm_combine, a, a, wd, ids, weights, y, o);
+}

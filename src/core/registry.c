@@ -23,13 +23,14 @@ static const char *const k_op_names[ZF_OP_COUNT] = {
     "add", "mul", "silu", "silu_vjp", "rms_norm", "rms_norm_vjp",
     "swiglu", "swiglu_vjp", "add_rms_norm", "add_rms_norm_vjp",
     "embedding", "rope", "softmax", "attention",
+    "qmm", "gather_qmm", "moe_route", "gather_qmm_swiglu", "gather_qmm_combine",
 };
 
 const char *zf_op_name(zf_op op) { return (op >= 0 && op < ZF_OP_COUNT) ? k_op_names[op] : "invalid"; }
 
 static int is_fused(zf_op op) {
     return op == ZF_OP_SWIGLU || op == ZF_OP_SWIGLU_VJP || op == ZF_OP_ADD_RMS_NORM ||
-           op == ZF_OP_ADD_RMS_NORM_VJP;
+           op == ZF_OP_ADD_RMS_NORM_VJP || op == ZF_OP_GATHER_QMM_SWIGLU || op == ZF_OP_GATHER_QMM_COMBINE;
 }
 
 void zf_registry_add(const zf_variant *v, int n) {

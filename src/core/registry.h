@@ -26,6 +26,11 @@ typedef enum zf_op {
     ZF_OP_ROPE,
     ZF_OP_SOFTMAX,
     ZF_OP_ATTENTION,
+    ZF_OP_QMM,
+    ZF_OP_GATHER_QMM,
+    ZF_OP_MOE_ROUTE,
+    ZF_OP_GATHER_QMM_SWIGLU,
+    ZF_OP_GATHER_QMM_COMBINE,
     ZF_OP_COUNT
 } zf_op;
 

@@ -2,6 +2,9 @@
 #include "core/backend.h"
 #include "core/registry.h"
 #include "cpu/elementwise.h"
+#include "cpu/moe.h"
+#include "cpu/qmm.h"
+#include "cpu/quant.h"
 #include "cpu/model_ops.h"
 #include "cpu/norm.h"
 #include "cpu/selftest.h"
@@ -22,6 +25,13 @@ const zf_backend_ops zf_cpu_backend = {
     .rope = zf_cpu_rope,
     .softmax = zf_cpu_softmax,
     .attention = zf_cpu_attention,
+    .quantize = zf_cpu_quantize,
+    .dequantize = zf_cpu_dequantize,
+    .qmm = zf_cpu_qmm,
+    .gather_qmm = zf_cpu_gather_qmm,
+    .moe_route = zf_cpu_moe_route,
+    .gather_qmm_swiglu = zf_cpu_gather_qmm_swiglu,
+    .gather_qmm_combine = zf_cpu_gather_qmm_combine,
 };
 
 #define FN(f) ((void (*)(void))(f))
@@ -58,7 +68,35 @@ const zf_backend_ops zf_cpu_backend = {
         NORM_VARIANT(isa, ISA, "add_rms_norm_vjp.fast", ADD_RMS_NORM_VJP, FAST, EDGE, add_rms_norm_vjp_fast,    \
                      "d_h added before the one rounding (awaiting validate evidence)")
 
+/* quantized matmul and MoE: every variant is a canonical-dot kernel (fn);
+ * the fused ones differ from each other only in their rounding points */
+#define QDOT zf_cpu_selftest_qdot
+#define Q_STOCK(isa, ISA, op, OP)                                                                          \
+    {"cpu." #isa "." #op, ZF_OP_##OP, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_##ISA,   \
+     FN(zf_##isa##_qdot), QDOT, NULL, "canonical blocked dot"}
+#define Q_FUSED(isa, ISA, op, OP, fid, FID, TIER, note)                                                    \
+    {"cpu." #isa "." #op "." #fid, ZF_OP_##OP, ZF_DEVICE_CPU, ZF_FIDELITY_##FID, ZF_TIER_##TIER,          \
+     ZF_CPU_ISA_##ISA, FN(zf_##isa##_qdot), QDOT, NULL, note}
+#define Q_VARIANTS(isa, ISA)                                                                               \
+    Q_STOCK(isa, ISA, qmm, QMM), Q_STOCK(isa, ISA, gather_qmm, GATHER_QMM),                                \
+        Q_FUSED(isa, ISA, gather_qmm_swiglu, GATHER_QMM_SWIGLU, exact, EXACT, STABLE,                      \
+                "one pass over gate+up rows; g, u and silu rounded to T like the stock path"),             \
+        Q_FUSED(isa, ISA, gather_qmm_swiglu, GATHER_QMM_SWIGLU, fast, FAST, EDGE,                          \
+                "one pass; g, u, silu kept in f32 (awaiting validate evidence)"),                          \
+        Q_FUSED(isa, ISA, gather_qmm_combine, GATHER_QMM_COMBINE, exact, EXACT, STABLE,                    \
+                "one call; y_s, products and running sum rounded to T like the stock path"),               \
+        Q_FUSED(isa, ISA, gather_qmm_combine, GATHER_QMM_COMBINE, fast, FAST, EDGE,                        \
+                "one call; weighted sum kept in f32 (awaiting validate evidence)")
+
 static const zf_variant k_cpu_variants[] = {
+    {"cpu.gather_qmm_swiglu.stock", ZF_OP_GATHER_QMM_SWIGLU, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE,
+     ZF_CPU_ISA_SCALAR, NULL, NULL, NULL, "gather_qmm (gate), gather_qmm (up), swiglu as stock ops"},
+    {"cpu.gather_qmm_combine.stock", ZF_OP_GATHER_QMM_COMBINE, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE,
+     ZF_CPU_ISA_SCALAR, NULL, NULL, NULL, "gather_qmm, then mul by weights and add over slots in T"},
+    {"cpu.scalar.moe_route", ZF_OP_MOE_ROUTE, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR,
+     NULL, NULL, NULL, "softmax in f32 (L256 sum), top-k ties to lower id"},
+    Q_VARIANTS(scalar, SCALAR),
+    Q_VARIANTS(avx2, AVX2),
     /* the stock compositions of the fused ops: fallback and oracle */
     {"cpu.swiglu.stock", ZF_OP_SWIGLU, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR, NULL,
      NULL, NULL, "silu then mul, as two stock ops"},

@@ -1,0 +1,315 @@
+/* Quantized matmul on the CPU: the scalar kernel that defines the canonical
+ * dot's bits (docs/NUMERICS-quant.md §2), the gathered-projection engine,
+ * and the qmm / gather_qmm entry points. SIMD kernels (qmm_avx2.c) return
+ * the very same bits. */
+#include "cpu/qmm.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/registry.h"
+#include "core/tensor.h"
+#include "core/threadpool.h"
+#include "cpu/quant.h"
+#include "cpu/selftest.h"
+
+#define ZF_QROW_CHUNK 64 /* weight rows per task */
+
+void zf_qx_prepare(zf_dtype t, const void *x, int64_t k, float *xf, float *xs) {
+    for (int64_t i = 0; i < k; i++) xf[i] = zf_load(t, x, i);
+    for (int64_t j = 0; j < k / ZF_QBLOCK; j++)
+        for (int l = 0; l < ZF_QLANES; l++) {
+            const float *b = xf + j * ZF_QBLOCK + l;
+            xs[j * ZF_QLANES + l] = ((b[0] + b[8]) + b[16]) + b[24];
+        }
+}
+
+zf_qrows zf_qrows_of(const zf_qweight *w, int64_t e, int64_t r0, int64_t rows) {
+    int64_t words = zf_q_words(w), groups = zf_q_groups(w), row = e * w->n + r0;
+    size_t ss = zf_dtype_size(w->scale_dtype);
+    return (zf_qrows){.packed = w->packed + row * words,
+                      .scales = (const char *)w->scales + (size_t)(row * groups) * ss,
+                      .biases = (const char *)w->biases + (size_t)(row * groups) * ss,
+                      .sdt = w->scale_dtype, .bits = w->bits, .group_size = w->group_size,
+                      .k = w->k, .words = words, .groups = groups, .rows = rows};
+}
+
+/* ---- the scalar kernel: the definition of the canonical dot -------------- */
+
+static float scalar_dot_row(const zf_qrows *w, int64_t r, const float *xf, const float *xs) {
+    const uint32_t *p = w->packed + r * w->words;
+    int64_t g0 = r * w->groups, nb = w->k / ZF_QBLOCK, bpg = w->group_size / ZF_QBLOCK;
+    float acc[ZF_QCOLS][ZF_QLANES] = {{0.0f}};
+    for (int64_t j = 0; j < nb; j++) {
+        float s = zf_load(w->sdt, w->scales, g0 + j / bpg), b = zf_load(w->sdt, w->biases, g0 + j / bpg);
+        float *a = acc[j % ZF_QCOLS];
+        const float *x = xf + j * ZF_QBLOCK;
+        for (int l = 0; l < ZF_QLANES; l++) {
+            float d = x[l] * (float)zf_q_get(p, w->bits, j * ZF_QBLOCK + l);
+            for (int q = 1; q < 4; q++)
+                d = fmaf(x[8 * q + l], (float)zf_q_get(p, w->bits, j * ZF_QBLOCK + 8 * q + l), d);
+            a[l] = fmaf(s, d, a[l]);
+            a[l] = fmaf(b, xs[j * ZF_QLANES + l], a[l]);
+        }
+    }
+    float col[ZF_QCOLS];
+    for (int c = 0; c < ZF_QCOLS; c++) {
+        const float *a = acc[c];
+        col[c] = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+    }
+    return ((col[0] + col[4]) + (col[2] + col[6])) + ((col[1] + col[5]) + (col[3] + col[7]));
+}
+
+void zf_scalar_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out) {
+    for (int i = 0; i < nx; i++)
+        for (int64_t r = 0; r < w->rows; r++) out[i * w->rows + r] = scalar_dot_row(w, r, xf[i], xs[i]);
+}
+
+/* ---- argument checks ------------------------------------------------------ */
+
+zf_status zf_check_gather(const char *op, const zf_tensor *x, const char *xname, const zf_qweight *w,
+                          const zf_tensor *ids, int64_t *m, int64_t *slots, int *x_per_slot, int64_t *x_row_stride) {
+    ZF_TRY(zf_check_qweight(op, "w", w));
+    ZF_TRY(zf_check_float(op, xname, x));
+    ZF_TRY(zf_check_tensor(op, "ids", ids));
+    if (x->device != ZF_DEVICE_CPU || ids->device != ZF_DEVICE_CPU)
+        return zf_error(ZF_ERR_UNSUPPORTED, "[%s] %s or ids is on a device with no backend loaded here", op, xname);
+    if (ids->dtype != ZF_DTYPE_I32)
+        return zf_error(ZF_ERR_DTYPE, "[%s] ids has dtype %s; expected i32", op, zf_dtype_name(ids->dtype));
+    if (ids->ndim != 2)
+        return zf_error(ZF_ERR_SHAPE, "[%s] ids has %d dims; expected [m, slots]", op, ids->ndim);
+    *m = ids->shape[0];
+    *slots = ids->shape[1];
+    if (x->ndim == 2 && x->shape[0] == *m && x->shape[1] == w->k) {
+        *x_per_slot = 0;
+    } else if (x->ndim == 3 && x->shape[0] == *m && x->shape[1] == *slots && x->shape[2] == w->k) {
+        *x_per_slot = 1;
+    } else {
+        return zf_error(ZF_ERR_SHAPE, "[%s] %s must be [m, k] = [%lld, %lld] or [m, slots, k] = [%lld, %lld, %lld]",
+                        op, xname, (long long)*m, (long long)w->k, (long long)*m, (long long)*slots,
+                        (long long)w->k);
+    }
+    zf_rows xr;
+    ZF_TRY(zf_as_rows(op, xname, x, &xr));
+    *x_row_stride = xr.row_stride;
+    for (int64_t i = 0; i < *m; i++)
+        for (int64_t s = 0; s < *slots; s++) {
+            int32_t e = ((const int32_t *)ids->data)[i * ids->stride[0] + s];
+            if (e < 0 || e >= w->experts)
+                return zf_error(ZF_ERR_INVALID_ARG, "[%s] ids[%lld, %lld] = %d; expected an expert in [0, %lld)", op,
+                                (long long)i, (long long)s, (int)e, (long long)w->experts);
+        }
+    return ZF_OK;
+}
+
+/* y: [m, slots, n] (gather) or [m, n] (qmm, slots == 1, ndim 2). */
+static zf_status check_out(const char *op, const zf_tensor *y, const zf_tensor *x, int64_t m, int64_t slots,
+                           int64_t n, int ndim, zf_rows *yr) {
+    ZF_TRY(zf_check_float(op, "y", y));
+    if (y->dtype != x->dtype)
+        return zf_error(ZF_ERR_DTYPE, "[%s] y is %s but x is %s; expected one dtype", op, zf_dtype_name(y->dtype),
+                        zf_dtype_name(x->dtype));
+    int ok = y->ndim == ndim && y->shape[0] == m && y->shape[ndim - 1] == n && (ndim == 2 || y->shape[1] == slots);
+    if (!ok)
+        return ndim == 2 ? zf_error(ZF_ERR_SHAPE, "[%s] y must be [m, n] = [%lld, %lld]", op, (long long)m,
+                                    (long long)n)
+                         : zf_error(ZF_ERR_SHAPE, "[%s] y must be [m, slots, n] = [%lld, %lld, %lld]", op,
+                                    (long long)m, (long long)slots, (long long)n);
+    if (y->device != ZF_DEVICE_CPU)
+        return zf_error(ZF_ERR_UNSUPPORTED, "[%s] y is on a device with no backend loaded here", op);
+    ZF_TRY(zf_check_alias(op, "y", y, "x", x));
+    return zf_as_rows(op, "y", y, yr);
+}
+
+/* ---- the gathered-projection engine --------------------------------------- */
+
+typedef struct batch {
+    int64_t first; /* index into the expert-sorted pair list */
+    int n;
+} batch;
+
+typedef struct engine {
+    const zf_qgather *g;
+    const int64_t *sorted;
+    const batch *batches;
+    int64_t n_chunks;
+    const float *xf, *xs;
+} engine;
+
+static void engine_task(void *ctx, int64_t task) {
+    const engine *en = ctx;
+    const zf_qgather *g = en->g;
+    const batch *b = &en->batches[task / en->n_chunks];
+    int64_t n = g->w[0]->n, k = g->w[0]->k;
+    int64_t r0 = (task % en->n_chunks) * ZF_QROW_CHUNK;
+    int64_t rows = n - r0 < ZF_QROW_CHUNK ? n - r0 : ZF_QROW_CHUNK;
+    const int64_t *pairs = en->sorted + b->first;
+    int64_t e = g->ids ? g->ids[pairs[0]] : 0;
+    const float *xf[ZF_QNX], *xs[ZF_QNX];
+    for (int i = 0; i < b->n; i++) {
+        int64_t xr = g->x_per_slot ? pairs[i] : pairs[i] / g->slots;
+        xf[i] = en->xf + xr * k;
+        xs[i] = en->xs + xr * (k / 4);
+    }
+    float d[2][ZF_QNX * ZF_QROW_CHUNK];
+    const float *dp[2] = {d[0], d[1]};
+    for (int w = 0; w < g->nw; w++) {
+        zf_qrows qr = zf_qrows_of(g->w[w], e, r0, rows);
+        g->dot(&qr, b->n, xf, xs, d[w]);
+    }
+    g->epilogue(g->ctx, pairs, b->n, r0, rows, dp);
+}
+
+zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
+    const zf_qweight *w = g->w[0];
+    int64_t k = w->k, npairs = g->m * g->slots, nx = g->x_per_slot ? npairs : g->m, E = w->experts;
+    float *xf = malloc((size_t)(nx * k) * sizeof(float));
+    float *xs = malloc((size_t)(nx * (k / 4)) * sizeof(float));
+    int64_t *sorted = malloc((size_t)npairs * sizeof(int64_t));
+    int64_t *count = calloc((size_t)E + 1, sizeof(int64_t));
+    batch *batches = malloc((size_t)npairs * sizeof(batch));
+    if (!xf || !xs || !sorted || !count || !batches) {
+        free(xf), free(xs), free(sorted), free(count), free(batches);
+        return zf_error(ZF_ERR_NO_MEMORY, "[%s] no memory for %lld prepared rows of %lld", op, (long long)nx,
+                        (long long)k);
+    }
+    size_t xes = zf_dtype_size(g->xt);
+    for (int64_t i = 0; i < nx; i++)
+        zf_qx_prepare(g->xt, (const char *)g->x + (size_t)(i * g->x_row_stride) * xes, k, xf + i * k,
+                      xs + i * (k / 4));
+    /* pairs sorted by expert (stable), then cut into batches of <= ZF_QNX */
+    for (int64_t p = 0; p < npairs; p++) count[(g->ids ? g->ids[p] : 0) + 1]++;
+    for (int64_t e = 0; e < E; e++) count[e + 1] += count[e];
+    for (int64_t p = 0; p < npairs; p++) sorted[count[g->ids ? g->ids[p] : 0]++] = p;
+    int64_t nb = 0;
+    for (int64_t p = 0; p < npairs;) {
+        int64_t e = g->ids ? g->ids[sorted[p]] : 0;
+        int n = 0;
+        while (p + n < npairs && n < ZF_QNX && (g->ids ? g->ids[sorted[p + n]] : 0) == e) n++;
+        batches[nb++] = (batch){p, n};
+        p += n;
+    }
+    engine en = {g, sorted, batches, (w->n + ZF_QROW_CHUNK - 1) / ZF_QROW_CHUNK, xf, xs};
+    int64_t tasks = nb * en.n_chunks;
+    int64_t bytes = nb * w->n * (zf_q_words(w) * 4) * g->nw;
+    if (zf_tasks_for_bytes(bytes, 2) == 1) {
+        for (int64_t t = 0; t < tasks; t++) engine_task(&en, t);
+    } else {
+        zf_parallel_for(tasks, engine_task, &en);
+    }
+    free(xf), free(xs), free(sorted), free(count), free(batches);
+    return ZF_OK;
+}
+
+/* ---- entry points ----------------------------------------------------------- */
+
+typedef struct store_ctx {
+    zf_rows y;
+    zf_dtype t;
+} store_ctx;
+
+/* y row p = T(dot) */
+static void store_epilogue(void *ctx, const int64_t *pairs, int np, int64_t r0, int64_t rows, const float *const *d) {
+    const store_ctx *c = ctx;
+    size_t es = zf_dtype_size(c->t);
+    for (int i = 0; i < np; i++) {
+        char *row = (char *)c->y.data + (size_t)(pairs[i] * c->y.row_stride + r0) * es;
+        for (int64_t r = 0; r < rows; r++) zf_store(c->t, row, r, d[0][i * rows + r]);
+    }
+}
+
+static zf_status pick_qdot(zf_op op, const zf_opts *o, zf_qdot_fn *fn) {
+    const zf_variant *v;
+    ZF_TRY(zf_pick(op, ZF_DEVICE_CPU, o ? o->fidelity : ZF_FIDELITY_AUTO, &v));
+    *fn = (zf_qdot_fn)v->fn;
+    return ZF_OK;
+}
+
+zf_status zf_cpu_qmm(const zf_tensor *x, const zf_qweight *w, zf_tensor *y, const zf_opts *o) {
+    ZF_TRY(zf_check_qweight("qmm", "w", w));
+    ZF_TRY(zf_check_float("qmm", "x", x));
+    if (x->ndim != 2 || x->shape[1] != w->k)
+        return zf_error(ZF_ERR_SHAPE, "[qmm] x must be [m, k] with k = %lld (w's k)", (long long)w->k);
+    if (x->device != ZF_DEVICE_CPU)
+        return zf_error(ZF_ERR_UNSUPPORTED, "[qmm] x is on a device with no backend loaded here");
+    zf_rows xr, yr;
+    ZF_TRY(zf_as_rows("qmm", "x", x, &xr));
+    ZF_TRY(check_out("qmm", y, x, x->shape[0], 1, w->n, 2, &yr));
+    zf_qdot_fn dot;
+    ZF_TRY(pick_qdot(ZF_OP_QMM, o, &dot));
+    store_ctx c = {yr, x->dtype};
+    zf_qgather g = {.w = {w}, .nw = 1, .dot = dot, .m = x->shape[0], .slots = 1, .ids = NULL, .x_per_slot = 0,
+                    .xt = x->dtype, .x = x->data, .x_row_stride = xr.row_stride, .epilogue = store_epilogue,
+                    .ctx = &c};
+    return zf_qgather_run("qmm", &g);
+}
+
+/* ids as a dense [m * slots] array (ids may be strided). */
+zf_status zf_ids_dense(const char *op, const zf_tensor *ids, int32_t **out) {
+    int64_t m = ids->shape[0], s = ids->shape[1];
+    int32_t *d = malloc((size_t)(m * s) * sizeof(int32_t));
+    if (!d) return zf_error(ZF_ERR_NO_MEMORY, "[%s] no memory for %lld ids", op, (long long)(m * s));
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < s; j++) d[i * s + j] = ((const int32_t *)ids->data)[i * ids->stride[0] + j];
+    *out = d;
+    return ZF_OK;
+}
+
+zf_status zf_cpu_gather_qmm(const zf_tensor *x, const zf_qweight *w, const zf_tensor *ids, zf_tensor *y,
+                            const zf_opts *o) {
+    int64_t m, slots, xrs;
+    int xps;
+    ZF_TRY(zf_check_gather("gather_qmm", x, "x", w, ids, &m, &slots, &xps, &xrs));
+    zf_rows yr;
+    ZF_TRY(check_out("gather_qmm", y, x, m, slots, w->n, 3, &yr));
+    zf_qdot_fn dot;
+    ZF_TRY(pick_qdot(ZF_OP_GATHER_QMM, o, &dot));
+    int32_t *dense = NULL;
+    ZF_TRY(zf_ids_dense("gather_qmm", ids, &dense));
+    store_ctx c = {yr, x->dtype};
+    zf_qgather g = {.w = {w}, .nw = 1, .dot = dot, .m = m, .slots = slots, .ids = dense, .x_per_slot = xps,
+                    .xt = x->dtype, .x = x->data, .x_row_stride = xrs, .epilogue = store_epilogue, .ctx = &c};
+    zf_status st = zf_qgather_run("gather_qmm", &g);
+    free(dense);
+    return st;
+}
+
+/* ---- self-test -------------------------------------------------------------- */
+
+int zf_cpu_selftest_qdot(const zf_variant *v, char *msg, size_t msg_size) {
+    static const int bits_list[] = {2, 3, 4, 5, 6, 8};
+    static const int gs_list[] = {32, 64, 128};
+    enum { K = 384, ROWS = 5, NX = 3 };
+    uint64_t rng = 0x51ed2701c0ffee11ull ^ (uint64_t)v->op;
+    uint32_t packed[ROWS * K * 8 / 32];
+    float sc[ROWS * K / 32], bi[ROWS * K / 32], x[NX][K], xs[NX][K / 4], got[NX * ROWS], want[NX * ROWS];
+    const float *xp[NX], *xsp[NX];
+    for (int i = 0; i < NX; i++) xp[i] = x[i], xsp[i] = xs[i];
+    for (size_t bi_ = 0; bi_ < sizeof bits_list / sizeof *bits_list; bi_++)
+        for (size_t gi = 0; gi < sizeof gs_list / sizeof *gs_list; gi++) {
+            int bits = bits_list[bi_], gs = gs_list[gi];
+            for (size_t i = 0; i < sizeof packed / sizeof *packed; i++) packed[i] = (uint32_t)zf_selftest_next(&rng);
+            zf_selftest_fill(ZF_DTYPE_F32, sc, ROWS * K / gs, &rng, 0.1f);
+            zf_selftest_fill(ZF_DTYPE_F32, bi, ROWS * K / gs, &rng, 1.0f);
+            for (int i = 0; i < NX; i++) {
+                zf_selftest_fill(ZF_DTYPE_F32, x[i], K, &rng, 2.0f);
+                zf_qx_prepare(ZF_DTYPE_F32, x[i], K, x[i], xs[i]);
+            }
+            zf_qrows w = {packed, sc, bi, ZF_DTYPE_F32, bits, gs, K, K * bits / 32, K / gs, ROWS};
+            for (int nx = 1; nx <= NX; nx += NX - 1) {
+                ((zf_qdot_fn)v->fn)(&w, nx, xp, xsp, got);
+                zf_scalar_qdot(&w, nx, xp, xsp, want);
+                for (int i = 0; i < nx * ROWS; i++)
+                    if (zf_f32_bits(got[i]) != zf_f32_bits(want[i])) {
+                        snprintf(msg, msg_size, "bits %d gs %d nx %d out[%d]: got %.9g, scalar %.9g", bits, gs, nx, i,
+                                 got[i], want[i]);
+                        return 1;
+                    }
+            }
+        }
+    return 0;
+}

@@ -1,0 +1,81 @@
+/* Quantized matmul on the CPU: the canonical dot (docs/NUMERICS-quant.md §2),
+ * its kernels, and the gathered-projection engine that qmm, gather_qmm and
+ * the fused MoE ops (moe.c) share. */
+#ifndef ZF_CPU_QMM_H
+#define ZF_CPU_QMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/registry.h"
+#include "zfast.h"
+
+#define ZF_QBLOCK 32 /* elements per block: `bits` whole words for every width */
+#define ZF_QLANES 8  /* lanes per block: element 8r + l feeds lane l */
+#define ZF_QCOLS 8   /* block j accumulates into column j mod 8 */
+#define ZF_QNX 8     /* x rows one kernel call may serve */
+
+/* An activation row made ready once per call and shared by every weight row:
+ * xf[k] in f32 and xs[k/4], the per-block, per-lane sums
+ * xs[8j + l] = ((x[32j+l] + x[32j+8+l]) + x[32j+16+l]) + x[32j+24+l]. */
+void zf_qx_prepare(zf_dtype t, const void *x, int64_t k, float *xf, float *xs);
+
+/* `rows` consecutive weight rows starting at row0 of expert e. */
+typedef struct zf_qrows {
+    const uint32_t *packed; /* row0's words; rows are `words` apart */
+    const void *scales, *biases; /* row0's groups; rows are `groups` apart */
+    zf_dtype sdt;
+    int bits, group_size;
+    int64_t k, words, groups, rows;
+} zf_qrows;
+
+/* out[i * rows + r] = canonical dot(x_i, row r) in f32 for i < nx <= ZF_QNX. */
+typedef void (*zf_qdot_fn)(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
+
+void zf_scalar_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
+void zf_avx2_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
+
+/* Rows r0 .. r0+rows of expert e as a zf_qrows. */
+zf_qrows zf_qrows_of(const zf_qweight *w, int64_t e, int64_t r0, int64_t rows);
+
+/* A gathered projection: for every (token m, slot s) pair p = m*slots + s,
+ * dots of x row (x_per_slot ? p : m) with the rows of expert ids[p], for one
+ * or two weight tensors of the same shape (gate and up). The engine groups
+ * pairs by expert (so one weight row serves several x rows), splits rows
+ * into fixed chunks over the thread pool and hands each chunk's f32 dots to
+ * `epilogue`; d[w][i*rows + r] is weight w's dot for pairs[i] and row r0+r.
+ * The result of every dot is independent of the grouping and threads. */
+typedef struct zf_qgather {
+    const zf_qweight *w[2];
+    int nw;
+    zf_qdot_fn dot;
+    int64_t m, slots;
+    const int32_t *ids;
+    int x_per_slot;
+    zf_dtype xt;
+    const void *x; /* [m, (slots,) k] contiguous rows */
+    int64_t x_row_stride;
+    void (*epilogue)(void *ctx, const int64_t *pairs, int np, int64_t r0, int64_t rows, const float *const *d);
+    void *ctx;
+} zf_qgather;
+
+zf_status zf_qgather_run(const char *op, const zf_qgather *g);
+
+/* Argument checks shared with moe.c: ids i32 [m, slots] with every value in
+ * [0, experts), x [m, k] or [m, slots, k] of w's k; returns m, slots and
+ * whether x has a slot axis. Checks all ids before anything is written. */
+zf_status zf_check_gather(const char *op, const zf_tensor *x, const char *xname, const zf_qweight *w,
+                          const zf_tensor *ids, int64_t *m, int64_t *slots, int *x_per_slot, int64_t *x_row_stride);
+
+/* ids [m, slots] (maybe strided) as a dense malloc'd array. */
+zf_status zf_ids_dense(const char *op, const zf_tensor *ids, int32_t **out);
+
+zf_status zf_cpu_qmm(const zf_tensor *x, const zf_qweight *w, zf_tensor *y, const zf_opts *o);
+zf_status zf_cpu_gather_qmm(const zf_tensor *x, const zf_qweight *w, const zf_tensor *ids, zf_tensor *y,
+                            const zf_opts *o);
+
+/* Self-test of a qdot-based variant: its kernel against zf_scalar_qdot, bit
+ * for bit, every bits x group size. */
+int zf_cpu_selftest_qdot(const zf_variant *v, char *msg, size_t msg_size);
+
+#endif
