@@ -97,6 +97,13 @@ static zf_status load_config(zf_model_file *f, const cJSON *c) {
         if (step != 1 || cJSON_GetArraySize(dense) > 0)
             return CFG_ERR("dense layers inside a MoE model (decoder_sparse_step, mlp_only_layers) are not supported");
     }
+    return ZF_OK;
+}
+
+/* What the config takes from the tensors: vocab rows, tying, q/k norms and
+ * attention biases. */
+static zf_status config_from_tensors(zf_model_file *f, const cJSON *c) {
+    zf_model_config *m = &f->cfg;
     const zf_mf_entry *emb = zf_mf_find(f, "token_embd.weight");
     if (!emb) return zf_error(ZF_ERR_FORMAT, "[safetensors] missing tensor model.embed_tokens.weight");
     m->vocab = emb->w.kind == ZF_WEIGHT_AFFINE ? emb->w.q.n : emb->w.t.shape[0];
@@ -339,10 +346,9 @@ zf_status zf_st_build(zf_model_file *f, const char *config_json, size_t config_l
     const cJSON *mode = cJSON_GetObjectItemCaseSensitive(qcfg, "mode");
     if (s == ZF_OK && mode && (!cJSON_IsString(mode) || strcmp(mode->valuestring, "affine")))
         s = CFG_ERR("quantization mode '%.40s' is not supported (affine)", cJSON_IsString(mode) ? mode->valuestring : "?");
-    int64_t experts = 0;
-    if (s == ZF_OK) s = cfg_int(c, "num_experts", 0, 1, 1 << 16, &experts);
-    if (s == ZF_OK) s = add_tensors(f, list, qcfg, experts);
     if (s == ZF_OK) s = load_config(f, c);
+    if (s == ZF_OK) s = add_tensors(f, list, qcfg, f->cfg.experts);
+    if (s == ZF_OK) s = config_from_tensors(f, c);
     cJSON_Delete(c);
     return s;
 }

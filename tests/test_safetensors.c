@@ -1,0 +1,357 @@
+/* safetensors loader: directories written here (MLX-quantized qwen3_moe,
+ * sharded, per-module overrides; HF bf16 with per-expert tensors stacked at
+ * load; tokenizer.json), values compared with what was written; malformed
+ * headers, truncations and bad configs fail cleanly with a reason. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "model/model_file.h"
+#include "model/safetensors.h"
+
+typedef struct st {
+    const char *name, *dtype;
+    int ndim;
+    int64_t shape[4];
+    size_t bytes;
+    uint8_t *data;
+} st;
+
+static size_t dsize(const char *dt) { return !strcmp(dt, "F32") || !strcmp(dt, "U32") ? 4 : 2; }
+
+static st mk(const char *name, const char *dtype, int ndim, int64_t a, int64_t b, int64_t c) {
+    st t = {name, dtype, ndim, {a, b, c, 0}, 0, NULL};
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= t.shape[i];
+    t.bytes = (size_t)n * dsize(dtype);
+    t.data = malloc(t.bytes);
+    for (size_t i = 0; i < t.bytes; i++) t.data[i] = (uint8_t)zt_rand();
+    if (strcmp(dtype, "U32")) /* finite floats */
+        for (int64_t i = 0; i < n; i++) zt_set(!strcmp(dtype, "BF16") ? ZF_DTYPE_BF16 : !strcmp(dtype, "F16") ? ZF_DTYPE_F16 : ZF_DTYPE_F32,
+                                               t.data, i, (float)zt_uniform(-1, 1));
+    return t;
+}
+
+/* A safetensors image; pad: header padded to 8 bytes (else data is odd). */
+static uint8_t *st_image(const st *ts, int n, int pad, size_t *len) {
+    char *h = malloc(65536);
+    size_t hl = 0, off = 0;
+    hl += (size_t)sprintf(h + hl, "{\"__metadata__\":{\"format\":\"mlx\"}");
+    for (int i = 0; i < n; i++) {
+        hl += (size_t)sprintf(h + hl, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", ts[i].name, ts[i].dtype);
+        for (int d = 0; d < ts[i].ndim; d++) hl += (size_t)sprintf(h + hl, "%s%lld", d ? "," : "", (long long)ts[i].shape[d]);
+        hl += (size_t)sprintf(h + hl, "],\"data_offsets\":[%zu,%zu]}", off, off + ts[i].bytes);
+        off += ts[i].bytes;
+    }
+    h[hl++] = '}';
+    while (pad ? hl % 8 : hl % 8 != 1) h[hl++] = ' ';
+    *len = 8 + hl + off;
+    uint8_t *img = malloc(*len);
+    uint64_t hl64 = hl;
+    memcpy(img, &hl64, 8);
+    memcpy(img + 8, h, hl);
+    off = 8 + hl;
+    for (int i = 0; i < n; i++, off += ts[i - 1].bytes) memcpy(img + off, ts[i].data, ts[i].bytes);
+    free(h);
+    return img;
+}
+
+static void write_file(const char *dir, const char *name, const void *p, size_t n) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *fp = fopen(path, "wb");
+    if (fp) {
+        fwrite(p, 1, n, fp);
+        fclose(fp);
+    }
+}
+static void write_text(const char *dir, const char *name, const char *s) { write_file(dir, name, s, strlen(s)); }
+
+static void rm_dir(const char *dir) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static const char *QWEN2_RE =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|"
+    "\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+";
+
+static void write_tokenizer(const char *dir) {
+    char tj[4096];
+    snprintf(tj, sizeof tj,
+             "{\"version\":\"1.0\",\"added_tokens\":[{\"id\":5,\"content\":\"<|im_end|>\",\"special\":true},"
+             "{\"id\":6,\"content\":\"<tool>\",\"special\":false}],"
+             "\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":\"%s\"},"
+             "\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":false}]},"
+             "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"ab\":2,\"\\u0120\":3,\"\\u0120ab\":4},"
+             "\"merges\":[\"a b\",[\"\\u0120\",\"ab\"]]}}", QWEN2_RE);
+    write_text(dir, "tokenizer.json", tj);
+    write_text(dir, "tokenizer_config.json", "{\"eos_token\":\"<|im_end|>\",\"bos_token\":null,\"chat_template\":\"{{t}}\"}");
+}
+
+static int same_bytes(const void *a, const void *b, size_t n) { return !memcmp(a, b, n); }
+
+/* MLX layout: qwen3_moe, 4-bit gs64 with an 8-bit router override and an
+ * unquantized lm_head, split over two shards (one with odd data offsets). */
+static void test_mlx(void) {
+    char dir[] = "/tmp/zf_st_mlxXXXXXX";
+    if (!mkdtemp(dir)) { ZT_CHECK(0, "mkdtemp"); return; }
+    enum { H = 128, E = 4, V = 16, FF = 64 };
+    st a[] = {
+        mk("model.embed_tokens.weight", "U32", 2, V, H / 8, 0),
+        mk("model.embed_tokens.scales", "BF16", 2, V, H / 64, 0),
+        mk("model.embed_tokens.biases", "BF16", 2, V, H / 64, 0),
+        mk("model.norm.weight", "BF16", 1, H, 0, 0),
+        mk("lm_head.weight", "BF16", 2, V, H, 0),
+        mk("model.layers.0.input_layernorm.weight", "BF16", 1, H, 0, 0),
+        mk("model.layers.0.post_attention_layernorm.weight", "BF16", 1, H, 0, 0),
+        mk("model.layers.0.self_attn.q_norm.weight", "BF16", 1, 32, 0, 0),
+        mk("model.layers.0.self_attn.k_norm.weight", "BF16", 1, 32, 0, 0),
+        mk("model.layers.0.self_attn.q_proj.weight", "U32", 2, 128, H / 8, 0),
+        mk("model.layers.0.self_attn.q_proj.scales", "BF16", 2, 128, H / 64, 0),
+        mk("model.layers.0.self_attn.q_proj.biases", "BF16", 2, 128, H / 64, 0),
+    };
+    st b[] = {
+        mk("model.layers.0.mlp.gate.weight", "U32", 2, E, H / 4, 0),
+        mk("model.layers.0.mlp.gate.scales", "F16", 2, E, H / 64, 0),
+        mk("model.layers.0.mlp.gate.biases", "F16", 2, E, H / 64, 0),
+        mk("model.layers.0.mlp.switch_mlp.down_proj.weight", "U32", 3, E, H, FF / 8),
+        mk("model.layers.0.mlp.switch_mlp.down_proj.scales", "BF16", 3, E, H, FF / 64),
+        mk("model.layers.0.mlp.switch_mlp.down_proj.biases", "BF16", 3, E, H, FF / 64),
+        mk("model.layers.0.mlp.switch_mlp.gate_proj.weight", "U32", 3, E, FF, H / 8),
+        mk("model.layers.0.mlp.switch_mlp.gate_proj.scales", "BF16", 3, E, FF, H / 64),
+        mk("model.layers.0.mlp.switch_mlp.gate_proj.biases", "BF16", 3, E, FF, H / 64),
+        mk("model.layers.0.unknown_extra.weight", "F32", 1, 3, 0, 0),
+    };
+    int na = sizeof a / sizeof a[0], nb = sizeof b / sizeof b[0];
+    size_t la, lb;
+    uint8_t *ia = st_image(a, na, 1, &la), *ib = st_image(b, nb, 0, &lb);
+    write_file(dir, "model-00001-of-00002.safetensors", ia, la);
+    write_file(dir, "model-00002-of-00002.safetensors", ib, lb);
+    char idx[8192];
+    size_t il = (size_t)sprintf(idx, "{\"metadata\":{},\"weight_map\":{");
+    for (int i = 0; i < na + nb; i++)
+        il += (size_t)sprintf(idx + il, "%s\"%s\":\"model-0000%d-of-00002.safetensors\"", i ? "," : "",
+                              i < na ? a[i].name : b[i - na].name, i < na ? 1 : 2);
+    sprintf(idx + il, "}}");
+    write_text(dir, "model.safetensors.index.json", idx);
+    write_text(dir, "config.json",
+               "{\"model_type\":\"qwen3_moe\",\"hidden_size\":128,\"num_hidden_layers\":1,\"num_attention_heads\":4,"
+               "\"num_key_value_heads\":2,\"head_dim\":32,\"intermediate_size\":256,\"rms_norm_eps\":1e-06,"
+               "\"rope_theta\":1000000.0,\"max_position_embeddings\":40960,\"vocab_size\":16,\"num_experts\":4,"
+               "\"num_experts_per_tok\":2,\"moe_intermediate_size\":64,\"norm_topk_prob\":true,"
+               "\"tie_word_embeddings\":false,\"rope_scaling\":null,\"mlp_only_layers\":[],\"decoder_sparse_step\":1,"
+               "\"quantization\":{\"group_size\":64,\"bits\":4,\"model.layers.0.mlp.gate\":{\"group_size\":64,\"bits\":8},"
+               "\"lm_head\":false}}");
+    write_tokenizer(dir);
+    int64_t calls = 0;
+    zf_model_file *f = NULL;
+    ZT_OK(zf_model_file_open(dir, NULL, &calls, &f));
+    if (f) {
+        const zf_model_config *c = zf_model_file_config(f);
+        ZT_CHECK(!strcmp(c->arch, "qwen3moe") && c->is_moe && c->hidden == H && c->layers == 1 && c->heads == 4 &&
+                 c->kv_heads == 2 && c->head_dim == 32 && c->experts == E && c->experts_used == 2 && c->expert_ffn == FF &&
+                 c->norm_topk_prob && c->qk_norm && !c->attn_bias && !c->tied_embeddings && c->vocab == V &&
+                 c->rope_style == ZF_ROPE_NEOX && c->rope_theta == 1e6f && c->rms_eps == 1e-6f && c->context_length == 40960,
+                 "mlx config");
+        zf_weight w;
+        ZT_OK(zf_model_file_weight(f, "token_embd.weight", &w));
+        ZT_CHECK(w.kind == ZF_WEIGHT_AFFINE && w.q.bits == 4 && w.q.group_size == 64 && w.q.n == V && w.q.k == H &&
+                 w.q.experts == 1 && w.q.scale_dtype == ZF_DTYPE_BF16 && same_bytes(w.q.packed, a[0].data, a[0].bytes) &&
+                 same_bytes(w.q.scales, a[1].data, a[1].bytes) && same_bytes(w.q.biases, a[2].data, a[2].bytes),
+                 "token_embd affine");
+        ZT_OK(zf_model_file_weight(f, "blk.0.ffn_gate_inp.weight", &w));
+        ZT_CHECK(w.kind == ZF_WEIGHT_AFFINE && w.q.bits == 8 && w.q.n == E && w.q.k == H && w.q.scale_dtype == ZF_DTYPE_F16 &&
+                 same_bytes(w.q.packed, b[0].data, b[0].bytes) && same_bytes(w.q.scales, b[1].data, b[1].bytes),
+                 "router 8-bit override (misaligned shard copied)");
+        ZT_OK(zf_model_file_weight(f, "blk.0.ffn_down_exps.weight", &w));
+        ZT_CHECK(w.kind == ZF_WEIGHT_AFFINE && w.q.experts == E && w.q.n == H && w.q.k == FF && w.q.bits == 4 &&
+                 same_bytes(w.q.biases, b[5].data, b[5].bytes), "switch_mlp down");
+        ZT_OK(zf_model_file_weight(f, "blk.0.ffn_gate_exps.weight", &w));
+        ZT_CHECK(w.kind == ZF_WEIGHT_AFFINE && w.q.experts == E && w.q.n == FF && w.q.k == H, "switch_mlp gate");
+        ZT_OK(zf_model_file_weight(f, "output.weight", &w));
+        ZT_CHECK(w.kind == ZF_WEIGHT_FLOAT && w.t.dtype == ZF_DTYPE_BF16 && w.t.shape[0] == V && w.t.shape[1] == H &&
+                 same_bytes(w.t.data, a[4].data, a[4].bytes), "lm_head unquantized by override");
+        ZT_OK(zf_model_file_weight(f, "blk.0.attn_q_norm.weight", &w));
+        ZT_CHECK(w.kind == ZF_WEIGHT_FLOAT && w.t.shape[0] == 32 && same_bytes(w.t.data, a[7].data, a[7].bytes), "q_norm");
+        ZT_CHECK(zf_model_file_has(f, "blk.0.attn_norm.weight") && zf_model_file_has(f, "blk.0.ffn_norm.weight") &&
+                 zf_model_file_has(f, "output_norm.weight") && zf_model_file_has(f, "blk.0.attn_q.weight") &&
+                 zf_model_file_has(f, "model.layers.0.unknown_extra.weight") &&
+                 !zf_model_file_has(f, "model.layers.0.mlp.gate.scales"), "names");
+        zf_vocab_data v;
+        ZT_OK(zf_model_file_vocab(f, &v));
+        ZT_CHECK(v.n_tokens == 7 && !strcmp(v.tokens[3], "Ġ") && !strcmp(v.tokens[5], "<|im_end|>") &&
+                 v.token_type[5] == 3 && v.token_type[6] == 4 && v.token_type[0] == 1 && v.n_merges == 2 &&
+                 !strcmp(v.merges[1], "Ġ ab") && v.eos_id == 5 && v.bos_id == -1 && v.pre && !strcmp(v.pre, "qwen2") &&
+                 !strcmp(v.model, "gpt2") && !strcmp(v.chat_template, "{{t}}"), "tokenizer.json");
+        char hex[65];
+        ZT_OK(zf_model_file_sha256(f, hex));
+        ZT_CHECK(strlen(hex) == 64, "hash");
+        zf_model_file_close(f);
+    }
+    /* bad configs: each a clean error with a reason */
+    struct { const char *cfg, *expect; } bad[] = {
+        {"{\"model_type\":\"gemma\"}", "not supported"},
+        {"{\"model_type\":\"qwen3_moe\",\"hidden_size\":128,\"num_hidden_layers\":1,\"num_attention_heads\":4}",
+         "'num_experts' is missing"},
+        {"{\"model_type\":\"qwen3\",\"hidden_size\":128,\"num_hidden_layers\":1,\"num_attention_heads\":4,"
+         "\"intermediate_size\":64}", "config.json gives no quantization"},
+        {"{\"model_type\":\"qwen3\",\"hidden_size\":128,\"num_hidden_layers\":1,\"num_attention_heads\":4,"
+         "\"intermediate_size\":64,\"quantization\":{\"group_size\":32,\"bits\":4}}", "needs"},
+        {"{\"model_type\":\"llama\",\"hidden_size\":128,\"num_hidden_layers\":1,\"num_attention_heads\":4,"
+         "\"intermediate_size\":64,\"rope_scaling\":{\"rope_type\":\"yarn\"},\"quantization\":{\"group_size\":64,\"bits\":4}}",
+         "rope_scaling 'yarn'"},
+        {"[1,2]", "not a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_text(dir, "config.json", bad[i].cfg);
+        f = (zf_model_file *)(uintptr_t)0x99;
+        zf_status s = zf_model_file_open(dir, NULL, NULL, &f);
+        ZT_CHECK(s != ZF_OK && f == (zf_model_file *)(uintptr_t)0x99 && strstr(zf_last_error(), bad[i].expect),
+                 "bad config %zu: %s (want '%s')", i, zf_last_error(), bad[i].expect);
+    }
+    /* an index naming a file outside the directory */
+    write_text(dir, "model.safetensors.index.json", "{\"weight_map\":{\"x\":\"../evil.safetensors\"}}");
+    ZT_CHECK(zf_model_file_open(dir, NULL, NULL, &f) == ZF_ERR_FORMAT && strstr(zf_last_error(), "not a file name"),
+             "index path: %s", zf_last_error());
+    rm_dir(dir);
+    free(ia);
+    free(ib);
+    for (int i = 0; i < na; i++) free(a[i].data);
+    for (int i = 0; i < nb; i++) free(b[i].data);
+}
+
+/* HF bf16 qwen3_moe: experts.E.* stacked into [E, n, k]; tied embeddings;
+ * q/k/v biases. */
+static void test_hf_experts(void) {
+    char dir[] = "/tmp/zf_st_hfXXXXXX";
+    if (!mkdtemp(dir)) { ZT_CHECK(0, "mkdtemp"); return; }
+    enum { H = 64, E = 3, FF = 32 };
+    st t[20];
+    int n = 0;
+    t[n++] = mk("model.embed_tokens.weight", "BF16", 2, 11, H, 0);
+    t[n++] = mk("model.norm.weight", "BF16", 1, H, 0, 0);
+    t[n++] = mk("model.layers.0.self_attn.q_proj.bias", "BF16", 1, H, 0, 0);
+    t[n++] = mk("model.layers.0.mlp.gate.weight", "BF16", 2, E, H, 0);
+    static char names[3][E][80];
+    const char *proj[3] = {"gate_proj", "up_proj", "down_proj"};
+    for (int p = 0; p < 3; p++)
+        for (int e = 0; e < E; e++) {
+            snprintf(names[p][e], sizeof names[p][e], "model.layers.0.mlp.experts.%d.%s.weight", e, proj[p]);
+            t[n++] = p < 2 ? mk(names[p][e], "BF16", 2, FF, H, 0) : mk(names[p][e], "BF16", 2, H, FF, 0);
+        }
+    size_t len;
+    uint8_t *img = st_image(t, n, 1, &len);
+    write_file(dir, "model.safetensors", img, len);
+    const char *cfg = "{\"model_type\":\"qwen3_moe\",\"hidden_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":2,"
+                      "\"num_experts\":3,\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,\"tie_word_embeddings\":true}";
+    write_text(dir, "config.json", cfg);
+    zf_model_file *f = NULL;
+    ZT_OK(zf_model_file_open(dir, NULL, NULL, &f));
+    if (f) {
+        const zf_model_config *c = zf_model_file_config(f);
+        ZT_CHECK(c->tied_embeddings && c->attn_bias && c->vocab == 11 && c->kv_heads == 2 && c->head_dim == 32 &&
+                 !c->norm_topk_prob && c->rope_theta == 10000.0f, "hf config");
+        for (int p = 0; p < 3; p++) {
+            char gname[64];
+            snprintf(gname, sizeof gname, "blk.0.ffn_%s_exps.weight", p == 0 ? "gate" : p == 1 ? "up" : "down");
+            zf_weight w;
+            ZT_OK(zf_model_file_weight(f, gname, &w));
+            int ok = w.kind == ZF_WEIGHT_FLOAT && w.t.ndim == 3 && w.t.shape[0] == E && w.t.dtype == ZF_DTYPE_BF16;
+            for (int e = 0; ok && e < E; e++) {
+                const st *src = &t[4 + p * E + e];
+                ok = w.t.shape[1] == src->shape[0] && w.t.shape[2] == src->shape[1] &&
+                     same_bytes((uint8_t *)w.t.data + (size_t)e * src->bytes, src->data, src->bytes);
+            }
+            ZT_CHECK(ok, "%s stacked from experts.E", gname);
+        }
+        ZT_CHECK(zf_model_file_vocab(f, &(zf_vocab_data){0}) == ZF_ERR_FORMAT, "no tokenizer.json -> no vocab");
+        zf_model_file_close(f);
+    }
+    /* a missing expert is named */
+    t[n - 1].name = "model.layers.0.mlp.experts.7.down_proj.weight";
+    free(img);
+    img = st_image(t, n, 1, &len);
+    write_file(dir, "model.safetensors", img, len);
+    ZT_CHECK(zf_model_file_open(dir, NULL, NULL, &f) == ZF_ERR_FORMAT &&
+             strstr(zf_last_error(), "experts.2.down_proj.weight"), "missing expert: %s", zf_last_error());
+    rm_dir(dir);
+    free(img);
+    for (int i = 0; i < n; i++) free(t[i].data);
+}
+
+/* Header parsing from memory: every truncation fails, every corruption is
+ * either a clean error or a parse; specific malformed headers are named. */
+static void test_headers(void) {
+    st t[2] = {mk("a.weight", "F32", 2, 3, 5, 0), mk("b", "BF16", 1, 7, 0, 0)};
+    size_t len;
+    uint8_t *img = st_image(t, 2, 1, &len);
+    int64_t bad = 0;
+    for (size_t n = 0; n < len; n++) {
+        zf_model_file *f = zf_mf_new(NULL, NULL);
+        zf_st_list l = {0};
+        if (zf_st_parse(f, "x", img, n, &l) != ZF_ERR_FORMAT || !strstr(zf_last_error(), "[safetensors] x:")) bad++;
+        zf_st_list_free(&l);
+        zf_model_file_close(f);
+    }
+    ZT_CHECK(bad == 0, "%lld truncations parsed", (long long)bad);
+    bad = 0;
+    for (size_t i = 0; i < len; i++) {
+        uint8_t keep = img[i];
+        img[i] = (uint8_t)zt_rand();
+        zf_model_file *f = zf_mf_new(NULL, NULL);
+        zf_st_list l = {0};
+        zf_status s = zf_st_parse(f, "x", img, len, &l);
+        if (s != ZF_OK && s != ZF_ERR_FORMAT) bad++;
+        for (int64_t k = 0; s == ZF_OK && k < l.n; k++)
+            if (l.t[k].data < img || l.t[k].data + l.t[k].bytes > img + len) bad++;
+        zf_st_list_free(&l);
+        zf_model_file_close(f);
+        img[i] = keep;
+    }
+    ZT_CHECK(bad == 0, "%lld corruptions misbehaved", (long long)bad);
+    struct { const char *json, *expect; } c[] = {
+        {"{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", "does not match"},
+        {"{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,400]}}", "outside the data section"},
+        {"{\"t\":{\"dtype\":\"Q9\",\"shape\":[1],\"data_offsets\":[0,4]}}", "dtype missing or unknown"},
+        {"{\"t\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1],\"data_offsets\":[0,4]}}", "at most 4"},
+        {"{\"t\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", "non-negative"},
+        {"{\"t\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,4]}}", "overflows"},
+        {"{\"t\":", "not a JSON object"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        uint8_t b[512];
+        uint64_t hl = strlen(c[i].json);
+        memcpy(b, &hl, 8);
+        memcpy(b + 8, c[i].json, hl);
+        memset(b + 8 + hl, 0, 16);
+        zf_model_file *f = zf_mf_new(NULL, NULL);
+        zf_st_list l = {0};
+        zf_status s = zf_st_parse(f, "m.safetensors", b, 8 + hl + 16, &l);
+        ZT_CHECK(s == ZF_ERR_FORMAT && strstr(zf_last_error(), c[i].expect), "header %zu: %s (want '%s')", i,
+                 zf_last_error(), c[i].expect);
+        zf_st_list_free(&l);
+        zf_model_file_close(f);
+    }
+    char dir[] = "/tmp/zf_st_emptyXXXXXX";
+    if (mkdtemp(dir)) {
+        zf_model_file *f = NULL;
+        ZT_CHECK(zf_model_file_open(dir, NULL, NULL, &f) == ZF_ERR_IO && strstr(zf_last_error(), "config.json"),
+                 "empty dir: %s", zf_last_error());
+        rm_dir(dir);
+    }
+    free(img);
+    free(t[0].data);
+    free(t[1].data);
+}
+
+int main(void) {
+    zt_init("test_safetensors");
+    test_mlx();
+    test_hf_experts();
+    test_headers();
+    return zt_finish();
+}
