@@ -9,7 +9,8 @@
     X(version, "print the zfast version and build")                                            \
     X(caps, "what this machine offers and which kernel runs per op and tier [--json]")         \
     X(gate, "time a fusion against its stock composition: gate swiglu|add_rms_norm [options]") \
-    X(capsule, "read capsules: capsule show FILE | capsule diff A B")
+    X(capsule, "read capsules: capsule show FILE | capsule diff A B")                            \
+    X(synth, "write a model with seeded random weights: synth --arch A --preset P --format gguf|mlx -o PATH")
 
 #define ZF_DECLARE_COMMAND(name, help) int zf_cmd_##name(int argc, char **argv);
 ZF_COMMANDS(ZF_DECLARE_COMMAND)
