@@ -132,6 +132,11 @@ typedef enum zf_fidelity {
 } zf_fidelity;
 
 ZF_API const char *zf_fidelity_name(zf_fidelity f);
+/* The fidelity used where a call passes AUTO (no zf_opts, or AUTO in it).
+ * AUTO (the default) lets the tier decide; STOCK runs every fused op as its
+ * unfused composition, which is how `zf validate` gets the reference path. */
+ZF_API zf_status zf_set_default_fidelity(zf_fidelity f);
+ZF_API zf_fidelity zf_get_default_fidelity(void);
 
 typedef struct zf_stream zf_stream; /* opaque; a CUDA stream (NULL: default) */
 

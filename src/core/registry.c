@@ -113,8 +113,22 @@ static int fallback_chain(zf_op op, zf_fidelity want, zf_tier tier, zf_fidelity 
     return n;
 }
 
+static int g_default_fidelity = ZF_FIDELITY_AUTO;
+
+zf_status zf_set_default_fidelity(zf_fidelity f) {
+    if (f < 0 || f >= ZF_FIDELITY_COUNT)
+        return zf_error(ZF_ERR_INVALID_ARG, "[fidelity] invalid fidelity value %d", (int)f);
+    __atomic_store_n(&g_default_fidelity, (int)f, __ATOMIC_RELAXED);
+    return ZF_OK;
+}
+
+zf_fidelity zf_get_default_fidelity(void) {
+    return (zf_fidelity)__atomic_load_n(&g_default_fidelity, __ATOMIC_RELAXED);
+}
+
 zf_status zf_pick(zf_op op, zf_device backend, zf_fidelity want, const zf_variant **out) {
     zf_registry_init();
+    if (want == ZF_FIDELITY_AUTO) want = zf_get_default_fidelity();
     zf_tier tier;
     ZF_TRY(zf_env_check());
     ZF_TRY(zf_tier_current(&tier));
