@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/registry.h"
 #include "harness.h"
 
 /* Stated bounds against float64 (docs/NUMERICS.md section 7 quotes them).
@@ -607,6 +608,29 @@ static void check_bad_inputs(void) {
     zt_free(&e.dw);
 }
 
+/* Every ISA path's variants passed their self-test and are the ones picked
+ * (a variant that failed would be skipped silently by the fallback). */
+static void check_variants_trusted(void) {
+    static const struct {
+        zf_op op;
+        zf_fidelity f;
+    } want[] = {{ZF_OP_RMS_NORM, ZF_FIDELITY_STOCK},         {ZF_OP_RMS_NORM_VJP, ZF_FIDELITY_STOCK},
+                {ZF_OP_ADD_RMS_NORM, ZF_FIDELITY_EXACT},     {ZF_OP_ADD_RMS_NORM, ZF_FIDELITY_FAST},
+                {ZF_OP_ADD_RMS_NORM_VJP, ZF_FIDELITY_EXACT}, {ZF_OP_ADD_RMS_NORM_VJP, ZF_FIDELITY_FAST}};
+    FOR_EACH_ISA(isa) {
+        use_isa(isa);
+        for (size_t k = 0; k < sizeof want / sizeof *want; k++) {
+            const zf_variant *v = NULL;
+            ZT_OK(zf_pick(want[k].op, ZF_DEVICE_CPU, want[k].f, &v));
+            const char *why = "";
+            if (v) zf_variant_state(v, &why);
+            ZT_CHECK(v && v->isa == isa && v->fidelity == want[k].f, "%s %s on %s: picked %s (%s)",
+                     zf_op_name(want[k].op), zf_fidelity_name(want[k].f), zf_cpu_isa_name(isa),
+                     v ? v->name : "nothing", why);
+        }
+    }
+}
+
 /* ---- driver ------------------------------------------------------------------------ */
 
 int main(void) {
@@ -616,6 +640,7 @@ int main(void) {
     isa_max = zf_cpu_isa_detected();
     printf("test_norm: ISA paths scalar..%s%s\n", zf_cpu_isa_name(isa_max), quick ? " (quick)" : "");
 
+    check_variants_trusted();
     check_bad_inputs();
     check_finite_differences();
 

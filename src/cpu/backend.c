@@ -119,6 +119,8 @@ static const zf_variant k_cpu_variants[] = {
      FN(zf_avx2_attention), zf_cpu_selftest_attention, NULL, "stock; 8 L256 lanes and 8 output columns per step"},
     EW_VARIANTS(scalar, SCALAR),
     NORM_VARIANTS(scalar, SCALAR),
+    NORM_VARIANTS(avx2, AVX2),
+    NORM_VARIANTS(avx512, AVX512),
 };
 
 void zf_cpu_register(void) { zf_registry_add(k_cpu_variants, (int)(sizeof k_cpu_variants / sizeof *k_cpu_variants)); }
