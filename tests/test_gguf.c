@@ -318,6 +318,16 @@ static void test_synthetic(uint32_t alignment) {
     /* big.weight: a scale whose -8d overflows f16 -> f32 scales, still exact */
     g_ts[11].data[0] = 0x00; g_ts[11].data[1] = 0x70; /* d = 8192 */
     buf b = build_gguf(g_ts, NT, alignment);
+    const char *corpus = getenv("ZF_WRITE_CORPUS"); /* seeds for fuzz/corpus/gguf */
+    if (corpus) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/synthetic_align%u.gguf", corpus, alignment);
+        FILE *fp = fopen(path, "wb");
+        if (fp) {
+            fwrite(b.p, 1, b.n, fp);
+            fclose(fp);
+        }
+    }
     zf_model_file *f = NULL;
     g_prog_done = g_prog_calls = g_prog_backwards = 0;
     ZT_OK(zf_model_file_open_gguf_memory(b.p, b.n, progress, NULL, &f));

@@ -92,6 +92,21 @@ static void write_tokenizer(const char *dir) {
     write_text(dir, "tokenizer_config.json", "{\"eos_token\":\"<|im_end|>\",\"bos_token\":null,\"chat_template\":\"{{t}}\"}");
 }
 
+/* Fuzzer seeds (fuzz/fuzz_safetensors.c input: config \0 tokenizer \0 image)
+ * when ZF_WRITE_CORPUS names a directory. */
+static void write_seed(const char *name, const char *config, const char *tokenizer, const uint8_t *img, size_t len) {
+    const char *corpus = getenv("ZF_WRITE_CORPUS");
+    char path[4096];
+    if (!corpus) return;
+    snprintf(path, sizeof path, "%s/%s", corpus, name);
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return;
+    if (config) fwrite(config, 1, strlen(config) + 1, fp);
+    if (config && tokenizer) fwrite(tokenizer, 1, strlen(tokenizer) + 1, fp);
+    fwrite(img, 1, len, fp);
+    fclose(fp);
+}
+
 static int same_bytes(const void *a, const void *b, size_t n) { return !memcmp(a, b, n); }
 
 /* MLX layout: qwen3_moe, 4-bit gs64 with an 8-bit router override and an
@@ -147,6 +162,8 @@ static void test_mlx(void) {
                "\"quantization\":{\"group_size\":64,\"bits\":4,\"model.layers.0.mlp.gate\":{\"group_size\":64,\"bits\":8},"
                "\"lm_head\":false}}");
     write_tokenizer(dir);
+    write_seed("mlx_shard1", NULL, NULL, ia, la);
+    write_seed("mlx_shard2", NULL, NULL, ib, lb);
     int64_t calls = 0;
     zf_model_file *f = NULL;
     ZT_OK(zf_model_file_open(dir, NULL, &calls, &f));
@@ -249,6 +266,8 @@ static void test_hf_experts(void) {
     const char *cfg = "{\"model_type\":\"qwen3_moe\",\"hidden_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":2,"
                       "\"num_experts\":3,\"num_experts_per_tok\":2,\"moe_intermediate_size\":32,\"tie_word_embeddings\":true}";
     write_text(dir, "config.json", cfg);
+    write_seed("hf_experts_tok", cfg, "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1},\"merges\":[\"a b\"]}}",
+               img, len);
     zf_model_file *f = NULL;
     ZT_OK(zf_model_file_open(dir, NULL, NULL, &f));
     if (f) {
