@@ -29,26 +29,32 @@ static float inv_rms(float ss, int64_t n, float eps) { return 1.0f / sqrtf(ss / 
 
 enum { ROW_PLAIN, ROW_ADD_EXACT, ROW_ADD_FAST };
 
-/* One forward row. The add modes recompute x + r in the second pass instead
- * of reading h back, so h may be x or r in place. */
+/* One forward row. Exact stores h = T(x + r) in pass 1 and normalises it
+ * from there; fast recomputes x + r unrounded in pass 2 and stores h then
+ * (x and r are intact until then, so h may be either of them). */
 static inline void norm_row(int mode, zf_dtype t, const void *x, const void *r, const void *w, float eps, void *y,
                             void *h, int64_t n) {
     float acc[256] = {0};
     for (int64_t i = 0; i < n; i++) {
         float v = zf_load(t, x, i);
-        if (mode == ROW_ADD_EXACT) v = zf_round_to(t, v + zf_load(t, r, i));
-        if (mode == ROW_ADD_FAST) v = v + zf_load(t, r, i);
+        if (mode != ROW_PLAIN) v = v + zf_load(t, r, i);
+        if (mode == ROW_ADD_EXACT) {
+            zf_store(t, h, i, v);
+            v = zf_round_to(t, v);
+        }
         acc[i & 255] = fmaf(v, v, acc[i & 255]);
     }
     float inv = inv_rms(l256_tree(acc), n, eps);
     for (int64_t i = 0; i < n; i++) {
-        float v = zf_load(t, x, i), wi = zf_load(t, w, i);
-        if (mode != ROW_PLAIN) {
-            v = v + zf_load(t, r, i);
+        float wi = zf_load(t, w, i);
+        if (mode == ROW_ADD_FAST) {
+            float v = zf_load(t, x, i) + zf_load(t, r, i);
             zf_store(t, h, i, v);
+            zf_store(t, y, i, (v * inv) * wi);
+        } else { /* a T value: x, or h as stored in pass 1 */
+            float v = zf_load(t, mode == ROW_PLAIN ? x : h, i);
+            zf_store(t, y, i, zf_round_to(t, v * inv) * wi);
         }
-        if (mode == ROW_ADD_FAST) zf_store(t, y, i, (v * inv) * wi);
-        else zf_store(t, y, i, zf_round_to(t, zf_round_to(t, v) * inv) * wi);
     }
 }
 

@@ -30,56 +30,64 @@ ZF_VINLINE float l256_tree(ZF_VEC *acc) {
     return l[0];
 }
 
-ZF_VINLINE float inv_rms(float ss, int64_t n, float eps) { return 1.0f / sqrtf(ss / (float)n + eps); }
-
-/* The value the forward normalises, at i (m < ZF_VW: a partial vector). */
-ZF_VINLINE ZF_VEC fwd_value(int mode, zf_dtype t, const void *x, const void *r, int64_t i, int64_t m) {
-    ZF_VEC v = m < ZF_VW ? ZF_V(load_n)(t, x, i, m) : ZF_V(load)(t, x, i);
-    if (mode == ROW_PLAIN) return v;
-    v = ZF_VADD(v, m < ZF_VW ? ZF_V(load_n)(t, r, i, m) : ZF_V(load)(t, r, i));
-    return mode == ROW_ADD_EXACT ? ZF_V(round_to)(t, v) : v;
+/* ZF_VW elements at i, or the first m < ZF_VW of them */
+ZF_VINLINE ZF_VEC ld(zf_dtype t, const void *p, int64_t i, int64_t m) {
+    return m < ZF_VW ? ZF_V(load_n)(t, p, i, m) : ZF_V(load)(t, p, i);
+}
+ZF_VINLINE void st(zf_dtype t, void *p, int64_t i, int64_t m, ZF_VEC v) {
+    if (m < ZF_VW) ZF_V(store_n)(t, p, i, m, v);
+    else ZF_V(store)(t, p, i, v);
 }
 
-ZF_VINLINE float fwd_sum_squares(int mode, zf_dtype t, const void *x, const void *r, int64_t n) {
+ZF_VINLINE float inv_rms(float ss, int64_t n, float eps) { return 1.0f / sqrtf(ss / (float)n + eps); }
+
+/* The value the forward normalises at i (m < ZF_VW: a partial vector); the
+ * exact mode stores it to h here, rounded, and reads it back in pass 2. */
+ZF_VINLINE ZF_VEC fwd_value(int mode, zf_dtype t, const void *x, const void *r, void *h, int64_t i, int64_t m) {
+    ZF_VEC v = ld(t, x, i, m);
+    if (mode == ROW_PLAIN) return v;
+    v = ZF_VADD(v, ld(t, r, i, m));
+    if (mode == ROW_ADD_FAST) return v;
+    st(t, h, i, m, v);
+    return ZF_V(round_to)(t, v);
+}
+
+ZF_VINLINE float fwd_sum_squares(int mode, zf_dtype t, const void *x, const void *r, void *h, int64_t n) {
     ZF_VEC acc[ZF_NV];
     for (int k = 0; k < ZF_NV; k++) acc[k] = ZF_VSET1(0.0f);
     int64_t i = 0;
     for (; i + 256 <= n; i += 256)
         for (int k = 0; k < ZF_NV; k++) {
-            ZF_VEC v = fwd_value(mode, t, x, r, i + k * ZF_VW, ZF_VW);
+            ZF_VEC v = fwd_value(mode, t, x, r, h, i + k * ZF_VW, ZF_VW);
             acc[k] = ZF_VFMA(v, v, acc[k]);
         }
     for (int k = 0; i + k * ZF_VW < n; k++) {
         int64_t m = n - (i + k * ZF_VW);
-        ZF_VEC v = fwd_value(mode, t, x, r, i + k * ZF_VW, m);
+        ZF_VEC v = fwd_value(mode, t, x, r, h, i + k * ZF_VW, m);
         acc[k] = m < ZF_VW ? ZF_VFMA_FIRST(v, v, acc[k], m) : ZF_VFMA(v, v, acc[k]);
     }
     return l256_tree(acc);
 }
 
-/* y (and h) for ZF_VW elements at i, or m < ZF_VW of them. x + r is
- * recomputed rather than read back from h, so h may be x or r in place. */
+/* y for ZF_VW elements at i, or m < ZF_VW of them. Fast recomputes x + r
+ * unrounded and writes h here (x, r are still intact: h may be either). */
 ZF_VINLINE void fwd_store(int mode, zf_dtype t, const void *x, const void *r, const void *w, ZF_VEC inv, void *y,
                           void *h, int64_t i, int64_t m) {
-    int part = m < ZF_VW;
-    ZF_VEC v = part ? ZF_V(load_n)(t, x, i, m) : ZF_V(load)(t, x, i);
-    ZF_VEC wi = part ? ZF_V(load_n)(t, w, i, m) : ZF_V(load)(t, w, i);
-    ZF_VEC out;
-    if (mode != ROW_PLAIN) {
-        v = ZF_VADD(v, part ? ZF_V(load_n)(t, r, i, m) : ZF_V(load)(t, r, i));
-        if (part) ZF_V(store_n)(t, h, i, m, v);
-        else ZF_V(store)(t, h, i, v);
+    ZF_VEC wi = ld(t, w, i, m), out;
+    if (mode == ROW_ADD_FAST) {
+        ZF_VEC v = ZF_VADD(ld(t, x, i, m), ld(t, r, i, m));
+        st(t, h, i, m, v);
+        out = ZF_VMUL(ZF_VMUL(v, inv), wi);
+    } else { /* a T value: x, or h as stored in pass 1 */
+        ZF_VEC v = ld(t, mode == ROW_PLAIN ? x : h, i, m);
+        out = ZF_VMUL(ZF_V(round_to)(t, ZF_VMUL(v, inv)), wi);
     }
-    if (mode == ROW_ADD_FAST) out = ZF_VMUL(ZF_VMUL(v, inv), wi);
-    else if (mode == ROW_ADD_EXACT) out = ZF_VMUL(ZF_V(round_to)(t, ZF_VMUL(ZF_V(round_to)(t, v), inv)), wi);
-    else out = ZF_VMUL(ZF_V(round_to)(t, ZF_VMUL(v, inv)), wi); /* v is already a T value */
-    if (part) ZF_V(store_n)(t, y, i, m, out);
-    else ZF_V(store)(t, y, i, out);
+    st(t, y, i, m, out);
 }
 
 ZF_VINLINE void fwd_row(int mode, zf_dtype t, const void *x, const void *r, const void *w, float eps, void *y,
                         void *h, int64_t n) {
-    ZF_VEC inv = ZF_VSET1(inv_rms(fwd_sum_squares(mode, t, x, r, n), n, eps));
+    ZF_VEC inv = ZF_VSET1(inv_rms(fwd_sum_squares(mode, t, x, r, h, n), n, eps));
     int64_t i = 0;
     for (; i + ZF_VW <= n; i += ZF_VW) fwd_store(mode, t, x, r, w, inv, y, h, i, ZF_VW);
     if (i < n) fwd_store(mode, t, x, r, w, inv, y, h, i, n - i);
@@ -108,10 +116,6 @@ void ZF_V(add_rms_norm_fast)(zf_dtype t, const void *x, const void *r, const voi
 }
 
 /* ---- VJP ------------------------------------------------------------------ */
-
-ZF_VINLINE ZF_VEC ld(zf_dtype t, const void *p, int64_t i, int64_t m) {
-    return m < ZF_VW ? ZF_V(load_n)(t, p, i, m) : ZF_V(load)(t, p, i);
-}
 
 /* ss = L256(x, x) and dot = L256(d_y * w, x) in one pass */
 ZF_VINLINE void vjp_sums(zf_dtype t, const void *x, const void *w, const void *d_y, int64_t n, float *ss, float *dot) {
@@ -143,11 +147,9 @@ ZF_VINLINE void vjp_store(int fast, zf_dtype t, const void *x, const void *w, ZF
     if (d_h) d = ZF_VADD(fast ? d : ZF_V(round_to)(t, d), ld(t, d_h, i, m));
     if (dw_acc) {
         ZF_VEC p = ZF_VFMA(dy, ZF_V(round_to)(t, ZF_VMUL(xv, inv)), ld(ZF_DTYPE_F32, dw_acc, i, m));
-        if (m < ZF_VW) ZF_V(store_n)(ZF_DTYPE_F32, dw_acc, i, m, p);
-        else ZF_V(store)(ZF_DTYPE_F32, dw_acc, i, p);
+        st(ZF_DTYPE_F32, dw_acc, i, m, p);
     }
-    if (m < ZF_VW) ZF_V(store_n)(t, d_x, i, m, d);
-    else ZF_V(store)(t, d_x, i, d);
+    st(t, d_x, i, m, d);
 }
 
 ZF_VINLINE void vjp_row(int fast, zf_dtype t, const void *x, const void *w, float eps, const void *d_y,
