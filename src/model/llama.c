@@ -1,0 +1,397 @@
+/* The llama-family graph (SmolLM2, Llama 3, Qwen2/3 dense; qwen3_moe with
+ * the feed-forward block of qwen3_moe.c), on zf_ ops only:
+ *
+ *   x = embedding(tokens)
+ *   per layer: hn = rms_norm(x) (layer 0) or (hn, x) = add_rms_norm(delta, x)
+ *              q, k, v = qmm(hn) (+ bias); q/k rms_norm per head (Qwen3); rope
+ *              k, v -> cache; att = attention(q, cache); delta = qmm(att, Wo)
+ *              (hn, x) = add_rms_norm(delta, x); delta = ffn(hn)
+ *   (hn, x) = add_rms_norm(delta, x); logits = qmm(hn, W_out) in f32
+ *
+ * add_rms_norm stands where the unfused graph adds then normalises; in the
+ * stable tier it is bit-identical to that pair. Every op works row by row in
+ * M-independent orders, so decoding token t after a prefill of t - 1 tokens
+ * gives the same bits as a prefill of t tokens. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "model/model.h"
+
+struct zf_model {
+    zf_model_config cfg;
+    zf_model_opts o;
+    zf_weight embd, output;
+    zf_tensor out_norm;
+    zf_model_layer *layers;
+    void *owned[1024]; /* float vectors converted to the activation dtype */
+    int n_owned;
+    float *rope_cs;    /* [max_ctx, head_dim/2, 2] */
+    char *kc, *vc;     /* [layers, kv_heads, max_ctx, head_dim] in kv_dtype */
+    char *arena;       /* scratch below, sized for max_batch rows */
+    char *x, *hn, *delta, *q, *k, *v, *att, *g, *u, *moe;
+    float *hn32;
+    int64_t pos;
+};
+
+zf_model_opts zf_model_opts_default(void) {
+    return (zf_model_opts){.act_dtype = ZF_DTYPE_F32, .kv_dtype = ZF_DTYPE_F32, .max_ctx = 0, .max_batch = 0};
+}
+
+const zf_model_config *zf_model_cfg(const zf_model *m) { return &m->cfg; }
+int64_t zf_model_pos(const zf_model *m) { return m->pos; }
+int64_t zf_model_max_ctx(const zf_model *m) { return m->o.max_ctx; }
+void zf_model_reset(zf_model *m) { m->pos = 0; }
+
+void zf_model_destroy(zf_model *m) {
+    if (!m) return;
+    for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
+    free(m->layers);
+    free(m->rope_cs);
+    free(m->kc);
+    free(m->vc);
+    free(m->arena);
+    free(m);
+}
+
+/* ---- loading ------------------------------------------------------------------ */
+
+static zf_status get(const zf_weight_source *src, const char *name, zf_weight *w) {
+    memset(w, 0, sizeof *w);
+    return src->weight(src->ctx, name, w);
+}
+
+/* A 1-D float weight of n elements as an activation-dtype tensor (a view
+ * when the dtype already matches, else a converted copy). */
+static zf_status get_vector(zf_model *m, const zf_weight_source *src, const char *name, int64_t n, zf_tensor *out) {
+    zf_weight w;
+    ZF_TRY(get(src, name, &w));
+    if (w.kind != ZF_WEIGHT_FLOAT || zf_tensor_numel(&w.t) != n || w.t.stride[w.t.ndim - 1] != 1)
+        return zf_error(ZF_ERR_FORMAT, "[model] %s: expected a float vector of %lld elements", name, (long long)n);
+    zf_dtype t = m->o.act_dtype;
+    if (w.t.dtype == t) {
+        *out = zf_tensor_1d(w.t.data, t, n);
+        return ZF_OK;
+    }
+    if (m->n_owned == (int)(sizeof m->owned / sizeof *m->owned))
+        return zf_error(ZF_ERR_UNSUPPORTED, "[model] too many converted vectors (%s)", name);
+    void *p = malloc((size_t)n * zf_dtype_size(t));
+    if (!p) return zf_error(ZF_ERR_NO_MEMORY, "[model] no memory to convert %s", name);
+    m->owned[m->n_owned++] = p;
+    for (int64_t i = 0; i < n; i++) zf_store(t, p, i, zf_load(w.t.dtype, w.t.data, i));
+    *out = zf_tensor_1d(p, t, n);
+    return ZF_OK;
+}
+
+/* An affine-quantized [experts, n, k] weight (experts 1 for a plain linear). */
+static zf_status get_linear(const zf_weight_source *src, const char *name, int64_t experts, int64_t n, int64_t k,
+                            zf_weight *w) {
+    ZF_TRY(get(src, name, w));
+    if (w->kind != ZF_WEIGHT_AFFINE)
+        return zf_error(ZF_ERR_UNSUPPORTED, "[model] %s is a float matrix; linear layers need affine-quantized "
+                        "weights (float matmul is not implemented yet)", name);
+    if (w->q.experts != experts || w->q.n != n || w->q.k != k)
+        return zf_error(ZF_ERR_FORMAT, "[model] %s is [%lld, %lld, %lld]; expected [%lld, %lld, %lld]", name,
+                        (long long)w->q.experts, (long long)w->q.n, (long long)w->q.k, (long long)experts,
+                        (long long)n, (long long)k);
+    return ZF_OK;
+}
+
+static zf_status check_config(const zf_model_config *c) {
+    if (c->vocab < 1 || c->hidden < 1 || c->layers < 1 || c->heads < 1 || c->kv_heads < 1 || c->head_dim < 2 ||
+        c->head_dim % 2 || c->heads % c->kv_heads || (!c->is_moe && c->ffn < 1))
+        return zf_error(ZF_ERR_FORMAT, "[model] config: vocab %lld, hidden %lld, layers %lld, heads %lld/%lld, "
+                        "head_dim %lld, ffn %lld do not describe a model", (long long)c->vocab,
+                        (long long)c->hidden, (long long)c->layers, (long long)c->heads, (long long)c->kv_heads,
+                        (long long)c->head_dim, (long long)c->ffn);
+    if (c->is_moe && (c->experts < 1 || c->experts_used < 1 || c->experts_used > c->experts || c->expert_ffn < 1))
+        return zf_error(ZF_ERR_FORMAT, "[model] config: %lld experts, %lld used, expert ffn %lld", (long long)c->experts,
+                        (long long)c->experts_used, (long long)c->expert_ffn);
+    if (!(c->rms_eps > 0.0f) || !(c->rope_theta > 1.0f))
+        return zf_error(ZF_ERR_FORMAT, "[model] config: rms eps %g, rope theta %g", (double)c->rms_eps,
+                        (double)c->rope_theta);
+    return ZF_OK;
+}
+
+static zf_status load_layer(zf_model *m, const zf_weight_source *src, int64_t i, zf_model_layer *l) {
+    const zf_model_config *c = &m->cfg;
+    int64_t H = c->hidden, D = c->head_dim, qd = c->heads * D, kd = c->kv_heads * D;
+    char n[96];
+#define NAME(s) (snprintf(n, sizeof n, "blk.%lld." s, (long long)i), n)
+    ZF_TRY(get_vector(m, src, NAME("attn_norm.weight"), H, &l->attn_norm));
+    ZF_TRY(get_vector(m, src, NAME("ffn_norm.weight"), H, &l->ffn_norm));
+    ZF_TRY(get_linear(src, NAME("attn_q.weight"), 1, qd, H, &l->wq));
+    ZF_TRY(get_linear(src, NAME("attn_k.weight"), 1, kd, H, &l->wk));
+    ZF_TRY(get_linear(src, NAME("attn_v.weight"), 1, kd, H, &l->wv));
+    ZF_TRY(get_linear(src, NAME("attn_output.weight"), 1, H, qd, &l->wo));
+    if (c->qk_norm) {
+        ZF_TRY(get_vector(m, src, NAME("attn_q_norm.weight"), D, &l->q_norm));
+        ZF_TRY(get_vector(m, src, NAME("attn_k_norm.weight"), D, &l->k_norm));
+    }
+    if (c->attn_bias) {
+        ZF_TRY(get_vector(m, src, NAME("attn_q.bias"), qd, &l->bq));
+        ZF_TRY(get_vector(m, src, NAME("attn_k.bias"), kd, &l->bk));
+        ZF_TRY(get_vector(m, src, NAME("attn_v.bias"), kd, &l->bv));
+    }
+    if (c->is_moe) {
+        int64_t E = c->experts, F = c->expert_ffn;
+        ZF_TRY(get_linear(src, NAME("ffn_gate_inp.weight"), 1, E, H, &l->router));
+        ZF_TRY(get_linear(src, NAME("ffn_gate_exps.weight"), E, F, H, &l->ffn_gate));
+        ZF_TRY(get_linear(src, NAME("ffn_up_exps.weight"), E, F, H, &l->ffn_up));
+        ZF_TRY(get_linear(src, NAME("ffn_down_exps.weight"), E, H, F, &l->ffn_down));
+    } else {
+        ZF_TRY(get_linear(src, NAME("ffn_gate.weight"), 1, c->ffn, H, &l->ffn_gate));
+        ZF_TRY(get_linear(src, NAME("ffn_up.weight"), 1, c->ffn, H, &l->ffn_up));
+        ZF_TRY(get_linear(src, NAME("ffn_down.weight"), 1, H, c->ffn, &l->ffn_down));
+    }
+#undef NAME
+    return ZF_OK;
+}
+
+/* Scratch for max_batch rows, one allocation. */
+static zf_status alloc_scratch(zf_model *m) {
+    const zf_model_config *c = &m->cfg;
+    int64_t B = m->o.max_batch, es = (int64_t)zf_dtype_size(m->o.act_dtype);
+    int64_t H = c->hidden, qd = c->heads * c->head_dim, kd = c->kv_heads * c->head_dim;
+    int64_t f = c->is_moe ? 0 : c->ffn;
+    int64_t sizes[11] = {B * H * es, B * H * es, B * H * es, B * qd * es, B * kd * es, B * kd * es, B * qd * es,
+                         B * f * es, B * f * es, c->is_moe ? zf_moe_scratch_bytes(c, m->o.act_dtype, B) : 0,
+                         B * H * 4};
+    int64_t total = 0;
+    for (int i = 0; i < 11; i++) total += (sizes[i] + 63) / 64 * 64;
+    m->arena = aligned_alloc(64, (size_t)total);
+    if (!m->arena) return zf_error(ZF_ERR_NO_MEMORY, "[model] no memory for %lld bytes of scratch", (long long)total);
+    char **slots[11] = {&m->x, &m->hn, &m->delta, &m->q, &m->k, &m->v, &m->att, &m->g, &m->u, &m->moe,
+                        (char **)&m->hn32};
+    char *p = m->arena;
+    for (int i = 0; i < 11; i++) {
+        *slots[i] = p;
+        p += (sizes[i] + 63) / 64 * 64;
+    }
+    return ZF_OK;
+}
+
+zf_status zf_model_create(const zf_model_config *cfg, const zf_weight_source *src, const zf_model_opts *o,
+                          zf_model **out) {
+    if (!cfg || !src || !src->weight || !src->has || !out)
+        return zf_error(ZF_ERR_INVALID_ARG, "[model] NULL argument");
+    ZF_TRY(check_config(cfg));
+    zf_model_opts opts = o ? *o : zf_model_opts_default();
+    if (!zf_is_float_dtype(opts.act_dtype) || !zf_is_float_dtype(opts.kv_dtype))
+        return zf_error(ZF_ERR_DTYPE, "[model] activation and KV cache dtypes must be f32, f16 or bf16");
+    if (opts.max_ctx <= 0) opts.max_ctx = cfg->context_length > 0 && cfg->context_length < 4096 ? cfg->context_length : 4096;
+    if (opts.max_batch <= 0) opts.max_batch = 128;
+    if (opts.max_batch > opts.max_ctx) opts.max_batch = opts.max_ctx;
+    zf_model *m = calloc(1, sizeof *m);
+    if (!m) return zf_error(ZF_ERR_NO_MEMORY, "[model] no memory");
+    m->cfg = *cfg;
+    m->o = opts;
+    const zf_model_config *c = &m->cfg;
+    int64_t D = c->head_dim;
+    size_t kv_bytes = (size_t)(c->layers * c->kv_heads * opts.max_ctx * D) * zf_dtype_size(opts.kv_dtype);
+    zf_status st = ZF_OK;
+    m->layers = calloc((size_t)c->layers, sizeof *m->layers);
+    m->rope_cs = malloc((size_t)(opts.max_ctx * D) * sizeof(float));
+    m->kc = malloc(kv_bytes);
+    m->vc = malloc(kv_bytes);
+    if (!m->layers || !m->rope_cs || !m->kc || !m->vc)
+        st = zf_error(ZF_ERR_NO_MEMORY, "[model] no memory for a %lld-position KV cache", (long long)opts.max_ctx);
+    if (st == ZF_OK) st = alloc_scratch(m);
+    if (st == ZF_OK) {
+        int64_t shape[3] = {opts.max_ctx, D / 2, 2};
+        zf_tensor cs = zf_tensor_nd(m->rope_cs, ZF_DTYPE_F32, 3, shape);
+        st = zf_rope_table(c->rope_theta, D, 0, &cs);
+    }
+    if (st == ZF_OK) st = get_vector(m, src, "output_norm.weight", c->hidden, &m->out_norm);
+    if (st == ZF_OK) st = get(src, "token_embd.weight", &m->embd);
+    if (st == ZF_OK) {
+        const char *on = src->has(src->ctx, "output.weight") ? "output.weight" : "token_embd.weight";
+        st = get_linear(src, on, 1, c->vocab, c->hidden, &m->output);
+    }
+    for (int64_t i = 0; st == ZF_OK && i < c->layers; i++) st = load_layer(m, src, i, &m->layers[i]);
+    if (st != ZF_OK) {
+        zf_model_destroy(m);
+        return st;
+    }
+    *out = m;
+    return ZF_OK;
+}
+
+static zf_status file_weight(void *ctx, const char *name, zf_weight *out) {
+    return zf_model_file_weight(ctx, name, out);
+}
+static int file_has(void *ctx, const char *name) { return zf_model_file_has(ctx, name); }
+
+zf_status zf_model_from_file(const zf_model_file *f, const zf_model_opts *o, zf_model **out) {
+    if (!f) return zf_error(ZF_ERR_INVALID_ARG, "[model] NULL model file");
+    zf_weight_source src = {(void *)f, file_weight, file_has};
+    return zf_model_create(zf_model_file_config(f), &src, o, out);
+}
+
+/* ---- bytes per token ---------------------------------------------------------- */
+
+static int64_t qbytes(const zf_weight *w, double share) {
+    if (w->kind != ZF_WEIGHT_AFFINE) return zf_tensor_numel(&w->t) * (int64_t)zf_dtype_size(w->t.dtype);
+    const zf_qweight *q = &w->q;
+    double per_matrix = (double)q->n * ((double)q->k * q->bits / 8.0 +
+                                        2.0 * (double)(q->k / q->group_size) * (double)zf_dtype_size(q->scale_dtype));
+    return (int64_t)(per_matrix * (double)q->experts * share);
+}
+
+int64_t zf_model_weight_bytes_per_token(const zf_model *m) {
+    const zf_model_config *c = &m->cfg;
+    int64_t es = (int64_t)zf_dtype_size(m->o.act_dtype), b = 0;
+    double share = c->is_moe ? (double)c->experts_used / (double)c->experts : 1.0;
+    for (int64_t i = 0; i < c->layers; i++) {
+        const zf_model_layer *l = &m->layers[i];
+        b += qbytes(&l->wq, 1) + qbytes(&l->wk, 1) + qbytes(&l->wv, 1) + qbytes(&l->wo, 1);
+        b += qbytes(&l->ffn_gate, share) + qbytes(&l->ffn_up, share) + qbytes(&l->ffn_down, share);
+        if (c->is_moe) b += qbytes(&l->router, 1);
+        b += 2 * c->hidden * es;
+    }
+    b += qbytes(&m->output, 1) + c->hidden * es;
+    /* the embedding: one row */
+    if (m->embd.kind == ZF_WEIGHT_AFFINE) b += qbytes(&m->embd, 1) / (m->embd.q.n > 0 ? m->embd.q.n : 1);
+    else b += c->hidden * (int64_t)zf_dtype_size(m->embd.t.dtype);
+    return b;
+}
+
+/* ---- the forward pass ----------------------------------------------------------- */
+
+static zf_tensor t2(void *p, zf_dtype t, int64_t r, int64_t c) { return zf_tensor_2d(p, t, r, c); }
+static zf_tensor t3(void *p, zf_dtype t, int64_t a, int64_t b, int64_t c) {
+    int64_t s[3] = {a, b, c};
+    return zf_tensor_nd(p, t, 3, s);
+}
+
+/* y[n, :] += bias, row by row */
+static zf_status add_bias(zf_tensor *y, const zf_tensor *bias) {
+    size_t es = zf_dtype_size(y->dtype);
+    for (int64_t r = 0; r < y->shape[0]; r++) {
+        zf_tensor row = zf_tensor_1d((char *)y->data + (size_t)(r * y->shape[1]) * es, y->dtype, y->shape[1]);
+        ZF_TRY(zf_add(&row, bias, &row, NULL));
+    }
+    return ZF_OK;
+}
+
+static zf_status project(const zf_tensor *x, const zf_weight *w, const zf_tensor *bias, int has_bias, zf_tensor *y) {
+    ZF_TRY(zf_qmm(x, &w->q, y, NULL));
+    return has_bias ? add_bias(y, bias) : ZF_OK;
+}
+
+/* Copies rows [n, kv_heads * D] into the cache at positions pos.. */
+static void cache_write(const zf_model *m, char *cache, const char *src, int64_t n) {
+    const zf_model_config *c = &m->cfg;
+    zf_dtype ts = m->o.act_dtype, tc = m->o.kv_dtype;
+    int64_t D = c->head_dim;
+    size_t es = zf_dtype_size(ts), ec = zf_dtype_size(tc);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t h = 0; h < c->kv_heads; h++) {
+            const char *s = src + (size_t)((i * c->kv_heads + h) * D) * es;
+            char *d = cache + (size_t)((h * m->o.max_ctx + m->pos + i) * D) * ec;
+            if (ts == tc) memcpy(d, s, (size_t)D * es);
+            else for (int64_t e = 0; e < D; e++) zf_store(tc, d, e, zf_load(ts, s, e));
+        }
+}
+
+static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_tensor *hn, zf_tensor *delta) {
+    const zf_model_config *c = &m->cfg;
+    const zf_model_layer *l = &m->layers[li];
+    zf_dtype t = m->o.act_dtype;
+    int64_t D = c->head_dim, Hq = c->heads, Hk = c->kv_heads, L = m->o.max_ctx;
+    zf_tensor q = t2(m->q, t, n, Hq * D), k = t2(m->k, t, n, Hk * D), v = t2(m->v, t, n, Hk * D);
+    ZF_TRY(project(hn, &l->wq, &l->bq, c->attn_bias, &q));
+    ZF_TRY(project(hn, &l->wk, &l->bk, c->attn_bias, &k));
+    ZF_TRY(project(hn, &l->wv, &l->bv, c->attn_bias, &v));
+    if (c->qk_norm) { /* per-head RMSNorm (Qwen3), before RoPE */
+        zf_tensor qh = t2(m->q, t, n * Hq, D), kh = t2(m->k, t, n * Hk, D);
+        ZF_TRY(zf_rms_norm(&qh, &l->q_norm, c->rms_eps, &qh, NULL));
+        ZF_TRY(zf_rms_norm(&kh, &l->k_norm, c->rms_eps, &kh, NULL));
+    }
+    zf_tensor q3 = t3(m->q, t, n, Hq, D), k3 = t3(m->k, t, n, Hk, D);
+    zf_tensor cs = t3(m->rope_cs + m->pos * D, ZF_DTYPE_F32, n, D / 2, 2);
+    int neox = c->rope_style == ZF_ROPE_NEOX;
+    ZF_TRY(zf_rope(&q3, &cs, neox, &q3, NULL));
+    ZF_TRY(zf_rope(&k3, &cs, neox, &k3, NULL));
+    size_t layer_off = (size_t)(li * Hk * L * D) * zf_dtype_size(m->o.kv_dtype);
+    cache_write(m, m->kc + layer_off, m->k, n);
+    cache_write(m, m->vc + layer_off, m->v, n);
+    zf_tensor kv[2];
+    for (int i = 0; i < 2; i++) {
+        kv[i] = t3((i ? m->vc : m->kc) + layer_off, m->o.kv_dtype, Hk, m->pos + n, D);
+        kv[i].stride[0] = L * D; /* a view of the first pos + n positions */
+    }
+    zf_tensor att3 = t3(m->att, t, n, Hq, D), att = t2(m->att, t, n, Hq * D);
+    float scale = 1.0f / sqrtf((float)D);
+    ZF_TRY(zf_attention(&q3, &kv[0], &kv[1], scale, &att3, NULL));
+    return zf_qmm(&att, &l->wo.q, delta, NULL);
+}
+
+static zf_status ffn_block(zf_model *m, int64_t li, int64_t n, const zf_tensor *hn, zf_tensor *delta) {
+    const zf_model_config *c = &m->cfg;
+    const zf_model_layer *l = &m->layers[li];
+    if (c->is_moe) return zf_moe_ffn(c, l, hn, m->moe, delta);
+    zf_tensor g = t2(m->g, m->o.act_dtype, n, c->ffn), u = t2(m->u, m->o.act_dtype, n, c->ffn);
+    ZF_TRY(zf_qmm(hn, &l->ffn_gate.q, &g, NULL));
+    ZF_TRY(zf_qmm(hn, &l->ffn_up.q, &u, NULL));
+    ZF_TRY(zf_swiglu(&g, &u, &g, NULL));
+    return zf_qmm(&g, &l->ffn_down.q, delta, NULL);
+}
+
+/* n <= max_batch tokens at positions pos .. pos + n - 1; logits NULL: none. */
+static zf_status forward_step(zf_model *m, const int32_t *tokens, int64_t n, int all_logits, float *logits) {
+    const zf_model_config *c = &m->cfg;
+    zf_dtype t = m->o.act_dtype;
+    int64_t H = c->hidden;
+    float eps = c->rms_eps;
+    zf_tensor x = t2(m->x, t, n, H), hn = t2(m->hn, t, n, H), delta = t2(m->delta, t, n, H);
+    zf_tensor ids = zf_tensor_1d((void *)tokens, ZF_DTYPE_I32, n);
+    if (m->embd.kind == ZF_WEIGHT_AFFINE) ZF_TRY(zf_embedding_q(&m->embd.q, &ids, &x, NULL));
+    else ZF_TRY(zf_embedding(&m->embd.t, &ids, &x, NULL));
+    for (int64_t i = 0; i < c->layers; i++) {
+        const zf_model_layer *l = &m->layers[i];
+        if (i == 0) ZF_TRY(zf_rms_norm(&x, &l->attn_norm, eps, &hn, NULL));
+        else ZF_TRY(zf_add_rms_norm(&delta, &x, &l->attn_norm, eps, &hn, &x, NULL));
+        ZF_TRY(attention_block(m, i, n, &hn, &delta));
+        ZF_TRY(zf_add_rms_norm(&delta, &x, &l->ffn_norm, eps, &hn, &x, NULL));
+        ZF_TRY(ffn_block(m, i, n, &hn, &delta));
+    }
+    ZF_TRY(zf_add_rms_norm(&delta, &x, &m->out_norm, eps, &hn, &x, NULL));
+    m->pos += n;
+    if (!logits) return ZF_OK; /* an early prefill step: only the cache matters */
+    int64_t r0 = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
+    void *src = m->hn + (size_t)(r0 * H) * zf_dtype_size(t);
+    if (t != ZF_DTYPE_F32) { /* logits in f32: widen the rows (exact) */
+        for (int64_t e = 0; e < rows * H; e++) m->hn32[e] = zf_load(t, src, e);
+        src = m->hn32;
+    }
+    zf_tensor xo = t2(src, ZF_DTYPE_F32, rows, H), y = t2(logits, ZF_DTYPE_F32, rows, c->vocab);
+    return zf_qmm(&xo, &m->output.q, &y, NULL);
+}
+
+zf_status zf_model_forward(zf_model *m, const int32_t *tokens, int64_t n, int all_logits, float *logits) {
+    if (!m || !tokens || !logits) return zf_error(ZF_ERR_INVALID_ARG, "[model] NULL argument");
+    if (n < 1) return zf_error(ZF_ERR_INVALID_ARG, "[model] %lld tokens; expected at least 1", (long long)n);
+    if (m->pos + n > m->o.max_ctx)
+        return zf_error(ZF_ERR_INVALID_ARG, "[model] %lld + %lld tokens exceed the %lld-position context",
+                        (long long)m->pos, (long long)n, (long long)m->o.max_ctx);
+    for (int64_t i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->cfg.vocab)
+            return zf_error(ZF_ERR_INVALID_ARG, "[model] token %lld is id %d; the vocabulary has %lld", (long long)i,
+                            (int)tokens[i], (long long)m->cfg.vocab);
+    int64_t start = m->pos;
+    for (int64_t done = 0; done < n;) {
+        int64_t step = n - done < m->o.max_batch ? n - done : m->o.max_batch;
+        float *out = all_logits ? logits + done * m->cfg.vocab : done + step == n ? logits : NULL;
+        zf_status st = forward_step(m, tokens + done, step, all_logits, out);
+        if (st != ZF_OK) {
+            m->pos = start; /* the cache past start is now undefined: drop it */
+            return st;
+        }
+        done += step;
+    }
+    return ZF_OK;
+}
