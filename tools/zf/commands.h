@@ -10,6 +10,7 @@
     X(caps, "what this machine offers and which kernel runs per op and tier [--json]")         \
     X(gate, "time a fusion against its stock composition: gate swiglu|add_rms_norm [options]") \
     X(capsule, "read capsules: capsule show FILE | capsule diff A B")                            \
+    X(validate, "stock path vs a tier on a real model, every token compared: validate MODEL [options]") \
     X(synth, "write a model with seeded random weights: synth --arch A --preset P --format gguf|mlx -o PATH")
 
 #define ZF_DECLARE_COMMAND(name, help) int zf_cmd_##name(int argc, char **argv);

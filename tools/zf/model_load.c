@@ -1,0 +1,46 @@
+#include "model_load.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+double zf_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void progress(int64_t done, int64_t total, void *ctx) {
+    (void)ctx;
+    if (total <= 0) return;
+    fprintf(stderr, "\rloading: %3d%%", (int)(100.0 * (double)done / (double)total));
+    if (done >= total) fputc('\n', stderr);
+}
+
+static int fail(zf_loaded_model *m, const char *what) {
+    fprintf(stderr, "zf: %s: %s\n", what, zf_last_error());
+    zf_unload_model(m);
+    return 1;
+}
+
+int zf_load_model(const char *path, int need_vocab, const zf_model_opts *o, zf_loaded_model *out) {
+    memset(out, 0, sizeof *out);
+    double t0 = zf_now();
+    if (zf_model_file_open(path, progress, NULL, &out->file) != ZF_OK) return fail(out, path);
+    zf_vocab_data v;
+    if (zf_model_file_vocab(out->file, &v) == ZF_OK) {
+        if (zf_tokenizer_create(&v, &out->tok) != ZF_OK) return fail(out, "tokenizer");
+    } else if (need_vocab) {
+        return fail(out, "this command needs the model's vocabulary");
+    }
+    if (zf_model_from_file(out->file, o, &out->model) != ZF_OK) return fail(out, "model");
+    out->load_seconds = zf_now() - t0;
+    return 0;
+}
+
+void zf_unload_model(zf_loaded_model *m) {
+    if (m->model) zf_model_destroy(m->model);
+    if (m->tok) zf_tokenizer_free(m->tok);
+    if (m->file) zf_model_file_close(m->file);
+    memset(m, 0, sizeof *m);
+}
