@@ -97,6 +97,7 @@ const zf_mf_entry *zf_mf_find(const zf_model_file *f, const char *name) {
         return NULL;
     }
     zf_mf_entry key = {.name = name};
+    if (!f->n_entries) return NULL;
     return bsearch(&key, f->entries, (size_t)f->n_entries, sizeof key, cmp_entry);
 }
 

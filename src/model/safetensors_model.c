@@ -18,6 +18,7 @@ static int cmp_tensor(const void *a, const void *b) {
 
 static const zf_st_tensor *find(const zf_st_list *l, const char *name) {
     zf_st_tensor key = {.name = name};
+    if (!l->n) return NULL;
     return bsearch(&key, l->t, (size_t)l->n, sizeof key, cmp_tensor);
 }
 
@@ -334,7 +335,7 @@ zf_status zf_st_build(zf_model_file *f, const char *config_json, size_t config_l
         cJSON_Delete(c);
         return zf_error(ZF_ERR_FORMAT, "[safetensors] config.json is not a JSON object");
     }
-    qsort(list->t, (size_t)list->n, sizeof *list->t, cmp_tensor);
+    if (list->n > 1) qsort(list->t, (size_t)list->n, sizeof *list->t, cmp_tensor);
     zf_status s = ZF_OK;
     for (int64_t i = 1; s == ZF_OK && i < list->n; i++)
         if (!strcmp(list->t[i - 1].name, list->t[i].name))
