@@ -46,6 +46,9 @@ static cJSON *machine_json(void) {
         snprintf(os, sizeof os, "%s %s %s", u.sysname, u.release, u.machine);
         cJSON_AddStringToObject(m, "os", os);
     }
+    /* other work on the machine makes timings noisy: record how busy it was */
+    double load[3];
+    if (getloadavg(load, 3) == 3) cJSON_AddNumberToObject(m, "load_average", load[0]);
     /* the GPU, when the CUDA plugin has a device: its own description */
     const zf_cuda_plugin *p = zf_cuda_plugin_loaded(NULL);
     cJSON *gpu = NULL;

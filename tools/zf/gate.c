@@ -303,6 +303,7 @@ int zf_gate_run(const zf_gate_backend *be, const zf_gate_request *req, cJSON *ca
     cJSON_AddStringToObject(cap, "verdict_reason", why);
     cJSON_AddStringToObject(cap, "verdict_rule",
                             "a shape: enable when the fused maximum is below the stock minimum; overall: enable when "
-                            "that holds on at least half the shapes and the fused op is slower beyond the spread on none");
+                            "that holds on at least half the shapes, the fused op is slower beyond the spread on none, and the "
+                            "tier's choice is not the stock variant itself");
     return 0;
 }
