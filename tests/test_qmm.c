@@ -1,0 +1,232 @@
+/* qmm and gather_qmm on the CPU: float64 reference, the canonical order's
+ * invariances (SIMD == scalar, 1 == N threads, row m of an M-row call == a
+ * 1-row call, gather == per-expert qmm), bit for bit, over every bits x
+ * group size, odd N and K, 1..64 tokens, duplicate expert ids; bad inputs. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/dtype.h"
+#include "core/registry.h"
+#include "cpu/quant.h"
+#include "harness.h"
+
+static int quick(void) { return getenv("ZF_TEST_QUICK") != NULL; }
+
+typedef struct qw {
+    zt_buf p, s, b;
+    zf_qweight w;
+} qw;
+
+/* Random packed words, scales around 0.02 and biases around -0.1: the
+ * shapes of real 4-bit weights, fresh each run. */
+static qw make_qw(int bits, int gs, zf_dtype st, int64_t E, int64_t n, int64_t k) {
+    qw q;
+    int64_t words = E * n * k * bits / 32, ng = E * n * k / gs;
+    q.p = zt_alloc(ZF_DTYPE_U32, words), q.s = zt_alloc(st, ng), q.b = zt_alloc(st, ng);
+    for (int64_t i = 0; i < words; i++) ((uint32_t *)q.p.p)[i] = (uint32_t)zt_rand();
+    for (int64_t i = 0; i < ng; i++) {
+        zt_set(st, q.s.p, i, (float)zt_uniform(0.005, 0.04) * (zt_rand() & 1 ? 1.0f : -1.0f));
+        zt_set(st, q.b.p, i, (float)zt_uniform(-0.2, 0.2));
+    }
+    q.w = (zf_qweight){q.p.p, q.s.p, q.b.p, st, bits, gs, E, n, k, ZF_DEVICE_CPU};
+    return q;
+}
+static void free_qw(qw *q) { zt_free(&q->p), zt_free(&q->s), zt_free(&q->b); }
+
+static double ref_dot(const zf_qweight *w, int64_t e, int64_t r, zf_dtype xt, const void *x, double *mag) {
+    int64_t row = e * w->n + r, words = w->k * w->bits / 32, groups = w->k / w->group_size;
+    double s = 0, a = 0;
+    for (int64_t i = 0; i < w->k; i++) {
+        double sc = zt_get(w->scale_dtype, w->scales, row * groups + i / w->group_size);
+        double bi = zt_get(w->scale_dtype, w->biases, row * groups + i / w->group_size);
+        double wv = sc * zf_q_get(w->packed + row * words, w->bits, i) + bi, xv = zt_get(xt, x, i);
+        s += xv * wv, a += fabs(xv * wv);
+    }
+    *mag = a;
+    return s;
+}
+
+static double rel_half_ulp(zf_dtype t) { return t == ZF_DTYPE_F32 ? 0x1p-24 : t == ZF_DTYPE_F16 ? 0x1p-11 : 0x1p-8; }
+
+/* ZF_CPU_ISA x threads sweep: every run must equal the first bit for bit. */
+static void run_qmm_all(const zf_tensor *x, const zf_qweight *w, zf_tensor *y, zt_buf *yb, const char *what) {
+    zf_cpu_isa best = zf_cpu_isa_detected();
+    zt_buf first = zt_alloc(y->dtype, zf_tensor_numel(y));
+    int runs = 0;
+    for (int isa = 0; isa <= (int)best; isa++) {
+        if (isa == ZF_CPU_ISA_AVX512) continue; /* no AVX-512 qdot kernel yet: AVX2 would run again */
+        for (int th = 1; th <= 2; th++) {
+            ZT_OK(zf_set_cpu_isa((zf_cpu_isa)isa));
+            ZT_OK(zf_set_num_threads(th));
+            zt_poison(yb);
+            ZT_OK(zf_qmm(x, w, y, NULL));
+            if (runs++ == 0) {
+                memcpy(first.p, yb->p, yb->bytes);
+            } else {
+                int64_t at = zt_first_diff(y->dtype, first.p, yb->p, zf_tensor_numel(y));
+                ZT_CHECK(at < 0, "%s: isa %s threads %d differs at %lld", what, zf_cpu_isa_name((zf_cpu_isa)isa), th,
+                         (long long)at);
+            }
+            ZT_CHECK(zt_guards_ok(yb), "%s: write past y", what);
+        }
+    }
+    zf_set_cpu_isa(best);
+    zf_set_num_threads(0);
+    zt_free(&first);
+}
+
+static void test_qmm(void) {
+    static const int bits_list[] = {2, 3, 4, 5, 6, 8};
+    static const int ms[] = {1, 3, 17, 64};
+    for (int bi = 0; bi < 6; bi++)
+        for (int gs = 32; gs <= 128; gs *= 2) {
+            int bits = bits_list[bi];
+            zf_dtype xt = (zf_dtype)(zt_rand() % 3), st = (zf_dtype)(zt_rand() % 3);
+            int64_t n = 1 + 2 * (int64_t)(zt_rand() % 40), k = gs * (1 + 2 * (int64_t)(zt_rand() % (quick() ? 3 : 12)));
+            int64_t m = ms[zt_rand() % (quick() ? 3 : 4)];
+            char what[128];
+            snprintf(what, sizeof what, "qmm bits %d gs %d x %s scales %s m %lld n %lld k %lld", bits, gs,
+                     zf_dtype_name(xt), zf_dtype_name(st), (long long)m, (long long)n, (long long)k);
+            qw q = make_qw(bits, gs, st, 1, n, k);
+            zt_buf xb = zt_alloc(xt, m * k), yb = zt_alloc(xt, m * n), y1 = zt_alloc(xt, n);
+            zt_fill(xt, xb.p, m * k, 1.0f);
+            zf_tensor x = zf_tensor_2d(xb.p, xt, m, k), y = zf_tensor_2d(yb.p, xt, m, n);
+            run_qmm_all(&x, &q.w, &y, &yb, what);
+            size_t es = zf_dtype_size(xt);
+            for (int64_t i = 0; i < m; i++) {
+                const char *xr = (const char *)xb.p + (size_t)(i * k) * es;
+                for (int64_t r = 0; r < n; r++) {
+                    double mag, ref = ref_dot(&q.w, 0, r, xt, xr, &mag);
+                    float got = zt_get(xt, yb.p, i * n + r);
+                    ZT_CHECK(fabs(got - ref) <= rel_half_ulp(xt) * fabs(ref) + 0x1p-20 * mag + (xt == ZF_DTYPE_F16 ? 0x1p-25 : 0.0),
+                             "%s: y[%lld,%lld] = %.9g, f64 %.9g (|x||w| %g)", what, (long long)i, (long long)r, got,
+                             ref, mag);
+                }
+            }
+            /* row m of the M-row call == the 1-row call */
+            int64_t i = (int64_t)(zt_rand() % (uint64_t)m);
+            zf_tensor x1 = zf_tensor_2d((char *)xb.p + (size_t)(i * k) * es, xt, 1, k), yt1 = zf_tensor_2d(y1.p, xt, 1, n);
+            ZT_OK(zf_qmm(&x1, &q.w, &yt1, NULL));
+            ZT_CHECK(zt_first_diff(xt, y1.p, (char *)yb.p + (size_t)(i * n) * es, n) < 0,
+                     "%s: row %lld alone differs from the M-row call", what, (long long)i);
+            zt_free(&xb), zt_free(&yb), zt_free(&y1), free_qw(&q);
+        }
+}
+
+static void test_gather(void) {
+    for (int iter = 0; iter < (quick() ? 4 : 10); iter++) {
+        int bits = (int[]){2, 3, 4, 5, 6, 8}[zt_rand() % 6], gs = 32 << (zt_rand() % 3);
+        zf_dtype xt = (zf_dtype)(zt_rand() % 3), st = (zf_dtype)(zt_rand() % 3);
+        int64_t E = 1 + (int64_t)(zt_rand() % 5), n = 1 + 2 * (int64_t)(zt_rand() % 20), k = gs * (1 + (int64_t)(zt_rand() % 5));
+        int64_t m = 1 + (int64_t)(zt_rand() % 9), slots = 1 + (int64_t)(zt_rand() % 4);
+        int per_slot = (int)(zt_rand() & 1);
+        qw q = make_qw(bits, gs, st, E, n, k);
+        int64_t xrows = per_slot ? m * slots : m;
+        zt_buf xb = zt_alloc(xt, xrows * k), yb = zt_alloc(xt, m * slots * n), ib = zt_alloc(ZF_DTYPE_I32, m * slots);
+        zt_buf y1 = zt_alloc(xt, n);
+        zt_fill(xt, xb.p, xrows * k, 1.0f);
+        for (int64_t i = 0; i < m * slots; i++) ((int32_t *)ib.p)[i] = (int32_t)(zt_rand() % (uint64_t)E); /* duplicates */
+        int64_t xs3[3] = {m, slots, k}, ys[3] = {m, slots, n};
+        zf_tensor x = per_slot ? zf_tensor_nd(xb.p, xt, 3, xs3) : zf_tensor_2d(xb.p, xt, m, k);
+        zf_tensor y = zf_tensor_nd(yb.p, xt, 3, ys), ids = zf_tensor_2d(ib.p, ZF_DTYPE_I32, m, slots);
+        ZT_OK(zf_gather_qmm(&x, &q.w, &ids, &y, NULL));
+        ZT_CHECK(zt_guards_ok(&yb), "gather: write past y");
+        size_t es = zf_dtype_size(xt), ss = zf_dtype_size(st);
+        for (int64_t p = 0; p < m * slots; p++) {
+            int32_t e = ((int32_t *)ib.p)[p];
+            zf_qweight we = q.w;
+            int64_t g = n * k / gs;
+            we.packed += e * n * k * bits / 32;
+            we.scales = (const char *)q.w.scales + (size_t)(e * g) * ss;
+            we.biases = (const char *)q.w.biases + (size_t)(e * g) * ss;
+            we.experts = 1;
+            int64_t xr = per_slot ? p : p / slots;
+            zf_tensor x1 = zf_tensor_2d((char *)xb.p + (size_t)(xr * k) * es, xt, 1, k), yt1 = zf_tensor_2d(y1.p, xt, 1, n);
+            ZT_OK(zf_qmm(&x1, &we, &yt1, NULL));
+            int64_t at = zt_first_diff(xt, y1.p, (char *)yb.p + (size_t)(p * n) * es, n);
+            ZT_CHECK(at < 0, "gather bits %d gs %d E %lld m %lld slots %lld per_slot %d: pair %lld (expert %d) differs "
+                     "from qmm at %lld", bits, gs, (long long)E, (long long)m, (long long)slots, per_slot, (long long)p,
+                     e, (long long)at);
+        }
+        zt_free(&xb), zt_free(&yb), zt_free(&ib), zt_free(&y1), free_qw(&q);
+    }
+}
+
+#define EXPECT_ERR(call, needle, what)                                                                   \
+    do {                                                                                                  \
+        zt_poison(&yb);                                                                                   \
+        zf_status st_ = (call);                                                                           \
+        ZT_CHECK(st_ != ZF_OK && strstr(zf_last_error(), needle), "%s: status %d, message '%s'", what, st_, \
+                 zf_last_error());                                                                        \
+        ZT_CHECK(((unsigned char *)yb.p)[0] == 0x7f && zt_guards_ok(&yb), "%s: output touched", what);     \
+    } while (0)
+
+static void test_bad_args(void) {
+    enum { E = 3, N = 5, K = 64, M = 2, S = 2 };
+    qw q = make_qw(4, 32, ZF_DTYPE_BF16, E, N, K);
+    zt_buf xb = zt_alloc(ZF_DTYPE_BF16, M * K), yb = zt_alloc(ZF_DTYPE_BF16, M * S * N), ib = zt_alloc(ZF_DTYPE_I32, M * S);
+    zt_buf yh = zt_alloc(ZF_DTYPE_F16, M * S * N);
+    zt_fill(ZF_DTYPE_BF16, xb.p, M * K, 1.0f);
+    int32_t ids_v[M * S] = {0, 2, 1, 3}; /* 3 is out of range */
+    memcpy(ib.p, ids_v, sizeof ids_v);
+    int64_t ys[3] = {M, S, N};
+    zf_tensor x = zf_tensor_2d(xb.p, ZF_DTYPE_BF16, M, K), y = zf_tensor_nd(yb.p, ZF_DTYPE_BF16, 3, ys);
+    zf_tensor ids = zf_tensor_2d(ib.p, ZF_DTYPE_I32, M, S), y2 = zf_tensor_2d(yb.p, ZF_DTYPE_BF16, M, N);
+    EXPECT_ERR(zf_gather_qmm(&x, &q.w, &ids, &y, NULL), "ids[1, 1] = 3", "id out of range");
+    ((int32_t *)ib.p)[3] = -1;
+    EXPECT_ERR(zf_gather_qmm(&x, &q.w, &ids, &y, NULL), "= -1", "negative id");
+    ((int32_t *)ib.p)[3] = 0;
+    zf_qweight w = q.w;
+    w.bits = 7;
+    EXPECT_ERR(zf_qmm(&x, &w, &y2, NULL), "bits = 7", "bits 7");
+    w = q.w, w.group_size = 48;
+    EXPECT_ERR(zf_qmm(&x, &w, &y2, NULL), "group_size = 48", "gs 48");
+    w = q.w, w.k = 80;
+    EXPECT_ERR(zf_qmm(&x, &w, &y2, NULL), "not a multiple", "k % gs");
+    w = q.w, w.k = 96;
+    EXPECT_ERR(zf_qmm(&x, &w, &y2, NULL), "x must be [m, k]", "k mismatch");
+    w = q.w, w.scales = NULL;
+    EXPECT_ERR(zf_qmm(&x, &w, &y2, NULL), "NULL", "NULL scales");
+    EXPECT_ERR(zf_qmm(&x, NULL, &y2, NULL), "NULL", "NULL w");
+    zf_tensor yf16 = zf_tensor_nd(yh.p, ZF_DTYPE_F16, 3, ys);
+    zt_poison(&yh);
+    ZT_CHECK(zf_gather_qmm(&x, &q.w, &ids, &yf16, NULL) == ZF_ERR_DTYPE && strstr(zf_last_error(), "one dtype"),
+             "dtype mix: '%s'", zf_last_error());
+    ZT_CHECK(((unsigned char *)yh.p)[0] == 0x7f, "dtype mix: output touched");
+    zf_tensor idf = zf_tensor_2d(ib.p, ZF_DTYPE_F32, M, S);
+    EXPECT_ERR(zf_gather_qmm(&x, &q.w, &idf, &y, NULL), "expected i32", "f32 ids");
+    EXPECT_ERR(zf_gather_qmm(&x, &q.w, &ids, &y2, NULL), "y must be [m, slots, n]", "y shape");
+    zt_free(&xb), zt_free(&yb), zt_free(&ib), zt_free(&yh), free_qw(&q);
+}
+
+/* Every canonical-dot variant this machine can run passes its self-test (the
+ * registry would silently fall back to scalar otherwise), and the ops above
+ * really used the best one. */
+static void test_variants_trusted(void) {
+    int seen = 0;
+    for (int i = 0; i < zf_registry_count(); i++) {
+        const zf_variant *v = zf_registry_at(i);
+        if (v->op != ZF_OP_QMM && v->op != ZF_OP_GATHER_QMM && v->op != ZF_OP_GATHER_QMM_SWIGLU &&
+            v->op != ZF_OP_GATHER_QMM_COMBINE)
+            continue;
+        if (!v->selftest || v->isa > zf_cpu_isa_detected()) continue;
+        char msg[240] = "";
+        ZT_CHECK(v->selftest(v, msg, sizeof msg) == 0, "%s fails its self-test: %s", v->name, msg);
+        seen++;
+    }
+    ZT_CHECK(seen >= 6, "only %d canonical-dot variants registered for this machine", seen);
+    const zf_variant *v;
+    ZT_OK(zf_pick(ZF_OP_QMM, ZF_DEVICE_CPU, ZF_FIDELITY_AUTO, &v));
+    ZT_CHECK(zf_cpu_isa_detected() < ZF_CPU_ISA_AVX2 || v->isa == ZF_CPU_ISA_AVX2, "qmm runs %s, not the AVX2 kernel",
+             v->name);
+}
+
+int main(void) {
+    zt_init("test_qmm");
+    test_variants_trusted();
+    test_qmm();
+    test_gather();
+    test_bad_args();
+    return zt_finish();
+}
