@@ -11,6 +11,7 @@
     X(gate, "time a fusion against its stock composition: gate swiglu|add_rms_norm [options]") \
     X(capsule, "read capsules: capsule show FILE | capsule diff A B")                            \
     X(validate, "stock path vs a tier on a real model, every token compared: validate MODEL [options]") \
+    X(ppl, "perplexity of a text file: ppl MODEL TEXTFILE [-c CTX]")                               \
     X(synth, "write a model with seeded random weights: synth --arch A --preset P --format gguf|mlx -o PATH")
 
 #define ZF_DECLARE_COMMAND(name, help) int zf_cmd_##name(int argc, char **argv);
