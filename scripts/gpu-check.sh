@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# On a machine with an NVIDIA GPU: build (Release, CUDA on), run the CUDA
+# tests, compute-sanitizer memcheck on the CUDA test binary, the benchmark
+# (gate shapes, decode graphs), the PyTorch baseline and the CUDA gates, then
+# every CTest; write logs, a summary and capsules into OUTDIR (<= 8 files).
+#   scripts/gpu-check.sh OUTDIR        (STEPS="build test bench torch sanitizer gate ctest" to pick)
+set -u
+OUT=${1:?usage: scripts/gpu-check.sh OUTDIR}
+STEPS=${STEPS:-"build test bench torch sanitizer gate ctest"}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+B=$ROOT/build-gpu
+mkdir -p "$OUT"
+LOG=$OUT/logs.txt
+SUM=$OUT/summary.md
+: >"$LOG"
+has() { [[ " $STEPS " == *" $1 "* ]]; }
+step() { # name, timeout seconds, command...
+    local name=$1 t=$2; shift 2
+    echo "=== $name: $*" >>"$LOG"
+    local t0=$SECONDS
+    timeout "$t" "$@" >>"$LOG" 2>&1
+    local rc=$?
+    echo "=== $name: exit $rc in $((SECONDS - t0)) s" >>"$LOG"
+    echo "| $name | exit $rc | $((SECONDS - t0)) s |" >>"$SUM"
+    return $rc
+}
+
+{
+    echo "# zfast GPU check"
+    echo
+    echo "commit $(git -C "$ROOT" rev-parse --short=12 HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src include || echo -dirty), $(date -u +%FT%TZ)"
+    echo
+    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1 | sed 's/^/GPU: /'
+    echo "nvcc: $(nvcc --version | tail -1)"
+    echo
+    echo "| step | result | time |"
+    echo "|---|---|---|"
+} >"$SUM"
+
+# Libraries the image may lack (cJSON, PCRE2), carried as unpacked .debs.
+if [ -d "$ROOT/.gpudeps/usr" ]; then
+    export CMAKE_PREFIX_PATH=$ROOT/.gpudeps/usr
+    export LD_LIBRARY_PATH=$ROOT/.gpudeps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+fi
+if has build; then
+    step configure 120 cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DZF_CUDA=ON || exit 1
+    step build_cuda 400 cmake --build "$B" -j "$(nproc)" --target zfast_cuda test_cuda zf_cuda_bench || exit 1
+    step build_all 400 cmake --build "$B" -j "$(nproc)"
+fi
+if has test; then step test_cuda 300 "$B/tests/cuda/test_cuda"; fi
+if has bench; then step bench 200 "$B/zf_cuda_bench" --json "$OUT/bench.jsonl"; fi
+if has torch; then step torch_baseline 300 env PYTHONUNBUFFERED=1 python3 "$ROOT/scripts/torch_baseline.py" --json "$OUT/torch.jsonl"; fi
+if has sanitizer; then
+    step memcheck 300 env ZF_TEST_QUICK=1 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 \
+        "$B/tests/cuda/test_cuda"
+fi
+if has gate; then
+    step gate_swiglu 200 "$B/zf" gate swiglu --backend cuda --dtype bf16 -o "$OUT/gate_swiglu.json"
+    step gate_add_rms_norm 200 "$B/zf" gate add_rms_norm --backend cuda --dtype bf16 -o "$OUT/gate_add_rms_norm.json"
+fi
+if has ctest; then step ctest 400 ctest --test-dir "$B" --output-on-failure -j 8 -E '^test_cuda$'; fi
+
+{
+    echo
+    echo "## zfast (zf_cuda_bench)"
+    echo
+    grep -h -A200 '^| what' "$LOG" | grep '^|' | awk '!seen[$0]++' | grep -v torch
+    echo
+    echo "## PyTorch, same run"
+    echo
+    grep -h '^| torch' "$LOG"
+    echo
+    echo "## failures"
+    echo
+    grep -h -E '^FAIL|FAILED|ERROR SUMMARY|Failed|failed' "$LOG" | head -40
+} >>"$SUM"
+cat "$SUM"

@@ -1,0 +1,87 @@
+/* Storage dtypes on the device: the same bits as src/core/dtype.h. f32 -> T
+ * uses the hardware's round-to-nearest-even conversion (IEEE, subnormals
+ * kept) and then restores dtype.h's NaN (top payload bits, quiet bit set);
+ * the hardware would return one canonical NaN. T -> f32 is exact. */
+#ifndef ZF_CUDA_DTYPE_CUH
+#define ZF_CUDA_DTYPE_CUH
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <stdint.h>
+
+/* DT: 0 f32, 1 f16, 2 bf16 (the zf_dtype values) */
+template <int DT> struct zf_cu_elem { typedef uint16_t type; };
+template <> struct zf_cu_elem<0> { typedef float type; };
+/* elements per 16-byte vector */
+template <int DT> struct zf_cu_vec { static constexpr int n = 16 / sizeof(typename zf_cu_elem<DT>::type); };
+
+__device__ __forceinline__ bool zf_cu_isnan_bits(uint32_t u) { return (u & 0x7fffffffu) > 0x7f800000u; }
+
+__device__ __forceinline__ uint16_t zf_cu_to_bf16(float x) {
+    uint32_t u = __float_as_uint(x);
+    uint16_t h = __bfloat16_as_ushort(__float2bfloat16_rn(x));
+    return zf_cu_isnan_bits(u) ? (uint16_t)((u >> 16) | 0x0040u) : h;
+}
+
+__device__ __forceinline__ uint16_t zf_cu_to_f16(float x) {
+    uint32_t u = __float_as_uint(x);
+    uint16_t h = __half_as_ushort(__float2half_rn(x));
+    return zf_cu_isnan_bits(u) ? (uint16_t)(((u >> 16) & 0x8000u) | 0x7e00u | ((u >> 13) & 0x3ffu)) : h;
+}
+
+__device__ __forceinline__ float zf_cu_from_bits(uint16_t h, int dt) {
+    return dt == 2 ? __uint_as_float((uint32_t)h << 16) : __half2float(__ushort_as_half(h));
+}
+
+template <int DT> __device__ __forceinline__ float zf_cu_load(const void *p, int64_t i) {
+    if constexpr (DT == 0) return ((const float *)p)[i];
+    else return zf_cu_from_bits(((const uint16_t *)p)[i], DT);
+}
+
+template <int DT> __device__ __forceinline__ void zf_cu_store(void *p, int64_t i, float v) {
+    if constexpr (DT == 0) ((float *)p)[i] = v;
+    else if constexpr (DT == 1) ((uint16_t *)p)[i] = zf_cu_to_f16(v);
+    else ((uint16_t *)p)[i] = zf_cu_to_bf16(v);
+}
+
+/* T(v) read back as f32: the "materialise in T" rounding point. */
+template <int DT> __device__ __forceinline__ float zf_cu_round(float v) {
+    if constexpr (DT == 0) return v;
+    else if constexpr (DT == 1) return __half2float(__ushort_as_half(zf_cu_to_f16(v)));
+    else return __uint_as_float((uint32_t)zf_cu_to_bf16(v) << 16);
+}
+
+/* One 16-byte vector: element vi*N .. vi*N+N-1 of p (p 16-byte aligned). */
+template <int DT> __device__ __forceinline__ void zf_cu_load_vec(const void *p, int64_t vi, float *f) {
+    uint4 q = ((const uint4 *)p)[vi];
+    if constexpr (DT == 0) {
+        f[0] = __uint_as_float(q.x); f[1] = __uint_as_float(q.y);
+        f[2] = __uint_as_float(q.z); f[3] = __uint_as_float(q.w);
+    } else {
+        const uint32_t w[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            f[2 * k] = zf_cu_from_bits((uint16_t)(w[k] & 0xffffu), DT);
+            f[2 * k + 1] = zf_cu_from_bits((uint16_t)(w[k] >> 16), DT);
+        }
+    }
+}
+
+template <int DT> __device__ __forceinline__ uint32_t zf_cu_pack2(float a, float b) {
+    uint16_t lo = DT == 1 ? zf_cu_to_f16(a) : zf_cu_to_bf16(a);
+    uint16_t hi = DT == 1 ? zf_cu_to_f16(b) : zf_cu_to_bf16(b);
+    return (uint32_t)lo | ((uint32_t)hi << 16);
+}
+
+template <int DT> __device__ __forceinline__ void zf_cu_store_vec(void *p, int64_t vi, const float *f) {
+    uint4 q;
+    if constexpr (DT == 0) {
+        q = make_uint4(__float_as_uint(f[0]), __float_as_uint(f[1]), __float_as_uint(f[2]), __float_as_uint(f[3]));
+    } else {
+        q = make_uint4(zf_cu_pack2<DT>(f[0], f[1]), zf_cu_pack2<DT>(f[2], f[3]), zf_cu_pack2<DT>(f[4], f[5]),
+                       zf_cu_pack2<DT>(f[6], f[7]));
+    }
+    ((uint4 *)p)[vi] = q;
+}
+
+#endif

@@ -1,0 +1,312 @@
+/* Elementwise ops on CUDA: add, mul, silu (+ VJP) and the fused swiglu
+ * (+ VJP). One kernel template over (dtype, op): 16-byte vectors where
+ * every operand's rows are 16-byte aligned, single elements for the row
+ * tails (and for unaligned operands). The per-element math is
+ * src/cpu/elementwise.c's scalar kernels, operation for operation. */
+#include "cuda/check.cuh"
+#include "cuda/dtype.cuh"
+#include "cuda/kernels.cuh"
+#include "cuda/zmath.cuh"
+
+/* ---- per-element math ---------------------------------------------------- */
+
+struct op_add {
+    enum { n_in = 2, n_out = 1 };
+    template <int DT> __device__ static void f(const float *a, float *o) { o[0] = __fadd_rn(a[0], a[1]); }
+};
+struct op_mul {
+    enum { n_in = 2, n_out = 1 };
+    template <int DT> __device__ static void f(const float *a, float *o) { o[0] = __fmul_rn(a[0], a[1]); }
+};
+struct op_silu {
+    enum { n_in = 1, n_out = 1 };
+    template <int DT> __device__ static void f(const float *a, float *o) { o[0] = zf_cu_silu(a[0]); }
+};
+struct op_silu_vjp { /* a = (x, d_out) */
+    enum { n_in = 2, n_out = 1 };
+    template <int DT> __device__ static void f(const float *a, float *o) {
+        o[0] = __fmul_rn(a[1], zf_cu_silu_grad(a[0]));
+    }
+};
+struct op_swiglu_exact { /* T(T(silu(g)) * u) */
+    enum { n_in = 2, n_out = 1 };
+    template <int DT> __device__ static void f(const float *a, float *o) {
+        o[0] = __fmul_rn(zf_cu_round<DT>(zf_cu_silu(a[0])), a[1]);
+    }
+};
+struct op_swiglu_fast { /* T(silu(g) * u) */
+    enum { n_in = 2, n_out = 1 };
+    template <int DT> __device__ static void f(const float *a, float *o) { o[0] = __fmul_rn(zf_cu_silu(a[0]), a[1]); }
+};
+struct op_swiglu_vjp_exact { /* a = (g, u, d); o = (d_gate, d_up) */
+    enum { n_in = 3, n_out = 2 };
+    template <int DT> __device__ static void f(const float *a, float *o) {
+        float s = zf_cu_round<DT>(zf_cu_silu(a[0]));
+        float ds = zf_cu_round<DT>(__fmul_rn(a[2], a[1]));
+        o[1] = __fmul_rn(a[2], s);
+        o[0] = __fmul_rn(ds, zf_cu_silu_grad(a[0]));
+    }
+};
+struct op_swiglu_vjp_fast {
+    enum { n_in = 3, n_out = 2 };
+    template <int DT> __device__ static void f(const float *a, float *o) {
+        o[1] = __fmul_rn(a[2], zf_cu_silu(a[0]));
+        o[0] = __fmul_rn(__fmul_rn(a[2], a[1]), zf_cu_silu_grad(a[0]));
+    }
+};
+
+/* ---- the kernel ------------------------------------------------------------ */
+
+/* Work items per row: nvec 16-byte vectors, then single elements to the
+ * row's end. Grid: x over items, y over rows (both loop). */
+template <int DT, class Op>
+__global__ void __launch_bounds__(ZF_CU_THREADS) ew_kernel(const zf_ew_view v, int64_t nvec, int64_t items) {
+    constexpr int V = zf_cu_vec<DT>::n;
+    constexpr size_t es = sizeof(typename zf_cu_elem<DT>::type);
+    for (int64_t row = blockIdx.y; row < v.rows; row += gridDim.y) {
+        const char *in[Op::n_in];
+        char *out[Op::n_out];
+#pragma unroll
+        for (int k = 0; k < Op::n_in; k++) in[k] = (const char *)v.in[k] + (size_t)(row * v.in_stride[k]) * es;
+#pragma unroll
+        for (int k = 0; k < Op::n_out; k++) out[k] = (char *)v.out[k] + (size_t)(row * v.out_stride[k]) * es;
+        for (int64_t it = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; it < items;
+             it += (int64_t)gridDim.x * blockDim.x) {
+            if (it < nvec) {
+                float a[Op::n_in][V], o[Op::n_out][V];
+#pragma unroll
+                for (int k = 0; k < Op::n_in; k++) zf_cu_load_vec<DT>(in[k], it, a[k]);
+#pragma unroll
+                for (int e = 0; e < V; e++) {
+                    float ai[Op::n_in], oi[Op::n_out];
+#pragma unroll
+                    for (int k = 0; k < Op::n_in; k++) ai[k] = a[k][e];
+                    Op::template f<DT>(ai, oi);
+#pragma unroll
+                    for (int k = 0; k < Op::n_out; k++) o[k][e] = oi[k];
+                }
+#pragma unroll
+                for (int k = 0; k < Op::n_out; k++) zf_cu_store_vec<DT>(out[k], it, o[k]);
+            } else {
+                int64_t j = nvec * V + (it - nvec);
+                float ai[Op::n_in], oi[Op::n_out];
+#pragma unroll
+                for (int k = 0; k < Op::n_in; k++) ai[k] = zf_cu_load<DT>(in[k], j);
+                Op::template f<DT>(ai, oi);
+#pragma unroll
+                for (int k = 0; k < Op::n_out; k++) zf_cu_store<DT>(out[k], j, oi[k]);
+            }
+        }
+    }
+}
+
+static bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+template <int DT, class Op> static cudaError_t ew_go(const zf_ew_view *v, cudaStream_t s) {
+    constexpr int V = zf_cu_vec<DT>::n;
+    constexpr int64_t es = (int64_t)sizeof(typename zf_cu_elem<DT>::type);
+    bool vec = true;
+    for (int k = 0; k < Op::n_in; k++)
+        vec = vec && aligned16(v->in[k]) && (v->rows == 1 || (v->in_stride[k] * es) % 16 == 0);
+    for (int k = 0; k < Op::n_out; k++)
+        vec = vec && aligned16(v->out[k]) && (v->rows == 1 || (v->out_stride[k] * es) % 16 == 0);
+    int64_t nvec = vec ? v->cols / V : 0;
+    int64_t items = nvec + (v->cols - nvec * V);
+    int64_t bx = (items + ZF_CU_THREADS - 1) / ZF_CU_THREADS;
+    dim3 grid((unsigned)(bx < 0x7fffffff ? bx : 0x7fffffff), (unsigned)(v->rows < 65535 ? v->rows : 65535));
+    ew_kernel<DT, Op><<<grid, ZF_CU_THREADS, 0, s>>>(*v, nvec, items);
+    return cudaGetLastError();
+}
+
+template <class Op> static cudaError_t ew_launch(zf_dtype t, const zf_ew_view *v, cudaStream_t s) {
+    switch (t) {
+    case ZF_DTYPE_F32: return ew_go<0, Op>(v, s);
+    case ZF_DTYPE_F16: return ew_go<1, Op>(v, s);
+    case ZF_DTYPE_BF16: return ew_go<2, Op>(v, s);
+    default: return cudaErrorInvalidValue;
+    }
+}
+
+cudaError_t zf_cu_add(zf_dtype t, const zf_ew_view *v, cudaStream_t s) { return ew_launch<op_add>(t, v, s); }
+cudaError_t zf_cu_mul(zf_dtype t, const zf_ew_view *v, cudaStream_t s) { return ew_launch<op_mul>(t, v, s); }
+cudaError_t zf_cu_silu(zf_dtype t, const zf_ew_view *v, cudaStream_t s) { return ew_launch<op_silu>(t, v, s); }
+cudaError_t zf_cu_silu_vjp(zf_dtype t, const zf_ew_view *v, cudaStream_t s) {
+    return ew_launch<op_silu_vjp>(t, v, s);
+}
+cudaError_t zf_cu_swiglu_exact(zf_dtype t, const zf_ew_view *v, cudaStream_t s) {
+    return ew_launch<op_swiglu_exact>(t, v, s);
+}
+cudaError_t zf_cu_swiglu_fast(zf_dtype t, const zf_ew_view *v, cudaStream_t s) {
+    return ew_launch<op_swiglu_fast>(t, v, s);
+}
+cudaError_t zf_cu_swiglu_vjp_exact(zf_dtype t, const zf_ew_view *v, cudaStream_t s) {
+    return ew_launch<op_swiglu_vjp_exact>(t, v, s);
+}
+cudaError_t zf_cu_swiglu_vjp_fast(zf_dtype t, const zf_ew_view *v, cudaStream_t s) {
+    return ew_launch<op_swiglu_vjp_fast>(t, v, s);
+}
+
+/* ---- stock compositions (fallback and oracle) ------------------------------ */
+
+/* A contiguous stream-ordered intermediate shaped like the view's rows. */
+static zf_ew_view one_op(const zf_ew_view *v, const void *a, int64_t as, const void *b, int64_t bs, void *o,
+                         int64_t os) {
+    zf_ew_view w = {};
+    w.rows = v->rows;
+    w.cols = v->cols;
+    w.in[0] = a; w.in_stride[0] = as;
+    w.in[1] = b; w.in_stride[1] = bs;
+    w.out[0] = o; w.out_stride[0] = os;
+    return w;
+}
+
+/* swiglu = mul(silu(gate), up), through a T intermediate */
+cudaError_t zf_cu_swiglu_stock(zf_dtype t, const zf_ew_view *v, cudaStream_t s) {
+    void *tmp;
+    cudaError_t e = cudaMallocAsync(&tmp, (size_t)(v->rows * v->cols) * zf_cu_dtype_size(t), s);
+    if (e != cudaSuccess) return e;
+    zf_ew_view a = one_op(v, v->in[0], v->in_stride[0], NULL, 0, tmp, v->cols);
+    zf_ew_view b = one_op(v, tmp, v->cols, v->in[1], v->in_stride[1], v->out[0], v->out_stride[0]);
+    e = zf_cu_silu(t, &a, s);
+    if (e == cudaSuccess) e = zf_cu_mul(t, &b, s);
+    cudaError_t f = cudaFreeAsync(tmp, s);
+    return e != cudaSuccess ? e : f;
+}
+
+/* s = silu(g); d_s = mul(d, u); d_up = mul(d, s); d_gate = silu_vjp(g, d_s) */
+cudaError_t zf_cu_swiglu_vjp_stock(zf_dtype t, const zf_ew_view *v, cudaStream_t s) {
+    size_t bytes = (size_t)(v->rows * v->cols) * zf_cu_dtype_size(t);
+    char *tmp;
+    cudaError_t e = cudaMallocAsync((void **)&tmp, 2 * bytes, s);
+    if (e != cudaSuccess) return e;
+    void *sg = tmp, *ds = tmp + bytes;
+    const void *g = v->in[0], *u = v->in[1], *d = v->in[2];
+    int64_t gs = v->in_stride[0], us = v->in_stride[1], dst = v->in_stride[2], c = v->cols;
+    zf_ew_view k1 = one_op(v, g, gs, NULL, 0, sg, c);
+    zf_ew_view k2 = one_op(v, d, dst, u, us, ds, c);
+    zf_ew_view k3 = one_op(v, d, dst, sg, c, v->out[1], v->out_stride[1]);
+    zf_ew_view k4 = one_op(v, g, gs, ds, c, v->out[0], v->out_stride[0]);
+    e = zf_cu_silu(t, &k1, s);
+    if (e == cudaSuccess) e = zf_cu_mul(t, &k2, s);
+    if (e == cudaSuccess) e = zf_cu_mul(t, &k3, s);
+    if (e == cudaSuccess) e = zf_cu_silu_vjp(t, &k4, s);
+    cudaError_t f = cudaFreeAsync(tmp, s);
+    return e != cudaSuccess ? e : f;
+}
+
+/* ---- f32 -> T (tests read the kernels' conversion bits through this) ------- */
+
+template <int DT> __global__ void cast_kernel(const float *src, void *dst, int64_t n) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        zf_cu_store<DT>(dst, i, src[i]);
+}
+
+cudaError_t zf_cu_cast_from_f32(zf_dtype t, const float *src, void *dst, int64_t n, cudaStream_t s) {
+    int64_t b = (n + ZF_CU_THREADS - 1) / ZF_CU_THREADS;
+    unsigned grid = (unsigned)(b < 65535 ? b : 65535);
+    switch (t) {
+    case ZF_DTYPE_F32: cast_kernel<0><<<grid, ZF_CU_THREADS, 0, s>>>(src, dst, n); break;
+    case ZF_DTYPE_F16: cast_kernel<1><<<grid, ZF_CU_THREADS, 0, s>>>(src, dst, n); break;
+    case ZF_DTYPE_BF16: cast_kernel<2><<<grid, ZF_CU_THREADS, 0, s>>>(src, dst, n); break;
+    default: return cudaErrorInvalidValue;
+    }
+    return cudaGetLastError();
+}
+
+/* ---- checked entry points -------------------------------------------------- */
+
+static zf_fidelity fidelity_of(const zf_opts *o) { return o ? o->fidelity : ZF_FIDELITY_AUTO; }
+static cudaStream_t stream_of(const zf_opts *o) { return o ? (cudaStream_t)o->stream : (cudaStream_t)0; }
+
+/* As the CPU backend: valid float tensors of one dtype, device and shape;
+ * each output is one of the inputs exactly (in place) or disjoint; the two
+ * outputs of a VJP never overlap. Then the operands as rows. */
+static zf_status check_and_view(const char *op, const char *const *in_names, const zf_tensor *const *ins, int n_in,
+                                const char *const *out_names, zf_tensor *const *outs, int n_out, zf_ew_view *v) {
+    const zf_cuda_host *H = zf_cu_host;
+    for (int k = 0; k < n_in; k++) ZF_TRY(H->check_float(op, in_names[k], ins[k]));
+    for (int k = 0; k < n_out; k++) ZF_TRY(H->check_float(op, out_names[k], outs[k]));
+    for (int k = 1; k < n_in; k++) ZF_TRY(H->check_same(op, in_names[0], ins[0], in_names[k], ins[k]));
+    for (int k = 0; k < n_out; k++) ZF_TRY(H->check_same(op, in_names[0], ins[0], out_names[k], outs[k]));
+    if (ins[0]->device != ZF_DEVICE_CUDA)
+        return ZF_ERR(ZF_ERR_INVALID_ARG, "[%s] %s is not on the CUDA device", op, in_names[0]);
+    for (int k = 0; k < n_out; k++)
+        for (int i = 0; i < n_in; i++) ZF_TRY(H->check_alias(op, out_names[k], outs[k], in_names[i], ins[i]));
+    if (n_out == 2) {
+        if (outs[0]->data == outs[1]->data)
+            return ZF_ERR(ZF_ERR_ALIAS, "[%s] %s and %s overlap; the two outputs need separate memory", op,
+                          out_names[0], out_names[1]);
+        ZF_TRY(H->check_alias(op, out_names[0], outs[0], out_names[1], outs[1]));
+    }
+    zf_rows r[5];
+    int contiguous = 1;
+    for (int k = 0; k < n_in; k++) {
+        ZF_TRY(H->as_rows(op, in_names[k], ins[k], &r[k]));
+        contiguous &= r[k].row_stride == r[k].cols;
+    }
+    for (int k = 0; k < n_out; k++) {
+        ZF_TRY(H->as_rows(op, out_names[k], outs[k], &r[n_in + k]));
+        contiguous &= r[n_in + k].row_stride == r[n_in + k].cols;
+    }
+    *v = zf_ew_view{};
+    v->rows = contiguous ? 1 : r[0].rows;
+    v->cols = contiguous ? r[0].rows * r[0].cols : r[0].cols;
+    for (int k = 0; k < n_in; k++) { v->in[k] = r[k].data; v->in_stride[k] = contiguous ? v->cols : r[k].row_stride; }
+    for (int k = 0; k < n_out; k++) {
+        v->out[k] = r[n_in + k].data;
+        v->out_stride[k] = contiguous ? v->cols : r[n_in + k].row_stride;
+    }
+    return ZF_OK;
+}
+
+static zf_status run(const char *op, zf_op id, zf_dtype t, const zf_ew_view *v, const zf_opts *o) {
+    const zf_variant *var;
+    ZF_TRY(zf_cu_host->pick(id, ZF_DEVICE_CUDA, fidelity_of(o), &var));
+    cudaError_t e = ((zf_cu_ew_fn)var->fn)(t, v, stream_of(o));
+    return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, var->name, e);
+}
+
+static zf_status binary(const char *op, zf_op id, const zf_tensor *a, const zf_tensor *b, zf_tensor *out,
+                        const zf_opts *o, const char *an, const char *bn) {
+    const char *in_names[2] = {an, bn}, *out_names[1] = {"out"};
+    const zf_tensor *ins[2] = {a, b};
+    zf_tensor *outs[1] = {out};
+    zf_ew_view v;
+    ZF_TRY(check_and_view(op, in_names, ins, 2, out_names, outs, 1, &v));
+    return run(op, id, a->dtype, &v, o);
+}
+
+zf_status zf_cuda_add(const zf_tensor *a, const zf_tensor *b, zf_tensor *out, const zf_opts *o) {
+    return binary("add", ZF_OP_ADD, a, b, out, o, "a", "b");
+}
+zf_status zf_cuda_mul(const zf_tensor *a, const zf_tensor *b, zf_tensor *out, const zf_opts *o) {
+    return binary("mul", ZF_OP_MUL, a, b, out, o, "a", "b");
+}
+zf_status zf_cuda_silu_vjp(const zf_tensor *x, const zf_tensor *d_out, zf_tensor *d_x, const zf_opts *o) {
+    return binary("silu_vjp", ZF_OP_SILU_VJP, x, d_out, d_x, o, "x", "d_out");
+}
+zf_status zf_cuda_swiglu(const zf_tensor *gate, const zf_tensor *up, zf_tensor *out, const zf_opts *o) {
+    return binary("swiglu", ZF_OP_SWIGLU, gate, up, out, o, "gate", "up");
+}
+
+zf_status zf_cuda_silu(const zf_tensor *x, zf_tensor *out, const zf_opts *o) {
+    const char *in_names[1] = {"x"}, *out_names[1] = {"out"};
+    const zf_tensor *ins[1] = {x};
+    zf_tensor *outs[1] = {out};
+    zf_ew_view v;
+    ZF_TRY(check_and_view("silu", in_names, ins, 1, out_names, outs, 1, &v));
+    return run("silu", ZF_OP_SILU, x->dtype, &v, o);
+}
+
+zf_status zf_cuda_swiglu_vjp(const zf_tensor *gate, const zf_tensor *up, const zf_tensor *d_out, zf_tensor *d_gate,
+                             zf_tensor *d_up, const zf_opts *o) {
+    const char *in_names[3] = {"gate", "up", "d_out"}, *out_names[2] = {"d_gate", "d_up"};
+    const zf_tensor *ins[3] = {gate, up, d_out};
+    zf_tensor *outs[2] = {d_gate, d_up};
+    zf_ew_view v;
+    ZF_TRY(check_and_view("swiglu_vjp", in_names, ins, 3, out_names, outs, 2, &v));
+    /* the stock order writes d_up before it reads gate the last time */
+    if (d_up->data == gate->data)
+        return ZF_ERR(ZF_ERR_ALIAS, "[swiglu_vjp] d_up may not be gate (in place); d_gate may");
+    return run("swiglu_vjp", ZF_OP_SWIGLU_VJP, gate->dtype, &v, o);
+}

@@ -1,0 +1,128 @@
+/* The CUDA plugin: what libzfast sees of it (zf_cuda_plugin_get), device
+ * discovery, the caps report and the table of kernel variants. */
+#include <stdio.h>
+
+#include "cuda/check.cuh"
+#include "cuda/kernels.cuh"
+
+#ifndef ZF_CUDA_TARGETS
+#define ZF_CUDA_TARGETS "unknown"
+#endif
+
+const zf_cuda_host *zf_cu_host;
+extern const zf_cuda_memory zf_cu_memory;
+extern const zf_cuda_timing zf_cu_timing;
+
+zf_status zf_cu_fail(const char *op, const char *what, cudaError_t e) {
+    zf_status s = e == cudaErrorMemoryAllocation ? ZF_ERR_NO_MEMORY : ZF_ERR_BACKEND;
+    return zf_cu_host->error(s, "[%s] %s failed: %s (%s)", op, what, cudaGetErrorName(e), cudaGetErrorString(e));
+}
+
+/* Filled at init: the table grows as op families land, and the plugin sets
+ * only the ops it has (a NULL entry reads "not implemented"). */
+static zf_backend_ops k_ops;
+
+static void fill_ops(zf_backend_ops *t) {
+    *t = zf_backend_ops{};
+    t->add = zf_cuda_add;
+    t->mul = zf_cuda_mul;
+    t->silu = zf_cuda_silu;
+    t->silu_vjp = zf_cuda_silu_vjp;
+    t->rms_norm = zf_cuda_rms_norm;
+    t->rms_norm_vjp = zf_cuda_rms_norm_vjp;
+    t->swiglu = zf_cuda_swiglu;
+    t->swiglu_vjp = zf_cuda_swiglu_vjp;
+    t->add_rms_norm = zf_cuda_add_rms_norm;
+    t->add_rms_norm_vjp = zf_cuda_add_rms_norm_vjp;
+}
+
+#define FN(f) ((void (*)(void))(f))
+#define V(name, OP, FID, TIER, fn, note)                                                                       \
+    {name, ZF_OP_##OP, ZF_DEVICE_CUDA, ZF_FIDELITY_##FID, ZF_TIER_##TIER, ZF_CPU_ISA_SCALAR, FN(fn), zf_cu_selftest, \
+     NULL, note}
+
+/* fast variants sit in the edge tier until `zf validate` evidence moves them */
+static const zf_variant k_variants[] = {
+    V("cuda.add", ADD, STOCK, STABLE, zf_cu_add, "stock"),
+    V("cuda.mul", MUL, STOCK, STABLE, zf_cu_mul, "stock"),
+    V("cuda.silu", SILU, STOCK, STABLE, zf_cu_silu, "stock"),
+    V("cuda.silu_vjp", SILU_VJP, STOCK, STABLE, zf_cu_silu_vjp, "stock"),
+    V("cuda.rms_norm", RMS_NORM, STOCK, STABLE, zf_cu_rms_norm, "stock; block per row, L256 order"),
+    V("cuda.rms_norm_vjp", RMS_NORM_VJP, STOCK, STABLE, zf_cu_rms_norm_vjp, "stock; d_w in chunks of 32 rows"),
+    V("cuda.swiglu.stock", SWIGLU, STOCK, STABLE, zf_cu_swiglu_stock, "silu then mul, as two stock kernels"),
+    V("cuda.swiglu.exact", SWIGLU, EXACT, STABLE, zf_cu_swiglu_exact, "one pass; rounds silu to T like the stock path"),
+    V("cuda.swiglu.fast", SWIGLU, FAST, EDGE, zf_cu_swiglu_fast, "one pass; silu kept in f32 (awaiting validate evidence)"),
+    V("cuda.swiglu_vjp.stock", SWIGLU_VJP, STOCK, STABLE, zf_cu_swiglu_vjp_stock, "silu, mul, mul, silu_vjp as stock kernels"),
+    V("cuda.swiglu_vjp.exact", SWIGLU_VJP, EXACT, STABLE, zf_cu_swiglu_vjp_exact, "one pass; stock rounding points"),
+    V("cuda.swiglu_vjp.fast", SWIGLU_VJP, FAST, EDGE, zf_cu_swiglu_vjp_fast, "one pass; f32 intermediates (awaiting validate evidence)"),
+    V("cuda.add_rms_norm.stock", ADD_RMS_NORM, STOCK, STABLE, zf_cu_add_rms_norm_stock, "add then rms_norm, two kernels"),
+    V("cuda.add_rms_norm.exact", ADD_RMS_NORM, EXACT, STABLE, zf_cu_add_rms_norm_exact, "one pass; norm of the rounded h"),
+    V("cuda.add_rms_norm.fast", ADD_RMS_NORM, FAST, EDGE, zf_cu_add_rms_norm_fast, "one pass; norm of the unrounded x + r (awaiting validate evidence)"),
+    V("cuda.add_rms_norm_vjp.stock", ADD_RMS_NORM_VJP, STOCK, STABLE, zf_cu_add_rms_norm_vjp_stock, "rms_norm_vjp then add"),
+    V("cuda.add_rms_norm_vjp.exact", ADD_RMS_NORM_VJP, EXACT, STABLE, zf_cu_add_rms_norm_vjp_exact, "one pass for d_x; stock rounding points"),
+    V("cuda.add_rms_norm_vjp.fast", ADD_RMS_NORM_VJP, FAST, EDGE, zf_cu_add_rms_norm_vjp_fast, "one pass for d_x; f32 before adding d_h (awaiting validate evidence)"),
+};
+
+static int plugin_init(const zf_cuda_host *host, char *msg, size_t size);
+static void describe_json(char *buf, size_t size);
+
+static zf_cuda_plugin g_plugin = {
+    ZF_CUDA_PLUGIN_ABI, 0, plugin_init, describe_json, &k_ops, k_variants,
+    (int)(sizeof k_variants / sizeof *k_variants), &zf_cu_memory, &zf_cu_timing,
+};
+
+/* Static shared memory the norm kernels use beside the row (partials, scalars). */
+#define ZF_NORM_STATIC_SMEM 4096
+
+static int plugin_init(const zf_cuda_host *host, char *msg, size_t size) {
+    zf_cu_host = host;
+    fill_ops(&k_ops);
+    int count = 0, dev = 0, optin = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        snprintf(msg, size, "cudaGetDeviceCount: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
+        return 1;
+    }
+    if (count == 0) { snprintf(msg, size, "the driver reports no CUDA device"); return 1; }
+    cudaDeviceProp p;
+    if ((e = cudaGetDevice(&dev)) != cudaSuccess || (e = cudaGetDeviceProperties(&p, dev)) != cudaSuccess ||
+        (e = cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev)) != cudaSuccess) {
+        snprintf(msg, size, "device query: %s (%s)", cudaGetErrorName(e), cudaGetErrorString(e));
+        return 1;
+    }
+    if (p.major < 8) {
+        snprintf(msg, size, "%s has compute capability %d.%d; this build needs 8.0 or newer", p.name, p.major, p.minor);
+        return 1;
+    }
+    zf_cu_norm_max_n = (optin - ZF_NORM_STATIC_SMEM) / 4;
+    zf_cu_norm_vjp_max_n = (optin - ZF_NORM_STATIC_SMEM) / 8;
+    g_plugin.ready = 1;
+    return 0;
+}
+
+static void describe_json(char *buf, size_t size) {
+    int drv = 0, rt = 0, count = 0, dev = 0;
+    cudaDriverGetVersion(&drv);
+    cudaRuntimeGetVersion(&rt);
+    int k = snprintf(buf, size,
+                     "{\"driver_version\":\"%d.%d\",\"runtime_version\":\"%d.%d\",\"built_with\":\"nvcc %d.%d\","
+                     "\"targets\":\"%s\"",
+                     drv / 1000, drv % 1000 / 10, rt / 1000, rt % 1000 / 10, __CUDACC_VER_MAJOR__,
+                     __CUDACC_VER_MINOR__, ZF_CUDA_TARGETS);
+    cudaDeviceProp p;
+    if (cudaGetDeviceCount(&count) == cudaSuccess && count > 0 && cudaGetDevice(&dev) == cudaSuccess &&
+        cudaGetDeviceProperties(&p, dev) == cudaSuccess && k > 0 && (size_t)k < size) {
+        k += snprintf(buf + k, size - (size_t)k,
+                      ",\"devices\":%d,\"device\":%d,\"name\":\"%s\",\"compute_capability\":\"%d.%d\","
+                      "\"sm_count\":%d,\"memory_bytes\":%zu,\"l2_bytes\":%d,"
+                      "\"norm_max_row\":%lld",
+                      count, dev, p.name, p.major, p.minor, p.multiProcessorCount, p.totalGlobalMem, p.l2CacheSize,
+                      (long long)zf_cu_norm_max_n);
+    }
+    cudaGetLastError(); /* a failed query above must not stick to later calls */
+    if (k > 0 && (size_t)k < size) snprintf(buf + k, size - (size_t)k, "}");
+}
+
+extern "C" __attribute__((visibility("default"))) const zf_cuda_plugin *zf_cuda_plugin_get(int abi) {
+    return abi == ZF_CUDA_PLUGIN_ABI ? &g_plugin : nullptr;
+}
