@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "harness.h"
 #include "model/gguf.h"
@@ -287,6 +288,18 @@ static void test_sha256(void) {
     ZT_CHECK(!strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"), "sha256(1M a) = %s", hex);
 }
 
+/* Fuzzer seeds (fuzz/corpus/gguf) when ZF_WRITE_CORPUS names a directory. */
+static void write_seed(const char *name, const buf *b) {
+    const char *corpus = getenv("ZF_WRITE_CORPUS");
+    char path[4096];
+    if (!corpus) return;
+    snprintf(path, sizeof path, "%s/%s", corpus, name);
+    FILE *fp = fopen(path, "wb");
+    if (!fp) return;
+    fwrite(b->p, 1, b->n, fp);
+    fclose(fp);
+}
+
 static int64_t g_prog_done, g_prog_total, g_prog_calls, g_prog_backwards;
 static void progress(int64_t done, int64_t total, void *ctx) {
     (void)ctx;
@@ -318,16 +331,9 @@ static void test_synthetic(uint32_t alignment) {
     /* big.weight: a scale whose -8d overflows f16 -> f32 scales, still exact */
     g_ts[11].data[0] = 0x00; g_ts[11].data[1] = 0x70; /* d = 8192 */
     buf b = build_gguf(g_ts, NT, alignment);
-    const char *corpus = getenv("ZF_WRITE_CORPUS"); /* seeds for fuzz/corpus/gguf */
-    if (corpus) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/synthetic_align%u.gguf", corpus, alignment);
-        FILE *fp = fopen(path, "wb");
-        if (fp) {
-            fwrite(b.p, 1, b.n, fp);
-            fclose(fp);
-        }
-    }
+    char seed[64];
+    snprintf(seed, sizeof seed, "synthetic_align%u.gguf", alignment);
+    write_seed(seed, &b);
     zf_model_file *f = NULL;
     g_prog_done = g_prog_calls = g_prog_backwards = 0;
     ZT_OK(zf_model_file_open_gguf_memory(b.p, b.n, progress, NULL, &f));
@@ -401,11 +407,13 @@ static void test_synthetic(uint32_t alignment) {
         if (st != ZF_ERR_FORMAT || f != sentinel || !strstr(zf_last_error(), "[gguf]")) bad_trunc++;
     }
     ZT_CHECK(bad_trunc == 0, "%lld truncations did not fail with a [gguf] format error", (long long)bad_trunc);
-    /* corrupting any byte: a clean error or a file (data bytes are values) */
+    /* corrupting any byte: a clean error or a file (data bytes are values);
+     * ZF_TEST_QUICK (sanitizer runs) tries one value per byte instead of two */
     int64_t bad_corrupt = 0;
+    int tries = getenv("ZF_TEST_QUICK") ? 1 : 2;
     for (size_t i = 0; i < b.n; i++) {
         uint8_t keep = b.p[i];
-        for (int r = 0; r < 2; r++) {
+        for (int r = 0; r < tries; r++) {
             b.p[i] = r ? (uint8_t)zt_rand() : (uint8_t)(keep ^ 0xff);
             f = NULL;
             zf_status st = zf_model_file_open_gguf_memory(b.p, b.n, NULL, NULL, &f);
@@ -454,6 +462,71 @@ static void test_malformed(void) {
     zf_model_file *f = NULL;
     ZT_CHECK(zf_model_file_open("/nonexistent/model.gguf", NULL, NULL, &f) == ZF_ERR_IO && !f, "missing file");
     ZT_CHECK(zf_model_file_open(NULL, NULL, NULL, &f) == ZF_ERR_INVALID_ARG, "NULL path");
+}
+
+/* qwen3moe config keys; a missing required key is named. */
+static buf moe_gguf(int with_expert_count) {
+    tdesc ts[3] = {{"token_embd.weight", ZF_GGML_F32, 2, {64, 5}, 0, 0},
+                   {"output.weight", ZF_GGML_F16, 2, {64, 5}, 0, 0},
+                   {"blk.0.attn_q_norm.weight", ZF_GGML_F32, 1, {16}, 0, 0}};
+    for (int i = 0; i < 3; i++) fill_tensor(&ts[i]);
+    buf b = {0}, kv = {0};
+    put(&b, "GGUF", 4);
+    put_u32(&b, 2); /* version 2 reads the same */
+    put_u64(&b, 3);
+    kv_str(&kv, "general.architecture", "qwen3moe");
+    kv_u32(&kv, "qwen3moe.embedding_length", 64);
+    kv_u32(&kv, "qwen3moe.block_count", 2);
+    kv_u32(&kv, "qwen3moe.attention.head_count", 8);
+    kv_u32(&kv, "qwen3moe.attention.head_count_kv", 4);
+    kv_u32(&kv, "qwen3moe.attention.key_length", 16);
+    kv_u32(&kv, "qwen3moe.attention.value_length", 16);
+    kv_f32(&kv, "qwen3moe.attention.layer_norm_rms_epsilon", 1e-6f);
+    kv_f32(&kv, "qwen3moe.rope.freq_base", 1e6f);
+    if (with_expert_count) kv_u32(&kv, "qwen3moe.expert_count", 8);
+    kv_u32(&kv, "qwen3moe.expert_used_count", 2);
+    kv_u32(&kv, "qwen3moe.expert_feed_forward_length", 32);
+    key(&kv, "qwen3moe.expert_weights_norm", ZF_GGUF_BOOL); put(&kv, "\0", 1);
+    put_u64(&b, with_expert_count ? 13 : 12);
+    put(&b, kv.p, kv.n);
+    size_t off = 0;
+    for (int i = 0; i < 3; i++) {
+        put_str(&b, ts[i].name);
+        put_u32(&b, (uint32_t)ts[i].ndim);
+        for (int d = 0; d < ts[i].ndim; d++) put_u64(&b, (uint64_t)ts[i].ne[d]);
+        put_u32(&b, ts[i].type);
+        put_u64(&b, off);
+        off += (ts[i].bytes + 31) / 32 * 32;
+    }
+    for (int i = 0; i < 3; i++) {
+        while (b.n % 32) put(&b, "", 1);
+        put(&b, ts[i].data, ts[i].bytes);
+        free(ts[i].data);
+    }
+    free(kv.p);
+    return b;
+}
+
+static void test_moe_config(void) {
+    buf b = moe_gguf(1);
+    write_seed("qwen3moe_config.gguf", &b);
+    zf_model_file *f = NULL;
+    ZT_OK(zf_model_file_open_gguf_memory(b.p, b.n, NULL, NULL, &f));
+    if (f) {
+        const zf_model_config *c = zf_model_file_config(f);
+        ZT_CHECK(c->is_moe && !strcmp(c->arch, "qwen3moe") && c->experts == 8 && c->experts_used == 2 &&
+                 c->expert_ffn == 32 && !c->norm_topk_prob && c->head_dim == 16 && c->kv_heads == 4 && c->ffn == 0 &&
+                 c->rope_style == ZF_ROPE_NEOX && c->qk_norm && !c->tied_embeddings && c->vocab == 5 && c->rms_eps == 1e-6f,
+                 "qwen3moe config");
+        ZT_CHECK(zf_model_file_vocab(f, &(zf_vocab_data){0}) == ZF_ERR_FORMAT && strstr(zf_last_error(), "no tokenizer"),
+                 "no tokenizer: %s", zf_last_error());
+        zf_model_file_close(f);
+    }
+    free(b.p);
+    b = moe_gguf(0);
+    ZT_CHECK(zf_model_file_open_gguf_memory(b.p, b.n, NULL, NULL, &f) == ZF_ERR_FORMAT &&
+             strstr(zf_last_error(), "'qwen3moe.expert_count': missing"), "missing key: %s", zf_last_error());
+    free(b.p);
 }
 
 static void test_real_model(void) {
@@ -509,6 +582,7 @@ static void test_real_model(void) {
         if (counts[t]) printf(" %s x%d", zf_gguf_type_name((uint32_t)t) ? zf_gguf_type_name((uint32_t)t) : "?", counts[t]);
     printf("\n");
     zf_gguf_free(&g);
+    munmap((void *)data, len);
     char hex[65];
     ZT_OK(zf_model_file_sha256(f, hex));
     ZT_CHECK(!strcmp(hex, "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"), "SmolLM2 sha256 %s", hex);
@@ -521,6 +595,7 @@ int main(void) {
     test_synthetic(32);
     test_synthetic(64);
     test_malformed();
+    test_moe_config();
     test_real_model();
     return zt_finish();
 }
