@@ -17,11 +17,12 @@ typedef void (*zf_unary_fn)(zf_dtype t, const void *x, void *out, int64_t n);
 typedef void (*zf_swiglu_vjp_fn)(zf_dtype t, const void *gate, const void *up, const void *d_out, void *d_gate,
                                  void *d_up, int64_t n);
 
-/* rms_norm, one row of n */
-typedef void (*zf_rms_norm_fn)(zf_dtype t, const void *x, const void *w, float eps, void *y, int64_t n);
+/* rms_norm, one row of n. stream: the call is larger than the caches, so
+ * outputs may be written around them (non-temporal stores; same bits). */
+typedef void (*zf_rms_norm_fn)(zf_dtype t, const void *x, const void *w, float eps, void *y, int64_t n, int stream);
 /* add_rms_norm, one row: h = x + r, y = rms_norm(h) */
 typedef void (*zf_add_rms_norm_fn)(zf_dtype t, const void *x, const void *r, const void *w, float eps, void *y,
-                                   void *h, int64_t n);
+                                   void *h, int64_t n, int stream);
 /* rms_norm_vjp / add_rms_norm_vjp, one row: writes d_x and, when dw_acc is
  * not NULL, accumulates this row's d_w terms into dw_acc[n] (f32) in the
  * canonical order (docs/NUMERICS.md). d_h may be NULL (add_rms_norm only). */

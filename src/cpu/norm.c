@@ -58,15 +58,19 @@ static inline void norm_row(int mode, zf_dtype t, const void *x, const void *r, 
     }
 }
 
-void zf_scalar_rms_norm(zf_dtype t, const void *x, const void *w, float eps, void *y, int64_t n) {
+/* stream is a store hint; the scalar path writes through the caches */
+void zf_scalar_rms_norm(zf_dtype t, const void *x, const void *w, float eps, void *y, int64_t n, int stream) {
+    (void)stream;
     norm_row(ROW_PLAIN, t, x, NULL, w, eps, y, NULL, n);
 }
 void zf_scalar_add_rms_norm_exact(zf_dtype t, const void *x, const void *r, const void *w, float eps, void *y,
-                                  void *h, int64_t n) {
+                                  void *h, int64_t n, int stream) {
+    (void)stream;
     norm_row(ROW_ADD_EXACT, t, x, r, w, eps, y, h, n);
 }
 void zf_scalar_add_rms_norm_fast(zf_dtype t, const void *x, const void *r, const void *w, float eps, void *y,
-                                 void *h, int64_t n) {
+                                 void *h, int64_t n, int stream) {
+    (void)stream;
     norm_row(ROW_ADD_FAST, t, x, r, w, eps, y, h, n);
 }
 
@@ -113,7 +117,7 @@ typedef struct norm_job {
     size_t es;
     int64_t rows, n, rows_per_task;
     zf_rows a, b, out, out2; /* fwd: x, r, y, h; vjp: x, d_y, d_x, d_h (out2 is an input there) */
-    int has_b, has_out2;
+    int has_b, has_out2, stream;
     const void *w;
     float eps;
     float *dw_parts; /* vjp with d_w: one n-float partial per chunk of the batch */
@@ -128,8 +132,10 @@ static void run_row(const norm_job *j, int64_t row, float *dw_acc) {
     const void *a = row_ptr(j, &j->a, row), *b = j->has_b ? row_ptr(j, &j->b, row) : NULL;
     void *out = row_ptr(j, &j->out, row), *out2 = j->has_out2 ? row_ptr(j, &j->out2, row) : NULL;
     switch (j->op) {
-    case ZF_OP_RMS_NORM: ((zf_rms_norm_fn)j->fn)(j->t, a, j->w, j->eps, out, j->n); break;
-    case ZF_OP_ADD_RMS_NORM: ((zf_add_rms_norm_fn)j->fn)(j->t, a, b, j->w, j->eps, out, out2, j->n); break;
+    case ZF_OP_RMS_NORM: ((zf_rms_norm_fn)j->fn)(j->t, a, j->w, j->eps, out, j->n, j->stream); break;
+    case ZF_OP_ADD_RMS_NORM:
+        ((zf_add_rms_norm_fn)j->fn)(j->t, a, b, j->w, j->eps, out, out2, j->n, j->stream);
+        break;
     default: ((zf_norm_vjp_fn)j->fn)(j->t, a, j->w, j->eps, b, out2, out, dw_acc, j->n); break;
     }
 }
@@ -158,7 +164,8 @@ static void run_tasks(int64_t tasks, int64_t bytes, zf_task_fn fn, norm_job *j) 
     }
 }
 
-static void run_rows(norm_job *j, int streams) {
+static void run_rows(norm_job *j, int streams, int outputs) {
+    j->stream = j->rows * j->n * (int64_t)j->es * outputs >= ZF_NORM_STREAM_BYTES;
     j->rows_per_task = j->n >= ROW_TASK_ELEMS ? 1 : ROW_TASK_ELEMS / j->n;
     int64_t tasks = (j->rows + j->rows_per_task - 1) / j->rows_per_task;
     run_tasks(tasks, j->rows * j->n * (int64_t)j->es * streams, rows_task, j);
@@ -301,7 +308,7 @@ zf_status zf_cpu_rms_norm(const zf_tensor *x, const zf_tensor *w, float eps, zf_
     norm_job j = make_job(ZF_OP_RMS_NORM, v, x, w, eps);
     as_rows(x, &j.a);
     as_rows(y, &j.out);
-    run_rows(&j, 2);
+    run_rows(&j, 2, 1);
     return ZF_OK;
 }
 
@@ -327,7 +334,7 @@ zf_status zf_cpu_add_rms_norm(const zf_tensor *x, const zf_tensor *residual, con
     as_rows(y, &j.out);
     as_rows(h, &j.out2);
     j.has_b = j.has_out2 = 1;
-    run_rows(&j, 4);
+    run_rows(&j, 4, 2);
     return ZF_OK;
 }
 
@@ -344,7 +351,7 @@ static zf_status run_vjp(const char *op, zf_op id, const zf_variant *v, const zf
         j.has_out2 = 1;
     }
     if (d_w) return run_vjp_dw(&j, d_w, op);
-    run_rows(&j, d_h ? 4 : 3);
+    run_rows(&j, d_h ? 4 : 3, 1);
     return ZF_OK;
 }
 

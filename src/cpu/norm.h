@@ -12,6 +12,7 @@
 
 #define ZF_NORM_DW_CHUNK 32       /* rows per d_w partial sum */
 #define ZF_NORM_MAX_ROW (1 << 24) /* row lengths below this convert to f32 exactly */
+#define ZF_NORM_STREAM_BYTES ((int64_t)16 << 20) /* outputs this large are stored around the caches */
 
 zf_status zf_cpu_rms_norm(const zf_tensor *x, const zf_tensor *w, float eps, zf_tensor *y, const zf_opts *o);
 zf_status zf_cpu_rms_norm_vjp(const zf_tensor *x, const zf_tensor *w, float eps, const zf_tensor *d_y,
@@ -27,11 +28,12 @@ zf_status zf_cpu_add_rms_norm_vjp(const zf_tensor *h, const zf_tensor *w, float 
  * (d_h NULL) and as the exact fused add_rms_norm_vjp alike. The fast VJP adds
  * d_h before the one rounding. */
 #define ZF_NORM_KERNELS(isa)                                                                                    \
-    void zf_##isa##_rms_norm(zf_dtype t, const void *x, const void *w, float eps, void *y, int64_t n);           \
+    void zf_##isa##_rms_norm(zf_dtype t, const void *x, const void *w, float eps, void *y, int64_t n,            \
+                             int stream);                                                                       \
     void zf_##isa##_add_rms_norm_exact(zf_dtype t, const void *x, const void *r, const void *w, float eps,       \
-                                       void *y, void *h, int64_t n);                                            \
+                                       void *y, void *h, int64_t n, int stream);                                \
     void zf_##isa##_add_rms_norm_fast(zf_dtype t, const void *x, const void *r, const void *w, float eps,        \
-                                      void *y, void *h, int64_t n);                                             \
+                                      void *y, void *h, int64_t n, int stream);                                 \
     void zf_##isa##_rms_norm_vjp(zf_dtype t, const void *x, const void *w, float eps, const void *d_y,           \
                                  const void *d_h, void *d_x, float *dw_acc, int64_t n);                         \
     void zf_##isa##_add_rms_norm_vjp_fast(zf_dtype t, const void *x, const void *w, float eps, const void *d_y,  \

@@ -5,6 +5,8 @@
  *   ZF_VFMA(a, b, c)           fma on every lane
  *   ZF_VFMA_FIRST(a, b, c, m)  fma on lanes < m; lanes >= m keep c
  *   ZF_VSTORE_F32(p, v)        store the f32 lanes to p
+ *   ZF_VSTREAM(t, p, i, v)     store ZF_VW elements at i, non-temporally (p + i
+ *                              aligned to ZF_VW elements)
  *
  * The L256 lanes sit in 256 / ZF_VW vectors: element i goes to lane i % 256,
  * i.e. vector (i % 256) / ZF_VW, so each lane sees the scalar kernel's fma
@@ -12,6 +14,7 @@
  * scalar. Every other step is the scalar kernel's operation, lane by lane
  * (norm.c), so the bits are the same. */
 #include <math.h>
+#include <stdint.h>
 
 #include "cpu/kernels.h"
 #include "cpu/norm.h"
@@ -41,77 +44,94 @@ ZF_VINLINE void st(zf_dtype t, void *p, int64_t i, int64_t m, ZF_VEC v) {
 
 ZF_VINLINE float inv_rms(float ss, int64_t n, float eps) { return 1.0f / sqrtf(ss / (float)n + eps); }
 
-/* The value the forward normalises at i (m < ZF_VW: a partial vector); the
- * exact mode stores it to h here, rounded, and reads it back in pass 2. */
-ZF_VINLINE ZF_VEC fwd_value(int mode, zf_dtype t, const void *x, const void *r, void *h, int64_t i, int64_t m) {
+/* The value the forward normalises at i (m < ZF_VW: a partial vector). The
+ * exact mode stores it to h here (store_h), rounded, for pass 2 to read back. */
+ZF_VINLINE ZF_VEC fwd_value(int mode, zf_dtype t, const void *x, const void *r, void *h, int store_h, int64_t i,
+                            int64_t m) {
     ZF_VEC v = ld(t, x, i, m);
     if (mode == ROW_PLAIN) return v;
     v = ZF_VADD(v, ld(t, r, i, m));
     if (mode == ROW_ADD_FAST) return v;
-    st(t, h, i, m, v);
+    if (store_h) st(t, h, i, m, v);
     return ZF_V(round_to)(t, v);
 }
 
-ZF_VINLINE float fwd_sum_squares(int mode, zf_dtype t, const void *x, const void *r, void *h, int64_t n) {
+ZF_VINLINE float fwd_sum_squares(int mode, zf_dtype t, const void *x, const void *r, void *h, int store_h,
+                                 int64_t n) {
     ZF_VEC acc[ZF_NV];
     for (int k = 0; k < ZF_NV; k++) acc[k] = ZF_VSET1(0.0f);
     int64_t i = 0;
     for (; i + 256 <= n; i += 256)
         for (int k = 0; k < ZF_NV; k++) {
-            ZF_VEC v = fwd_value(mode, t, x, r, h, i + k * ZF_VW, ZF_VW);
+            ZF_VEC v = fwd_value(mode, t, x, r, h, store_h, i + k * ZF_VW, ZF_VW);
             acc[k] = ZF_VFMA(v, v, acc[k]);
         }
     for (int k = 0; i + k * ZF_VW < n; k++) {
         int64_t m = n - (i + k * ZF_VW);
-        ZF_VEC v = fwd_value(mode, t, x, r, h, i + k * ZF_VW, m);
+        ZF_VEC v = fwd_value(mode, t, x, r, h, store_h, i + k * ZF_VW, m);
         acc[k] = m < ZF_VW ? ZF_VFMA_FIRST(v, v, acc[k], m) : ZF_VFMA(v, v, acc[k]);
     }
     return l256_tree(acc);
 }
 
-/* y for ZF_VW elements at i, or m < ZF_VW of them. Fast recomputes x + r
- * unrounded and writes h here (x, r are still intact: h may be either). */
+/* y for ZF_VW elements at i, or m < ZF_VW of them. The add modes either
+ * read h back (exact, not nt) or recompute x + r and write h here: x and r
+ * are intact until then, so h may be either of them. nt: the row's outputs
+ * are vector-aligned and written non-temporally (never read back). */
 ZF_VINLINE void fwd_store(int mode, zf_dtype t, const void *x, const void *r, const void *w, ZF_VEC inv, void *y,
-                          void *h, int64_t i, int64_t m) {
-    ZF_VEC wi = ld(t, w, i, m), out;
-    if (mode == ROW_ADD_FAST) {
-        ZF_VEC v = ZF_VADD(ld(t, x, i, m), ld(t, r, i, m));
-        st(t, h, i, m, v);
-        out = ZF_VMUL(ZF_VMUL(v, inv), wi);
-    } else { /* a T value: x, or h as stored in pass 1 */
-        ZF_VEC v = ld(t, mode == ROW_PLAIN ? x : h, i, m);
-        out = ZF_VMUL(ZF_V(round_to)(t, ZF_VMUL(v, inv)), wi);
+                          void *h, int64_t i, int64_t m, int nt) {
+    ZF_VEC wi = ld(t, w, i, m), out, v;
+    if (mode == ROW_PLAIN || (mode == ROW_ADD_EXACT && !nt)) {
+        v = ld(t, mode == ROW_PLAIN ? x : h, i, m); /* a T value */
+    } else {
+        v = ZF_VADD(ld(t, x, i, m), ld(t, r, i, m));
+        if (nt) ZF_VSTREAM(t, h, i, v);
+        else st(t, h, i, m, v);
+        if (mode == ROW_ADD_EXACT) v = ZF_V(round_to)(t, v);
     }
-    st(t, y, i, m, out);
+    if (mode == ROW_ADD_FAST) out = ZF_VMUL(ZF_VMUL(v, inv), wi);
+    else out = ZF_VMUL(ZF_V(round_to)(t, ZF_VMUL(v, inv)), wi);
+    if (nt) ZF_VSTREAM(t, y, i, out);
+    else st(t, y, i, m, out);
+}
+
+ZF_VINLINE int vec_aligned(zf_dtype t, const void *p) {
+    return (uintptr_t)p % (ZF_VW * (t == ZF_DTYPE_F32 ? 4u : 2u)) == 0;
 }
 
 ZF_VINLINE void fwd_row(int mode, zf_dtype t, const void *x, const void *r, const void *w, float eps, void *y,
-                        void *h, int64_t n) {
-    ZF_VEC inv = ZF_VSET1(inv_rms(fwd_sum_squares(mode, t, x, r, h, n), n, eps));
+                        void *h, int64_t n, int stream) {
+    int nt = stream && n % ZF_VW == 0 && vec_aligned(t, y) && (mode == ROW_PLAIN || vec_aligned(t, h));
+    ZF_VEC inv = ZF_VSET1(inv_rms(fwd_sum_squares(mode, t, x, r, h, mode == ROW_ADD_EXACT && !nt, n), n, eps));
     int64_t i = 0;
-    for (; i + ZF_VW <= n; i += ZF_VW) fwd_store(mode, t, x, r, w, inv, y, h, i, ZF_VW);
-    if (i < n) fwd_store(mode, t, x, r, w, inv, y, h, i, n - i);
+    if (nt) {
+        for (; i < n; i += ZF_VW) fwd_store(mode, t, x, r, w, inv, y, h, i, ZF_VW, 1);
+        _mm_sfence(); /* order the streamed stores before the op returns */
+        return;
+    }
+    for (; i + ZF_VW <= n; i += ZF_VW) fwd_store(mode, t, x, r, w, inv, y, h, i, ZF_VW, 0);
+    if (i < n) fwd_store(mode, t, x, r, w, inv, y, h, i, n - i, 0);
 }
 
 /* one exported kernel per mode; the dtype becomes a constant in each loop */
 #define ZF_NORM_FWD_DISPATCH(mode)                                                                             \
     switch (t) {                                                                                               \
-    case ZF_DTYPE_F16: fwd_row(mode, ZF_DTYPE_F16, x, r, w, eps, y, h, n); break;                              \
-    case ZF_DTYPE_BF16: fwd_row(mode, ZF_DTYPE_BF16, x, r, w, eps, y, h, n); break;                            \
-    default: fwd_row(mode, ZF_DTYPE_F32, x, r, w, eps, y, h, n); break;                                        \
+    case ZF_DTYPE_F16: fwd_row(mode, ZF_DTYPE_F16, x, r, w, eps, y, h, n, stream); break;                      \
+    case ZF_DTYPE_BF16: fwd_row(mode, ZF_DTYPE_BF16, x, r, w, eps, y, h, n, stream); break;                    \
+    default: fwd_row(mode, ZF_DTYPE_F32, x, r, w, eps, y, h, n, stream); break;                                \
     }
 
-void ZF_V(rms_norm)(zf_dtype t, const void *x, const void *w, float eps, void *y, int64_t n) {
+void ZF_V(rms_norm)(zf_dtype t, const void *x, const void *w, float eps, void *y, int64_t n, int stream) {
     const void *r = NULL;
     void *h = NULL;
     ZF_NORM_FWD_DISPATCH(ROW_PLAIN)
 }
 void ZF_V(add_rms_norm_exact)(zf_dtype t, const void *x, const void *r, const void *w, float eps, void *y, void *h,
-                              int64_t n) {
+                              int64_t n, int stream) {
     ZF_NORM_FWD_DISPATCH(ROW_ADD_EXACT)
 }
 void ZF_V(add_rms_norm_fast)(zf_dtype t, const void *x, const void *r, const void *w, float eps, void *y, void *h,
-                             int64_t n) {
+                             int64_t n, int stream) {
     ZF_NORM_FWD_DISPATCH(ROW_ADD_FAST)
 }
 

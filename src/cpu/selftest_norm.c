@@ -72,14 +72,14 @@ static int check_forward(const zf_variant *v, zf_dtype t, st_bufs *b, int64_t n,
         char *ga = (char *)b->out[GOT_A] + off, *gb = (char *)b->out[GOT_B] + off;
         char *wa = (char *)b->out[WANT_A] + off, *wb = (char *)b->out[WANT_B] + off;
         if (v->op == ZF_OP_RMS_NORM) {
-            ((zf_rms_norm_fn)v->fn)(t, x, b->in[IN_W], eps, ga, n);
-            zf_scalar_rms_norm(t, x, b->in[IN_W], eps, wa, n);
+            ((zf_rms_norm_fn)v->fn)(t, x, b->in[IN_W], eps, ga, n, row);
+            zf_scalar_rms_norm(t, x, b->in[IN_W], eps, wa, n, 0);
             if (compare(t, "y", ga, wa, n, 0.0, NULL, msg, msg_size)) return 1;
             continue;
         }
-        ((zf_add_rms_norm_fn)v->fn)(t, x, r, b->in[IN_W], eps, ga, gb, n);
+        ((zf_add_rms_norm_fn)v->fn)(t, x, r, b->in[IN_W], eps, ga, gb, n, row); /* row 1 may stream */
         zf_scalar_add(t, x, r, wb, n); /* the stock composition, row by row */
-        zf_scalar_rms_norm(t, wb, b->in[IN_W], eps, wa, n);
+        zf_scalar_rms_norm(t, wb, b->in[IN_W], eps, wa, n, 0);
         double ulps = v->fidelity == ZF_FIDELITY_FAST ? fast_ulps(t) : 0.0;
         if (compare(t, "h", gb, wb, n, 0.0, NULL, msg, msg_size) ||
             compare(t, "y", ga, wa, n, ulps, NULL, msg, msg_size))
