@@ -121,6 +121,8 @@ static const zf_variant k_cpu_variants[] = {
     NORM_VARIANTS(scalar, SCALAR),
     NORM_VARIANTS(avx2, AVX2),
     NORM_VARIANTS(avx512, AVX512),
+    EW_VARIANTS(avx2, AVX2),
+    EW_VARIANTS(avx512, AVX512),
 };
 
 void zf_cpu_register(void) { zf_registry_add(k_cpu_variants, (int)(sizeof k_cpu_variants / sizeof *k_cpu_variants)); }

@@ -39,18 +39,19 @@ ZF_AVX2_INLINE __m256 zf_avx2_load_bf16(const uint16_t *p) {
  * NaN -> sign | 0x7e00 | top payload bits (inputs here are quiet NaNs). */
 ZF_AVX2_INLINE __m128i zf_avx2_cvt_f16(__m256 v) { return _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT); }
 
-/* 8 bf16 bit patterns in the low halves of 32-bit lanes, as zf_cvt_f32_bf16:
- * add 0x7fff + lsb and keep the top half; NaN keeps its top half, quieted. */
-ZF_AVX2_INLINE __m256i zf_avx2_cvt_bf16_lanes(__m256 v) {
+/* As zf_cvt_f32_bf16, the bf16 in the top half of each 32-bit lane (low
+ * half: leftover bits): add 0x7fff + lsb; NaN keeps its top half, quieted. */
+ZF_AVX2_INLINE __m256i zf_avx2_bf16_top(__m256 v) {
     __m256i u = _mm256_castps_si256(v);
-    __m256i hi = _mm256_srli_epi32(u, 16);
-    __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
-    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff))), 16);
-    __m256i qnan = _mm256_or_si256(hi, _mm256_set1_epi32(0x40));
-    __m256 isnan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i r = _mm256_add_epi32(u, _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff)));
+    __m256i qnan = _mm256_or_si256(u, _mm256_set1_epi32(0x400000));
     return _mm256_castps_si256(
-        _mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(qnan), isnan));
+        _mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(qnan), _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
 }
+
+/* 8 bf16 bit patterns in the low halves of 32-bit lanes. */
+ZF_AVX2_INLINE __m256i zf_avx2_cvt_bf16_lanes(__m256 v) { return _mm256_srli_epi32(zf_avx2_bf16_top(v), 16); }
 
 ZF_AVX2_INLINE __m128i zf_avx2_cvt_bf16(__m256 v) {
     __m256i r = zf_avx2_cvt_bf16_lanes(v);
@@ -68,7 +69,7 @@ ZF_AVX2_INLINE void zf_avx2_store_bf16(uint16_t *p, __m256 v) {
 /* Round through T and back: the "materialise in T" point of a stock op. */
 ZF_AVX2_INLINE __m256 zf_avx2_round_f16(__m256 v) { return _mm256_cvtph_ps(zf_avx2_cvt_f16(v)); }
 ZF_AVX2_INLINE __m256 zf_avx2_round_bf16(__m256 v) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(zf_avx2_cvt_bf16_lanes(v), 16));
+    return _mm256_castsi256_ps(_mm256_and_si256(zf_avx2_bf16_top(v), _mm256_set1_epi32((int)0xffff0000u)));
 }
 
 /* ---- dtype-generic forms (t is a constant at every call after inlining) ---- */
@@ -113,56 +114,137 @@ ZF_AVX2_INLINE void zf_avx2_store_n(zf_dtype t, void *p, int64_t i, int64_t n, _
     memcpy((char *)p + (size_t)i * es, buf, (size_t)n * es);
 }
 
+/* ---- pairs: 16 elements in an order only the pair store restores ---------- */
+
+/* For elementwise work, where a lane need not hold a given element: f32 and
+ * f16 come in order; bf16 is split into even elements (v0) and odd ones
+ * (v1), one 32-byte load and two bit operations, with no shuffles. */
+ZF_AVX2_INLINE void zf_avx2_load_pair(zf_dtype t, const void *p, int64_t i, __m256 *v0, __m256 *v1) {
+    if (t == ZF_DTYPE_BF16) {
+        __m256i w = _mm256_loadu_si256((const __m256i *)((const uint16_t *)p + i));
+        *v0 = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+        *v1 = _mm256_castsi256_ps(_mm256_and_si256(w, _mm256_set1_epi32((int)0xffff0000u)));
+        return;
+    }
+    *v0 = zf_avx2_load(t, p, i);
+    *v1 = zf_avx2_load(t, p, i + 8);
+}
+
+ZF_AVX2_INLINE void zf_avx2_store_pair(zf_dtype t, void *p, int64_t i, __m256 v0, __m256 v1) {
+    if (t == ZF_DTYPE_BF16) {
+        __m256i w = _mm256_or_si256(_mm256_srli_epi32(zf_avx2_bf16_top(v0), 16),
+                                    _mm256_and_si256(zf_avx2_bf16_top(v1), _mm256_set1_epi32((int)0xffff0000u)));
+        _mm256_storeu_si256((__m256i *)((uint16_t *)p + i), w);
+        return;
+    }
+    zf_avx2_store(t, p, i, v0);
+    zf_avx2_store(t, p, i + 8, v1);
+}
+
+/* The first n (< 16) elements of a pair, through a zeroed 64-byte buffer. */
+ZF_AVX2_INLINE void zf_avx2_load_pair_n(zf_dtype t, const void *p, int64_t i, int64_t n, __m256 *v0, __m256 *v1) {
+    size_t es = t == ZF_DTYPE_F32 ? 4 : 2;
+    _Alignas(32) unsigned char buf[64] = {0};
+    memcpy(buf, (const char *)p + (size_t)i * es, (size_t)n * es);
+    zf_avx2_load_pair(t, buf, 0, v0, v1);
+}
+
+ZF_AVX2_INLINE void zf_avx2_store_pair_n(zf_dtype t, void *p, int64_t i, int64_t n, __m256 v0, __m256 v1) {
+    size_t es = t == ZF_DTYPE_F32 ? 4 : 2;
+    _Alignas(32) unsigned char buf[64];
+    zf_avx2_store_pair(t, buf, 0, v0, v1);
+    memcpy((char *)p + (size_t)i * es, buf, (size_t)n * es);
+}
+
 /* ---- exp / sigmoid / silu: zmath.h, lane by lane ---------------------------- */
+
+/* The _n forms work on u (1..ZF_AVX2_MAX_U) vectors in lockstep, u a
+ * constant after inlining: each step is issued for all u chains before the
+ * next, so the core overlaps their latencies instead of waiting on one. */
+#define ZF_AVX2_MAX_U 4
+#define ZF_AVX2_EACH(j, u) _Pragma("GCC unroll 4") for (int j = 0; j < (u); j++)
 
 ZF_AVX2_INLINE __m256 zf_avx2_pow2i(__m256i e) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
 }
 
-ZF_AVX2_INLINE __m256 zf_avx2_exp(__m256 x) {
+ZF_AVX2_INLINE void zf_avx2_exp_n(const __m256 *x, __m256 *y, int u) {
+    __m256 xc[ZF_AVX2_MAX_U], ts[ZF_AVX2_MAX_U], n[ZF_AVX2_MAX_U], r[ZF_AVX2_MAX_U], p[ZF_AVX2_MAX_U];
+    __m256 sh = _mm256_set1_ps(ZF_EXP_SHIFTER);
     /* clamp as the scalar ternaries do: max/min return their second operand
      * for NaN, so NaN -> LO (max) -> LO (min), like the scalar path */
-    __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(ZF_EXP_LO)), _mm256_set1_ps(ZF_EXP_HI));
-    __m256 t = _mm256_mul_ps(xc, _mm256_set1_ps(ZF_EXP_LOG2E));
-    __m256 sh = _mm256_set1_ps(ZF_EXP_SHIFTER);
-    __m256 n = _mm256_sub_ps(_mm256_add_ps(t, sh), sh);
-    __m256 r = _mm256_fmadd_ps(n, _mm256_set1_ps(-ZF_EXP_LN2_HI), xc);
-    r = _mm256_fmadd_ps(n, _mm256_set1_ps(-ZF_EXP_LN2_LO), r);
-    __m256 p = _mm256_set1_ps(ZF_EXP_C5);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(ZF_EXP_C4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(ZF_EXP_C3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(ZF_EXP_C2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(ZF_EXP_C1));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(ZF_EXP_C0));
-    __m256 r2 = _mm256_mul_ps(r, r);
-    __m256 y = _mm256_fmadd_ps(p, r2, r);
-    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
-    /* n is integral, so truncation is exact; n * 0.5 truncates toward zero */
-    __m256i ni = _mm256_cvttps_epi32(n);
-    __m256i e1 = _mm256_cvttps_epi32(_mm256_mul_ps(n, _mm256_set1_ps(0.5f)));
-    __m256i e2 = _mm256_sub_epi32(ni, e1);
-    y = _mm256_mul_ps(_mm256_mul_ps(y, zf_avx2_pow2i(e1)), zf_avx2_pow2i(e2));
-    return _mm256_blendv_ps(y, _mm256_add_ps(x, x), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+    ZF_AVX2_EACH(j, u) xc[j] = _mm256_min_ps(_mm256_max_ps(x[j], _mm256_set1_ps(ZF_EXP_LO)), _mm256_set1_ps(ZF_EXP_HI));
+    ZF_AVX2_EACH(j, u) ts[j] = _mm256_add_ps(_mm256_mul_ps(xc[j], _mm256_set1_ps(ZF_EXP_LOG2E)), sh);
+    ZF_AVX2_EACH(j, u) n[j] = _mm256_sub_ps(ts[j], sh);
+    ZF_AVX2_EACH(j, u) r[j] = _mm256_fmadd_ps(n[j], _mm256_set1_ps(-ZF_EXP_LN2_HI), xc[j]);
+    ZF_AVX2_EACH(j, u) r[j] = _mm256_fmadd_ps(n[j], _mm256_set1_ps(-ZF_EXP_LN2_LO), r[j]);
+    ZF_AVX2_EACH(j, u) p[j] = _mm256_fmadd_ps(_mm256_set1_ps(ZF_EXP_C5), r[j], _mm256_set1_ps(ZF_EXP_C4));
+    ZF_AVX2_EACH(j, u) p[j] = _mm256_fmadd_ps(p[j], r[j], _mm256_set1_ps(ZF_EXP_C3));
+    ZF_AVX2_EACH(j, u) p[j] = _mm256_fmadd_ps(p[j], r[j], _mm256_set1_ps(ZF_EXP_C2));
+    ZF_AVX2_EACH(j, u) p[j] = _mm256_fmadd_ps(p[j], r[j], _mm256_set1_ps(ZF_EXP_C1));
+    ZF_AVX2_EACH(j, u) p[j] = _mm256_fmadd_ps(p[j], r[j], _mm256_set1_ps(ZF_EXP_C0));
+    ZF_AVX2_EACH(j, u) p[j] = _mm256_fmadd_ps(p[j], _mm256_mul_ps(r[j], r[j]), r[j]);
+    ZF_AVX2_EACH(j, u) p[j] = _mm256_add_ps(p[j], _mm256_set1_ps(1.0f));
+    /* p is in [0.7, 1.42]. When every n is in [-125, 126], p * 2^n is a
+     * normal number, both scalar products are exact, and adding n to the
+     * exponent field gives the same bits; n sits in the low bits of ts (the
+     * shifter trick). NaN and clamped inputs have n = -150 or 128. */
+    __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    ZF_AVX2_EACH(j, u) ok = _mm256_and_ps(ok, _mm256_and_ps(_mm256_cmp_ps(n[j], _mm256_set1_ps(-125.0f), _CMP_GE_OQ),
+                                                             _mm256_cmp_ps(n[j], _mm256_set1_ps(126.0f), _CMP_LE_OQ)));
+    if (__builtin_expect(_mm256_movemask_ps(ok) == 0xff, 1)) {
+        ZF_AVX2_EACH(j, u) y[j] = _mm256_castsi256_ps(
+            _mm256_add_epi32(_mm256_castps_si256(p[j]), _mm256_slli_epi32(_mm256_castps_si256(ts[j]), 23)));
+        return;
+    }
+    /* the scalar two-step scaling; n is integral, so truncation is exact and
+     * n * 0.5 truncates toward zero */
+    ZF_AVX2_EACH(j, u) {
+        __m256i ni = _mm256_cvttps_epi32(n[j]);
+        __m256i e1 = _mm256_cvttps_epi32(_mm256_mul_ps(n[j], _mm256_set1_ps(0.5f)));
+        __m256i e2 = _mm256_sub_epi32(ni, e1);
+        p[j] = _mm256_mul_ps(_mm256_mul_ps(p[j], zf_avx2_pow2i(e1)), zf_avx2_pow2i(e2));
+        y[j] = _mm256_blendv_ps(p[j], _mm256_add_ps(x[j], x[j]), _mm256_cmp_ps(x[j], x[j], _CMP_UNORD_Q));
+    }
 }
 
 ZF_AVX2_INLINE __m256 zf_avx2_neg(__m256 x) { return _mm256_xor_ps(x, _mm256_set1_ps(-0.0f)); }
 
-/* 1 / (1 + exp(-x)) */
-ZF_AVX2_INLINE __m256 zf_avx2_sigmoid(__m256 x) {
-    __m256 one = _mm256_set1_ps(1.0f);
-    return _mm256_div_ps(one, _mm256_add_ps(one, zf_avx2_exp(zf_avx2_neg(x))));
+/* den = 1 + exp(-x): sigmoid = 1 / den, silu = x / den (zmath.h) */
+ZF_AVX2_INLINE void zf_avx2_silu_den_n(const __m256 *x, __m256 *den, int u) {
+    __m256 nx[ZF_AVX2_MAX_U];
+    ZF_AVX2_EACH(j, u) nx[j] = zf_avx2_neg(x[j]);
+    zf_avx2_exp_n(nx, den, u);
+    ZF_AVX2_EACH(j, u) den[j] = _mm256_add_ps(_mm256_set1_ps(1.0f), den[j]);
 }
 
-/* x / (1 + exp(-x)) */
-ZF_AVX2_INLINE __m256 zf_avx2_silu(__m256 x) {
-    return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), zf_avx2_exp(zf_avx2_neg(x))));
+ZF_AVX2_INLINE void zf_avx2_silu_n(const __m256 *x, __m256 *y, int u) {
+    __m256 den[ZF_AVX2_MAX_U];
+    zf_avx2_silu_den_n(x, den, u);
+    ZF_AVX2_EACH(j, u) y[j] = _mm256_div_ps(x[j], den[j]);
 }
 
-/* s * (1 + x * (1 - s)), s = sigmoid(x) */
-ZF_AVX2_INLINE __m256 zf_avx2_silu_grad(__m256 x) {
+/* silu'(x) = s * (1 + x * (1 - s)), s = 1 / den */
+ZF_AVX2_INLINE __m256 zf_avx2_silu_grad_from_den(__m256 x, __m256 den) {
     __m256 one = _mm256_set1_ps(1.0f);
-    __m256 s = zf_avx2_sigmoid(x);
+    __m256 s = _mm256_div_ps(one, den);
     return _mm256_mul_ps(s, _mm256_add_ps(one, _mm256_mul_ps(x, _mm256_sub_ps(one, s))));
 }
+
+ZF_AVX2_INLINE void zf_avx2_silu_grad_n(const __m256 *x, __m256 *y, int u) {
+    __m256 den[ZF_AVX2_MAX_U];
+    zf_avx2_silu_den_n(x, den, u);
+    ZF_AVX2_EACH(j, u) y[j] = zf_avx2_silu_grad_from_den(x[j], den[j]);
+}
+
+/* single-vector forms */
+ZF_AVX2_INLINE __m256 zf_avx2_exp_ps(__m256 x) { __m256 y; zf_avx2_exp_n(&x, &y, 1); return y; }
+ZF_AVX2_INLINE __m256 zf_avx2_sigmoid_ps(__m256 x) {
+    __m256 den;
+    zf_avx2_silu_den_n(&x, &den, 1);
+    return _mm256_div_ps(_mm256_set1_ps(1.0f), den);
+}
+ZF_AVX2_INLINE __m256 zf_avx2_silu_ps(__m256 x) { __m256 y; zf_avx2_silu_n(&x, &y, 1); return y; }
+ZF_AVX2_INLINE __m256 zf_avx2_silu_grad_ps(__m256 x) { __m256 y; zf_avx2_silu_grad_n(&x, &y, 1); return y; }
 
 #endif

@@ -40,16 +40,18 @@ ZF_AVX512_INLINE __m512 zf_avx512_load_bf16(const uint16_t *p) {
  * top payload bits (inputs here are quiet NaNs). */
 ZF_AVX512_INLINE __m256i zf_avx512_cvt_f16(__m512 v) { return _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT); }
 
-/* As zf_cvt_f32_bf16: add 0x7fff + lsb and keep the top half; NaN keeps its
- * top half, quieted. Result in the low halves of 32-bit lanes. */
-ZF_AVX512_INLINE __m512i zf_avx512_cvt_bf16_lanes(__m512 v) {
+/* As zf_cvt_f32_bf16, the bf16 in the top half of each 32-bit lane (low
+ * half: leftover bits): add 0x7fff + lsb; NaN keeps its top half, quieted. */
+ZF_AVX512_INLINE __m512i zf_avx512_bf16_top(__m512 v) {
     __m512i u = _mm512_castps_si512(v);
-    __m512i hi = _mm512_srli_epi32(u, 16);
-    __m512i lsb = _mm512_and_si512(hi, _mm512_set1_epi32(1));
-    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff))), 16);
-    __m512i qnan = _mm512_or_si512(hi, _mm512_set1_epi32(0x40));
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+    __m512i qnan = _mm512_or_si512(u, _mm512_set1_epi32(0x400000));
     return _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), r, qnan);
 }
+
+/* 16 bf16 bit patterns in the low halves of 32-bit lanes. */
+ZF_AVX512_INLINE __m512i zf_avx512_cvt_bf16_lanes(__m512 v) { return _mm512_srli_epi32(zf_avx512_bf16_top(v), 16); }
 ZF_AVX512_INLINE __m256i zf_avx512_cvt_bf16(__m512 v) { return _mm512_cvtepi32_epi16(zf_avx512_cvt_bf16_lanes(v)); }
 
 /* ---- stores: 16 elements at p ---------------------------------------------- */
@@ -65,7 +67,7 @@ ZF_AVX512_INLINE void zf_avx512_store_bf16(uint16_t *p, __m512 v) {
 /* Round through T and back: the "materialise in T" point of a stock op. */
 ZF_AVX512_INLINE __m512 zf_avx512_round_f16(__m512 v) { return _mm512_cvtph_ps(zf_avx512_cvt_f16(v)); }
 ZF_AVX512_INLINE __m512 zf_avx512_round_bf16(__m512 v) {
-    return _mm512_castsi512_ps(_mm512_slli_epi32(zf_avx512_cvt_bf16_lanes(v), 16));
+    return _mm512_castsi512_ps(_mm512_and_si512(zf_avx512_bf16_top(v), _mm512_set1_epi32((int)0xffff0000u)));
 }
 
 /* ---- dtype-generic forms (t is a constant at every call after inlining) ---- */
@@ -86,7 +88,7 @@ ZF_AVX512_INLINE void zf_avx512_store(zf_dtype t, void *p, int64_t i, __m512 v) 
     }
 }
 
-/* Partial vectors: only the first n (< 16) elements are read or written;
+/* Partial vectors: only the first n (<= 16) elements are read or written;
  * masked-off lanes never fault. */
 ZF_AVX512_INLINE __m512 zf_avx512_load_n(zf_dtype t, const void *p, int64_t i, int64_t n) {
     __mmask16 m = zf_avx512_first(n);
@@ -114,36 +116,111 @@ ZF_AVX512_INLINE __m512 zf_avx512_round_to(zf_dtype t, __m512 v) {
     }
 }
 
+/* ---- pairs: 32 elements in an order only the pair store restores ---------- */
+
+/* For elementwise work, where a lane need not hold a given element: f32 and
+ * f16 come in order; bf16 is split into even elements (v0) and odd ones
+ * (v1), one 64-byte load and two bit operations, with no shuffles. */
+ZF_AVX512_INLINE void zf_avx512_bf16_split(__m512i w, __m512 *v0, __m512 *v1) {
+    *v0 = _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+    *v1 = _mm512_castsi512_ps(_mm512_and_si512(w, _mm512_set1_epi32((int)0xffff0000u)));
+}
+
+ZF_AVX512_INLINE __m512i zf_avx512_bf16_join(__m512 v0, __m512 v1) {
+    return _mm512_or_si512(_mm512_srli_epi32(zf_avx512_bf16_top(v0), 16),
+                           _mm512_and_si512(zf_avx512_bf16_top(v1), _mm512_set1_epi32((int)0xffff0000u)));
+}
+
+ZF_AVX512_INLINE void zf_avx512_load_pair(zf_dtype t, const void *p, int64_t i, __m512 *v0, __m512 *v1) {
+    if (t == ZF_DTYPE_BF16) {
+        zf_avx512_bf16_split(_mm512_loadu_si512((const uint16_t *)p + i), v0, v1);
+        return;
+    }
+    *v0 = zf_avx512_load(t, p, i);
+    *v1 = zf_avx512_load(t, p, i + 16);
+}
+
+ZF_AVX512_INLINE void zf_avx512_store_pair(zf_dtype t, void *p, int64_t i, __m512 v0, __m512 v1) {
+    if (t == ZF_DTYPE_BF16) {
+        _mm512_storeu_si512((uint16_t *)p + i, zf_avx512_bf16_join(v0, v1));
+        return;
+    }
+    zf_avx512_store(t, p, i, v0);
+    zf_avx512_store(t, p, i + 16, v1);
+}
+
+/* The first n (< 32) elements of a pair, masked. */
+ZF_AVX512_INLINE void zf_avx512_load_pair_n(zf_dtype t, const void *p, int64_t i, int64_t n, __m512 *v0,
+                                            __m512 *v1) {
+    if (t == ZF_DTYPE_BF16) {
+        __mmask32 m = (__mmask32)((1u << n) - 1u);
+        zf_avx512_bf16_split(_mm512_maskz_loadu_epi16(m, (const uint16_t *)p + i), v0, v1);
+        return;
+    }
+    *v0 = zf_avx512_load_n(t, p, i, n < 16 ? n : 16);
+    *v1 = zf_avx512_load_n(t, p, i + 16, n > 16 ? n - 16 : 0);
+}
+
+ZF_AVX512_INLINE void zf_avx512_store_pair_n(zf_dtype t, void *p, int64_t i, int64_t n, __m512 v0, __m512 v1) {
+    if (t == ZF_DTYPE_BF16) {
+        __mmask32 m = (__mmask32)((1u << n) - 1u);
+        _mm512_mask_storeu_epi16((uint16_t *)p + i, m, zf_avx512_bf16_join(v0, v1));
+        return;
+    }
+    zf_avx512_store_n(t, p, i, n < 16 ? n : 16, v0);
+    zf_avx512_store_n(t, p, i + 16, n > 16 ? n - 16 : 0, v1);
+}
+
 /* ---- exp / sigmoid / silu: zmath.h, lane by lane ---------------------------- */
+
+/* The _n forms work on u (1..ZF_AVX512_MAX_U) vectors in lockstep, u a
+ * constant after inlining: each step is issued for all u chains before the
+ * next, so the core overlaps their latencies instead of waiting on one. */
+#define ZF_AVX512_MAX_U 4
+#define ZF_AVX512_EACH(j, u) _Pragma("GCC unroll 4") for (int j = 0; j < (u); j++)
 
 ZF_AVX512_INLINE __m512 zf_avx512_pow2i(__m512i e) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(e, _mm512_set1_epi32(127)), 23));
 }
 
-ZF_AVX512_INLINE __m512 zf_avx512_exp(__m512 x) {
+ZF_AVX512_INLINE void zf_avx512_exp_n(const __m512 *x, __m512 *y, int u) {
+    __m512 xc[ZF_AVX512_MAX_U], ts[ZF_AVX512_MAX_U], n[ZF_AVX512_MAX_U], r[ZF_AVX512_MAX_U], p[ZF_AVX512_MAX_U];
+    __m512 sh = _mm512_set1_ps(ZF_EXP_SHIFTER);
     /* clamp as the scalar ternaries do: max/min return their second operand
      * for NaN, so NaN -> LO (max) -> LO (min), like the scalar path */
-    __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(ZF_EXP_LO)), _mm512_set1_ps(ZF_EXP_HI));
-    __m512 t = _mm512_mul_ps(xc, _mm512_set1_ps(ZF_EXP_LOG2E));
-    __m512 sh = _mm512_set1_ps(ZF_EXP_SHIFTER);
-    __m512 n = _mm512_sub_ps(_mm512_add_ps(t, sh), sh);
-    __m512 r = _mm512_fmadd_ps(n, _mm512_set1_ps(-ZF_EXP_LN2_HI), xc);
-    r = _mm512_fmadd_ps(n, _mm512_set1_ps(-ZF_EXP_LN2_LO), r);
-    __m512 p = _mm512_set1_ps(ZF_EXP_C5);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(ZF_EXP_C4));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(ZF_EXP_C3));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(ZF_EXP_C2));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(ZF_EXP_C1));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(ZF_EXP_C0));
-    __m512 r2 = _mm512_mul_ps(r, r);
-    __m512 y = _mm512_fmadd_ps(p, r2, r);
-    y = _mm512_add_ps(y, _mm512_set1_ps(1.0f));
-    /* n is integral, so truncation is exact; n * 0.5 truncates toward zero */
-    __m512i ni = _mm512_cvttps_epi32(n);
-    __m512i e1 = _mm512_cvttps_epi32(_mm512_mul_ps(n, _mm512_set1_ps(0.5f)));
-    __m512i e2 = _mm512_sub_epi32(ni, e1);
-    y = _mm512_mul_ps(_mm512_mul_ps(y, zf_avx512_pow2i(e1)), zf_avx512_pow2i(e2));
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), y, _mm512_add_ps(x, x));
+    ZF_AVX512_EACH(j, u) xc[j] = _mm512_min_ps(_mm512_max_ps(x[j], _mm512_set1_ps(ZF_EXP_LO)), _mm512_set1_ps(ZF_EXP_HI));
+    ZF_AVX512_EACH(j, u) ts[j] = _mm512_add_ps(_mm512_mul_ps(xc[j], _mm512_set1_ps(ZF_EXP_LOG2E)), sh);
+    ZF_AVX512_EACH(j, u) n[j] = _mm512_sub_ps(ts[j], sh);
+    ZF_AVX512_EACH(j, u) r[j] = _mm512_fmadd_ps(n[j], _mm512_set1_ps(-ZF_EXP_LN2_HI), xc[j]);
+    ZF_AVX512_EACH(j, u) r[j] = _mm512_fmadd_ps(n[j], _mm512_set1_ps(-ZF_EXP_LN2_LO), r[j]);
+    ZF_AVX512_EACH(j, u) p[j] = _mm512_fmadd_ps(_mm512_set1_ps(ZF_EXP_C5), r[j], _mm512_set1_ps(ZF_EXP_C4));
+    ZF_AVX512_EACH(j, u) p[j] = _mm512_fmadd_ps(p[j], r[j], _mm512_set1_ps(ZF_EXP_C3));
+    ZF_AVX512_EACH(j, u) p[j] = _mm512_fmadd_ps(p[j], r[j], _mm512_set1_ps(ZF_EXP_C2));
+    ZF_AVX512_EACH(j, u) p[j] = _mm512_fmadd_ps(p[j], r[j], _mm512_set1_ps(ZF_EXP_C1));
+    ZF_AVX512_EACH(j, u) p[j] = _mm512_fmadd_ps(p[j], r[j], _mm512_set1_ps(ZF_EXP_C0));
+    ZF_AVX512_EACH(j, u) p[j] = _mm512_fmadd_ps(p[j], _mm512_mul_ps(r[j], r[j]), r[j]);
+    ZF_AVX512_EACH(j, u) p[j] = _mm512_add_ps(p[j], _mm512_set1_ps(1.0f));
+    /* p is in [0.7, 1.42]. When every n is in [-125, 126], p * 2^n is a
+     * normal number, both scalar products are exact, and adding n to the
+     * exponent field gives the same bits; n sits in the low bits of ts (the
+     * shifter trick). NaN and clamped inputs have n = -150 or 128. */
+    __mmask16 ok = 0xffff;
+    ZF_AVX512_EACH(j, u) ok &= _mm512_cmp_ps_mask(n[j], _mm512_set1_ps(-125.0f), _CMP_GE_OQ) &
+                               _mm512_cmp_ps_mask(n[j], _mm512_set1_ps(126.0f), _CMP_LE_OQ);
+    if (__builtin_expect(ok == 0xffff, 1)) {
+        ZF_AVX512_EACH(j, u) y[j] = _mm512_castsi512_ps(
+            _mm512_add_epi32(_mm512_castps_si512(p[j]), _mm512_slli_epi32(_mm512_castps_si512(ts[j]), 23)));
+        return;
+    }
+    /* the scalar two-step scaling; n is integral, so truncation is exact and
+     * n * 0.5 truncates toward zero */
+    ZF_AVX512_EACH(j, u) {
+        __m512i ni = _mm512_cvttps_epi32(n[j]);
+        __m512i e1 = _mm512_cvttps_epi32(_mm512_mul_ps(n[j], _mm512_set1_ps(0.5f)));
+        __m512i e2 = _mm512_sub_epi32(ni, e1);
+        p[j] = _mm512_mul_ps(_mm512_mul_ps(p[j], zf_avx512_pow2i(e1)), zf_avx512_pow2i(e2));
+        y[j] = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x[j], x[j], _CMP_UNORD_Q), p[j], _mm512_add_ps(x[j], x[j]));
+    }
 }
 
 /* sign flip by integer xor (xor_ps would need AVX512DQ) */
@@ -151,22 +228,41 @@ ZF_AVX512_INLINE __m512 zf_avx512_neg(__m512 x) {
     return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u)));
 }
 
-/* 1 / (1 + exp(-x)) */
-ZF_AVX512_INLINE __m512 zf_avx512_sigmoid(__m512 x) {
-    __m512 one = _mm512_set1_ps(1.0f);
-    return _mm512_div_ps(one, _mm512_add_ps(one, zf_avx512_exp(zf_avx512_neg(x))));
+/* den = 1 + exp(-x): sigmoid = 1 / den, silu = x / den (zmath.h) */
+ZF_AVX512_INLINE void zf_avx512_silu_den_n(const __m512 *x, __m512 *den, int u) {
+    __m512 nx[ZF_AVX512_MAX_U];
+    ZF_AVX512_EACH(j, u) nx[j] = zf_avx512_neg(x[j]);
+    zf_avx512_exp_n(nx, den, u);
+    ZF_AVX512_EACH(j, u) den[j] = _mm512_add_ps(_mm512_set1_ps(1.0f), den[j]);
 }
 
-/* x / (1 + exp(-x)) */
-ZF_AVX512_INLINE __m512 zf_avx512_silu(__m512 x) {
-    return _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), zf_avx512_exp(zf_avx512_neg(x))));
+ZF_AVX512_INLINE void zf_avx512_silu_n(const __m512 *x, __m512 *y, int u) {
+    __m512 den[ZF_AVX512_MAX_U];
+    zf_avx512_silu_den_n(x, den, u);
+    ZF_AVX512_EACH(j, u) y[j] = _mm512_div_ps(x[j], den[j]);
 }
 
-/* s * (1 + x * (1 - s)), s = sigmoid(x) */
-ZF_AVX512_INLINE __m512 zf_avx512_silu_grad(__m512 x) {
+/* silu'(x) = s * (1 + x * (1 - s)), s = 1 / den */
+ZF_AVX512_INLINE __m512 zf_avx512_silu_grad_from_den(__m512 x, __m512 den) {
     __m512 one = _mm512_set1_ps(1.0f);
-    __m512 s = zf_avx512_sigmoid(x);
+    __m512 s = _mm512_div_ps(one, den);
     return _mm512_mul_ps(s, _mm512_add_ps(one, _mm512_mul_ps(x, _mm512_sub_ps(one, s))));
 }
+
+ZF_AVX512_INLINE void zf_avx512_silu_grad_n(const __m512 *x, __m512 *y, int u) {
+    __m512 den[ZF_AVX512_MAX_U];
+    zf_avx512_silu_den_n(x, den, u);
+    ZF_AVX512_EACH(j, u) y[j] = zf_avx512_silu_grad_from_den(x[j], den[j]);
+}
+
+/* single-vector forms */
+ZF_AVX512_INLINE __m512 zf_avx512_exp_ps(__m512 x) { __m512 y; zf_avx512_exp_n(&x, &y, 1); return y; }
+ZF_AVX512_INLINE __m512 zf_avx512_sigmoid_ps(__m512 x) {
+    __m512 den;
+    zf_avx512_silu_den_n(&x, &den, 1);
+    return _mm512_div_ps(_mm512_set1_ps(1.0f), den);
+}
+ZF_AVX512_INLINE __m512 zf_avx512_silu_ps(__m512 x) { __m512 y; zf_avx512_silu_n(&x, &y, 1); return y; }
+ZF_AVX512_INLINE __m512 zf_avx512_silu_grad_ps(__m512 x) { __m512 y; zf_avx512_silu_grad_n(&x, &y, 1); return y; }
 
 #endif
