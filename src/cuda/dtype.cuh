@@ -67,10 +67,33 @@ template <int DT> __device__ __forceinline__ void zf_cu_load_vec(const void *p, 
     }
 }
 
+/* Two values into one word, low half first; bf16 pairs share one hardware
+ * conversion, then each NaN gets dtype.h's bits. */
 template <int DT> __device__ __forceinline__ uint32_t zf_cu_pack2(float a, float b) {
-    uint16_t lo = DT == 1 ? zf_cu_to_f16(a) : zf_cu_to_bf16(a);
-    uint16_t hi = DT == 1 ? zf_cu_to_f16(b) : zf_cu_to_bf16(b);
-    return (uint32_t)lo | ((uint32_t)hi << 16);
+    if constexpr (DT == 2) {
+        __nv_bfloat162 p = __floats2bfloat162_rn(a, b);
+        uint32_t r = (uint32_t)__bfloat16_as_ushort(p.x) | ((uint32_t)__bfloat16_as_ushort(p.y) << 16);
+        uint32_t ua = __float_as_uint(a), ub = __float_as_uint(b);
+        if (zf_cu_isnan_bits(ua)) r = (r & 0xffff0000u) | (ua >> 16) | 0x0040u;
+        if (zf_cu_isnan_bits(ub)) r = (r & 0x0000ffffu) | (((ub >> 16) | 0x0040u) << 16);
+        return r;
+    } else {
+        return (uint32_t)zf_cu_to_f16(a) | ((uint32_t)zf_cu_to_f16(b) << 16);
+    }
+}
+
+/* Programmatic dependent launch (sm_90): wait for the previous kernel in the
+ * stream before touching memory; let the next one launch once this block is
+ * done. No-ops when launched without the attribute or built for older GPUs. */
+__device__ __forceinline__ void zf_cu_wait_prior() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void zf_cu_release_next() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
 }
 
 template <int DT> __device__ __forceinline__ void zf_cu_store_vec(void *p, int64_t vi, const float *f) {

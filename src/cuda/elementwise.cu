@@ -63,6 +63,7 @@ template <int DT, class Op>
 __global__ void __launch_bounds__(ZF_CU_THREADS) ew_kernel(const zf_ew_view v, int64_t nvec, int64_t items) {
     constexpr int V = zf_cu_vec<DT>::n;
     constexpr size_t es = sizeof(typename zf_cu_elem<DT>::type);
+    zf_cu_wait_prior();
     for (int64_t row = blockIdx.y; row < v.rows; row += gridDim.y) {
         const char *in[Op::n_in];
         char *out[Op::n_out];
@@ -98,6 +99,7 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) ew_kernel(const zf_ew_view v, i
             }
         }
     }
+    zf_cu_release_next();
 }
 
 static bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
@@ -114,8 +116,7 @@ template <int DT, class Op> static cudaError_t ew_go(const zf_ew_view *v, cudaSt
     int64_t items = nvec + (v->cols - nvec * V);
     int64_t bx = (items + ZF_CU_THREADS - 1) / ZF_CU_THREADS;
     dim3 grid((unsigned)(bx < 0x7fffffff ? bx : 0x7fffffff), (unsigned)(v->rows < 65535 ? v->rows : 65535));
-    ew_kernel<DT, Op><<<grid, ZF_CU_THREADS, 0, s>>>(*v, nvec, items);
-    return cudaGetLastError();
+    return zf_cu_launch(ew_kernel<DT, Op>, grid, dim3(ZF_CU_THREADS), 0, s, *v, nvec, items);
 }
 
 template <class Op> static cudaError_t ew_launch(zf_dtype t, const zf_ew_view *v, cudaStream_t s) {

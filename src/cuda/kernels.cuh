@@ -13,6 +13,26 @@ extern "C" {
 
 #define ZF_CU_THREADS 256
 
+/* Set at init: the device supports programmatic dependent launch (sm_90+). */
+extern int zf_cu_pdl;
+
+/* Launches kernel k with programmatic stream serialization where supported,
+ * so a chain of small kernels (decode, graphs) overlaps launch and tail. */
+template <typename... P, typename... A>
+static cudaError_t zf_cu_launch(void (*k)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, A... args) {
+    cudaLaunchConfig_t c = {};
+    cudaLaunchAttribute at[1];
+    c.gridDim = grid;
+    c.blockDim = block;
+    c.dynamicSmemBytes = smem;
+    c.stream = s;
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    c.attrs = at;
+    c.numAttrs = zf_cu_pdl ? 1 : 0;
+    return cudaLaunchKernelEx(&c, k, args...);
+}
+
 /* Elementwise operands as rows: element j of row i of operand k lives at
  * in[k] + (i * in_stride[k] + j) elements. Inputs: add/mul (a, b), silu (x),
  * silu_vjp (x, d_out), swiglu (gate, up), swiglu_vjp (gate, up, d_out).

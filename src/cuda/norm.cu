@@ -44,51 +44,71 @@ template <int DT> __device__ const char *row_ptr(const void *p, int64_t row, int
 
 /* ---- forward ------------------------------------------------------------------ */
 
-/* Work items per row: nvec 16-byte vectors, then single elements. */
+/* Work items per row: nvec 16-byte vectors, then single elements. Each
+ * thread takes its items in batches of ZF_BATCH, all loads of a batch issued
+ * before its first store (stores may alias the inputs' other elements, so the
+ * compiler would not hoist the loads itself). */
+#define ZF_BATCH 4
+
 template <int DT, int MODE>
-__global__ void __launch_bounds__(ZF_CU_THREADS) fwd_kernel(const zf_norm_args a, int64_t nvec) {
-    constexpr int V = zf_cu_vec<DT>::n;
+__global__ void __launch_bounds__(ZF_CU_THREADS, 4) fwd_kernel(const zf_norm_args a, int64_t nvec) {
+    constexpr int V = zf_cu_vec<DT>::n, T = ZF_CU_THREADS;
     extern __shared__ __align__(16) float row[];
     __shared__ __align__(16) float part[ZF_CU_THREADS];
     __shared__ float s_inv;
     const int tid = threadIdx.x;
     const int64_t n = a.n, items = nvec + (n - nvec * V);
+    zf_cu_wait_prior();
     for (int64_t i = blockIdx.x; i < a.rows; i += gridDim.x) {
         const char *x = row_ptr<DT>(a.x, i, a.x_stride);
         const char *r = MODE != NORM_PLAIN ? row_ptr<DT>(a.r, i, a.r_stride) : nullptr;
         char *h = MODE != NORM_PLAIN ? (char *)row_ptr<DT>(a.h, i, a.h_stride) : nullptr;
         char *y = (char *)row_ptr<DT>(a.y, i, a.y_stride);
         /* stage the row (x, or h = x + r) */
-        for (int64_t it = tid; it < items; it += ZF_CU_THREADS) {
-            if (it < nvec) {
-                float v[V];
-                zf_cu_load_vec<DT>(x, it, v);
-                if constexpr (MODE != NORM_PLAIN) {
-                    float rv[V];
-                    zf_cu_load_vec<DT>(r, it, rv);
+        for (int64_t b0 = tid; b0 < items; b0 += ZF_BATCH * T) {
+            float v[ZF_BATCH][V], rv[ZF_BATCH][V];
 #pragma unroll
-                    for (int e = 0; e < V; e++) v[e] = __fadd_rn(v[e], rv[e]);
-                    zf_cu_store_vec<DT>(h, it, v);
+            for (int u = 0; u < ZF_BATCH; u++) {
+                int64_t it = b0 + u * T;
+                if (it < nvec) {
+                    zf_cu_load_vec<DT>(x, it, v[u]);
+                    if constexpr (MODE != NORM_PLAIN) zf_cu_load_vec<DT>(r, it, rv[u]);
+                } else if (it < items) {
+                    int64_t j = nvec * V + (it - nvec);
+                    v[u][0] = zf_cu_load<DT>(x, j);
+                    if constexpr (MODE != NORM_PLAIN) rv[u][0] = zf_cu_load<DT>(r, j);
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < ZF_BATCH; u++) {
+                int64_t it = b0 + u * T;
+                if (it >= items) break;
+                const bool vec = it < nvec;
+                const int cnt = vec ? V : 1;
+                const int64_t j0 = vec ? it * V : nvec * V + (it - nvec);
+                if constexpr (MODE != NORM_PLAIN) {
+#pragma unroll
+                    for (int e = 0; e < V; e++)
+                        if (e < cnt) v[u][e] = __fadd_rn(v[u][e], rv[u][e]);
+                    if (vec) zf_cu_store_vec<DT>(h, it, v[u]);
+                    else zf_cu_store<DT>(h, j0, v[u][0]);
                     if constexpr (MODE == NORM_ADD_EXACT)
 #pragma unroll
-                        for (int e = 0; e < V; e++) v[e] = zf_cu_round<DT>(v[e]);
+                        for (int e = 0; e < V; e++) v[u][e] = zf_cu_round<DT>(v[u][e]);
                 }
+                if (vec) {
 #pragma unroll
-                for (int e = 0; e < V; e += 4) ((float4 *)row)[(it * V + e) / 4] = make_float4(v[e], v[e + 1], v[e + 2], v[e + 3]);
-            } else {
-                int64_t j = nvec * V + (it - nvec);
-                float v = zf_cu_load<DT>(x, j);
-                if constexpr (MODE != NORM_PLAIN) {
-                    v = __fadd_rn(v, zf_cu_load<DT>(r, j));
-                    zf_cu_store<DT>(h, j, v);
-                    if constexpr (MODE == NORM_ADD_EXACT) v = zf_cu_round<DT>(v);
+                    for (int e = 0; e < V; e += 4)
+                        ((float4 *)row)[(j0 + e) / 4] = make_float4(v[u][e], v[u][e + 1], v[u][e + 2], v[u][e + 3]);
+                } else {
+                    row[j0] = v[u][0];
                 }
-                row[j] = v;
             }
         }
         __syncthreads();
         float acc = 0.0f;
-        for (int64_t j = tid; j < n; j += ZF_CU_THREADS) acc = __fmaf_rn(row[j], row[j], acc);
+#pragma unroll 4
+        for (int64_t j = tid; j < n; j += T) acc = __fmaf_rn(row[j], row[j], acc);
         part[tid] = acc;
         __syncthreads();
         if (tid < 32) {
@@ -97,24 +117,34 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) fwd_kernel(const zf_norm_args a
         }
         __syncthreads();
         const float inv = s_inv;
-        for (int64_t it = tid; it < items; it += ZF_CU_THREADS) {
-            if (it < nvec) {
-                float w[V], o[V];
-                zf_cu_load_vec<DT>(a.w, it, w);
+        for (int64_t b0 = tid; b0 < items; b0 += ZF_BATCH * T) {
+            float w[ZF_BATCH][V];
+#pragma unroll
+            for (int u = 0; u < ZF_BATCH; u++) {
+                int64_t it = b0 + u * T;
+                if (it < nvec) zf_cu_load_vec<DT>(a.w, it, w[u]);
+                else if (it < items) w[u][0] = zf_cu_load<DT>(a.w, nvec * V + (it - nvec));
+            }
+#pragma unroll
+            for (int u = 0; u < ZF_BATCH; u++) {
+                int64_t it = b0 + u * T;
+                if (it >= items) break;
+                const bool vec = it < nvec;
+                const int64_t j0 = vec ? it * V : nvec * V + (it - nvec);
+                float o[V];
 #pragma unroll
                 for (int e = 0; e < V; e++) {
-                    float p = __fmul_rn(row[it * V + e], inv);
-                    o[e] = __fmul_rn(MODE == NORM_ADD_FAST ? p : zf_cu_round<DT>(p), w[e]);
+                    if (e > 0 && !vec) break;
+                    float p = __fmul_rn(row[j0 + e], inv);
+                    o[e] = __fmul_rn(MODE == NORM_ADD_FAST ? p : zf_cu_round<DT>(p), w[u][e]);
                 }
-                zf_cu_store_vec<DT>(y, it, o);
-            } else {
-                int64_t j = nvec * V + (it - nvec);
-                float p = __fmul_rn(row[j], inv);
-                zf_cu_store<DT>(y, j, __fmul_rn(MODE == NORM_ADD_FAST ? p : zf_cu_round<DT>(p), zf_cu_load<DT>(a.w, j)));
+                if (vec) zf_cu_store_vec<DT>(y, it, o);
+                else zf_cu_store<DT>(y, j0, o[0]);
             }
         }
         __syncthreads(); /* the next row reuses row[] */
     }
+    zf_cu_release_next();
 }
 
 /* ---- VJP ---------------------------------------------------------------------- */
@@ -132,6 +162,7 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) vjp_kernel(const zf_norm_args a
     __shared__ float s_inv, s_c;
     const int tid = threadIdx.x;
     const int64_t n = a.n, items = nvec + (n - nvec * V);
+    zf_cu_wait_prior();
     for (int64_t i = blockIdx.x; i < a.rows; i += gridDim.x) {
         const char *x = row_ptr<DT>(a.x, i, a.x_stride);
         const char *dy = row_ptr<DT>(a.dy, i, a.dy_stride);
@@ -198,6 +229,7 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) vjp_kernel(const zf_norm_args a
         }
         __syncthreads(); /* the next row reuses xs[], gs[] */
     }
+    zf_cu_release_next();
 }
 
 /* p_k[j] = fma(dy[r][j], T(x[r][j] * inv[r]), p_k[j]) over the rows of chunk k */
@@ -254,8 +286,8 @@ template <int DT, int MODE> static cudaError_t fwd_go(const zf_norm_args *a, cud
     size_t smem = (size_t)((a->n + 3) / 4 * 4) * sizeof(float);
     cudaError_t e = allow_smem(fwd_kernel<DT, MODE>, smem);
     if (e != cudaSuccess) return e;
-    fwd_kernel<DT, MODE><<<row_blocks(a->rows), ZF_CU_THREADS, smem, s>>>(*a, vectors_per_row<DT>(a));
-    return cudaGetLastError();
+    return zf_cu_launch(fwd_kernel<DT, MODE>, dim3(row_blocks(a->rows)), dim3(ZF_CU_THREADS), smem, s, *a,
+                        vectors_per_row<DT>(a));
 }
 
 template <int DT, int MODE> static cudaError_t vjp_go(const zf_norm_args *a, cudaStream_t s) {

@@ -10,6 +10,7 @@
 #endif
 
 const zf_cuda_host *zf_cu_host;
+int zf_cu_pdl;
 extern const zf_cuda_memory zf_cu_memory;
 extern const zf_cuda_timing zf_cu_timing;
 
@@ -94,6 +95,7 @@ static int plugin_init(const zf_cuda_host *host, char *msg, size_t size) {
         snprintf(msg, size, "%s has compute capability %d.%d; this build needs 8.0 or newer", p.name, p.major, p.minor);
         return 1;
     }
+    zf_cu_pdl = p.major >= 9;
     zf_cu_norm_max_n = (optin - ZF_NORM_STATIC_SMEM) / 4;
     zf_cu_norm_vjp_max_n = (optin - ZF_NORM_STATIC_SMEM) / 8;
     g_plugin.ready = 1;

@@ -26,10 +26,12 @@ __device__ __forceinline__ float zf_cu_exp(float x) {
     float r2 = __fmul_rn(r, r);
     float y = __fmaf_rn(p, r2, r);
     y = __fadd_rn(y, 1.0f);
-    /* sh = 1.5*2^23 + n exactly (|n| <= 150), so n = bits(sh) - bits(1.5*2^23);
-     * n / 2 truncates toward zero like zmath.h's (int32_t)(n * 0.5f) */
+    /* sh = 1.5*2^23 + n exactly (|n| <= 150), so n = bits(sh) - bits(1.5*2^23).
+     * zmath.h splits n as trunc(n/2) + rest; floor(n/2) gives the same bits:
+     * either way y * 2^e1 is exact and normal (e1 >= -75), so the result is
+     * the single rounding of y * 2^n. */
     int ni = (int)__float_as_uint(sh) - 0x4b400000;
-    int e1 = ni / 2;
+    int e1 = ni >> 1;
     int e2 = ni - e1;
     y = __fmul_rn(__fmul_rn(y, zf_cu_pow2i(e1)), zf_cu_pow2i(e2));
     return (x != x) ? __fadd_rn(x, x) : y;
