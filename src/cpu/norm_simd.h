@@ -74,14 +74,15 @@ ZF_VINLINE float fwd_sum_squares(int mode, zf_dtype t, const void *x, const void
     return l256_tree(acc);
 }
 
-/* y for ZF_VW elements at i, or m < ZF_VW of them. The add modes either
- * read h back (exact, not nt) or recompute x + r and write h here: x and r
- * are intact until then, so h may be either of them. nt: the row's outputs
- * are vector-aligned and written non-temporally (never read back). */
+/* y for ZF_VW elements at i, or m < ZF_VW of them. Exact either reads h
+ * back (hback: stored in pass 1) or, like fast, recomputes x + r and writes
+ * h here: x and r are intact until then, so h may be either of them.
+ * nt: the row's outputs are vector-aligned and y (and a recomputed h) are
+ * written non-temporally. */
 ZF_VINLINE void fwd_store(int mode, zf_dtype t, const void *x, const void *r, const void *w, ZF_VEC inv, void *y,
-                          void *h, int64_t i, int64_t m, int nt) {
+                          void *h, int64_t i, int64_t m, int nt, int hback) {
     ZF_VEC wi = ld(t, w, i, m), out, v;
-    if (mode == ROW_PLAIN || (mode == ROW_ADD_EXACT && !nt)) {
+    if (mode == ROW_PLAIN || hback) {
         v = ld(t, mode == ROW_PLAIN ? x : h, i, m); /* a T value */
     } else {
         v = ZF_VADD(ld(t, x, i, m), ld(t, r, i, m));
@@ -102,15 +103,18 @@ ZF_VINLINE int vec_aligned(zf_dtype t, const void *p) {
 ZF_VINLINE void fwd_row(int mode, zf_dtype t, const void *x, const void *r, const void *w, float eps, void *y,
                         void *h, int64_t n, int stream) {
     int nt = stream && n % ZF_VW == 0 && vec_aligned(t, y) && (mode == ROW_PLAIN || vec_aligned(t, h));
-    ZF_VEC inv = ZF_VSET1(inv_rms(fwd_sum_squares(mode, t, x, r, h, mode == ROW_ADD_EXACT && !nt, n), n, eps));
+    /* exact recomputes T(x + r) only where that is cheap (f32) and saves a
+     * cached write of h (nt); for f16/bf16 the second rounding costs more */
+    int hback = mode == ROW_ADD_EXACT && !(nt && t == ZF_DTYPE_F32);
+    ZF_VEC inv = ZF_VSET1(inv_rms(fwd_sum_squares(mode, t, x, r, h, hback, n), n, eps));
     int64_t i = 0;
     if (nt) {
-        for (; i < n; i += ZF_VW) fwd_store(mode, t, x, r, w, inv, y, h, i, ZF_VW, 1);
+        for (; i < n; i += ZF_VW) fwd_store(mode, t, x, r, w, inv, y, h, i, ZF_VW, 1, hback);
         _mm_sfence(); /* order the streamed stores before the op returns */
         return;
     }
-    for (; i + ZF_VW <= n; i += ZF_VW) fwd_store(mode, t, x, r, w, inv, y, h, i, ZF_VW, 0);
-    if (i < n) fwd_store(mode, t, x, r, w, inv, y, h, i, n - i, 0);
+    for (; i + ZF_VW <= n; i += ZF_VW) fwd_store(mode, t, x, r, w, inv, y, h, i, ZF_VW, 0, hback);
+    if (i < n) fwd_store(mode, t, x, r, w, inv, y, h, i, n - i, 0, hback);
 }
 
 /* one exported kernel per mode; the dtype becomes a constant in each loop */
