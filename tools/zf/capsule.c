@@ -266,6 +266,9 @@ void zf_capsule_diff_header(const cJSON *a, const cJSON *b, FILE *f) {
     diff_field(f, "isa_cap", zf_cj_str(ma, "isa_cap"), zf_cj_str(mb, "isa_cap"), &n);
     diff_field(f, "gpu", gpu_name(ma), gpu_name(mb), &n);
     diff_field(f, "os", zf_cj_str(ma, "os"), zf_cj_str(mb, "os"), &n);
+    snprintf(na, sizeof na, "%.1f", zf_cj_num(ma, "load_average"));
+    snprintf(nb, sizeof nb, "%.1f", zf_cj_num(mb, "load_average"));
+    diff_field(f, "load", na, nb, &n);
     diff_field(f, "tier", zf_cj_str(a, "tier"), zf_cj_str(b, "tier"), &n);
     const cJSON *ka = cJSON_GetObjectItemCaseSensitive(a, "kernels"), *kb = cJSON_GetObjectItemCaseSensitive(b, "kernels");
     const cJSON *k;

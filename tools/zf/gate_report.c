@@ -12,8 +12,12 @@ void zf_gate_print(const cJSON *cap, FILE *f) {
             zf_cj_str(cap, "dtype"), zf_cj_str(cap, "tier"),
             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cap, "quick")) ? "  (quick sweep)" : "");
     fprintf(f, "fused  %s\nstock  %s\n", zf_cj_str(cap, "fused_variant"), zf_cj_str(cap, "stock_variant"));
-    double load = zf_cj_num(cJSON_GetObjectItemCaseSensitive(cap, "machine"), "load_average");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(cap, "machine");
+    double load = zf_cj_num(m, "load_average"), cores = zf_cj_num(m, "cores");
     if (load == load) fprintf(f, "load   %.2f (1-minute load average when the run started)\n", load);
+    if (load > 0.5 * cores)
+        fprintf(f, "WARNING: other work was running (load %.1f on %.0f cores): timings and bandwidth are noisy\n", load,
+                cores);
     fprintf(f, "memory bandwidth  %.1f GB/s (best; median %.1f) for %s\n", zf_cj_num(bw, "gbps"),
             zf_cj_num(bw, "median_gbps"), zf_cj_str(bw, "pattern"));
     fprintf(f, "                  %.1f GB/s for %s\n\n", zf_cj_num(bw, "read_gbps"), zf_cj_str(bw, "read_pattern"));
