@@ -48,10 +48,10 @@ template <int DT> __device__ const char *row_ptr(const void *p, int64_t row, int
  * thread takes its items in batches of ZF_BATCH, all loads of a batch issued
  * before its first store (stores may alias the inputs' other elements, so the
  * compiler would not hoist the loads itself). */
-#define ZF_BATCH 4
+#define ZF_BATCH 2
 
 template <int DT, int MODE>
-__global__ void __launch_bounds__(ZF_CU_THREADS, 4) fwd_kernel(const zf_norm_args a, int64_t nvec) {
+__global__ void __launch_bounds__(ZF_CU_THREADS) fwd_kernel(const zf_norm_args a, int64_t nvec) {
     constexpr int V = zf_cu_vec<DT>::n, T = ZF_CU_THREADS;
     extern __shared__ __align__(16) float row[];
     __shared__ __align__(16) float part[ZF_CU_THREADS];
