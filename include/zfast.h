@@ -269,6 +269,14 @@ ZF_API zf_status zf_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, 
 ZF_API zf_status zf_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
                                        const zf_tensor *weights, zf_tensor *y, const zf_opts *o);
 
+/* ---- float weights -------------------------------------------------------- */
+
+/* y[m, n] = x[m, k] @ W[n, k]^T; W f32, f16 or bf16 (independent of x); x
+ * and y share a float dtype T; y rounded to T once. Each output element is
+ * one L256 dot (docs/NUMERICS.md §4), whatever m, the threads or the ISA.
+ * y may not overlap x or W. */
+ZF_API zf_status zf_matmul(const zf_tensor *x, const zf_tensor *w, zf_tensor *y, const zf_opts *o);
+
 /* ---- model ops (docs/NUMERICS-model.md) ------------------------------------ */
 
 /* out[m, :] = table[ids[m], :]; table float [vocab, dim], ids i32 [m],

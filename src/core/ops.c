@@ -82,3 +82,8 @@ zf_status zf_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, const 
                                 const zf_tensor *weights, zf_tensor *y, const zf_opts *o) {
     ZF_ROUTE(gather_qmm_combine, a, a, wd, ids, weights, y, o);
 }
+
+/* float weights */
+zf_status zf_matmul(const zf_tensor *x, const zf_tensor *w, zf_tensor *y, const zf_opts *o) {
+    ZF_ROUTE(matmul, x, x, w, y, o);
+}

@@ -2,6 +2,7 @@
 #include "core/backend.h"
 #include "core/registry.h"
 #include "cpu/elementwise.h"
+#include "cpu/matmul.h"
 #include "cpu/moe.h"
 #include "cpu/qmm.h"
 #include "cpu/quant.h"
@@ -32,6 +33,7 @@ const zf_backend_ops zf_cpu_backend = {
     .moe_route = zf_cpu_moe_route,
     .gather_qmm_swiglu = zf_cpu_gather_qmm_swiglu,
     .gather_qmm_combine = zf_cpu_gather_qmm_combine,
+    .matmul = zf_cpu_matmul,
 };
 
 #define FN(f) ((void (*)(void))(f))
@@ -117,6 +119,11 @@ static const zf_variant k_cpu_variants[] = {
      FN(zf_scalar_attention), NULL, NULL, "stock"},
     {"cpu.avx2.attention", ZF_OP_ATTENTION, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_AVX2,
      FN(zf_avx2_attention), zf_cpu_selftest_attention, NULL, "stock; 8 L256 lanes and 8 output columns per step"},
+    /* float weights (src/cpu/matmul.c) */
+    {"cpu.scalar.matmul", ZF_OP_MATMUL, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR,
+     FN(zf_scalar_matmul), NULL, NULL, "stock; one L256 dot per output"},
+    {"cpu.avx2.matmul", ZF_OP_MATMUL, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_AVX2,
+     FN(zf_avx2_matmul), zf_cpu_selftest_matmul, NULL, "stock; 8 L256 lanes per step, a W row shared by 4 x rows"},
     EW_VARIANTS(scalar, SCALAR),
     NORM_VARIANTS(scalar, SCALAR),
     NORM_VARIANTS(avx2, AVX2),
