@@ -46,13 +46,17 @@ void zf_scalar_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k
     for (int64_t c = 0; c < d; c++) zf_store(tq, out, c, acc[c] / sum);
 }
 
+/* Scratch floats a task keeps on its stack: no allocation per call while
+ * keys + 2 head_dim + 16 fit (7,664 keys at head_dim 256). */
+#define ZF_ATTN_STACK_FLOATS 8192
+
 typedef struct attn_job {
     const zf_tensor *q, *k, *v;
     zf_tensor *out;
     float scale;
     zf_attention_fn fn;
     int64_t units, per_task, scratch_floats;
-    float *scratch;
+    float *scratch; /* tasks x scratch_floats, or NULL: each task uses its stack */
 } attn_job;
 
 /* Task: a fixed range of (query, head) units, with its own scratch. */
@@ -62,7 +66,8 @@ static void attn_task(void *ctx, int64_t task) {
     int64_t m = q->shape[0], hq = q->shape[1], d = q->shape[2], t = k->shape[1];
     int64_t group = hq / k->shape[0];
     size_t eq = zf_dtype_size(q->dtype), ekv = zf_dtype_size(k->dtype);
-    float *scratch = j->scratch + task * j->scratch_floats;
+    float local[ZF_ATTN_STACK_FLOATS];
+    float *scratch = j->scratch ? j->scratch + task * j->scratch_floats : local;
     int64_t end = (task + 1) * j->per_task < j->units ? (task + 1) * j->per_task : j->units;
     for (int64_t u = task * j->per_task; u < end; u++) {
         int64_t i = u / hq, h = u % hq, kh = h / group;
@@ -124,10 +129,12 @@ zf_status zf_cpu_attention(const zf_tensor *q, const zf_tensor *k, const zf_tens
     j.per_task = (j.units + tasks - 1) / tasks;
     tasks = (j.units + j.per_task - 1) / j.per_task;
     j.scratch_floats = t + 2 * d + 16;
-    j.scratch = malloc((size_t)(tasks * j.scratch_floats) * sizeof(float));
-    if (!j.scratch)
-        return zf_error(ZF_ERR_NO_MEMORY, "[attention] no memory for %lld score rows of %lld", (long long)tasks,
-                        (long long)t);
+    if (j.scratch_floats > ZF_ATTN_STACK_FLOATS) { /* long contexts only */
+        j.scratch = malloc((size_t)(tasks * j.scratch_floats) * sizeof(float));
+        if (!j.scratch)
+            return zf_error(ZF_ERR_NO_MEMORY, "[attention] no memory for %lld score rows of %lld", (long long)tasks,
+                            (long long)t);
+    }
     if (tasks == 1) attn_task(&j, 0);
     else zf_parallel_for(tasks, attn_task, &j);
     free(j.scratch);

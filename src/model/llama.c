@@ -3,10 +3,12 @@
  *
  *   x = embedding(tokens)
  *   per layer: hn = rms_norm(x) (layer 0) or (hn, x) = add_rms_norm(delta, x)
- *              q, k, v = qmm(hn) (+ bias); q/k rms_norm per head (Qwen3); rope
- *              k, v -> cache; att = attention(q, cache); delta = qmm(att, Wo)
+ *              q, k, v = linear(hn) (+ bias); q/k rms_norm per head (Qwen3); rope
+ *              k, v -> cache; att = attention(q, cache); delta = linear(att, Wo)
  *              (hn, x) = add_rms_norm(delta, x); delta = ffn(hn)
- *   (hn, x) = add_rms_norm(delta, x); logits = qmm(hn, W_out) in f32
+ *   (hn, x) = add_rms_norm(delta, x); logits = linear(hn, W_out) in f32
+ *
+ * linear is qmm for affine-quantized weights and matmul for float ones.
  *
  * add_rms_norm stands where the unfused graph adds then normalises; in the
  * stable tier it is bit-identical to that pair. Every op works row by row in
@@ -64,6 +66,15 @@ static zf_status get(const zf_weight_source *src, const char *name, zf_weight *w
     return src->weight(src->ctx, name, w);
 }
 
+/* A buffer the model owns (freed with it), for what it derives from weights. */
+static zf_status own(zf_model *m, size_t bytes, const char *name, void **out) {
+    if (m->n_owned == (int)(sizeof m->owned / sizeof *m->owned))
+        return zf_error(ZF_ERR_UNSUPPORTED, "[model] too many converted vectors (%s)", name);
+    if (!(*out = malloc(bytes))) return zf_error(ZF_ERR_NO_MEMORY, "[model] no memory to convert %s", name);
+    m->owned[m->n_owned++] = *out;
+    return ZF_OK;
+}
+
 /* A 1-D float weight of n elements as an activation-dtype tensor (a view
  * when the dtype already matches, else a converted copy). */
 static zf_status get_vector(zf_model *m, const zf_weight_source *src, const char *name, int64_t n, zf_tensor *out) {
@@ -76,23 +87,43 @@ static zf_status get_vector(zf_model *m, const zf_weight_source *src, const char
         *out = zf_tensor_1d(w.t.data, t, n);
         return ZF_OK;
     }
-    if (m->n_owned == (int)(sizeof m->owned / sizeof *m->owned))
-        return zf_error(ZF_ERR_UNSUPPORTED, "[model] too many converted vectors (%s)", name);
-    void *p = malloc((size_t)n * zf_dtype_size(t));
-    if (!p) return zf_error(ZF_ERR_NO_MEMORY, "[model] no memory to convert %s", name);
-    m->owned[m->n_owned++] = p;
+    void *p;
+    ZF_TRY(own(m, (size_t)n * zf_dtype_size(t), name, &p));
     for (int64_t i = 0; i < n; i++) zf_store(t, p, i, zf_load(w.t.dtype, w.t.data, i));
     *out = zf_tensor_1d(p, t, n);
     return ZF_OK;
 }
 
-/* An affine-quantized [experts, n, k] weight (experts 1 for a plain linear). */
+/* A bias vector of n as ZF_BIAS_ROWS copies [ZF_BIAS_ROWS, n], so one add
+ * serves that many rows. */
+static zf_status get_bias(zf_model *m, const zf_weight_source *src, const char *name, int64_t n, zf_tensor *out) {
+    zf_tensor v;
+    ZF_TRY(get_vector(m, src, name, n, &v));
+    size_t row = (size_t)n * zf_dtype_size(v.dtype);
+    void *p;
+    ZF_TRY(own(m, row * ZF_BIAS_ROWS, name, &p));
+    for (int r = 0; r < ZF_BIAS_ROWS; r++) memcpy((char *)p + r * row, v.data, row);
+    *out = zf_tensor_2d(p, v.dtype, ZF_BIAS_ROWS, n);
+    return ZF_OK;
+}
+
+/* A linear layer's [experts, n, k] weight (experts 1 for a plain linear):
+ * affine-quantized, or float for a plain linear. */
 static zf_status get_linear(const zf_weight_source *src, const char *name, int64_t experts, int64_t n, int64_t k,
                             zf_weight *w) {
     ZF_TRY(get(src, name, w));
-    if (w->kind != ZF_WEIGHT_AFFINE)
-        return zf_error(ZF_ERR_UNSUPPORTED, "[model] %s is a float matrix; linear layers need affine-quantized "
-                        "weights (float matmul is not implemented yet)", name);
+    if (w->kind == ZF_WEIGHT_FLOAT) {
+        const zf_tensor *t = &w->t;
+        int64_t e = t->ndim == 3 ? t->shape[0] : 1;
+        if (t->ndim < 2 || t->ndim > 3 || e != experts || t->shape[t->ndim - 2] != n || t->shape[t->ndim - 1] != k)
+            return zf_error(ZF_ERR_FORMAT, "[model] %s: a float tensor of %lld elements; expected [%lld, %lld, %lld]",
+                            name, (long long)zf_tensor_numel(t), (long long)experts, (long long)n, (long long)k);
+        if (experts > 1)
+            return zf_error(ZF_ERR_UNSUPPORTED, "[model] %s: float expert weights are not supported; the MoE "
+                            "kernels need affine-quantized experts (use a quantized file)", name);
+        w->t = zf_tensor_2d(t->data, t->dtype, n, k);
+        return ZF_OK;
+    }
     if (w->q.experts != experts || w->q.n != n || w->q.k != k)
         return zf_error(ZF_ERR_FORMAT, "[model] %s is [%lld, %lld, %lld]; expected [%lld, %lld, %lld]", name,
                         (long long)w->q.experts, (long long)w->q.n, (long long)w->q.k, (long long)experts,
@@ -132,9 +163,9 @@ static zf_status load_layer(zf_model *m, const zf_weight_source *src, int64_t i,
         ZF_TRY(get_vector(m, src, NAME("attn_k_norm.weight"), D, &l->k_norm));
     }
     if (c->attn_bias) {
-        ZF_TRY(get_vector(m, src, NAME("attn_q.bias"), qd, &l->bq));
-        ZF_TRY(get_vector(m, src, NAME("attn_k.bias"), kd, &l->bk));
-        ZF_TRY(get_vector(m, src, NAME("attn_v.bias"), kd, &l->bv));
+        ZF_TRY(get_bias(m, src, NAME("attn_q.bias"), qd, &l->bq));
+        ZF_TRY(get_bias(m, src, NAME("attn_k.bias"), kd, &l->bk));
+        ZF_TRY(get_bias(m, src, NAME("attn_v.bias"), kd, &l->bv));
     }
     if (c->is_moe) {
         int64_t E = c->experts, F = c->expert_ffn;
@@ -267,18 +298,26 @@ static zf_tensor t3(void *p, zf_dtype t, int64_t a, int64_t b, int64_t c) {
     return zf_tensor_nd(p, t, 3, s);
 }
 
-/* y[n, :] += bias, row by row */
+zf_status zf_model_linear(const zf_tensor *x, const zf_weight *w, zf_tensor *y) {
+    return w->kind == ZF_WEIGHT_AFFINE ? zf_qmm(x, &w->q, y, NULL) : zf_matmul(x, &w->t, y, NULL);
+}
+
+/* y[n, :] += bias ([ZF_BIAS_ROWS, cols] copies of the row): one add per
+ * ZF_BIAS_ROWS rows, the same bits as adding row by row */
 static zf_status add_bias(zf_tensor *y, const zf_tensor *bias) {
+    int64_t cols = y->shape[1];
     size_t es = zf_dtype_size(y->dtype);
-    for (int64_t r = 0; r < y->shape[0]; r++) {
-        zf_tensor row = zf_tensor_1d((char *)y->data + (size_t)(r * y->shape[1]) * es, y->dtype, y->shape[1]);
-        ZF_TRY(zf_add(&row, bias, &row, NULL));
+    for (int64_t r = 0; r < y->shape[0]; r += ZF_BIAS_ROWS) {
+        int64_t rows = y->shape[0] - r < ZF_BIAS_ROWS ? y->shape[0] - r : ZF_BIAS_ROWS;
+        zf_tensor ys = t2((char *)y->data + (size_t)(r * cols) * es, y->dtype, rows, cols);
+        zf_tensor bs = t2(bias->data, bias->dtype, rows, cols);
+        ZF_TRY(zf_add(&ys, &bs, &ys, NULL));
     }
     return ZF_OK;
 }
 
 static zf_status project(const zf_tensor *x, const zf_weight *w, const zf_tensor *bias, int has_bias, zf_tensor *y) {
-    ZF_TRY(zf_qmm(x, &w->q, y, NULL));
+    ZF_TRY(zf_model_linear(x, w, y));
     return has_bias ? add_bias(y, bias) : ZF_OK;
 }
 
@@ -327,7 +366,7 @@ static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_te
     zf_tensor att3 = t3(m->att, t, n, Hq, D), att = t2(m->att, t, n, Hq * D);
     float scale = 1.0f / sqrtf((float)D);
     ZF_TRY(zf_attention(&q3, &kv[0], &kv[1], scale, &att3, NULL));
-    return zf_qmm(&att, &l->wo.q, delta, NULL);
+    return zf_model_linear(&att, &l->wo, delta);
 }
 
 static zf_status ffn_block(zf_model *m, int64_t li, int64_t n, const zf_tensor *hn, zf_tensor *delta) {
@@ -335,10 +374,10 @@ static zf_status ffn_block(zf_model *m, int64_t li, int64_t n, const zf_tensor *
     const zf_model_layer *l = &m->layers[li];
     if (c->is_moe) return zf_moe_ffn(c, l, hn, m->moe, delta);
     zf_tensor g = t2(m->g, m->o.act_dtype, n, c->ffn), u = t2(m->u, m->o.act_dtype, n, c->ffn);
-    ZF_TRY(zf_qmm(hn, &l->ffn_gate.q, &g, NULL));
-    ZF_TRY(zf_qmm(hn, &l->ffn_up.q, &u, NULL));
+    ZF_TRY(zf_model_linear(hn, &l->ffn_gate, &g));
+    ZF_TRY(zf_model_linear(hn, &l->ffn_up, &u));
     ZF_TRY(zf_swiglu(&g, &u, &g, NULL));
-    return zf_qmm(&g, &l->ffn_down.q, delta, NULL);
+    return zf_model_linear(&g, &l->ffn_down, delta);
 }
 
 /* n <= max_batch tokens at positions pos .. pos + n - 1; logits NULL: none. */
@@ -369,7 +408,7 @@ static zf_status forward_step(zf_model *m, const int32_t *tokens, int64_t n, int
         src = m->hn32;
     }
     zf_tensor xo = t2(src, ZF_DTYPE_F32, rows, H), y = t2(logits, ZF_DTYPE_F32, rows, c->vocab);
-    return zf_qmm(&xo, &m->output.q, &y, NULL);
+    return zf_model_linear(&xo, &m->output, &y);
 }
 
 zf_status zf_model_forward(zf_model *m, const int32_t *tokens, int64_t n, int all_logits, float *logits) {

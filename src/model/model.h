@@ -53,13 +53,18 @@ int64_t zf_model_weight_bytes_per_token(const zf_model *m);
 
 /* ---- internal: shared by llama.c and qwen3_moe.c ---------------------------- */
 
+#define ZF_BIAS_ROWS 32 /* copies of a bias row kept, so one add covers that many rows */
+
 typedef struct zf_model_layer {
     zf_tensor attn_norm, ffn_norm, q_norm, k_norm; /* act dtype; q/k norms only with qk_norm */
     zf_weight wq, wk, wv, wo;
-    zf_tensor bq, bk, bv;                          /* act dtype; only with attn_bias */
+    zf_tensor bq, bk, bv;                          /* act dtype [ZF_BIAS_ROWS, dim]; only with attn_bias */
     zf_weight ffn_gate, ffn_up, ffn_down;          /* dense; MoE: stacked experts */
     zf_weight router;                              /* MoE only */
 } zf_model_layer;
+
+/* y = x @ W^T: zf_qmm for affine-quantized weights, zf_matmul for float ones. */
+zf_status zf_model_linear(const zf_tensor *x, const zf_weight *w, zf_tensor *y);
 
 /* The MoE feed-forward block for n rows of x [n, hidden] into out [n, hidden]
  * (router -> zf_moe_route -> zf_gather_qmm_swiglu -> zf_gather_qmm_combine). */

@@ -1,4 +1,5 @@
-/* The qwen3_moe feed-forward block: router logits (qmm) -> softmax top-k
+/* The qwen3_moe feed-forward block: router logits (qmm, or matmul for the
+ * float router most GGUF files keep) -> softmax top-k
  * (zf_moe_route, f32 weights, norm_topk_prob from the config) ->
  * zf_gather_qmm_swiglu -> zf_gather_qmm_combine. Scratch is the caller's. */
 #include "core/error.h"
@@ -25,7 +26,7 @@ zf_status zf_moe_ffn(const zf_model_config *cfg, const zf_model_layer *l, const 
     p += align64(n * k * 4);
     int64_t ashape[3] = {n, k, F};
     zf_tensor a = zf_tensor_nd(p, t, 3, ashape);
-    ZF_TRY(zf_qmm(x, &l->router.q, &logits, NULL));
+    ZF_TRY(zf_model_linear(x, &l->router, &logits));
     ZF_TRY(zf_moe_route(&logits, (int)k, cfg->norm_topk_prob, &ids, &weights, NULL));
     ZF_TRY(zf_gather_qmm_swiglu(x, &l->ffn_gate.q, &l->ffn_up.q, &ids, &a, NULL));
     return zf_gather_qmm_combine(&a, &l->ffn_down.q, &ids, &weights, out, NULL);
