@@ -44,15 +44,10 @@ template <int DT> __device__ const char *row_ptr(const void *p, int64_t row, int
 
 /* ---- forward ------------------------------------------------------------------ */
 
-/* Work items per row: nvec 16-byte vectors, then single elements. Each
- * thread takes its items in batches of ZF_BATCH, all loads of a batch issued
- * before its first store (stores may alias the inputs' other elements, so the
- * compiler would not hoist the loads itself). */
-#define ZF_BATCH 2
-
+/* Work items per row: nvec 16-byte vectors, then single elements. */
 template <int DT, int MODE>
 __global__ void __launch_bounds__(ZF_CU_THREADS) fwd_kernel(const zf_norm_args a, int64_t nvec) {
-    constexpr int V = zf_cu_vec<DT>::n, T = ZF_CU_THREADS;
+    constexpr int V = zf_cu_vec<DT>::n;
     extern __shared__ __align__(16) float row[];
     __shared__ __align__(16) float part[ZF_CU_THREADS];
     __shared__ float s_inv;
@@ -65,50 +60,36 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) fwd_kernel(const zf_norm_args a
         char *h = MODE != NORM_PLAIN ? (char *)row_ptr<DT>(a.h, i, a.h_stride) : nullptr;
         char *y = (char *)row_ptr<DT>(a.y, i, a.y_stride);
         /* stage the row (x, or h = x + r) */
-        for (int64_t b0 = tid; b0 < items; b0 += ZF_BATCH * T) {
-            float v[ZF_BATCH][V], rv[ZF_BATCH][V];
-#pragma unroll
-            for (int u = 0; u < ZF_BATCH; u++) {
-                int64_t it = b0 + u * T;
-                if (it < nvec) {
-                    zf_cu_load_vec<DT>(x, it, v[u]);
-                    if constexpr (MODE != NORM_PLAIN) zf_cu_load_vec<DT>(r, it, rv[u]);
-                } else if (it < items) {
-                    int64_t j = nvec * V + (it - nvec);
-                    v[u][0] = zf_cu_load<DT>(x, j);
-                    if constexpr (MODE != NORM_PLAIN) rv[u][0] = zf_cu_load<DT>(r, j);
-                }
-            }
-#pragma unroll
-            for (int u = 0; u < ZF_BATCH; u++) {
-                int64_t it = b0 + u * T;
-                if (it >= items) break;
-                const bool vec = it < nvec;
-                const int cnt = vec ? V : 1;
-                const int64_t j0 = vec ? it * V : nvec * V + (it - nvec);
+        for (int64_t it = tid; it < items; it += ZF_CU_THREADS) {
+            if (it < nvec) {
+                float v[V];
+                zf_cu_load_vec<DT>(x, it, v);
                 if constexpr (MODE != NORM_PLAIN) {
+                    float rv[V];
+                    zf_cu_load_vec<DT>(r, it, rv);
 #pragma unroll
-                    for (int e = 0; e < V; e++)
-                        if (e < cnt) v[u][e] = __fadd_rn(v[u][e], rv[u][e]);
-                    if (vec) zf_cu_store_vec<DT>(h, it, v[u]);
-                    else zf_cu_store<DT>(h, j0, v[u][0]);
+                    for (int e = 0; e < V; e++) v[e] = __fadd_rn(v[e], rv[e]);
+                    zf_cu_store_vec<DT>(h, it, v);
                     if constexpr (MODE == NORM_ADD_EXACT)
 #pragma unroll
-                        for (int e = 0; e < V; e++) v[u][e] = zf_cu_round<DT>(v[u][e]);
+                        for (int e = 0; e < V; e++) v[e] = zf_cu_round<DT>(v[e]);
                 }
-                if (vec) {
 #pragma unroll
-                    for (int e = 0; e < V; e += 4)
-                        ((float4 *)row)[(j0 + e) / 4] = make_float4(v[u][e], v[u][e + 1], v[u][e + 2], v[u][e + 3]);
-                } else {
-                    row[j0] = v[u][0];
+                for (int e = 0; e < V; e += 4) ((float4 *)row)[(it * V + e) / 4] = make_float4(v[e], v[e + 1], v[e + 2], v[e + 3]);
+            } else {
+                int64_t j = nvec * V + (it - nvec);
+                float v = zf_cu_load<DT>(x, j);
+                if constexpr (MODE != NORM_PLAIN) {
+                    v = __fadd_rn(v, zf_cu_load<DT>(r, j));
+                    zf_cu_store<DT>(h, j, v);
+                    if constexpr (MODE == NORM_ADD_EXACT) v = zf_cu_round<DT>(v);
                 }
+                row[j] = v;
             }
         }
         __syncthreads();
         float acc = 0.0f;
-#pragma unroll 4
-        for (int64_t j = tid; j < n; j += T) acc = __fmaf_rn(row[j], row[j], acc);
+        for (int64_t j = tid; j < n; j += ZF_CU_THREADS) acc = __fmaf_rn(row[j], row[j], acc);
         part[tid] = acc;
         __syncthreads();
         if (tid < 32) {
@@ -117,29 +98,20 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) fwd_kernel(const zf_norm_args a
         }
         __syncthreads();
         const float inv = s_inv;
-        for (int64_t b0 = tid; b0 < items; b0 += ZF_BATCH * T) {
-            float w[ZF_BATCH][V];
-#pragma unroll
-            for (int u = 0; u < ZF_BATCH; u++) {
-                int64_t it = b0 + u * T;
-                if (it < nvec) zf_cu_load_vec<DT>(a.w, it, w[u]);
-                else if (it < items) w[u][0] = zf_cu_load<DT>(a.w, nvec * V + (it - nvec));
-            }
-#pragma unroll
-            for (int u = 0; u < ZF_BATCH; u++) {
-                int64_t it = b0 + u * T;
-                if (it >= items) break;
-                const bool vec = it < nvec;
-                const int64_t j0 = vec ? it * V : nvec * V + (it - nvec);
-                float o[V];
+        for (int64_t it = tid; it < items; it += ZF_CU_THREADS) {
+            if (it < nvec) {
+                float w[V], o[V];
+                zf_cu_load_vec<DT>(a.w, it, w);
 #pragma unroll
                 for (int e = 0; e < V; e++) {
-                    if (e > 0 && !vec) break;
-                    float p = __fmul_rn(row[j0 + e], inv);
-                    o[e] = __fmul_rn(MODE == NORM_ADD_FAST ? p : zf_cu_round<DT>(p), w[u][e]);
+                    float p = __fmul_rn(row[it * V + e], inv);
+                    o[e] = __fmul_rn(MODE == NORM_ADD_FAST ? p : zf_cu_round<DT>(p), w[e]);
                 }
-                if (vec) zf_cu_store_vec<DT>(y, it, o);
-                else zf_cu_store<DT>(y, j0, o[0]);
+                zf_cu_store_vec<DT>(y, it, o);
+            } else {
+                int64_t j = nvec * V + (it - nvec);
+                float p = __fmul_rn(row[j], inv);
+                zf_cu_store<DT>(y, j, __fmul_rn(MODE == NORM_ADD_FAST ? p : zf_cu_round<DT>(p), zf_cu_load<DT>(a.w, j)));
             }
         }
         __syncthreads(); /* the next row reuses row[] */
