@@ -282,6 +282,7 @@ int64_t zf_model_weight_bytes_per_token(const zf_model *m) {
         b += qbytes(&l->ffn_gate, share) + qbytes(&l->ffn_up, share) + qbytes(&l->ffn_down, share);
         if (c->is_moe) b += qbytes(&l->router, 1);
         b += 2 * c->hidden * es;
+        if (c->qk_norm) b += 2 * c->head_dim * es;
     }
     b += qbytes(&m->output, 1) + c->hidden * es;
     /* the embedding: one row */
