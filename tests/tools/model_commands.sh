@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# zf synth / validate / ppl end to end on synthetic models of both
+# zf synth / validate / ppl / run / bench end to end on synthetic models of both
 # architectures and formats, and on the real SmolLM2 file when present.
 #   model_commands.sh ZF_BINARY REPO_DIR
 set -uo pipefail
@@ -30,6 +30,32 @@ for m in llama.gguf llama-mlx moe.gguf moe-mlx; do
     has out "PASS"
     check "capsule show $m" 0 "$zf" capsule show "$dir/$m.capsule.json"
 done
+# run: streams text, timings on stderr; a seed replays a sampled run
+for m in llama.gguf moe-mlx; do
+    check "run $m" 0 "$zf" run "$dir/$m" -p "Hello there" -n 8
+    has err "decode"
+    check "run $m sampled" 0 "$zf" run "$dir/$m" -p "Hello" -n 8 --temp 0.8 --top-k 20 --top-p 0.9 --seed 7
+    cp "$dir/out" "$dir/sampled1"
+    check "run $m sampled again" 0 "$zf" run "$dir/$m" -p "Hello" -n 8 --temp 0.8 --top-k 20 --top-p 0.9 --seed 7
+    cmp -s "$dir/out" "$dir/sampled1" || { echo "FAIL: run $m: the same seed gave another text"; fail=1; }
+done
+check "run --chat moe.gguf" 0 "$zf" run "$dir/moe.gguf" --chat -p "Hi" -n 4
+check "run without -p" 2 "$zf" run "$dir/llama.gguf"
+check "run --backend cuda" 2 "$zf" run "$dir/llama.gguf" -p "x" --backend cuda
+has err "not available for models"
+check "run bad --top-p" 2 "$zf" run "$dir/llama.gguf" -p "x" --top-p 0
+check "run missing model" 1 "$zf" run "$dir/nope.gguf" -p "x"
+# bench: medians, roofline, capsule; --json is one object
+for m in llama.gguf moe.gguf; do
+    check "bench $m" 0 "$zf" bench "$dir/$m" -p 16 -n 8 -r 2 -o "$dir/$m.bench.json"
+    has out "roofline"
+    check "capsule show bench $m" 0 "$zf" capsule show "$dir/$m.bench.json"
+done
+check "bench --json" 0 "$zf" bench "$dir/llama-mlx" -p 8 -n 4 -r 1 --json -o "$dir/b.json"
+has out '"kind":	"bench"'
+has out '"decode_tok_s"'
+check "bench bad -r" 2 "$zf" bench "$dir/llama.gguf" -r 0
+
 printf 'The quick brown fox jumps over the lazy dog. 0123456789\n%.0s' {1..20} >"$dir/text.txt"
 check "ppl llama" 0 "$zf" ppl "$dir/llama.gguf" "$dir/text.txt" -c 64
 has out "perplexity"
@@ -49,5 +75,7 @@ real="$repo/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 if [ -f "$real" ] && [ -z "${ZF_TEST_QUICK:-}" ]; then
     check "validate SmolLM2 stable" 0 "$zf" validate "$real" -n 32 --runs 1 -o "$dir/smol.json"
     has out "PASS"
+    check "run SmolLM2 chat" 0 "$zf" run "$real" --chat -p "What is the capital of France?" -n 24
+    has out "Paris"
 fi
 exit $fail

@@ -10,7 +10,9 @@
     X(caps, "what this machine offers and which kernel runs per op and tier [--json]")         \
     X(gate, "time a fusion against its stock composition: gate swiglu|add_rms_norm [options]") \
     X(capsule, "read capsules: capsule show FILE | capsule diff A B")                            \
+    X(run, "generate text, streamed: run MODEL -p PROMPT [-n N] [--chat] [--temp T ...]")                 \
     X(validate, "stock path vs a tier on a real model, every token compared: validate MODEL [options]") \
+    X(bench, "prefill and decode tok/s vs the memory roofline: bench MODEL [-p 128] [-n 64] [-r 3] [--json]") \
     X(ppl, "perplexity of a text file: ppl MODEL TEXTFILE [-c CTX]")                               \
     X(synth, "write a model with seeded random weights: synth --arch A --preset P --format gguf|mlx -o PATH")
 
