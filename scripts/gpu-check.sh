@@ -3,10 +3,10 @@
 # tests, compute-sanitizer memcheck on the CUDA test binary, the benchmark
 # (gate shapes, decode graphs), the PyTorch baseline and the CUDA gates, then
 # every CTest; write logs, a summary and capsules into OUTDIR (<= 8 files).
-#   scripts/gpu-check.sh OUTDIR        (STEPS="build test bench torch sanitizer gate ctest" to pick)
+#   scripts/gpu-check.sh OUTDIR        (STEPS="build test moe bench torch sanitizer gate ctest" to pick)
 set -u
 OUT=${1:?usage: scripts/gpu-check.sh OUTDIR}
-STEPS=${STEPS:-"build test bench torch sanitizer gate ctest"}
+STEPS=${STEPS:-"build test moe bench torch sanitizer gate ctest"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$ROOT/build-gpu
 mkdir -p "$OUT"
@@ -44,10 +44,16 @@ if [ -d "$ROOT/.gpudeps/usr" ]; then
 fi
 if has build; then
     step configure 120 cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DZF_CUDA=ON || exit 1
-    step build_cuda 400 cmake --build "$B" -j "$(nproc)" --target zfast_cuda test_cuda zf_cuda_bench || exit 1
+    step build_cuda 400 cmake --build "$B" -j "$(nproc)" --target zfast_cuda test_cuda zf_cuda_bench test_cuda_moe zf_cuda_moe_bench || exit 1
     step build_all 400 cmake --build "$B" -j "$(nproc)" -- -k 0 # keep going past others' broken files
 fi
 if has test; then step test_cuda 300 "$B/tests/cuda/test_cuda"; fi
+if has moe; then # the MoE family: CUDA == CPU, memcheck, Qwen3-30B-A3B layer timings
+    step test_cuda_moe 400 "$B/tests/cuda/test_cuda_moe"
+    step memcheck_moe 300 env ZF_TEST_QUICK=1 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 \
+        "$B/tests/cuda/test_cuda_moe"
+    step moe_bench 300 "$B/zf_cuda_moe_bench" --json "$OUT/moe_bench.jsonl"
+fi
 if has bench; then step bench 200 "$B/zf_cuda_bench" --json "$OUT/bench.jsonl"; fi
 if has torch; then step torch_baseline 300 env PYTHONUNBUFFERED=1 python3 "$ROOT/scripts/torch_baseline.py" --json "$OUT/torch.jsonl"; fi
 if has sanitizer; then
@@ -58,7 +64,7 @@ if has gate; then
     step gate_swiglu 200 "$B/zf" gate swiglu --backend cuda --dtype bf16 -o "$OUT/gate_swiglu.json"
     step gate_add_rms_norm 200 "$B/zf" gate add_rms_norm --backend cuda --dtype bf16 -o "$OUT/gate_add_rms_norm.json"
 fi
-if has ctest; then step ctest 400 ctest --test-dir "$B" --output-on-failure -j 8 -E '^test_cuda$'; fi
+if has ctest; then step ctest 400 ctest --test-dir "$B" --output-on-failure -j 8 -E '^test_cuda(_moe)?$'; fi
 
 {
     echo

@@ -4,6 +4,7 @@
 
 #include "cuda/check.cuh"
 #include "cuda/kernels.cuh"
+#include "cuda/qmm.cuh"
 
 #ifndef ZF_CUDA_TARGETS
 #define ZF_CUDA_TARGETS "unknown"
@@ -35,12 +36,20 @@ static void fill_ops(zf_backend_ops *t) {
     t->swiglu_vjp = zf_cuda_swiglu_vjp;
     t->add_rms_norm = zf_cuda_add_rms_norm;
     t->add_rms_norm_vjp = zf_cuda_add_rms_norm_vjp;
+    t->qmm = zf_cuda_qmm;
+    t->gather_qmm = zf_cuda_gather_qmm;
+    t->moe_route = zf_cuda_moe_route;
+    t->gather_qmm_swiglu = zf_cuda_gather_qmm_swiglu;
+    t->gather_qmm_combine = zf_cuda_gather_qmm_combine;
 }
 
 #define FN(f) ((void (*)(void))(f))
 #define V(name, OP, FID, TIER, fn, note)                                                                       \
     {name, ZF_OP_##OP, ZF_DEVICE_CUDA, ZF_FIDELITY_##FID, ZF_TIER_##TIER, ZF_CPU_ISA_SCALAR, FN(fn), zf_cu_selftest, \
      NULL, note}
+#define VQ(name, OP, FID, TIER, fn, note)                                                                       \
+    {name, ZF_OP_##OP, ZF_DEVICE_CUDA, ZF_FIDELITY_##FID, ZF_TIER_##TIER, ZF_CPU_ISA_SCALAR, FN(fn),                \
+     zf_cu_selftest_moe, NULL, note}
 
 /* fast variants sit in the edge tier until `zf validate` evidence moves them */
 static const zf_variant k_variants[] = {
@@ -62,6 +71,15 @@ static const zf_variant k_variants[] = {
     V("cuda.add_rms_norm_vjp.stock", ADD_RMS_NORM_VJP, STOCK, STABLE, zf_cu_add_rms_norm_vjp_stock, "rms_norm_vjp then add"),
     V("cuda.add_rms_norm_vjp.exact", ADD_RMS_NORM_VJP, EXACT, STABLE, zf_cu_add_rms_norm_vjp_exact, "one pass for d_x; stock rounding points"),
     V("cuda.add_rms_norm_vjp.fast", ADD_RMS_NORM_VJP, FAST, EDGE, zf_cu_add_rms_norm_vjp_fast, "one pass for d_x; f32 before adding d_h (awaiting validate evidence)"),
+    VQ("cuda.qmm", QMM, STOCK, STABLE, zf_cu_qmm, "stock; canonical blocked dot, 4 x rows per weight-row read"),
+    VQ("cuda.gather_qmm", GATHER_QMM, STOCK, STABLE, zf_cu_gather_qmm, "stock; a CTA per pair, or pairs grouped by expert on the device"),
+    VQ("cuda.moe_route", MOE_ROUTE, STOCK, STABLE, zf_cu_moe_route, "stock; a warp per row"),
+    VQ("cuda.gather_qmm_swiglu.stock", GATHER_QMM_SWIGLU, STOCK, STABLE, zf_cu_gather_qmm_swiglu_stock, "gather_qmm twice, then swiglu stock"),
+    VQ("cuda.gather_qmm_swiglu.exact", GATHER_QMM_SWIGLU, EXACT, STABLE, zf_cu_gather_qmm_swiglu_fused, "one launch; g and u rounded to T like the stock path"),
+    VQ("cuda.gather_qmm_swiglu.fast", GATHER_QMM_SWIGLU, FAST, EDGE, zf_cu_gather_qmm_swiglu_fused, "one launch; g, u and silu kept in f32 (awaiting validate evidence)"),
+    VQ("cuda.gather_qmm_combine.stock", GATHER_QMM_COMBINE, STOCK, STABLE, zf_cu_gather_qmm_combine_stock, "gather_qmm, then mul and adds"),
+    VQ("cuda.gather_qmm_combine.exact", GATHER_QMM_COMBINE, EXACT, STABLE, zf_cu_gather_qmm_combine_fused, "one launch for few tokens; stock rounding points"),
+    VQ("cuda.gather_qmm_combine.fast", GATHER_QMM_COMBINE, FAST, EDGE, zf_cu_gather_qmm_combine_fused, "one launch for few tokens; f32 sum (awaiting validate evidence)"),
 };
 
 static int plugin_init(const zf_cuda_host *host, char *msg, size_t size);

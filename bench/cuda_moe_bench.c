@@ -1,0 +1,240 @@
+/* CUDA MoE benchmark on Qwen3-30B-A3B layer shapes (hidden 2048, expert
+ * width 768, 128 experts, top-8, 4-bit group 64, bf16): per-call time of
+ * 100-call CUDA graphs for gather_qmm_swiglu, gather_qmm_combine and the
+ * MoE block (router + both), exact and stock, at 1, 4, 16 and 64 tokens.
+ * Weights rotate over L layers (L x 3 x 128 experts, far beyond the L2) and
+ * each call of a graph uses the next layer, so every call reads from HBM.
+ * Bytes = packed words + scales + biases of the distinct experts a call
+ * touches; the roofline is a device-to-device copy measured in the same run.
+ * Prints a table; --json FILE writes one JSON object per line. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cuda_loader.h"
+
+#define H 2048
+#define F 768
+#define E 128
+#define K 8
+#define BITS 4
+#define GS 64
+#define LAYERS 8
+#define CALLS 100
+
+static const zf_cuda_plugin *P;
+static zf_stream *S;
+static FILE *J;
+
+#define CHECK(expr)                                                                        \
+    do {                                                                                   \
+        if ((expr) != ZF_OK) {                                                             \
+            fprintf(stderr, "cuda_moe_bench: %s failed: %s\n", #expr, zf_last_error());    \
+            exit(1);                                                                       \
+        }                                                                                  \
+    } while (0)
+
+static uint64_t g_rng = 0x853c49e6748fea9bull;
+static uint64_t rnd(void) {
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return g_rng;
+}
+
+static void *dev_bytes(size_t bytes, int bf16_values) {
+    char *h = malloc(bytes);
+    for (size_t i = 0; i < bytes / 2; i++)
+        ((uint16_t *)h)[i] = bf16_values ? zf_f32_to_bf16((float)((rnd() >> 40) & 0xffffff) / 16777216.0f - 0.5f)
+                                         : (uint16_t)rnd();
+    void *d;
+    CHECK(zf_device_alloc(ZF_DEVICE_CUDA, bytes, &d));
+    CHECK(zf_memcpy(d, ZF_DEVICE_CUDA, h, ZF_DEVICE_CPU, bytes, S));
+    CHECK(zf_stream_synchronize(S));
+    free(h);
+    return d;
+}
+
+/* Experts x [n, k] at 4 bits, bf16 scales (small) and biases. */
+static zf_qweight qweight(int64_t n, int64_t k) {
+    zf_qweight w = {0};
+    w.packed = dev_bytes((size_t)(E * n * k / 2), 0);
+    w.scales = dev_bytes((size_t)(E * n * (k / GS)) * 2, 1);
+    w.biases = dev_bytes((size_t)(E * n * (k / GS)) * 2, 1);
+    w.scale_dtype = ZF_DTYPE_BF16;
+    w.bits = BITS;
+    w.group_size = GS;
+    w.experts = E;
+    w.n = n;
+    w.k = k;
+    w.device = ZF_DEVICE_CUDA;
+    return w;
+}
+static double expert_bytes(int64_t n, int64_t k) { return (double)n * (double)k / 2 + (double)n * (double)(k / GS) * 4; }
+
+typedef struct layer {
+    zf_qweight wg, wu, wd;
+    zf_tensor logits, ids, weights;
+    int distinct; /* experts the router picks for the bench's tokens */
+} layer;
+
+static layer g_layers[LAYERS];
+static zf_tensor g_x, g_act, g_y;
+
+typedef enum { B_SWIGLU, B_COMBINE, B_BLOCK } what;
+static const char *const k_what[] = {"gather_qmm_swiglu", "gather_qmm_combine", "moe block (router + both)"};
+
+static zf_status call(what w, int l, int64_t m, zf_fidelity f) {
+    layer *L = &g_layers[l];
+    zf_opts o = {f, S};
+    zf_tensor x = g_x, ids = L->ids, wts = L->weights, act = g_act, y = g_y, lg = L->logits;
+    x.shape[0] = ids.shape[0] = wts.shape[0] = act.shape[0] = y.shape[0] = lg.shape[0] = m;
+    if (w == B_BLOCK) CHECK(zf_moe_route(&lg, K, 1, &ids, &wts, &o));
+    if (w != B_COMBINE) CHECK(zf_gather_qmm_swiglu(&x, &L->wg, &L->wu, &ids, &act, &o));
+    if (w != B_SWIGLU) CHECK(zf_gather_qmm_combine(&act, &L->wd, &ids, &wts, &y, &o));
+    return ZF_OK;
+}
+
+static int cmp_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median us per call of a 100-call graph (call i on layer i % LAYERS). */
+static double graph_us(what w, int64_t m, zf_fidelity f) {
+    for (int l = 0; l < LAYERS; l++) call(w, l, m, f); /* self-tests and scratch pools outside the capture */
+    CHECK(zf_stream_synchronize(S));
+    void *g, *e0, *e1;
+    CHECK(P->timing->capture_begin(S));
+    for (int i = 0; i < CALLS; i++) call(w, i % LAYERS, m, f);
+    CHECK(P->timing->capture_end(S, &g));
+    CHECK(P->timing->event_create(&e0));
+    CHECK(P->timing->event_create(&e1));
+    float ms[15];
+    for (int r = -2; r < 15; r++) {
+        float t;
+        CHECK(P->timing->event_record(e0, S));
+        CHECK(P->timing->graph_launch(g, S));
+        CHECK(P->timing->event_record(e1, S));
+        CHECK(P->timing->event_elapsed_ms(e0, e1, &t));
+        if (r >= 0) ms[r] = t;
+    }
+    qsort(ms, 15, sizeof *ms, cmp_float);
+    P->timing->graph_destroy(g);
+    P->timing->event_destroy(e0);
+    P->timing->event_destroy(e1);
+    return ms[7] * 1e3 / CALLS;
+}
+
+static double copy_gbps(void) {
+    size_t bytes = (size_t)1 << 30;
+    void *a, *b, *e0, *e1;
+    CHECK(zf_device_alloc(ZF_DEVICE_CUDA, bytes, &a));
+    CHECK(zf_device_alloc(ZF_DEVICE_CUDA, bytes, &b));
+    CHECK(P->mem->fill(a, 0x3c, bytes, S));
+    CHECK(P->timing->event_create(&e0));
+    CHECK(P->timing->event_create(&e1));
+    float ms[9];
+    for (int r = -1; r < 9; r++) {
+        float t;
+        CHECK(P->timing->event_record(e0, S));
+        CHECK(zf_memcpy(b, ZF_DEVICE_CUDA, a, ZF_DEVICE_CUDA, bytes, S));
+        CHECK(P->timing->event_record(e1, S));
+        CHECK(P->timing->event_elapsed_ms(e0, e1, &t));
+        if (r >= 0) ms[r] = t;
+    }
+    qsort(ms, 9, sizeof *ms, cmp_float);
+    zf_device_free(ZF_DEVICE_CUDA, a);
+    zf_device_free(ZF_DEVICE_CUDA, b);
+    return 2.0 * (double)bytes / (ms[4] * 1e-3) / 1e9;
+}
+
+/* Routes every layer once for m tokens and counts the distinct experts. */
+static void count_experts(int64_t m) {
+    int32_t *ids = malloc((size_t)(m * K) * 4);
+    for (int l = 0; l < LAYERS; l++) {
+        layer *L = &g_layers[l];
+        zf_tensor lg = L->logits, id = L->ids, w = L->weights;
+        lg.shape[0] = id.shape[0] = w.shape[0] = m;
+        zf_opts o = {ZF_FIDELITY_AUTO, S};
+        CHECK(zf_moe_route(&lg, K, 1, &id, &w, &o));
+        CHECK(zf_memcpy(ids, ZF_DEVICE_CPU, id.data, ZF_DEVICE_CUDA, (size_t)(m * K) * 4, S));
+        CHECK(zf_stream_synchronize(S));
+        char seen[E] = {0};
+        L->distinct = 0;
+        for (int64_t i = 0; i < m * K; i++)
+            if (!seen[ids[i]]) seen[ids[i]] = 1, L->distinct++;
+    }
+    free(ids);
+}
+
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) J = fopen(argv[++i], "w");
+        else {
+            fprintf(stderr, "usage: zf_cuda_moe_bench [--json FILE]\n");
+            return 2;
+        }
+    }
+    if (zf_cuda_available() != ZF_OK) {
+        fprintf(stderr, "cuda_moe_bench: %s\n", zf_last_error());
+        return 77;
+    }
+    P = zf_cuda_plugin_loaded(NULL);
+    CHECK(zf_stream_create(&S));
+    const int64_t MMAX = 64;
+    for (int l = 0; l < LAYERS; l++) {
+        layer *L = &g_layers[l];
+        L->wg = qweight(F, H);
+        L->wu = qweight(F, H);
+        L->wd = qweight(H, F);
+        L->logits = zf_tensor_2d(dev_bytes((size_t)(MMAX * E) * 2, 1), ZF_DTYPE_BF16, MMAX, E);
+        L->ids = zf_tensor_2d(NULL, ZF_DTYPE_I32, MMAX, K);
+        L->weights = zf_tensor_2d(NULL, ZF_DTYPE_BF16, MMAX, K);
+        CHECK(zf_device_alloc(ZF_DEVICE_CUDA, (size_t)(MMAX * K) * 4, &L->ids.data));
+        CHECK(zf_device_alloc(ZF_DEVICE_CUDA, (size_t)(MMAX * K) * 2, &L->weights.data));
+        L->logits.device = L->ids.device = L->weights.device = ZF_DEVICE_CUDA;
+    }
+    int64_t a3[3] = {MMAX, K, F};
+    g_x = zf_tensor_2d(dev_bytes((size_t)(MMAX * H) * 2, 1), ZF_DTYPE_BF16, MMAX, H);
+    g_act = zf_tensor_nd(dev_bytes((size_t)(MMAX * K * F) * 2, 1), ZF_DTYPE_BF16, 3, a3);
+    g_y = zf_tensor_2d(NULL, ZF_DTYPE_BF16, MMAX, H);
+    CHECK(zf_device_alloc(ZF_DEVICE_CUDA, (size_t)(MMAX * H) * 2, &g_y.data));
+    g_x.device = g_act.device = g_y.device = ZF_DEVICE_CUDA;
+
+    char desc[2048] = "";
+    P->describe_json(desc, sizeof desc);
+    double gbps = copy_gbps();
+    printf("device: %s\ncopy bandwidth (D2D, read + write): %.0f GB/s; weights rotate over %d layers (%.1f GB)\n\n",
+           desc, gbps, LAYERS, LAYERS * 3 * E * expert_bytes(F, H) / 1e9);
+    printf("| what | fidelity | tokens | experts | weight MB | us/call | GB/s | of copy bw | x read-once time |\n");
+    printf("|---|---|---|---|---|---|---|---|---|\n");
+    if (J) fprintf(J, "{\"kind\":\"device\",\"describe\":%s,\"copy_gbps\":%.1f}\n", desc, gbps);
+    static const int64_t tokens[] = {1, 4, 16, 64};
+    const zf_fidelity fids[2] = {ZF_FIDELITY_EXACT, ZF_FIDELITY_STOCK};
+    for (size_t ti = 0; ti < sizeof tokens / sizeof *tokens; ti++) {
+        int64_t m = tokens[ti];
+        count_experts(m);
+        double distinct = 0;
+        for (int l = 0; l < LAYERS; l++) distinct += g_layers[l].distinct;
+        distinct /= LAYERS;
+        for (int w = B_SWIGLU; w <= B_BLOCK; w++)
+            for (int fi = 0; fi < 2; fi++) {
+                double bytes = distinct * (w == B_COMBINE ? expert_bytes(H, F)
+                                           : w == B_SWIGLU ? 2 * expert_bytes(F, H)
+                                                           : 2 * expert_bytes(F, H) + expert_bytes(H, F));
+                double us = graph_us((what)w, m, fids[fi]);
+                double rate = bytes / (us * 1e-6) / 1e9;
+                printf("| %s | %s | %lld | %.1f | %.2f | %.2f | %.0f | %.0f%% | %.2fx |\n", k_what[w],
+                       zf_fidelity_name(fids[fi]), (long long)m, distinct, bytes / 1e6, us, rate, 100 * rate / gbps,
+                       us / (bytes / (gbps * 1e3)));
+                if (J)
+                    fprintf(J,
+                            "{\"kind\":\"moe\",\"what\":\"%s\",\"fidelity\":\"%s\",\"tokens\":%lld,\"experts\":%.2f,"
+                            "\"bytes\":%.0f,\"us_per_call\":%.3f,\"gbps\":%.1f}\n",
+                            k_what[w], zf_fidelity_name(fids[fi]), (long long)m, distinct, bytes, us, rate);
+            }
+    }
+    if (J) fclose(J);
+    return 0;
+}

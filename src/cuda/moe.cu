@@ -1,0 +1,399 @@
+/* MoE on CUDA (docs/NUMERICS-quant.md §3-5): the router, and the fused
+ * gather_qmm_swiglu / gather_qmm_combine next to their stock compositions
+ * (gather_qmm into T, then the stock elementwise passes). Fused variants
+ * run qmm.cu's gathered dots with an epilogue; they differ only in where
+ * they round. Few tokens take one launch per fused op. */
+#include "cuda/check.cuh"
+#include "cuda/kernels.cuh"
+#include "cuda/qdot.cuh"
+#include "cuda/zmath.cuh"
+
+/* ---- router: one warp per row ------------------------------------------------ */
+
+#define RT_WARPS 4
+
+/* a before b in top-k order: larger p, ties to the lower id. Either every p
+ * of a row is NaN (then the lower id wins, as the CPU's scan picks) or none. */
+__device__ __forceinline__ bool rt_before(float pa, int ea, float pb, int eb) {
+    if (eb < 0) return ea >= 0;
+    if (ea < 0) return false;
+    return pa > pb || (!(pb > pa) && ea < eb);
+}
+
+__global__ void __launch_bounds__(RT_WARPS * 32) route_kernel(const zf_cu_route_args a) {
+    extern __shared__ float sm[];
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    float *p = sm + (size_t)warp * a.E;
+    unsigned char *taken = (unsigned char *)(sm + (size_t)RT_WARPS * a.E) + (size_t)warp * a.E;
+    const size_t les = a.lt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
+    zf_cu_wait_prior();
+    for (int64_t row = (int64_t)blockIdx.x * RT_WARPS + warp; row < a.m; row += (int64_t)gridDim.x * RT_WARPS) {
+        const char *l = (const char *)a.logits + (size_t)(row * a.l_stride) * les;
+        /* the max: its order is free (a NaN logit makes every p NaN anyway;
+         * exp(+-0) is 1 either way) */
+        float mx = -INFINITY;
+        for (int64_t e = lane; e < a.E; e += 32) mx = fmaxf(mx, zf_cu_ld(a.lt, l, e));
+        for (int o = 16; o >= 1; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+        for (int64_t e = lane; e < a.E; e += 32) {
+            float le = zf_cu_ld(a.lt, l, e);
+            p[e] = zf_cu_exp(__fsub_rn(le, mx));
+            taken[e] = 0;
+        }
+        __syncwarp();
+        /* L256 sum: lane v of 256 (this thread holds v = lane + 32q) sums
+         * e = v, v + 256, ... from +0, then the tree s = 128 .. 1 */
+        float acc[8];
+#pragma unroll
+        for (int q = 0; q < 8; q++) {
+            acc[q] = 0.0f;
+            for (int64_t e = lane + 32 * q; e < a.E; e += 256) acc[q] = __fadd_rn(acc[q], p[e]);
+        }
+#pragma unroll
+        for (int q = 0; q < 4; q++) acc[q] = __fadd_rn(acc[q], acc[q + 4]);
+        acc[0] = __fadd_rn(acc[0], acc[2]);
+        acc[1] = __fadd_rn(acc[1], acc[3]);
+        float sum = __fadd_rn(acc[0], acc[1]);
+        for (int s = 16; s >= 1; s >>= 1) {
+            float o = __shfl_down_sync(0xffffffffu, sum, s);
+            if (lane < s) sum = __fadd_rn(sum, o);
+        }
+        sum = __shfl_sync(0xffffffffu, sum, 0);
+        for (int64_t e = lane; e < a.E; e += 32) p[e] = __fdiv_rn(p[e], sum);
+        __syncwarp();
+        int32_t *ids = a.ids + row * a.ids_stride;
+        char *w = (char *)a.weights + (size_t)(row * a.w_stride) * wes;
+        float den = 0.0f;
+        for (int s = 0; s < a.k; s++) {
+            float bp = 0.0f;
+            int be = -1;
+            for (int64_t e = lane; e < a.E; e += 32)
+                if (!taken[e] && rt_before(p[e], (int)e, bp, be)) bp = p[e], be = (int)e;
+            for (int o = 16; o >= 1; o >>= 1) {
+                float op = __shfl_xor_sync(0xffffffffu, bp, o);
+                int oe = __shfl_xor_sync(0xffffffffu, be, o);
+                if (rt_before(op, oe, bp, be)) bp = op, be = oe;
+            }
+            if (lane == 0) {
+                taken[be] = 1;
+                ids[s] = be;
+                den = __fadd_rn(den, bp);
+            }
+            __syncwarp();
+        }
+        /* den summed in slot order by lane 0, which writes the weights too */
+        if (lane == 0)
+            for (int s = 0; s < a.k; s++) {
+                float ps = p[ids[s]];
+                zf_cu_st(a.wt, w, s, a.norm ? __fdiv_rn(ps, den) : ps);
+            }
+        __syncwarp();
+    }
+    zf_cu_release_next();
+}
+
+cudaError_t zf_cu_moe_route(const zf_cu_route_args *a, cudaStream_t s) {
+    const size_t smem = (size_t)RT_WARPS * (size_t)a->E * 5;
+    if (smem > 48 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(route_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess) return e;
+    }
+    int64_t blocks = (a->m + RT_WARPS - 1) / RT_WARPS;
+    return zf_cu_launch(route_kernel, dim3((unsigned)(blocks < 65535 ? blocks : 65535)), dim3(RT_WARPS * 32), smem, s,
+                        *a);
+}
+
+/* ---- gather_qmm_combine: the slot-ordered sum ---------------------------------- */
+
+/* y = sum over slots of w_s * d_s, ascending s. exact: y_s = T(d_s),
+ * p_s = T(y_s * w_s), acc = p_0, acc = T(acc + p_s); fast: in f32. */
+__device__ __forceinline__ float combine_step(bool exact, zf_dtype t, int64_t s, float acc, float d, float w) {
+    if (exact) {
+        float p = zf_cu_rnd(t, __fmul_rn(zf_cu_rnd(t, d), w));
+        return s == 0 ? p : zf_cu_rnd(t, __fadd_rn(acc, p));
+    }
+    float p = __fmul_rn(d, w);
+    return s == 0 ? p : __fadd_rn(acc, p);
+}
+
+/* dots [m * slots, n] in dots_t (f32, or T on the stock path) -> y. */
+__global__ void combine_finish_kernel(const zf_cu_qargs a, const void *dots, zf_dtype dots_t) {
+    const int64_t n = a.w[0].n;
+    const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
+    zf_cu_wait_prior();
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < a.m * n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t t = i / n, r = i % n;
+        const char *w = (const char *)a.weights + (size_t)(t * a.weights_stride) * wes;
+        float acc = 0.0f;
+        for (int64_t s = 0; s < a.slots; s++)
+            acc = combine_step(a.exact, a.xt, s, acc, zf_cu_ld(dots_t, dots, (t * a.slots + s) * n + r),
+                               zf_cu_ld(a.wt, w, s));
+        zf_cu_st(a.xt, (char *)a.out + (size_t)(t * a.out_row_stride) * es, r, acc);
+    }
+    zf_cu_release_next();
+}
+
+cudaError_t zf_cu_combine_finish(const zf_cu_qargs *a, const void *dots, zf_dtype dots_t, cudaStream_t s) {
+    int64_t b = (a->m * a->w[0].n + 255) / 256;
+    return zf_cu_launch(combine_finish_kernel, dim3((unsigned)(b < 65535 ? b : 65535)), dim3(256), 0, s, *a, dots,
+                        dots_t);
+}
+
+/* One launch for few tokens: CTA = 4 rows x 8 slot lanes (32 thread groups);
+ * group (r, l) computes the dots of slots l, l + 8, ... for row r into
+ * shared memory, then one thread per row sums them in slot order. */
+#define CD_ROWS 4
+
+template <int BITS> __global__ void __launch_bounds__(256) combine_direct_kernel(const zf_cu_qargs a, bool xvec, bool wide) {
+    extern __shared__ float dsm[]; /* [CD_ROWS][slots] */
+    const int g = threadIdx.x / 8, lane = threadIdx.x % 8, rl = g / 8, sl = g % 8;
+    const int64_t n = a.w[0].n, row = (int64_t)blockIdx.x * CD_ROWS + rl;
+    const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
+    zf_cu_wait_prior();
+    for (int64_t t = blockIdx.y; t < a.m; t += gridDim.y) {
+        for (int64_t s0 = 0; s0 < a.slots; s0 += 8) {
+            const int64_t s = s0 + sl, p = t * a.slots + s;
+            int64_t e = -1;
+            if (s < a.slots) {
+                e = a.ids[t * a.ids_stride + s];
+                e = e >= 0 && e < a.w[0].experts ? e : -1;
+            }
+            const bool active = row < n && e >= 0;
+            zf_cu_wrow wr = zf_cu_wrow_of(a.w[0], active ? e : 0, active ? row : 0);
+            const void *xrow = (const char *)a.x + (size_t)((s < a.slots ? p : 0) * a.x_row_stride) * es;
+            float d[1][1];
+            zf_cu_tg_dot<BITS, 1, 1>(a.w, &wr, &xrow, 1, a.xt, xvec, wide, lane, active, d);
+            if (lane == 0 && s < a.slots && row < n) dsm[rl * a.slots + s] = e >= 0 ? d[0][0] : zf_cu_nan();
+        }
+        __syncthreads();
+        if (threadIdx.x < CD_ROWS && (int64_t)blockIdx.x * CD_ROWS + threadIdx.x < n) {
+            const int64_t r = (int64_t)blockIdx.x * CD_ROWS + threadIdx.x;
+            const char *w = (const char *)a.weights + (size_t)(t * a.weights_stride) * wes;
+            float acc = 0.0f;
+            for (int64_t s = 0; s < a.slots; s++)
+                acc = combine_step(a.exact, a.xt, s, acc, dsm[threadIdx.x * a.slots + s], zf_cu_ld(a.wt, w, s));
+            zf_cu_st(a.xt, (char *)a.out + (size_t)(t * a.out_row_stride) * es, r, acc);
+        }
+        __syncthreads();
+    }
+    zf_cu_release_next();
+}
+
+cudaError_t zf_cu_combine_direct(const zf_cu_qargs *a, cudaStream_t s) {
+    const size_t es = a->xt == ZF_DTYPE_F32 ? 4 : 2, smem = (size_t)CD_ROWS * (size_t)a->slots * 4;
+    const bool xvec = ((uintptr_t)a->x % 16) == 0 && (a->x_row_stride * (int64_t)es) % 16 == 0;
+    const bool wide = ((uintptr_t)a->w[0].packed % 16) == 0;
+    dim3 grid((unsigned)((a->w[0].n + CD_ROWS - 1) / CD_ROWS), (unsigned)(a->m < 65535 ? a->m : 65535));
+    void (*k)(const zf_cu_qargs, bool, bool);
+    switch (a->w[0].bits) {
+    case 2: k = combine_direct_kernel<2>; break;
+    case 3: k = combine_direct_kernel<3>; break;
+    case 4: k = combine_direct_kernel<4>; break;
+    case 5: k = combine_direct_kernel<5>; break;
+    case 6: k = combine_direct_kernel<6>; break;
+    case 8: k = combine_direct_kernel<8>; break;
+    default: return cudaErrorInvalidValue;
+    }
+    if (smem > 48 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess) return e;
+    }
+    return zf_cu_launch(k, grid, dim3(256), smem, s, *a, xvec, wide);
+}
+
+/* ---- variants --------------------------------------------------------------------- */
+
+cudaError_t zf_cu_gather_qmm_swiglu_fused(const zf_cu_qargs *a, cudaStream_t s) {
+    return zf_cu_qgather(a, ZF_QEPI_SWIGLU, s);
+}
+
+/* stock: g = gather_qmm(x, Wg) -> T, u = gather_qmm(x, Wu) -> T, swiglu stock */
+cudaError_t zf_cu_gather_qmm_swiglu_stock(const zf_cu_qargs *a, cudaStream_t s) {
+    const size_t es = zf_cu_dtype_size(a->xt);
+    const int64_t rows = a->m * a->slots, n = a->w[0].n;
+    char *tmp;
+    cudaError_t e = cudaMallocAsync((void **)&tmp, 2 * (size_t)(rows * n) * es, s);
+    if (e != cudaSuccess) return e;
+    zf_cu_qargs g = *a;
+    g.nw = 1;
+    g.out = tmp;
+    g.out_row_stride = n;
+    zf_cu_qargs u = g;
+    u.w[0] = a->w[1];
+    u.out = tmp + (size_t)(rows * n) * es;
+    e = zf_cu_qgather(&g, ZF_QEPI_STORE, s);
+    if (e == cudaSuccess) e = zf_cu_qgather(&u, ZF_QEPI_STORE, s);
+    if (e == cudaSuccess) {
+        zf_ew_view v = {};
+        v.rows = rows;
+        v.cols = n;
+        v.in[0] = g.out; v.in_stride[0] = n;
+        v.in[1] = u.out; v.in_stride[1] = n;
+        v.out[0] = a->out; v.out_stride[0] = a->out_row_stride;
+        e = zf_cu_swiglu_stock(a->xt, &v, s);
+    }
+    cudaError_t f = cudaFreeAsync(tmp, s);
+    return e != cudaSuccess ? e : f;
+}
+
+/* fused: few tokens in one launch; many tokens as grouped f32 dots, then the sum */
+cudaError_t zf_cu_gather_qmm_combine_fused(const zf_cu_qargs *a, cudaStream_t s) {
+    if (!zf_cu_qgrouped(a)) return zf_cu_combine_direct(a, s);
+    float *dots;
+    cudaError_t e = cudaMallocAsync((void **)&dots, (size_t)(a->m * a->slots * a->w[0].n) * 4, s);
+    if (e != cudaSuccess) return e;
+    zf_cu_qargs d = *a;
+    d.out = dots;
+    e = zf_cu_qgather(&d, ZF_QEPI_DOTS, s);
+    if (e == cudaSuccess) e = zf_cu_combine_finish(a, dots, ZF_DTYPE_F32, s);
+    cudaError_t f = cudaFreeAsync(dots, s);
+    return e != cudaSuccess ? e : f;
+}
+
+/* stock: gather_qmm -> T, then mul and the ascending adds (read back from T) */
+cudaError_t zf_cu_gather_qmm_combine_stock(const zf_cu_qargs *a, cudaStream_t s) {
+    const size_t es = zf_cu_dtype_size(a->xt);
+    const int64_t n = a->w[0].n;
+    void *ys;
+    cudaError_t e = cudaMallocAsync(&ys, (size_t)(a->m * a->slots * n) * es, s);
+    if (e != cudaSuccess) return e;
+    zf_cu_qargs g = *a;
+    g.out = ys;
+    g.out_row_stride = n;
+    e = zf_cu_qgather(&g, ZF_QEPI_STORE, s);
+    zf_cu_qargs c = *a;
+    c.exact = 1; /* the stock passes round exactly where exact does */
+    if (e == cudaSuccess) e = zf_cu_combine_finish(&c, ys, a->xt, s);
+    cudaError_t f = cudaFreeAsync(ys, s);
+    return e != cudaSuccess ? e : f;
+}
+
+/* ---- checked entry points ------------------------------------------------------------ */
+
+static zf_status no_overlap(const char *op, const char *an, const zf_tensor *a, const char *bn, const zf_tensor *b) {
+    const zf_tensor *t[2] = {a, b};
+    const char *lo[2], *hi[2];
+    for (int i = 0; i < 2; i++) {
+        int64_t last = 0;
+        for (int d = 0; d < t[i]->ndim; d++) last += (t[i]->shape[d] - 1) * t[i]->stride[d];
+        lo[i] = (const char *)t[i]->data;
+        hi[i] = lo[i] + (size_t)(last + 1) * zf_cu_dtype_size(t[i]->dtype);
+    }
+    if (lo[0] < hi[1] && lo[1] < hi[0])
+        return ZF_ERR(ZF_ERR_ALIAS, "[%s] %s overlaps %s; it needs its own memory", op, an, bn);
+    return ZF_OK;
+}
+
+static zf_status run(const char *op, zf_op id, zf_cu_qargs *a, const zf_opts *o) {
+    const zf_variant *v;
+    ZF_TRY(zf_cu_host->pick(id, ZF_DEVICE_CUDA, o ? o->fidelity : ZF_FIDELITY_AUTO, &v));
+    a->exact = v->fidelity != ZF_FIDELITY_FAST;
+    cudaError_t e = ((zf_cu_qfn)v->fn)(a, o ? (cudaStream_t)o->stream : (cudaStream_t)0);
+    return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, v->name, e);
+}
+
+zf_status zf_cuda_moe_route(const zf_tensor *logits, int k, int norm_topk_prob, zf_tensor *ids, zf_tensor *weights,
+                            const zf_opts *o) {
+    const char *op = "moe_route";
+    const zf_cuda_host *H = zf_cu_host;
+    ZF_TRY(H->check_float(op, "logits", logits));
+    if (logits->ndim != 2) return ZF_ERR(ZF_ERR_SHAPE, "[%s] logits has %d dims; expected [m, E]", op, logits->ndim);
+    const int64_t m = logits->shape[0], E = logits->shape[1];
+    if (k < 1 || k > E) return ZF_ERR(ZF_ERR_INVALID_ARG, "[%s] k = %d; expected 1 <= k <= E = %lld", op, k, (long long)E);
+    if (!ids) return ZF_ERR(ZF_ERR_INVALID_ARG, "[%s] ids is NULL", op);
+    ZF_TRY(H->check_float(op, "weights", weights));
+    if (ids->dtype != ZF_DTYPE_I32)
+        return ZF_ERR(ZF_ERR_DTYPE, "[%s] ids has dtype %s; expected i32", op, zf_cu_dtype_name(ids->dtype));
+    if (weights->dtype != logits->dtype && weights->dtype != ZF_DTYPE_F32)
+        return ZF_ERR(ZF_ERR_DTYPE, "[%s] weights is %s; expected logits' dtype %s or f32", op,
+                      zf_cu_dtype_name(weights->dtype), zf_cu_dtype_name(logits->dtype));
+    if (ids->ndim != 2 || ids->shape[0] != m || ids->shape[1] != k || weights->ndim != 2 ||
+        weights->shape[0] != m || weights->shape[1] != k)
+        return ZF_ERR(ZF_ERR_SHAPE, "[%s] ids and weights must be [m, k] = [%lld, %d]", op, (long long)m, k);
+    ZF_TRY(zf_cu_check_i32(op, "ids", ids));
+    ZF_TRY(zf_cu_on_cuda(op, "logits", logits));
+    ZF_TRY(zf_cu_on_cuda(op, "weights", weights));
+    /* each warp keeps its row's probabilities and taken flags in shared memory */
+    if (E > 8192)
+        return ZF_ERR(ZF_ERR_UNSUPPORTED, "[%s] logits has E = %lld experts; the CUDA router takes at most 8192", op,
+                      (long long)E);
+    ZF_TRY(no_overlap(op, "ids", ids, "logits", logits));
+    ZF_TRY(no_overlap(op, "weights", weights, "logits", logits));
+    ZF_TRY(no_overlap(op, "weights", weights, "ids", ids));
+    zf_rows lr, wr;
+    ZF_TRY(H->as_rows(op, "logits", logits, &lr));
+    ZF_TRY(H->as_rows(op, "weights", weights, &wr));
+    zf_cu_route_args a = {logits->data, logits->dtype, lr.row_stride, m, E, k, norm_topk_prob ? 1 : 0,
+                          (int32_t *)ids->data, ids->stride[0], weights->data, weights->dtype, wr.row_stride};
+    const zf_variant *v;
+    ZF_TRY(H->pick(ZF_OP_MOE_ROUTE, ZF_DEVICE_CUDA, o ? o->fidelity : ZF_FIDELITY_AUTO, &v));
+    cudaError_t e = ((zf_cu_route_fn)v->fn)(&a, o ? (cudaStream_t)o->stream : (cudaStream_t)0);
+    return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, v->name, e);
+}
+
+zf_status zf_cuda_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu,
+                                    const zf_tensor *ids, zf_tensor *out, const zf_opts *o) {
+    const char *op = "gather_qmm_swiglu";
+    const zf_cuda_host *H = zf_cu_host;
+    zf_cu_qargs a;
+    ZF_TRY(zf_cu_check_gather(op, x, "x", wg, ids, &a));
+    ZF_TRY(zf_cu_check_qweight(op, "wu", wu));
+    if (wg->experts != wu->experts || wg->n != wu->n || wg->k != wu->k)
+        return ZF_ERR(ZF_ERR_SHAPE, "[%s] wg is [%lld, %lld, %lld] but wu is [%lld, %lld, %lld]; expected equal", op,
+                      (long long)wg->experts, (long long)wg->n, (long long)wg->k, (long long)wu->experts,
+                      (long long)wu->n, (long long)wu->k);
+    ZF_TRY(H->check_float(op, "out", out));
+    if (out->dtype != x->dtype)
+        return ZF_ERR(ZF_ERR_DTYPE, "[%s] out is %s but x is %s; expected one dtype", op, zf_cu_dtype_name(out->dtype),
+                      zf_cu_dtype_name(x->dtype));
+    if (out->ndim != 3 || out->shape[0] != a.m || out->shape[1] != a.slots || out->shape[2] != wg->n)
+        return ZF_ERR(ZF_ERR_SHAPE, "[%s] out must be [m, slots, n] = [%lld, %lld, %lld]", op, (long long)a.m,
+                      (long long)a.slots, (long long)wg->n);
+    ZF_TRY(zf_cu_on_cuda(op, "out", out));
+    ZF_TRY(no_overlap(op, "out", out, "x", x));
+    ZF_TRY(no_overlap(op, "out", out, "ids", ids));
+    zf_rows orows;
+    ZF_TRY(H->as_rows(op, "out", out, &orows));
+    a.w[1] = zf_cu_qw_of(wu);
+    a.nw = 2;
+    a.out = orows.data;
+    a.out_row_stride = orows.row_stride;
+    return run(op, ZF_OP_GATHER_QMM_SWIGLU, &a, o);
+}
+
+zf_status zf_cuda_gather_qmm_combine(const zf_tensor *act, const zf_qweight *wd, const zf_tensor *ids,
+                                     const zf_tensor *weights, zf_tensor *y, const zf_opts *o) {
+    const char *op = "gather_qmm_combine";
+    const zf_cuda_host *H = zf_cu_host;
+    zf_cu_qargs a;
+    ZF_TRY(zf_cu_check_gather(op, act, "a", wd, ids, &a));
+    if (!a.x_per_slot)
+        return ZF_ERR(ZF_ERR_SHAPE, "[%s] a must be [m, slots, k] = [%lld, %lld, %lld] (one row per slot)", op,
+                      (long long)a.m, (long long)a.slots, (long long)wd->k);
+    ZF_TRY(H->check_float(op, "weights", weights));
+    if (weights->dtype != act->dtype && weights->dtype != ZF_DTYPE_F32)
+        return ZF_ERR(ZF_ERR_DTYPE, "[%s] weights is %s; expected a's dtype %s or f32", op,
+                      zf_cu_dtype_name(weights->dtype), zf_cu_dtype_name(act->dtype));
+    if (weights->ndim != 2 || weights->shape[0] != a.m || weights->shape[1] != a.slots)
+        return ZF_ERR(ZF_ERR_SHAPE, "[%s] weights must be [m, slots] = [%lld, %lld]", op, (long long)a.m,
+                      (long long)a.slots);
+    ZF_TRY(H->check_float(op, "y", y));
+    if (y->dtype != act->dtype)
+        return ZF_ERR(ZF_ERR_DTYPE, "[%s] y is %s but a is %s; expected one dtype", op, zf_cu_dtype_name(y->dtype),
+                      zf_cu_dtype_name(act->dtype));
+    if (y->ndim != 2 || y->shape[0] != a.m || y->shape[1] != wd->n)
+        return ZF_ERR(ZF_ERR_SHAPE, "[%s] y must be [m, n] = [%lld, %lld]", op, (long long)a.m, (long long)wd->n);
+    ZF_TRY(zf_cu_on_cuda(op, "weights", weights));
+    ZF_TRY(zf_cu_on_cuda(op, "y", y));
+    ZF_TRY(no_overlap(op, "y", y, "a", act));
+    ZF_TRY(no_overlap(op, "y", y, "weights", weights));
+    ZF_TRY(no_overlap(op, "y", y, "ids", ids));
+    zf_rows yr, wr;
+    ZF_TRY(H->as_rows(op, "y", y, &yr));
+    ZF_TRY(H->as_rows(op, "weights", weights, &wr));
+    a.out = yr.data;
+    a.out_row_stride = yr.row_stride;
+    a.weights = weights->data;
+    a.wt = weights->dtype;
+    a.weights_stride = wr.row_stride;
+    return run(op, ZF_OP_GATHER_QMM_COMBINE, &a, o);
+}

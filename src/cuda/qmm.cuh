@@ -1,0 +1,126 @@
+/* Quantized matmul and MoE on CUDA: the launcher layer shared by qmm.cu
+ * (qmm, gather_qmm, the gathered-dot kernels, grouping by expert) and
+ * moe.cu (router, gather_qmm_swiglu, gather_qmm_combine). Every dot follows
+ * docs/NUMERICS-quant.md §2 exactly, so all variants match the CPU bits. */
+#ifndef ZF_CUDA_QMM_CUH
+#define ZF_CUDA_QMM_CUH
+
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+extern "C" {
+#include "zfast.h"
+}
+
+/* A quantized weight on the device (the checked zf_qweight, flattened). */
+typedef struct zf_cu_qw {
+    const uint32_t *packed;
+    const void *scales, *biases;
+    zf_dtype sdt;
+    int bits, group_size;
+    int64_t experts, n, k;
+} zf_cu_qw;
+
+/* What the gathered kernels write per (pair, row). */
+typedef enum zf_cu_qepi {
+    ZF_QEPI_STORE = 0, /* out[pair] = T(dot)                          (qmm, gather_qmm) */
+    ZF_QEPI_SWIGLU,    /* out[pair] = swiglu(dot_g, dot_u), exact or fast */
+    ZF_QEPI_DOTS,      /* f32 dots[pair * n + row]                    (combine, many tokens) */
+} zf_cu_qepi;
+
+/* One gathered projection. Pair p = token * slots + slot reads x row
+ * (x_per_slot ? p : token) and expert ids[token * ids_stride + slot]
+ * (expert 0 when ids is NULL: qmm). Outputs are rows of n: pair p at
+ * out + p * out_row_stride (combine: token m at m * out_row_stride). */
+typedef struct zf_cu_qargs {
+    zf_cu_qw w[2];
+    int nw;                /* 2: gate and up (swiglu); else 1 */
+    zf_dtype xt;
+    const void *x;
+    int64_t x_row_stride;
+    int x_per_slot;
+    int64_t m, slots;
+    const int32_t *ids;
+    int64_t ids_stride;
+    void *out;
+    int64_t out_row_stride;
+    const void *weights;   /* combine: [m, slots] in wt */
+    zf_dtype wt;
+    int64_t weights_stride;
+    int exact;             /* swiglu / combine: stock rounding points (1) or f32 intermediates (0) */
+} zf_cu_qargs;
+
+/* The variant signature for qmm, gather_qmm and both fused ops. */
+typedef cudaError_t (*zf_cu_qfn)(const zf_cu_qargs *a, cudaStream_t s);
+
+/* Runs the gathered dots with epilogue `epi` into a->out: one CTA per pair
+ * (few tokens), or pairs grouped by expert on the device first (many
+ * tokens: each weight row serves up to 4 pairs). An id outside [0, experts)
+ * never reads memory: its pair's dots are NaN. */
+cudaError_t zf_cu_qgather(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s);
+
+/* Pairs per CTA of the grouped path (more tokens than this per expert
+ * share one weight-row read). */
+#define ZF_CU_QNX 4
+
+/* The grouped path pays off once pairs repeat experts. */
+static inline int zf_cu_qgrouped(const zf_cu_qargs *a) {
+    return a->ids && a->m * a->slots >= a->w[0].experts && a->m * a->slots >= 2 * ZF_CU_QNX;
+}
+
+/* Combine of per-pair dots (f32, or T when dots_t is T: the stock path)
+ * into y, slot order ascending, exact or fast rounding (a->exact). */
+cudaError_t zf_cu_combine_finish(const zf_cu_qargs *a, const void *dots, zf_dtype dots_t, cudaStream_t s);
+/* Combine in one launch for few tokens: a CTA = 4 rows x 8 slots. */
+cudaError_t zf_cu_combine_direct(const zf_cu_qargs *a, cudaStream_t s);
+
+/* Router arguments: logits [m, E] rows, ids i32 and weights [m, k] rows. */
+typedef struct zf_cu_route_args {
+    const void *logits;
+    zf_dtype lt;
+    int64_t l_stride, m, E;
+    int k, norm;
+    int32_t *ids;
+    int64_t ids_stride;
+    void *weights;
+    zf_dtype wt;
+    int64_t w_stride;
+} zf_cu_route_args;
+
+typedef cudaError_t (*zf_cu_route_fn)(const zf_cu_route_args *a, cudaStream_t s);
+
+/* Variants (the registry's fn). */
+cudaError_t zf_cu_qmm(const zf_cu_qargs *a, cudaStream_t s);
+cudaError_t zf_cu_gather_qmm(const zf_cu_qargs *a, cudaStream_t s);
+cudaError_t zf_cu_gather_qmm_swiglu_stock(const zf_cu_qargs *a, cudaStream_t s);
+cudaError_t zf_cu_gather_qmm_swiglu_fused(const zf_cu_qargs *a, cudaStream_t s);
+cudaError_t zf_cu_gather_qmm_combine_stock(const zf_cu_qargs *a, cudaStream_t s);
+cudaError_t zf_cu_gather_qmm_combine_fused(const zf_cu_qargs *a, cudaStream_t s);
+cudaError_t zf_cu_moe_route(const zf_cu_route_args *a, cudaStream_t s);
+
+/* Checked entry points (the plugin's op table). */
+zf_status zf_cuda_qmm(const zf_tensor *x, const zf_qweight *w, zf_tensor *y, const zf_opts *o);
+zf_status zf_cuda_gather_qmm(const zf_tensor *x, const zf_qweight *w, const zf_tensor *ids, zf_tensor *y,
+                             const zf_opts *o);
+zf_status zf_cuda_moe_route(const zf_tensor *logits, int k, int norm_topk_prob, zf_tensor *ids, zf_tensor *weights,
+                            const zf_opts *o);
+zf_status zf_cuda_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu,
+                                    const zf_tensor *ids, zf_tensor *out, const zf_opts *o);
+zf_status zf_cuda_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
+                                     const zf_tensor *weights, zf_tensor *y, const zf_opts *o);
+
+/* Host-side checks shared by qmm.cu and moe.cu (nothing is read from the
+ * device: ids values are not checked here, see zf_cu_qgather). */
+zf_status zf_cu_check_qweight(const char *op, const char *arg, const zf_qweight *w);
+zf_status zf_cu_check_gather(const char *op, const zf_tensor *x, const char *xname, const zf_qweight *w,
+                             const zf_tensor *ids, zf_cu_qargs *a);
+zf_cu_qw zf_cu_qw_of(const zf_qweight *w);
+zf_status zf_cu_on_cuda(const char *op, const char *arg, const zf_tensor *t);
+/* t is a [m, slots] i32 view with contiguous rows on the device (ndim checked by the caller) */
+zf_status zf_cu_check_i32(const char *op, const char *arg, const zf_tensor *t);
+
+/* Self-test of the MoE-family variants against the CPU stock path (moe_selftest.cu). */
+struct zf_variant;
+int zf_cu_selftest_moe(const struct zf_variant *v, char *msg, size_t msg_size);
+
+#endif

@@ -1,0 +1,370 @@
+/* CUDA qmm / gather_qmm / router / fused MoE against the CPU: every variant
+ * (stock, exact, fast) bit-identical to the CPU path of the same fidelity
+ * (any NaN equals any NaN) on fresh random inputs, for every bits x group
+ * size, f32/f16/bf16 activations and scales, odd n and k, 1..64 tokens
+ * (the per-pair and the grouped-by-expert paths), duplicate expert ids;
+ * fast checked bit for bit against the CPU fast variant, whose float64
+ * bound tests/test_moe.c holds. Also: ids out of range give NaN outputs and
+ * no stray write, a CUDA graph replays the MoE block bit for bit, and bad
+ * arguments fail with a message before any output is written. Exits 77
+ * when no CUDA device is usable. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cuda_loader.h"
+#include "core/dtype.h"
+#include "harness.h"
+
+static int g_quick;
+static zf_stream *S;
+#define GUARD 64
+
+typedef struct dbuf {
+    char *base;
+    void *p;
+    size_t bytes;
+} dbuf;
+
+static dbuf dalloc(size_t bytes) {
+    dbuf b = {NULL, NULL, bytes};
+    if (zf_device_alloc(ZF_DEVICE_CUDA, bytes + 2 * GUARD, (void **)&b.base) != ZF_OK) {
+        fprintf(stderr, "device alloc of %zu bytes failed: %s\n", bytes, zf_last_error());
+        exit(1);
+    }
+    b.p = b.base + GUARD;
+    zf_cuda_plugin_loaded(NULL)->mem->fill(b.base, 0x7f, bytes + 2 * GUARD, S);
+    return b;
+}
+static void dfree(dbuf *b) { zf_device_free(ZF_DEVICE_CUDA, b->base); }
+static dbuf dup_up(const void *h, size_t bytes) {
+    dbuf b = dalloc(bytes);
+    zf_memcpy(b.p, ZF_DEVICE_CUDA, h, ZF_DEVICE_CPU, bytes, S);
+    return b;
+}
+static void down(void *h, const dbuf *b) {
+    zf_memcpy(h, ZF_DEVICE_CPU, b->p, ZF_DEVICE_CUDA, b->bytes, S);
+    zf_stream_synchronize(S);
+}
+static int guards_ok(const dbuf *b) {
+    unsigned char g[2 * GUARD];
+    zf_memcpy(g, ZF_DEVICE_CPU, b->base, ZF_DEVICE_CUDA, GUARD, S);
+    zf_memcpy(g + GUARD, ZF_DEVICE_CPU, (char *)b->p + b->bytes, ZF_DEVICE_CUDA, GUARD, S);
+    zf_stream_synchronize(S);
+    for (int i = 0; i < 2 * GUARD; i++)
+        if (g[i] != 0x7f) return 0;
+    return 1;
+}
+static zf_tensor dev(zf_tensor t, void *p) {
+    t.data = p;
+    t.device = ZF_DEVICE_CUDA;
+    return t;
+}
+
+/* index of the first element whose bits differ (NaN == NaN), or -1 */
+static int64_t first_diff(zf_dtype t, const void *a, const void *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float x = zt_get(t, a, i), y = zt_get(t, b, i);
+        if (zf_f32_bits(x) != zf_f32_bits(y) && !(isnan(x) && isnan(y))) return i;
+    }
+    return -1;
+}
+
+/* A random quantized weight, host and device copies. */
+typedef struct qw {
+    zf_qweight h, d;
+    dbuf dp, ds, db;
+    void *hp, *hs, *hb;
+} qw;
+
+static qw qw_make(int bits, int gs, zf_dtype sdt, int64_t E, int64_t n, int64_t k) {
+    qw w;
+    int64_t words = E * n * k * bits / 32, groups = E * n * (k / gs);
+    size_t ss = zf_dtype_size(sdt);
+    w.hp = malloc((size_t)words * 4);
+    w.hs = malloc((size_t)groups * ss);
+    w.hb = malloc((size_t)groups * ss);
+    for (int64_t i = 0; i < words; i++) ((uint32_t *)w.hp)[i] = (uint32_t)zt_rand();
+    zt_fill(sdt, w.hs, groups, 0.05f);
+    zt_fill(sdt, w.hb, groups, 0.5f);
+    w.h = (zf_qweight){w.hp, w.hs, w.hb, sdt, bits, gs, E, n, k, ZF_DEVICE_CPU};
+    w.dp = dup_up(w.hp, (size_t)words * 4);
+    w.ds = dup_up(w.hs, (size_t)groups * ss);
+    w.db = dup_up(w.hb, (size_t)groups * ss);
+    w.d = (zf_qweight){w.dp.p, w.ds.p, w.db.p, sdt, bits, gs, E, n, k, ZF_DEVICE_CUDA};
+    return w;
+}
+static void qw_free(qw *w) {
+    free(w->hp), free(w->hs), free(w->hb);
+    dfree(&w->dp), dfree(&w->ds), dfree(&w->db);
+}
+
+typedef enum { OP_GATHER, OP_SWIGLU, OP_COMBINE, OP_QMM } qop;
+static const char *const k_names[] = {"gather_qmm", "gather_qmm_swiglu", "gather_qmm_combine", "qmm"};
+
+/* One case: CUDA (fidelity f) vs the CPU (stock, or fast for fast). */
+static void qcase(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int64_t E, int64_t n, int64_t k, int64_t m,
+                  int64_t slots, zf_fidelity f) {
+    if (op == OP_QMM) E = 1, slots = 1;
+    qw wg = qw_make(bits, gs, sdt, E, n, k), wu = qw_make(bits, gs, sdt, E, n, k);
+    size_t es = zf_dtype_size(t);
+    int64_t xrows = op == OP_COMBINE ? m * slots : m, orows = op == OP_COMBINE || op == OP_QMM ? m : m * slots;
+    void *hx = malloc((size_t)(xrows * k) * es), *hw = malloc((size_t)(m * slots) * es);
+    int32_t *hid = malloc((size_t)(m * slots) * 4);
+    void *want = malloc((size_t)(orows * n) * es), *got = malloc((size_t)(orows * n) * es);
+    zt_fill(t, hx, xrows * k, 2.0f);
+    zt_fill(t, hw, m * slots, 1.0f);
+    for (int64_t i = 0; i < m * slots; i++) hid[i] = (int32_t)(zt_rand() % (uint64_t)E);
+    if (slots > 1) hid[slots - 1] = hid[0]; /* a duplicate in token 0 */
+    memset(want, 0x7f, (size_t)(orows * n) * es);
+    dbuf dx = dup_up(hx, (size_t)(xrows * k) * es), dw = dup_up(hw, (size_t)(m * slots) * es);
+    dbuf did = dup_up(hid, (size_t)(m * slots) * 4), dout = dalloc((size_t)(orows * n) * es);
+    int64_t s3[3] = {m, slots, k}, o3[3] = {m, slots, n}, i2[2] = {m, slots}, x2[2] = {m, k}, y2[2] = {m, n};
+    zf_tensor cx = op == OP_COMBINE ? zf_tensor_nd(hx, t, 3, s3) : zf_tensor_nd(hx, t, 2, x2);
+    zf_tensor cid = zf_tensor_nd(hid, ZF_DTYPE_I32, 2, i2), cw = zf_tensor_nd(hw, t, 2, i2);
+    zf_tensor co = op == OP_COMBINE || op == OP_QMM ? zf_tensor_nd(want, t, 2, y2) : zf_tensor_nd(want, t, 3, o3);
+    zf_tensor gx = dev(cx, dx.p), gid = dev(cid, did.p), gw = dev(cw, dw.p), go = dev(co, dout.p);
+    zf_opts o = {f, S}, c = {f == ZF_FIDELITY_FAST ? f : ZF_FIDELITY_STOCK, NULL};
+    zf_status sg, sc;
+    switch (op) {
+    case OP_GATHER: sg = zf_gather_qmm(&gx, &wg.d, &gid, &go, &o); sc = zf_gather_qmm(&cx, &wg.h, &cid, &co, &c); break;
+    case OP_QMM: sg = zf_qmm(&gx, &wg.d, &go, &o); sc = zf_qmm(&cx, &wg.h, &co, &c); break;
+    case OP_SWIGLU:
+        sg = zf_gather_qmm_swiglu(&gx, &wg.d, &wu.d, &gid, &go, &o);
+        sc = zf_gather_qmm_swiglu(&cx, &wg.h, &wu.h, &cid, &co, &c);
+        break;
+    default:
+        sg = zf_gather_qmm_combine(&gx, &wg.d, &gid, &gw, &go, &o);
+        sc = zf_gather_qmm_combine(&cx, &wg.h, &cid, &cw, &co, &c);
+        break;
+    }
+    char what[160];
+    snprintf(what, sizeof what, "%s.%s bits %d gs %d %s scales %s E %lld n %lld k %lld m %lld slots %lld",
+             k_names[op], zf_fidelity_name(f), bits, gs, zf_dtype_name(t), zf_dtype_name(sdt), (long long)E,
+             (long long)n, (long long)k, (long long)m, (long long)slots);
+    ZT_CHECK(sg == ZF_OK, "%s: %s", what, sg ? zf_last_error() : "");
+    ZT_CHECK(sc == ZF_OK, "%s cpu: %s", what, sc ? zf_last_error() : "");
+    if (sg == ZF_OK && sc == ZF_OK) {
+        down(got, &dout);
+        int64_t d = first_diff(t, got, want, orows * n);
+        ZT_CHECK(d < 0, "%s: out[%lld] cuda %.9g cpu %.9g", what, (long long)d, d >= 0 ? zt_get(t, got, d) : 0.0,
+                 d >= 0 ? zt_get(t, want, d) : 0.0);
+        ZT_CHECK(guards_ok(&dout), "%s: write outside the output", what);
+    }
+    free(hx), free(hw), free(hid), free(want), free(got);
+    dfree(&dx), dfree(&dw), dfree(&did), dfree(&dout);
+    qw_free(&wg), qw_free(&wu);
+}
+
+static void test_gathered(void) {
+    static const int bits_list[] = {2, 3, 4, 5, 6, 8};
+    static const int gs_list[] = {32, 64, 128};
+    static const int64_t tokens[] = {1, 2, 5, 17, 64};
+    const zf_fidelity fids[3] = {ZF_FIDELITY_STOCK, ZF_FIDELITY_EXACT, ZF_FIDELITY_FAST};
+    int c = 0;
+    for (int b = 0; b < 6; b++)
+        for (int g = 0; g < 3; g++, c++) {
+            int bits = bits_list[b], gs = gs_list[g];
+            zf_dtype t = (zf_dtype)(c % 3), sdt = (zf_dtype)((c / 3 + c) % 3);
+            int64_t k = gs * (g == 0 ? 9 : 3), n = 37 + 2 * c; /* odd n; k = 288, 192, 384: tails of 8 blocks */
+            for (size_t ti = 0; ti < sizeof tokens / sizeof *tokens; ti++) {
+                int64_t m = tokens[ti];
+                if (g_quick && m > 5) continue;
+                qcase(OP_GATHER, bits, gs, t, sdt, 6, n, k, m, 3, ZF_FIDELITY_STOCK);
+                for (int f = 0; f < 3; f++) {
+                    qcase(OP_SWIGLU, bits, gs, t, sdt, 6, n, k, m, 3, fids[f]);
+                    qcase(OP_COMBINE, bits, gs, t, sdt, 6, n, k, m, 3, fids[f]);
+                }
+            }
+            qcase(OP_QMM, bits, gs, t, sdt, 1, n, k, 1 + c % 7, 1, ZF_FIDELITY_STOCK);
+        }
+    /* more slots than a combine CTA's 8 lanes; the Qwen3 shapes with 8 of 128 experts */
+    qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_F16, 9, 45, 320, 3, 11, ZF_FIDELITY_EXACT);
+    if (!g_quick) {
+        qcase(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 128, 768, 2048, 1, 8, ZF_FIDELITY_EXACT);
+        qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 128, 2048, 768, 1, 8, ZF_FIDELITY_EXACT);
+        qcase(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 128, 768, 2048, 64, 8, ZF_FIDELITY_EXACT);
+        qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 128, 2048, 768, 64, 8, ZF_FIDELITY_EXACT);
+    }
+}
+
+static void route_case(zf_dtype t, zf_dtype wt, int64_t m, int64_t E, int k, int norm) {
+    size_t es = zf_dtype_size(t), ws = zf_dtype_size(wt);
+    void *hl = malloc((size_t)(m * E) * es), *hw = malloc((size_t)(m * k) * ws), *gw = malloc((size_t)(m * k) * ws);
+    int32_t *hi = malloc((size_t)(m * k) * 4), *gi = malloc((size_t)(m * k) * 4);
+    zt_fill(t, hl, m * E, 4.0f);
+    for (int64_t i = 0; i < m; i++) /* ties and an exact duplicate of the max */
+        zt_set(t, hl, i * E + (E - 1), zt_get(t, hl, i * E));
+    dbuf dl = dup_up(hl, (size_t)(m * E) * es), di = dalloc((size_t)(m * k) * 4), dw = dalloc((size_t)(m * k) * ws);
+    zf_tensor cl = zf_tensor_2d(hl, t, m, E), ci = zf_tensor_2d(hi, ZF_DTYPE_I32, m, k), cw = zf_tensor_2d(hw, wt, m, k);
+    zf_tensor gl = dev(cl, dl.p), gi_t = dev(ci, di.p), gw_t = dev(cw, dw.p);
+    zf_opts o = {ZF_FIDELITY_AUTO, S};
+    ZT_OK(zf_moe_route(&gl, k, norm, &gi_t, &gw_t, &o));
+    ZT_OK(zf_moe_route(&cl, k, norm, &ci, &cw, NULL));
+    down(gi, &di);
+    down(gw, &dw);
+    ZT_CHECK(memcmp(gi, hi, (size_t)(m * k) * 4) == 0, "moe_route %s m %lld E %lld k %d: ids differ", zf_dtype_name(t),
+             (long long)m, (long long)E, k);
+    int64_t d = first_diff(wt, gw, hw, m * k);
+    ZT_CHECK(d < 0, "moe_route %s -> %s m %lld E %lld k %d norm %d: weights[%lld] cuda %.9g cpu %.9g",
+             zf_dtype_name(t), zf_dtype_name(wt), (long long)m, (long long)E, k, norm, (long long)d,
+             d >= 0 ? zt_get(wt, gw, d) : 0.0, d >= 0 ? zt_get(wt, hw, d) : 0.0);
+    ZT_CHECK(guards_ok(&di) && guards_ok(&dw), "moe_route: write outside an output");
+    free(hl), free(hw), free(gw), free(hi), free(gi);
+    dfree(&dl), dfree(&di), dfree(&dw);
+}
+
+static void test_route(void) {
+    static const int64_t experts[] = {8, 128, 300, 1000};
+    for (int dt = 0; dt < 3; dt++)
+        for (size_t ei = 0; ei < sizeof experts / sizeof *experts; ei++)
+            for (int norm = 0; norm < 2; norm++) {
+                int64_t E = experts[ei];
+                route_case((zf_dtype)dt, norm ? ZF_DTYPE_F32 : (zf_dtype)dt, 1 + (int64_t)(ei * 21), E, 1, norm);
+                route_case((zf_dtype)dt, norm ? (zf_dtype)dt : ZF_DTYPE_F32, g_quick ? 5 : 64, E, E < 8 ? (int)E : 8,
+                           norm);
+            }
+}
+
+/* ids out of range: NaN rows for those pairs, the rest exact, nothing else written */
+static void test_bad_ids(void) {
+    const int64_t E = 4, n = 33, k = 128, m = 2, slots = 3;
+    for (int grouped = 0; grouped < 2; grouped++) {
+        int64_t mm = grouped ? 8 : m;
+        qw wg = qw_make(4, 64, ZF_DTYPE_BF16, E, n, k), wu = qw_make(4, 64, ZF_DTYPE_BF16, E, n, k);
+        void *hx = malloc((size_t)(mm * k) * 2), *got = malloc((size_t)(mm * slots * n) * 2);
+        int32_t *hid = malloc((size_t)(mm * slots) * 4);
+        zt_fill(ZF_DTYPE_BF16, hx, mm * k, 2.0f);
+        for (int64_t i = 0; i < mm * slots; i++) hid[i] = (int32_t)(zt_rand() % 4);
+        hid[1] = -3, hid[mm * slots - 1] = 1 << 30;
+        dbuf dx = dup_up(hx, (size_t)(mm * k) * 2), did = dup_up(hid, (size_t)(mm * slots) * 4);
+        dbuf dout = dalloc((size_t)(mm * slots * n) * 2);
+        int64_t o3[3] = {mm, slots, n};
+        zf_tensor gx = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, mm, k), dx.p);
+        zf_tensor gid = dev(zf_tensor_2d(NULL, ZF_DTYPE_I32, mm, slots), did.p);
+        zf_tensor go = dev(zf_tensor_nd(NULL, ZF_DTYPE_BF16, 3, o3), dout.p);
+        zf_opts o = {ZF_FIDELITY_EXACT, S};
+        ZT_OK(zf_gather_qmm_swiglu(&gx, &wg.d, &wu.d, &gid, &go, &o));
+        down(got, &dout);
+        int nan_ok = 1, rest_ok = 1;
+        for (int64_t p = 0; p < mm * slots; p++)
+            for (int64_t r = 0; r < n; r++) {
+                int bad = hid[p] < 0 || hid[p] >= E;
+                float v = zt_get(ZF_DTYPE_BF16, got, p * n + r);
+                if (bad && !isnan(v)) nan_ok = 0;
+                if (!bad && (isnan(v) || zf_f32_bits(v) == 0x7f7f0000u)) rest_ok = 0;
+            }
+        ZT_CHECK(nan_ok && rest_ok && guards_ok(&dout), "ids out of range (%s path): NaN %d, others written %d",
+                 grouped ? "grouped" : "per-pair", nan_ok, rest_ok);
+        free(hx), free(got), free(hid);
+        dfree(&dx), dfree(&did), dfree(&dout);
+        qw_free(&wg), qw_free(&wu);
+    }
+}
+
+/* router -> swiglu -> combine captured once, replayed: the same bits as direct calls */
+static void test_graph(void) {
+    const zf_cuda_plugin *pl = zf_cuda_plugin_loaded(NULL);
+    const int64_t E = 16, h = 256, f = 96, m = 2, K = 4;
+    qw wg = qw_make(4, 64, ZF_DTYPE_BF16, E, f, h), wu = qw_make(4, 64, ZF_DTYPE_BF16, E, f, h);
+    qw wd = qw_make(4, 32, ZF_DTYPE_BF16, E, h, f);
+    void *hx = malloc((size_t)(m * h) * 2), *hl = malloc((size_t)(m * E) * 2), *a = malloc((size_t)(m * h) * 2),
+         *b = malloc((size_t)(m * h) * 2);
+    zt_fill(ZF_DTYPE_BF16, hx, m * h, 2.0f);
+    zt_fill(ZF_DTYPE_BF16, hl, m * E, 3.0f);
+    dbuf dx = dup_up(hx, (size_t)(m * h) * 2), dl = dup_up(hl, (size_t)(m * E) * 2), di = dalloc((size_t)(m * K) * 4);
+    dbuf dw = dalloc((size_t)(m * K) * 2), dact = dalloc((size_t)(m * K * f) * 2), dy = dalloc((size_t)(m * h) * 2);
+    int64_t a3[3] = {m, K, f};
+    zf_tensor tx = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, h), dx.p), tl = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, E), dl.p);
+    zf_tensor ti = dev(zf_tensor_2d(NULL, ZF_DTYPE_I32, m, K), di.p), tw = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, K), dw.p);
+    zf_tensor ta = dev(zf_tensor_nd(NULL, ZF_DTYPE_BF16, 3, a3), dact.p), ty = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, h), dy.p);
+    for (int fid = ZF_FIDELITY_STOCK; fid <= ZF_FIDELITY_EXACT; fid++) {
+        zf_opts o = {(zf_fidelity)fid, S};
+        ZT_OK(zf_moe_route(&tl, (int)K, 1, &ti, &tw, &o));
+        ZT_OK(zf_gather_qmm_swiglu(&tx, &wg.d, &wu.d, &ti, &ta, &o));
+        ZT_OK(zf_gather_qmm_combine(&ta, &wd.d, &ti, &tw, &ty, &o));
+        down(a, &dy);
+        pl->mem->fill(dy.p, 0, dy.bytes, S);
+        void *g = NULL;
+        ZT_OK(pl->timing->capture_begin(S));
+        ZT_OK(zf_moe_route(&tl, (int)K, 1, &ti, &tw, &o));
+        ZT_OK(zf_gather_qmm_swiglu(&tx, &wg.d, &wu.d, &ti, &ta, &o));
+        ZT_OK(zf_gather_qmm_combine(&ta, &wd.d, &ti, &tw, &ty, &o));
+        ZT_OK(pl->timing->capture_end(S, &g));
+        if (g) {
+            ZT_OK(pl->timing->graph_launch(g, S));
+            down(b, &dy);
+            ZT_CHECK(first_diff(ZF_DTYPE_BF16, a, b, m * h) < 0, "MoE graph replay (%s) differs from direct calls",
+                     zf_fidelity_name((zf_fidelity)fid));
+            pl->timing->graph_destroy(g);
+        }
+    }
+    free(hx), free(hl), free(a), free(b);
+    dfree(&dx), dfree(&dl), dfree(&di), dfree(&dw), dfree(&dact), dfree(&dy);
+    qw_free(&wg), qw_free(&wu), qw_free(&wd);
+}
+
+static void test_bad_args(void) {
+    const int64_t E = 2, n = 16, k = 64, m = 1, slots = 2;
+    qw w = qw_make(4, 32, ZF_DTYPE_BF16, E, n, k);
+    dbuf dx = dalloc((size_t)(m * k) * 2), did = dalloc(16), dout = dalloc((size_t)(m * slots * n) * 2);
+    int64_t o3[3] = {m, slots, n};
+    zf_tensor gx = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, k), dx.p);
+    zf_tensor gid = dev(zf_tensor_2d(NULL, ZF_DTYPE_I32, m, slots), did.p);
+    zf_tensor go = dev(zf_tensor_nd(NULL, ZF_DTYPE_BF16, 3, o3), dout.p);
+    zf_opts o = {ZF_FIDELITY_EXACT, S};
+    zf_qweight host_w = w.d;
+    host_w.device = ZF_DEVICE_CPU;
+    ZT_CHECK(zf_gather_qmm_swiglu(&gx, &host_w, &w.d, &gid, &go, &o) == ZF_ERR_INVALID_ARG &&
+                 strstr(zf_last_error(), "[gather_qmm_swiglu]") && strstr(zf_last_error(), "CUDA"),
+             "weight on the host: %s", zf_last_error());
+    zf_qweight bad_k = w.d;
+    bad_k.k = 96;
+    ZT_CHECK(zf_gather_qmm_swiglu(&gx, &w.d, &bad_k, &gid, &go, &o) == ZF_ERR_SHAPE && strstr(zf_last_error(), "wu"),
+             "wu shape: %s", zf_last_error());
+    zf_qweight bad_bits = w.d;
+    bad_bits.bits = 7;
+    ZT_CHECK(zf_gather_qmm(&gx, &bad_bits, &gid, &go, &o) == ZF_ERR_INVALID_ARG && strstr(zf_last_error(), "bits"),
+             "bits: %s", zf_last_error());
+    zf_tensor f_ids = gid;
+    f_ids.dtype = ZF_DTYPE_F32;
+    ZT_CHECK(zf_gather_qmm(&gx, &w.d, &f_ids, &go, &o) == ZF_ERR_DTYPE && strstr(zf_last_error(), "ids"),
+             "ids dtype: %s", zf_last_error());
+    zf_tensor short_out = go;
+    short_out.shape[2] = n - 1;
+    ZT_CHECK(zf_gather_qmm_swiglu(&gx, &w.d, &w.d, &gid, &short_out, &o) == ZF_ERR_SHAPE &&
+                 strstr(zf_last_error(), "out must be"),
+             "out shape: %s", zf_last_error());
+    zf_tensor wts = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, slots), did.p), y = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, n), dout.p);
+    ZT_CHECK(zf_gather_qmm_combine(&gx, &w.d, &gid, &wts, &y, &o) == ZF_ERR_SHAPE && strstr(zf_last_error(), "one row per slot"),
+             "combine a shape: %s", zf_last_error());
+    zf_tensor lg = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, 4), dx.p);
+    ZT_CHECK(zf_moe_route(&lg, 5, 1, &gid, &wts, &o) == ZF_ERR_INVALID_ARG && strstr(zf_last_error(), "k = 5"),
+             "route k: %s", zf_last_error());
+    unsigned char poison[64];
+    zf_memcpy(poison, ZF_DEVICE_CPU, dout.p, ZF_DEVICE_CUDA, sizeof poison, S);
+    zf_stream_synchronize(S);
+    int untouched = 1;
+    for (size_t i = 0; i < sizeof poison; i++) untouched &= poison[i] == 0x7f;
+    ZT_CHECK(untouched, "a rejected call wrote its output");
+    dfree(&dx), dfree(&did), dfree(&dout);
+    qw_free(&w);
+}
+
+int main(void) {
+    zt_init("test_cuda_moe");
+    if (zf_cuda_available() != ZF_OK) {
+        printf("SKIP: %s\n", zf_last_error());
+        return 77;
+    }
+    const char *q = getenv("ZF_TEST_QUICK");
+    g_quick = q && *q && strcmp(q, "0") != 0;
+    ZT_OK(zf_stream_create(&S));
+    test_gathered();
+    test_route();
+    test_bad_ids();
+    test_graph();
+    test_bad_args();
+    zf_stream_destroy(S);
+    return zt_finish();
+}
