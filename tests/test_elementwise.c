@@ -263,7 +263,7 @@ static void test_in_place(void) {
                             int alias[2] = {a0, a1};
                             for (int k = 0; k < c->n_out; k++)
                                 out[k] = zf_tensor_1d(alias[k] >= 0 ? buf[alias[k]] : sep[k], t, n);
-                            char extra[48];
+                            char extra[64];
                             snprintf(extra, sizeof extra, " in place (out0=in%d out1=in%d)", a0, a1);
                             ZT_CHECK(call_fid(c, in, out) == ZF_OK, "%s: %s", cfg(c->name, t, n, extra),
                                      zf_last_error());
@@ -286,16 +286,23 @@ static void test_in_place(void) {
  * - "at |ref|": the ulp of T at the float64 result;
  * - silu' = s(1 + x(1 - s)) cancels near x = -1.28, so silu_vjp and d_gate
  *   are measured in ulp of T at |d * u| * s * (1 + |x| (1 - s)), the size of
- *   the formula's largest term. In f32 the rounding of s near 1 (x ~ 16)
- *   costs up to ~16 ulp there; f16/bf16 hide it under their own rounding.
+ *   the formula's largest term.
+ * Where f32 is the output, the errors of silu (<= 2.41 ulp over every f32)
+ * and silu' (<= 8.2 ulp at its scale, x ~ 16, from rounding s near 1) are
+ * relative errors; a product that lands just under a power of two sees them
+ * up to twice as many of its own ulps, plus its rounding: swiglu fast and
+ * d_up <= 2 * 2.41 + 0.5, silu_vjp <= 2 * 8.2 + 0.5, d_gate (one rounding
+ * more, of d * u) <= 2 * 8.2 + 1.5. In f16/bf16 these f32 errors are a few
+ * thousandths of T's ulp. Measured maxima over many seeds (all paths give the
+ * same bits): f32 add/mul 0.5, silu 2.4, swiglu fast 2.7, d_up 3.01,
+ * silu_vjp 16.6, d_gate 16.7; f16/bf16 0.5 everywhere, silu_vjp/d_gate 0.502.
  * Exact/stock swiglu are not bounded here: they round silu(g) to T first, so
  * their error grows with |u| where silu(g) is tiny; they are held to the
- * stock bits instead. Measured maxima (all paths give the same bits):
- * f32 add/mul 0.5, silu 2.1, swiglu fast 2.5, d_up 2.7, silu_vjp/d_gate 16.0;
- * f16 and bf16: 0.5 everywhere, d_gate 0.502.
+ * stock bits instead.
  *                                  f32    f16    bf16 */
-static const double k_bound_ref[3] = {3.0, 0.51, 0.51};   /* add, mul, silu, swiglu fast, d_up fast: at |ref| */
-static const double k_bound_grad[3] = {18.0, 0.51, 0.51}; /* silu_vjp, swiglu_vjp fast d_gate: at scale */
+static const double k_bound_ref[3] = {3.0, 0.51, 0.51};   /* add, mul, silu: at |ref| */
+static const double k_bound_prod[3] = {5.5, 0.51, 0.51};  /* swiglu fast, swiglu_vjp fast d_up: at |ref| */
+static const double k_bound_grad[3] = {20.0, 0.51, 0.51}; /* silu_vjp, swiglu_vjp fast d_gate: at scale */
 
 static double ulp_t(zf_dtype t, double v) {
     int mant = t == ZF_DTYPE_F32 ? 24 : t == ZF_DTYPE_F16 ? 11 : 8;
@@ -338,7 +345,7 @@ static void test_accuracy(void) {
         }
         acc a[7] = {{"add", 0, 0, k_bound_ref[dt]},         {"mul", 0, 0, k_bound_ref[dt]},
                     {"silu", 0, 0, k_bound_ref[dt]},        {"silu_vjp", 0, 0, k_bound_grad[dt]},
-                    {"swiglu fast", 0, 0, k_bound_ref[dt]}, {"swiglu_vjp fast d_up", 0, 0, k_bound_ref[dt]},
+                    {"swiglu fast", 0, 0, k_bound_prod[dt]}, {"swiglu_vjp fast d_up", 0, 0, k_bound_prod[dt]},
                     {"swiglu_vjp fast d_gate", 0, 0, k_bound_grad[dt]}};
         for (int which = 0; which < 6; which++) {
             switch (which) {

@@ -132,8 +132,8 @@ ZF_AVX2_INLINE void zf_avx2_load_pair(zf_dtype t, const void *p, int64_t i, __m2
 
 ZF_AVX2_INLINE void zf_avx2_store_pair(zf_dtype t, void *p, int64_t i, __m256 v0, __m256 v1) {
     if (t == ZF_DTYPE_BF16) {
-        __m256i w = _mm256_or_si256(_mm256_srli_epi32(zf_avx2_bf16_top(v0), 16),
-                                    _mm256_and_si256(zf_avx2_bf16_top(v1), _mm256_set1_epi32((int)0xffff0000u)));
+        /* even 16-bit words from v0's tops, odd ones from v1's */
+        __m256i w = _mm256_blend_epi16(_mm256_srli_epi32(zf_avx2_bf16_top(v0), 16), zf_avx2_bf16_top(v1), 0xaa);
         _mm256_storeu_si256((__m256i *)((uint16_t *)p + i), w);
         return;
     }
@@ -168,14 +168,17 @@ ZF_AVX2_INLINE __m256 zf_avx2_pow2i(__m256i e) {
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23));
 }
 
-ZF_AVX2_INLINE void zf_avx2_exp_n(const __m256 *x, __m256 *y, int u) {
-    __m256 xc[ZF_AVX2_MAX_U], ts[ZF_AVX2_MAX_U], n[ZF_AVX2_MAX_U], r[ZF_AVX2_MAX_U], p[ZF_AVX2_MAX_U];
+ZF_AVX2_INLINE __m256 zf_avx2_neg(__m256 x) { return _mm256_xor_ps(x, _mm256_set1_ps(-0.0f)); }
+
+/* exp(x) lane by lane, every step of zmath.h as written (clamp, two-step
+ * scaling, NaN restored): the path for any input. */
+ZF_AVX2_INLINE void zf_avx2_exp_general_n(const __m256 *x, __m256 *y, int u) {
+    __m256 xc[ZF_AVX2_MAX_U], n[ZF_AVX2_MAX_U], r[ZF_AVX2_MAX_U], p[ZF_AVX2_MAX_U];
     __m256 sh = _mm256_set1_ps(ZF_EXP_SHIFTER);
     /* clamp as the scalar ternaries do: max/min return their second operand
      * for NaN, so NaN -> LO (max) -> LO (min), like the scalar path */
     ZF_AVX2_EACH(j, u) xc[j] = _mm256_min_ps(_mm256_max_ps(x[j], _mm256_set1_ps(ZF_EXP_LO)), _mm256_set1_ps(ZF_EXP_HI));
-    ZF_AVX2_EACH(j, u) ts[j] = _mm256_add_ps(_mm256_mul_ps(xc[j], _mm256_set1_ps(ZF_EXP_LOG2E)), sh);
-    ZF_AVX2_EACH(j, u) n[j] = _mm256_sub_ps(ts[j], sh);
+    ZF_AVX2_EACH(j, u) n[j] = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(xc[j], _mm256_set1_ps(ZF_EXP_LOG2E)), sh), sh);
     ZF_AVX2_EACH(j, u) r[j] = _mm256_fmadd_ps(n[j], _mm256_set1_ps(-ZF_EXP_LN2_HI), xc[j]);
     ZF_AVX2_EACH(j, u) r[j] = _mm256_fmadd_ps(n[j], _mm256_set1_ps(-ZF_EXP_LN2_LO), r[j]);
     ZF_AVX2_EACH(j, u) p[j] = _mm256_fmadd_ps(_mm256_set1_ps(ZF_EXP_C5), r[j], _mm256_set1_ps(ZF_EXP_C4));
@@ -185,20 +188,7 @@ ZF_AVX2_INLINE void zf_avx2_exp_n(const __m256 *x, __m256 *y, int u) {
     ZF_AVX2_EACH(j, u) p[j] = _mm256_fmadd_ps(p[j], r[j], _mm256_set1_ps(ZF_EXP_C0));
     ZF_AVX2_EACH(j, u) p[j] = _mm256_fmadd_ps(p[j], _mm256_mul_ps(r[j], r[j]), r[j]);
     ZF_AVX2_EACH(j, u) p[j] = _mm256_add_ps(p[j], _mm256_set1_ps(1.0f));
-    /* p is in [0.7, 1.42]. When every n is in [-125, 126], p * 2^n is a
-     * normal number, both scalar products are exact, and adding n to the
-     * exponent field gives the same bits; n sits in the low bits of ts (the
-     * shifter trick). NaN and clamped inputs have n = -150 or 128. */
-    __m256 ok = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
-    ZF_AVX2_EACH(j, u) ok = _mm256_and_ps(ok, _mm256_and_ps(_mm256_cmp_ps(n[j], _mm256_set1_ps(-125.0f), _CMP_GE_OQ),
-                                                             _mm256_cmp_ps(n[j], _mm256_set1_ps(126.0f), _CMP_LE_OQ)));
-    if (__builtin_expect(_mm256_movemask_ps(ok) == 0xff, 1)) {
-        ZF_AVX2_EACH(j, u) y[j] = _mm256_castsi256_ps(
-            _mm256_add_epi32(_mm256_castps_si256(p[j]), _mm256_slli_epi32(_mm256_castps_si256(ts[j]), 23)));
-        return;
-    }
-    /* the scalar two-step scaling; n is integral, so truncation is exact and
-     * n * 0.5 truncates toward zero */
+    /* n is integral, so truncation is exact; n * 0.5 truncates toward zero */
     ZF_AVX2_EACH(j, u) {
         __m256i ni = _mm256_cvttps_epi32(n[j]);
         __m256i e1 = _mm256_cvttps_epi32(_mm256_mul_ps(n[j], _mm256_set1_ps(0.5f)));
@@ -208,13 +198,54 @@ ZF_AVX2_INLINE void zf_avx2_exp_n(const __m256 *x, __m256 *y, int u) {
     }
 }
 
-ZF_AVX2_INLINE __m256 zf_avx2_neg(__m256 x) { return _mm256_xor_ps(x, _mm256_set1_ps(-0.0f)); }
+/* exp(s * x), s = -1 when neg (a constant), lane by lane with the bits of
+ * zmath.h. When every |x| <= 86 (checked first; NaN fails it), the same
+ * operations reduce to fewer instructions with no change to any result:
+ * - the clamp does nothing;
+ * - n lies in [-124, 124], so p * 2^n is normal, both scalar products are
+ *   exact, and adding n to p's exponent field gives the same bits (n sits
+ *   in the low bits of t + shifter);
+ * - for neg, every step is odd in x (RNE is symmetric): t, n and r come out
+ *   negated, and the polynomial takes -r by fnmadd/fmsub, so -x is never
+ *   formed. */
+ZF_AVX2_INLINE void zf_avx2_exp_sign_n(const __m256 *x, __m256 *y, int u, int neg) {
+    __m256i big = _mm256_setzero_si256();
+    ZF_AVX2_EACH(j, u) big = _mm256_max_epu32(big, _mm256_castps_si256(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), x[j])));
+    if (__builtin_expect(_mm256_movemask_epi8(_mm256_cmpgt_epi32(big, _mm256_set1_epi32(0x42ac0000))) != 0, 0)) {
+        __m256 xs[ZF_AVX2_MAX_U]; /* some |x| > 86 (0x42ac0000) or NaN */
+        ZF_AVX2_EACH(j, u) xs[j] = neg ? zf_avx2_neg(x[j]) : x[j];
+        zf_avx2_exp_general_n(xs, y, u);
+        return;
+    }
+    __m256 ts[ZF_AVX2_MAX_U], n[ZF_AVX2_MAX_U], r[ZF_AVX2_MAX_U], p[ZF_AVX2_MAX_U];
+    __m256 sh = _mm256_set1_ps(ZF_EXP_SHIFTER);
+    ZF_AVX2_EACH(j, u) ts[j] = _mm256_add_ps(_mm256_mul_ps(x[j], _mm256_set1_ps(ZF_EXP_LOG2E)), sh);
+    ZF_AVX2_EACH(j, u) n[j] = _mm256_sub_ps(ts[j], sh);
+    ZF_AVX2_EACH(j, u) r[j] = _mm256_fmadd_ps(n[j], _mm256_set1_ps(-ZF_EXP_LN2_HI), x[j]);
+    ZF_AVX2_EACH(j, u) r[j] = _mm256_fmadd_ps(n[j], _mm256_set1_ps(-ZF_EXP_LN2_LO), r[j]);
+#define ZF_AVX2_PSTEP(a, c) (neg ? _mm256_fnmadd_ps(a, r[j], _mm256_set1_ps(c)) : _mm256_fmadd_ps(a, r[j], _mm256_set1_ps(c)))
+    ZF_AVX2_EACH(j, u) p[j] = ZF_AVX2_PSTEP(_mm256_set1_ps(ZF_EXP_C5), ZF_EXP_C4);
+    ZF_AVX2_EACH(j, u) p[j] = ZF_AVX2_PSTEP(p[j], ZF_EXP_C3);
+    ZF_AVX2_EACH(j, u) p[j] = ZF_AVX2_PSTEP(p[j], ZF_EXP_C2);
+    ZF_AVX2_EACH(j, u) p[j] = ZF_AVX2_PSTEP(p[j], ZF_EXP_C1);
+    ZF_AVX2_EACH(j, u) p[j] = ZF_AVX2_PSTEP(p[j], ZF_EXP_C0);
+#undef ZF_AVX2_PSTEP
+    ZF_AVX2_EACH(j, u) {
+        __m256 r2 = _mm256_mul_ps(r[j], r[j]);
+        p[j] = neg ? _mm256_fmsub_ps(p[j], r2, r[j]) : _mm256_fmadd_ps(p[j], r2, r[j]);
+    }
+    ZF_AVX2_EACH(j, u) p[j] = _mm256_add_ps(p[j], _mm256_set1_ps(1.0f));
+    ZF_AVX2_EACH(j, u) {
+        __m256i pi = _mm256_castps_si256(p[j]), e = _mm256_slli_epi32(_mm256_castps_si256(ts[j]), 23);
+        y[j] = _mm256_castsi256_ps(neg ? _mm256_sub_epi32(pi, e) : _mm256_add_epi32(pi, e));
+    }
+}
+
+ZF_AVX2_INLINE void zf_avx2_exp_n(const __m256 *x, __m256 *y, int u) { zf_avx2_exp_sign_n(x, y, u, 0); }
 
 /* den = 1 + exp(-x): sigmoid = 1 / den, silu = x / den (zmath.h) */
 ZF_AVX2_INLINE void zf_avx2_silu_den_n(const __m256 *x, __m256 *den, int u) {
-    __m256 nx[ZF_AVX2_MAX_U];
-    ZF_AVX2_EACH(j, u) nx[j] = zf_avx2_neg(x[j]);
-    zf_avx2_exp_n(nx, den, u);
+    zf_avx2_exp_sign_n(x, den, u, 1);
     ZF_AVX2_EACH(j, u) den[j] = _mm256_add_ps(_mm256_set1_ps(1.0f), den[j]);
 }
 

@@ -127,8 +127,8 @@ ZF_AVX512_INLINE void zf_avx512_bf16_split(__m512i w, __m512 *v0, __m512 *v1) {
 }
 
 ZF_AVX512_INLINE __m512i zf_avx512_bf16_join(__m512 v0, __m512 v1) {
-    return _mm512_or_si512(_mm512_srli_epi32(zf_avx512_bf16_top(v0), 16),
-                           _mm512_and_si512(zf_avx512_bf16_top(v1), _mm512_set1_epi32((int)0xffff0000u)));
+    /* even 16-bit words from v0's tops, odd ones from v1's */
+    return _mm512_mask_blend_epi16(0xaaaaaaaau, _mm512_srli_epi32(zf_avx512_bf16_top(v0), 16), zf_avx512_bf16_top(v1));
 }
 
 ZF_AVX512_INLINE void zf_avx512_load_pair(zf_dtype t, const void *p, int64_t i, __m512 *v0, __m512 *v1) {
@@ -183,14 +183,20 @@ ZF_AVX512_INLINE __m512 zf_avx512_pow2i(__m512i e) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(e, _mm512_set1_epi32(127)), 23));
 }
 
-ZF_AVX512_INLINE void zf_avx512_exp_n(const __m512 *x, __m512 *y, int u) {
-    __m512 xc[ZF_AVX512_MAX_U], ts[ZF_AVX512_MAX_U], n[ZF_AVX512_MAX_U], r[ZF_AVX512_MAX_U], p[ZF_AVX512_MAX_U];
+/* sign flip by integer xor (xor_ps would need AVX512DQ) */
+ZF_AVX512_INLINE __m512 zf_avx512_neg(__m512 x) {
+    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u)));
+}
+
+/* exp(x) lane by lane, every step of zmath.h as written (clamp, two-step
+ * scaling, NaN restored): the path for any input. */
+ZF_AVX512_INLINE void zf_avx512_exp_general_n(const __m512 *x, __m512 *y, int u) {
+    __m512 xc[ZF_AVX512_MAX_U], n[ZF_AVX512_MAX_U], r[ZF_AVX512_MAX_U], p[ZF_AVX512_MAX_U];
     __m512 sh = _mm512_set1_ps(ZF_EXP_SHIFTER);
     /* clamp as the scalar ternaries do: max/min return their second operand
      * for NaN, so NaN -> LO (max) -> LO (min), like the scalar path */
     ZF_AVX512_EACH(j, u) xc[j] = _mm512_min_ps(_mm512_max_ps(x[j], _mm512_set1_ps(ZF_EXP_LO)), _mm512_set1_ps(ZF_EXP_HI));
-    ZF_AVX512_EACH(j, u) ts[j] = _mm512_add_ps(_mm512_mul_ps(xc[j], _mm512_set1_ps(ZF_EXP_LOG2E)), sh);
-    ZF_AVX512_EACH(j, u) n[j] = _mm512_sub_ps(ts[j], sh);
+    ZF_AVX512_EACH(j, u) n[j] = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(xc[j], _mm512_set1_ps(ZF_EXP_LOG2E)), sh), sh);
     ZF_AVX512_EACH(j, u) r[j] = _mm512_fmadd_ps(n[j], _mm512_set1_ps(-ZF_EXP_LN2_HI), xc[j]);
     ZF_AVX512_EACH(j, u) r[j] = _mm512_fmadd_ps(n[j], _mm512_set1_ps(-ZF_EXP_LN2_LO), r[j]);
     ZF_AVX512_EACH(j, u) p[j] = _mm512_fmadd_ps(_mm512_set1_ps(ZF_EXP_C5), r[j], _mm512_set1_ps(ZF_EXP_C4));
@@ -200,20 +206,7 @@ ZF_AVX512_INLINE void zf_avx512_exp_n(const __m512 *x, __m512 *y, int u) {
     ZF_AVX512_EACH(j, u) p[j] = _mm512_fmadd_ps(p[j], r[j], _mm512_set1_ps(ZF_EXP_C0));
     ZF_AVX512_EACH(j, u) p[j] = _mm512_fmadd_ps(p[j], _mm512_mul_ps(r[j], r[j]), r[j]);
     ZF_AVX512_EACH(j, u) p[j] = _mm512_add_ps(p[j], _mm512_set1_ps(1.0f));
-    /* p is in [0.7, 1.42]. When every n is in [-125, 126], p * 2^n is a
-     * normal number, both scalar products are exact, and adding n to the
-     * exponent field gives the same bits; n sits in the low bits of ts (the
-     * shifter trick). NaN and clamped inputs have n = -150 or 128. */
-    __mmask16 ok = 0xffff;
-    ZF_AVX512_EACH(j, u) ok &= _mm512_cmp_ps_mask(n[j], _mm512_set1_ps(-125.0f), _CMP_GE_OQ) &
-                               _mm512_cmp_ps_mask(n[j], _mm512_set1_ps(126.0f), _CMP_LE_OQ);
-    if (__builtin_expect(ok == 0xffff, 1)) {
-        ZF_AVX512_EACH(j, u) y[j] = _mm512_castsi512_ps(
-            _mm512_add_epi32(_mm512_castps_si512(p[j]), _mm512_slli_epi32(_mm512_castps_si512(ts[j]), 23)));
-        return;
-    }
-    /* the scalar two-step scaling; n is integral, so truncation is exact and
-     * n * 0.5 truncates toward zero */
+    /* n is integral, so truncation is exact; n * 0.5 truncates toward zero */
     ZF_AVX512_EACH(j, u) {
         __m512i ni = _mm512_cvttps_epi32(n[j]);
         __m512i e1 = _mm512_cvttps_epi32(_mm512_mul_ps(n[j], _mm512_set1_ps(0.5f)));
@@ -223,16 +216,54 @@ ZF_AVX512_INLINE void zf_avx512_exp_n(const __m512 *x, __m512 *y, int u) {
     }
 }
 
-/* sign flip by integer xor (xor_ps would need AVX512DQ) */
-ZF_AVX512_INLINE __m512 zf_avx512_neg(__m512 x) {
-    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u)));
+/* exp(s * x), s = -1 when neg (a constant), lane by lane with the bits of
+ * zmath.h. When every |x| <= 86 (checked first; NaN fails it), the same
+ * operations reduce to fewer instructions with no change to any result:
+ * - the clamp does nothing;
+ * - n lies in [-124, 124], so p * 2^n is normal, both scalar products are
+ *   exact, and adding n to p's exponent field gives the same bits (n sits
+ *   in the low bits of t + shifter);
+ * - for neg, every step is odd in x (RNE is symmetric): t, n and r come out
+ *   negated, and the polynomial takes -r by fnmadd/fmsub, so -x is never
+ *   formed. */
+ZF_AVX512_INLINE void zf_avx512_exp_sign_n(const __m512 *x, __m512 *y, int u, int neg) {
+    __m512i big = _mm512_setzero_si512();
+    ZF_AVX512_EACH(j, u) big = _mm512_max_epu32(big, _mm512_and_si512(_mm512_castps_si512(x[j]), _mm512_set1_epi32(0x7fffffff)));
+    if (__builtin_expect(_mm512_cmpgt_epu32_mask(big, _mm512_set1_epi32(0x42ac0000)) != 0, 0)) {
+        __m512 xs[ZF_AVX512_MAX_U]; /* some |x| > 86 (0x42ac0000) or NaN */
+        ZF_AVX512_EACH(j, u) xs[j] = neg ? zf_avx512_neg(x[j]) : x[j];
+        zf_avx512_exp_general_n(xs, y, u);
+        return;
+    }
+    __m512 ts[ZF_AVX512_MAX_U], n[ZF_AVX512_MAX_U], r[ZF_AVX512_MAX_U], p[ZF_AVX512_MAX_U];
+    __m512 sh = _mm512_set1_ps(ZF_EXP_SHIFTER);
+    ZF_AVX512_EACH(j, u) ts[j] = _mm512_add_ps(_mm512_mul_ps(x[j], _mm512_set1_ps(ZF_EXP_LOG2E)), sh);
+    ZF_AVX512_EACH(j, u) n[j] = _mm512_sub_ps(ts[j], sh);
+    ZF_AVX512_EACH(j, u) r[j] = _mm512_fmadd_ps(n[j], _mm512_set1_ps(-ZF_EXP_LN2_HI), x[j]);
+    ZF_AVX512_EACH(j, u) r[j] = _mm512_fmadd_ps(n[j], _mm512_set1_ps(-ZF_EXP_LN2_LO), r[j]);
+#define ZF_AVX512_PSTEP(a, c) (neg ? _mm512_fnmadd_ps(a, r[j], _mm512_set1_ps(c)) : _mm512_fmadd_ps(a, r[j], _mm512_set1_ps(c)))
+    ZF_AVX512_EACH(j, u) p[j] = ZF_AVX512_PSTEP(_mm512_set1_ps(ZF_EXP_C5), ZF_EXP_C4);
+    ZF_AVX512_EACH(j, u) p[j] = ZF_AVX512_PSTEP(p[j], ZF_EXP_C3);
+    ZF_AVX512_EACH(j, u) p[j] = ZF_AVX512_PSTEP(p[j], ZF_EXP_C2);
+    ZF_AVX512_EACH(j, u) p[j] = ZF_AVX512_PSTEP(p[j], ZF_EXP_C1);
+    ZF_AVX512_EACH(j, u) p[j] = ZF_AVX512_PSTEP(p[j], ZF_EXP_C0);
+#undef ZF_AVX512_PSTEP
+    ZF_AVX512_EACH(j, u) {
+        __m512 r2 = _mm512_mul_ps(r[j], r[j]);
+        p[j] = neg ? _mm512_fmsub_ps(p[j], r2, r[j]) : _mm512_fmadd_ps(p[j], r2, r[j]);
+    }
+    ZF_AVX512_EACH(j, u) p[j] = _mm512_add_ps(p[j], _mm512_set1_ps(1.0f));
+    ZF_AVX512_EACH(j, u) {
+        __m512i pi = _mm512_castps_si512(p[j]), e = _mm512_slli_epi32(_mm512_castps_si512(ts[j]), 23);
+        y[j] = _mm512_castsi512_ps(neg ? _mm512_sub_epi32(pi, e) : _mm512_add_epi32(pi, e));
+    }
 }
+
+ZF_AVX512_INLINE void zf_avx512_exp_n(const __m512 *x, __m512 *y, int u) { zf_avx512_exp_sign_n(x, y, u, 0); }
 
 /* den = 1 + exp(-x): sigmoid = 1 / den, silu = x / den (zmath.h) */
 ZF_AVX512_INLINE void zf_avx512_silu_den_n(const __m512 *x, __m512 *den, int u) {
-    __m512 nx[ZF_AVX512_MAX_U];
-    ZF_AVX512_EACH(j, u) nx[j] = zf_avx512_neg(x[j]);
-    zf_avx512_exp_n(nx, den, u);
+    zf_avx512_exp_sign_n(x, den, u, 1);
     ZF_AVX512_EACH(j, u) den[j] = _mm512_add_ps(_mm512_set1_ps(1.0f), den[j]);
 }
 
