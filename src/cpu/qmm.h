@@ -14,6 +14,8 @@
 #define ZF_QLANES 8  /* lanes per block: element 8r + l feeds lane l */
 #define ZF_QCOLS 8   /* block j accumulates into column j mod 8 */
 #define ZF_QNX 8     /* x rows one kernel call may serve */
+#define ZF_QTILE_R 4  /* SIMD kernels: weight rows per tile, at most */
+#define ZF_QTILE_NX 4 /* SIMD kernels: x rows per tile, at most */
 
 /* An activation row made ready once per call and shared by every weight row:
  * xf[k] in f32 and xs[k/4], the per-block, per-lane sums

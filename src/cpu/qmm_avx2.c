@@ -1,29 +1,34 @@
 /* AVX2 + FMA canonical-dot kernel (docs/NUMERICS-quant.md §2): the same
- * operations as zf_scalar_qdot, eight lanes at once. A vector r of a block
- * holds elements 8r .. 8r+7, unpacked with one broadcast, a variable shift
- * and a mask; the eight column accumulators stay in registers. */
+ * operations as zf_scalar_qdot, eight lanes at once, in a different but
+ * harmless order. The columns are independent accumulators, so a tile
+ * walks them one at a time (column c: blocks c, c+8, ... ascending) and
+ * keeps R weight rows x NX activation rows of one column in registers:
+ * enough independent fma chains to hide their latency, each unpacked q
+ * vector used NX times, each x vector R times. */
 #include <immintrin.h>
 #include <string.h>
 
 #include "core/dtype.h"
 #include "cpu/qmm.h"
 
-#define SEG 64 /* blocks per segment whose scales are converted up front */
+#define SEG 128 /* blocks per segment whose scales are converted up front (a multiple of 8) */
 
-static inline __attribute__((always_inline)) uint32_t ld32(const uint8_t *p) {
+#define INLINE static inline __attribute__((always_inline))
+
+INLINE uint32_t ld32(const uint8_t *p) {
     uint32_t v;
     memcpy(&v, p, 4);
     return v;
 }
-static inline __attribute__((always_inline)) uint64_t ld64(const uint8_t *p) {
+INLINE uint64_t ld64(const uint8_t *p) {
     uint64_t v;
     memcpy(&v, p, 8);
     return v;
 }
 
 /* q as f32 for elements 8r .. 8r+7 of the block at b (may read up to 3 bytes
- * past a 3/5/6-bit block; the caller pads the last block of a row). */
-static inline __attribute__((always_inline)) __m256 unpack(const uint8_t *b, int r, const int bits) {
+ * past a 3/5/6-bit block; the tile pads the last block of a row). */
+INLINE __m256 unpack(const uint8_t *b, int r, const int bits) {
     __m256i v, sh;
     switch (bits) {
     case 2:
@@ -58,59 +63,113 @@ static inline __attribute__((always_inline)) __m256 unpack(const uint8_t *b, int
 }
 
 /* lanes tree (l, l+4), (l, l+2), (l, l+1) */
-static inline float hsum_tree(__m256 a) {
+INLINE float hsum_tree(__m256 a) {
     __m128 t = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
     __m128 u = _mm_add_ps(t, _mm_movehl_ps(t, t));
     __m128 v = _mm_add_ss(u, _mm_shuffle_ps(u, u, 1));
     return _mm_cvtss_f32(v);
 }
 
-static inline __attribute__((always_inline)) float dot_row(const zf_qrows *w, int64_t row, const float *xf,
-                                                           const float *xs, const int bits) {
-    const uint8_t *p = (const uint8_t *)(w->packed + row * w->words);
-    const int bpg = w->group_size / ZF_QBLOCK, bb = 4 * bits; /* bytes per block */
-    const int64_t nb = w->k / ZF_QBLOCK, g0 = row * w->groups;
-    __m256 acc[ZF_QCOLS];
-    for (int c = 0; c < ZF_QCOLS; c++) acc[c] = _mm256_setzero_ps();
-    float sf[SEG], bf[SEG];
-    uint8_t pad[64];
-    for (int64_t j0 = 0; j0 < nb; j0 += SEG) {
-        int64_t seg = nb - j0 < SEG ? nb - j0 : SEG;
-        for (int64_t g = j0 / bpg; g < (j0 + seg) / bpg; g++) {
-            sf[g - j0 / bpg] = zf_load(w->sdt, w->scales, g0 + g);
-            bf[g - j0 / bpg] = zf_load(w->sdt, w->biases, g0 + g);
+/* n scales (or biases) of dtype t from p as f32. */
+INLINE void to_f32(zf_dtype t, const void *p, int64_t n, float *out) {
+    int64_t i = 0;
+    if (t == ZF_DTYPE_BF16) {
+        for (; i + 8 <= n; i += 8) {
+            __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i)));
+            _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
         }
-        for (int64_t j8 = 0; j8 < seg; j8 += ZF_QCOLS) {
-#pragma GCC unroll 8
-            for (int c = 0; c < ZF_QCOLS; c++) {
-                int64_t j = j0 + j8 + c;
-                if (j8 + c >= seg) break;
-                const uint8_t *b = p + j * bb;
-                if ((bits == 3 || bits == 5 || bits == 6) && j == nb - 1) { /* no read past the row */
-                    memset(pad, 0, sizeof pad);
-                    memcpy(pad, b, (size_t)bb);
-                    b = pad;
-                }
-                const float *x = xf + j * ZF_QBLOCK;
-                __m256 d = _mm256_mul_ps(_mm256_loadu_ps(x), unpack(b, 0, bits));
-                d = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), unpack(b, 1, bits), d);
-                d = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16), unpack(b, 2, bits), d);
-                d = _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), unpack(b, 3, bits), d);
-                int64_t gi = (j8 + c) / bpg;
-                acc[c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&sf[gi]), d, acc[c]);
-                acc[c] = _mm256_fmadd_ps(_mm256_broadcast_ss(&bf[gi]), _mm256_loadu_ps(xs + j * ZF_QLANES), acc[c]);
-            }
-        }
+    } else if (t == ZF_DTYPE_F16) {
+        for (; i + 8 <= n; i += 8)
+            _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i))));
     }
-    float col[ZF_QCOLS];
-    for (int c = 0; c < ZF_QCOLS; c++) col[c] = hsum_tree(acc[c]);
-    return ((col[0] + col[4]) + (col[2] + col[6])) + ((col[1] + col[5]) + (col[3] + col[7]));
+    for (; i < n; i++) out[i] = zf_load(t, p, i);
 }
 
-#define DOT_BITS(B)                                                                                       \
+/* Rows r0 .. r0+R of w against x rows xf[0..NX): out[i * w->rows + r0 + r]. */
+INLINE void tile(const zf_qrows *w, int64_t r0, const float *const *xf, const float *const *xs, float *out,
+                 const int bits, const int R, const int NX) {
+    const int64_t nb = w->k / ZF_QBLOCK, bb = 4 * bits; /* bytes per block */
+    const int gshift = w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2;
+    const uint8_t *p[ZF_QTILE_R];
+    for (int r = 0; r < R; r++) p[r] = (const uint8_t *)(w->packed + (r0 + r) * w->words);
+    __m256 acc[ZF_QCOLS][ZF_QTILE_R * ZF_QTILE_NX]; /* between segments */
+    float sf[ZF_QTILE_R][SEG], bf[ZF_QTILE_R][SEG];
+    uint8_t pad[ZF_QTILE_R][64];
+    for (int c = 0; c < ZF_QCOLS; c++)
+#pragma GCC unroll 16
+        for (int t = 0; t < R * NX; t++) acc[c][t] = _mm256_setzero_ps();
+    for (int64_t j0 = 0; j0 < nb; j0 += SEG) {
+        int64_t seg = nb - j0 < SEG ? nb - j0 : SEG, g0 = j0 >> gshift, ng = ((seg - 1) >> gshift) + 1;
+        for (int r = 0; r < R; r++) {
+            size_t off = (size_t)((r0 + r) * w->groups + g0) * zf_dtype_size(w->sdt);
+            to_f32(w->sdt, (const char *)w->scales + off, ng, sf[r]);
+            to_f32(w->sdt, (const char *)w->biases + off, ng, bf[r]);
+        }
+        for (int c = 0; c < ZF_QCOLS; c++) {
+            __m256 a[ZF_QTILE_R * ZF_QTILE_NX];
+#pragma GCC unroll 16
+            for (int t = 0; t < R * NX; t++) a[t] = acc[c][t];
+            for (int64_t j = j0 + c; j < j0 + seg; j += ZF_QCOLS) {
+                int64_t gi = (j >> gshift) - g0;
+#pragma GCC unroll 4
+                for (int r = 0; r < R; r++) {
+                    const uint8_t *b = p[r] + j * bb;
+                    if ((bits == 3 || bits == 5 || bits == 6) && j == nb - 1) { /* no read past the row */
+                        memset(pad[r], 0, sizeof pad[r]);
+                        memcpy(pad[r], b, (size_t)bb);
+                        b = pad[r];
+                    }
+                    __m256 q0 = unpack(b, 0, bits), q1 = unpack(b, 1, bits), q2 = unpack(b, 2, bits),
+                           q3 = unpack(b, 3, bits);
+                    __m256 s = _mm256_broadcast_ss(&sf[r][gi]), bi = _mm256_broadcast_ss(&bf[r][gi]);
+#pragma GCC unroll 4
+                    for (int i = 0; i < NX; i++) {
+                        const float *x = xf[i] + j * ZF_QBLOCK;
+                        __m256 d = _mm256_mul_ps(_mm256_loadu_ps(x), q0);
+                        d = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), q1, d);
+                        d = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16), q2, d);
+                        d = _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), q3, d);
+                        __m256 *ai = &a[r * NX + i];
+                        *ai = _mm256_fmadd_ps(s, d, *ai);
+                        *ai = _mm256_fmadd_ps(bi, _mm256_loadu_ps(xs[i] + j * ZF_QLANES), *ai);
+                    }
+                }
+            }
+#pragma GCC unroll 16
+            for (int t = 0; t < R * NX; t++) acc[c][t] = a[t];
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int i = 0; i < NX; i++) {
+            float col[ZF_QCOLS];
+            for (int c = 0; c < ZF_QCOLS; c++) col[c] = hsum_tree(acc[c][r * NX + i]);
+            out[i * w->rows + r0 + r] =
+                ((col[0] + col[4]) + (col[2] + col[6])) + ((col[1] + col[5]) + (col[3] + col[7]));
+        }
+}
+
+/* Every row for NX x rows: tiles of R rows, then single rows. */
+INLINE void rows_nx(const zf_qrows *w, const float *const *xf, const float *const *xs, float *out, const int bits,
+                    const int R, const int NX) {
+    int64_t r = 0;
+    for (; r + R <= w->rows; r += R) tile(w, r, xf, xs, out, bits, R, NX);
+    for (; r < w->rows; r++) tile(w, r, xf, xs, out, bits, 1, NX);
+}
+
+/* R x NX = 4 chains: (4 rows, 1 x), (2, 2), (1, 3), (1, 4). */
+#define DOT_BITS(B)                                                                                          \
     static void dot_##B(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out) { \
-        for (int64_t r = 0; r < w->rows; r++)                                                            \
-            for (int i = 0; i < nx; i++) out[i * w->rows + r] = dot_row(w, r, xf[i], xs[i], B);          \
+        for (int i0 = 0; i0 < nx;) {                                                                        \
+            int n = nx - i0 < ZF_QTILE_NX ? nx - i0 : ZF_QTILE_NX;                                          \
+            float *o = out + (int64_t)i0 * w->rows;                                                         \
+            switch (n) {                                                                                    \
+            case 1: rows_nx(w, xf + i0, xs + i0, o, B, 4, 1); break;                                        \
+            case 2: rows_nx(w, xf + i0, xs + i0, o, B, 2, 2); break;                                        \
+            case 3: rows_nx(w, xf + i0, xs + i0, o, B, 1, 3); break;                                        \
+            default: rows_nx(w, xf + i0, xs + i0, o, B, 1, 4); break;                                       \
+            }                                                                                               \
+            i0 += n;                                                                                        \
+        }                                                                                                   \
     }
 DOT_BITS(2)
 DOT_BITS(3)

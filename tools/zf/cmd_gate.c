@@ -1,4 +1,4 @@
-/* zf gate swiglu|add_rms_norm [--backend cpu|cuda] [--dtype f32|f16|bf16]
+/* zf gate swiglu|add_rms_norm|gather_qmm_swiglu|gather_qmm_combine|moe [--backend cpu|cuda] [--dtype f32|f16|bf16]
  *         [--json] [--quick] [-o capsule.json] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +9,10 @@
 #include "commands.h"
 #include "core/cuda_loader.h"
 #include "gate.h"
+#include "gate_moe.h"
 
 static const char k_usage[] =
-    "zf gate swiglu|add_rms_norm [--backend cpu|cuda] [--dtype f32|f16|bf16] [--json] [--quick] [-o capsule.json]";
+    "zf gate swiglu|add_rms_norm|gather_qmm_swiglu|gather_qmm_combine|moe [--backend cpu|cuda] [--dtype f32|f16|bf16] [--json] [--quick] [-o capsule.json]";
 
 static int backend_unavailable(const char *name) {
     if (strcmp(name, "cuda") != 0) return zf_usage_error(k_usage, "unknown backend '%s' (expected cpu or cuda)", name);
@@ -34,9 +35,11 @@ int zf_cmd_gate(int argc, char **argv) {
     };
     int rc = zf_parse_args(k_usage, argc, argv, opts, (int)(sizeof opts / sizeof *opts), pos, 1, &n_pos);
     if (rc) return rc == 1 ? 0 : rc;
-    if (n_pos != 1) return zf_usage_error(k_usage, "which fusion? swiglu or add_rms_norm");
-    if (strcmp(pos[0], "swiglu") != 0 && strcmp(pos[0], "add_rms_norm") != 0)
-        return zf_usage_error(k_usage, "unknown fusion '%s' (expected swiglu or add_rms_norm)", pos[0]);
+    if (n_pos != 1) return zf_usage_error(k_usage, "which fusion? swiglu, add_rms_norm, gather_qmm_swiglu, gather_qmm_combine or moe");
+    int moe = zf_gate_moe_op(pos[0]);
+    if (strcmp(pos[0], "swiglu") != 0 && strcmp(pos[0], "add_rms_norm") != 0 && !moe)
+        return zf_usage_error(k_usage, "unknown fusion '%s' (expected swiglu, add_rms_norm, gather_qmm_swiglu, "
+                              "gather_qmm_combine or moe)", pos[0]);
     zf_gate_request req = {.op = pos[0], .quick = quick};
     if (zf_dtype_parse(dtype, &req.dtype) != ZF_OK || zf_dtype_size(req.dtype) == 0 || req.dtype == ZF_DTYPE_U32 ||
         req.dtype == ZF_DTYPE_I32)
@@ -51,7 +54,7 @@ int zf_cmd_gate(int argc, char **argv) {
 
     cJSON *cap = zf_capsule_new("gate");
     if (!cap) { fprintf(stderr, "zf: out of memory\n"); return 1; }
-    rc = zf_gate_run(be, &req, cap, msg, sizeof msg);
+    rc = moe ? zf_gate_moe_run(be, &req, cap, msg, sizeof msg) : zf_gate_run(be, &req, cap, msg, sizeof msg);
     if (rc != 0) {
         fprintf(stderr, "zf: gate %s failed: %s\n", req.op, msg);
         cJSON_Delete(cap);
@@ -59,10 +62,14 @@ int zf_cmd_gate(int argc, char **argv) {
     }
     const zf_op parts[2][3] = {{ZF_OP_SWIGLU, ZF_OP_SILU, ZF_OP_MUL}, {ZF_OP_ADD_RMS_NORM, ZF_OP_ADD, ZF_OP_RMS_NORM}};
     const zf_op *p = parts[strcmp(req.op, "swiglu") == 0 ? 0 : 1];
-    zf_capsule_add_kernel(cap, p[0], be->device, ZF_FIDELITY_AUTO);
-    zf_capsule_add_kernel(cap, p[0], be->device, ZF_FIDELITY_STOCK);
-    zf_capsule_add_kernel(cap, p[1], be->device, ZF_FIDELITY_AUTO);
-    zf_capsule_add_kernel(cap, p[2], be->device, ZF_FIDELITY_AUTO);
+    if (moe) {
+        zf_gate_moe_kernels(cap, req.op, be->device);
+    } else {
+        zf_capsule_add_kernel(cap, p[0], be->device, ZF_FIDELITY_AUTO);
+        zf_capsule_add_kernel(cap, p[0], be->device, ZF_FIDELITY_STOCK);
+        zf_capsule_add_kernel(cap, p[1], be->device, ZF_FIDELITY_AUTO);
+        zf_capsule_add_kernel(cap, p[2], be->device, ZF_FIDELITY_AUTO);
+    }
     char path[1024], iso[32], compact[32];
     zf_capsule_timestamps(iso, compact);
     if (out) snprintf(path, sizeof path, "%s", out);

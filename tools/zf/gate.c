@@ -125,14 +125,12 @@ static stats stats_of(const double *v, int n) {
     return r;
 }
 
-typedef struct timing_plan {
-    int reps;
-    double min_batch_s;
-} timing_plan;
+zf_gate_plan zf_gate_plan_for(int quick) { return (zf_gate_plan){quick ? 3 : 7, quick ? 0.004 : 0.02}; }
 
-static int timed(const shape *s, call_ctx *c, int n, double *sec, char *msg, size_t msg_size) {
-    if (s->be->flush) s->be->flush();
-    zf_status st = s->be->time_calls(call_op, c, n, s->sets, sec);
+static int timed(const zf_gate_backend *be, zf_gate_call_fn call, void *ctx, int n, int sets, double *sec, char *msg,
+                 size_t msg_size) {
+    if (be->flush) be->flush();
+    zf_status st = be->time_calls(call, ctx, n, sets, sec);
     if (st != ZF_OK) {
         snprintf(msg, msg_size, "%s", zf_last_error());
         return -1;
@@ -140,43 +138,37 @@ static int timed(const shape *s, call_ctx *c, int n, double *sec, char *msg, siz
     return 0;
 }
 
-/* Times fused (A) and stock (B) interleaved, A B A B ..., after a warm-up
- * batch of each; adds one row to `rows`. */
-static int measure_shape(shape *s, const timing_plan *plan, double bw_gbps, const char *kind, cJSON *rows,
-                         char *msg, size_t msg_size) {
-    zf_stream *stream = s->be->stream();
-    call_ctx fused = {s, {ZF_FIDELITY_AUTO, stream}}, stock = {s, {ZF_FIDELITY_STOCK, stream}};
+int zf_gate_time_pair(const zf_gate_backend *be, const zf_gate_pair *p, const zf_gate_plan *plan, double bytes,
+                      double bw_gbps, cJSON *o, char *msg, size_t msg_size) {
     double t;
     /* warm-up, and the batch size: at least one pass over every set and
      * about min_batch_s of the fused op */
-    if (timed(s, &stock, s->sets, &t, msg, msg_size) || timed(s, &fused, s->sets, &t, msg, msg_size)) return -1;
-    double per_call = t / s->sets;
-    int n = s->sets;
+    if (timed(be, p->stock, p->stock_ctx, p->sets, p->sets, &t, msg, msg_size) ||
+        timed(be, p->fused, p->fused_ctx, p->sets, p->sets, &t, msg, msg_size))
+        return -1;
+    double per_call = t / p->sets;
+    int n = p->sets;
     if (per_call * n < plan->min_batch_s) {
         double want = plan->min_batch_s / (per_call > 1e-9 ? per_call : 1e-9);
         n = (int)(want < 200000 ? want : 200000);
-        n = (n + s->sets - 1) / s->sets * s->sets;
+        n = (n + p->sets - 1) / p->sets * p->sets;
     }
     double a[MAX_REPS], b[MAX_REPS], ratio[MAX_REPS];
     for (int r = 0; r < plan->reps; r++) {
-        if (timed(s, &fused, n, &t, msg, msg_size)) return -1;
+        if (timed(be, p->fused, p->fused_ctx, n, p->sets, &t, msg, msg_size)) return -1;
         a[r] = t / n;
-        if (timed(s, &stock, n, &t, msg, msg_size)) return -1;
+        if (timed(be, p->stock, p->stock_ctx, n, p->sets, &t, msg, msg_size)) return -1;
         b[r] = t / n;
         ratio[r] = b[r] / a[r];
     }
     stats fa = stats_of(a, plan->reps), st = stats_of(b, plan->reps), ra = stats_of(ratio, plan->reps);
-    double bytes = bytes_per_call(s), gbps = bytes / fa.median / 1e9, stock_gbps = bytes / st.median / 1e9;
+    double gbps = bytes / fa.median / 1e9, stock_gbps = bytes / st.median / 1e9;
     const char *verdict = "not worth it", *reason = "the difference is within the spread";
     if (fa.max < st.min) verdict = "enable", reason = "fused faster beyond the spread";
     else if (st.max < fa.min) reason = "fused slower beyond the spread";
 
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "rows", (double)s->rows);
-    cJSON_AddNumberToObject(o, "cols", (double)s->cols);
-    cJSON_AddStringToObject(o, "kind", kind);
     cJSON_AddNumberToObject(o, "bytes", bytes);
-    cJSON_AddNumberToObject(o, "buffer_sets", s->sets);
+    cJSON_AddNumberToObject(o, "buffer_sets", p->sets);
     cJSON_AddNumberToObject(o, "calls_per_rep", n);
     cJSON_AddNumberToObject(o, "fused_median_us", fa.median * 1e6);
     cJSON_AddNumberToObject(o, "fused_min_us", fa.min * 1e6);
@@ -193,6 +185,23 @@ static int measure_shape(shape *s, const timing_plan *plan, double bw_gbps, cons
     cJSON_AddNumberToObject(o, "stock_bandwidth_fraction", stock_gbps / bw_gbps);
     cJSON_AddStringToObject(o, "verdict", verdict);
     cJSON_AddStringToObject(o, "reason", reason);
+    return 0;
+}
+
+/* One row of the elementwise sweep. */
+static int measure_shape(shape *s, const zf_gate_plan *plan, double bw_gbps, const char *kind, cJSON *rows,
+                         char *msg, size_t msg_size) {
+    zf_stream *stream = s->be->stream();
+    call_ctx fused = {s, {ZF_FIDELITY_AUTO, stream}}, stock = {s, {ZF_FIDELITY_STOCK, stream}};
+    zf_gate_pair p = {call_op, call_op, &fused, &stock, s->sets};
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "rows", (double)s->rows);
+    cJSON_AddNumberToObject(o, "cols", (double)s->cols);
+    cJSON_AddStringToObject(o, "kind", kind);
+    if (zf_gate_time_pair(s->be, &p, plan, bytes_per_call(s), bw_gbps, o, msg, msg_size)) {
+        cJSON_Delete(o);
+        return -1;
+    }
     cJSON_AddItemToArray(rows, o);
     return 0;
 }
@@ -208,7 +217,7 @@ static const int64_t k_quick_decode_rows[] = {1, 32};
 #define QUICK_LARGE_COLS 4096
 
 static int run_shape(const zf_gate_backend *be, const gate_op *op, zf_dtype t, int64_t rows, int64_t cols, int large,
-                     const timing_plan *plan, double bw_gbps, cJSON *out_rows, char *msg, size_t msg_size) {
+                     const zf_gate_plan *plan, double bw_gbps, cJSON *out_rows, char *msg, size_t msg_size) {
     shape s = {.op = op, .be = be, .t = t, .rows = rows, .cols = cols, .sets = 1};
     if (large) {
         /* enough sets that > 4x the cache is touched before a set comes back */
@@ -264,15 +273,9 @@ int zf_gate_run(const zf_gate_backend *be, const zf_gate_request *req, cJSON *ca
     cJSON_AddNumberToObject(b, "reps", bw.reps);
     cJSON_AddNumberToObject(b, "cache_bytes", (double)be->cache_bytes());
 
-    timing_plan plan = {req->quick ? 3 : 7, req->quick ? 0.004 : 0.02};
-    cJSON *m = cJSON_AddObjectToObject(cap, "method");
-    cJSON_AddNumberToObject(m, "reps", plan.reps);
-    cJSON_AddNumberToObject(m, "min_batch_ms", plan.min_batch_s * 1e3);
-    cJSON_AddStringToObject(m, "order", "warm-up, then fused and stock batches interleaved A B A B");
-    cJSON_AddStringToObject(m, "spread", "min and max of the per-call time over the repetitions");
-    cJSON_AddStringToObject(m, "rotation",
-                            "large shapes cycle through buffer sets covering > 4x the cache; decode shapes reuse one");
-    cJSON_AddNumberToObject(m, "eps", EPS);
+    zf_gate_plan plan = zf_gate_plan_for(req->quick);
+    zf_gate_add_method(cap, &plan, "large shapes cycle through buffer sets covering > 4x the cache; decode shapes reuse one");
+    cJSON_AddNumberToObject(cJSON_GetObjectItemCaseSensitive(cap, "method"), "eps", EPS);
 
     cJSON *rows = cJSON_AddArrayToObject(cap, "rows");
     const int64_t *widths = req->quick ? k_quick_widths : k_widths;
@@ -289,6 +292,21 @@ int zf_gate_run(const zf_gate_backend *be, const zf_gate_request *req, cJSON *ca
             if (run_shape(be, op, req->dtype, LARGE_ROWS, widths[wi], 1, &plan, bw.gbps, rows, msg, msg_size)) return 1;
     }
 
+    zf_gate_verdict(cap, fused_v, stock_v);
+    return 0;
+}
+
+void zf_gate_add_method(cJSON *cap, const zf_gate_plan *plan, const char *rotation) {
+    cJSON *m = cJSON_AddObjectToObject(cap, "method");
+    cJSON_AddNumberToObject(m, "reps", plan->reps);
+    cJSON_AddNumberToObject(m, "min_batch_ms", plan->min_batch_s * 1e3);
+    cJSON_AddStringToObject(m, "order", "warm-up, then fused and stock batches interleaved A B A B");
+    cJSON_AddStringToObject(m, "spread", "min and max of the per-call time over the repetitions");
+    cJSON_AddStringToObject(m, "rotation", rotation);
+}
+
+void zf_gate_verdict(cJSON *cap, const char *fused_v, const char *stock_v) {
+    const cJSON *rows = cJSON_GetObjectItemCaseSensitive(cap, "rows");
     int n = 0, n_enable = 0, n_slower = 0;
     const cJSON *r;
     cJSON_ArrayForEach(r, rows) {
@@ -305,5 +323,4 @@ int zf_gate_run(const zf_gate_backend *be, const zf_gate_request *req, cJSON *ca
                             "a shape: enable when the fused maximum is below the stock minimum; overall: enable when "
                             "that holds on at least half the shapes, the fused op is slower beyond the spread on none, and the "
                             "tier's choice is not the stock variant itself");
-    return 0;
 }

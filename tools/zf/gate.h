@@ -73,6 +73,39 @@ typedef struct zf_gate_request {
  * measurement failed (message in msg), 2 for a bad request. */
 int zf_gate_run(const zf_gate_backend *be, const zf_gate_request *req, cJSON *cap, char *msg, size_t msg_size);
 
+/* The timing method every gate shares (gate.c), so other gates (gate_moe.c)
+ * measure and judge exactly the same way. */
+typedef struct zf_gate_plan {
+    int reps;           /* interleaved repetitions (<= 15) */
+    double min_batch_s; /* a timed batch lasts at least this */
+} zf_gate_plan;
+
+zf_gate_plan zf_gate_plan_for(int quick);
+
+/* A fused call and its stock composition, each called as call(ctx, set)
+ * for set in [0, sets). */
+typedef struct zf_gate_pair {
+    zf_gate_call_fn fused, stock;
+    void *fused_ctx, *stock_ctx;
+    int sets;
+} zf_gate_pair;
+
+/* Warm-up, then plan->reps batches of fused and stock interleaved A B A B;
+ * adds to `row` bytes, buffer_sets, calls_per_rep, the fused and stock
+ * median/min/max in us, the speedup and its spread, GB/s for `bytes` per
+ * call and its fraction of bw_gbps, and the shape's verdict and reason.
+ * 0, or -1 with the reason in msg. */
+int zf_gate_time_pair(const zf_gate_backend *be, const zf_gate_pair *p, const zf_gate_plan *plan, double bytes,
+                      double bw_gbps, cJSON *row, char *msg, size_t msg_size);
+
+/* Adds "method" (the plan, the order, the spread and `rotation`: how the
+ * gate keeps its operands out of the cache). */
+void zf_gate_add_method(cJSON *cap, const zf_gate_plan *plan, const char *rotation);
+
+/* Adds the overall verdict over cap's "rows" (verdict, verdict_reason,
+ * verdict_rule). */
+void zf_gate_verdict(cJSON *cap, const char *fused_v, const char *stock_v);
+
 /* Human-readable report of a gate capsule, and the diff of two. */
 void zf_gate_print(const cJSON *cap, FILE *f);
 void zf_gate_diff(const cJSON *a, const cJSON *b, FILE *f);

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# zf gate gather_qmm_swiglu | gather_qmm_combine | moe --quick: each runs,
+# writes a capsule whose rows add up (experts touched under the balanced
+# routing, weight bytes, rotation over > 4x the cache, timing fields), and
+# `zf capsule show` accepts it; usage errors exit 2.
+#   gate_moe.sh ZF_BINARY
+set -uo pipefail
+zf=$1
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fail=0
+check() { # description, expected exit code, command...
+    local what=$1 want=$2
+    shift 2
+    "$@" >"$dir/out" 2>"$dir/err"
+    local rc=$?
+    if [ "$rc" -ne "$want" ]; then
+        echo "FAIL: $what: exit $rc, expected $want"; cat "$dir/out" "$dir/err"; fail=1
+    else
+        echo "ok: $what"
+    fi
+}
+
+for op in gather_qmm_swiglu gather_qmm_combine moe; do
+    check "gate $op --quick --json" 0 "$zf" gate "$op" --quick --json -o "$dir/$op.json"
+    python3 - "$dir/out" "$dir/$op.json" "$op" <<'PY' || fail=1
+import json, sys
+text, path, op = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+g = json.loads(text)
+assert json.load(open(path))["id"] == g["id"], "capsule file differs from --json output"
+assert g["op"] == op and g["kind"] == "gate" and g["quick"] is True, (g["op"], g["kind"])
+m, bw = g["moe"], g["bandwidth"]
+tensors = {"gather_qmm_swiglu": 2, "gather_qmm_combine": 1, "moe": 3}[op]
+E, k = m["experts"], m["top_k"]
+want_expert = m["expert_width"] * m["hidden"] * m["bits"] / 8 + 2 * m["expert_width"] * m["hidden"] / m["group_size"] * 2
+assert m["expert_bytes"] == want_expert, (m["expert_bytes"], want_expert)
+assert m["layers"] * E * tensors * m["expert_bytes"] > 4 * bw["cache_bytes"], "pool not > 4x the cache"
+assert bw["gbps"] > 0.1, bw
+parts = g["fused_variant"].split(" + ")
+assert len(parts) == (3 if op == "moe" else 1) and g["fused_variant"] != g["stock_variant"], g["fused_variant"]
+rows = g["rows"]
+assert [r["tokens"] for r in rows] == [1, 4], [r["tokens"] for r in rows]
+for r in rows:
+    t = r["tokens"]
+    assert r["experts_touched"] == min(k * t, E), (t, r["experts_touched"])
+    assert r["weight_bytes"] == r["experts_touched"] * tensors * m["expert_bytes"], r
+    assert r["bytes"] > r["weight_bytes"], r
+    assert r["fused_min_us"] <= r["fused_median_us"] <= r["fused_max_us"], r
+    assert r["stock_min_us"] <= r["stock_median_us"] <= r["stock_max_us"], r
+    assert abs(r["speedup"] - r["stock_median_us"] / r["fused_median_us"]) < 1e-9 * r["speedup"], r
+    assert r["bandwidth_fraction"] > 0 and r["verdict"] in ("enable", "not worth it"), r
+assert g["verdict"] in ("enable", "not worth it")
+for key in ("gather_qmm", "gather_qmm_swiglu" if op != "gather_qmm_combine" else "gather_qmm_combine"):
+    assert g["kernels"].get(key, "none") != "none", (key, g["kernels"])
+PY
+    check "capsule show $op" 0 "$zf" capsule show "$dir/$op.json"
+    grep -q "matches content" "$dir/out" || { echo "FAIL: capsule show $op: id not confirmed"; fail=1; }
+done
+check "gate moe bad dtype" 2 "$zf" gate moe --dtype f64
+check "gate unknown fusion" 2 "$zf" gate gather_qmm
+grep -q "gather_qmm_combine or moe" "$dir/err" || { echo "FAIL: the usage error does not list the MoE gates"; fail=1; }
+exit $fail
