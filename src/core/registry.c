@@ -16,6 +16,12 @@ typedef struct entry {
 
 static entry g_entries[ZF_MAX_VARIANTS];
 static int g_count;
+/* Bumped (under g_mu) whenever a pick could change: variants added, a
+ * self-test failed. Picks are cached per (op, backend, fidelity, tier, ISA
+ * cap) as (generation << 16 | entry index + 1), so a decode-sized call pays
+ * two atomic loads instead of a registry scan. */
+static uint64_t g_gen = 1;
+static uint64_t g_pick_cache[ZF_OP_COUNT][ZF_DEVICE_COUNT][ZF_FIDELITY_COUNT][ZF_TIER_COUNT][ZF_CPU_ISA_COUNT];
 static pthread_mutex_t g_mu;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
@@ -37,6 +43,7 @@ static int is_fused(zf_op op) {
 void zf_registry_add(const zf_variant *v, int n) {
     pthread_mutex_lock(&g_mu);
     for (int i = 0; i < n && g_count < ZF_MAX_VARIANTS; i++) g_entries[g_count++] = (entry){.v = &v[i]};
+    __atomic_add_fetch(&g_gen, 1, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&g_mu);
 }
 
@@ -80,6 +87,7 @@ static int ensure_tested(entry *e) {
         char msg[sizeof e->reason] = "";
         int rc = e->v->selftest ? e->v->selftest(e->v, msg, sizeof msg) : 0;
         e->state = rc == 0 ? 1 : -1;
+        if (rc != 0) __atomic_add_fetch(&g_gen, 1, __ATOMIC_RELEASE);
         snprintf(e->reason, sizeof e->reason, "%s", rc == 0 ? "self-test passed" : msg);
     }
     return e->state;
@@ -135,6 +143,15 @@ zf_status zf_pick(zf_op op, zf_device backend, zf_fidelity want, const zf_varian
     ZF_TRY(zf_tier_current(&tier));
     if (want < 0 || want >= ZF_FIDELITY_COUNT)
         return zf_error(ZF_ERR_INVALID_ARG, "[%s] invalid fidelity value %d", zf_op_name(op), (int)want);
+    if (op < 0 || op >= ZF_OP_COUNT || backend < 0 || backend >= ZF_DEVICE_COUNT)
+        return zf_error(ZF_ERR_INVALID_ARG, "[registry] invalid op %d or backend %d", (int)op, (int)backend);
+    zf_cpu_isa isa = zf_get_cpu_isa();
+    uint64_t *slot = &g_pick_cache[op][backend][want][tier][isa];
+    uint64_t cached = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if ((cached & 0xffff) && cached >> 16 == __atomic_load_n(&g_gen, __ATOMIC_ACQUIRE)) {
+        *out = g_entries[(cached & 0xffff) - 1].v;
+        return ZF_OK;
+    }
     zf_fidelity chain[3];
     int n = fallback_chain(op, want, tier, chain);
     /* an explicit fidelity is an explicit opt-in: the tier does not gate it */
@@ -142,6 +159,10 @@ zf_status zf_pick(zf_op op, zf_device backend, zf_fidelity want, const zf_varian
     pthread_mutex_lock(&g_mu);
     const zf_variant *v = NULL;
     for (int i = 0; i < n && !v; i++) v = best_of(op, backend, chain[i], tier, ignore_tier);
+    if (v) {
+        uint64_t index = (uint64_t)(find(v) - g_entries) + 1;
+        __atomic_store_n(slot, (__atomic_load_n(&g_gen, __ATOMIC_ACQUIRE) << 16) | index, __ATOMIC_RELEASE);
+    }
     pthread_mutex_unlock(&g_mu);
     if (!v)
         return zf_error(ZF_ERR_SELFTEST, "[%s] no trusted %s variant on the %s backend (see `zf caps`)",
