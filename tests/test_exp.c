@@ -216,6 +216,14 @@ static void simd_vs_scalar(const isa_kernels *k, uint64_t stride) {
             x[n++] = v;
         }
     compare_block(k, ZF_DTYPE_F32, x, d, got, want, n);
+    /* dense random inputs where every |x| <= 86, the SIMD shortcut's range,
+     * with 86 and its neighbours among them; then a band around it */
+    for (int64_t j = 0; j < B - 5; j++) x[j] = (float)zt_uniform(-86.0, 86.0);
+    for (int s = 0; s < 4; s++) x[(int64_t)(zt_rand() % (B - 5))] = s & 1 ? -86.0f : 86.0f;
+    x[17] = nextafterf(86.0f, 0.0f);
+    compare_block(k, ZF_DTYPE_F32, x, d, got, want, B - 5);
+    for (int64_t j = 0; j < B - 5; j++) x[j] = (float)zt_uniform(-92.0, 92.0);
+    compare_block(k, ZF_DTYPE_F32, x, d, got, want, B - 5);
     /* f16 and bf16: every bit pattern */
     for (int dt = ZF_DTYPE_F16; dt <= ZF_DTYPE_BF16; dt++) {
         uint16_t *h = (uint16_t *)x;
