@@ -237,7 +237,7 @@ cudaError_t zf_cu_gather_qmm_swiglu_stock(const zf_cu_qargs *a, cudaStream_t s) 
 
 /* fused: few tokens in one launch; many tokens as grouped f32 dots, then the sum */
 cudaError_t zf_cu_gather_qmm_combine_fused(const zf_cu_qargs *a, cudaStream_t s) {
-    if (!zf_cu_qgrouped(a)) return zf_cu_combine_direct(a, s);
+    if (!zf_cu_qgrouped(a)) return zf_cu_combine_decode_fits(a) ? zf_cu_combine_decode(a, s) : zf_cu_combine_direct(a, s);
     float *dots;
     cudaError_t e = cudaMallocAsync((void **)&dots, (size_t)(a->m * a->slots * a->w[0].n) * 4, s);
     if (e != cudaSuccess) return e;

@@ -166,6 +166,7 @@ cudaError_t zf_cu_qgather(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s) 
                    : qg_launch_bits<ZF_CU_QNX, 1>(c, a->w[0].bits, grid, s);
     }
     if (!zf_cu_qgrouped(a)) {
+        if (zf_cu_qdecode_fits(a)) return zf_cu_qdecode_pairs(a, epi, s);
         c.item_mode = ITEM_PAIR;
         c.n_items = np;
         dim3 grid(gx, (unsigned)(np < 65535 ? np : 65535));

@@ -74,6 +74,14 @@ cudaError_t zf_cu_combine_finish(const zf_cu_qargs *a, const void *dots, zf_dtyp
 /* Combine in one launch for few tokens: a CTA = 4 rows x 8 slots. */
 cudaError_t zf_cu_combine_direct(const zf_cu_qargs *a, cudaStream_t s);
 
+/* Decode kernels (qdecode.cu): x staged once per CTA in shared memory.
+ * The pair path of zf_cu_qgather when k fits, and the one-launch combine
+ * when slots * k fits; otherwise the kernels above run. */
+bool zf_cu_qdecode_fits(const zf_cu_qargs *a);
+cudaError_t zf_cu_qdecode_pairs(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s);
+bool zf_cu_combine_decode_fits(const zf_cu_qargs *a);
+cudaError_t zf_cu_combine_decode(const zf_cu_qargs *a, cudaStream_t s);
+
 /* Router arguments: logits [m, E] rows, ids i32 and weights [m, k] rows. */
 typedef struct zf_cu_route_args {
     const void *logits;
