@@ -150,8 +150,8 @@ static zf_status swiglu_stock(const zf_tensor *x, const zf_qweight *wg, const zf
 zf_status zf_cpu_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu,
                                    const zf_tensor *ids, zf_tensor *out, const zf_opts *o) {
     const char *op = "gather_qmm_swiglu";
-    int64_t m, slots, xrs;
-    int xps;
+    int64_t m = 0, slots = 0, xrs = 0;
+    int xps = 0;
     ZF_TRY(zf_check_gather(op, x, "x", wg, ids, &m, &slots, &xps, &xrs));
     ZF_TRY(check_same_qshape(op, wg, "wg", wu, "wu"));
     ZF_TRY(zf_check_float(op, "out", out));
@@ -169,15 +169,11 @@ zf_status zf_cpu_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, con
     const zf_variant *v;
     ZF_TRY(zf_pick(ZF_OP_GATHER_QMM_SWIGLU, ZF_DEVICE_CPU, fidelity_of(o), &v));
     if (v->fidelity == ZF_FIDELITY_STOCK) return swiglu_stock(x, wg, wu, ids, out, m, slots);
-    int32_t *dense = NULL;
-    ZF_TRY(zf_ids_dense(op, ids, &dense));
     swiglu_ctx c = {orows, x->dtype, v->fidelity == ZF_FIDELITY_EXACT};
-    zf_qgather g = {.w = {wg, wu}, .nw = 2, .dot = (zf_qdot_fn)v->fn, .m = m, .slots = slots, .ids = dense,
-                    .x_per_slot = xps, .xt = x->dtype, .x = x->data, .x_row_stride = xrs,
+    zf_qgather g = {.w = {wg, wu}, .nw = 2, .dot = (zf_qdot_fn)v->fn, .m = m, .slots = slots, .ids = ids,
+                    .x_per_slot = xps, .per_token = 0, .xt = x->dtype, .x = x->data, .x_row_stride = xrs,
                     .epilogue = swiglu_epilogue, .ctx = &c};
-    zf_status st = zf_qgather_run(op, &g);
-    free(dense);
-    return st;
+    return zf_qgather_run(op, &g);
 }
 
 /* ---- gather_qmm_combine ------------------------------------------------------ */
@@ -193,14 +189,15 @@ static void dots_epilogue(void *ctx, const int64_t *pairs, int np, int64_t r0, i
     for (int i = 0; i < np; i++) memcpy(c->d + pairs[i] * c->n + r0, d[0] + i * rows, (size_t)rows * sizeof(float));
 }
 
-/* y row = sum over slots. exact: y_s = T(dot), p_s = T(y_s * w_s), acc = p_0,
- * acc = T(acc + p_s); fast: acc = d_0 * w_0, acc = acc + d_s * w_s, T once. */
-static void combine_rows(const float *d, int64_t slots, int64_t n, zf_dtype t, zf_dtype wt, const void *wrow,
-                         void *yrow, int exact) {
+/* n outputs of one token from its slots' dots d[s * stride + r]. exact:
+ * y_s = T(dot), p_s = T(y_s * w_s), acc = p_0, acc = T(acc + p_s); fast:
+ * acc = d_0 * w_0, acc = acc + d_s * w_s, T once. */
+static void combine_rows(const float *d, int64_t slots, int64_t n, int64_t stride, zf_dtype t, zf_dtype wt,
+                         const void *wrow, void *yrow, int exact) {
     for (int64_t r = 0; r < n; r++) {
         float acc = 0.0f;
         for (int64_t s = 0; s < slots; s++) {
-            float w = zf_load(wt, wrow, s), v = d[s * n + r];
+            float w = zf_load(wt, wrow, s), v = d[s * stride + r];
             if (exact) {
                 float p = zf_round_to(t, zf_round_to(t, v) * w);
                 acc = s == 0 ? p : zf_round_to(t, acc + p);
@@ -210,6 +207,25 @@ static void combine_rows(const float *d, int64_t slots, int64_t n, zf_dtype t, z
         }
         zf_store(t, yrow, r, acc);
     }
+}
+
+/* per_token engine: one token's slots arrive together; combine in place. */
+typedef struct combine_ctx {
+    zf_rows y;
+    zf_dtype t;
+    const zf_tensor *weights;
+    int64_t slots;
+    int exact;
+} combine_ctx;
+
+static void combine_epilogue(void *ctx, const int64_t *pairs, int np, int64_t r0, int64_t rows,
+                             const float *const *d) {
+    const combine_ctx *c = ctx;
+    int64_t m = pairs[0] / c->slots;
+    const char *wrow = (const char *)c->weights->data +
+                       (size_t)(m * c->weights->stride[0]) * zf_dtype_size(c->weights->dtype);
+    char *yrow = (char *)c->y.data + (size_t)(m * c->y.row_stride + r0) * zf_dtype_size(c->t);
+    combine_rows(d[0], np, rows, rows, c->t, c->weights->dtype, wrow, yrow, c->exact);
 }
 
 static zf_status check_combine(const char *op, const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
@@ -253,6 +269,15 @@ zf_status zf_cpu_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, co
     const zf_variant *v;
     ZF_TRY(zf_pick(ZF_OP_GATHER_QMM_COMBINE, ZF_DEVICE_CPU, fidelity_of(o), &v));
     int64_t n = wd->n;
+    int exact = v->fidelity != ZF_FIDELITY_FAST; /* stock rounds exactly like exact */
+    if (v->fidelity != ZF_FIDELITY_STOCK && slots <= ZF_QNX && m * slots <= ZF_QPER_TOKEN_PAIRS) {
+        /* a few tokens: each task sums its token's slots, no dots buffer */
+        combine_ctx c = {yr, a->dtype, weights, slots, exact};
+        zf_qgather g = {.w = {wd}, .nw = 1, .dot = (zf_qdot_fn)v->fn, .m = m, .slots = slots, .ids = ids,
+                        .x_per_slot = 1, .per_token = 1, .xt = a->dtype, .x = a->data, .x_row_stride = ars,
+                        .epilogue = combine_epilogue, .ctx = &c};
+        return zf_qgather_run(op, &g);
+    }
     float *d = malloc((size_t)(m * slots * n) * sizeof(float));
     if (!d) return zf_error(ZF_ERR_NO_MEMORY, "[%s] no memory for %lld dots", op, (long long)(m * slots * n));
     zf_status st = ZF_OK;
@@ -264,21 +289,15 @@ zf_status zf_cpu_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, co
         for (int64_t i = 0; st == ZF_OK && i < m * slots * n; i++) d[i] = zf_load(a->dtype, ys.data, i);
         free(ys.data);
     } else {
-        int32_t *dense = NULL;
-        st = zf_ids_dense(op, ids, &dense);
-        if (st == ZF_OK) {
-            dots_ctx c = {d, n};
-            zf_qgather g = {.w = {wd}, .nw = 1, .dot = (zf_qdot_fn)v->fn, .m = m, .slots = slots, .ids = dense,
-                            .x_per_slot = 1, .xt = a->dtype, .x = a->data, .x_row_stride = ars,
-                            .epilogue = dots_epilogue, .ctx = &c};
-            st = zf_qgather_run(op, &g);
-            free(dense);
-        }
+        dots_ctx c = {d, n};
+        zf_qgather g = {.w = {wd}, .nw = 1, .dot = (zf_qdot_fn)v->fn, .m = m, .slots = slots, .ids = ids,
+                        .x_per_slot = 1, .per_token = 0, .xt = a->dtype, .x = a->data, .x_row_stride = ars,
+                        .epilogue = dots_epilogue, .ctx = &c};
+        st = zf_qgather_run(op, &g);
     }
     size_t wes = zf_dtype_size(weights->dtype), yes = zf_dtype_size(y->dtype);
-    int exact = v->fidelity != ZF_FIDELITY_FAST; /* stock rounds exactly like exact */
     for (int64_t i = 0; st == ZF_OK && i < m; i++)
-        combine_rows(d + i * slots * n, slots, n, a->dtype, weights->dtype,
+        combine_rows(d + i * slots * n, slots, n, n, a->dtype, weights->dtype,
                      (const char *)weights->data + (size_t)(i * weights->stride[0]) * wes,
                      (char *)yr.data + (size_t)(i * yr.row_stride) * yes, exact);
     free(d);

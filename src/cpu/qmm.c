@@ -127,81 +127,131 @@ static zf_status check_out(const char *op, const zf_tensor *y, const zf_tensor *
 
 /* ---- the gathered-projection engine --------------------------------------- */
 
+/* Decode-sized calls keep their scratch on the stack: one token's prepared x
+ * is 2560 floats for Qwen3-30B-A3B's gate/up, 7680 for its down (8 slots). */
+#define ZF_QSMALL_FLOATS 8192
+#define ZF_QSMALL_PAIRS 64
+
 typedef struct batch {
-    int64_t first; /* index into the expert-sorted pair list */
+    int64_t first; /* index into the pair order */
     int n;
 } batch;
 
 typedef struct engine {
     const zf_qgather *g;
-    const int64_t *sorted;
+    const int32_t *ids; /* dense [m * slots] */
+    const int64_t *order;
     const batch *batches;
     int64_t n_chunks;
     const float *xf, *xs;
 } engine;
 
+static int64_t expert_of(const engine *en, int64_t p) { return en->ids ? en->ids[p] : 0; }
+
 static void engine_task(void *ctx, int64_t task) {
     const engine *en = ctx;
     const zf_qgather *g = en->g;
-    const batch *b = &en->batches[task / en->n_chunks];
     int64_t n = g->w[0]->n, k = g->w[0]->k;
     int64_t r0 = (task % en->n_chunks) * ZF_QROW_CHUNK;
     int64_t rows = n - r0 < ZF_QROW_CHUNK ? n - r0 : ZF_QROW_CHUNK;
-    const int64_t *pairs = en->sorted + b->first;
-    int64_t e = g->ids ? g->ids[pairs[0]] : 0;
-    const float *xf[ZF_QNX], *xs[ZF_QNX];
-    for (int i = 0; i < b->n; i++) {
-        int64_t xr = g->x_per_slot ? pairs[i] : pairs[i] / g->slots;
-        xf[i] = en->xf + xr * k;
-        xs[i] = en->xs + xr * (k / 4);
-    }
+    const batch *b = &en->batches[task / en->n_chunks];
+    const int64_t *pairs = en->order + b->first;
     float d[2][ZF_QNX * ZF_QROW_CHUNK];
     const float *dp[2] = {d[0], d[1]};
-    for (int w = 0; w < g->nw; w++) {
-        zf_qrows qr = zf_qrows_of(g->w[w], e, r0, rows);
-        g->dot(&qr, b->n, xf, xs, d[w]);
+    /* a batch is one expert's pairs (grouped), or one token's slots (per_token:
+     * one kernel call per slot, each with its own expert) */
+    int calls = g->per_token ? b->n : 1, nx = g->per_token ? 1 : b->n;
+    for (int c = 0; c < calls; c++) {
+        const int64_t *pc = pairs + c;
+        const float *xf[ZF_QNX], *xs[ZF_QNX];
+        for (int i = 0; i < nx; i++) {
+            int64_t xr = g->x_per_slot ? pc[i] : pc[i] / g->slots;
+            xf[i] = en->xf + xr * k;
+            xs[i] = en->xs + xr * (k / 4);
+        }
+        for (int w = 0; w < g->nw; w++) {
+            zf_qrows qr = zf_qrows_of(g->w[w], expert_of(en, pc[0]), r0, rows);
+            g->dot(&qr, nx, xf, xs, d[w] + c * rows);
+        }
     }
     g->epilogue(g->ctx, pairs, b->n, r0, rows, dp);
+}
+
+/* Pairs stably sorted by expert: insertion for a few, counting otherwise. */
+static void sort_by_expert(const engine *en, int64_t npairs, int64_t experts, int64_t *count, int64_t *order) {
+    if (!count) {
+        for (int64_t p = 0; p < npairs; p++) {
+            int64_t i = p;
+            for (; i > 0 && expert_of(en, order[i - 1]) > expert_of(en, p); i--) order[i] = order[i - 1];
+            order[i] = p;
+        }
+        return;
+    }
+    memset(count, 0, (size_t)(experts + 1) * sizeof *count);
+    for (int64_t p = 0; p < npairs; p++) count[expert_of(en, p) + 1]++;
+    for (int64_t e = 0; e < experts; e++) count[e + 1] += count[e];
+    for (int64_t p = 0; p < npairs; p++) order[count[expert_of(en, p)]++] = p;
 }
 
 zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
     const zf_qweight *w = g->w[0];
     int64_t k = w->k, npairs = g->m * g->slots, nx = g->x_per_slot ? npairs : g->m, E = w->experts;
-    float *xf = malloc((size_t)(nx * k) * sizeof(float));
-    float *xs = malloc((size_t)(nx * (k / 4)) * sizeof(float));
-    int64_t *sorted = malloc((size_t)npairs * sizeof(int64_t));
-    int64_t *count = calloc((size_t)E + 1, sizeof(int64_t));
-    batch *batches = malloc((size_t)npairs * sizeof(batch));
-    if (!xf || !xs || !sorted || !count || !batches) {
-        free(xf), free(xs), free(sorted), free(count), free(batches);
-        return zf_error(ZF_ERR_NO_MEMORY, "[%s] no memory for %lld prepared rows of %lld", op, (long long)nx,
-                        (long long)k);
+    size_t xfloats = (size_t)(nx * k + nx * (k / 4));
+    int small = xfloats <= ZF_QSMALL_FLOATS && npairs <= ZF_QSMALL_PAIRS;
+    float xbuf[ZF_QSMALL_FLOATS];
+    int64_t order_s[ZF_QSMALL_PAIRS];
+    batch batches_s[ZF_QSMALL_PAIRS];
+    int32_t ids_s[ZF_QSMALL_PAIRS];
+    float *xf = xbuf;
+    int64_t *order = order_s, *count = NULL;
+    batch *batches = batches_s;
+    int32_t *ids = ids_s;
+    void *heap = NULL;
+    if (!small) { /* one block: x, order, count, batches, ids */
+        size_t sizes[5] = {xfloats * sizeof(float), (size_t)npairs * sizeof(int64_t),
+                           (size_t)(E + 1) * sizeof(int64_t), (size_t)npairs * sizeof(batch),
+                           (size_t)npairs * sizeof(int32_t)};
+        size_t total = 0, at[5];
+        for (int i = 0; i < 5; i++) at[i] = total, total += (sizes[i] + 15) / 16 * 16;
+        heap = malloc(total);
+        if (!heap)
+            return zf_error(ZF_ERR_NO_MEMORY, "[%s] no memory for %lld prepared rows of %lld", op, (long long)nx,
+                            (long long)k);
+        char *h = heap;
+        xf = (float *)(h + at[0]), order = (int64_t *)(h + at[1]), count = (int64_t *)(h + at[2]);
+        batches = (batch *)(h + at[3]), ids = (int32_t *)(h + at[4]);
     }
+    float *xs = xf + nx * k;
     size_t xes = zf_dtype_size(g->xt);
     for (int64_t i = 0; i < nx; i++)
         zf_qx_prepare(g->xt, (const char *)g->x + (size_t)(i * g->x_row_stride) * xes, k, xf + i * k,
                       xs + i * (k / 4));
-    /* pairs sorted by expert (stable), then cut into batches of <= ZF_QNX */
-    for (int64_t p = 0; p < npairs; p++) count[(g->ids ? g->ids[p] : 0) + 1]++;
-    for (int64_t e = 0; e < E; e++) count[e + 1] += count[e];
-    for (int64_t p = 0; p < npairs; p++) sorted[count[g->ids ? g->ids[p] : 0]++] = p;
+    if (g->ids)
+        for (int64_t i = 0; i < g->m; i++)
+            for (int64_t j = 0; j < g->slots; j++)
+                ids[i * g->slots + j] = ((const int32_t *)g->ids->data)[i * g->ids->stride[0] + j];
+    engine en = {g, g->ids ? ids : NULL, order, batches, (w->n + ZF_QROW_CHUNK - 1) / ZF_QROW_CHUNK, xf, xs};
     int64_t nb = 0;
-    for (int64_t p = 0; p < npairs;) {
-        int64_t e = g->ids ? g->ids[sorted[p]] : 0;
-        int n = 0;
-        while (p + n < npairs && n < ZF_QNX && (g->ids ? g->ids[sorted[p + n]] : 0) == e) n++;
-        batches[nb++] = (batch){p, n};
-        p += n;
+    if (g->per_token) { /* a batch per token, its slots in order */
+        for (int64_t p = 0; p < npairs; p++) order[p] = p;
+        for (int64_t i = 0; i < g->m; i++) batches[nb++] = (batch){i * g->slots, (int)g->slots};
+    } else { /* pairs by expert, cut into batches of <= ZF_QNX */
+        sort_by_expert(&en, npairs, E, count, order);
+        for (int64_t p = 0; p < npairs;) {
+            int n = 0;
+            while (p + n < npairs && n < ZF_QNX && expert_of(&en, order[p + n]) == expert_of(&en, order[p])) n++;
+            batches[nb++] = (batch){p, n};
+            p += n;
+        }
     }
-    engine en = {g, sorted, batches, (w->n + ZF_QROW_CHUNK - 1) / ZF_QROW_CHUNK, xf, xs};
     int64_t tasks = nb * en.n_chunks;
-    int64_t bytes = nb * w->n * (zf_q_words(w) * 4) * g->nw;
+    int64_t bytes = (g->per_token ? npairs : nb) * w->n * (zf_q_words(w) * 4) * g->nw;
     if (zf_tasks_for_bytes(bytes, 2) == 1) {
         for (int64_t t = 0; t < tasks; t++) engine_task(&en, t);
     } else {
         zf_parallel_for(tasks, engine_task, &en);
     }
-    free(xf), free(xs), free(sorted), free(count), free(batches);
+    free(heap);
     return ZF_OK;
 }
 
@@ -243,39 +293,25 @@ zf_status zf_cpu_qmm(const zf_tensor *x, const zf_qweight *w, zf_tensor *y, cons
     ZF_TRY(pick_qdot(ZF_OP_QMM, o, &dot));
     store_ctx c = {yr, x->dtype};
     zf_qgather g = {.w = {w}, .nw = 1, .dot = dot, .m = x->shape[0], .slots = 1, .ids = NULL, .x_per_slot = 0,
-                    .xt = x->dtype, .x = x->data, .x_row_stride = xr.row_stride, .epilogue = store_epilogue,
+                    .per_token = 0, .xt = x->dtype, .x = x->data, .x_row_stride = xr.row_stride, .epilogue = store_epilogue,
                     .ctx = &c};
     return zf_qgather_run("qmm", &g);
 }
 
-/* ids as a dense [m * slots] array (ids may be strided). */
-zf_status zf_ids_dense(const char *op, const zf_tensor *ids, int32_t **out) {
-    int64_t m = ids->shape[0], s = ids->shape[1];
-    int32_t *d = malloc((size_t)(m * s) * sizeof(int32_t));
-    if (!d) return zf_error(ZF_ERR_NO_MEMORY, "[%s] no memory for %lld ids", op, (long long)(m * s));
-    for (int64_t i = 0; i < m; i++)
-        for (int64_t j = 0; j < s; j++) d[i * s + j] = ((const int32_t *)ids->data)[i * ids->stride[0] + j];
-    *out = d;
-    return ZF_OK;
-}
-
 zf_status zf_cpu_gather_qmm(const zf_tensor *x, const zf_qweight *w, const zf_tensor *ids, zf_tensor *y,
                             const zf_opts *o) {
-    int64_t m, slots, xrs;
-    int xps;
+    int64_t m = 0, slots = 0, xrs = 0;
+    int xps = 0;
     ZF_TRY(zf_check_gather("gather_qmm", x, "x", w, ids, &m, &slots, &xps, &xrs));
     zf_rows yr;
     ZF_TRY(check_out("gather_qmm", y, x, m, slots, w->n, 3, &yr));
     zf_qdot_fn dot;
     ZF_TRY(pick_qdot(ZF_OP_GATHER_QMM, o, &dot));
-    int32_t *dense = NULL;
-    ZF_TRY(zf_ids_dense("gather_qmm", ids, &dense));
     store_ctx c = {yr, x->dtype};
-    zf_qgather g = {.w = {w}, .nw = 1, .dot = dot, .m = m, .slots = slots, .ids = dense, .x_per_slot = xps,
-                    .xt = x->dtype, .x = x->data, .x_row_stride = xrs, .epilogue = store_epilogue, .ctx = &c};
-    zf_status st = zf_qgather_run("gather_qmm", &g);
-    free(dense);
-    return st;
+    zf_qgather g = {.w = {w}, .nw = 1, .dot = dot, .m = m, .slots = slots, .ids = ids, .x_per_slot = xps,
+                    .per_token = 0, .xt = x->dtype, .x = x->data, .x_row_stride = xrs, .epilogue = store_epilogue,
+                    .ctx = &c};
+    return zf_qgather_run("gather_qmm", &g);
 }
 
 /* ---- self-test -------------------------------------------------------------- */

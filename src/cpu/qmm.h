@@ -14,6 +14,7 @@
 #define ZF_QLANES 8  /* lanes per block: element 8r + l feeds lane l */
 #define ZF_QCOLS 8   /* block j accumulates into column j mod 8 */
 #define ZF_QNX 8     /* x rows one kernel call may serve */
+#define ZF_QPER_TOKEN_PAIRS 32 /* gather_qmm_combine sums slots per token up to this many pairs */
 #define ZF_QTILE_R 4  /* SIMD kernels: weight rows per tile, at most */
 #define ZF_QTILE_NX 4 /* SIMD kernels: x rows per tile, at most */
 
@@ -41,21 +42,25 @@ void zf_avx2_qdot(const zf_qrows *w, int nx, const float *const *xf, const float
 zf_qrows zf_qrows_of(const zf_qweight *w, int64_t e, int64_t r0, int64_t rows);
 
 /* A gathered projection: for every (token m, slot s) pair p = m*slots + s,
- * dots of x row (x_per_slot ? p : m) with the rows of expert ids[p], for one
- * or two weight tensors of the same shape (gate and up). The engine groups
- * pairs by expert (so one weight row serves several x rows), splits rows
- * into fixed chunks over the thread pool and hands each chunk's f32 dots to
- * `epilogue`; d[w][i*rows + r] is weight w's dot for pairs[i] and row r0+r.
- * The result of every dot is independent of the grouping and threads. */
+ * dots of x row (x_per_slot ? p : m) with the rows of expert ids[m, s], for
+ * one or two weight tensors of the same shape (gate and up). The engine
+ * groups pairs by expert (so one weight row serves several x rows), splits
+ * rows into fixed chunks over the thread pool and hands each chunk's f32
+ * dots to `epilogue`; d[w][i*rows + r] is weight w's dot for pairs[i] and
+ * row r0+r. With per_token (slots <= ZF_QNX), a task serves instead all the
+ * slots of one token, pairs[i] = m*slots + i in slot order, so the epilogue
+ * can reduce over slots without a buffer. The result of every dot is
+ * independent of the grouping and threads. Decode-sized calls run without
+ * a heap allocation. */
 typedef struct zf_qgather {
     const zf_qweight *w[2];
     int nw;
     zf_qdot_fn dot;
     int64_t m, slots;
-    const int32_t *ids;
-    int x_per_slot;
+    const zf_tensor *ids; /* i32 [m, slots] (may be strided); NULL: expert 0 (qmm) */
+    int x_per_slot, per_token;
     zf_dtype xt;
-    const void *x; /* [m, (slots,) k] contiguous rows */
+    const void *x; /* [m, (slots,) k] rows x_row_stride elements apart */
     int64_t x_row_stride;
     void (*epilogue)(void *ctx, const int64_t *pairs, int np, int64_t r0, int64_t rows, const float *const *d);
     void *ctx;
@@ -68,9 +73,6 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g);
  * whether x has a slot axis. Checks all ids before anything is written. */
 zf_status zf_check_gather(const char *op, const zf_tensor *x, const char *xname, const zf_qweight *w,
                           const zf_tensor *ids, int64_t *m, int64_t *slots, int *x_per_slot, int64_t *x_row_stride);
-
-/* ids [m, slots] (maybe strided) as a dense malloc'd array. */
-zf_status zf_ids_dense(const char *op, const zf_tensor *ids, int32_t **out);
 
 zf_status zf_cpu_qmm(const zf_tensor *x, const zf_qweight *w, zf_tensor *y, const zf_opts *o);
 zf_status zf_cpu_gather_qmm(const zf_tensor *x, const zf_qweight *w, const zf_tensor *ids, zf_tensor *y,
