@@ -55,7 +55,6 @@ static void run_qmm_all(const zf_tensor *x, const zf_qweight *w, zf_tensor *y, z
     zt_buf first = zt_alloc(y->dtype, zf_tensor_numel(y));
     int runs = 0;
     for (int isa = 0; isa <= (int)best; isa++) {
-        if (isa == ZF_CPU_ISA_AVX512) continue; /* no AVX-512 qdot kernel yet: AVX2 would run again */
         for (int th = 1; th <= 2; th++) {
             ZT_OK(zf_set_cpu_isa((zf_cpu_isa)isa));
             ZT_OK(zf_set_num_threads(th));

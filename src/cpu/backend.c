@@ -99,6 +99,7 @@ static const zf_variant k_cpu_variants[] = {
      NULL, NULL, NULL, "softmax in f32 (L256 sum), top-k ties to lower id"},
     Q_VARIANTS(scalar, SCALAR),
     Q_VARIANTS(avx2, AVX2),
+    Q_VARIANTS(avx512, AVX512),
     /* the stock compositions of the fused ops: fallback and oracle */
     {"cpu.swiglu.stock", ZF_OP_SWIGLU, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR, NULL,
      NULL, NULL, "silu then mul, as two stock ops"},

@@ -37,6 +37,7 @@ typedef void (*zf_qdot_fn)(const zf_qrows *w, int nx, const float *const *xf, co
 
 void zf_scalar_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
 void zf_avx2_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
+void zf_avx512_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
 
 /* Rows r0 .. r0+rows of expert e as a zf_qrows. */
 zf_qrows zf_qrows_of(const zf_qweight *w, int64_t e, int64_t r0, int64_t rows);
