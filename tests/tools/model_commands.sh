@@ -29,7 +29,11 @@ for m in llama.gguf llama-mlx moe.gguf moe-mlx; do
     check "validate $m" 0 "$zf" validate "$dir/$m" -n 16 --runs 2 -o "$dir/$m.capsule.json"
     has out "PASS"
     check "capsule show $m" 0 "$zf" capsule show "$dir/$m.capsule.json"
+    # bf16 activations: every exact fusion must still give the stock tokens
+    check "validate $m bf16" 0 "$zf" validate "$dir/$m" -n 16 --runs 1 --dtype bf16 -o "$dir/$m.bf16.json"
+    has out "PASS"
 done
+check "validate bad --dtype" 2 "$zf" validate "$dir/llama.gguf" --dtype u32
 # run: streams text, timings on stderr; a seed replays a sampled run
 for m in llama.gguf moe-mlx; do
     check "run $m" 0 "$zf" run "$dir/$m" -p "Hello there" -n 8

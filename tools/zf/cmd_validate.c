@@ -146,8 +146,9 @@ static void weight_desc(const zf_model_file *f, const char *name, char *buf, siz
 int zf_cmd_validate(int argc, char **argv) {
     static const char usage[] =
         "zf validate MODEL [--tier stable|fast|edge] [--prompts FILE] [-n TOKENS] [--runs R] [-t THREADS] "
-        "[--no-chat] [-o CAPSULE]";
-    const char *tier_s = NULL, *prompts_s = NULL, *n_s = NULL, *runs_s = NULL, *threads_s = NULL, *out_s = NULL;
+        "[--dtype f32|bf16|f16] [--no-chat] [-o CAPSULE]";
+    const char *tier_s = NULL, *prompts_s = NULL, *n_s = NULL, *runs_s = NULL, *threads_s = NULL, *out_s = NULL,
+               *dtype_s = NULL;
     int no_chat = 0;
     const zf_opt opts[] = {
         {"--tier", "stable|fast|edge", "the tier checked against the stock path (default stable)", &tier_s, NULL},
@@ -155,6 +156,7 @@ int zf_cmd_validate(int argc, char **argv) {
         {"-n", "TOKENS", "tokens to generate per prompt (default 200)", &n_s, NULL},
         {"--runs", "R", "interleaved stock/tier repetitions (default 3)", &runs_s, NULL},
         {"-t", "THREADS", "CPU threads (default: one per core)", &threads_s, NULL},
+        {"--dtype", "f32|bf16|f16", "activation and KV-cache dtype (default f32)", &dtype_s, NULL},
         {"--no-chat", NULL, "feed prompts as raw text even when the model has a chat format", NULL, &no_chat},
         {"-o", "CAPSULE", "capsule path (default capsules/validate-<time>.json)", &out_s, NULL},
     };
@@ -185,6 +187,13 @@ int zf_cmd_validate(int argc, char **argv) {
 
     zf_loaded_model lm;
     zf_model_opts mo = zf_model_opts_default();
+    if (dtype_s && (zf_dtype_parse(dtype_s, &mo.act_dtype) != ZF_OK || !(mo.act_dtype == ZF_DTYPE_F32 ||
+                                                                        mo.act_dtype == ZF_DTYPE_BF16 ||
+                                                                        mo.act_dtype == ZF_DTYPE_F16))) {
+        for (int i = 0; i < n_prompts; i++) free(prompts[i]);
+        return zf_usage_error(usage, "--dtype '%s': expected f32, bf16 or f16", dtype_s);
+    }
+    mo.kv_dtype = mo.act_dtype;
     if (zf_load_model(pos[0], 1, &mo, &lm)) {
         for (int i = 0; i < n_prompts; i++) free(prompts[i]);
         return 1;
@@ -288,7 +297,7 @@ int zf_cmd_validate(int argc, char **argv) {
     weight_desc(lm.file, cfg->is_moe ? "blk.0.ffn_gate_exps.weight" : "blk.0.ffn_gate.weight", wffn, sizeof wffn);
 
     printf("model     %s (%s, %lld layers, sha256 %.16s...)\n", pos[0], cfg->arch, (long long)cfg->layers, sha);
-    printf("weights   attention %s; ffn %s\n", wq, wffn);
+    printf("weights   attention %s; ffn %s; activations %s\n", wq, wffn, zf_dtype_name(mo.act_dtype));
     printf("compared  stock vs %s: %d prompts x %ld runs, %lld token pairs\n", zf_tier_name(tier), n_prompts, runs,
            (long long)compared);
     if (pass) {
@@ -329,6 +338,7 @@ int zf_cmd_validate(int argc, char **argv) {
         cJSON_AddNumberToObject(settings, "runs", (double)runs);
         cJSON_AddNumberToObject(settings, "threads", zf_get_num_threads());
         cJSON_AddBoolToObject(settings, "chat", chat);
+        cJSON_AddStringToObject(settings, "activation_dtype", zf_dtype_name(mo.act_dtype));
         cJSON_AddStringToObject(settings, "decoding", "greedy");
         cJSON *pa = cJSON_AddArrayToObject(cap, "prompts");
         for (int p = 0; p < n_prompts; p++) {
