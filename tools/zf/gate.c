@@ -274,12 +274,16 @@ int zf_gate_run(const zf_gate_backend *be, const zf_gate_request *req, cJSON *ca
         snprintf(msg, msg_size, "dtype %s is not a float dtype (expected f32, f16 or bf16)", zf_dtype_name(req->dtype));
         return 2;
     }
+    /* the stock side is its parts, called one after the other (call_stock) */
     const char *fused_v = variant_name(op->op, be->device, ZF_FIDELITY_AUTO);
-    const char *stock_v = fused_v ? variant_name(op->op, be->device, ZF_FIDELITY_STOCK) : NULL;
-    if (!fused_v || !stock_v) {
+    const char *part0 = variant_name(op->parts[0], be->device, ZF_FIDELITY_AUTO);
+    const char *part1 = variant_name(op->parts[1], be->device, ZF_FIDELITY_AUTO);
+    if (!fused_v || !part0 || !part1) {
         snprintf(msg, msg_size, "%s", zf_last_error());
         return 1;
     }
+    char stock_v[160];
+    snprintf(stock_v, sizeof stock_v, "%s + %s", part0, part1);
     zf_gate_bw bw = {0}, rd = {0};
     if (be->bandwidth(op->reads, op->writes, req->quick, &bw, msg, msg_size) != 0 ||
         be->bandwidth(2, 0, req->quick, &rd, msg, msg_size) != 0)
