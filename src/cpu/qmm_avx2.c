@@ -20,6 +20,11 @@ INLINE uint32_t ld32(const uint8_t *p) {
     memcpy(&v, p, 4);
     return v;
 }
+INLINE uint32_t ld16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
 INLINE uint64_t ld64(const uint8_t *p) {
     uint64_t v;
     memcpy(&v, p, 8);
@@ -31,8 +36,8 @@ INLINE uint64_t ld64(const uint8_t *p) {
 INLINE __m256 unpack(const uint8_t *b, int r, const int bits) {
     __m256i v, sh;
     switch (bits) {
-    case 2:
-        v = _mm256_set1_epi32((int)ld32(b + 2 * r));
+    case 2: /* 16 bits: no read past the block */
+        v = _mm256_set1_epi32((int)ld16(b + 2 * r));
         sh = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
         break;
     case 3:
