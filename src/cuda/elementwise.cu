@@ -57,13 +57,37 @@ struct op_swiglu_vjp_fast {
 
 /* ---- the kernel ------------------------------------------------------------ */
 
+/* One 16-byte vector through Op: unpack, per-element math, pack. */
+template <int DT, class Op> __device__ __forceinline__ void ew_vec(const uint4 *q, uint4 *r) {
+    constexpr int V = zf_cu_vec<DT>::n;
+    float a[Op::n_in][V], o[Op::n_out][V];
+#pragma unroll
+    for (int k = 0; k < Op::n_in; k++) zf_cu_load_vec<DT>(&q[k], 0, a[k]);
+#pragma unroll
+    for (int e = 0; e < V; e++) {
+        float ai[Op::n_in], oi[Op::n_out];
+#pragma unroll
+        for (int k = 0; k < Op::n_in; k++) ai[k] = a[k][e];
+        Op::template f<DT>(ai, oi);
+#pragma unroll
+        for (int k = 0; k < Op::n_out; k++) o[k][e] = oi[k];
+    }
+#pragma unroll
+    for (int k = 0; k < Op::n_out; k++) zf_cu_store_vec<DT>(&r[k], 0, o[k]);
+}
+
 /* Work items per row: nvec 16-byte vectors, then single elements to the
- * row's end. Grid: x over items, y over rows (both loop). */
-template <int DT, class Op>
+ * row's end. Grid: y over rows, x over tiles of U * blockDim items; thread t
+ * takes items t, t + blockDim, ... of a tile, so each load instruction is
+ * coalesced and a full tile issues all U loads per operand before any math.
+ * STREAM: data touched once (large calls), loads and stores evict first. */
+template <int DT, class Op, int U, bool STREAM>
 __global__ void __launch_bounds__(ZF_CU_THREADS) ew_kernel(const zf_ew_view v, int64_t nvec, int64_t items) {
     constexpr int V = zf_cu_vec<DT>::n;
     constexpr size_t es = sizeof(typename zf_cu_elem<DT>::type);
     zf_cu_wait_prior();
+    zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
+    const int64_t nt = blockDim.x, tile = nt * U;
     for (int64_t row = blockIdx.y; row < v.rows; row += gridDim.y) {
         const char *in[Op::n_in];
         char *out[Op::n_out];
@@ -71,38 +95,59 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) ew_kernel(const zf_ew_view v, i
         for (int k = 0; k < Op::n_in; k++) in[k] = (const char *)v.in[k] + (size_t)(row * v.in_stride[k]) * es;
 #pragma unroll
         for (int k = 0; k < Op::n_out; k++) out[k] = (char *)v.out[k] + (size_t)(row * v.out_stride[k]) * es;
-        for (int64_t it = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; it < items;
-             it += (int64_t)gridDim.x * blockDim.x) {
-            if (it < nvec) {
-                float a[Op::n_in][V], o[Op::n_out][V];
+        for (int64_t t0 = blockIdx.x * tile + threadIdx.x; t0 < items; t0 += (int64_t)gridDim.x * tile) {
+            if (t0 + (U - 1) * nt < nvec) {
+                uint4 q[U][Op::n_in], r[U][Op::n_out];
 #pragma unroll
-                for (int k = 0; k < Op::n_in; k++) zf_cu_load_vec<DT>(in[k], it, a[k]);
+                for (int u = 0; u < U; u++)
 #pragma unroll
-                for (int e = 0; e < V; e++) {
+                    for (int k = 0; k < Op::n_in; k++) {
+                        const uint4 *p = (const uint4 *)in[k] + t0 + u * nt;
+                        q[u][k] = STREAM ? __ldcs(p) : *p;
+                    }
+#pragma unroll
+                for (int u = 0; u < U; u++) {
+                    ew_vec<DT, Op>(q[u], r[u]);
+#pragma unroll
+                    for (int k = 0; k < Op::n_out; k++) {
+                        uint4 *p = (uint4 *)out[k] + t0 + u * nt;
+                        if (STREAM) __stcs(p, r[u][k]);
+                        else *p = r[u][k];
+                    }
+                }
+                continue;
+            }
+            for (int u = 0; u < U; u++) { /* the last tile: vectors, then single elements */
+                const int64_t it = t0 + u * nt;
+                if (it < nvec) {
+                    uint4 q[Op::n_in], r[Op::n_out];
+#pragma unroll
+                    for (int k = 0; k < Op::n_in; k++) q[k] = ((const uint4 *)in[k])[it];
+                    ew_vec<DT, Op>(q, r);
+#pragma unroll
+                    for (int k = 0; k < Op::n_out; k++) ((uint4 *)out[k])[it] = r[k];
+                } else if (it < items) {
+                    int64_t j = nvec * V + (it - nvec);
                     float ai[Op::n_in], oi[Op::n_out];
 #pragma unroll
-                    for (int k = 0; k < Op::n_in; k++) ai[k] = a[k][e];
+                    for (int k = 0; k < Op::n_in; k++) ai[k] = zf_cu_load<DT>(in[k], j);
                     Op::template f<DT>(ai, oi);
 #pragma unroll
-                    for (int k = 0; k < Op::n_out; k++) o[k][e] = oi[k];
+                    for (int k = 0; k < Op::n_out; k++) zf_cu_store<DT>(out[k], j, oi[k]);
                 }
-#pragma unroll
-                for (int k = 0; k < Op::n_out; k++) zf_cu_store_vec<DT>(out[k], it, o[k]);
-            } else {
-                int64_t j = nvec * V + (it - nvec);
-                float ai[Op::n_in], oi[Op::n_out];
-#pragma unroll
-                for (int k = 0; k < Op::n_in; k++) ai[k] = zf_cu_load<DT>(in[k], j);
-                Op::template f<DT>(ai, oi);
-#pragma unroll
-                for (int k = 0; k < Op::n_out; k++) zf_cu_store<DT>(out[k], j, oi[k]);
             }
         }
     }
-    zf_cu_release_next();
 }
 
 static bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
+
+template <int DT, class Op, int U, bool STREAM>
+static cudaError_t ew_start(const zf_ew_view *v, int64_t nvec, int64_t items, unsigned nt, cudaStream_t s) {
+    int64_t bx = (items + nt * U - 1) / (nt * U);
+    dim3 grid((unsigned)(bx < 0x7fffffff ? bx : 0x7fffffff), (unsigned)(v->rows < 65535 ? v->rows : 65535));
+    return zf_cu_launch(ew_kernel<DT, Op, U, STREAM>, grid, dim3(nt), 0, s, *v, nvec, items);
+}
 
 template <int DT, class Op> static cudaError_t ew_go(const zf_ew_view *v, cudaStream_t s) {
     constexpr int V = zf_cu_vec<DT>::n;
@@ -114,9 +159,10 @@ template <int DT, class Op> static cudaError_t ew_go(const zf_ew_view *v, cudaSt
         vec = vec && aligned16(v->out[k]) && (v->rows == 1 || (v->out_stride[k] * es) % 16 == 0);
     int64_t nvec = vec ? v->cols / V : 0;
     int64_t items = nvec + (v->cols - nvec * V);
-    int64_t bx = (items + ZF_CU_THREADS - 1) / ZF_CU_THREADS;
-    dim3 grid((unsigned)(bx < 0x7fffffff ? bx : 0x7fffffff), (unsigned)(v->rows < 65535 ? v->rows : 65535));
-    return zf_cu_launch(ew_kernel<DT, Op>, grid, dim3(ZF_CU_THREADS), 0, s, *v, nvec, items);
+    /* Decode-sized calls: blocks of 64 threads spread the per-element math
+     * over more SMs. Large calls: 4 (VJP: 2) vectors per thread in flight. */
+    if (v->rows * items <= 32768) return ew_start<DT, Op, 1, false>(v, nvec, items, 64, s);
+    return ew_start<DT, Op, Op::n_in == 3 ? 2 : 4, true>(v, nvec, items, ZF_CU_THREADS, s);
 }
 
 template <class Op> static cudaError_t ew_launch(zf_dtype t, const zf_ew_view *v, cudaStream_t s) {

@@ -2,7 +2,9 @@
  * threads per row: the row is staged in shared memory as f32, thread l then
  * owns lane l of the canonical L256 reduction (docs/NUMERICS.md 4) and warp 0
  * runs the tree (shuffles 16..1 = lane strides 128..8, then 4, 2, 1 in
- * thread). The weight gradient is reduced in fixed chunks of 32 rows. */
+ * thread). Few rows (decode) take fwd_decode_kernel: up to 1024 threads per
+ * row, every load issued up front, the same lane sums and tree. The weight
+ * gradient is reduced in fixed chunks of 32 rows. */
 #include <math.h>
 
 #include "cuda/check.cuh"
@@ -54,6 +56,7 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) fwd_kernel(const zf_norm_args a
     const int tid = threadIdx.x;
     const int64_t n = a.n, items = nvec + (n - nvec * V);
     zf_cu_wait_prior();
+    zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
     for (int64_t i = blockIdx.x; i < a.rows; i += gridDim.x) {
         const char *x = row_ptr<DT>(a.x, i, a.x_stride);
         const char *r = MODE != NORM_PLAIN ? row_ptr<DT>(a.r, i, a.r_stride) : nullptr;
@@ -116,7 +119,107 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) fwd_kernel(const zf_norm_args a
         }
         __syncthreads(); /* the next row reuses row[] */
     }
+}
+
+/* Few rows (decode): one block per row of up to 1024 threads, thread t owns
+ * items t, t + nt, ... (P of them). All loads of x, r and w are issued before
+ * any is used and kept as raw 16-byte words (few registers at 1024
+ * threads); the f32 row in shared memory feeds the 256 lane sums in
+ * fwd_kernel's L256 order and the y pass. */
+template <int DT>
+__device__ __forceinline__ uint4 load_item(const char *p, int64_t it, int64_t nvec, int64_t j) {
+    if (it < nvec) return ((const uint4 *)p)[it];
+    return make_uint4(__float_as_uint(zf_cu_load<DT>(p, j)), 0u, 0u, 0u);
+}
+
+template <int DT> __device__ __forceinline__ void unpack_item(uint4 q, bool vec, float *f) {
+    if (vec) zf_cu_load_vec<DT>(&q, 0, f);
+    else f[0] = __uint_as_float(q.x);
+}
+
+template <int DT, int MODE, int P>
+__global__ void __launch_bounds__(1024) fwd_decode_kernel(const zf_norm_args a, int64_t nvec) {
+    constexpr int V = zf_cu_vec<DT>::n;
+    extern __shared__ __align__(16) float row[];
+    __shared__ __align__(16) float part[ZF_CU_THREADS];
+    __shared__ float s_inv;
+    const int tid = threadIdx.x, nt = blockDim.x;
+    const int64_t n = a.n, items = nvec + (n - nvec * V), i = blockIdx.x;
+    const char *x = row_ptr<DT>(a.x, i, a.x_stride);
+    const char *r = MODE != NORM_PLAIN ? row_ptr<DT>(a.r, i, a.r_stride) : nullptr;
+    char *h = MODE != NORM_PLAIN ? (char *)row_ptr<DT>(a.h, i, a.h_stride) : nullptr;
+    char *y = (char *)row_ptr<DT>(a.y, i, a.y_stride);
+    uint4 xq[P], rq[P], wq[P];
+    zf_cu_wait_prior();
     zf_cu_release_next();
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        const int64_t it = tid + (int64_t)p * nt, j = nvec * V + (it - nvec);
+        if (it >= items) continue;
+        xq[p] = load_item<DT>(x, it, nvec, j);
+        if constexpr (MODE != NORM_PLAIN) rq[p] = load_item<DT>(r, it, nvec, j);
+        wq[p] = load_item<DT>((const char *)a.w, it, nvec, j);
+    }
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        const int64_t it = tid + (int64_t)p * nt, j0 = it < nvec ? it * V : nvec * V + (it - nvec);
+        const bool vec = it < nvec;
+        if (it >= items) continue;
+        float v[V];
+        unpack_item<DT>(xq[p], vec, v);
+        if constexpr (MODE != NORM_PLAIN) {
+            float rv[V];
+            unpack_item<DT>(rq[p], vec, rv);
+#pragma unroll
+            for (int e = 0; e < V; e++) v[e] = __fadd_rn(v[e], rv[e]);
+            if (vec) zf_cu_store_vec<DT>(h, it, v);
+            else zf_cu_store<DT>(h, j0, v[0]);
+            if constexpr (MODE == NORM_ADD_EXACT)
+#pragma unroll
+                for (int e = 0; e < V; e++) v[e] = zf_cu_round<DT>(v[e]);
+        }
+        if (vec)
+#pragma unroll
+            for (int e = 0; e < V; e += 4) ((float4 *)row)[(j0 + e) / 4] = make_float4(v[e], v[e + 1], v[e + 2], v[e + 3]);
+        else row[j0] = v[0];
+    }
+    __syncthreads();
+    if (tid < ZF_CU_THREADS) {
+        float acc = 0.0f;
+#pragma unroll 8
+        for (int j = tid; j < (int)n; j += ZF_CU_THREADS) acc = __fmaf_rn(row[j], row[j], acc);
+        part[tid] = acc;
+    }
+    __syncthreads();
+    if (tid < 32) {
+        float ss = l256_tree(part);
+        if (tid == 0) s_inv = rms_inv(ss, n, a.eps);
+    }
+    __syncthreads();
+    const float inv = s_inv;
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        const int64_t it = tid + (int64_t)p * nt, j0 = it < nvec ? it * V : nvec * V + (it - nvec);
+        const bool vec = it < nvec;
+        if (it >= items) continue;
+        float w[V], xr[V], o[V];
+        unpack_item<DT>(wq[p], vec, w);
+        if (vec)
+#pragma unroll
+            for (int e = 0; e < V; e += 4) {
+                float4 f = ((const float4 *)row)[(j0 + e) / 4];
+                xr[e] = f.x; xr[e + 1] = f.y; xr[e + 2] = f.z; xr[e + 3] = f.w;
+            }
+        else xr[0] = row[j0];
+#pragma unroll
+        for (int e = 0; e < V; e++) {
+            if (!vec && e > 0) break;
+            float q = __fmul_rn(xr[e], inv);
+            o[e] = __fmul_rn(MODE == NORM_ADD_FAST ? q : zf_cu_round<DT>(q), w[e]);
+        }
+        if (vec) zf_cu_store_vec<DT>(y, it, o);
+        else zf_cu_store<DT>(y, j0, o[0]);
+    }
 }
 
 /* ---- VJP ---------------------------------------------------------------------- */
@@ -254,8 +357,33 @@ template <class K> static cudaError_t allow_smem(K kernel, size_t bytes) {
     return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
 }
 
+/* Rows that fill fewer than two waves of SMs leave most of the GPU idle with
+ * one 256-thread block each: give each row up to 1024 threads instead. */
+static bool few_rows(int64_t rows) {
+    int dev = 0, sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+        return false;
+    return rows < 2 * (int64_t)sms;
+}
+
+template <int DT, int MODE, int P>
+static cudaError_t fwd_decode_go(const zf_norm_args *a, int64_t nvec, int64_t items, size_t smem, cudaStream_t s) {
+    int64_t per = (items + P - 1) / P;
+    unsigned nt = (unsigned)((per + 31) / 32 * 32);
+    if (nt < ZF_CU_THREADS) nt = ZF_CU_THREADS;
+    cudaError_t e = allow_smem(fwd_decode_kernel<DT, MODE, P>, smem);
+    if (e != cudaSuccess) return e;
+    return zf_cu_launch(fwd_decode_kernel<DT, MODE, P>, dim3((unsigned)a->rows), dim3(nt), smem, s, *a, nvec);
+}
+
 template <int DT, int MODE> static cudaError_t fwd_go(const zf_norm_args *a, cudaStream_t s) {
     size_t smem = (size_t)((a->n + 3) / 4 * 4) * sizeof(float);
+    if (few_rows(a->rows)) {
+        /* P <= 2 items per thread: 1024 threads leave 64 registers each */
+        int64_t nvec = vectors_per_row<DT>(a), items = nvec + (a->n - nvec * zf_cu_vec<DT>::n);
+        if (items <= 1024) return fwd_decode_go<DT, MODE, 1>(a, nvec, items, smem, s);
+        if (items <= 2048) return fwd_decode_go<DT, MODE, 2>(a, nvec, items, smem, s);
+    }
     cudaError_t e = allow_smem(fwd_kernel<DT, MODE>, smem);
     if (e != cudaSuccess) return e;
     return zf_cu_launch(fwd_kernel<DT, MODE>, dim3(row_blocks(a->rows)), dim3(ZF_CU_THREADS), smem, s, *a,
