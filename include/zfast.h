@@ -237,7 +237,7 @@ typedef struct zf_qweight {
 
 /* Shapes: k % group_size == 0 (any number of groups, odd included); a packed
  * row is k*bits/32 words (always whole: group sizes are multiples of 32).
- * The dot products follow one canonical order (docs/NUMERICS-quant.md). */
+ * The dot products follow one canonical order (docs/NUMERICS.md §8). */
 
 /* MLX's affine quantization (its CPU rule: rint, ties to even) of w [.., n, k]
  * (float, rows = experts * n) into the caller's buffers that q points to
@@ -277,7 +277,7 @@ ZF_API zf_status zf_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd,
  * y may not overlap x or W. */
 ZF_API zf_status zf_matmul(const zf_tensor *x, const zf_tensor *w, zf_tensor *y, const zf_opts *o);
 
-/* ---- model ops (docs/NUMERICS-model.md) ------------------------------------ */
+/* ---- model ops (docs/NUMERICS.md §9) ------------------------------------ */
 
 /* out[m, :] = table[ids[m], :]; table float [vocab, dim], ids i32 [m],
  * out [m, dim] in table's dtype. */

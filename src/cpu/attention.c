@@ -1,4 +1,4 @@
-/* Causal grouped-query attention on the CPU (docs/NUMERICS-model.md):
+/* Causal grouped-query attention on the CPU (docs/NUMERICS.md §9):
  * s_j = L256(q, k_j) * scale; e_j = exp(s_j - max); S = L256 sum of e_j;
  * o_c = T((sum over j ascending of fma(e_j, v_jc, .)) / S).
  * Each (query, head) is one independent unit, so results never depend on

@@ -1,7 +1,7 @@
 /* Float matmul on the CPU: y[m, n] = T(x[m, k] @ W[n, k]^T), W in f32, f16
  * or bf16. Every output element is one L256 dot (docs/NUMERICS.md §4) of an
  * x row and a W row, so it does not depend on m, the thread count or the ISA
- * (docs/NUMERICS-model.md). */
+ * (docs/NUMERICS.md §9). */
 #ifndef ZF_CPU_MATMUL_H
 #define ZF_CPU_MATMUL_H
 

@@ -1,5 +1,5 @@
 /* CPU model ops (embedding, rope, softmax, attention): entry points and the
- * kernel signature each op's variants share. docs/NUMERICS-model.md fixes
+ * kernel signature each op's variants share. docs/NUMERICS.md §9 fixes
  * their orders. */
 #ifndef ZF_CPU_MODEL_OPS_H
 #define ZF_CPU_MODEL_OPS_H

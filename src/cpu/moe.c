@@ -1,4 +1,4 @@
-/* MoE on the CPU (docs/NUMERICS-quant.md §3-4): the router, and the fused
+/* MoE on the CPU (docs/NUMERICS.md §8.3-8.4): the router, and the fused
  * gather_qmm_swiglu / gather_qmm_combine next to their stock compositions
  * (the fallback and the oracle). The fused variants share qmm.c's engine and
  * dot kernels; they differ only in where they round. */

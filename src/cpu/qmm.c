@@ -1,5 +1,5 @@
 /* Quantized matmul on the CPU: the scalar kernel that defines the canonical
- * dot's bits (docs/NUMERICS-quant.md §2), the gathered-projection engine,
+ * dot's bits (docs/NUMERICS.md §8.2), the gathered-projection engine,
  * and the qmm / gather_qmm entry points. SIMD kernels (qmm_avx2.c) return
  * the very same bits. */
 #include "cpu/qmm.h"

@@ -1,4 +1,4 @@
-/* Quantized matmul on the CPU: the canonical dot (docs/NUMERICS-quant.md §2),
+/* Quantized matmul on the CPU: the canonical dot (docs/NUMERICS.md §8.2),
  * its kernels, and the gathered-projection engine that qmm, gather_qmm and
  * the fused MoE ops (moe.c) share. */
 #ifndef ZF_CPU_QMM_H

@@ -57,7 +57,7 @@ static float rint_even(float x) {
     return x < 0.0f ? -r : r;
 }
 
-/* One group, MLX's CPU rule, all in f32 (docs/NUMERICS-quant.md §1). */
+/* One group, MLX's CPU rule, all in f32 (docs/NUMERICS.md §8.1). */
 static void quantize_group(const float *v, int gs, int bits, float *scale_out, float *bias_out, uint32_t *q) {
     float wmax = v[0], wmin = v[0];
     for (int i = 1; i < gs; i++) {

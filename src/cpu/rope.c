@@ -1,5 +1,5 @@
 /* RoPE on the CPU: the cos/sin table (zf_rope_table, float64 functions of our
- * own, rounded once to f32) and the rotation op. docs/NUMERICS-model.md. */
+ * own, rounded once to f32) and the rotation op. docs/NUMERICS.md §9. */
 #include <stdint.h>
 #include <string.h>
 

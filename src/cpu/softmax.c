@@ -1,5 +1,5 @@
 /* Row softmax on the CPU: y_i = T(e_i / S), e_i = exp(x_i - max), S = L256
- * sum of the e_i (docs/NUMERICS-model.md). */
+ * sum of the e_i (docs/NUMERICS.md §9). */
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/registry.h"

@@ -1,4 +1,4 @@
-/* MoE on CUDA (docs/NUMERICS-quant.md §3-5): the router, and the fused
+/* MoE on CUDA (docs/NUMERICS.md §8.3-8.5): the router, and the fused
  * gather_qmm_swiglu / gather_qmm_combine next to their stock compositions
  * (gather_qmm into T, then the stock elementwise passes). Fused variants
  * run qmm.cu's gathered dots with an epilogue; they differ only in where

@@ -1,4 +1,4 @@
-/* The canonical quantized dot on the device (docs/NUMERICS-quant.md §2),
+/* The canonical quantized dot on the device (docs/NUMERICS.md §8.2),
  * for a thread group (TG) of 8 consecutive lanes per weight row: thread c
  * owns column c, i.e. blocks c, c+8, ...; it keeps its 8 lane
  * accumulators in registers, folds them with the lane tree, and

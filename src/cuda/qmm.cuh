@@ -1,7 +1,7 @@
 /* Quantized matmul and MoE on CUDA: the launcher layer shared by qmm.cu
  * (qmm, gather_qmm, the gathered-dot kernels, grouping by expert) and
  * moe.cu (router, gather_qmm_swiglu, gather_qmm_combine). Every dot follows
- * docs/NUMERICS-quant.md §2 exactly, so all variants match the CPU bits. */
+ * docs/NUMERICS.md §8.2 exactly, so all variants match the CPU bits. */
 #ifndef ZF_CUDA_QMM_CUH
 #define ZF_CUDA_QMM_CUH
 
