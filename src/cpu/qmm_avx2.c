@@ -104,13 +104,14 @@ INLINE void tile(const zf_qrows *w, int64_t r0, const float *const *xf, const fl
 #pragma GCC unroll 16
         for (int t = 0; t < R * NX; t++) acc[c][t] = _mm256_setzero_ps();
     /* The column order visits a tile's lines out of sequence, which the
-     * hardware prefetchers follow poorly from DRAM: fetch the next tile's
-     * rows (contiguous) while this one computes, R * bb bytes per step. */
-    const char *pf = (const char *)(w->packed + (r0 + R) * w->words);
+     * hardware prefetchers follow poorly from DRAM: fetch the R rows that
+     * start ZF_QTILE_R rows further (contiguous) while this tile computes,
+     * R * bb bytes per step. */
+    const char *pf = (const char *)(w->packed + (r0 + ZF_QTILE_R) * w->words);
     size_t ss = zf_dtype_size(w->sdt);
     for (int64_t off = 0; off < R * w->groups * (int64_t)ss; off += 64) {
-        _mm_prefetch((const char *)w->scales + (size_t)((r0 + R) * w->groups) * ss + off, _MM_HINT_T0);
-        _mm_prefetch((const char *)w->biases + (size_t)((r0 + R) * w->groups) * ss + off, _MM_HINT_T0);
+        _mm_prefetch((const char *)w->scales + (size_t)((r0 + ZF_QTILE_R) * w->groups) * ss + off, _MM_HINT_T0);
+        _mm_prefetch((const char *)w->biases + (size_t)((r0 + ZF_QTILE_R) * w->groups) * ss + off, _MM_HINT_T0);
     }
     for (int64_t j0 = 0; j0 < nb; j0 += SEG) {
         int64_t seg = nb - j0 < SEG ? nb - j0 : SEG, g0 = j0 >> gshift, ng = ((seg - 1) >> gshift) + 1;

@@ -128,11 +128,11 @@ INLINE void tile(const zf_qrows *w, int64_t r0, const float *const *xf, const fl
     for (int c = 0; c < ZF_QCOLS / 2; c++)
 #pragma GCC unroll 16
         for (int t = 0; t < R * NX; t++) acc[c][t] = _mm512_setzero_ps();
-    const char *pf = (const char *)(w->packed + (r0 + R) * w->words); /* next tile, as in qmm_avx2.c */
+    const char *pf = (const char *)(w->packed + (r0 + ZF_QTILE_R) * w->words); /* as in qmm_avx2.c */
     size_t ss = zf_dtype_size(w->sdt);
     for (int64_t off = 0; off < R * w->groups * (int64_t)ss; off += 64) {
-        _mm_prefetch((const char *)w->scales + (size_t)((r0 + R) * w->groups) * ss + off, _MM_HINT_T0);
-        _mm_prefetch((const char *)w->biases + (size_t)((r0 + R) * w->groups) * ss + off, _MM_HINT_T0);
+        _mm_prefetch((const char *)w->scales + (size_t)((r0 + ZF_QTILE_R) * w->groups) * ss + off, _MM_HINT_T0);
+        _mm_prefetch((const char *)w->biases + (size_t)((r0 + ZF_QTILE_R) * w->groups) * ss + off, _MM_HINT_T0);
     }
     for (int64_t j0 = 0; j0 < nb; j0 += SEG) {
         int64_t seg = nb - j0 < SEG ? nb - j0 : SEG, g0 = j0 >> gshift, ng = ((seg - 1) >> gshift) + 1;
