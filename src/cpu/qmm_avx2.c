@@ -1,4 +1,4 @@
-/* AVX2 + FMA canonical-dot kernel (docs/NUMERICS-quant.md §2): the same
+/* AVX2 + FMA canonical-dot kernel (docs/NUMERICS.md §8.2): the same
  * operations as zf_scalar_qdot, eight lanes at once, in a different but
  * harmless order. The columns are independent accumulators, so a tile
  * walks them one at a time (column c: blocks c, c+8, ... ascending) and

@@ -1,4 +1,4 @@
-/* AVX-512 canonical-dot kernel (docs/NUMERICS-quant.md §2): the tiles of
+/* AVX-512 canonical-dot kernel (docs/NUMERICS.md §8.2): the tiles of
  * qmm_avx2.c with two columns per zmm. Columns c and c+1 (c even) run in
  * the low and high eight lanes, so one pass takes blocks j and j+1 (j = c,
  * c+8, ...) together; a lane performs exactly the scalar kernel's operations
