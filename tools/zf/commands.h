@@ -8,7 +8,7 @@
 #define ZF_COMMANDS(X)                                                                         \
     X(version, "print the zfast version and build")                                            \
     X(caps, "what this machine offers and which kernel runs per op and tier [--json]")         \
-    X(gate, "time a fusion against its stock composition: gate swiglu|add_rms_norm [options]") \
+    X(gate, "time a fusion against its stock composition: gate swiglu|add_rms_norm|gather_qmm_swiglu|gather_qmm_combine|moe") \
     X(capsule, "read capsules: capsule show FILE | capsule diff A B")                            \
     X(run, "generate text, streamed: run MODEL -p PROMPT [-n N] [--chat] [--temp T ...]")                 \
     X(validate, "stock path vs a tier on a real model, every token compared: validate MODEL [options]") \
