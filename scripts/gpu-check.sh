@@ -41,6 +41,9 @@ step() { # name, timeout seconds, command...
 if [ -d "$ROOT/.gpudeps/usr" ]; then
     export CMAKE_PREFIX_PATH=$ROOT/.gpudeps/usr
     export LD_LIBRARY_PATH=$ROOT/.gpudeps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
+    export PKG_CONFIG_PATH=$ROOT/.gpudeps/usr/lib/x86_64-linux-gnu/pkgconfig:${PKG_CONFIG_PATH:-}
+    export CPATH=$ROOT/.gpudeps/usr/include:${CPATH:-}
+    export LIBRARY_PATH=$ROOT/.gpudeps/usr/lib/x86_64-linux-gnu:${LIBRARY_PATH:-}
 fi
 if has build; then
     step configure 120 cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DZF_CUDA=ON || exit 1

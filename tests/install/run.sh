@@ -14,7 +14,7 @@ pc=$(find "$prefix" -name zfast.pc)
 [ -n "$pc" ] || { echo "no zfast.pc installed"; exit 1; }
 
 echo "== pkg-config (shared)"
-export PKG_CONFIG_PATH="$(dirname "$pc")"
+export PKG_CONFIG_PATH="$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 ${CC:-cc} -std=c11 -Wall -Wextra -Werror "$here/consumer.c" -o "$tmp/consumer_pc" $(pkg-config --cflags --libs zfast)
 LD_LIBRARY_PATH="$(pkg-config --variable=libdir zfast)" "$tmp/consumer_pc"
 

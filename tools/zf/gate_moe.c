@@ -24,7 +24,7 @@
 #define TOPK 8
 #define BITS 4
 #define GROUP 64
-#define MAX_LAYERS 8
+#define MAX_LAYERS 64 /* enough for > 4x a large server LLC even with the --quick pool */
 #define MAX_SETS 128
 
 enum { W_GATE, W_UP, W_DOWN, N_W };
