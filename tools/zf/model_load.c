@@ -10,10 +10,14 @@ double zf_now(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Prints when the whole percentage changes; ctx holds the last one shown. */
 static void progress(int64_t done, int64_t total, void *ctx) {
-    (void)ctx;
+    int *last = ctx;
     if (total <= 0) return;
-    fprintf(stderr, "\rloading: %3d%%", (int)(100.0 * (double)done / (double)total));
+    int pct = (int)(100.0 * (double)done / (double)total);
+    if (pct == *last) return;
+    *last = pct;
+    fprintf(stderr, "\rloading: %3d%%", pct);
     if (done >= total) fputc('\n', stderr);
 }
 
@@ -26,7 +30,8 @@ static int fail(zf_loaded_model *m, const char *what) {
 int zf_load_model(const char *path, int need_vocab, const zf_model_opts *o, zf_loaded_model *out) {
     memset(out, 0, sizeof *out);
     double t0 = zf_now();
-    if (zf_model_file_open(path, progress, NULL, &out->file) != ZF_OK) return fail(out, path);
+    int last_pct = -1;
+    if (zf_model_file_open(path, progress, &last_pct, &out->file) != ZF_OK) return fail(out, path);
     zf_vocab_data v;
     if (zf_model_file_vocab(out->file, &v) == ZF_OK) {
         if (zf_tokenizer_create(&v, &out->tok) != ZF_OK) return fail(out, "tokenizer");
