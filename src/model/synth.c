@@ -413,6 +413,19 @@ static void mlx_path(const char *gguf, char *out, size_t size) {
     else snprintf(out, size, "lm_head");
 }
 
+/* Writes dir/name from a cJSON tree (deleted here). */
+static zf_status write_json(cJSON *root, int pretty, const char *dir, const char *name) {
+    char *s = pretty ? cJSON_Print(root) : cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    int ok = f && s && fputs(s, f) >= 0;
+    if (f && fclose(f) != 0) ok = 0;
+    cJSON_free(s);
+    return ok ? ZF_OK : zf_error(ZF_ERR_IO, "[synth] cannot write %s", path);
+}
+
 static zf_status write_config(const preset *ps, int bits, int gs, const char *dir) {
     cJSON *c = cJSON_CreateObject();
     cJSON_AddStringToObject(c, "model_type", ps->experts ? "qwen3_moe" : "llama");
@@ -449,15 +462,7 @@ static zf_status write_config(const preset *ps, int bits, int gs, const char *di
     }
     cJSON_AddItemToObject(c, "quantization", q);
     cJSON_AddItemToObject(c, "quantization_config", cJSON_Duplicate(q, 1));
-    char *s = cJSON_Print(c);
-    cJSON_Delete(c);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    FILE *f = fopen(path, "w");
-    int ok = f && s && fputs(s, f) >= 0;
-    if (f && fclose(f) != 0) ok = 0;
-    cJSON_free(s);
-    return ok ? ZF_OK : zf_error(ZF_ERR_IO, "[synth] cannot write %s", path);
+    return write_json(c, 1, dir, "config.json");
 }
 
 static zf_status write_tokenizer_json(const vocab *v, const char *dir) {
@@ -481,15 +486,7 @@ static zf_status write_tokenizer_json(const vocab *v, const char *dir) {
     cJSON_AddStringToObject(pre, "type", "ByteLevel");
     cJSON_AddBoolToObject(pre, "add_prefix_space", 0);
     cJSON_AddBoolToObject(pre, "use_regex", 1);
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    FILE *f = fopen(path, "w");
-    int ok = f && s && fputs(s, f) >= 0;
-    if (f && fclose(f) != 0) ok = 0;
-    cJSON_free(s);
-    return ok ? ZF_OK : zf_error(ZF_ERR_IO, "[synth] cannot write %s", path);
+    return write_json(root, 0, dir, "tokenizer.json");
 }
 
 static zf_status write_mlx(const zf_synth_opts *o, const preset *ps, plan *p, const vocab *v) {

@@ -215,6 +215,24 @@ int zf_gate_time_pair(const zf_gate_backend *be, const zf_gate_pair *p, const zf
     return 0;
 }
 
+void zf_gate_describe(cJSON *cap, const char *op, const zf_gate_backend *be, const zf_gate_request *req,
+                      const char *fused_v, const char *stock_v, const zf_gate_bw *bw, const zf_gate_bw *rd) {
+    cJSON_AddStringToObject(cap, "op", op);
+    cJSON_AddStringToObject(cap, "backend", be->name);
+    cJSON_AddStringToObject(cap, "dtype", zf_dtype_name(req->dtype));
+    cJSON_AddBoolToObject(cap, "quick", req->quick);
+    cJSON_AddStringToObject(cap, "fused_variant", fused_v);
+    cJSON_AddStringToObject(cap, "stock_variant", stock_v);
+    cJSON *b = cJSON_AddObjectToObject(cap, "bandwidth");
+    cJSON_AddNumberToObject(b, "gbps", bw->gbps);
+    cJSON_AddNumberToObject(b, "median_gbps", bw->median_gbps);
+    cJSON_AddStringToObject(b, "pattern", bw->pattern);
+    cJSON_AddNumberToObject(b, "read_gbps", rd->gbps);
+    cJSON_AddStringToObject(b, "read_pattern", rd->pattern);
+    cJSON_AddNumberToObject(b, "reps", bw->reps);
+    cJSON_AddNumberToObject(b, "cache_bytes", (double)be->cache_bytes());
+}
+
 /* One row of the elementwise sweep. */
 static int measure_shape(shape *s, const zf_gate_plan *plan, double bw_gbps, const char *kind, cJSON *rows,
                          char *msg, size_t msg_size) {
@@ -289,20 +307,7 @@ int zf_gate_run(const zf_gate_backend *be, const zf_gate_request *req, cJSON *ca
         be->bandwidth(2, 0, req->quick, &rd, msg, msg_size) != 0)
         return 1;
 
-    cJSON_AddStringToObject(cap, "op", op->name);
-    cJSON_AddStringToObject(cap, "backend", be->name);
-    cJSON_AddStringToObject(cap, "dtype", zf_dtype_name(req->dtype));
-    cJSON_AddBoolToObject(cap, "quick", req->quick);
-    cJSON_AddStringToObject(cap, "fused_variant", fused_v);
-    cJSON_AddStringToObject(cap, "stock_variant", stock_v);
-    cJSON *b = cJSON_AddObjectToObject(cap, "bandwidth");
-    cJSON_AddNumberToObject(b, "gbps", bw.gbps);
-    cJSON_AddNumberToObject(b, "median_gbps", bw.median_gbps);
-    cJSON_AddStringToObject(b, "pattern", bw.pattern);
-    cJSON_AddNumberToObject(b, "read_gbps", rd.gbps);
-    cJSON_AddStringToObject(b, "read_pattern", rd.pattern);
-    cJSON_AddNumberToObject(b, "reps", bw.reps);
-    cJSON_AddNumberToObject(b, "cache_bytes", (double)be->cache_bytes());
+    zf_gate_describe(cap, op->name, be, req, fused_v, stock_v, &bw, &rd);
 
     zf_gate_plan plan = zf_gate_plan_for(req->quick);
     zf_gate_add_method(cap, &plan, "large shapes cycle through buffer sets covering > 4x the cache; decode shapes reuse one");

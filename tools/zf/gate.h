@@ -101,6 +101,10 @@ int zf_gate_time_pair(const zf_gate_backend *be, const zf_gate_pair *p, const zf
 /* Adds "method" (the plan, the order, the spread and `rotation`: how the
  * gate keeps its operands out of the cache). */
 void zf_gate_add_method(cJSON *cap, const zf_gate_plan *plan, const char *rotation);
+/* The capsule fields every gate shares: op, backend, dtype, quick, the two
+ * variants, and the roofline `bw` (reported) beside the read-only stream `rd`. */
+void zf_gate_describe(cJSON *cap, const char *op, const zf_gate_backend *be, const zf_gate_request *req,
+                      const char *fused_v, const char *stock_v, const zf_gate_bw *bw, const zf_gate_bw *rd);
 
 /* Adds the overall verdict over cap's "rows" (verdict, verdict_reason,
  * verdict_rule). */

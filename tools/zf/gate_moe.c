@@ -401,20 +401,7 @@ int zf_gate_moe_run(const zf_gate_backend *be, const zf_gate_request *req, cJSON
         return 1;
     }
 
-    cJSON_AddStringToObject(cap, "op", op->name);
-    cJSON_AddStringToObject(cap, "backend", be->name);
-    cJSON_AddStringToObject(cap, "dtype", zf_dtype_name(req->dtype));
-    cJSON_AddBoolToObject(cap, "quick", req->quick);
-    cJSON_AddStringToObject(cap, "fused_variant", fused_v);
-    cJSON_AddStringToObject(cap, "stock_variant", stock_v);
-    cJSON *b = cJSON_AddObjectToObject(cap, "bandwidth");
-    cJSON_AddNumberToObject(b, "gbps", rd.gbps);
-    cJSON_AddNumberToObject(b, "median_gbps", rd.median_gbps);
-    cJSON_AddStringToObject(b, "pattern", rd.pattern);
-    cJSON_AddNumberToObject(b, "read_gbps", rd.gbps);
-    cJSON_AddStringToObject(b, "read_pattern", rd.pattern);
-    cJSON_AddNumberToObject(b, "reps", rd.reps);
-    cJSON_AddNumberToObject(b, "cache_bytes", (double)be->cache_bytes());
+    zf_gate_describe(cap, op->name, be, req, fused_v, stock_v, &rd, &rd); /* weights are only read */
     add_shapes(cap, &p);
     zf_gate_plan plan = zf_gate_plan_for(req->quick);
     zf_gate_add_method(cap, &plan,
