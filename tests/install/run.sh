@@ -16,7 +16,7 @@ pc=$(find "$prefix" -name zfast.pc)
 echo "== pkg-config (shared)"
 export PKG_CONFIG_PATH="$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 ${CC:-cc} -std=c11 -Wall -Wextra -Werror "$here/consumer.c" -o "$tmp/consumer_pc" $(pkg-config --cflags --libs zfast)
-LD_LIBRARY_PATH="$(pkg-config --variable=libdir zfast)" "$tmp/consumer_pc"
+LD_LIBRARY_PATH="$(pkg-config --variable=libdir zfast)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/consumer_pc"
 
 echo "== pkg-config --static"
 ${CC:-cc} -std=c11 "$here/consumer.c" -o "$tmp/consumer_pc_static" $(pkg-config --cflags zfast) \

@@ -25,7 +25,7 @@
 #define BITS 4
 #define GROUP 64
 #define MAX_LAYERS 64 /* enough for > 4x a large server LLC even with the --quick pool */
-#define MAX_SETS 128
+#define MAX_SETS 1024 /* realignment period x layers, up to 64 layers on large LLCs */
 
 enum { W_GATE, W_UP, W_DOWN, N_W };
 
