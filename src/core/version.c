@@ -1,8 +1,7 @@
-#include "zfast.h"
+#include "core/version.h"
 
-#ifndef ZF_GIT_COMMIT
-#define ZF_GIT_COMMIT "unknown"
-#endif
+#include "zf_commit.h" /* generated at build time: ZF_GIT_COMMIT */
+
 #ifndef ZF_BUILD_FLAGS
 #define ZF_BUILD_FLAGS ""
 #endif
@@ -13,3 +12,4 @@ const char *zf_build_info(void) {
     return "zfast " ZF_VERSION_STRING " commit " ZF_GIT_COMMIT " cc " __VERSION__ " flags " ZF_BUILD_FLAGS;
 }
 
+const char *zf_git_commit(void) { return ZF_GIT_COMMIT; }

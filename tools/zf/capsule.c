@@ -10,11 +10,8 @@
 
 #include "core/cpu_features.h"
 #include "core/cuda_loader.h"
+#include "core/version.h"
 #include "model/sha256.h"
-
-#ifndef ZF_GIT_COMMIT
-#define ZF_GIT_COMMIT "unknown"
-#endif
 
 void zf_capsule_timestamps(char iso[32], char compact[32]) {
     time_t now = time(NULL);
@@ -74,7 +71,7 @@ cJSON *zf_capsule_new(const char *kind) {
     cJSON *tool = cJSON_AddObjectToObject(c, "tool");
     cJSON_AddStringToObject(tool, "name", "zf");
     cJSON_AddStringToObject(tool, "version", zf_version());
-    cJSON_AddStringToObject(tool, "commit", ZF_GIT_COMMIT);
+    cJSON_AddStringToObject(tool, "commit", zf_git_commit());
     cJSON_AddStringToObject(tool, "build", zf_build_info());
     cJSON_AddItemToObject(c, "machine", machine_json());
     cJSON_AddStringToObject(c, "tier", zf_tier_name(zf_get_tier()));
