@@ -11,39 +11,12 @@
 #include "core/zmath.h"
 #include "cpu/quant.h"
 #include "harness.h"
+#include "qweight.h"
 
 static int quick(void) { return getenv("ZF_TEST_QUICK") != NULL; }
 
-typedef struct qw {
-    zt_buf p, s, b;
-    zf_qweight w;
-} qw;
-
 static qw make_qw(int bits, int gs, zf_dtype st, int64_t E, int64_t n, int64_t k, float scale) {
-    qw q;
-    int64_t words = E * n * k * bits / 32, ng = E * n * k / gs;
-    q.p = zt_alloc(ZF_DTYPE_U32, words), q.s = zt_alloc(st, ng), q.b = zt_alloc(st, ng);
-    for (int64_t i = 0; i < words; i++) ((uint32_t *)q.p.p)[i] = (uint32_t)zt_rand();
-    for (int64_t i = 0; i < ng; i++) {
-        zt_set(st, q.s.p, i, scale * (float)zt_uniform(0.1, 1.0) * (zt_rand() & 1 ? 1.0f : -1.0f));
-        zt_set(st, q.b.p, i, scale * (float)zt_uniform(-4.0, 4.0));
-    }
-    q.w = (zf_qweight){q.p.p, q.s.p, q.b.p, st, bits, gs, E, n, k, ZF_DEVICE_CPU};
-    return q;
-}
-static void free_qw(qw *q) { zt_free(&q->p), zt_free(&q->s), zt_free(&q->b); }
-
-static double ref_dot(const zf_qweight *w, int64_t e, int64_t r, zf_dtype xt, const void *x, double *mag) {
-    int64_t row = e * w->n + r, words = w->k * w->bits / 32, groups = w->k / w->group_size;
-    double s = 0, a = 0;
-    for (int64_t i = 0; i < w->k; i++) {
-        double sc = zt_get(w->scale_dtype, w->scales, row * groups + i / w->group_size);
-        double bi = zt_get(w->scale_dtype, w->biases, row * groups + i / w->group_size);
-        double wv = sc * zf_q_get(w->packed + row * words, w->bits, i) + bi, xv = zt_get(xt, x, i);
-        s += xv * wv, a += fabs(xv * wv);
-    }
-    *mag = a;
-    return s;
+    return make_qw_ranged(bits, gs, st, E, n, k, scale * 0.1, scale * 1.0, scale * -4.0, scale * 4.0);
 }
 
 static double rel_ulp(zf_dtype t) { return t == ZF_DTYPE_F32 ? 0x1p-23 : t == ZF_DTYPE_F16 ? 0x1p-10 : 0x1p-7; }
