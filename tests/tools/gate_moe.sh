@@ -6,20 +6,7 @@
 #   gate_moe.sh ZF_BINARY
 set -uo pipefail
 zf=$1
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-fail=0
-check() { # description, expected exit code, command...
-    local what=$1 want=$2
-    shift 2
-    "$@" >"$dir/out" 2>"$dir/err"
-    local rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        echo "FAIL: $what: exit $rc, expected $want"; cat "$dir/out" "$dir/err"; fail=1
-    else
-        echo "ok: $what"
-    fi
-}
+. "$(dirname "$0")/check.sh"
 
 for op in gather_qmm_swiglu gather_qmm_combine moe; do
     check "gate $op --quick --json" 0 "$zf" gate "$op" --quick --json -o "$dir/$op.json"

@@ -5,21 +5,7 @@
 set -uo pipefail
 zf=$1
 repo=$2
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-fail=0
-check() { # description, expected exit code, command...
-    local what=$1 want=$2
-    shift 2
-    "$@" >"$dir/out" 2>"$dir/err"
-    local rc=$?
-    if [ "$rc" -ne "$want" ]; then
-        echo "FAIL: $what: exit $rc, expected $want"; cat "$dir/out" "$dir/err"; fail=1
-    else
-        echo "ok: $what"
-    fi
-}
-has() { grep -q "$2" "$dir/$1" || { echo "FAIL: '$2' not in $1"; cat "$dir/$1"; fail=1; }; }
+. "$(dirname "$0")/check.sh"
 
 check "synth llama gguf" 0 "$zf" synth --arch llama --preset tiny --format gguf --quant q4_0 -o "$dir/llama.gguf"
 check "synth llama mlx" 0 "$zf" synth --arch llama --preset tiny --format mlx -o "$dir/llama-mlx"
