@@ -37,7 +37,8 @@ step() { # name, timeout seconds, command...
     echo "|---|---|---|"
 } >"$SUM"
 
-# Libraries the image may lack (cJSON, PCRE2), carried as unpacked .debs.
+# Libraries the image may lack (cJSON, PCRE2), carried as unpacked .debs
+# (scripts/gpu-deps.sh makes .gpudeps/; the run carries it).
 if [ -d "$ROOT/.gpudeps/usr" ]; then
     export CMAKE_PREFIX_PATH=$ROOT/.gpudeps/usr
     export LD_LIBRARY_PATH=$ROOT/.gpudeps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
