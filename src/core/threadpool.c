@@ -29,6 +29,9 @@ static pool g_pool = {.mu = PTHREAD_MUTEX_INITIALIZER,
                       .done = PTHREAD_COND_INITIALIZER};
 static pthread_mutex_t g_call_mu = PTHREAD_MUTEX_INITIALIZER; /* one job at a time */
 static int g_threads_wanted = 0;                               /* 0: cores */
+/* Set while this thread runs pool tasks: a zf_parallel_for issued from a
+ * task runs inline instead of waiting for the pool it is part of. */
+static _Thread_local int g_in_pool;
 
 static int cores(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -49,11 +52,13 @@ zf_status zf_set_num_threads(int n) {
 }
 
 static void run_tasks(pool *p) {
+    g_in_pool = 1;
     for (;;) {
         int64_t i = atomic_fetch_add(&p->next, 1);
         if (i >= p->n_tasks) break;
         p->fn(p->ctx, i);
     }
+    g_in_pool = 0;
 }
 
 typedef struct worker_arg { pool *p; int index; } worker_arg;
@@ -78,7 +83,7 @@ static void *worker(void *arg) {
 
 void zf_parallel_for(int64_t n_tasks, zf_task_fn fn, void *ctx) {
     int want = zf_get_num_threads();
-    if (n_tasks <= 1 || want <= 1) {
+    if (n_tasks <= 1 || want <= 1 || g_in_pool) {
         for (int64_t i = 0; i < n_tasks; i++) fn(ctx, i);
         return;
     }
