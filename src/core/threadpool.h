@@ -3,7 +3,8 @@
  * zf_parallel_for(n, fn, ctx) runs fn(ctx, i) for i in [0, n) on up to
  * zf_get_num_threads() threads and returns when all are done. The split of
  * tasks over threads never changes results: kernels give each task a fixed
- * piece of work whose result does not depend on which thread runs it. */
+ * piece of work whose result does not depend on which thread runs it.
+ * Called from inside a task, it runs its tasks inline on that thread. */
 #ifndef ZF_CORE_THREADPOOL_H
 #define ZF_CORE_THREADPOOL_H
 
