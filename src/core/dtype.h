@@ -71,6 +71,13 @@ static inline void zf_store(zf_dtype t, void *p, int64_t i, float v) {
     }
 }
 
+/* A row of n elements as f32: the row itself when T is f32, else a copy in buf. */
+static inline const float *zf_row_f32(zf_dtype t, const void *p, int64_t n, float *buf) {
+    if (t == ZF_DTYPE_F32) return (const float *)p;
+    for (int64_t i = 0; i < n; i++) buf[i] = zf_load(t, p, i);
+    return buf;
+}
+
 /* Round an f32 value through T and back (the "materialise in T" point). */
 static inline float zf_round_to(zf_dtype t, float v) {
     switch (t) {

@@ -17,21 +17,14 @@
 #include "cpu/model_ops.h"
 #include "cpu/selftest.h"
 
-/* A row of d elements as f32: the row itself when it is f32, else a copy. */
-static const float *row_f32(zf_dtype t, const void *p, int64_t d, float *buf) {
-    if (t == ZF_DTYPE_F32) return p;
-    for (int64_t c = 0; c < d; c++) buf[c] = zf_load(t, p, c);
-    return buf;
-}
-
 void zf_scalar_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, int64_t k_stride, const void *v,
                          int64_t v_stride, int64_t len, int64_t d, float scale, void *out, float *scratch) {
     float *qb = scratch, *rb = scratch + d, *s = scratch + 2 * d;
     size_t es = zf_dtype_size(tkv);
-    const float *qf = row_f32(tq, q, d, qb);
+    const float *qf = zf_row_f32(tq, q, d, qb);
     float mx = -INFINITY;
     for (int64_t j = 0; j < len; j++) {
-        const float *kf = row_f32(tkv, (const char *)k + (size_t)(j * k_stride) * es, d, rb);
+        const float *kf = zf_row_f32(tkv, (const char *)k + (size_t)(j * k_stride) * es, d, rb);
         s[j] = zf_l256_dot(qf, kf, d) * scale;
         if (s[j] > mx) mx = s[j];
     }
@@ -40,7 +33,7 @@ void zf_scalar_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k
     float *acc = qb; /* q is no longer needed */
     for (int64_t c = 0; c < d; c++) acc[c] = 0.0f;
     for (int64_t j = 0; j < len; j++) {
-        const float *vf = row_f32(tkv, (const char *)v + (size_t)(j * v_stride) * es, d, rb);
+        const float *vf = zf_row_f32(tkv, (const char *)v + (size_t)(j * v_stride) * es, d, rb);
         for (int64_t c = 0; c < d; c++) acc[c] = fmaf(s[j], vf[c], acc[c]);
     }
     for (int64_t c = 0; c < d; c++) zf_store(tq, out, c, acc[c] / sum);

@@ -29,21 +29,15 @@ static float sum_l256(const float *a, int64_t n, float *acc) {
     return zf_avx2_l256_fold(acc, n < 256 ? n : 256, p);
 }
 
-static const float *row_f32(zf_dtype t, const void *p, int64_t d, float *buf) {
-    if (t == ZF_DTYPE_F32) return p;
-    for (int64_t c = 0; c < d; c++) buf[c] = zf_load(t, p, c);
-    return buf;
-}
-
 void zf_avx2_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, int64_t k_stride, const void *v,
                        int64_t v_stride, int64_t len, int64_t d, float scale, void *out, float *scratch) {
     float lanes[256];
     float *qb = scratch, *rb = scratch + d, *s = scratch + 2 * d;
     size_t es = zf_dtype_size(tkv);
-    const float *qf = row_f32(tq, q, d, qb);
+    const float *qf = zf_row_f32(tq, q, d, qb);
     float mx = -INFINITY;
     for (int64_t j = 0; j < len; j++) {
-        const float *kf = row_f32(tkv, (const char *)k + (size_t)(j * k_stride) * es, d, rb);
+        const float *kf = zf_row_f32(tkv, (const char *)k + (size_t)(j * k_stride) * es, d, rb);
         s[j] = dot_l256(qf, kf, d, lanes) * scale;
         if (s[j] > mx) mx = s[j];
     }
@@ -53,7 +47,7 @@ void zf_avx2_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, 
     int64_t c;
     for (c = 0; c < d; c++) acc[c] = 0.0f;
     for (int64_t j = 0; j < len; j++) {
-        const float *vf = row_f32(tkv, (const char *)v + (size_t)(j * v_stride) * es, d, rb);
+        const float *vf = zf_row_f32(tkv, (const char *)v + (size_t)(j * v_stride) * es, d, rb);
         __m256 e = _mm256_set1_ps(s[j]);
         for (c = 0; c + 8 <= d; c += 8)
             _mm256_storeu_ps(acc + c, _mm256_fmadd_ps(e, _mm256_loadu_ps(vf + c), _mm256_loadu_ps(acc + c)));
