@@ -306,6 +306,11 @@ ZF_API zf_status zf_softmax(const zf_tensor *x, zf_tensor *out, const zf_opts *o
 ZF_API zf_status zf_attention(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, float scale,
                               zf_tensor *out, const zf_opts *o);
 
+/* out = x element by element, converted to out's float dtype (RNE, NaN
+ * stays NaN; a plain copy when the dtypes match). Same shape, any strides
+ * (e.g. rows into a view of a KV cache); same device; out may not overlap x. */
+ZF_API zf_status zf_copy(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
+
 /* ---- capability report --------------------------------------------------- */
 
 /* Writes a human-readable (json=0) or JSON (json=1) report of the machine,

@@ -28,6 +28,7 @@ typedef struct zf_backend_ops {
     zf_status (*softmax)(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
     zf_status (*attention)(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, float scale, zf_tensor *out,
                            const zf_opts *o);
+    zf_status (*copy)(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
     /* affine-quantized weights and MoE (src/cpu/quant.c, qmm.c, moe.c) */
     zf_status (*quantize)(const zf_tensor *w, zf_qweight *q);
     zf_status (*dequantize)(const zf_qweight *q, zf_tensor *w);

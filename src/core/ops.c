@@ -59,6 +59,7 @@ zf_status zf_attention(const zf_tensor *q, const zf_tensor *k, const zf_tensor *
                        const zf_opts *o) {
     ZF_ROUTE(attention, q, q, k, v, scale, out, o);
 }
+zf_status zf_copy(const zf_tensor *x, zf_tensor *out, const zf_opts *o) { ZF_ROUTE(copy, x, x, out, o); }
 
 /* affine-quantized weights and MoE */
 zf_status zf_quantize(const zf_tensor *w, zf_qweight *q) { ZF_ROUTE(quantize, w, w, q); }

@@ -32,6 +32,7 @@ typedef enum zf_op {
     ZF_OP_GATHER_QMM_SWIGLU,
     ZF_OP_GATHER_QMM_COMBINE,
     ZF_OP_MATMUL,
+    ZF_OP_COPY,
     ZF_OP_COUNT
 } zf_op;
 

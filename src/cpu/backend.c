@@ -34,6 +34,7 @@ const zf_backend_ops zf_cpu_backend = {
     .gather_qmm_swiglu = zf_cpu_gather_qmm_swiglu,
     .gather_qmm_combine = zf_cpu_gather_qmm_combine,
     .matmul = zf_cpu_matmul,
+    .copy = zf_cpu_copy,
 };
 
 #define FN(f) ((void (*)(void))(f))
@@ -125,6 +126,8 @@ static const zf_variant k_cpu_variants[] = {
      FN(zf_scalar_matmul), NULL, NULL, "stock; one L256 dot per output"},
     {"cpu.avx2.matmul", ZF_OP_MATMUL, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_AVX2,
      FN(zf_avx2_matmul), zf_cpu_selftest_matmul, NULL, "stock; 8 L256 lanes per step, a W row shared by 4 x rows"},
+    {"cpu.copy", ZF_OP_COPY, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR, NULL, NULL, NULL,
+     "row copy, or element-wise conversion to out's dtype"},
     EW_VARIANTS(scalar, SCALAR),
     NORM_VARIANTS(scalar, SCALAR),
     NORM_VARIANTS(avx2, AVX2),

@@ -4,6 +4,7 @@
 
 #include "cuda/check.cuh"
 #include "cuda/kernels.cuh"
+#include "cuda/model_ops.cuh"
 #include "cuda/qmm.cuh"
 
 #ifndef ZF_CUDA_TARGETS
@@ -41,6 +42,13 @@ static void fill_ops(zf_backend_ops *t) {
     t->moe_route = zf_cuda_moe_route;
     t->gather_qmm_swiglu = zf_cuda_gather_qmm_swiglu;
     t->gather_qmm_combine = zf_cuda_gather_qmm_combine;
+    t->embedding = zf_cuda_embedding;
+    t->embedding_q = zf_cuda_embedding_q;
+    t->rope = zf_cuda_rope;
+    t->softmax = zf_cuda_softmax;
+    t->attention = zf_cuda_attention;
+    t->matmul = zf_cuda_matmul;
+    t->copy = zf_cuda_copy;
 }
 
 #define FN(f) ((void (*)(void))(f))
@@ -50,6 +58,9 @@ static void fill_ops(zf_backend_ops *t) {
 #define VQ(name, OP, FID, TIER, fn, note)                                                                       \
     {name, ZF_OP_##OP, ZF_DEVICE_CUDA, ZF_FIDELITY_##FID, ZF_TIER_##TIER, ZF_CPU_ISA_SCALAR, FN(fn),                \
      zf_cu_selftest_moe, NULL, note}
+#define VM(name, OP, fn, note)                                                                                  \
+    {name, ZF_OP_##OP, ZF_DEVICE_CUDA, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR, FN(fn),               \
+     zf_cu_selftest_model, NULL, note}
 
 /* fast variants sit in the edge tier until `zf validate` evidence moves them */
 static const zf_variant k_variants[] = {
@@ -80,6 +91,12 @@ static const zf_variant k_variants[] = {
     VQ("cuda.gather_qmm_combine.stock", GATHER_QMM_COMBINE, STOCK, STABLE, zf_cu_gather_qmm_combine_stock, "gather_qmm, then mul and adds"),
     VQ("cuda.gather_qmm_combine.exact", GATHER_QMM_COMBINE, EXACT, STABLE, zf_cu_gather_qmm_combine_fused, "one launch for few tokens; stock rounding points"),
     VQ("cuda.gather_qmm_combine.fast", GATHER_QMM_COMBINE, FAST, EDGE, zf_cu_gather_qmm_combine_fused, "one launch for few tokens; f32 sum (awaiting validate evidence)"),
+    VM("cuda.embedding", EMBEDDING, zf_cu_embedding, "stock; row copy, or dequant scale*q + bias"),
+    VM("cuda.rope", ROPE, zf_cu_rope, "stock; a thread per pair"),
+    VM("cuda.softmax", SOFTMAX, zf_cu_softmax, "stock; a block per row, L256 sum"),
+    VM("cuda.attention", ATTENTION, zf_cu_attention, "stock; a block per (query, head), a warp per key dot"),
+    VM("cuda.matmul", MATMUL, zf_cu_matmul, "stock; a warp per W row, L256 lanes 8 per thread"),
+    VM("cuda.copy", COPY, zf_cu_copy, "stock; row copy, or conversion to out's dtype"),
 };
 
 static int plugin_init(const zf_cuda_host *host, char *msg, size_t size);
@@ -116,6 +133,7 @@ static int plugin_init(const zf_cuda_host *host, char *msg, size_t size) {
     zf_cu_pdl = p.major >= 9;
     zf_cu_norm_max_n = (optin - ZF_NORM_STATIC_SMEM) / 4;
     zf_cu_norm_vjp_max_n = (optin - ZF_NORM_STATIC_SMEM) / 8;
+    zf_cu_attn_max_floats = (optin - ZF_NORM_STATIC_SMEM) / 4;
     g_plugin.ready = 1;
     return 0;
 }

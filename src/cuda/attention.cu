@@ -1,0 +1,203 @@
+/* Causal grouped-query attention on CUDA (docs/NUMERICS.md §9.4,
+ * src/cpu/attention.c), a block of 256 threads per (query, head):
+ *   s_j = L256(q, k_j) * scale   a warp per key: thread t holds lanes
+ *                                8t .. 8t+7, the tree is shuffles 16..1 then
+ *                                three steps in the thread (NUMERICS §4)
+ *   mx  = max_j s_j (NaN skipped), e_j = exp(s_j - mx), S = L256(e, 1)
+ *   o_c = T(acc_c / S), acc_c = fma(e_j, v_jc, acc_c) for j ascending,
+ *                                a thread per column
+ * q and the scores live in shared memory (zf_cu_attn_max_floats). */
+#include "cuda/model_ops.cuh"
+#include "cuda/zmath.cuh"
+
+int64_t zf_cu_attn_max_floats;
+
+enum { ATT_THREADS = 256, ATT_WARPS = ATT_THREADS / 32 };
+
+/* L256(q, k) over d elements for one warp; q in shared memory as f32. */
+template <int DKV> __device__ __forceinline__ float warp_dot(const float *q, const void *k, int64_t d) {
+    const int t = threadIdx.x & 31;
+    float a[8];
+#pragma unroll
+    for (int i = 0; i < 8; i++) a[i] = 0.0f;
+    for (int64_t c0 = 0; c0 < d; c0 += 256)
+#pragma unroll
+        for (int i = 0; i < 8; i++) {
+            int64_t c = c0 + 8 * t + i;
+            if (c < d) a[i] = __fmaf_rn(q[c], zf_cu_load<DKV>(k, c), a[i]);
+        }
+#pragma unroll
+    for (int off = 16; off >= 1; off >>= 1)
+#pragma unroll
+        for (int i = 0; i < 8; i++) a[i] = __fadd_rn(a[i], __shfl_xor_sync(0xffffffffu, a[i], off));
+#pragma unroll
+    for (int s = 4; s >= 1; s >>= 1)
+#pragma unroll
+        for (int i = 0; i < s; i++) a[i] = __fadd_rn(a[i], a[i + s]);
+    return a[0];
+}
+
+template <int DQ, int DKV> __global__ void __launch_bounds__(ATT_THREADS) attn_kernel(const zf_cu_attn_args a) {
+    extern __shared__ float sm[]; /* q [d], then scores [t] */
+    __shared__ float red[ATT_THREADS];
+    zf_cu_wait_prior();
+    typedef typename zf_cu_elem<DQ>::type EQ;
+    typedef typename zf_cu_elem<DKV>::type EKV;
+    const int64_t unit = blockIdx.x, i = unit / a.hq, h = unit % a.hq, kh = h / (a.hq / a.hkv);
+    const int64_t len = a.t - a.m + i + 1, d = a.d;
+    const int tid = threadIdx.x, warp = tid / 32;
+    float *q = sm, *s = sm + d;
+    const EQ *qp = (const EQ *)a.q + i * a.qs0 + h * a.qs1;
+    const EKV *kp = (const EKV *)a.k + kh * a.ks0, *vp = (const EKV *)a.v + kh * a.vs0;
+    for (int64_t c = tid; c < d; c += ATT_THREADS) q[c] = zf_cu_load<DQ>(qp, c);
+    __syncthreads();
+    for (int64_t j = warp; j < len; j += ATT_WARPS) {
+        float dot = warp_dot<DKV>(q, kp + j * a.ks1, d);
+        if ((tid & 31) == 0) s[j] = __fmul_rn(dot, a.scale);
+    }
+    __syncthreads();
+    float m = -INFINITY;
+    for (int64_t j = tid; j < len; j += ATT_THREADS)
+        if (s[j] > m) m = s[j];
+    const float mx = zf_cu_max256(red, m);
+    float lane = 0.0f;
+    for (int64_t j = tid; j < len; j += ATT_THREADS) {
+        s[j] = zf_cu_exp(__fsub_rn(s[j], mx));
+        lane = __fadd_rn(lane, s[j]);
+    }
+    const float sum = zf_cu_l256_fold256(red, lane); /* its barriers also publish s */
+    EQ *op = (EQ *)a.out + i * a.os0 + h * a.os1;
+    for (int64_t c = tid; c < d; c += ATT_THREADS) {
+        float acc = 0.0f;
+        for (int64_t j = 0; j < len; j++) acc = __fmaf_rn(s[j], zf_cu_load<DKV>(vp + j * a.vs1, c), acc);
+        zf_cu_store<DQ>(op, c, __fdiv_rn(acc, sum));
+    }
+}
+
+template <int DQ, int DKV> static cudaError_t attn_go(const zf_cu_attn_args *a, cudaStream_t s) {
+    size_t smem = (size_t)(a->d + a->t) * sizeof(float);
+    if (smem > 48 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(attn_kernel<DQ, DKV>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                             (int)smem);
+        if (e != cudaSuccess) return e;
+    }
+    return zf_cu_launch(attn_kernel<DQ, DKV>, dim3((unsigned)(a->m * a->hq)), dim3(ATT_THREADS), smem, s, *a);
+}
+
+template <int DQ> static cudaError_t attn_kv(const zf_cu_attn_args *a, cudaStream_t s) {
+    switch (a->tkv) {
+    case ZF_DTYPE_F32: return attn_go<DQ, 0>(a, s);
+    case ZF_DTYPE_F16: return attn_go<DQ, 1>(a, s);
+    case ZF_DTYPE_BF16: return attn_go<DQ, 2>(a, s);
+    default: return cudaErrorInvalidValue;
+    }
+}
+
+cudaError_t zf_cu_attention(const zf_cu_attn_args *a, cudaStream_t s) {
+    switch (a->tq) {
+    case ZF_DTYPE_F32: return attn_kv<0>(a, s);
+    case ZF_DTYPE_F16: return attn_kv<1>(a, s);
+    case ZF_DTYPE_BF16: return attn_kv<2>(a, s);
+    default: return cudaErrorInvalidValue;
+    }
+}
+
+typedef cudaError_t (*attn_fn)(const zf_cu_attn_args *, cudaStream_t);
+
+static zf_status attn_args(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, float scale, zf_tensor *out,
+                           zf_cu_attn_args *a) {
+    const zf_cuda_host *H = zf_cu_host;
+    ZF_TRY(H->check_float("attention", "q", q));
+    ZF_TRY(H->check_float("attention", "k", k));
+    ZF_TRY(H->check_float("attention", "v", v));
+    ZF_TRY(H->check_float("attention", "out", out));
+    if (q->ndim != 3 || k->ndim != 3 || v->ndim != 3)
+        return ZF_ERR(ZF_ERR_SHAPE, "[attention] q, k and v need 3 axes: q [tokens, heads, head_dim], "
+                      "k and v [kv_heads, keys, head_dim]");
+    ZF_TRY(H->check_same("attention", "q", q, "out", out));
+    ZF_TRY(H->check_same("attention", "k", k, "v", v));
+    if (q->device != k->device) return ZF_ERR(ZF_ERR_INVALID_ARG, "[attention] q and k are on different devices");
+    if (k->shape[2] != q->shape[2])
+        return ZF_ERR(ZF_ERR_SHAPE, "[attention] k has head_dim %lld but q has %lld", (long long)k->shape[2],
+                      (long long)q->shape[2]);
+    if (q->shape[1] % k->shape[0])
+        return ZF_ERR(ZF_ERR_SHAPE, "[attention] q has %lld heads, not a multiple of k's %lld kv heads",
+                      (long long)q->shape[1], (long long)k->shape[0]);
+    if (k->shape[1] < q->shape[0])
+        return ZF_ERR(ZF_ERR_SHAPE, "[attention] %lld keys for %lld queries; the queries are the last keys' "
+                      "positions, so keys >= queries", (long long)k->shape[1], (long long)q->shape[0]);
+    if (!(fabsf(scale) <= 3.0e38f))
+        return ZF_ERR(ZF_ERR_INVALID_ARG, "[attention] scale = %g; expected a finite value", (double)scale);
+    ZF_TRY(H->check_alias("attention", "out", out, "q", q));
+    ZF_TRY(H->check_alias("attention", "out", out, "k", k));
+    ZF_TRY(H->check_alias("attention", "out", out, "v", v));
+    if (out->data == q->data)
+        return ZF_ERR(ZF_ERR_ALIAS, "[attention] out may not be q: every head reads q while others write");
+    ZF_TRY(zf_cu_on_device("attention", "q", q));
+    if (k->shape[1] + q->shape[2] > zf_cu_attn_max_floats)
+        return ZF_ERR(ZF_ERR_UNSUPPORTED, "[attention] %lld keys of head_dim %lld: the scores and q need %lld floats "
+                      "of shared memory; this device has room for %lld", (long long)k->shape[1], (long long)q->shape[2],
+                      (long long)(k->shape[1] + q->shape[2]), (long long)zf_cu_attn_max_floats);
+    if (q->shape[0] * q->shape[1] > 0x7fffffff)
+        return ZF_ERR(ZF_ERR_SHAPE, "[attention] %lld (query, head) pairs; at most 2^31 - 1 per call",
+                      (long long)(q->shape[0] * q->shape[1]));
+    *a = zf_cu_attn_args{};
+    a->tq = q->dtype;
+    a->tkv = k->dtype;
+    a->q = q->data;
+    a->k = k->data;
+    a->v = v->data;
+    a->out = out->data;
+    a->m = q->shape[0];
+    a->hq = q->shape[1];
+    a->hkv = k->shape[0];
+    a->t = k->shape[1];
+    a->d = q->shape[2];
+    a->qs0 = q->stride[0];
+    a->qs1 = q->stride[1];
+    a->ks0 = k->stride[0];
+    a->ks1 = k->stride[1];
+    a->vs0 = v->stride[0];
+    a->vs1 = v->stride[1];
+    a->os0 = out->stride[0];
+    a->os1 = out->stride[1];
+    a->scale = scale;
+    return ZF_OK;
+}
+
+zf_status zf_cuda_attention(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, float scale, zf_tensor *out,
+                            const zf_opts *o) {
+    zf_cu_attn_args a;
+    ZF_TRY(attn_args(q, k, v, scale, out, &a));
+    const zf_variant *var;
+    ZF_TRY(zf_cu_pick(ZF_OP_ATTENTION, o, &var));
+    cudaError_t e = ((attn_fn)var->fn)(&a, zf_cu_stream(o));
+    return e == cudaSuccess ? ZF_OK : zf_cu_fail("attention", var->name, e);
+}
+
+/* Every q / kv dtype pair: 3 queries, 4 heads over 2 kv heads, 300 keys
+ * (more than the 256 lanes), head_dim 40; then head_dim 300 in f32. */
+int zf_cu_selftest_attention(const zf_variant *v, char *msg, size_t size) {
+    uint64_t rng = 0x452821e638d01377ull;
+    zf_opts stock = {ZF_FIDELITY_STOCK, NULL};
+    int fail = 0;
+    for (int c = 0; c < 10 && !fail; c++) {
+        int64_t d = c < 9 ? 40 : 300;
+        const int64_t qs[3] = {3, 4, d}, ks[3] = {2, 300, d};
+        zf_dtype tq = (zf_dtype)(c < 9 ? c / 3 : 0), tkv = (zf_dtype)(c < 9 ? c % 3 : 0);
+        zf_cu_st_buf q = {}, k = {}, vv = {}, out = {};
+        fail = zf_cu_st_make(&q, tq, 3, qs, 2.0f, &rng, msg, size) || zf_cu_st_make(&k, tkv, 3, ks, 2.0f, &rng, msg, size) ||
+               zf_cu_st_make(&vv, tkv, 3, ks, 3.0f, &rng, msg, size) || zf_cu_st_make(&out, tq, 3, qs, 0.0f, &rng, msg, size);
+        zf_cu_attn_args a;
+        if (!fail && (zf_cu_host->cpu->attention(&q.host, &k.host, &vv.host, 0.158f, &out.host, &stock) != ZF_OK ||
+                      attn_args(&q.dev, &k.dev, &vv.dev, 0.158f, &out.dev, &a) != ZF_OK)) {
+            snprintf(msg, size, "the CPU attention or the argument check failed");
+            fail = 1;
+        }
+        cudaError_t e = fail ? cudaSuccess : ((attn_fn)v->fn)(&a, 0);
+        if (e != cudaSuccess) { snprintf(msg, size, "launch: %s", cudaGetErrorName(e)); fail = 1; }
+        if (!fail) fail = zf_cu_st_compare(&out, "out", msg, size);
+        for (zf_cu_st_buf *b : {&q, &k, &vv, &out}) zf_cu_st_free(b);
+    }
+    return fail;
+}
