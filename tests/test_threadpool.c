@@ -1,9 +1,12 @@
 /* The thread pool: every task runs exactly once for any thread count; a
  * parallel_for issued from inside a task runs inline (no deadlock); two
- * application threads may call into the pool at the same time. */
+ * application threads may call into the pool at the same time; many short
+ * jobs back to back, jobs that find the workers asleep and jobs the caller
+ * must sleep through all count exactly once; an idle pool burns no core. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/threadpool.h"
@@ -30,6 +33,57 @@ static int all_equal(int want, int n) {
     return 1;
 }
 
+static void slow(void *ctx, int64_t i) {
+    (void)ctx;
+    usleep(2000); /* longer than the pool polls: whoever waits must sleep */
+    atomic_fetch_add(&g_hits[i], 1);
+}
+
+static double cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Back-to-back jobs of 2..5 tasks over 2..4 threads (the helper count
+ * changes from job to job), then jobs separated by idle gaps long enough
+ * for the workers to sleep. */
+static void short_jobs(void) {
+    memset(g_hits, 0, sizeof g_hits);
+    int64_t want[5] = {0};
+    for (int r = 0; r < 20000; r++) {
+        ZT_OK(zf_set_num_threads(2 + r % 3));
+        int n = 2 + (r * 7) % 4;
+        zf_parallel_for(n, count, NULL);
+        for (int i = 0; i < n; i++) want[i]++;
+    }
+    int ok = 1;
+    for (int i = 0; i < 5; i++) ok &= atomic_load(&g_hits[i]) == want[i];
+    ZT_CHECK(ok, "20000 short jobs: a task ran %d times, expected %lld", atomic_load(&g_hits[0]), (long long)want[0]);
+
+    ZT_OK(zf_set_num_threads(3));
+    memset(g_hits, 0, sizeof g_hits);
+    for (int r = 0; r < 10; r++) {
+        usleep(3000);
+        zf_parallel_for(N, count, NULL);
+    }
+    ZT_CHECK(all_equal(10, N), "jobs after idle gaps: a task did not run exactly once per job");
+
+    memset(g_hits, 0, sizeof g_hits);
+    for (int r = 0; r < 5; r++) zf_parallel_for(3, slow, NULL);
+    ZT_CHECK(all_equal(5, 3), "slow tasks: a task did not run exactly once per job");
+}
+
+/* Workers poll only briefly after a job: 200 ms idle costs far less CPU. */
+static void idle_is_cheap(void) {
+    ZT_OK(zf_set_num_threads(4));
+    zf_parallel_for(N, count, NULL);
+    double c0 = cpu_seconds();
+    usleep(200000);
+    double used = cpu_seconds() - c0;
+    ZT_CHECK(used < 0.05, "an idle pool used %.3f s of CPU in 0.2 s", used);
+}
+
 static void *app_thread(void *arg) {
     (void)arg;
     for (int r = 0; r < 50; r++) zf_parallel_for(N, count, NULL);
@@ -52,6 +106,8 @@ int main(void) {
         for (int i = 0; i < 16; i++) ok &= atomic_load(&g_hits[i]) == (i < 10 ? 17 : 1);
         ZT_CHECK(ok, "%d threads: nested parallel_for miscounted", threads);
     }
+    short_jobs();
+    idle_is_cheap();
     ZT_OK(zf_set_num_threads(2));
     memset(g_hits, 0, sizeof g_hits);
     pthread_t a, b;

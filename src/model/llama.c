@@ -13,7 +13,12 @@
  * add_rms_norm stands where the unfused graph adds then normalises; in the
  * stable tier it is bit-identical to that pair. Every op works row by row in
  * M-independent orders, so decoding token t after a prefill of t - 1 tokens
- * gives the same bits as a prefill of t tokens. */
+ * gives the same bits as a prefill of t tokens.
+ *
+ * On CUDA (zf_model_opts.device) the weights, KV cache and scratch live on
+ * the GPU (model_device.c) and every op runs on the default stream; a step
+ * copies its tokens in and, when it returns logits, waits once for them. The
+ * CUDA kernels follow the CPU's orders, so the logits are the CPU's bits. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "model/model.h"
+#include "model/model_device.h"
 
 struct zf_model {
     zf_model_config cfg;
@@ -31,16 +37,20 @@ struct zf_model {
     zf_model_layer *layers;
     void *owned[1024]; /* float vectors converted to the activation dtype */
     int n_owned;
-    float *rope_cs;    /* [max_ctx, head_dim/2, 2] */
+    float *rope_cs;    /* [max_ctx, head_dim/2, 2] on the host */
+    zf_model_mem mem;  /* below: on the model's device, with the uploaded weights */
+    const float *rope; /* rope_cs where the ops run */
     char *kc, *vc;     /* [layers, kv_heads, max_ctx, head_dim] in kv_dtype */
     char *arena;       /* scratch below, sized for max_batch rows */
     char *x, *hn, *delta, *q, *k, *v, *att, *g, *u, *moe;
     float *hn32;
+    int32_t *ids;      /* CUDA: the step's tokens */
+    float *logits;     /* CUDA: the step's logits, copied to the caller's */
     int64_t pos;
 };
 
 zf_model_opts zf_model_opts_default(void) {
-    return (zf_model_opts){.act_dtype = ZF_DTYPE_F32, .kv_dtype = ZF_DTYPE_F32, .max_ctx = 0, .max_batch = 0};
+    return (zf_model_opts){.act_dtype = ZF_DTYPE_F32, .kv_dtype = ZF_DTYPE_F32, .device = ZF_DEVICE_CPU};
 }
 
 const zf_model_config *zf_model_cfg(const zf_model *m) { return &m->cfg; }
@@ -53,9 +63,7 @@ void zf_model_destroy(zf_model *m) {
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->layers);
     free(m->rope_cs);
-    free(m->kc);
-    free(m->vc);
-    free(m->arena);
+    zf_model_mem_free(&m->mem);
     free(m);
 }
 
@@ -182,26 +190,46 @@ static zf_status load_layer(zf_model *m, const zf_weight_source *src, int64_t i,
     return ZF_OK;
 }
 
-/* Scratch for max_batch rows, one allocation. */
+/* Scratch for max_batch rows, one allocation on the model's device. */
 static zf_status alloc_scratch(zf_model *m) {
     const zf_model_config *c = &m->cfg;
     int64_t B = m->o.max_batch, es = (int64_t)zf_dtype_size(m->o.act_dtype);
     int64_t H = c->hidden, qd = c->heads * c->head_dim, kd = c->kv_heads * c->head_dim;
-    int64_t f = c->is_moe ? 0 : c->ffn;
-    int64_t sizes[11] = {B * H * es, B * H * es, B * H * es, B * qd * es, B * kd * es, B * kd * es, B * qd * es,
+    int64_t f = c->is_moe ? 0 : c->ffn, dev = m->o.device == ZF_DEVICE_CUDA;
+    int64_t sizes[13] = {B * H * es, B * H * es, B * H * es, B * qd * es, B * kd * es, B * kd * es, B * qd * es,
                          B * f * es, B * f * es, c->is_moe ? zf_moe_scratch_bytes(c, m->o.act_dtype, B) : 0,
-                         B * H * 4};
+                         B * H * 4, dev * B * 4, dev * B * c->vocab * 4};
     int64_t total = 0;
-    for (int i = 0; i < 11; i++) total += (sizes[i] + 63) / 64 * 64;
-    m->arena = aligned_alloc(64, (size_t)total);
-    if (!m->arena) return zf_error(ZF_ERR_NO_MEMORY, "[model] no memory for %lld bytes of scratch", (long long)total);
-    char **slots[11] = {&m->x, &m->hn, &m->delta, &m->q, &m->k, &m->v, &m->att, &m->g, &m->u, &m->moe,
-                        (char **)&m->hn32};
+    for (int i = 0; i < 13; i++) total += (sizes[i] + 63) / 64 * 64;
+    ZF_TRY(zf_model_mem_alloc(&m->mem, (size_t)total, "the scratch", (void **)&m->arena));
+    char **slots[13] = {&m->x, &m->hn, &m->delta, &m->q, &m->k, &m->v, &m->att, &m->g, &m->u, &m->moe,
+                        (char **)&m->hn32, (char **)&m->ids, (char **)&m->logits};
     char *p = m->arena;
-    for (int i = 0; i < 11; i++) {
+    for (int i = 0; i < 13; i++) {
         *slots[i] = p;
         p += (sizes[i] + 63) / 64 * 64;
     }
+    return ZF_OK;
+}
+
+/* CUDA: every weight and the RoPE table to the device, once. */
+static zf_status upload_weights(zf_model *m) {
+    const zf_model_config *c = &m->cfg;
+    zf_model_mem *mm = &m->mem;
+    void (*progress)(int64_t, int64_t, void *) = m->o.progress;
+    if (mm->dev == ZF_DEVICE_CPU) return ZF_OK;
+    int64_t half = c->head_dim / 2, rope_shape[3] = {m->o.max_ctx, half, 2};
+    zf_tensor cs = zf_tensor_nd(m->rope_cs, ZF_DTYPE_F32, 3, rope_shape);
+    ZF_TRY(zf_model_mem_upload_tensor(mm, &cs, "the RoPE table"));
+    m->rope = cs.data;
+    ZF_TRY(zf_model_mem_upload_tensor(mm, &m->out_norm, "output_norm.weight"));
+    ZF_TRY(zf_model_mem_upload_weight(mm, &m->embd, "token_embd.weight"));
+    ZF_TRY(zf_model_mem_upload_weight(mm, &m->output, "output.weight"));
+    for (int64_t i = 0; i < c->layers; i++) {
+        if (progress) progress(i, c->layers, m->o.progress_ctx);
+        ZF_TRY(zf_model_mem_upload_layer(mm, c, &m->layers[i]));
+    }
+    if (progress) progress(c->layers, c->layers, m->o.progress_ctx);
     return ZF_OK;
 }
 
@@ -216,20 +244,25 @@ zf_status zf_model_create(const zf_model_config *cfg, const zf_weight_source *sr
     if (opts.max_ctx <= 0) opts.max_ctx = cfg->context_length > 0 && cfg->context_length < 4096 ? cfg->context_length : 4096;
     if (opts.max_batch <= 0) opts.max_batch = 128;
     if (opts.max_batch > opts.max_ctx) opts.max_batch = opts.max_ctx;
+    if (opts.device != ZF_DEVICE_CPU && opts.device != ZF_DEVICE_CUDA)
+        return zf_error(ZF_ERR_INVALID_ARG, "[model] device %d; expected ZF_DEVICE_CPU or ZF_DEVICE_CUDA",
+                        (int)opts.device);
+    if (opts.device == ZF_DEVICE_CUDA && zf_cuda_available() != ZF_OK)
+        return zf_error(ZF_ERR_UNSUPPORTED, "[model] cannot run on CUDA: %s", zf_last_error());
     zf_model *m = calloc(1, sizeof *m);
     if (!m) return zf_error(ZF_ERR_NO_MEMORY, "[model] no memory");
     m->cfg = *cfg;
     m->o = opts;
+    m->mem.dev = opts.device;
     const zf_model_config *c = &m->cfg;
     int64_t D = c->head_dim;
     size_t kv_bytes = (size_t)(c->layers * c->kv_heads * opts.max_ctx * D) * zf_dtype_size(opts.kv_dtype);
     zf_status st = ZF_OK;
     m->layers = calloc((size_t)c->layers, sizeof *m->layers);
-    m->rope_cs = malloc((size_t)(opts.max_ctx * D) * sizeof(float));
-    m->kc = malloc(kv_bytes);
-    m->vc = malloc(kv_bytes);
-    if (!m->layers || !m->rope_cs || !m->kc || !m->vc)
-        st = zf_error(ZF_ERR_NO_MEMORY, "[model] no memory for a %lld-position KV cache", (long long)opts.max_ctx);
+    m->rope = m->rope_cs = malloc((size_t)(opts.max_ctx * D) * sizeof(float));
+    if (!m->layers || !m->rope_cs) st = zf_error(ZF_ERR_NO_MEMORY, "[model] no memory");
+    if (st == ZF_OK) st = zf_model_mem_alloc(&m->mem, kv_bytes, "the K cache", (void **)&m->kc);
+    if (st == ZF_OK) st = zf_model_mem_alloc(&m->mem, kv_bytes, "the V cache", (void **)&m->vc);
     if (st == ZF_OK) st = alloc_scratch(m);
     if (st == ZF_OK) {
         int64_t shape[3] = {opts.max_ctx, D / 2, 2};
@@ -243,6 +276,7 @@ zf_status zf_model_create(const zf_model_config *cfg, const zf_weight_source *sr
         st = get_linear(src, on, 1, c->vocab, c->hidden, &m->output);
     }
     for (int64_t i = 0; st == ZF_OK && i < c->layers; i++) st = load_layer(m, src, i, &m->layers[i]);
+    if (st == ZF_OK) st = upload_weights(m);
     if (st != ZF_OK) {
         zf_model_destroy(m);
         return st;
@@ -293,10 +327,17 @@ int64_t zf_model_weight_bytes_per_token(const zf_model *m) {
 
 /* ---- the forward pass ----------------------------------------------------------- */
 
-static zf_tensor t2(void *p, zf_dtype t, int64_t r, int64_t c) { return zf_tensor_2d(p, t, r, c); }
-static zf_tensor t3(void *p, zf_dtype t, int64_t a, int64_t b, int64_t c) {
+/* Views of the model's buffers, on its device. */
+static zf_tensor t2(const zf_model *m, void *p, zf_dtype t, int64_t r, int64_t c) {
+    zf_tensor x = zf_tensor_2d(p, t, r, c);
+    x.device = m->mem.dev;
+    return x;
+}
+static zf_tensor t3(const zf_model *m, void *p, zf_dtype t, int64_t a, int64_t b, int64_t c) {
     int64_t s[3] = {a, b, c};
-    return zf_tensor_nd(p, t, 3, s);
+    zf_tensor x = zf_tensor_nd((void *)p, t, 3, s);
+    x.device = m->mem.dev;
+    return x;
 }
 
 zf_status zf_model_linear(const zf_tensor *x, const zf_weight *w, zf_tensor *y) {
@@ -310,8 +351,9 @@ static zf_status add_bias(zf_tensor *y, const zf_tensor *bias) {
     size_t es = zf_dtype_size(y->dtype);
     for (int64_t r = 0; r < y->shape[0]; r += ZF_BIAS_ROWS) {
         int64_t rows = y->shape[0] - r < ZF_BIAS_ROWS ? y->shape[0] - r : ZF_BIAS_ROWS;
-        zf_tensor ys = t2((char *)y->data + (size_t)(r * cols) * es, y->dtype, rows, cols);
-        zf_tensor bs = t2(bias->data, bias->dtype, rows, cols);
+        zf_tensor ys = zf_tensor_2d((char *)y->data + (size_t)(r * cols) * es, y->dtype, rows, cols);
+        zf_tensor bs = zf_tensor_2d(bias->data, bias->dtype, rows, cols);
+        ys.device = bs.device = y->device;
         ZF_TRY(zf_add(&ys, &bs, &ys, NULL));
     }
     return ZF_OK;
@@ -322,19 +364,16 @@ static zf_status project(const zf_tensor *x, const zf_weight *w, const zf_tensor
     return has_bias ? add_bias(y, bias) : ZF_OK;
 }
 
-/* Copies rows [n, kv_heads * D] into the cache at positions pos.. */
-static void cache_write(const zf_model *m, char *cache, const char *src, int64_t n) {
+/* Copies rows [n, kv_heads, D] into the cache [kv_heads, max_ctx, D] at
+ * positions pos.. (converted to the cache's dtype). */
+static zf_status cache_write(const zf_model *m, char *cache, char *src, int64_t n) {
     const zf_model_config *c = &m->cfg;
-    zf_dtype ts = m->o.act_dtype, tc = m->o.kv_dtype;
     int64_t D = c->head_dim;
-    size_t es = zf_dtype_size(ts), ec = zf_dtype_size(tc);
-    for (int64_t i = 0; i < n; i++)
-        for (int64_t h = 0; h < c->kv_heads; h++) {
-            const char *s = src + (size_t)((i * c->kv_heads + h) * D) * es;
-            char *d = cache + (size_t)((h * m->o.max_ctx + m->pos + i) * D) * ec;
-            if (ts == tc) memcpy(d, s, (size_t)D * es);
-            else for (int64_t e = 0; e < D; e++) zf_store(tc, d, e, zf_load(ts, s, e));
-        }
+    zf_tensor s = t3(m, src, m->o.act_dtype, n, c->kv_heads, D);
+    zf_tensor d = t3(m, cache + (size_t)(m->pos * D) * zf_dtype_size(m->o.kv_dtype), m->o.kv_dtype, n, c->kv_heads, D);
+    d.stride[0] = D;
+    d.stride[1] = m->o.max_ctx * D;
+    return zf_copy(&s, &d, NULL);
 }
 
 static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_tensor *hn, zf_tensor *delta) {
@@ -342,29 +381,29 @@ static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_te
     const zf_model_layer *l = &m->layers[li];
     zf_dtype t = m->o.act_dtype;
     int64_t D = c->head_dim, Hq = c->heads, Hk = c->kv_heads, L = m->o.max_ctx;
-    zf_tensor q = t2(m->q, t, n, Hq * D), k = t2(m->k, t, n, Hk * D), v = t2(m->v, t, n, Hk * D);
+    zf_tensor q = t2(m, m->q, t, n, Hq * D), k = t2(m, m->k, t, n, Hk * D), v = t2(m, m->v, t, n, Hk * D);
     ZF_TRY(project(hn, &l->wq, &l->bq, c->attn_bias, &q));
     ZF_TRY(project(hn, &l->wk, &l->bk, c->attn_bias, &k));
     ZF_TRY(project(hn, &l->wv, &l->bv, c->attn_bias, &v));
     if (c->qk_norm) { /* per-head RMSNorm (Qwen3), before RoPE */
-        zf_tensor qh = t2(m->q, t, n * Hq, D), kh = t2(m->k, t, n * Hk, D);
+        zf_tensor qh = t2(m, m->q, t, n * Hq, D), kh = t2(m, m->k, t, n * Hk, D);
         ZF_TRY(zf_rms_norm(&qh, &l->q_norm, c->rms_eps, &qh, NULL));
         ZF_TRY(zf_rms_norm(&kh, &l->k_norm, c->rms_eps, &kh, NULL));
     }
-    zf_tensor q3 = t3(m->q, t, n, Hq, D), k3 = t3(m->k, t, n, Hk, D);
-    zf_tensor cs = t3(m->rope_cs + m->pos * D, ZF_DTYPE_F32, n, D / 2, 2);
+    zf_tensor q3 = t3(m, m->q, t, n, Hq, D), k3 = t3(m, m->k, t, n, Hk, D);
+    zf_tensor cs = t3(m, (float *)m->rope + m->pos * D, ZF_DTYPE_F32, n, D / 2, 2);
     int neox = c->rope_style == ZF_ROPE_NEOX;
     ZF_TRY(zf_rope(&q3, &cs, neox, &q3, NULL));
     ZF_TRY(zf_rope(&k3, &cs, neox, &k3, NULL));
     size_t layer_off = (size_t)(li * Hk * L * D) * zf_dtype_size(m->o.kv_dtype);
-    cache_write(m, m->kc + layer_off, m->k, n);
-    cache_write(m, m->vc + layer_off, m->v, n);
+    ZF_TRY(cache_write(m, m->kc + layer_off, m->k, n));
+    ZF_TRY(cache_write(m, m->vc + layer_off, m->v, n));
     zf_tensor kv[2];
     for (int i = 0; i < 2; i++) {
-        kv[i] = t3((i ? m->vc : m->kc) + layer_off, m->o.kv_dtype, Hk, m->pos + n, D);
+        kv[i] = t3(m, (i ? m->vc : m->kc) + layer_off, m->o.kv_dtype, Hk, m->pos + n, D);
         kv[i].stride[0] = L * D; /* a view of the first pos + n positions */
     }
-    zf_tensor att3 = t3(m->att, t, n, Hq, D), att = t2(m->att, t, n, Hq * D);
+    zf_tensor att3 = t3(m, m->att, t, n, Hq, D), att = t2(m, m->att, t, n, Hq * D);
     float scale = 1.0f / sqrtf((float)D);
     ZF_TRY(zf_attention(&q3, &kv[0], &kv[1], scale, &att3, NULL));
     return zf_model_linear(&att, &l->wo, delta);
@@ -374,7 +413,7 @@ static zf_status ffn_block(zf_model *m, int64_t li, int64_t n, const zf_tensor *
     const zf_model_config *c = &m->cfg;
     const zf_model_layer *l = &m->layers[li];
     if (c->is_moe) return zf_moe_ffn(c, l, hn, m->moe, delta);
-    zf_tensor g = t2(m->g, m->o.act_dtype, n, c->ffn), u = t2(m->u, m->o.act_dtype, n, c->ffn);
+    zf_tensor g = t2(m, m->g, m->o.act_dtype, n, c->ffn), u = t2(m, m->u, m->o.act_dtype, n, c->ffn);
     ZF_TRY(zf_model_linear(hn, &l->ffn_gate, &g));
     ZF_TRY(zf_model_linear(hn, &l->ffn_up, &u));
     ZF_TRY(zf_swiglu(&g, &u, &g, NULL));
@@ -387,8 +426,13 @@ static zf_status forward_step(zf_model *m, const int32_t *tokens, int64_t n, int
     zf_dtype t = m->o.act_dtype;
     int64_t H = c->hidden;
     float eps = c->rms_eps;
-    zf_tensor x = t2(m->x, t, n, H), hn = t2(m->hn, t, n, H), delta = t2(m->delta, t, n, H);
+    zf_tensor x = t2(m, m->x, t, n, H), hn = t2(m, m->hn, t, n, H), delta = t2(m, m->delta, t, n, H);
     zf_tensor ids = zf_tensor_1d((void *)tokens, ZF_DTYPE_I32, n);
+    if (m->mem.dev == ZF_DEVICE_CUDA) { /* the one host-to-device copy of a step */
+        ZF_TRY(zf_memcpy(m->ids, ZF_DEVICE_CUDA, tokens, ZF_DEVICE_CPU, (size_t)n * sizeof *tokens, NULL));
+        ids.data = m->ids;
+        ids.device = ZF_DEVICE_CUDA;
+    }
     if (m->embd.kind == ZF_WEIGHT_AFFINE) ZF_TRY(zf_embedding_q(&m->embd.q, &ids, &x, NULL));
     else ZF_TRY(zf_embedding(&m->embd.t, &ids, &x, NULL));
     for (int64_t i = 0; i < c->layers; i++) {
@@ -403,13 +447,19 @@ static zf_status forward_step(zf_model *m, const int32_t *tokens, int64_t n, int
     m->pos += n;
     if (!logits) return ZF_OK; /* an early prefill step: only the cache matters */
     int64_t r0 = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
-    void *src = m->hn + (size_t)(r0 * H) * zf_dtype_size(t);
+    zf_tensor xo = t2(m, m->hn + (size_t)(r0 * H) * zf_dtype_size(t), t, rows, H);
     if (t != ZF_DTYPE_F32) { /* logits in f32: widen the rows (exact) */
-        for (int64_t e = 0; e < rows * H; e++) m->hn32[e] = zf_load(t, src, e);
-        src = m->hn32;
+        zf_tensor wide = t2(m, m->hn32, ZF_DTYPE_F32, rows, H);
+        ZF_TRY(zf_copy(&xo, &wide, NULL));
+        xo = wide;
     }
-    zf_tensor xo = t2(src, ZF_DTYPE_F32, rows, H), y = t2(logits, ZF_DTYPE_F32, rows, c->vocab);
-    return zf_model_linear(&xo, &m->output, &y);
+    int dev = m->mem.dev == ZF_DEVICE_CUDA;
+    zf_tensor y = t2(m, dev ? m->logits : logits, ZF_DTYPE_F32, rows, c->vocab);
+    ZF_TRY(zf_model_linear(&xo, &m->output, &y));
+    if (!dev) return ZF_OK;
+    /* the step's one wait for the device: the logits to the caller */
+    ZF_TRY(zf_memcpy(logits, ZF_DEVICE_CPU, m->logits, ZF_DEVICE_CUDA, (size_t)(rows * c->vocab) * 4, NULL));
+    return zf_stream_synchronize(NULL);
 }
 
 zf_status zf_model_forward(zf_model *m, const int32_t *tokens, int64_t n, int all_logits, float *logits) {

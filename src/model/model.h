@@ -15,9 +15,15 @@ typedef struct zf_model_opts {
     zf_dtype kv_dtype;    /* KV cache: f32 (default) or the activation dtype */
     int64_t max_ctx;      /* positions the cache holds (0: the file's context, at most 4096) */
     int64_t max_batch;    /* tokens per prefill step (0: 128); longer prompts run in steps */
+    zf_device device;     /* where the model runs: ZF_DEVICE_CPU (default) or ZF_DEVICE_CUDA, which
+                             uploads every weight once at load and keeps the KV cache and scratch
+                             on the GPU; a forward pass then syncs once, to return the logits */
+    /* called as weights are uploaded to the device (done of total), may be NULL */
+    void (*progress)(int64_t done, int64_t total, void *ctx);
+    void *progress_ctx;
 } zf_model_opts;
 
-/* Defaults: f32 activations and cache. */
+/* Defaults: f32 activations and cache, on the CPU. */
 zf_model_opts zf_model_opts_default(void);
 
 /* Where the weights come from, by GGUF name ("blk.3.attn_q.weight"): a model

@@ -26,6 +26,7 @@ zf_status zf_moe_ffn(const zf_model_config *cfg, const zf_model_layer *l, const 
     p += align64(n * k * 4);
     int64_t ashape[3] = {n, k, F};
     zf_tensor a = zf_tensor_nd(p, t, 3, ashape);
+    logits.device = ids.device = weights.device = a.device = x->device; /* scratch lives beside x */
     ZF_TRY(zf_model_linear(x, &l->router, &logits));
     ZF_TRY(zf_moe_route(&logits, (int)k, cfg->norm_topk_prob, &ids, &weights, NULL));
     ZF_TRY(zf_gather_qmm_swiglu(x, &l->ffn_gate.q, &l->ffn_up.q, &ids, &a, NULL));
