@@ -128,16 +128,16 @@ static zf_status attn_args(const zf_tensor *q, const zf_tensor *k, const zf_tens
                       "positions, so keys >= queries", (long long)k->shape[1], (long long)q->shape[0]);
     if (!(fabsf(scale) <= 3.0e38f))
         return ZF_ERR(ZF_ERR_INVALID_ARG, "[attention] scale = %g; expected a finite value", (double)scale);
+    if (k->shape[1] + q->shape[2] > zf_cu_attn_max_floats)
+        return ZF_ERR(ZF_ERR_UNSUPPORTED, "[attention] %lld keys of head_dim %lld: the scores and q need %lld floats "
+                      "of shared memory; this device has room for %lld", (long long)k->shape[1], (long long)q->shape[2],
+                      (long long)(k->shape[1] + q->shape[2]), (long long)zf_cu_attn_max_floats);
     ZF_TRY(H->check_alias("attention", "out", out, "q", q));
     ZF_TRY(H->check_alias("attention", "out", out, "k", k));
     ZF_TRY(H->check_alias("attention", "out", out, "v", v));
     if (out->data == q->data)
         return ZF_ERR(ZF_ERR_ALIAS, "[attention] out may not be q: every head reads q while others write");
     ZF_TRY(zf_cu_on_device("attention", "q", q));
-    if (k->shape[1] + q->shape[2] > zf_cu_attn_max_floats)
-        return ZF_ERR(ZF_ERR_UNSUPPORTED, "[attention] %lld keys of head_dim %lld: the scores and q need %lld floats "
-                      "of shared memory; this device has room for %lld", (long long)k->shape[1], (long long)q->shape[2],
-                      (long long)(k->shape[1] + q->shape[2]), (long long)zf_cu_attn_max_floats);
     if (q->shape[0] * q->shape[1] > 0x7fffffff)
         return ZF_ERR(ZF_ERR_SHAPE, "[attention] %lld (query, head) pairs; at most 2^31 - 1 per call",
                       (long long)(q->shape[0] * q->shape[1]));

@@ -1,0 +1,453 @@
+/* CUDA model ops against the CPU stock path, bit for bit (any NaN equals any
+ * NaN), on fresh random inputs: embedding (float tables of every dtype pair,
+ * affine tables of every bits x group size x scale dtype), rope (both pair
+ * styles, in place, real tables at several positions), softmax, attention
+ * (GQA ratios, causal with positions, a strided KV-cache view, q/kv dtype
+ * pairs, head_dim above 256), float matmul (every x/W dtype pair, odd k),
+ * copy (into a KV-cache view); poisoned outputs with device guards; bad
+ * arguments fail with a message and write nothing. Then whole models: tiny
+ * synthetic llama and qwen3_moe (GGUF and MLX, f32 and bf16 activations)
+ * give the same logits bits on the CPU and on CUDA, prefill in steps and
+ * decode. Exits 77 when no CUDA device is usable. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/cuda_loader.h"
+#include "core/dtype.h"
+#include "harness.h"
+#include "model/model.h"
+#include "model/model_file.h"
+#include "model/synth.h"
+
+static int g_quick;
+#define GUARD 64
+
+typedef struct dbuf {
+    char *base;
+    void *p;
+    size_t bytes;
+} dbuf;
+
+static dbuf dalloc(size_t bytes) {
+    dbuf b = {NULL, NULL, bytes};
+    if (zf_device_alloc(ZF_DEVICE_CUDA, bytes + 2 * GUARD, (void **)&b.base) != ZF_OK) {
+        fprintf(stderr, "device alloc of %zu bytes failed: %s\n", bytes, zf_last_error());
+        exit(1);
+    }
+    b.p = b.base + GUARD;
+    zf_cuda_plugin_loaded(NULL)->mem->fill(b.base, 0x7f, bytes + 2 * GUARD, NULL);
+    return b;
+}
+static void dfree(dbuf *b) { zf_device_free(ZF_DEVICE_CUDA, b->base); }
+static dbuf up(const void *h, size_t bytes) {
+    dbuf b = dalloc(bytes);
+    zf_memcpy(b.p, ZF_DEVICE_CUDA, h, ZF_DEVICE_CPU, bytes, NULL);
+    return b;
+}
+static void down(void *h, const dbuf *b) {
+    ZT_OK(zf_memcpy(h, ZF_DEVICE_CPU, b->p, ZF_DEVICE_CUDA, b->bytes, NULL));
+    ZT_OK(zf_stream_synchronize(NULL));
+}
+static int guards_ok(const dbuf *b) {
+    unsigned char g[2 * GUARD];
+    zf_memcpy(g, ZF_DEVICE_CPU, b->base, ZF_DEVICE_CUDA, GUARD, NULL);
+    zf_memcpy(g + GUARD, ZF_DEVICE_CPU, (char *)b->p + b->bytes, ZF_DEVICE_CUDA, GUARD, NULL);
+    zf_stream_synchronize(NULL);
+    for (int i = 0; i < 2 * GUARD; i++)
+        if (g[i] != 0x7f) return 0;
+    return 1;
+}
+static zf_tensor on_dev(zf_tensor t, const dbuf *b) {
+    t.data = b->p;
+    t.device = ZF_DEVICE_CUDA;
+    return t;
+}
+static int64_t first_diff(zf_dtype t, const void *a, const void *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        float x = zt_get(t, a, i), y = zt_get(t, b, i);
+        if (zf_f32_bits(x) != zf_f32_bits(y) && !(isnan(x) && isnan(y))) return i;
+    }
+    return -1;
+}
+static size_t bytes_of(const zf_tensor *t) { return (size_t)zf_tensor_numel(t) * zf_dtype_size(t->dtype); }
+
+/* The CUDA output (a poisoned buffer with guards) against the CPU's. */
+static void compare(const char *what, const dbuf *got, const zf_tensor *want) {
+    void *h = malloc(got->bytes);
+    down(h, got);
+    int64_t at = first_diff(want->dtype, h, want->data, zf_tensor_numel(want));
+    ZT_CHECK(at < 0, "%s: element %lld cuda %.9g, cpu %.9g", what, (long long)at, at < 0 ? 0.0 : zt_get(want->dtype, h, at),
+             at < 0 ? 0.0 : zt_get(want->dtype, want->data, at));
+    ZT_CHECK(guards_ok(got), "%s: a write outside the output", what);
+    free(h);
+}
+
+static const zf_dtype k_dt[3] = {ZF_DTYPE_F32, ZF_DTYPE_F16, ZF_DTYPE_BF16};
+
+/* ---- embedding ------------------------------------------------------------- */
+
+static void test_embedding(void) {
+    const int64_t vocab = 1000, dims[] = {1, 64, 577};
+    int32_t ids[37];
+    for (int i = 0; i < 37; i++) ids[i] = (int32_t)(zt_rand() % vocab);
+    ids[5] = ids[4]; /* a repeat */
+    ids[6] = (int32_t)vocab - 1;
+    dbuf dids = up(ids, sizeof ids);
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++)
+            for (size_t c = 0; c < sizeof dims / sizeof *dims; c++) {
+                int64_t dim = dims[c], m = c == 0 ? 1 : 37;
+                zf_tensor tab = zf_tensor_2d(malloc((size_t)(vocab * dim) * 4), k_dt[a], vocab, dim);
+                zt_fill(k_dt[a], tab.data, vocab * dim, 5.0f);
+                zf_tensor want = zf_tensor_2d(malloc((size_t)(m * dim) * 4), k_dt[b], m, dim);
+                zf_tensor hid = zf_tensor_1d(ids, ZF_DTYPE_I32, m);
+                ZT_OK(zf_embedding(&tab, &hid, &want, NULL));
+                dbuf dt = up(tab.data, bytes_of(&tab)), dout = dalloc(bytes_of(&want));
+                zf_tensor t = on_dev(tab, &dt), o = on_dev(want, &dout), di = on_dev(hid, &dids);
+                ZT_OK(zf_embedding(&t, &di, &o, NULL));
+                char what[96];
+                snprintf(what, sizeof what, "embedding %s -> %s, %lld x %lld", zf_dtype_name(k_dt[a]),
+                         zf_dtype_name(k_dt[b]), (long long)m, (long long)dim);
+                compare(what, &dout, &want);
+                dfree(&dt);
+                dfree(&dout);
+                free(tab.data);
+                free(want.data);
+            }
+    /* affine tables */
+    const int bits[] = {2, 3, 4, 5, 6, 8}, gss[] = {32, 64, 128};
+    for (size_t bi = 0; bi < 6; bi++)
+        for (size_t gi = 0; gi < 3; gi++)
+            for (int sd = 0; sd < 3; sd++) {
+                int gs = gss[gi];
+                int64_t dim = gs * (1 + (int64_t)(zt_rand() % 5)), m = 37, V = 300;
+                zf_tensor w = zf_tensor_2d(malloc((size_t)(V * dim) * 4), ZF_DTYPE_F32, V, dim);
+                zt_fill(ZF_DTYPE_F32, w.data, V * dim, 2.0f);
+                size_t pb = (size_t)(V * dim * bits[bi] / 32) * 4, sb = (size_t)(V * dim / gs) * zf_dtype_size(k_dt[sd]);
+                zf_qweight q = {malloc(pb), malloc(sb), malloc(sb), k_dt[sd], bits[bi], gs, 1, V, dim, ZF_DEVICE_CPU};
+                ZT_OK(zf_quantize(&w, &q));
+                int32_t qids[37];
+                for (int i = 0; i < 37; i++) qids[i] = (int32_t)(zt_rand() % V);
+                zf_dtype to = k_dt[(bi + gi + sd) % 3];
+                zf_tensor want = zf_tensor_2d(malloc((size_t)(m * dim) * 4), to, m, dim);
+                zf_tensor hid = zf_tensor_1d(qids, ZF_DTYPE_I32, m);
+                ZT_OK(zf_embedding_q(&q, &hid, &want, NULL));
+                dbuf dp = up(q.packed, pb), ds = up(q.scales, sb), db = up(q.biases, sb), di = up(qids, sizeof qids);
+                dbuf dout = dalloc(bytes_of(&want));
+                zf_qweight qd = q;
+                qd.packed = dp.p;
+                qd.scales = ds.p;
+                qd.biases = db.p;
+                qd.device = ZF_DEVICE_CUDA;
+                zf_tensor o = on_dev(want, &dout), dids2 = on_dev(hid, &di);
+                ZT_OK(zf_embedding_q(&qd, &dids2, &o, NULL));
+                char what[96];
+                snprintf(what, sizeof what, "embedding_q %d-bit gs %d %s scales -> %s, dim %lld", bits[bi], gs,
+                         zf_dtype_name(k_dt[sd]), zf_dtype_name(to), (long long)dim);
+                compare(what, &dout, &want);
+                /* the table on the host: refused, nothing written */
+                zf_cuda_plugin_loaded(NULL)->mem->fill(dout.p, 0x7f, dout.bytes, NULL);
+                ZT_CHECK(zf_embedding_q(&q, &dids2, &o, NULL) != ZF_OK, "embedding_q with a host table accepted");
+                dbuf *all[] = {&dp, &ds, &db, &di, &dout};
+                for (int i = 0; i < 5; i++) dfree(all[i]);
+                free(w.data);
+                free((void *)q.packed);
+                free((void *)q.scales);
+                free((void *)q.biases);
+                free(want.data);
+            }
+    dfree(&dids);
+}
+
+/* ---- rope, softmax, copy ------------------------------------------------------- */
+
+static void test_rope(void) {
+    const int64_t ms[] = {1, 5, 33}, heads[] = {1, 3, 9}, dims[] = {2, 64, 130}, p0s[] = {0, 17, 3000};
+    for (int d = 0; d < 3; d++)
+        for (int c = 0; c < 3; c++)
+            for (int neox = 0; neox < 2; neox++)
+                for (int inplace = 0; inplace < 2; inplace++) {
+                    int64_t m = ms[c], h = heads[(c + neox) % 3], D = dims[(c + inplace + d) % 3];
+                    int64_t xs[3] = {m, h, D}, cshape[3] = {m, D / 2, 2};
+                    zf_tensor x = zf_tensor_nd(malloc((size_t)(m * h * D) * 4), k_dt[d], 3, xs);
+                    zf_tensor want = zf_tensor_nd(malloc((size_t)(m * h * D) * 4), k_dt[d], 3, xs);
+                    zf_tensor cs = zf_tensor_nd(malloc((size_t)(m * D) * 4), ZF_DTYPE_F32, 3, cshape);
+                    zt_fill(k_dt[d], x.data, m * h * D, 20.0f);
+                    ZT_OK(zf_rope_table(c == 2 ? 1e6f : 1e4f, D, p0s[c], &cs));
+                    dbuf dx = up(x.data, bytes_of(&x)), dc = up(cs.data, bytes_of(&cs)), dout = dalloc(bytes_of(&x));
+                    ZT_OK(zf_rope(&x, &cs, neox, &want, NULL));
+                    zf_tensor tx = on_dev(x, &dx), tc = on_dev(cs, &dc), to = on_dev(x, inplace ? &dx : &dout);
+                    ZT_OK(zf_rope(&tx, &tc, neox, &to, NULL));
+                    char what[96];
+                    snprintf(what, sizeof what, "rope %s [%lld, %lld, %lld] from %lld, neox %d%s",
+                             zf_dtype_name(k_dt[d]), (long long)m, (long long)h, (long long)D, (long long)p0s[c],
+                             neox, inplace ? ", in place" : "");
+                    compare(what, inplace ? &dx : &dout, &want);
+                    dfree(&dx);
+                    dfree(&dc);
+                    dfree(&dout);
+                    free(x.data);
+                    free(want.data);
+                    free(cs.data);
+                }
+}
+
+static void test_softmax(void) {
+    const int64_t ns[] = {1, 7, 255, 256, 257, 4099};
+    for (int d = 0; d < 3; d++)
+        for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
+            int64_t rows = 1 + c % 4, n = ns[c];
+            zf_tensor x = zf_tensor_2d(malloc((size_t)(rows * n) * 4), k_dt[d], rows, n);
+            zf_tensor want = zf_tensor_2d(malloc((size_t)(rows * n) * 4), k_dt[d], rows, n);
+            zt_fill(k_dt[d], x.data, rows * n, 12.0f);
+            if (c == 2) zt_set(k_dt[d], x.data, 3, NAN); /* a later NaN: the row is NaN */
+            ZT_OK(zf_softmax(&x, &want, NULL));
+            dbuf dx = up(x.data, bytes_of(&x)), dout = dalloc(bytes_of(&x));
+            zf_tensor tx = on_dev(x, &dx), to = on_dev(want, &dout);
+            ZT_OK(zf_softmax(&tx, &to, NULL));
+            char what[64];
+            snprintf(what, sizeof what, "softmax %s [%lld, %lld]", zf_dtype_name(k_dt[d]), (long long)rows, (long long)n);
+            compare(what, &dout, &want);
+            dfree(&dx);
+            dfree(&dout);
+            free(x.data);
+            free(want.data);
+        }
+}
+
+/* n rows of [heads, D] into a [heads, ctx, D] cache view at pos. */
+static void test_copy(void) {
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++) {
+            int64_t n = 1 + (int64_t)(zt_rand() % 9), heads = 1 + (int64_t)(zt_rand() % 4), D = 1 + (int64_t)(zt_rand() % 130);
+            int64_t ctx = n + 5, pos = 3, xs[3] = {n, heads, D}, cs[3] = {heads, ctx, D};
+            zf_tensor x = zf_tensor_nd(malloc((size_t)(n * heads * D) * 4), k_dt[a], 3, xs);
+            zf_tensor cache = zf_tensor_nd(malloc((size_t)(heads * ctx * D) * 4), k_dt[b], 3, cs);
+            zt_fill(k_dt[a], x.data, n * heads * D, 100.0f);
+            memset(cache.data, 0x7f, bytes_of(&cache));
+            dbuf dx = up(x.data, bytes_of(&x)), dc = dalloc(bytes_of(&cache));
+            zf_tensor view = x, dview;
+            view.dtype = k_dt[b];
+            view.stride[0] = D;
+            view.stride[1] = ctx * D;
+            view.data = (char *)cache.data + (size_t)(pos * D) * zf_dtype_size(k_dt[b]);
+            dview = view;
+            dview.data = (char *)dc.p + (size_t)(pos * D) * zf_dtype_size(k_dt[b]);
+            dview.device = ZF_DEVICE_CUDA;
+            ZT_OK(zf_copy(&x, &view, NULL));
+            zf_tensor tx = on_dev(x, &dx);
+            ZT_OK(zf_copy(&tx, &dview, NULL));
+            char what[96];
+            snprintf(what, sizeof what, "copy %s -> %s cache view [%lld, %lld, %lld]", zf_dtype_name(k_dt[a]),
+                     zf_dtype_name(k_dt[b]), (long long)n, (long long)heads, (long long)D);
+            compare(what, &dc, &cache);
+            dfree(&dx);
+            dfree(&dc);
+            free(x.data);
+            free(cache.data);
+        }
+}
+
+/* ---- attention, matmul ---------------------------------------------------------- */
+
+static void test_attention(void) {
+    /* (queries, keys), (heads, kv heads), head_dim */
+    const int64_t mt[][2] = {{1, 1}, {1, 17}, {1, 300}, {7, 7}, {5, 129}, {33, 600}, {1, 2049}};
+    const int64_t hh[][2] = {{4, 4}, {8, 2}, {9, 3}, {6, 1}};
+    const int64_t ds[] = {16, 64, 72, 128, 256, 300};
+    int n_mt = g_quick ? 5 : 7;
+    for (int c = 0; c < n_mt; c++)
+        for (int tq = 0; tq < 3; tq++)
+            for (int tk = 0; tk < 3; tk++) {
+                int64_t m = mt[c][0], t = mt[c][1], hq = hh[(c + tk) % 4][0], hkv = hh[(c + tk) % 4][1];
+                int64_t d = ds[(c + tq + tk) % 6], L = t + 3; /* the cache holds more than the view */
+                int64_t qs[3] = {m, hq, d}, ks[3] = {hkv, t, d};
+                zf_tensor q = zf_tensor_nd(malloc((size_t)(m * hq * d) * 4), k_dt[tq], 3, qs);
+                zf_tensor want = zf_tensor_nd(malloc((size_t)(m * hq * d) * 4), k_dt[tq], 3, qs);
+                size_t kvb = (size_t)(hkv * L * d) * zf_dtype_size(k_dt[tk]);
+                void *kh = malloc(kvb), *vh = malloc(kvb);
+                zt_fill(k_dt[tq], q.data, m * hq * d, 2.0f);
+                zt_fill(k_dt[tk], kh, hkv * L * d, 2.0f);
+                zt_fill(k_dt[tk], vh, hkv * L * d, 3.0f);
+                zf_tensor k = zf_tensor_nd(kh, k_dt[tk], 3, ks), v = zf_tensor_nd(vh, k_dt[tk], 3, ks);
+                k.stride[0] = v.stride[0] = L * d;
+                float scale = 1.0f / sqrtf((float)d);
+                ZT_OK(zf_attention(&q, &k, &v, scale, &want, NULL));
+                dbuf dq = up(q.data, bytes_of(&q)), dk = up(kh, kvb), dv = up(vh, kvb), dout = dalloc(bytes_of(&q));
+                zf_tensor tq_ = on_dev(q, &dq), tk_ = on_dev(k, &dk), tv_ = on_dev(v, &dv), to = on_dev(want, &dout);
+                ZT_OK(zf_attention(&tq_, &tk_, &tv_, scale, &to, NULL));
+                char what[128];
+                snprintf(what, sizeof what, "attention q %s kv %s, %lld queries of %lld keys, heads %lld/%lld, d %lld",
+                         zf_dtype_name(k_dt[tq]), zf_dtype_name(k_dt[tk]), (long long)m, (long long)t, (long long)hq,
+                         (long long)hkv, (long long)d);
+                compare(what, &dout, &want);
+                dbuf *all[] = {&dq, &dk, &dv, &dout};
+                for (int i = 0; i < 4; i++) dfree(all[i]);
+                free(q.data);
+                free(want.data);
+                free(kh);
+                free(vh);
+            }
+}
+
+static void test_matmul(void) {
+    const int64_t ms[] = {1, 3, 4, 5, 17}, ks[] = {1, 7, 255, 256, 257, 576, 1000}, ns[] = {1, 9, 33};
+    for (int a = 0; a < 3; a++)
+        for (int b = 0; b < 3; b++)
+            for (int c = 0; c < 7; c++) {
+                int64_t m = ms[(c + a) % 5], k = ks[c], n = ns[(c + b) % 3];
+                zf_tensor x = zf_tensor_2d(malloc((size_t)(m * k) * 4), k_dt[a], m, k);
+                zf_tensor w = zf_tensor_2d(malloc((size_t)(n * k) * 4), k_dt[b], n, k);
+                zf_tensor want = zf_tensor_2d(malloc((size_t)(m * n) * 4), k_dt[a], m, n);
+                zt_fill(k_dt[a], x.data, m * k, 2.0f);
+                zt_fill(k_dt[b], w.data, n * k, 1.0f);
+                ZT_OK(zf_matmul(&x, &w, &want, NULL));
+                dbuf dx = up(x.data, bytes_of(&x)), dw = up(w.data, bytes_of(&w)), dy = dalloc(bytes_of(&want));
+                zf_tensor tx = on_dev(x, &dx), tw = on_dev(w, &dw), ty = on_dev(want, &dy);
+                ZT_OK(zf_matmul(&tx, &tw, &ty, NULL));
+                char what[96];
+                snprintf(what, sizeof what, "matmul x %s W %s, [%lld, %lld] x [%lld, %lld]", zf_dtype_name(k_dt[a]),
+                         zf_dtype_name(k_dt[b]), (long long)m, (long long)k, (long long)n, (long long)k);
+                compare(what, &dy, &want);
+                dfree(&dx);
+                dfree(&dw);
+                dfree(&dy);
+                free(x.data);
+                free(w.data);
+                free(want.data);
+            }
+}
+
+/* ---- bad arguments: an error with the op's name, nothing written ------------------ */
+
+static void test_errors(void) {
+    int64_t qs[3] = {1, 4, 16}, ks[3] = {2, 8, 16};
+    dbuf dq = dalloc(64 * 4), dk = dalloc(256 * 4), dv = dalloc(256 * 4), dout = dalloc(64 * 4);
+    float host[256];
+    zt_fill(ZF_DTYPE_F32, host, 256, 1.0f);
+    zf_tensor q = on_dev(zf_tensor_nd(NULL, ZF_DTYPE_F32, 3, qs), &dq), k = on_dev(zf_tensor_nd(NULL, ZF_DTYPE_F32, 3, ks), &dk);
+    zf_tensor v = on_dev(k, &dv), out = on_dev(q, &dout), hk = zf_tensor_nd(host, ZF_DTYPE_F32, 3, ks);
+    ZT_CHECK(zf_attention(&q, &hk, &v, 0.25f, &out, NULL) != ZF_OK, "attention with a host k accepted");
+    ZT_CHECK(strstr(zf_last_error(), "[attention]") != NULL, "message: %s", zf_last_error());
+    zf_tensor bad = k;
+    bad.shape[0] = 3;
+    ZT_CHECK(zf_attention(&q, &bad, &v, 0.25f, &out, NULL) == ZF_ERR_SHAPE, "4 heads over 3 kv heads: %s",
+             zf_last_error());
+    ZT_CHECK(zf_attention(&q, &k, &v, NAN, &out, NULL) == ZF_ERR_INVALID_ARG, "NaN scale: %s", zf_last_error());
+    bad = k;
+    bad.shape[1] = 1 << 20; /* scores beyond shared memory */
+    bad.stride[0] = 0;
+    ZT_CHECK(zf_attention(&q, &bad, &bad, 0.25f, &out, NULL) == ZF_ERR_UNSUPPORTED, "2^20 keys: %s", zf_last_error());
+    zf_tensor y = on_dev(zf_tensor_2d(NULL, ZF_DTYPE_F16, 1, 8), &dout), x = on_dev(zf_tensor_2d(NULL, ZF_DTYPE_F32, 1, 16), &dq);
+    zf_tensor w = on_dev(zf_tensor_2d(NULL, ZF_DTYPE_F32, 8, 16), &dk);
+    ZT_CHECK(zf_matmul(&x, &w, &y, NULL) == ZF_ERR_DTYPE, "matmul y f16 for x f32: %s", zf_last_error());
+    zf_tensor ids = on_dev(zf_tensor_1d(NULL, ZF_DTYPE_F32, 4), &dq), tab = on_dev(zf_tensor_2d(NULL, ZF_DTYPE_F32, 16, 16), &dk);
+    zf_tensor eo = on_dev(zf_tensor_2d(NULL, ZF_DTYPE_F32, 4, 16), &dout);
+    ZT_CHECK(zf_embedding(&tab, &ids, &eo, NULL) == ZF_ERR_DTYPE, "f32 ids: %s", zf_last_error());
+    zf_tensor sx = on_dev(zf_tensor_2d(NULL, ZF_DTYPE_F32, 4, 16), &dq), so = on_dev(zf_tensor_2d(NULL, ZF_DTYPE_F32, 4, 15), &dout);
+    ZT_CHECK(zf_softmax(&sx, &so, NULL) == ZF_ERR_SHAPE, "softmax shapes: %s", zf_last_error());
+    zf_tensor cx = sx, co = sx;
+    co.data = (float *)dq.p + 3; /* overlaps x */
+    ZT_CHECK(zf_copy(&cx, &co, NULL) == ZF_ERR_ALIAS, "copy overlap: %s", zf_last_error());
+    unsigned char poison[64 * 4];
+    zf_memcpy(poison, ZF_DEVICE_CPU, dout.p, ZF_DEVICE_CUDA, sizeof poison, NULL);
+    zf_stream_synchronize(NULL);
+    int intact = 1;
+    for (size_t i = 0; i < sizeof poison; i++) intact &= poison[i] == 0x7f;
+    ZT_CHECK(intact && guards_ok(&dout), "a refused call wrote to its output");
+    dbuf *all[] = {&dq, &dk, &dv, &dout};
+    for (int i = 0; i < 4; i++) dfree(all[i]);
+}
+
+/* ---- whole models: CPU and CUDA logits bit for bit --------------------------------- */
+
+static void compare_models(const char *path, zf_dtype act) {
+    zf_model_file *f = NULL;
+    if (zf_model_file_open(path, NULL, NULL, &f) != ZF_OK) {
+        ZT_CHECK(0, "open %s: %s", path, zf_last_error());
+        return;
+    }
+    zf_model_opts o = zf_model_opts_default();
+    o.act_dtype = o.kv_dtype = act;
+    o.max_ctx = 64;
+    o.max_batch = 5; /* a 13-token prompt runs in three steps */
+    zf_model *cpu = NULL, *gpu = NULL;
+    ZT_OK(zf_model_from_file(f, &o, &cpu));
+    o.device = ZF_DEVICE_CUDA;
+    ZT_OK(zf_model_from_file(f, &o, &gpu));
+    if (!cpu || !gpu) goto done;
+    int64_t V = zf_model_cfg(cpu)->vocab;
+    float *a = malloc((size_t)(13 * V) * 4), *b = malloc((size_t)(13 * V) * 4);
+    int32_t prompt[13];
+    for (int i = 0; i < 13; i++) prompt[i] = (int32_t)(zt_rand() % (uint64_t)V);
+    /* every prompt row's logits, then 8 greedy decode steps */
+    ZT_OK(zf_model_forward(cpu, prompt, 13, 1, a));
+    ZT_OK(zf_model_forward(gpu, prompt, 13, 1, b));
+    int64_t at = first_diff(ZF_DTYPE_F32, a, b, 13 * V);
+    ZT_CHECK(at < 0, "%s (%s): prefill logits differ at row %lld, id %lld", path, zf_dtype_name(act),
+             (long long)(at / V), (long long)(at % V));
+    for (int step = 0; step < 8; step++) {
+        int32_t tok = 0;
+        for (int64_t i = 1; i < V; i++)
+            if (a[i] > a[tok]) tok = (int32_t)i;
+        ZT_OK(zf_model_forward(cpu, &tok, 1, 0, a));
+        ZT_OK(zf_model_forward(gpu, &tok, 1, 0, b));
+        at = first_diff(ZF_DTYPE_F32, a, b, V);
+        ZT_CHECK(at < 0, "%s (%s): decode step %d logits differ at id %lld: %.9g vs %.9g", path, zf_dtype_name(act),
+                 step, (long long)at, at < 0 ? 0.0 : a[at], at < 0 ? 0.0 : b[at]);
+    }
+    ZT_CHECK(zf_model_pos(gpu) == 21, "CUDA model position %lld after 21 tokens", (long long)zf_model_pos(gpu));
+    int32_t bad = (int32_t)V;
+    ZT_CHECK(zf_model_forward(gpu, &bad, 1, 0, b) == ZF_ERR_INVALID_ARG, "token id = vocab accepted");
+    free(a);
+    free(b);
+done:
+    zf_model_destroy(cpu);
+    zf_model_destroy(gpu);
+    zf_model_file_close(f);
+}
+
+static void test_models(void) {
+    char dir[] = "/tmp/zf_test_cuda_model_XXXXXX";
+    if (!mkdtemp(dir)) {
+        ZT_CHECK(0, "mkdtemp failed");
+        return;
+    }
+    const char *archs[] = {"llama", "llama", "qwen3_moe", "qwen3_moe"}, *fmts[] = {"gguf", "mlx", "gguf", "mlx"};
+    const char *quants[] = {"q4_1", NULL, "q8_0", NULL};
+    for (int i = 0; i < 4; i++) {
+        char path[160];
+        snprintf(path, sizeof path, "%s/%s.%s", dir, archs[i], fmts[i]);
+        zf_synth_opts so = {.arch = archs[i], .preset = "tiny", .format = fmts[i], .quant = quants[i],
+                            .seed = zt_rand(), .out = path};
+        if (zf_synth_write(&so) != ZF_OK) {
+            ZT_CHECK(0, "synth %s: %s", path, zf_last_error());
+            continue;
+        }
+        compare_models(path, ZF_DTYPE_F32);
+        compare_models(path, ZF_DTYPE_BF16);
+    }
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ZT_CHECK(system(cmd) == 0, "cleanup of %s", dir);
+}
+
+int main(void) {
+    zt_init("test_cuda_model");
+    if (zf_cuda_available() != ZF_OK) {
+        printf("test_cuda_model: skipped: %s\n", zf_last_error());
+        return 77;
+    }
+    g_quick = getenv("ZF_TEST_QUICK") != NULL;
+    test_embedding();
+    test_rope();
+    test_softmax();
+    test_copy();
+    test_attention();
+    test_matmul();
+    test_errors();
+    test_models();
+    return zt_finish();
+}
