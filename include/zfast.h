@@ -290,6 +290,31 @@ ZF_API zf_status zf_embedding_q(const zf_qweight *table, const zf_tensor *ids, z
  * rounded once to f32: cs[p, i] = (cos a, sin a), a = (p0 + p) * theta^(-2i/dims),
  * i < dims/2. cs is f32 [n, dims/2, 2] on the CPU. */
 ZF_API zf_status zf_rope_table(float theta, int64_t dims, int64_t p0, zf_tensor *cs);
+
+/* How a model rescales the RoPE frequencies f_i = theta^(-2i/dims)
+ * (docs/NUMERICS.md §9.2). */
+typedef enum zf_rope_scaling_type {
+    ZF_ROPE_SCALING_NONE = 0,
+    ZF_ROPE_SCALING_LINEAR,     /* f_i / factor */
+    ZF_ROPE_SCALING_LLAMA3,     /* Llama 3.1: low frequencies / factor, high kept, smooth between */
+    ZF_ROPE_SCALING_TYPE_COUNT
+} zf_rope_scaling_type;
+
+typedef struct zf_rope_scaling {
+    zf_rope_scaling_type type;
+    double factor;                  /* LINEAR, LLAMA3: finite, > 0 */
+    double low_freq_factor;         /* LLAMA3: 0 < low_freq_factor < high_freq_factor */
+    double high_freq_factor;
+    int64_t original_max_position;  /* LLAMA3: the pretraining context, >= 1 */
+    const float *freq_divisors;     /* NULL, or dims/2 finite values > 0 dividing each
+                                       frequency after the type's scaling (GGUF rope_freqs) */
+} zf_rope_scaling;
+
+/* zf_rope_table with scaled frequencies; scaling NULL or type NONE without
+ * divisors gives zf_rope_table's values. */
+ZF_API zf_status zf_rope_table_scaled(float theta, int64_t dims, const zf_rope_scaling *scaling, int64_t p0,
+                                      zf_tensor *cs);
+
 /* Rotates each head of x [m, heads, dims] by the angles of row m of cs
  * [m, dims/2, 2]: neox = 1 pairs (i, i + dims/2), neox = 0 pairs (2i, 2i+1).
  * out may be x (in place). */

@@ -529,6 +529,102 @@ static void test_moe_config(void) {
     free(b.p);
 }
 
+/* A minimal llama file with RoPE metadata: scaling type (NULL: absent), a
+ * factor under factor_key (NULL: none), and optionally rope_freqs.weight. */
+static buf rope_gguf(const char *type, const char *factor_key, float factor, tdesc *freqs) {
+    tdesc emb = {"token_embd.weight", ZF_GGML_F32, 2, {64, 5}, 0, 0};
+    fill_tensor(&emb);
+    tdesc *ts[2] = {&emb, freqs};
+    int nt = freqs ? 2 : 1, nkv = 6;
+    buf b = {0}, kv = {0};
+    kv_str(&kv, "general.architecture", "llama");
+    kv_u32(&kv, "llama.embedding_length", 64);
+    kv_u32(&kv, "llama.block_count", 1);
+    kv_u32(&kv, "llama.feed_forward_length", 96);
+    kv_u32(&kv, "llama.attention.head_count", 4);
+    kv_f32(&kv, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    if (type) kv_str(&kv, "llama.rope.scaling.type", type), nkv++;
+    if (factor_key) kv_f32(&kv, factor_key, factor), nkv++;
+    put(&b, "GGUF", 4);
+    put_u32(&b, 3);
+    put_u64(&b, (uint64_t)nt);
+    put_u64(&b, (uint64_t)nkv);
+    put(&b, kv.p, kv.n);
+    size_t off = 0;
+    for (int i = 0; i < nt; i++) {
+        put_str(&b, ts[i]->name);
+        put_u32(&b, (uint32_t)ts[i]->ndim);
+        for (int d = 0; d < ts[i]->ndim; d++) put_u64(&b, (uint64_t)ts[i]->ne[d]);
+        put_u32(&b, ts[i]->type);
+        put_u64(&b, off);
+        off += (ts[i]->bytes + 31) / 32 * 32;
+    }
+    for (int i = 0; i < nt; i++) {
+        while (b.n % 32) put(&b, "", 1);
+        put(&b, ts[i]->data, ts[i]->bytes);
+    }
+    free(emb.data);
+    free(kv.p);
+    return b;
+}
+
+/* RoPE scaling as llama.cpp reads it: rope.scaling.type (absent = linear)
+ * with rope.scaling.factor or the older rope.scale_linear; "none" never
+ * scales; rope_freqs.weight is flagged and loads as f32 divisors; other
+ * types are rejected by name. */
+static void test_rope_scaling(void) {
+    struct { const char *type, *key; float factor; zf_rope_scaling_type want; double want_factor; } ok[] = {
+        {NULL, NULL, 0, ZF_ROPE_SCALING_NONE, 0},
+        {"linear", "llama.rope.scaling.factor", 4, ZF_ROPE_SCALING_LINEAR, 4},
+        {NULL, "llama.rope.scale_linear", 2.5f, ZF_ROPE_SCALING_LINEAR, 2.5},
+        {NULL, "llama.rope.scaling.factor", 0, ZF_ROPE_SCALING_NONE, 0},
+        {"linear", "llama.rope.scaling.factor", 1, ZF_ROPE_SCALING_NONE, 0},
+        {"none", "llama.rope.scaling.factor", 4, ZF_ROPE_SCALING_NONE, 0},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        buf b = rope_gguf(ok[i].type, ok[i].key, ok[i].factor, NULL);
+        zf_model_file *f = NULL;
+        ZT_OK(zf_model_file_open_gguf_memory(b.p, b.n, NULL, NULL, &f));
+        if (f) {
+            const zf_model_config *c = zf_model_file_config(f);
+            ZT_CHECK(c->rope_scaling.type == ok[i].want && c->rope_scaling.factor == ok[i].want_factor && !c->rope_freqs,
+                     "type %s, %s = %g: scaling %d factor %g", ok[i].type ? ok[i].type : "(absent)",
+                     ok[i].key ? ok[i].key : "-", ok[i].factor, (int)c->rope_scaling.type, c->rope_scaling.factor);
+            zf_model_file_close(f);
+        }
+        free(b.p);
+    }
+    tdesc freqs = {"rope_freqs.weight", ZF_GGML_F32, 1, {8}, 0, 0};
+    fill_tensor(&freqs);
+    buf b = rope_gguf(NULL, NULL, 0, &freqs);
+    write_seed("rope_freqs.gguf", &b);
+    zf_model_file *f = NULL;
+    ZT_OK(zf_model_file_open_gguf_memory(b.p, b.n, NULL, NULL, &f));
+    if (f) {
+        zf_weight w;
+        ZT_CHECK(zf_model_file_config(f)->rope_freqs, "rope_freqs.weight not flagged");
+        ZT_OK(zf_model_file_weight(f, "rope_freqs.weight", &w));
+        ZT_CHECK(w.kind == ZF_WEIGHT_FLOAT && w.t.dtype == ZF_DTYPE_F32 && zf_tensor_numel(&w.t) == 8 &&
+                 !memcmp(w.t.data, freqs.data, 32), "rope_freqs.weight does not load as its f32 values");
+        zf_model_file_close(f);
+    }
+    free(b.p);
+    free(freqs.data);
+    struct { const char *type, *key; float factor; const char *expect; } bad[] = {
+        {"yarn", NULL, 0, "RoPE scaling type 'yarn' is not supported"},
+        {"longrope", "llama.rope.scaling.factor", 4, "type 'longrope'"},
+        {"linear", "llama.rope.scaling.factor", -2, "'llama.rope.scaling.factor': -2 is not a scaling factor"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        b = rope_gguf(bad[i].type, bad[i].key, bad[i].factor, NULL);
+        f = NULL;
+        ZT_CHECK(zf_model_file_open_gguf_memory(b.p, b.n, NULL, NULL, &f) == ZF_ERR_FORMAT && !f &&
+                 strstr(zf_last_error(), bad[i].expect), "%s: %s (want '%s')", bad[i].type, zf_last_error(),
+                 bad[i].expect);
+        free(b.p);
+    }
+}
+
 static void test_real_model(void) {
     char path[4096];
     const char *env = getenv("ZF_SMOLLM2");
@@ -596,6 +692,7 @@ int main(void) {
     test_synthetic(64);
     test_malformed();
     test_moe_config();
+    test_rope_scaling();
     test_real_model();
     return zt_finish();
 }

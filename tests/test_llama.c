@@ -106,6 +106,64 @@ static void test_tiny(int qk_norm, int bias, zf_rope_style style, zf_dtype act, 
     tiny_free(&t);
 }
 
+static double worst_error(const float *got, const double *ref, int64_t n, double *scale) {
+    double worst = 0;
+    *scale = 0;
+    for (int64_t i = 0; i < n; i++) {
+        worst = fmax(worst, fabs(got[i] - ref[i]));
+        *scale = fmax(*scale, fabs(ref[i]));
+    }
+    return worst;
+}
+
+/* RoPE scaling from the config (linear, llama3 with all three bands at
+ * head_dim 16) and rope_freqs.weight divisors (llama.cpp's Llama 3 files):
+ * the float64 forward with the same frequencies matches; the unscaled one
+ * does not, so the check can fail. */
+static void test_tiny_rope_scaling(zf_rope_scaling_type type, int divisors, zf_rope_style style) {
+    tiny t;
+    tiny_build(&t, 0, 0, style, 0);
+    zf_model_config *c = &t.cfg;
+    c->rope_scaling = (zf_rope_scaling){.type = type, .factor = 8, .low_freq_factor = 1, .high_freq_factor = 4,
+                                        .original_max_position = 64};
+    if (divisors) {
+        tiny_add_vector(&t, "rope_freqs.weight", c->head_dim / 2, 4.0f);
+        c->rope_freqs = 1;
+    }
+    zf_weight_source src = {&t, tiny_weight, tiny_has};
+    zf_model *m = NULL;
+    ZT_OK(zf_model_create(&t.cfg, &src, NULL, &m));
+    enum { T = 37 };
+    int64_t Vc = c->vocab;
+    int32_t tok[T];
+    for (int i = 0; i < T; i++) tok[i] = (int32_t)(zt_rand() % (uint64_t)Vc);
+    float *got = malloc((size_t)(T * Vc) * 4);
+    double *ref = malloc((size_t)(T * Vc) * 8), margin, scale;
+    if (m) ZT_OK(zf_model_forward(m, tok, T, 1, got));
+    tiny_reference(&t, tok, T, ref, &margin);
+    double worst = worst_error(got, ref, T * Vc, &scale);
+    ZT_CHECK(m && worst <= 1e-4 * scale, "rope scaling %d (divisors %d, style %d): max |logit - float64| %g (largest "
+             "logit %g)", (int)type, divisors, (int)style, worst, scale);
+    tiny plain = t;
+    plain.cfg.rope_scaling.type = ZF_ROPE_SCALING_NONE;
+    plain.cfg.rope_freqs = 0;
+    tiny_reference(&plain, tok, T, ref, &margin);
+    double unscaled = worst_error(got, ref, T * Vc, &scale);
+    ZT_CHECK(unscaled > 100 * worst && unscaled > 1e-2 * scale, "rope scaling %d (divisors %d): the unscaled "
+             "reference is as close (%g vs %g): the check could not fail", (int)type, divisors, unscaled, worst);
+    zf_model_destroy(m);
+    if (divisors) { /* a rope_freqs.weight of the wrong length, or none at all */
+        t.w[t.n - 1].t.shape[0] = c->head_dim / 2 - 1;
+        ZT_CHECK(zf_model_create(&t.cfg, &src, NULL, &m) == ZF_ERR_FORMAT && strstr(zf_last_error(), "rope_freqs"),
+                 "short rope_freqs.weight: %s", zf_last_error());
+        snprintf(t.names[t.n - 1], 48, "unused");
+        ZT_CHECK(zf_model_create(&t.cfg, &src, NULL, &m) != ZF_OK, "missing rope_freqs.weight accepted");
+    }
+    free(got);
+    free(ref);
+    tiny_free(&t);
+}
+
 /* The real model: greedy chat answer to a factual question. */
 static void test_smollm2(void) {
     const char *path = getenv("ZF_TEST_MODEL") ? getenv("ZF_TEST_MODEL") : ZF_SOURCE_DIR "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -170,6 +228,9 @@ int main(void) {
     test_tiny(1, 0, ZF_ROPE_NEOX, ZF_DTYPE_BF16, 0);
     test_tiny(0, 1, ZF_ROPE_NEOX, ZF_DTYPE_F32, 1);
     test_tiny(1, 1, ZF_ROPE_NORMAL, ZF_DTYPE_BF16, 1);
+    test_tiny_rope_scaling(ZF_ROPE_SCALING_LLAMA3, 0, ZF_ROPE_NEOX);
+    test_tiny_rope_scaling(ZF_ROPE_SCALING_LINEAR, 0, ZF_ROPE_NORMAL);
+    test_tiny_rope_scaling(ZF_ROPE_SCALING_NONE, 1, ZF_ROPE_NORMAL);
     test_smollm2();
     return zt_finish();
 }

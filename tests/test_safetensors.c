@@ -304,6 +304,71 @@ static void test_hf_experts(void) {
 
 /* Header parsing from memory: every truncation fails, every corruption is
  * either a clean error or a parse; specific malformed headers are named. */
+/* config.json rope_scaling: llama3 and linear (HF's rope_type or the older
+ * type key) fill the config; default and null scale nothing; other types and
+ * missing or inconsistent parameters are errors that name them. */
+static void test_rope_scaling(void) {
+    char dir[] = "/tmp/zf_st_ropeXXXXXX";
+    if (!mkdtemp(dir)) { ZT_CHECK(0, "mkdtemp"); return; }
+    st emb = mk("model.embed_tokens.weight", "BF16", 2, 11, 64, 0);
+    size_t len;
+    uint8_t *img = st_image(&emb, 1, 1, &len);
+    write_file(dir, "model.safetensors", img, len);
+    const char *base = "{\"model_type\":\"llama\",\"hidden_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":4,"
+                       "\"intermediate_size\":96,\"rope_theta\":500000.0,\"rope_scaling\":%s}";
+    const char *l31 = "{\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,"
+                      "\"original_max_position_embeddings\":8192,\"rope_type\":\"llama3\"}";
+    char cfg[1024];
+    struct { const char *rs; zf_rope_scaling want; } ok[] = {
+        {l31, {.type = ZF_ROPE_SCALING_LLAMA3, .factor = 8, .low_freq_factor = 1, .high_freq_factor = 4,
+               .original_max_position = 8192}},
+        {"{\"type\":\"linear\",\"factor\":2.5}", {.type = ZF_ROPE_SCALING_LINEAR, .factor = 2.5}},
+        {"{\"rope_type\":\"default\"}", {.type = ZF_ROPE_SCALING_NONE}},
+        {"null", {.type = ZF_ROPE_SCALING_NONE}},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        snprintf(cfg, sizeof cfg, base, ok[i].rs);
+        write_text(dir, "config.json", cfg);
+        zf_model_file *f = NULL;
+        ZT_OK(zf_model_file_open(dir, NULL, NULL, &f));
+        if (!f) continue;
+        const zf_rope_scaling *g = &zf_model_file_config(f)->rope_scaling, *w = &ok[i].want;
+        ZT_CHECK(g->type == w->type && g->factor == w->factor && g->low_freq_factor == w->low_freq_factor &&
+                 g->high_freq_factor == w->high_freq_factor && g->original_max_position == w->original_max_position &&
+                 !g->freq_divisors && !zf_model_file_config(f)->rope_freqs,
+                 "rope_scaling %s: type %d factor %g low %g high %g context %lld", ok[i].rs, (int)g->type, g->factor,
+                 g->low_freq_factor, g->high_freq_factor, (long long)g->original_max_position);
+        zf_model_file_close(f);
+    }
+    struct { const char *rs, *expect; } bad[] = {
+        {"{\"rope_type\":\"dynamic\",\"factor\":2.0}", "rope_scaling 'dynamic' is not supported"},
+        {"{\"factor\":2.0}", "rope_scaling '?' is not supported"},
+        {"{\"rope_type\":\"linear\"}", "rope_scaling 'factor' must be a number > 0"},
+        {"{\"rope_type\":\"linear\",\"factor\":0}", "rope_scaling 'factor' must be a number > 0"},
+        {"{\"rope_type\":\"llama3\",\"factor\":8.0,\"high_freq_factor\":4.0,"
+         "\"original_max_position_embeddings\":8192}", "rope_scaling 'low_freq_factor' must be a number > 0"},
+        {"{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":4.0,\"high_freq_factor\":4.0,"
+         "\"original_max_position_embeddings\":8192}", "high_freq_factor 4 must exceed low_freq_factor 4"},
+        {"{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0}",
+         "'original_max_position_embeddings' is missing"},
+        {"{\"rope_type\":\"llama3\",\"factor\":8.0,\"low_freq_factor\":1.0,\"high_freq_factor\":4.0,"
+         "\"original_max_position_embeddings\":8192.5}", "'original_max_position_embeddings' must be an integer"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(cfg, sizeof cfg, base, bad[i].rs);
+        write_text(dir, "config.json", cfg);
+        zf_model_file *f = (zf_model_file *)(uintptr_t)0x99;
+        zf_status s = zf_model_file_open(dir, NULL, NULL, &f);
+        ZT_CHECK(s == ZF_ERR_FORMAT && f == (zf_model_file *)(uintptr_t)0x99 && strstr(zf_last_error(), bad[i].expect),
+                 "rope_scaling %s: %s (want '%s')", bad[i].rs, zf_last_error(), bad[i].expect);
+    }
+    snprintf(cfg, sizeof cfg, base, l31);
+    write_seed("llama3_rope_scaling", cfg, "{}", img, len);
+    rm_dir(dir);
+    free(img);
+    free(emb.data);
+}
+
 static void test_headers(void) {
     st t[2] = {mk("a.weight", "F32", 2, 3, 5, 0), mk("b", "BF16", 1, 7, 0, 0)};
     size_t len;
@@ -371,6 +436,7 @@ int main(void) {
     zt_init("test_safetensors");
     test_mlx();
     test_hf_experts();
+    test_rope_scaling();
     test_headers();
     return zt_finish();
 }

@@ -11,6 +11,7 @@
 
 #include "harness.h"
 #include "model/model.h"
+#include "rope_ref.h"
 
 enum { TINY_MAXW = 64 };
 typedef struct tiny {
@@ -102,9 +103,15 @@ static void ref_matvec(const float *w, const double *x, int64_t n, int64_t k, do
         y[r] = s;
     }
 }
-static void ref_rope(double *x, int64_t d, int64_t pos, double theta, int neox) {
+/* RoPE with the config's scaling and divisors (rope_freqs.weight, if any) */
+static void ref_rope(const tiny *t, double *x, int64_t pos) {
+    const zf_model_config *cf = &t->cfg;
+    int64_t d = cf->head_dim;
+    int neox = cf->rope_style == ZF_ROPE_NEOX;
+    zf_rope_scaling sc = cf->rope_scaling;
+    if (cf->rope_freqs) sc.freq_divisors = tiny_dense(t, "rope_freqs.weight");
     for (int64_t i = 0; i < d / 2; i++) {
-        double a = pos * pow(theta, -2.0 * i / d), c = cos(a), s = sin(a);
+        double a = pos * ref_rope_freq(cf->rope_theta, d, i, &sc), c = cos(a), s = sin(a);
         int64_t ia = neox ? i : 2 * i, ib = neox ? i + d / 2 : 2 * i + 1;
         double u = x[ia], v = x[ib];
         x[ia] = u * c - v * s;
@@ -184,11 +191,11 @@ static void tiny_reference(const tiny *t, const int32_t *tok, int64_t T, double 
             }
             for (int64_t h = 0; h < Hq; h++) {
                 if (c->qk_norm) ref_rms(q + h * D, W("attn_q_norm.weight"), D, c->rms_eps, q + h * D);
-                ref_rope(q + h * D, D, p, c->rope_theta, c->rope_style == ZF_ROPE_NEOX);
+                ref_rope(t, q + h * D, p);
             }
             for (int64_t h = 0; h < Hk; h++) {
                 if (c->qk_norm) ref_rms(kp + h * D, W("attn_k_norm.weight"), D, c->rms_eps, kp + h * D);
-                ref_rope(kp + h * D, D, p, c->rope_theta, c->rope_style == ZF_ROPE_NEOX);
+                ref_rope(t, kp + h * D, p);
             }
             for (int64_t h = 0; h < Hq; h++) {
                 int64_t kh = h / (Hq / Hk);

@@ -90,6 +90,32 @@ static zf_status pos(const char *key, int64_t v, int64_t max) {
 
 #define KEY(suffix) (snprintf(key, sizeof key, "%s." suffix, c->arch), key)
 
+/* RoPE scaling as llama.cpp reads it: rope.scaling.type (absent: linear)
+ * with the factor from rope.scaling.factor or the older rope.scale_linear
+ * (absent, 0 or 1: no scaling); type "none" never scales. Llama 3's scaling
+ * is not a type here: llama.cpp's converter stores it as the rope_freqs.weight
+ * tensor of per-frequency divisors. */
+static zf_status load_rope_scaling(zf_model_config *c, const zf_gguf *g) {
+    char key[96];
+    zf_gguf_str type;
+    ZF_TRY(kv_str(g, KEY("rope.scaling.type"), &type));
+    int none = type.s && type.len == 4 && !memcmp(type.s, "none", 4);
+    int linear = !type.s || (type.len == 6 && !memcmp(type.s, "linear", 6));
+    if (!none && !linear)
+        return zf_error(ZF_ERR_FORMAT, "[gguf] metadata '%s': RoPE scaling type '%.*s' is not supported (none, linear)",
+                        key, (int)(type.len < 32 ? type.len : 32), type.s);
+    double factor = 0;
+    if (!zf_gguf_find(g, KEY("rope.scaling.factor"))) KEY("rope.scale_linear");
+    ZF_TRY(kv_float(g, key, 0, &factor));
+    if (!(factor >= 0 && factor < 1e30))
+        return zf_error(ZF_ERR_FORMAT, "[gguf] metadata '%s': %g is not a scaling factor (finite, >= 0)", key, factor);
+    if (linear && factor != 0 && factor != 1) {
+        c->rope_scaling.type = ZF_ROPE_SCALING_LINEAR;
+        c->rope_scaling.factor = factor;
+    }
+    return ZF_OK;
+}
+
 static zf_status load_config(zf_model_file *f, const zf_gguf *g) {
     zf_model_config *c = &f->cfg;
     char key[96];
@@ -143,11 +169,7 @@ static zf_status load_config(zf_model_file *f, const zf_gguf *g) {
     if (!(theta > 0 && theta < 1e30)) return zf_error(ZF_ERR_FORMAT, "[gguf] metadata '%s': %g is not positive", key, theta);
     c->rms_eps = (float)eps;
     c->rope_theta = (float)theta;
-    zf_gguf_str scaling;
-    ZF_TRY(kv_str(g, KEY("rope.scaling.type"), &scaling));
-    if (scaling.s && !(scaling.len == 4 && !memcmp(scaling.s, "none", 4)))
-        return zf_error(ZF_ERR_FORMAT, "[gguf] metadata '%s': RoPE scaling '%.*s' is not supported", key,
-                        (int)(scaling.len < 32 ? scaling.len : 32), scaling.s);
+    ZF_TRY(load_rope_scaling(c, g));
     ZF_TRY(kv_int(g, KEY("context_length"), 0, &c->context_length, NULL));
     if (moe) {
         ZF_TRY(kv_int(g, KEY("expert_count"), 1, &c->experts, NULL));
@@ -172,6 +194,7 @@ static zf_status load_config(zf_model_file *f, const zf_gguf *g) {
     c->tied_embeddings = find_tensor(g, "output.weight") == NULL;
     c->qk_norm = find_tensor(g, "blk.0.attn_q_norm.weight") != NULL;
     c->attn_bias = find_tensor(g, "blk.0.attn_q.bias") != NULL;
+    c->rope_freqs = find_tensor(g, "rope_freqs.weight") != NULL;
     return ZF_OK;
 }
 

@@ -190,6 +190,26 @@ static zf_status load_layer(zf_model *m, const zf_weight_source *src, int64_t i,
     return ZF_OK;
 }
 
+/* The cos/sin table of every cache position: the file's RoPE scaling and,
+ * when the file has one, rope_freqs.weight's per-frequency divisors. */
+static zf_status build_rope_table(zf_model *m, const zf_weight_source *src) {
+    const zf_model_config *c = &m->cfg;
+    int64_t half = c->head_dim / 2, shape[3] = {m->o.max_ctx, half, 2};
+    zf_rope_scaling s = c->rope_scaling;
+    float div[512];
+    if (c->rope_freqs) {
+        zf_weight w;
+        ZF_TRY(get(src, "rope_freqs.weight", &w));
+        if (w.kind != ZF_WEIGHT_FLOAT || zf_tensor_numel(&w.t) != half || half > 512 || w.t.stride[w.t.ndim - 1] != 1)
+            return zf_error(ZF_ERR_FORMAT, "[model] rope_freqs.weight: expected a float vector of head_dim/2 = %lld "
+                            "(at most 512)", (long long)half);
+        for (int64_t i = 0; i < half; i++) div[i] = zf_load(w.t.dtype, w.t.data, i);
+        s.freq_divisors = div;
+    }
+    zf_tensor cs = zf_tensor_nd(m->rope_cs, ZF_DTYPE_F32, 3, shape);
+    return zf_rope_table_scaled(c->rope_theta, c->head_dim, &s, 0, &cs);
+}
+
 /* Scratch for max_batch rows, one allocation on the model's device. */
 static zf_status alloc_scratch(zf_model *m) {
     const zf_model_config *c = &m->cfg;
@@ -247,8 +267,11 @@ zf_status zf_model_create(const zf_model_config *cfg, const zf_weight_source *sr
     if (opts.device != ZF_DEVICE_CPU && opts.device != ZF_DEVICE_CUDA)
         return zf_error(ZF_ERR_INVALID_ARG, "[model] device %d; expected ZF_DEVICE_CPU or ZF_DEVICE_CUDA",
                         (int)opts.device);
-    if (opts.device == ZF_DEVICE_CUDA && zf_cuda_available() != ZF_OK)
-        return zf_error(ZF_ERR_UNSUPPORTED, "[model] cannot run on CUDA: %s", zf_last_error());
+    if (opts.device == ZF_DEVICE_CUDA && zf_cuda_available() != ZF_OK) {
+        char why[256]; /* zf_error writes where zf_last_error() points */
+        snprintf(why, sizeof why, "%s", zf_last_error());
+        return zf_error(ZF_ERR_UNSUPPORTED, "[model] cannot run on CUDA: %s", why);
+    }
     zf_model *m = calloc(1, sizeof *m);
     if (!m) return zf_error(ZF_ERR_NO_MEMORY, "[model] no memory");
     m->cfg = *cfg;
@@ -264,11 +287,7 @@ zf_status zf_model_create(const zf_model_config *cfg, const zf_weight_source *sr
     if (st == ZF_OK) st = zf_model_mem_alloc(&m->mem, kv_bytes, "the K cache", (void **)&m->kc);
     if (st == ZF_OK) st = zf_model_mem_alloc(&m->mem, kv_bytes, "the V cache", (void **)&m->vc);
     if (st == ZF_OK) st = alloc_scratch(m);
-    if (st == ZF_OK) {
-        int64_t shape[3] = {opts.max_ctx, D / 2, 2};
-        zf_tensor cs = zf_tensor_nd(m->rope_cs, ZF_DTYPE_F32, 3, shape);
-        st = zf_rope_table(c->rope_theta, D, 0, &cs);
-    }
+    if (st == ZF_OK) st = build_rope_table(m, src);
     if (st == ZF_OK) st = get_vector(m, src, "output_norm.weight", c->hidden, &m->out_norm);
     if (st == ZF_OK) st = get(src, "token_embd.weight", &m->embd);
     if (st == ZF_OK) {

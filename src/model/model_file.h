@@ -30,6 +30,8 @@ typedef struct zf_model_config {
     int attn_bias;          /* q/k/v projections carry a bias (Qwen2) */
     float rms_eps, rope_theta;
     zf_rope_style rope_style;
+    zf_rope_scaling rope_scaling; /* from the file's metadata; freq_divisors stays NULL here */
+    int rope_freqs;         /* a rope_freqs.weight [head_dim/2] divides the frequencies (llama.cpp's Llama 3 files) */
     int64_t context_length;
 } zf_model_config;
 

@@ -47,6 +47,39 @@ static int cfg_bool(const cJSON *c, const char *key, int dflt) {
     return cJSON_IsBool(j) ? cJSON_IsTrue(j) : dflt;
 }
 
+/* A required rope_scaling number, finite and > 0. */
+static zf_status scaling_number(const cJSON *rs, const char *key, double *out) {
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(rs, key);
+    if (!cJSON_IsNumber(j) || !(j->valuedouble > 0 && j->valuedouble < 1e30))
+        return CFG_ERR("rope_scaling '%s' must be a number > 0", key);
+    *out = j->valuedouble;
+    return ZF_OK;
+}
+
+/* rope_scaling: null, or an object whose rope_type (HF's older key: type) is
+ * "default", "linear" (factor) or "llama3" (factor, low_freq_factor,
+ * high_freq_factor, original_max_position_embeddings). */
+static zf_status load_rope_scaling(zf_model_config *m, const cJSON *c) {
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
+    if (!rs || cJSON_IsNull(rs)) return ZF_OK;
+    const cJSON *rt = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
+    if (!rt) rt = cJSON_GetObjectItemCaseSensitive(rs, "type");
+    const char *type = cJSON_IsString(rt) ? rt->valuestring : "?";
+    zf_rope_scaling *s = &m->rope_scaling;
+    if (!strcmp(type, "default")) return ZF_OK;
+    if (!strcmp(type, "linear")) s->type = ZF_ROPE_SCALING_LINEAR;
+    else if (!strcmp(type, "llama3")) s->type = ZF_ROPE_SCALING_LLAMA3;
+    else return CFG_ERR("rope_scaling '%.40s' is not supported (default, linear, llama3)", type);
+    ZF_TRY(scaling_number(rs, "factor", &s->factor));
+    if (s->type != ZF_ROPE_SCALING_LLAMA3) return ZF_OK;
+    ZF_TRY(scaling_number(rs, "low_freq_factor", &s->low_freq_factor));
+    ZF_TRY(scaling_number(rs, "high_freq_factor", &s->high_freq_factor));
+    if (!(s->high_freq_factor > s->low_freq_factor))
+        return CFG_ERR("rope_scaling high_freq_factor %g must exceed low_freq_factor %g", s->high_freq_factor,
+                       s->low_freq_factor);
+    return cfg_int(rs, "original_max_position_embeddings", 1, 1, INT64_C(1) << 40, &s->original_max_position);
+}
+
 static zf_status load_config(zf_model_file *f, const cJSON *c) {
     zf_model_config *m = &f->cfg;
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(c, "model_type");
@@ -80,13 +113,7 @@ static zf_status load_config(zf_model_file *f, const cJSON *c) {
     m->rms_eps = (float)eps;
     m->rope_theta = (float)theta;
     ZF_TRY(cfg_int(c, "max_position_embeddings", 0, 0, INT64_MAX / 2, &m->context_length));
-    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c, "rope_scaling");
-    if (rs && !cJSON_IsNull(rs)) {
-        const cJSON *rt = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
-        if (!rt) rt = cJSON_GetObjectItemCaseSensitive(rs, "type");
-        if (!cJSON_IsString(rt) || strcmp(rt->valuestring, "default"))
-            return CFG_ERR("rope_scaling '%.40s' is not supported", cJSON_IsString(rt) ? rt->valuestring : "?");
-    }
+    ZF_TRY(load_rope_scaling(m, c));
     if (moe) {
         ZF_TRY(cfg_int(c, "num_experts", 1, 1, 1 << 16, &m->experts));
         ZF_TRY(cfg_int(c, "num_experts_per_tok", 1, 1, m->experts, &m->experts_used));
