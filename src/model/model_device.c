@@ -1,6 +1,7 @@
 /* A model's memory on its device (model_device.h). */
 #include "model/model_device.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "core/error.h"
@@ -18,10 +19,12 @@ static zf_status grow(void *a, size_t es, int *cap, int n) {
 
 zf_status zf_model_mem_alloc(zf_model_mem *mm, size_t bytes, const char *what, void **out) {
     ZF_TRY(grow(&mm->bufs, sizeof *mm->bufs, &mm->cap_bufs, mm->n_bufs));
-    if (zf_device_alloc(mm->dev, bytes ? bytes : 1, out) != ZF_OK)
-        return zf_error(ZF_ERR_NO_MEMORY, "[model] no %s memory for %s (%zu bytes; %zu already held): %s",
-                        mm->dev == ZF_DEVICE_CUDA ? "device" : "host", what, bytes, mm->device_bytes,
-                        zf_last_error());
+    if (zf_device_alloc(mm->dev, bytes ? bytes : 1, out) != ZF_OK) {
+        char why[256]; /* zf_error writes where zf_last_error() points */
+        snprintf(why, sizeof why, "%s", zf_last_error());
+        return zf_error(ZF_ERR_NO_MEMORY, "[model] no %s memory for %s (%zu bytes; %zu already on the device): %s",
+                        mm->dev == ZF_DEVICE_CUDA ? "device" : "host", what, bytes, mm->device_bytes, why);
+    }
     mm->bufs[mm->n_bufs++] = *out;
     if (mm->dev == ZF_DEVICE_CUDA) mm->device_bytes += bytes;
     return ZF_OK;
@@ -36,8 +39,11 @@ static zf_status upload(zf_model_mem *mm, const void *p, size_t bytes, const cha
         }
     ZF_TRY(grow(&mm->up, sizeof *mm->up, &mm->cap_up, mm->n_up));
     ZF_TRY(zf_model_mem_alloc(mm, bytes, name, out));
-    if (zf_memcpy(*out, ZF_DEVICE_CUDA, p, ZF_DEVICE_CPU, bytes, NULL) != ZF_OK)
-        return zf_error(ZF_ERR_BACKEND, "[model] uploading %s: %s", name, zf_last_error());
+    if (zf_memcpy(*out, ZF_DEVICE_CUDA, p, ZF_DEVICE_CPU, bytes, NULL) != ZF_OK) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", zf_last_error());
+        return zf_error(ZF_ERR_BACKEND, "[model] uploading %s: %s", name, why);
+    }
     mm->up[mm->n_up++] = (struct zf_model_upload){p, *out};
     return ZF_OK;
 }

@@ -31,8 +31,6 @@ for m in llama.gguf moe-mlx; do
 done
 check "run --chat moe.gguf" 0 "$zf" run "$dir/moe.gguf" --chat -p "Hi" -n 4
 check "run without -p" 2 "$zf" run "$dir/llama.gguf"
-check "run --backend cuda" 2 "$zf" run "$dir/llama.gguf" -p "x" --backend cuda
-has err "not available for models"
 check "run bad --top-p" 2 "$zf" run "$dir/llama.gguf" -p "x" --top-p 0
 check "run missing model" 1 "$zf" run "$dir/nope.gguf" -p "x"
 # bench: medians, roofline, capsule; --json is one object

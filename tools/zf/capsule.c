@@ -83,8 +83,9 @@ void zf_capsule_add_kernel(cJSON *cap, zf_op op, zf_device be, zf_fidelity fidel
     cJSON *k = cJSON_GetObjectItemCaseSensitive(cap, "kernels");
     if (!k) return;
     char key[64];
-    if (fidelity == ZF_FIDELITY_AUTO) snprintf(key, sizeof key, "%s", zf_op_name(op));
-    else snprintf(key, sizeof key, "%s.%s", zf_op_name(op), zf_fidelity_name(fidelity));
+    const char *dev = be == ZF_DEVICE_CUDA ? "cuda." : ""; /* CPU keys keep their original form */
+    if (fidelity == ZF_FIDELITY_AUTO) snprintf(key, sizeof key, "%s%s", dev, zf_op_name(op));
+    else snprintf(key, sizeof key, "%s%s.%s", dev, zf_op_name(op), zf_fidelity_name(fidelity));
     const zf_variant *v = NULL;
     if (zf_pick(op, be, fidelity, &v) != ZF_OK) v = NULL;
     cJSON_DeleteItemFromObjectCaseSensitive(k, key);

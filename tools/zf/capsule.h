@@ -21,7 +21,8 @@
 /* A capsule of `kind` with the header filled in (NULL when out of memory). */
 cJSON *zf_capsule_new(const char *kind);
 /* Records under "kernels" the variant each op runs on `be` with `fidelity`
- * (AUTO: what the current tier runs), keyed "<op>" or "<op>.<fidelity>". */
+ * (AUTO: what the current tier runs), keyed "<op>" or "<op>.<fidelity>",
+ * prefixed "cuda." for the CUDA backend. */
 void zf_capsule_add_kernel(cJSON *cap, zf_op op, zf_device be, zf_fidelity fidelity);
 /* Sets "id": the first 16 hex digits of the SHA-256 of the capsule printed
  * without "id" (cJSON_PrintUnformatted). Returns 0, or -1 when out of memory. */

@@ -2,7 +2,8 @@
  * token ids (so files without a vocabulary work, like llama-bench): per
  * repetition a prefill of -p tokens, then -n single-token decode steps;
  * medians with min/max; weight bytes read per decoded token against the
- * read bandwidth measured in the same run; a capsule of kind "bench". */
+ * bandwidth measured in the same run (the CPU's read stream, or the GPU's
+ * device-to-device copy with --backend cuda); a capsule of kind "bench". */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "bandwidth.h"
 #include "capsule.h"
 #include "commands.h"
+#include "gate.h"
 #include "model_load.h"
 #include "zfast.h"
 
@@ -67,7 +69,7 @@ static void add_stat(cJSON *o, const char *name, stat3 s) {
 
 int zf_cmd_bench(int argc, char **argv) {
     static const char usage[] =
-        "zf bench MODEL [-p 128] [-n 64] [-r 3] [-t THREADS] [--tier T] [--backend cpu] [--json] [-o CAPSULE]";
+        "zf bench MODEL [-p 128] [-n 64] [-r 3] [-t THREADS] [--tier T] [--backend cpu|cuda] [--json] [-o CAPSULE]";
     const char *p_s = NULL, *n_s = NULL, *r_s = NULL, *t_s = NULL, *tier_s = NULL, *backend_s = NULL, *out_s = NULL;
     int json = 0;
     const zf_opt opts[] = {
@@ -94,10 +96,9 @@ int zf_cmd_bench(int argc, char **argv) {
         return zf_usage_error(usage, "-r '%s': expected 1..%d", r_s, MAX_REPS);
     if (t_s && ((threads = strtol(t_s, &end, 10)) < 1 || *end || threads > 256))
         return zf_usage_error(usage, "-t '%s': expected 1..256", t_s);
-    if (backend_s && strcmp(backend_s, "cpu") != 0)
-        return zf_usage_error(usage, strcmp(backend_s, "cuda") == 0
-                                         ? "--backend cuda is not available for models yet; models run on the CPU"
-                                         : "--backend: expected cpu or cuda");
+    zf_device device = ZF_DEVICE_CPU;
+    if (backend_s && zf_backend_parse(backend_s, &device))
+        return zf_usage_error(usage, "--backend '%s': expected cpu or cuda", backend_s);
     zf_tier tier = zf_get_tier();
     if (tier_s && zf_tier_parse(tier_s, &tier) != ZF_OK) return zf_usage_error(usage, "%s", zf_last_error());
     if (threads && zf_set_num_threads((int)threads) != ZF_OK) return zf_usage_error(usage, "%s", zf_last_error());
@@ -106,6 +107,7 @@ int zf_cmd_bench(int argc, char **argv) {
     zf_loaded_model lm;
     zf_model_opts mo = zf_model_opts_default();
     mo.max_ctx = p + n;
+    mo.device = device;
     if (zf_load_model(pos[0], 0, &mo, &lm)) return 1;
     const zf_model_config *cfg = zf_model_cfg(lm.model);
     int status = 1;
@@ -129,7 +131,14 @@ int zf_cmd_bench(int argc, char **argv) {
     fputc('\n', stderr);
     zf_gate_bw bw;
     char msg[256];
-    if (zf_cpu_bandwidth(1, 0, 4 * zf_cpu_llc_bytes(), 5, &bw, msg, sizeof msg) != 0) {
+    const zf_gate_backend *gpu = zf_gate_backend_find("cuda");
+    int probe;
+    if (device == ZF_DEVICE_CUDA)
+        probe = !gpu ? (snprintf(msg, sizeof msg, "this zf has no CUDA bandwidth probe"), 1)
+                     : gpu->open(msg, sizeof msg) != 0 || gpu->bandwidth(1, 1, 0, &bw, msg, sizeof msg) != 0;
+    else
+        probe = zf_cpu_bandwidth(1, 0, 4 * zf_cpu_llc_bytes(), 5, &bw, msg, sizeof msg) != 0;
+    if (probe) {
         fprintf(stderr, "zf: %s\n", msg);
         goto done;
     }
@@ -150,7 +159,8 @@ int zf_cmd_bench(int argc, char **argv) {
     cJSON_AddStringToObject(model, "arch", cfg->arch);
     cJSON_AddNumberToObject(model, "layers", (double)cfg->layers);
     cJSON_AddNumberToObject(model, "weight_bytes_per_token", bytes);
-    for (int op = 0; op < ZF_OP_COUNT; op++) zf_capsule_add_kernel(cap, (zf_op)op, ZF_DEVICE_CPU, ZF_FIDELITY_AUTO);
+    for (int op = 0; op < ZF_OP_COUNT; op++) zf_capsule_add_kernel(cap, (zf_op)op, device, ZF_FIDELITY_AUTO);
+    cJSON_AddStringToObject(cap, "backend", zf_backend_name(device));
     cJSON *settings = cJSON_AddObjectToObject(cap, "settings");
     cJSON_AddNumberToObject(settings, "prompt_tokens", (double)p);
     cJSON_AddNumberToObject(settings, "decode_tokens", (double)n);
@@ -189,13 +199,15 @@ int zf_cmd_bench(int argc, char **argv) {
         free(s);
     } else {
         printf("model     %s (%s, %lld layers, sha256 %.16s...)\n", pos[0], cfg->arch, (long long)cfg->layers, sha);
-        printf("tier      %s, %d threads, %ld repetitions, synthetic token ids\n", zf_tier_name(tier),
-               zf_get_num_threads(), reps);
+        if (device == ZF_DEVICE_CUDA)
+            printf("tier      %s, on the GPU, %ld repetitions, synthetic token ids\n", zf_tier_name(tier), reps);
+        else
+            printf("tier      %s, %d threads, %ld repetitions, synthetic token ids\n", zf_tier_name(tier),
+                   zf_get_num_threads(), reps);
         printf("prefill   %4ld tokens: %8.1f tok/s median [%.1f .. %.1f]\n", p, sp.median, sp.min, sp.max);
         printf("decode    %4ld tokens: %8.1f tok/s median [%.1f .. %.1f]\n", n, sd.median, sd.min, sd.max);
         printf("weights   %.2f MB read per decoded token\n", bytes / 1e6);
-        printf("bandwidth %.1f GB/s read (best of %d; median %.1f; %s)\n", bw.gbps, bw.reps, bw.median_gbps,
-               bw.pattern);
+        printf("bandwidth %.1f GB/s (best of %d; median %.1f; %s)\n", bw.gbps, bw.reps, bw.median_gbps, bw.pattern);
         printf("roofline  decode moves %.1f GB/s of weights = %.0f%% of the measured bandwidth (bound %.1f tok/s)\n",
                eff_gbps, 100.0 * fraction, bw.gbps * 1e9 / bytes);
         if (written) printf("capsule   %s\n", path);

@@ -21,6 +21,7 @@ typedef struct run_opts {
     int chat;
     zf_sampler_params sp;
     zf_tier tier;
+    zf_device device;
 } run_opts;
 
 static int parse_number(const char *usage, const char *name, const char *s, double lo, double hi, double *out) {
@@ -51,12 +52,8 @@ static int parse(int argc, char **argv, const char *usage, const char **model, r
     if (n_pos != 1) return zf_usage_error(usage, "expected one MODEL (a .gguf file or a safetensors directory)");
     if (!p) return zf_usage_error(usage, "-p PROMPT is required");
     ro->prompt = p;
-    if (backend_s && strcmp(backend_s, "cpu") != 0) {
-        if (strcmp(backend_s, "cuda") == 0)
-            return zf_usage_error(usage, "--backend cuda is not available for models yet: the CUDA backend runs "
-                                  "single ops (zf gate --backend cuda); models run on the CPU");
+    if (backend_s && zf_backend_parse(backend_s, &ro->device))
         return zf_usage_error(usage, "--backend '%s': expected cpu or cuda", backend_s);
-    }
     if (tier_s && zf_tier_parse(tier_s, &ro->tier) != ZF_OK) return zf_usage_error(usage, "%s", zf_last_error());
     double v;
     ro->n = 128;
@@ -127,7 +124,7 @@ static void emit(const zf_tokenizer *tok, int32_t id) {
 int zf_cmd_run(int argc, char **argv) {
     static const char usage[] =
         "zf run MODEL -p PROMPT [-n N] [--chat] [--temp T --top-k K --top-p P --seed S] [--tier T] "
-        "[--backend cpu] [-t THREADS]";
+        "[--backend cpu|cuda] [-t THREADS]";
     const char *model = NULL;
     run_opts ro = {.tier = zf_get_tier()}; /* ZF_TIER was checked by main */
     int rc = parse(argc, argv, usage, &model, &ro);
@@ -137,6 +134,7 @@ int zf_cmd_run(int argc, char **argv) {
 
     zf_loaded_model lm;
     zf_model_opts mo = zf_model_opts_default();
+    mo.device = ro.device;
     if (zf_load_model(model, 1, &mo, &lm)) return 1;
     int status = 1;
     int32_t *ids = NULL;
@@ -192,11 +190,14 @@ int zf_cmd_run(int argc, char **argv) {
         steps++;
     }
     double t2 = zf_now();
+    char where[32];
+    if (ro.device == ZF_DEVICE_CUDA) snprintf(where, sizeof where, "on the GPU");
+    else snprintf(where, sizeof where, "%d threads", zf_get_num_threads());
     printf("\n");
     fflush(stdout);
     fprintf(stderr, "\nprefill %lld tokens in %.3f s (%.1f tok/s); decode %ld tokens in %.3f s (%.1f tok/s); "
-            "stopped at %s; tier %s, %d threads\n", (long long)n_ids, t1 - t0, (double)n_ids / (t1 - t0), steps,
-            t2 - t1, steps > 0 ? (double)steps / (t2 - t1) : 0.0, stop, zf_tier_name(ro.tier), zf_get_num_threads());
+            "stopped at %s; tier %s, %s\n", (long long)n_ids, t1 - t0, (double)n_ids / (t1 - t0), steps, t2 - t1,
+            steps > 0 ? (double)steps / (t2 - t1) : 0.0, stop, zf_tier_name(ro.tier), where);
     status = 0;
 done:
     zf_sampler_destroy(sampler);

@@ -1,5 +1,7 @@
 /* zf validate MODEL: the stock (unfused) path against a tier, greedy, on
  * several prompts, every token compared; timings of both; a capsule.
+ * --backend cuda runs both on the GPU; --compare cpu,cuda runs the tier on
+ * the CPU and on the GPU instead and compares those the same way.
  * Exit 0 only when every token of every run is identical. */
 #include <math.h>
 #include <stdio.h>
@@ -62,6 +64,26 @@ static int generate(zf_model *m, const int32_t *prompt, int64_t plen, int64_t n,
         g->decode_steps++;
     }
     g->decode_s = zf_now() - t1;
+    return 0;
+}
+
+/* One side of the comparison: a model and how its ops are picked. */
+typedef struct side {
+    zf_model *model;
+    zf_tier tier;
+    zf_fidelity fidelity;
+    zf_device device;
+    char name[32];
+} side;
+
+/* "--compare cpu,cuda" (or "cuda,cpu"): the two backends, first the reference. */
+static int parse_compare(const char *s, zf_device dev[2]) {
+    const char *comma = strchr(s, ',');
+    char a[16];
+    if (!comma || (size_t)(comma - s) >= sizeof a) return -1;
+    memcpy(a, s, (size_t)(comma - s));
+    a[comma - s] = '\0';
+    if (zf_backend_parse(a, &dev[0]) || zf_backend_parse(comma + 1, &dev[1]) || dev[0] == dev[1]) return -1;
     return 0;
 }
 
@@ -145,13 +167,16 @@ static void weight_desc(const zf_model_file *f, const char *name, char *buf, siz
 
 int zf_cmd_validate(int argc, char **argv) {
     static const char usage[] =
-        "zf validate MODEL [--tier stable|fast|edge] [--prompts FILE] [-n TOKENS] [--runs R] [-t THREADS] "
-        "[--dtype f32|bf16|f16] [--no-chat] [-o CAPSULE]";
+        "zf validate MODEL [--tier stable|fast|edge] [--backend cpu|cuda | --compare cpu,cuda] [--prompts FILE] "
+        "[-n TOKENS] [--runs R] [-t THREADS] [--dtype f32|bf16|f16] [--no-chat] [-o CAPSULE]";
     const char *tier_s = NULL, *prompts_s = NULL, *n_s = NULL, *runs_s = NULL, *threads_s = NULL, *out_s = NULL,
-               *dtype_s = NULL;
+               *dtype_s = NULL, *backend_s = NULL, *compare_s = NULL;
     int no_chat = 0;
     const zf_opt opts[] = {
         {"--tier", "stable|fast|edge", "the tier checked against the stock path (default stable)", &tier_s, NULL},
+        {"--backend", "cpu|cuda", "where both paths run (default cpu)", &backend_s, NULL},
+        {"--compare", "cpu,cuda", "instead of stock vs tier: the tier on both backends, every token compared",
+         &compare_s, NULL},
         {"--prompts", "FILE", "prompts, one per line (default: 4 built-in)", &prompts_s, NULL},
         {"-n", "TOKENS", "tokens to generate per prompt (default 200)", &n_s, NULL},
         {"--runs", "R", "interleaved stock/tier repetitions (default 3)", &runs_s, NULL},
@@ -166,6 +191,15 @@ int zf_cmd_validate(int argc, char **argv) {
     if (n_pos != 1) return zf_usage_error(usage, "expected one MODEL (a .gguf file or a safetensors directory)");
     zf_tier tier = ZF_TIER_STABLE;
     if (tier_s && zf_tier_parse(tier_s, &tier) != ZF_OK) return zf_usage_error(usage, "%s", zf_last_error());
+    zf_device devs[2] = {ZF_DEVICE_CPU, ZF_DEVICE_CPU};
+    int compare = compare_s != NULL;
+    if (compare && backend_s)
+        return zf_usage_error(usage, "--compare names both backends; leave out --backend");
+    if (compare && parse_compare(compare_s, devs))
+        return zf_usage_error(usage, "--compare '%s': expected two different backends, cpu,cuda", compare_s);
+    if (backend_s && zf_backend_parse(backend_s, &devs[0]))
+        return zf_usage_error(usage, "--backend '%s': expected cpu or cuda", backend_s);
+    if (!compare) devs[1] = devs[0];
     long n_tokens = 200, runs = 3, threads = 0;
     char *end;
     if (n_s && ((n_tokens = strtol(n_s, &end, 10)) < 1 || *end || n_tokens > 100000))
@@ -194,15 +228,32 @@ int zf_cmd_validate(int argc, char **argv) {
         return zf_usage_error(usage, "--dtype '%s': expected f32, bf16 or f16", dtype_s);
     }
     mo.kv_dtype = mo.act_dtype;
+    mo.device = devs[0];
     if (zf_load_model(pos[0], 1, &mo, &lm)) {
         for (int i = 0; i < n_prompts; i++) free(prompts[i]);
         return 1;
+    }
+    /* side 0 is the reference: the stock path, or the first backend of --compare */
+    side sides[2] = {{lm.model, compare ? tier : ZF_TIER_STABLE, compare ? ZF_FIDELITY_AUTO : ZF_FIDELITY_STOCK,
+                      devs[0], ""},
+                     {lm.model, tier, ZF_FIDELITY_AUTO, devs[1], ""}};
+    for (int k = 0; k < 2; k++)
+        if (compare) snprintf(sides[k].name, sizeof sides[k].name, "%s", zf_backend_name(devs[k]));
+        else snprintf(sides[k].name, sizeof sides[k].name, "%s", k ? zf_tier_name(tier) : "stock");
+    if (compare) {
+        zf_model_opts mo2 = mo;
+        mo2.device = devs[1];
+        if (zf_load_another_model(&lm, &mo2, &sides[1].model)) {
+            for (int i = 0; i < n_prompts; i++) free(prompts[i]);
+            zf_unload_model(&lm);
+            return 1;
+        }
     }
     int chat = !no_chat && zf_tokenizer_find(lm.tok, "<|im_start|>", 12) >= 0;
     int32_t eos = zf_tokenizer_eos(lm.tok), im_end = zf_tokenizer_find(lm.tok, "<|im_end|>", 10);
     int64_t vocab = zf_model_cfg(lm.model)->vocab;
 
-    /* results[r][p][side]: side 0 = stock, 1 = tier */
+    /* results[r][p][side]: side 0 = the reference (stock, or the first backend), 1 = the other */
     int n_results = (int)runs * n_prompts * 2;
     gen *res = calloc((size_t)n_results, sizeof *res);
     int32_t **prompt_ids = calloc((size_t)n_prompts, sizeof *prompt_ids);
@@ -227,30 +278,30 @@ int zf_cmd_validate(int argc, char **argv) {
         }
     }
 
-    fprintf(stderr, "zf validate: stock vs %s, %d prompts x %ld runs, up to %ld tokens each%s\n", zf_tier_name(tier),
-            n_prompts, runs, n_tokens, chat ? " (chat format)" : "");
+    fprintf(stderr, "zf validate: %s vs %s, %d prompts x %ld runs, up to %ld tokens each%s\n", sides[0].name,
+            sides[1].name, n_prompts, runs, n_tokens, chat ? " (chat format)" : "");
     for (int r = 0; r < runs; r++)
         for (int p = 0; p < n_prompts; p++)
             for (int k = 0; k < 2; k++) {
                 /* alternate which side goes first, so drift favours neither */
                 int side = (r + p + k) % 2;
                 gen *g = &res[(r * n_prompts + p) * 2 + side];
-                zf_set_tier(side ? tier : ZF_TIER_STABLE);
-                zf_set_default_fidelity(side ? ZF_FIDELITY_AUTO : ZF_FIDELITY_STOCK);
-                if (generate(lm.model, prompt_ids[p], prompt_len[p], n_tokens, eos, im_end, logits, g)) {
-                    fprintf(stderr, "zf: generation failed: %s\n", zf_last_error());
+                zf_set_tier(sides[side].tier);
+                zf_set_default_fidelity(sides[side].fidelity);
+                if (generate(sides[side].model, prompt_ids[p], prompt_len[p], n_tokens, eos, im_end, logits, g)) {
+                    fprintf(stderr, "zf: generation failed on %s: %s\n", sides[side].name, zf_last_error());
                     goto done;
                 }
                 fprintf(stderr, "\rrun %d/%ld prompt %d/%d %s: %lld tokens    ", r + 1, runs, p + 1, n_prompts,
-                        side ? zf_tier_name(tier) : "stock", (long long)g->count);
+                        sides[side].name, (long long)g->count);
             }
     fputc('\n', stderr);
     zf_set_default_fidelity(ZF_FIDELITY_AUTO);
     zf_set_tier(tier);
 
-    /* compare: every run of the tier against the first stock run, and the stock runs among themselves */
+    /* compare: every run of side 1 against the first run of side 0, and side 0's runs among themselves */
     int64_t compared = 0, mismatched_runs = 0;
-    int first_p = -1, first_r = -1;
+    int first_p = -1, first_r = -1, first_side = 1;
     int64_t first_pos = -1;
     for (int r = 0; r < runs; r++)
         for (int p = 0; p < n_prompts; p++) {
@@ -263,7 +314,7 @@ int zf_cmd_validate(int argc, char **argv) {
                 compared += n;
                 if (i < n || a->count != b->count) {
                     mismatched_runs++;
-                    if (first_p < 0) { first_p = p; first_r = r; first_pos = i; }
+                    if (first_p < 0) { first_p = p; first_r = r; first_pos = i; first_side = side; }
                 }
             }
         }
@@ -298,19 +349,24 @@ int zf_cmd_validate(int argc, char **argv) {
 
     printf("model     %s (%s, %lld layers, sha256 %.16s...)\n", pos[0], cfg->arch, (long long)cfg->layers, sha);
     printf("weights   attention %s; ffn %s; activations %s\n", wq, wffn, zf_dtype_name(mo.act_dtype));
-    printf("compared  stock vs %s: %d prompts x %ld runs, %lld token pairs\n", zf_tier_name(tier), n_prompts, runs,
-           (long long)compared);
+    printf("compared  %s vs %s%s%s: %d prompts x %ld runs, %lld token pairs\n", sides[0].name, sides[1].name,
+           compare ? ", tier " : "", compare ? zf_tier_name(tier) : "", n_prompts, runs, (long long)compared);
     if (pass) {
         printf("verdict   PASS: every token identical\n");
     } else {
-        const gen *a = &res[first_p * 2], *b = &res[(first_r * n_prompts + first_p) * 2 + 1];
-        printf("verdict   FAIL: %lld of %ld runs differ; first at prompt %d, run %d, token %lld: stock %d vs %d",
+        const gen *a = &res[first_p * 2], *b = &res[(first_r * n_prompts + first_p) * 2 + first_side];
+        printf("verdict   FAIL: %lld of %ld runs differ; first at prompt %d, run %d, token %lld: %s %d vs %s %d",
                (long long)mismatched_runs, runs * n_prompts * 2 - 1, first_p + 1, first_r + 1, (long long)first_pos,
-               first_pos < a->count ? a->tokens[first_pos] : -1, first_pos < b->count ? b->tokens[first_pos] : -1);
-        if (first_pos < a->count) printf(" (stock's top-2 logit margin there: %.4g)", a->margins[first_pos]);
+               sides[0].name, first_pos < a->count ? a->tokens[first_pos] : -1, sides[first_side].name,
+               first_pos < b->count ? b->tokens[first_pos] : -1);
+        if (first_pos < a->count && first_pos < b->count)
+            printf(" (top-2 logit margin there: %s %.4g, %s %.4g)", sides[0].name, a->margins[first_pos],
+                   sides[first_side].name, b->margins[first_pos]);
         printf("\n");
     }
-    printf("%-16s %22s %22s %8s\n", "tok/s median", "stock [min..max]", zf_tier_name(tier), "speedup");
+    char head0[40];
+    snprintf(head0, sizeof head0, "%s [min..max]", sides[0].name);
+    printf("%-16s %22s %22s %8s\n", "tok/s median", head0, sides[1].name, "speedup");
     printf("%-16s %8.1f [%5.1f..%5.1f] %8.1f [%5.1f..%5.1f] %7.3fx\n", "prefill", prefill[0].median, prefill[0].min,
            prefill[0].max, prefill[1].median, prefill[1].min, prefill[1].max, prefill[1].median / prefill[0].median);
     printf("%-16s %8.1f [%5.1f..%5.1f] %8.1f [%5.1f..%5.1f] %7.3fx\n", "decode", decode[0].median, decode[0].min,
@@ -329,9 +385,14 @@ int zf_cmd_validate(int argc, char **argv) {
         cJSON_AddStringToObject(model, "ffn_weights", wffn);
         cJSON_AddNumberToObject(model, "weight_bytes_per_token", (double)zf_model_weight_bytes_per_token(lm.model));
         cJSON_AddStringToObject(cap, "checked_tier", zf_tier_name(tier));
-        for (int op = 0; op < ZF_OP_COUNT; op++) {
-            zf_capsule_add_kernel(cap, (zf_op)op, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK);
-            zf_capsule_add_kernel(cap, (zf_op)op, ZF_DEVICE_CPU, ZF_FIDELITY_AUTO);
+        char backends[16];
+        snprintf(backends, sizeof backends, compare ? "%s,%s" : "%s", zf_backend_name(devs[0]), zf_backend_name(devs[1]));
+        cJSON_AddStringToObject(cap, "backend", backends);
+        cJSON *cmp = cJSON_AddArrayToObject(cap, "compared");
+        for (int k = 0; k < 2; k++) {
+            cJSON_AddItemToArray(cmp, cJSON_CreateString(sides[k].name));
+            for (int op = 0; op < ZF_OP_COUNT; op++)
+                zf_capsule_add_kernel(cap, (zf_op)op, sides[k].device, sides[k].fidelity);
         }
         cJSON *settings = cJSON_AddObjectToObject(cap, "settings");
         cJSON_AddNumberToObject(settings, "max_tokens", (double)n_tokens);
@@ -345,7 +406,9 @@ int zf_cmd_validate(int argc, char **argv) {
             cJSON *po = cJSON_CreateObject();
             cJSON_AddStringToObject(po, "text", prompts[p]);
             cJSON_AddItemToObject(po, "prompt_ids", ids_json(prompt_ids[p], prompt_len[p]));
-            cJSON_AddItemToObject(po, "stock_tokens", ids_json(res[p * 2].tokens, res[p * 2].count));
+            char key[48];
+            snprintf(key, sizeof key, "%s_tokens", sides[0].name);
+            cJSON_AddItemToObject(po, key, ids_json(res[p * 2].tokens, res[p * 2].count));
             cJSON_AddItemToArray(pa, po);
         }
         cJSON *runs_a = cJSON_AddArrayToObject(cap, "runs");
@@ -356,7 +419,7 @@ int zf_cmd_validate(int argc, char **argv) {
                     cJSON *ro = cJSON_CreateObject();
                     cJSON_AddNumberToObject(ro, "run", r);
                     cJSON_AddNumberToObject(ro, "prompt", p);
-                    cJSON_AddStringToObject(ro, "path", side ? zf_tier_name(tier) : "stock");
+                    cJSON_AddStringToObject(ro, "path", sides[side].name);
                     cJSON_AddNumberToObject(ro, "prompt_tokens", (double)g->prompt_len);
                     cJSON_AddNumberToObject(ro, "generated", (double)g->count);
                     cJSON_AddNumberToObject(ro, "prefill_s", g->prefill_s);
@@ -366,9 +429,8 @@ int zf_cmd_validate(int argc, char **argv) {
                     cJSON_AddItemToArray(runs_a, ro);
                 }
         cJSON *med = cJSON_AddObjectToObject(cap, "medians");
-        const char *names[2] = {"stock", zf_tier_name(tier)};
         for (int side = 0; side < 2; side++) {
-            cJSON *m = cJSON_AddObjectToObject(med, names[side]);
+            cJSON *m = cJSON_AddObjectToObject(med, sides[side].name);
             cJSON_AddNumberToObject(m, "prefill_tok_s", prefill[side].median);
             cJSON_AddNumberToObject(m, "prefill_tok_s_min", prefill[side].min);
             cJSON_AddNumberToObject(m, "prefill_tok_s_max", prefill[side].max);
@@ -388,11 +450,15 @@ int zf_cmd_validate(int argc, char **argv) {
             cJSON_AddNumberToObject(fd, "prompt", first_p);
             cJSON_AddNumberToObject(fd, "run", first_r);
             cJSON_AddNumberToObject(fd, "position", (double)first_pos);
-            if (first_pos < a->count) cJSON_AddNumberToObject(fd, "stock_top2_margin", a->margins[first_pos]);
+            char key[48];
+            snprintf(key, sizeof key, "%s_top2_margin", sides[0].name);
+            if (first_pos < a->count) cJSON_AddNumberToObject(fd, key, a->margins[first_pos]);
         }
         char path[512], iso[32], compact[32], err[256];
         zf_capsule_timestamps(iso, compact);
-        if (!out_s) snprintf(path, sizeof path, "capsules/validate-%s-%s.json", zf_tier_name(tier), compact);
+        if (!out_s)
+            snprintf(path, sizeof path, "capsules/validate-%s%s-%s.json", compare ? "compare-" : "",
+                     zf_tier_name(tier), compact);
         else snprintf(path, sizeof path, "%s", out_s);
         if (zf_capsule_seal(cap) != 0)
             fprintf(stderr, "zf: capsule not written: out of memory\n");
@@ -414,6 +480,7 @@ done:
     free(prompt_len);
     free(logits);
     for (int i = 0; i < n_prompts; i++) free(prompts[i]);
+    if (compare) zf_model_destroy(sides[1].model);
     zf_unload_model(&lm);
     return status;
 }
