@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # On a machine with an NVIDIA GPU: build (Release, CUDA on), run the CUDA
 # tests, compute-sanitizer memcheck on the CUDA test binary, the benchmark
-# (gate shapes, decode graphs), the PyTorch baseline and the CUDA gates, then
-# every CTest; write logs, a summary and capsules into OUTDIR (<= 8 files).
-#   scripts/gpu-check.sh OUTDIR        (STEPS="build test moe bench torch sanitizer gate ctest" to pick)
+# (gate shapes, decode graphs), the PyTorch baseline and the CUDA gates, whole
+# models on the GPU (CUDA == CPU token for token, bench), then every CTest;
+# write logs, a summary and capsules into OUTDIR.
+#   scripts/gpu-check.sh OUTDIR        (STEPS="build test moe model bench torch sanitizer gate ctest" to pick)
 set -u
 OUT=${1:?usage: scripts/gpu-check.sh OUTDIR}
-STEPS=${STEPS:-"build test moe bench torch sanitizer gate ctest"}
+STEPS=${STEPS:-"build test moe model bench torch sanitizer gate ctest"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=$ROOT/build-gpu
 mkdir -p "$OUT"
@@ -48,7 +49,8 @@ if [ -d "$ROOT/.gpudeps/usr" ]; then
 fi
 if has build; then
     step configure 120 cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DZF_CUDA=ON || exit 1
-    step build_cuda 400 cmake --build "$B" -j "$(nproc)" --target zfast_cuda test_cuda zf_cuda_bench test_cuda_moe zf_cuda_moe_bench || exit 1
+    step build_cuda 400 cmake --build "$B" -j "$(nproc)" --target zfast_cuda test_cuda zf_cuda_bench test_cuda_moe zf_cuda_moe_bench \
+        test_cuda_model zf || exit 1
     step build_all 400 cmake --build "$B" -j "$(nproc)" -- -k 0 # keep going past others' broken files
 fi
 if has test; then step test_cuda 300 "$B/tests/cuda/test_cuda"; fi
@@ -57,6 +59,34 @@ if has moe; then # the MoE family: CUDA == CPU, memcheck, Qwen3-30B-A3B layer ti
     step memcheck_moe 300 env ZF_TEST_QUICK=1 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 3 \
         "$B/tests/cuda/test_cuda_moe"
     step moe_bench 300 "$B/zf_cuda_moe_bench" --json "$OUT/moe_bench.jsonl"
+fi
+if has model; then # whole models on the GPU: CUDA == CPU token for token, then speed
+    step test_cuda_model 400 "$B/tests/cuda/test_cuda_model"
+    step backend_cli 400 bash "$ROOT/tests/tools/backend.sh" "$B/zf"
+    M=$B/synth-models
+    mkdir -p "$M"
+    step synth_llama_gguf 60 "$B/zf" synth --arch llama --preset tiny --format gguf --quant q4_1 -o "$M/llama.gguf"
+    step synth_llama_mlx 60 "$B/zf" synth --arch llama --preset tiny --format mlx -o "$M/llama-mlx"
+    step synth_moe_gguf 60 "$B/zf" synth --arch qwen3_moe --preset tiny --format gguf --quant q8_0 -o "$M/moe.gguf"
+    step synth_moe_mlx 60 "$B/zf" synth --arch qwen3_moe --preset tiny --format mlx --bits 4 -o "$M/moe-mlx"
+    for m in llama.gguf llama-mlx moe.gguf moe-mlx; do
+        step "validate_cuda_$m" 300 "$B/zf" validate "$M/$m" -n 64 --runs 2 --backend cuda -o "$M/validate-cuda-$m.json"
+        step "compare_$m" 300 "$B/zf" validate "$M/$m" -n 64 --runs 2 --compare cpu,cuda -o "$M/compare-$m.json"
+    done
+    smol=$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf
+    if [ -f "$smol" ]; then
+        step smollm2_validate_cuda 300 "$B/zf" validate "$smol" -n 64 --runs 2 --backend cuda -o "$M/smollm2-cuda.json"
+        step smollm2_compare 600 "$B/zf" validate "$smol" -n 64 --runs 1 --compare cpu,cuda -o "$OUT/compare-smollm2.json"
+        step smollm2_run_cuda 120 "$B/zf" run "$smol" --chat -p "What is the capital of France?" -n 24 --backend cuda
+        step smollm2_bench_cuda 300 "$B/zf" bench "$smol" -p 128 -n 64 -r 3 --backend cuda -o "$OUT/bench-smollm2-cuda.json"
+    else
+        echo "=== SmolLM2 not at $smol: its steps skipped" >>"$LOG"
+    fi
+    # Qwen3-30B-A3B shape, all 48 layers, 4-bit MLX (about 16 GB): synth time and size first
+    q=$B/synth-models/qwen3-30b-a3b-48
+    step synth_qwen3_30b 900 "$B/zf" synth --arch qwen3_moe --preset qwen3-30b-a3b --layers 48 --format mlx --bits 4 -o "$q"
+    echo "=== qwen3-30b-a3b synthetic: $(du -sh "$q" | cut -f1) on disk" >>"$LOG"
+    step qwen3_30b_bench_cuda 600 "$B/zf" bench "$q" -p 16 -n 32 -r 3 --backend cuda -o "$OUT/bench-qwen3-30b-cuda.json"
 fi
 if has bench; then step bench 200 "$B/zf_cuda_bench" --json "$OUT/bench.jsonl"; fi
 if has torch; then step torch_baseline 300 env PYTHONUNBUFFERED=1 python3 "$ROOT/scripts/torch_baseline.py" --json "$OUT/torch.jsonl"; fi
