@@ -1,7 +1,8 @@
 /* qmm and gather_qmm on the CPU: float64 reference, the canonical order's
  * invariances (SIMD == scalar, 1 == N threads, row m of an M-row call == a
  * 1-row call, gather == per-expert qmm), bit for bit, over every bits x
- * group size, odd N and K, 1..64 tokens, duplicate expert ids; bad inputs. */
+ * group size, odd N and K (some past 4096), 1..64 tokens, duplicate expert
+ * ids; bad inputs. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ static void test_qmm(void) {
             int bits = bits_list[bi];
             zf_dtype xt = (zf_dtype)(zt_rand() % 3), st = (zf_dtype)(zt_rand() % 3);
             int64_t n = 1 + 2 * (int64_t)(zt_rand() % 40), k = gs * (1 + 2 * (int64_t)(zt_rand() % (quick() ? 3 : 12)));
+            if (gs == 32 << (bi % 3)) k += 4096; /* past the SIMD kernels' 128-block scale segment */
             int64_t m = ms[zt_rand() % (quick() ? 3 : 4)];
             char what[128];
             snprintf(what, sizeof what, "qmm bits %d gs %d x %s scales %s m %lld n %lld k %lld", bits, gs,

@@ -1,10 +1,13 @@
 /* AVX2 + FMA canonical-dot kernel (docs/NUMERICS.md §8.2): the same
  * operations as zf_scalar_qdot, eight lanes at once, in a different but
- * harmless order. The columns are independent accumulators, so a tile
- * walks them one at a time (column c: blocks c, c+8, ... ascending) and
- * keeps R weight rows x NX activation rows of one column in registers:
- * enough independent fma chains to hide their latency, each unpacked q
- * vector used NX times, each x vector R times. */
+ * harmless order. The columns are independent accumulators, so:
+ * - one x row (decode): a weight row streams through in ascending blocks
+ *   with all eight columns in registers (block j into column j mod 8), so
+ *   the weights are one sequential stream and nothing is revisited;
+ * - several x rows: a tile walks the columns one at a time (column c:
+ *   blocks c, c+8, ... ascending) and keeps R weight rows x NX activation
+ *   rows of one column in registers: each unpacked q vector used NX
+ *   times, each x vector R times. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -75,6 +78,29 @@ INLINE float hsum_tree(__m256 a) {
     return _mm_cvtss_f32(v);
 }
 
+/* The lane tree of §8.2 for each of eight column vectors, then the column
+ * tree: the lanes are folded for all columns at once (pairs of columns
+ * share a register), R_c in lane order [0 2 4 6 | 1 3 5 7]; the column
+ * tree is the lane tree again ((c, c+4), (c, c+2), (c, c+1)). */
+INLINE float reduce_columns(const __m256 a[ZF_QCOLS]) {
+    __m256 s[4], t[2];
+    for (int i = 0; i < 4; i++) /* (l, l+4): [col 2i lanes 0-3 | col 2i+1 lanes 0-3] */
+        s[i] = _mm256_add_ps(_mm256_permute2f128_ps(a[2 * i], a[2 * i + 1], 0x20),
+                             _mm256_permute2f128_ps(a[2 * i], a[2 * i + 1], 0x31));
+    for (int i = 0; i < 2; i++) /* (l, l+2): per half [c, c | c+2, c+2] */
+        t[i] = _mm256_add_ps(_mm256_shuffle_ps(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm256_shuffle_ps(s[2 * i], s[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    /* (l, l+1): [R0 R2 R4 R6 | R1 R3 R5 R7] */
+    __m256 r = _mm256_add_ps(_mm256_shuffle_ps(t[0], t[1], _MM_SHUFFLE(2, 0, 2, 0)),
+                             _mm256_shuffle_ps(t[0], t[1], _MM_SHUFFLE(3, 1, 3, 1)));
+    __m128 lo = _mm256_castps256_ps128(r), hi = _mm256_extractf128_ps(r, 1);
+    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo)); /* R0+R4, R2+R6 */
+    hi = _mm_add_ps(hi, _mm_movehl_ps(hi, hi)); /* R1+R5, R3+R7 */
+    lo = _mm_add_ss(lo, _mm_shuffle_ps(lo, lo, 1));
+    hi = _mm_add_ss(hi, _mm_shuffle_ps(hi, hi, 1));
+    return _mm_cvtss_f32(_mm_add_ss(lo, hi));
+}
+
 /* n scales (or biases) of dtype t from p as f32. */
 INLINE void to_f32(zf_dtype t, const void *p, int64_t n, float *out) {
     int64_t i = 0;
@@ -86,6 +112,8 @@ INLINE void to_f32(zf_dtype t, const void *p, int64_t n, float *out) {
     } else if (t == ZF_DTYPE_F16) {
         for (; i + 8 <= n; i += 8)
             _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)p + i))));
+        for (; i < n; i++) /* F16C one at a time (the portable conversion is slower) */
+            out[i] = _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(((const uint16_t *)p)[i])));
     }
     for (; i < n; i++) out[i] = zf_load(t, p, i);
 }
@@ -165,6 +193,52 @@ INLINE void tile(const zf_qrows *w, int64_t r0, const float *const *xf, const fl
         }
 }
 
+/* Block j of a streamed row into its column's accumulator. */
+INLINE void stream_block(const uint8_t *p, int64_t j, int64_t nb, const float *xf, const float *xs, const float *sf,
+                         const float *bf, int64_t g, int64_t g0, __m256 *acc, const int bits) {
+    const uint8_t *b = p + j * 4 * bits;
+    uint8_t pad[64];
+    if ((bits == 3 || bits == 5 || bits == 6) && j == nb - 1) { /* no read past the row */
+        memset(pad, 0, sizeof pad);
+        memcpy(pad, b, (size_t)(4 * bits));
+        b = pad;
+    }
+    const float *x = xf + j * ZF_QBLOCK;
+    __m256 d = _mm256_mul_ps(_mm256_loadu_ps(x), unpack(b, 0, bits));
+    d = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), unpack(b, 1, bits), d);
+    d = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16), unpack(b, 2, bits), d);
+    d = _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), unpack(b, 3, bits), d);
+    *acc = _mm256_fmadd_ps(_mm256_broadcast_ss(&sf[g - g0]), d, *acc);
+    *acc = _mm256_fmadd_ps(_mm256_broadcast_ss(&bf[g - g0]), _mm256_loadu_ps(xs + j * ZF_QLANES), *acc);
+}
+
+/* Row r of w against one x row: blocks ascending, block j into column
+ * j mod 8, all columns in registers. */
+INLINE float stream_row(const zf_qrows *w, int64_t r, const float *xf, const float *xs, const int bits) {
+    const int64_t nb = w->k / ZF_QBLOCK;
+    const int gshift = w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2;
+    const uint8_t *p = (const uint8_t *)(w->packed + r * w->words);
+    const size_t ss = zf_dtype_size(w->sdt);
+    float sf[SEG], bf[SEG];
+    __m256 a[ZF_QCOLS];
+    for (int c = 0; c < ZF_QCOLS; c++) a[c] = _mm256_setzero_ps();
+    for (int64_t j0 = 0; j0 < nb; j0 += SEG) {
+        int64_t seg = nb - j0 < SEG ? nb - j0 : SEG, g0 = j0 >> gshift, ng = ((seg - 1) >> gshift) + 1;
+        size_t off = (size_t)(r * w->groups + g0) * ss;
+        to_f32(w->sdt, (const char *)w->scales + off, ng, sf);
+        to_f32(w->sdt, (const char *)w->biases + off, ng, bf);
+        /* eight blocks per step (one per column), then the segment's tail */
+        int64_t j = j0, end = j0 + seg;
+        for (; j + ZF_QCOLS <= end; j += ZF_QCOLS)
+#pragma GCC unroll 8
+            for (int c = 0; c < ZF_QCOLS; c++) stream_block(p, j + c, nb, xf, xs, sf, bf, (j + c) >> gshift, g0, &a[c], bits);
+#pragma GCC unroll 8
+        for (int c = 0; c < ZF_QCOLS; c++)
+            if (j + c < end) stream_block(p, j + c, nb, xf, xs, sf, bf, (j + c) >> gshift, g0, &a[c], bits);
+    }
+    return reduce_columns(a);
+}
+
 /* Every row for NX x rows: tiles of R rows, then single rows. */
 INLINE void rows_nx(const zf_qrows *w, const float *const *xf, const float *const *xs, float *out, const int bits,
                     const int R, const int NX) {
@@ -176,6 +250,10 @@ INLINE void rows_nx(const zf_qrows *w, const float *const *xf, const float *cons
 /* R x NX = 4 chains: (4 rows, 1 x), (2, 2), (1, 3), (1, 4). */
 #define DOT_BITS(B)                                                                                          \
     static void dot_##B(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out) { \
+        if (nx == 1) {                                                                                      \
+            for (int64_t r = 0; r < w->rows; r++) out[r] = stream_row(w, r, xf[0], xs[0], B);               \
+            return;                                                                                         \
+        }                                                                                                   \
         for (int i0 = 0; i0 < nx;) {                                                                        \
             int n = nx - i0 < ZF_QTILE_NX ? nx - i0 : ZF_QTILE_NX;                                          \
             float *o = out + (int64_t)i0 * w->rows;                                                         \
