@@ -17,7 +17,8 @@
 #include "cpu/quant.h"
 #include "cpu/selftest.h"
 
-#define ZF_QROW_CHUNK 64 /* weight rows per task */
+#define ZF_QROW_CHUNK 64 /* weight rows per task, at most */
+#define ZF_QTASKS_PER_THREAD 8 /* enough tasks that the threads finish close together */
 
 void zf_qx_prepare(zf_dtype t, const void *x, int64_t k, float *xf, float *xs) {
     for (int64_t i = 0; i < k; i++) xf[i] = zf_load(t, x, i);
@@ -142,7 +143,7 @@ typedef struct engine {
     const int32_t *ids; /* dense [m * slots] */
     const int64_t *order;
     const batch *batches;
-    int64_t n_chunks;
+    int64_t chunk, n_chunks; /* weight rows per task; tasks per batch */
     const float *xf, *xs;
 } engine;
 
@@ -152,8 +153,8 @@ static void engine_task(void *ctx, int64_t task) {
     const engine *en = ctx;
     const zf_qgather *g = en->g;
     int64_t n = g->w[0]->n, k = g->w[0]->k;
-    int64_t r0 = (task % en->n_chunks) * ZF_QROW_CHUNK;
-    int64_t rows = n - r0 < ZF_QROW_CHUNK ? n - r0 : ZF_QROW_CHUNK;
+    int64_t r0 = (task % en->n_chunks) * en->chunk;
+    int64_t rows = n - r0 < en->chunk ? n - r0 : en->chunk;
     const batch *b = &en->batches[task / en->n_chunks];
     const int64_t *pairs = en->order + b->first;
     float d[2][ZF_QNX * ZF_QROW_CHUNK];
@@ -230,7 +231,7 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
         for (int64_t i = 0; i < g->m; i++)
             for (int64_t j = 0; j < g->slots; j++)
                 ids[i * g->slots + j] = ((const int32_t *)g->ids->data)[i * g->ids->stride[0] + j];
-    engine en = {g, g->ids ? ids : NULL, order, batches, (w->n + ZF_QROW_CHUNK - 1) / ZF_QROW_CHUNK, xf, xs};
+    engine en = {g, g->ids ? ids : NULL, order, batches, ZF_QROW_CHUNK, 0, xf, xs};
     int64_t nb = 0;
     if (g->per_token) { /* a batch per token, its slots in order */
         for (int64_t p = 0; p < npairs; p++) order[p] = p;
@@ -244,6 +245,16 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
             p += n;
         }
     }
+    /* Decode-sized calls (few batches) get smaller chunks, multiples of 8
+     * rows, so each thread takes several and none is left with a long
+     * last one. Every dot is the same whatever the chunk. */
+    int64_t want = ZF_QTASKS_PER_THREAD * zf_get_num_threads();
+    if (nb * ((w->n + ZF_QROW_CHUNK - 1) / ZF_QROW_CHUNK) < want) {
+        int64_t per = (nb * w->n + want - 1) / want;
+        per = (per + 7) / 8 * 8;
+        en.chunk = per < 16 ? 16 : per > ZF_QROW_CHUNK ? ZF_QROW_CHUNK : per;
+    }
+    en.n_chunks = (w->n + en.chunk - 1) / en.chunk;
     int64_t tasks = nb * en.n_chunks;
     int64_t bytes = (g->per_token ? npairs : nb) * w->n * (zf_q_words(w) * 4) * g->nw;
     if (zf_tasks_for_bytes(bytes, 2) == 1) {
