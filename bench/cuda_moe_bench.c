@@ -6,7 +6,8 @@
  * each call of a graph uses the next layer, so every call reads from HBM.
  * Bytes = packed words + scales + biases of the distinct experts a call
  * touches; the roofline is a device-to-device copy measured in the same run.
- * Prints a table; --json FILE writes one JSON object per line. */
+ * Prints a table; --json FILE writes one JSON object per line; --tokens N
+ * runs one of the token counts alone (e.g. under a profiler). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,10 +170,14 @@ static void count_experts(int64_t m) {
 }
 
 int main(int argc, char **argv) {
+    int64_t only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) J = fopen(argv[++i], "w");
+        else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc && ((only = atoll(argv[++i])) == 1 || only == 4 ||
+                                                                       only == 16 || only == 64))
+            continue;
         else {
-            fprintf(stderr, "usage: zf_cuda_moe_bench [--json FILE]\n");
+            fprintf(stderr, "usage: zf_cuda_moe_bench [--json FILE] [--tokens 1|4|16|64]\n");
             return 2;
         }
     }
@@ -214,6 +219,7 @@ int main(int argc, char **argv) {
     const zf_fidelity fids[2] = {ZF_FIDELITY_EXACT, ZF_FIDELITY_STOCK};
     for (size_t ti = 0; ti < sizeof tokens / sizeof *tokens; ti++) {
         int64_t m = tokens[ti];
+        if (only && m != only) continue;
         count_experts(m);
         double distinct = 0;
         for (int l = 0; l < LAYERS; l++) distinct += g_layers[l].distinct;

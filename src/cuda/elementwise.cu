@@ -140,6 +140,41 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) ew_kernel(const zf_ew_view v, i
     }
 }
 
+/* Decode-sized calls: one 32-bit word per thread (two f16/bf16 elements or
+ * one f32), so a row's per-element math (silu: exp and an IEEE division)
+ * is spread over as many threads and SMs as it can be, and each thread's
+ * dependent chain is one or two elements long. */
+template <int DT, class Op> __global__ void __launch_bounds__(64) ew_word_kernel(const zf_ew_view v, int64_t words) {
+    constexpr int N = DT == 0 ? 1 : 2;
+    constexpr size_t es = sizeof(typename zf_cu_elem<DT>::type);
+    zf_cu_wait_prior();
+    zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
+    const int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (t >= words) return;
+    for (int64_t row = blockIdx.y; row < v.rows; row += gridDim.y) {
+        uint32_t q[Op::n_in];
+#pragma unroll
+        for (int k = 0; k < Op::n_in; k++) q[k] = ((const uint32_t *)((const char *)v.in[k] + (size_t)(row * v.in_stride[k]) * es))[t];
+        float o[Op::n_out][N];
+#pragma unroll
+        for (int e = 0; e < N; e++) {
+            float ai[Op::n_in], oi[Op::n_out];
+#pragma unroll
+            for (int k = 0; k < Op::n_in; k++)
+                ai[k] = DT == 0 ? __uint_as_float(q[k]) : zf_cu_from_bits((uint16_t)(q[k] >> (16 * e)), DT);
+            Op::template f<DT>(ai, oi);
+#pragma unroll
+            for (int k = 0; k < Op::n_out; k++) o[k][e] = oi[k];
+        }
+#pragma unroll
+        for (int k = 0; k < Op::n_out; k++) {
+            uint32_t *p = (uint32_t *)((char *)v.out[k] + (size_t)(row * v.out_stride[k]) * es);
+            if constexpr (DT == 0) p[t] = __float_as_uint(o[k][0]);
+            else p[t] = zf_cu_pack2<DT>(o[k][0], o[k][N - 1]);
+        }
+    }
+}
+
 static bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 template <int DT, class Op, int U, bool STREAM>
@@ -159,9 +194,21 @@ template <int DT, class Op> static cudaError_t ew_go(const zf_ew_view *v, cudaSt
         vec = vec && aligned16(v->out[k]) && (v->rows == 1 || (v->out_stride[k] * es) % 16 == 0);
     int64_t nvec = vec ? v->cols / V : 0;
     int64_t items = nvec + (v->cols - nvec * V);
-    /* Decode-sized calls: blocks of 64 threads spread the per-element math
-     * over more SMs. Large calls: 4 (VJP: 2) vectors per thread in flight. */
-    if (v->rows * items <= 32768) return ew_start<DT, Op, 1, false>(v, nvec, items, 64, s);
+    /* Decode-sized calls: a 32-bit word per thread where every operand's
+     * rows allow it, else a vector per thread; blocks of 64 threads spread
+     * the per-element math over more SMs. Large calls: 4 (VJP: 2) vectors
+     * per thread in flight. */
+    if (v->rows * items <= 32768) {
+        bool word = (v->cols * es) % 4 == 0;
+        for (int k = 0; k < Op::n_in; k++) word = word && ((uintptr_t)v->in[k] & 3u) == 0 && (v->in_stride[k] * es) % 4 == 0;
+        for (int k = 0; k < Op::n_out; k++) word = word && ((uintptr_t)v->out[k] & 3u) == 0 && (v->out_stride[k] * es) % 4 == 0;
+        if (word) {
+            const int64_t words = v->cols * es / 4;
+            dim3 grid((unsigned)((words + 63) / 64), (unsigned)(v->rows < 65535 ? v->rows : 65535));
+            return zf_cu_launch(ew_word_kernel<DT, Op>, grid, dim3(64), 0, s, *v, words);
+        }
+        return ew_start<DT, Op, 1, false>(v, nvec, items, 64, s);
+    }
     return ew_start<DT, Op, Op::n_in == 3 ? 2 : 4, true>(v, nvec, items, ZF_CU_THREADS, s);
 }
 

@@ -5,101 +5,136 @@
  * they round. Few tokens take one launch per fused op. */
 #include "cuda/check.cuh"
 #include "cuda/kernels.cuh"
+#include "cuda/l256.cuh"
 #include "cuda/qdot.cuh"
 #include "cuda/zmath.cuh"
 
-/* ---- router: one warp per row ------------------------------------------------ */
+/* ---- router: one CTA per row ------------------------------------------------ */
 
-#define RT_WARPS 4
+/* 256 threads: thread v is lane v of the L256 sum, so every step is
+ * parallel across experts; the top-k is a rank count (each expert counts
+ * the experts ordered before it), with no serial k loop. */
+#define RT_THREADS 256
 
-/* a before b in top-k order: larger p, ties to the lower id. Either every p
- * of a row is NaN (then the lower id wins, as the CPU's scan picks) or none. */
-__device__ __forceinline__ bool rt_before(float pa, int ea, float pb, int eb) {
-    if (eb < 0) return ea >= 0;
-    if (ea < 0) return false;
-    return pa > pb || (!(pb > pa) && ea < eb);
+/* Top-k order: larger p first, equal p to the lower id. Every p of a row is
+ * NaN or none is (a NaN logit makes the sum NaN), and all-NaN rows rank
+ * NaNs equal, so ties go to the lower id as in the CPU's scan. p >= +0, so
+ * its bits order like its values; the key appends ~e so that one unsigned
+ * comparison orders both. */
+__device__ __forceinline__ uint64_t rt_key(float p, int e) {
+    const uint32_t k = p != p ? 0x7fc00000u : __float_as_uint(p);
+    return ((uint64_t)k << 32) | (uint32_t)~e;
 }
 
-__global__ void __launch_bounds__(RT_WARPS * 32) route_kernel(const zf_cu_route_args a) {
+/* A shared load the compiler cannot hoist above the loop test that guards
+ * it (it would read past the keys; harmless on the hardware, but outside
+ * the allocation, which compute-sanitizer reports). */
+__device__ __forceinline__ uint64_t rt_ld(const uint64_t *p) {
+    uint64_t v;
+    asm volatile("ld.shared.u64 %0, [%1];" : "=l"(v) : "r"((unsigned)__cvta_generic_to_shared(p)));
+    return v;
+}
+
+/* f32 bits as an unsigned that orders like the values (NaNs at the ends) */
+__device__ __forceinline__ uint32_t rt_ord(float f) {
+    const uint32_t u = __float_as_uint(f);
+    return u & 0x80000000u ? ~u : u | 0x80000000u;
+}
+__device__ __forceinline__ float rt_unord(uint32_t o) {
+    return __uint_as_float(o & 0x80000000u ? o & 0x7fffffffu : ~o);
+}
+
+/* shared memory: p[E] f32, key[E rounded up to 32] u64 (8-byte aligned after
+ * p rounded up; the pad keys are 0, below every real key), p_sel[k] */
+static size_t rt_smem(int64_t E, int k) {
+    return (size_t)((E + 1) / 2 * 2) * 4 + (size_t)((E + 31) / 32 * 32) * 8 + (size_t)k * 4;
+}
+
+__global__ void __launch_bounds__(RT_THREADS) route_kernel(const zf_cu_route_args a) {
     extern __shared__ float sm[];
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    float *p = sm + (size_t)warp * a.E;
-    unsigned char *taken = (unsigned char *)(sm + (size_t)RT_WARPS * a.E) + (size_t)warp * a.E;
+    __shared__ __align__(16) float part[RT_THREADS];
+    __shared__ uint32_t s_max[RT_THREADS / 32];
+    __shared__ float s_sum;
+    const int t = threadIdx.x, E = (int)a.E, k = a.k;
+    float *p = sm;
+    uint64_t *key = (uint64_t *)(sm + (E + 1) / 2 * 2);
+    const int Ep = (E + 31) / 32 * 32;
+    float *psel = (float *)(key + Ep);
     const size_t les = a.lt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
     zf_cu_wait_prior();
-    for (int64_t row = (int64_t)blockIdx.x * RT_WARPS + warp; row < a.m; row += (int64_t)gridDim.x * RT_WARPS) {
+    for (int64_t row = blockIdx.x; row < a.m; row += gridDim.x) {
         const char *l = (const char *)a.logits + (size_t)(row * a.l_stride) * les;
-        /* the max: its order is free (a NaN logit makes every p NaN anyway;
-         * exp(+-0) is 1 either way) */
-        float mx = -INFINITY;
-        for (int64_t e = lane; e < a.E; e += 32) mx = fmaxf(mx, zf_cu_ld(a.lt, l, e));
-        for (int o = 16; o >= 1; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-        for (int64_t e = lane; e < a.E; e += 32) {
-            float le = zf_cu_ld(a.lt, l, e);
-            p[e] = zf_cu_exp(__fsub_rn(le, mx));
-            taken[e] = 0;
+        /* the max: its order is free (a NaN logit makes every p NaN anyway,
+         * whichever value is taken; exp(+-0) is 1 either way) */
+        uint32_t mo = 0;
+        for (int e = t; e < E; e += RT_THREADS) {
+            const float le = zf_cu_ld(a.lt, l, e);
+            p[e] = le;
+            mo = max(mo, rt_ord(le));
         }
-        __syncwarp();
-        /* L256 sum: lane v of 256 (this thread holds v = lane + 32q) sums
-         * e = v, v + 256, ... from +0, then the tree s = 128 .. 1 */
-        float acc[8];
+        mo = __reduce_max_sync(0xffffffffu, mo);
+        if (t % 32 == 0) s_max[t / 32] = mo;
+        __syncthreads();
 #pragma unroll
-        for (int q = 0; q < 8; q++) {
-            acc[q] = 0.0f;
-            for (int64_t e = lane + 32 * q; e < a.E; e += 256) acc[q] = __fadd_rn(acc[q], p[e]);
+        for (int w = 0; w < RT_THREADS / 32; w++) mo = max(mo, s_max[w]);
+        const float mx = rt_unord(mo);
+        /* p_e = exp(l_e - mx); lane t sums e = t, t + 256, ... from +0 */
+        float acc = 0.0f;
+        for (int e = t; e < E; e += RT_THREADS) {
+            const float pe = zf_cu_exp(__fsub_rn(p[e], mx));
+            p[e] = pe;
+            acc = __fadd_rn(acc, pe);
         }
-#pragma unroll
-        for (int q = 0; q < 4; q++) acc[q] = __fadd_rn(acc[q], acc[q + 4]);
-        acc[0] = __fadd_rn(acc[0], acc[2]);
-        acc[1] = __fadd_rn(acc[1], acc[3]);
-        float sum = __fadd_rn(acc[0], acc[1]);
-        for (int s = 16; s >= 1; s >>= 1) {
-            float o = __shfl_down_sync(0xffffffffu, sum, s);
-            if (lane < s) sum = __fadd_rn(sum, o);
+        part[t] = acc;
+        __syncthreads();
+        if (t < 32) {
+            const float sum = zf_cu_l256_tree(part);
+            if (t == 0) s_sum = sum;
         }
-        sum = __shfl_sync(0xffffffffu, sum, 0);
-        for (int64_t e = lane; e < a.E; e += 32) p[e] = __fdiv_rn(p[e], sum);
-        __syncwarp();
+        __syncthreads();
+        const float sum = s_sum;
+        for (int e = t; e < E; e += RT_THREADS) {
+            const float pe = __fdiv_rn(p[e], sum);
+            p[e] = pe;
+            key[e] = rt_key(pe, e);
+        }
+        for (int e = E + t; e < Ep; e += RT_THREADS) key[e] = 0;
+        __syncthreads();
+        /* rank of e = the experts ordered before it; the k first take slots
+         * 0 .. k-1 (ranks are distinct). A count that reaches k stops. */
         int32_t *ids = a.ids + row * a.ids_stride;
-        char *w = (char *)a.weights + (size_t)(row * a.w_stride) * wes;
-        float den = 0.0f;
-        for (int s = 0; s < a.k; s++) {
-            float bp = 0.0f;
-            int be = -1;
-            for (int64_t e = lane; e < a.E; e += 32)
-                if (!taken[e] && rt_before(p[e], (int)e, bp, be)) bp = p[e], be = (int)e;
-            for (int o = 16; o >= 1; o >>= 1) {
-                float op = __shfl_xor_sync(0xffffffffu, bp, o);
-                int oe = __shfl_xor_sync(0xffffffffu, be, o);
-                if (rt_before(op, oe, bp, be)) bp = op, be = oe;
+        for (int e = t; e < E; e += RT_THREADS) {
+            const uint64_t ke = key[e];
+            int rank = 0;
+            for (int f0 = 0; f0 < E && rank < k; f0 += 32)
+#pragma unroll 8
+                for (int f = 0; f < 32; f++) rank += rt_ld(key + f0 + f) > ke;
+            if (rank < k) {
+                ids[rank] = e;
+                psel[rank] = p[e];
             }
-            if (lane == 0) {
-                taken[be] = 1;
-                ids[s] = be;
-                den = __fadd_rn(den, bp);
-            }
-            __syncwarp();
         }
-        /* den summed in slot order by lane 0, which writes the weights too */
-        if (lane == 0)
-            for (int s = 0; s < a.k; s++) {
-                float ps = p[ids[s]];
-                zf_cu_st(a.wt, w, s, a.norm ? __fdiv_rn(ps, den) : ps);
-            }
-        __syncwarp();
+        __syncthreads();
+        /* den in slot order (each writer sums the same k values), then the weights */
+        char *w = (char *)a.weights + (size_t)(row * a.w_stride) * wes;
+        if (t < k) {
+            float den = 0.0f;
+            if (a.norm)
+                for (int s = 0; s < k; s++) den = __fadd_rn(den, psel[s]);
+            for (int s = t; s < k; s += RT_THREADS) zf_cu_st(a.wt, w, s, a.norm ? __fdiv_rn(psel[s], den) : psel[s]);
+        }
+        __syncthreads(); /* p, key and p_sel are reused by the next row */
     }
     zf_cu_release_next();
 }
 
 cudaError_t zf_cu_moe_route(const zf_cu_route_args *a, cudaStream_t s) {
-    const size_t smem = (size_t)RT_WARPS * (size_t)a->E * 5;
+    const size_t smem = rt_smem(a->E, a->k);
     if (smem > 48 * 1024) {
         cudaError_t e = cudaFuncSetAttribute(route_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         if (e != cudaSuccess) return e;
     }
-    int64_t blocks = (a->m + RT_WARPS - 1) / RT_WARPS;
-    return zf_cu_launch(route_kernel, dim3((unsigned)(blocks < 65535 ? blocks : 65535)), dim3(RT_WARPS * 32), smem, s,
-                        *a);
+    return zf_cu_launch(route_kernel, dim3((unsigned)(a->m < 65535 ? a->m : 65535)), dim3(RT_THREADS), smem, s, *a);
 }
 
 /* ---- gather_qmm_combine: the slot-ordered sum ---------------------------------- */
@@ -312,7 +347,7 @@ zf_status zf_cuda_moe_route(const zf_tensor *logits, int k, int norm_topk_prob, 
     ZF_TRY(zf_cu_check_i32(op, "ids", ids));
     ZF_TRY(zf_cu_on_cuda(op, "logits", logits));
     ZF_TRY(zf_cu_on_cuda(op, "weights", weights));
-    /* each warp keeps its row's probabilities and taken flags in shared memory */
+    /* a CTA keeps its row's probabilities and keys in shared memory */
     if (E > 8192)
         return ZF_ERR(ZF_ERR_UNSUPPORTED, "[%s] logits has E = %lld experts; the CUDA router takes at most 8192", op,
                       (long long)E);

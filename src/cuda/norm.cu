@@ -5,34 +5,19 @@
  * thread). Few rows (decode) take fwd_decode_kernel: up to 1024 threads per
  * row, every load issued up front, the same lane sums and tree. The weight
  * gradient is reduced in fixed chunks of 32 rows. */
+#include <cooperative_groups.h>
 #include <math.h>
 
 #include "cuda/check.cuh"
 #include "cuda/dtype.cuh"
 #include "cuda/kernels.cuh"
+#include "cuda/l256.cuh"
 
 int64_t zf_cu_norm_max_n, zf_cu_norm_vjp_max_n;
 
 enum { NORM_PLAIN = 0, NORM_ADD_EXACT = 1, NORM_ADD_FAST = 2 };
 
 /* ---- device helpers --------------------------------------------------------- */
-
-/* The L256 tree over part[l] (lane l); called by all of warp 0, valid in
- * thread 0. Thread t holds lanes 8t .. 8t+7. */
-__device__ float l256_tree(const float *part) {
-    const int t = threadIdx.x;
-    float4 lo = ((const float4 *)part)[2 * t], hi = ((const float4 *)part)[2 * t + 1];
-    float a[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-#pragma unroll
-    for (int off = 16; off >= 1; off >>= 1)
-#pragma unroll
-        for (int j = 0; j < 8; j++) a[j] = __fadd_rn(a[j], __shfl_down_sync(0xffffffffu, a[j], off));
-#pragma unroll
-    for (int s = 4; s >= 1; s >>= 1)
-#pragma unroll
-        for (int j = 0; j < s; j++) a[j] = __fadd_rn(a[j], a[j + s]);
-    return a[0];
-}
 
 /* inv = 1 / sqrt(ss / n + eps), IEEE division and square root */
 __device__ float rms_inv(float ss, int64_t n, float eps) {
@@ -96,7 +81,7 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) fwd_kernel(const zf_norm_args a
         part[tid] = acc;
         __syncthreads();
         if (tid < 32) {
-            float ss = l256_tree(part);
+            float ss = zf_cu_l256_tree(part);
             if (tid == 0) s_inv = rms_inv(ss, n, a.eps);
         }
         __syncthreads();
@@ -192,7 +177,7 @@ __global__ void __launch_bounds__(1024) fwd_decode_kernel(const zf_norm_args a, 
     }
     __syncthreads();
     if (tid < 32) {
-        float ss = l256_tree(part);
+        float ss = zf_cu_l256_tree(part);
         if (tid == 0) s_inv = rms_inv(ss, n, a.eps);
     }
     __syncthreads();
@@ -220,6 +205,114 @@ __global__ void __launch_bounds__(1024) fwd_decode_kernel(const zf_norm_args a, 
         if (vec) zf_cu_store_vec<DT>(y, it, o);
         else zf_cu_store<DT>(y, j0, o[0]);
     }
+}
+
+/* Few rows of a longer n (decode): a cluster of NORM_CL CTAs per row, on as
+ * many SMs, so the loads, adds, roundings and stores of one row are spread
+ * over NORM_CL SMs instead of one. CTA q owns the L256 lanes [qL, qL + L),
+ * L = 256 / NORM_CL: it loads, adds, rounds, stages and later normalises
+ * every element of those lanes (the 16-byte vectors whose elements fall in
+ * them), so lane l's chain runs in one thread over data of its own CTA, in
+ * the canonical order. The 256 lane sums are written into every CTA's
+ * shared memory (distributed shared memory); after one cluster barrier each
+ * CTA folds the same tree and gets the same inv, bit for bit. */
+#define NORM_CL 8
+#define NORM_CL_THREADS 256
+
+template <int DT, int MODE, int P>
+__global__ void __launch_bounds__(NORM_CL_THREADS) fwd_cluster_kernel(const zf_norm_args a) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    constexpr int V = zf_cu_vec<DT>::n, L = 256 / NORM_CL, VPL = L / V; /* vectors per round and CTA */
+    extern __shared__ __align__(16) float row[];                           /* [round][L] */
+    __shared__ __align__(16) float part[256];
+    __shared__ float s_inv;
+    cooperative_groups::cluster_group cl = cooperative_groups::this_cluster();
+    const int q = (int)cl.block_rank(), tid = threadIdx.x;
+    const int n = (int)a.n, rounds = (n + 255) / 256, nvec = n / V;
+    const int64_t i = blockIdx.y;
+    const char *x = row_ptr<DT>(a.x, i, a.x_stride);
+    const char *r = MODE != NORM_PLAIN ? row_ptr<DT>(a.r, i, a.r_stride) : nullptr;
+    char *h = MODE != NORM_PLAIN ? (char *)row_ptr<DT>(a.h, i, a.h_stride) : nullptr;
+    char *y = (char *)row_ptr<DT>(a.y, i, a.y_stride);
+    /* every CTA of the cluster has started before any writes into another's
+     * shared memory: arrive now, wait just before those writes */
+    asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory");
+    uint4 xq[P], rq[P], wq[P];
+    int vi[P];
+    zf_cu_wait_prior();
+    zf_cu_release_next();
+#pragma unroll
+    for (int p = 0; p < P; p++) { /* item it = round m, vector u of this CTA's lanes */
+        const int it = tid + p * NORM_CL_THREADS, m = it / VPL, v = m * (256 / V) + q * VPL + it % VPL;
+        vi[p] = m < rounds && v < nvec ? v : -1;
+        if (vi[p] < 0) continue;
+        xq[p] = ((const uint4 *)x)[v];
+        if constexpr (MODE != NORM_PLAIN) rq[p] = ((const uint4 *)r)[v];
+        wq[p] = ((const uint4 *)a.w)[v];
+    }
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        if (vi[p] < 0) continue;
+        const int it = tid + p * NORM_CL_THREADS;
+        float v[V];
+        zf_cu_load_vec<DT>(&xq[p], 0, v);
+        if constexpr (MODE != NORM_PLAIN) {
+            float rv[V];
+            zf_cu_load_vec<DT>(&rq[p], 0, rv);
+#pragma unroll
+            for (int e = 0; e < V; e++) v[e] = __fadd_rn(v[e], rv[e]);
+            zf_cu_store_vec<DT>(h, vi[p], v);
+            if constexpr (MODE == NORM_ADD_EXACT)
+#pragma unroll
+                for (int e = 0; e < V; e++) v[e] = zf_cu_round<DT>(v[e]);
+        }
+        float4 *d = (float4 *)(row + (it / VPL) * L + (it % VPL) * V);
+#pragma unroll
+        for (int e = 0; e < V; e += 4) d[e / 4] = make_float4(v[e], v[e + 1], v[e + 2], v[e + 3]);
+    }
+    __syncthreads();
+    if (tid < L) { /* lane q L + tid: elements q L + tid + 256 m, ascending */
+        const int mc = (n - q * L - tid + 255) / 256; /* its rounds (n >= 256) */
+        float acc = 0.0f;
+        int m = 0;
+        for (; m + 8 <= mc; m += 8) { /* eight loads in flight, then the chain */
+            float v[8];
+#pragma unroll
+            for (int u = 0; u < 8; u++) v[u] = row[(m + u) * L + tid];
+#pragma unroll
+            for (int u = 0; u < 8; u++) acc = __fmaf_rn(v[u], v[u], acc);
+        }
+        for (; m < mc; m++) acc = __fmaf_rn(row[m * L + tid], row[m * L + tid], acc);
+        asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
+#pragma unroll
+        for (int c = 0; c < NORM_CL; c++) *cl.map_shared_rank(&part[q * L + tid], c) = acc;
+    } else {
+        asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
+    }
+    /* the lane sums of every CTA are here; no CTA touches another's shared
+     * memory after this barrier, so any may exit once it is done */
+    asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
+    if (tid < 32) {
+        const float ss = zf_cu_l256_tree(part);
+        if (tid == 0) s_inv = rms_inv(ss, n, a.eps);
+    }
+    __syncthreads();
+    const float inv = s_inv;
+#pragma unroll
+    for (int p = 0; p < P; p++) {
+        if (vi[p] < 0) continue;
+        const int it = tid + p * NORM_CL_THREADS;
+        const float *xr = row + (it / VPL) * L + (it % VPL) * V;
+        float w[V], o[V];
+        zf_cu_load_vec<DT>(&wq[p], 0, w);
+#pragma unroll
+        for (int e = 0; e < V; e++) {
+            const float t = __fmul_rn(xr[e], inv);
+            o[e] = __fmul_rn(MODE == NORM_ADD_FAST ? t : zf_cu_round<DT>(t), w[e]);
+        }
+        zf_cu_store_vec<DT>(y, vi[p], o);
+    }
+#endif
 }
 
 /* ---- VJP ---------------------------------------------------------------------- */
@@ -270,8 +363,8 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) vjp_kernel(const zf_norm_args a
         part_dot[tid] = dot;
         __syncthreads();
         if (tid < 32) {
-            float tss = l256_tree(part_ss);
-            float tdot = DX ? l256_tree(part_dot) : 0.0f;
+            float tss = zf_cu_l256_tree(part_ss);
+            float tdot = DX ? zf_cu_l256_tree(part_dot) : 0.0f;
             if (tid == 0) {
                 float inv = rms_inv(tss, n, a.eps);
                 s_inv = inv;
@@ -376,8 +469,43 @@ static cudaError_t fwd_decode_go(const zf_norm_args *a, int64_t nvec, int64_t it
     return zf_cu_launch(fwd_decode_kernel<DT, MODE, P>, dim3((unsigned)a->rows), dim3(nt), smem, s, *a, nvec);
 }
 
+/* A cluster of NORM_CL CTAs per row (Hopper and later), with programmatic
+ * dependent launch like every other kernel. */
+template <int DT, int MODE, int P>
+static cudaError_t fwd_cluster_go(const zf_norm_args *a, cudaStream_t s) {
+    cudaLaunchConfig_t c = {};
+    cudaLaunchAttribute at[2];
+    c.gridDim = dim3(NORM_CL, (unsigned)a->rows);
+    c.blockDim = dim3(NORM_CL_THREADS);
+    c.dynamicSmemBytes = (size_t)((a->n + 255) / 256) * (256 / NORM_CL) * sizeof(float);
+    c.stream = s;
+    at[0].id = cudaLaunchAttributeClusterDimension;
+    at[0].val.clusterDim.x = NORM_CL;
+    at[0].val.clusterDim.y = 1;
+    at[0].val.clusterDim.z = 1;
+    at[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[1].val.programmaticStreamSerializationAllowed = 1;
+    c.attrs = at;
+    c.numAttrs = 2;
+    return cudaLaunchKernelEx(&c, fwd_cluster_kernel<DT, MODE, P>, *a);
+}
+
+/* The cluster path: a row of whole 16-byte vectors, long enough that one
+ * SM's work dominates, few enough rows that every cluster has its SMs. */
+#define NORM_CL_MIN_N 4096
+template <int DT> static int cluster_items(const zf_norm_args *a) {
+    constexpr int V = zf_cu_vec<DT>::n;
+    if (!zf_cu_pdl || a->rows > 16 || a->n < NORM_CL_MIN_N || a->n % V != 0 || vectors_per_row<DT>(a) * V != a->n)
+        return 0;
+    return (int)((a->n + 255) / 256 * (256 / NORM_CL / V));
+}
+
 template <int DT, int MODE> static cudaError_t fwd_go(const zf_norm_args *a, cudaStream_t s) {
     size_t smem = (size_t)((a->n + 3) / 4 * 4) * sizeof(float);
+    const int ci = cluster_items<DT>(a);
+    if (ci > 0 && ci <= NORM_CL_THREADS) return fwd_cluster_go<DT, MODE, 1>(a, s);
+    if (ci > 0 && ci <= 2 * NORM_CL_THREADS) return fwd_cluster_go<DT, MODE, 2>(a, s);
+    if (ci > 0 && ci <= 4 * NORM_CL_THREADS) return fwd_cluster_go<DT, MODE, 4>(a, s);
     if (few_rows(a->rows)) {
         /* P <= 2 items per thread: 1024 threads leave 64 registers each */
         int64_t nvec = vectors_per_row<DT>(a), items = nvec + (a->n - nvec * zf_cu_vec<DT>::n);

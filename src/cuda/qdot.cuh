@@ -88,14 +88,27 @@ __device__ __forceinline__ void zf_cu_qwords(const uint32_t *row, int64_t j, boo
     }
 }
 
-/* q of element e (0..31) of a block as an exact f32: the 23-bit magic
- * number turns the integer into a float with one OR and one subtraction. */
+/* q of element e (0..31) of a block as an exact f32. A field at bit p of a
+ * word (p + BITS <= 23) is masked in place and OR-ed under the exponent of
+ * 2^(23-p): that float is 2^(23-p) + q exactly, so one LOP3 and one
+ * subtraction give q, with no shift. Fields above bit 23 - BITS take one
+ * shift by 12 first (shared by the word's upper fields); fields that
+ * straddle two words (3, 5, 6 bits) are assembled, then use 2^23. */
 template <int BITS> __device__ __forceinline__ float zf_cu_qval(const uint32_t *w, int e) {
     const int bit = e * BITS, wi = bit >> 5, sh = bit & 31;
-    uint32_t v = w[wi] >> sh;
-    if (sh + BITS > 32) v |= w[wi + 1] << (32 - sh);
-    v &= (1u << BITS) - 1u;
-    return __fsub_rn(__uint_as_float(v | 0x4b000000u), 8388608.0f);
+    if (sh + BITS > 32) {
+        const uint32_t v = ((w[wi] >> sh) | (w[wi + 1] << (32 - sh))) & ((1u << BITS) - 1u);
+        return __fsub_rn(__uint_as_float(v | 0x4b000000u), 8388608.0f);
+    }
+    const bool hi = sh + BITS > 23;
+    const int p = hi ? sh - 12 : sh;
+    const uint32_t v = hi ? w[wi] >> 12 : w[wi];
+    const uint32_t mag = (uint32_t)(150 - p) << 23; /* 2^(23-p) */
+    /* (v & mask) | mag as one LOP3: written as C, the two constants would
+     * become two instructions (a LOP3 takes one immediate) */
+    uint32_t f;
+    asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(f) : "r"(v), "r"(((1u << BITS) - 1u) << p), "r"(mag));
+    return __fsub_rn(__uint_as_float(f), __uint_as_float(mag));
 }
 
 /* Where one TG's weight row lives: expert e, row r (e < 0: no valid expert). */

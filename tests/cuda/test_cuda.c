@@ -307,6 +307,17 @@ static void test_norms(void) {
                 }
             }
         norm_case(N_RMS_VJP, t, 70, 300, ZF_FIDELITY_STOCK, 0, ZF_DTYPE_COUNT, 1);
+        /* few long rows take the cluster kernel: a partial last round of 256
+         * lanes, 1 .. 4 vectors per thread, up to 16 rows */
+        static const int64_t cl_widths[] = {4104, 12296, 32768};
+        static const int64_t cl_rows[] = {1, 16};
+        for (size_t wi = 0; wi < sizeof cl_widths / sizeof *cl_widths; wi++)
+            for (size_t ri = 0; ri < sizeof cl_rows / sizeof *cl_rows; ri++) {
+                int64_t n = cl_widths[wi], rows = cl_rows[ri];
+                if (rows * n > (g_quick ? 1 << 16 : 1 << 20)) continue;
+                norm_case(N_RMS, t, rows, n, ZF_FIDELITY_STOCK, 0, ZF_DTYPE_COUNT, 0);
+                for (int fi = 0; fi < 3; fi++) norm_case(N_ADD, t, rows, n, fids[fi], 0, ZF_DTYPE_COUNT, (int)(ri & 1));
+            }
     }
     norm_case(N_ADD, ZF_DTYPE_BF16, 1, 14336, ZF_FIDELITY_EXACT, 0, ZF_DTYPE_COUNT, 0);
     if (!g_quick) { /* the gate shapes and the most rows */
