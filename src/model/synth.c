@@ -189,7 +189,9 @@ typedef struct plan {
     int n, cap;
 } plan;
 
-static zf_status add(plan *p, uint64_t seed, const char *name, role r, int ndim, int64_t a, int64_t b, int64_t c) {
+static zf_status add(plan *p, uint64_t seed, const char *name_in, role r, int ndim, int64_t a, int64_t b, int64_t c) {
+    char name[sizeof p->t->name]; /* name_in may point into p->t, which the realloc below can move */
+    snprintf(name, sizeof name, "%s", name_in);
     if (p->n == p->cap) {
         int cap = p->cap ? p->cap * 2 : 256;
         tensor_plan *t = realloc(p->t, (size_t)cap * sizeof *t);

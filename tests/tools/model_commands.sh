@@ -11,6 +11,8 @@ check "synth llama gguf" 0 "$zf" synth --arch llama --preset tiny --format gguf 
 check "synth llama mlx" 0 "$zf" synth --arch llama --preset tiny --format mlx -o "$dir/llama-mlx"
 check "synth qwen3_moe gguf" 0 "$zf" synth --arch qwen3_moe --preset tiny --format gguf --quant q8_0 -o "$dir/moe.gguf"
 check "synth qwen3_moe mlx" 0 "$zf" synth --arch qwen3_moe --preset tiny --format mlx --bits 4 -o "$dir/moe-mlx"
+# many layers: the tensor plan grows past 1024 entries (its realloc once left a dangling name)
+check "synth qwen3_moe mlx 64 layers" 0 "$zf" synth --arch qwen3_moe --preset tiny --layers 64 --format mlx -o "$dir/moe64"
 for m in llama.gguf llama-mlx moe.gguf moe-mlx; do
     check "validate $m" 0 "$zf" validate "$dir/$m" -n 16 --runs 2 -o "$dir/$m.capsule.json"
     has out "PASS"
