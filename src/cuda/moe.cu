@@ -26,15 +26,6 @@ __device__ __forceinline__ uint64_t rt_key(float p, int e) {
     return ((uint64_t)k << 32) | (uint32_t)~e;
 }
 
-/* A shared load the compiler cannot hoist above the loop test that guards
- * it (it would read past the keys; harmless on the hardware, but outside
- * the allocation, which compute-sanitizer reports). */
-__device__ __forceinline__ uint64_t rt_ld(const uint64_t *p) {
-    uint64_t v;
-    asm volatile("ld.shared.u64 %0, [%1];" : "=l"(v) : "r"((unsigned)__cvta_generic_to_shared(p)));
-    return v;
-}
-
 /* f32 bits as an unsigned that orders like the values (NaNs at the ends) */
 __device__ __forceinline__ uint32_t rt_ord(float f) {
     const uint32_t u = __float_as_uint(f);
@@ -45,13 +36,14 @@ __device__ __forceinline__ float rt_unord(uint32_t o) {
 }
 
 /* shared memory: p[E] f32, key[E rounded up to 32] u64 (8-byte aligned after
- * p rounded up; the pad keys are 0, below every real key), p_sel[k] */
+ * p rounded up; the pad keys are 0, below every real key), p_sel[k rounded
+ * up to 4] (the compiler reads it in pairs) */
 static size_t rt_smem(int64_t E, int k) {
-    return (size_t)((E + 1) / 2 * 2) * 4 + (size_t)((E + 31) / 32 * 32) * 8 + (size_t)k * 4;
+    return (size_t)((E + 1) / 2 * 2) * 4 + (size_t)((E + 31) / 32 * 32) * 8 + (size_t)((k + 3) / 4 * 4) * 4;
 }
 
 __global__ void __launch_bounds__(RT_THREADS) route_kernel(const zf_cu_route_args a) {
-    extern __shared__ float sm[];
+    extern __shared__ __align__(16) float sm[];
     __shared__ __align__(16) float part[RT_THREADS];
     __shared__ uint32_t s_max[RT_THREADS / 32];
     __shared__ float s_sum;
@@ -108,7 +100,7 @@ __global__ void __launch_bounds__(RT_THREADS) route_kernel(const zf_cu_route_arg
             int rank = 0;
             for (int f0 = 0; f0 < E && rank < k; f0 += 32)
 #pragma unroll 8
-                for (int f = 0; f < 32; f++) rank += rt_ld(key + f0 + f) > ke;
+                for (int f = 0; f < 32; f++) rank += key[f0 + f] > ke;
             if (rank < k) {
                 ids[rank] = e;
                 psel[rank] = p[e];
