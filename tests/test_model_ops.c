@@ -328,6 +328,11 @@ static void test_embedding(void) {
             ZT_CHECK(zf_embedding(&tt, &tid, &small, NULL) == ZF_ERR_SHAPE, "out rows: %s", zf_last_error());
             zf_tensor fid = zf_tensor_1d(ids, ZF_DTYPE_F32, m);
             ZT_CHECK(zf_embedding(&tt, &fid, &to, NULL) == ZF_ERR_DTYPE, "f32 ids: %s", zf_last_error());
+            zf_tensor gid = tid; /* ids said to be on a GPU: refused before a value is read */
+            gid.device = ZF_DEVICE_CUDA;
+            gid.data = (void *)(uintptr_t)64;
+            ZT_CHECK(zf_embedding(&tt, &gid, &to, NULL) == ZF_ERR_INVALID_ARG && strstr(zf_last_error(), "not on the CPU"),
+                     "GPU ids: %s", zf_last_error());
             zt_buf fresh = zt_alloc(ZF_DTYPE_F32, m * D);
             ZT_CHECK(memcmp(out.p, fresh.p, out.bytes) == 0, "embedding wrote output on bad input");
             zt_free(&fresh);

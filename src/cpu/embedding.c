@@ -17,6 +17,8 @@ static zf_status check_ids(const zf_tensor *ids, int64_t vocab, int64_t *m) {
         return zf_error(ZF_ERR_DTYPE, "[embedding] ids has dtype %s; expected i32", zf_dtype_name(ids->dtype));
     if (ids->ndim != 1)
         return zf_error(ZF_ERR_SHAPE, "[embedding] ids has %d axes; expected 1 ([tokens])", ids->ndim);
+    if (ids->device != ZF_DEVICE_CPU) /* checked before its values are read here */
+        return zf_error(ZF_ERR_INVALID_ARG, "[embedding] ids is not on the CPU, where the table is");
     const int32_t *p = ids->data;
     for (int64_t i = 0; i < ids->shape[0]; i++)
         if (p[i] < 0 || p[i] >= vocab)
