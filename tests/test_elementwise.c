@@ -65,11 +65,13 @@ static zf_status call_fid(const ew_case *c, const zf_tensor *in, zf_tensor *out)
 
 static void run_ref(const ew_case *c, zf_dtype t, void *const *in, void *const *out, int64_t n) {
     switch (c->n_in) {
-    case 1: ((void (*)(zf_dtype, const void *, void *, int64_t))c->ref)(t, in[0], out[0], n); break;
-    case 2: ((void (*)(zf_dtype, const void *, const void *, void *, int64_t))c->ref)(t, in[0], in[1], out[0], n); break;
+    case 1: ((void (*)(zf_dtype, const void *, void *, int64_t, int))c->ref)(t, in[0], out[0], n, 0); break;
+    case 2:
+        ((void (*)(zf_dtype, const void *, const void *, void *, int64_t, int))c->ref)(t, in[0], in[1], out[0], n, 0);
+        break;
     default:
-        ((void (*)(zf_dtype, const void *, const void *, const void *, void *, void *, int64_t))c->ref)(
-            t, in[0], in[1], in[2], out[0], out[1], n);
+        ((void (*)(zf_dtype, const void *, const void *, const void *, void *, void *, int64_t, int))c->ref)(
+            t, in[0], in[1], in[2], out[0], out[1], n, 0);
     }
 }
 
@@ -208,6 +210,118 @@ static void strided_on_path(void *p) {
     }
     free(want[0]);
     free(want[1]);
+}
+
+/* ---- 1b. special values: NaN payloads (quiet and signalling), infinities,
+ * zeros, subnormals, the exp clamp edges. Every path gives the scalar bits;
+ * where two NaNs can meet (two inputs of an element NaN or infinite: silu(-inf)
+ * and inf * 0 make NaNs of their own), which payload survives depends on
+ * operand order (NUMERICS §1), so there any NaN matches. ---- */
+
+static const uint32_t k_special_f32[] = {0x7fc00000, 0xffc00000, 0x7f800001, 0xff812345, 0x7fc01234, 0x7f800000,
+                                         0xff800000, 0x00000000, 0x80000000, 0x00000001, 0x80000001, 0x007fffff,
+                                         0x42ac0000, 0xc2ac0001, 0x42b00000, 0xc2b00000, 0x42d00000, 0xc2d00000,
+                                         0x7f7fffff, 0xff7fffff, 0x3f800000, 0xbfa3a29c};
+static const uint16_t k_special_bf16[] = {0x7fc0, 0xffc0, 0x7fa5, 0xff81, 0x7fff, 0x7f80, 0xff80, 0x0000,
+                                          0x8000, 0x0001, 0x8001, 0x007f, 0x42ac, 0xc2ad, 0x42b0, 0xc2b0,
+                                          0x42d0, 0xc2d0, 0x7f7f, 0xff7f, 0x3f80, 0xbfa4};
+static const uint16_t k_special_f16[] = {0x7e00, 0xfe00, 0x7d01, 0xfc01, 0x7fff, 0x7c00, 0xfc00, 0x0000,
+                                         0x8000, 0x0001, 0x8001, 0x03ff, 0x5560, 0xd561, 0x7bff, 0xfbff,
+                                         0x3c00, 0xbd1d};
+
+static int is_nan_bits(zf_dtype t, const void *p, int64_t i) { return isnan(zt_get(t, p, i)); }
+static int not_finite(zf_dtype t, const void *p, int64_t i) { return !isfinite(zt_get(t, p, i)); }
+
+static void fill_special(zf_dtype t, void *p, int64_t n) {
+    fill(t, p, n);
+    for (int64_t i = 0; i < n; i++) {
+        if (zt_rand() % 2) continue;
+        if (t == ZF_DTYPE_F32) {
+            uint32_t u = k_special_f32[zt_rand() % (sizeof k_special_f32 / sizeof *k_special_f32)];
+            memcpy((char *)p + i * 4, &u, 4);
+        } else {
+            const uint16_t *pool = t == ZF_DTYPE_BF16 ? k_special_bf16 : k_special_f16;
+            size_t m = t == ZF_DTYPE_BF16 ? sizeof k_special_bf16 / 2 : sizeof k_special_f16 / 2;
+            ((uint16_t *)p)[i] = pool[zt_rand() % m];
+        }
+    }
+}
+
+static void special_on_path(void *p) {
+    flat_ctx *x = p;
+    size_t es = zf_dtype_size(x->t);
+    zf_tensor in[3], out[2];
+    for (int k = 0; k < 3; k++) in[k] = zf_tensor_1d(x->in[k], x->t, x->n);
+    for (int ci = 0; ci < N_CASES; ci++) {
+        const ew_case *c = &k_cases[ci];
+        zt_buf ob[2];
+        for (int k = 0; k < c->n_out; k++) {
+            ob[k] = zt_alloc(x->t, x->n);
+            out[k] = zf_tensor_1d(ob[k].p, x->t, x->n);
+        }
+        ZT_OK(call_fid(c, in, out));
+        for (int k = 0; k < c->n_out; k++) {
+            int64_t bad = -1;
+            for (int64_t i = 0; i < x->n && bad < 0; i++) {
+                if (!memcmp((char *)ob[k].p + i * es, (char *)x->want[ci][k] + i * es, es)) continue;
+                int odd = 0;
+                for (int q = 0; q < c->n_in; q++) odd += not_finite(x->t, x->in[q], i);
+                if (!(odd >= 2 && is_nan_bits(x->t, ob[k].p, i) && is_nan_bits(x->t, x->want[ci][k], i))) bad = i;
+            }
+            ZT_CHECK(bad < 0, "%s special values: element %lld (inputs %a %a %a) is %a, scalar %a",
+                     cfg(c->name, x->t, x->n, k ? " (out 1)" : ""), (long long)bad,
+                     zt_get(x->t, x->in[0], bad < 0 ? 0 : bad), zt_get(x->t, x->in[1], bad < 0 ? 0 : bad),
+                     zt_get(x->t, x->in[2], bad < 0 ? 0 : bad), zt_get(x->t, ob[k].p, bad < 0 ? 0 : bad),
+                     zt_get(x->t, x->want[ci][k], bad < 0 ? 0 : bad));
+            zt_free(&ob[k]);
+        }
+    }
+}
+
+static void test_special(void) {
+    for (int dt = 0; dt < 3; dt++) {
+        flat_ctx x = {.t = (zf_dtype)dt, .n = 4099};
+        size_t bytes = (size_t)x.n * zf_dtype_size(x.t);
+        for (int k = 0; k < 3; k++) { x.in[k] = malloc(bytes); fill_special(x.t, x.in[k], x.n); }
+        for (int ci = 0; ci < N_CASES; ci++) {
+            for (int k = 0; k < 2; k++) x.want[ci][k] = malloc(bytes);
+            run_ref(&k_cases[ci], x.t, x.in, x.want[ci], x.n);
+        }
+        each_path(special_on_path, &x);
+        for (int k = 0; k < 3; k++) free(x.in[k]);
+        for (int ci = 0; ci < N_CASES; ci++) { free(x.want[ci][0]); free(x.want[ci][1]); }
+    }
+}
+
+/* ---- 1c. calls larger than the caches: outputs written non-temporally, from
+ * the first vector-aligned element on (outputs here start 2 bytes off). ---- */
+
+static void test_streamed(void) {
+    if (g_quick) { printf("  streamed outputs: skipped (ZF_TEST_QUICK)\n"); return; }
+    const zf_dtype t = ZF_DTYPE_BF16;
+    const int64_t n = ((int64_t)16 << 20) / 2 + 37; /* outputs of at least 16 MiB each */
+    void *in[3];
+    for (int k = 0; k < 3; k++) { in[k] = malloc((size_t)n * 2); fill(t, in[k], n); }
+    const int cases[2] = {5, 8}; /* swiglu exact, swiglu_vjp exact (two outputs) */
+    for (int cc = 0; cc < 2; cc++) {
+        const ew_case *c = &k_cases[cases[cc]];
+        void *want[2] = {malloc((size_t)n * 2), malloc((size_t)n * 2)};
+        run_ref(c, t, in, want, n);
+        char *base[2] = {malloc((size_t)n * 2 + 64), malloc((size_t)n * 2 + 64)};
+        zf_tensor ti[3], to[2];
+        for (int k = 0; k < 3; k++) ti[k] = zf_tensor_1d(in[k], t, n);
+        for (int k = 0; k < 2; k++) to[k] = zf_tensor_1d(base[k] + 2, t, n);
+        for (int isa = 0; isa <= (int)zf_cpu_isa_detected(); isa++) {
+            ZT_OK(zf_set_cpu_isa((zf_cpu_isa)isa));
+            for (int k = 0; k < c->n_out; k++) memset(base[k], 0x7f, (size_t)n * 2 + 64);
+            ZT_OK(call_fid(c, ti, to));
+            for (int k = 0; k < c->n_out; k++)
+                expect_bits(cfg(c->name, t, n, k ? " streamed (out 1)" : " streamed"), t, base[k] + 2, want[k], n);
+        }
+        ZT_OK(zf_set_cpu_isa(zf_cpu_isa_detected()));
+        for (int k = 0; k < 2; k++) { free(want[k]); free(base[k]); }
+    }
+    for (int k = 0; k < 3; k++) free(in[k]);
 }
 
 static void test_strided(void) {
@@ -349,12 +463,12 @@ static void test_accuracy(void) {
                     {"swiglu_vjp fast d_gate", 0, 0, k_bound_grad[dt]}};
         for (int which = 0; which < 6; which++) {
             switch (which) {
-            case 0: zf_scalar_add(t, g, u, o[0], n); break;
-            case 1: zf_scalar_mul(t, g, u, o[0], n); break;
-            case 2: zf_scalar_silu(t, g, o[0], n); break;
-            case 3: zf_scalar_silu_vjp(t, g, d, o[0], n); break;
-            case 4: zf_scalar_swiglu_fast(t, g, u, o[0], n); break;
-            default: zf_scalar_swiglu_vjp_fast(t, g, u, d, o[0], o[1], n); break;
+            case 0: zf_scalar_add(t, g, u, o[0], n, 0); break;
+            case 1: zf_scalar_mul(t, g, u, o[0], n, 0); break;
+            case 2: zf_scalar_silu(t, g, o[0], n, 0); break;
+            case 3: zf_scalar_silu_vjp(t, g, d, o[0], n, 0); break;
+            case 4: zf_scalar_swiglu_fast(t, g, u, o[0], n, 0); break;
+            default: zf_scalar_swiglu_vjp_fast(t, g, u, d, o[0], o[1], n, 0); break;
             }
             for (int64_t i = 0; i < n; i++) {
                 double x = zt_get(t, g, i), y = zt_get(t, u, i), z = zt_get(t, d, i);
@@ -580,6 +694,8 @@ int main(void) {
     test_vjp_formulas();
     test_accuracy();
     test_flat();
+    test_special();
+    test_streamed();
     test_strided();
     test_in_place();
     test_tiers();

@@ -155,37 +155,37 @@ static void special_values(void) {
 
 typedef struct isa_kernels {
     zf_cpu_isa isa;
-    void (*silu)(zf_dtype, const void *, void *, int64_t);
-    void (*silu_vjp)(zf_dtype, const void *, const void *, void *, int64_t);
+    void (*silu)(zf_dtype, const void *, void *, int64_t, int);
+    void (*silu_vjp)(zf_dtype, const void *, const void *, void *, int64_t, int);
 } isa_kernels;
 
-/* Same bits, except that any NaN matches any NaN: where two NaN operands
- * meet, x86 returns the first one and the compiler may order the scalar
- * operands either way, so NaN sign/payload is not part of the contract. */
+/* Same bits, NaN payloads included: x is the only operand that can be NaN
+ * here, so every path returns its payload, quieted (the SIMD bf16 rounding
+ * relies on that; see zf_avx2_bf16_top_arith). */
 static int64_t first_mismatch(zf_dtype t, const void *a, const void *b, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        float x = zf_load(t, a, i), y = zf_load(t, b, i);
-        if (isnan(x) && isnan(y)) continue;
-        if (t == ZF_DTYPE_F32 ? zf_f32_bits(x) != zf_f32_bits(y)
-                              : ((const uint16_t *)a)[i] != ((const uint16_t *)b)[i])
-            return i;
-    }
+    size_t es = zf_dtype_size(t);
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp((const char *)a + i * es, (const char *)b + i * es, es)) return i;
     return -1;
 }
 
-/* silu(x), silu_vjp(x, 1) (= silu'(x) exactly) and silu_vjp(x, d random). */
+/* silu(x), silu_vjp(x, 1) (= silu'(x) exactly) and silu_vjp(x, d random);
+ * the kernels also with non-temporal stores (stream = 1). */
 static void compare_block(const isa_kernels *k, zf_dtype t, const void *x, void *d, void *got, void *want, int64_t n) {
     const char *isa = zf_cpu_isa_name(k->isa);
     int64_t i;
-    zf_scalar_silu(t, x, want, n);
-    k->silu(t, x, got, n);
-    i = first_mismatch(t, got, want, n);
-    ZT_CHECK(i < 0, "%s silu %s: x = %a gives %a, scalar %a", isa, zf_dtype_name(t), zf_load(t, x, i < 0 ? 0 : i),
-             zf_load(t, got, i < 0 ? 0 : i), zf_load(t, want, i < 0 ? 0 : i));
+    zf_scalar_silu(t, x, want, n, 0);
+    for (int stream = 0; stream < 2; stream++) {
+        memset(got, 0x7f, (size_t)n * zf_dtype_size(t));
+        k->silu(t, x, got, n, stream);
+        i = first_mismatch(t, got, want, n);
+        ZT_CHECK(i < 0, "%s silu %s (stream %d): x = %a gives %a, scalar %a", isa, zf_dtype_name(t), stream,
+                 zf_load(t, x, i < 0 ? 0 : i), zf_load(t, got, i < 0 ? 0 : i), zf_load(t, want, i < 0 ? 0 : i));
+    }
     for (int pass = 0; pass < 2; pass++) {
         for (int64_t j = 0; j < n; j++) zf_store(t, d, j, pass == 0 ? 1.0f : (float)zt_uniform(-4.0, 4.0));
-        zf_scalar_silu_vjp(t, x, d, want, n);
-        k->silu_vjp(t, x, d, got, n);
+        zf_scalar_silu_vjp(t, x, d, want, n, 0);
+        k->silu_vjp(t, x, d, got, n, pass);
         i = first_mismatch(t, got, want, n);
         ZT_CHECK(i < 0, "%s silu_vjp %s: x = %a, d = %a gives %a, scalar %a", isa, zf_dtype_name(t),
                  zf_load(t, x, i < 0 ? 0 : i), zf_load(t, d, i < 0 ? 0 : i), zf_load(t, got, i < 0 ? 0 : i),

@@ -104,7 +104,9 @@ static void test_divisors_match_llama3(void) {
         float f = (float)(1.0 / pow(500000.0, (double)(2 * i) / (double)D));
         double wavelen = 2 * M_PI / f;
         double smooth = (ctx / wavelen - lo) / (hi - lo);
-        div[i] = wavelen < ctx / hi ? 1.0f : wavelen > ctx / lo ? (float)factor : (float)(1 / ((1 - smooth) / factor + smooth));
+        div[i] = wavelen < ctx / hi   ? 1.0f
+                 : wavelen > ctx / lo ? (float)factor
+                                      : (float)(1 / ((1 - smooth) / factor + smooth));
     }
     zf_rope_scaling s = {.type = ZF_ROPE_SCALING_LLAMA3, .factor = factor, .low_freq_factor = lo,
                          .high_freq_factor = hi, .original_max_position = (int64_t)ctx};

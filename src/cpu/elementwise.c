@@ -17,8 +17,10 @@
 
 /* ---- scalar kernels ------------------------------------------------------ */
 
+/* stream is a store hint; the scalar kernels write through the caches */
 #define ZF_SCALAR_BINARY(name, expr)                                                           \
-    void name(zf_dtype t, const void *a, const void *b, void *out, int64_t n) {                \
+    void name(zf_dtype t, const void *a, const void *b, void *out, int64_t n, int stream) {    \
+        (void)stream;                                                                          \
         for (int64_t i = 0; i < n; i++) {                                                      \
             float x = zf_load(t, a, i), y = zf_load(t, b, i);                                  \
             zf_store(t, out, i, (expr));                                                       \
@@ -34,12 +36,14 @@ ZF_SCALAR_BINARY(zf_scalar_swiglu_exact, zf_round_to(t, zf_silu_scalar(x)) * y)
 /* fast: silu kept in f32 */
 ZF_SCALAR_BINARY(zf_scalar_swiglu_fast, zf_silu_scalar(x) * y)
 
-void zf_scalar_silu(zf_dtype t, const void *x, void *out, int64_t n) {
+void zf_scalar_silu(zf_dtype t, const void *x, void *out, int64_t n, int stream) {
+    (void)stream;
     for (int64_t i = 0; i < n; i++) zf_store(t, out, i, zf_silu_scalar(zf_load(t, x, i)));
 }
 
 void zf_scalar_swiglu_vjp_exact(zf_dtype t, const void *gate, const void *up, const void *d_out, void *d_gate,
-                                void *d_up, int64_t n) {
+                                void *d_up, int64_t n, int stream) {
+    (void)stream;
     for (int64_t i = 0; i < n; i++) {
         float g = zf_load(t, gate, i), u = zf_load(t, up, i), d = zf_load(t, d_out, i);
         float s = zf_round_to(t, zf_silu_scalar(g)); /* s = silu(g), materialised */
@@ -50,7 +54,8 @@ void zf_scalar_swiglu_vjp_exact(zf_dtype t, const void *gate, const void *up, co
 }
 
 void zf_scalar_swiglu_vjp_fast(zf_dtype t, const void *gate, const void *up, const void *d_out, void *d_gate,
-                               void *d_up, int64_t n) {
+                               void *d_up, int64_t n, int stream) {
+    (void)stream;
     for (int64_t i = 0; i < n; i++) {
         float g = zf_load(t, gate, i), u = zf_load(t, up, i), d = zf_load(t, d_out, i);
         zf_store(t, d_up, i, d * zf_silu_scalar(g));
@@ -65,7 +70,7 @@ void zf_scalar_swiglu_vjp_fast(zf_dtype t, const void *gate, const void *up, con
 typedef struct ew_job {
     zf_dtype t;
     size_t es;
-    int n_in, n_out;
+    int n_in, n_out, stream;
     zf_rows in[3], out[2];
     int64_t chunks_per_row;
     void (*fn)(void);
@@ -82,9 +87,9 @@ static void ew_task(void *ctx, int64_t task) {
     for (int k = 0; k < j->n_in; k++) in[k] = (const char *)j->in[k].data + (size_t)(row * j->in[k].row_stride + off) * j->es;
     for (int k = 0; k < j->n_out; k++) out[k] = (char *)j->out[k].data + (size_t)(row * j->out[k].row_stride + off) * j->es;
     switch (j->op) {
-    case ZF_OP_SILU: ((zf_unary_fn)j->fn)(j->t, in[0], out[0], n); break;
-    case ZF_OP_SWIGLU_VJP: ((zf_swiglu_vjp_fn)j->fn)(j->t, in[0], in[1], in[2], out[0], out[1], n); break;
-    default: ((zf_binary_fn)j->fn)(j->t, in[0], in[1], out[0], n); break;
+    case ZF_OP_SILU: ((zf_unary_fn)j->fn)(j->t, in[0], out[0], n, j->stream); break;
+    case ZF_OP_SWIGLU_VJP: ((zf_swiglu_vjp_fn)j->fn)(j->t, in[0], in[1], in[2], out[0], out[1], n, j->stream); break;
+    default: ((zf_binary_fn)j->fn)(j->t, in[0], in[1], out[0], n, j->stream); break;
     }
 }
 
@@ -111,6 +116,7 @@ static zf_status run_elementwise(const char *name, zf_op op, const zf_variant *v
     j.chunks_per_row = (j.in[0].cols + ZF_CHUNK - 1) / ZF_CHUNK;
     int64_t tasks = j.in[0].rows * j.chunks_per_row;
     int64_t bytes = j.in[0].rows * j.in[0].cols * (int64_t)j.es * (n_in + n_out);
+    j.stream = j.in[0].rows * j.in[0].cols * (int64_t)j.es * n_out >= ZF_STREAM_BYTES;
     if (zf_tasks_for_bytes(bytes, 2) == 1) {
         for (int64_t i = 0; i < tasks; i++) ew_task(&j, i);
     } else {

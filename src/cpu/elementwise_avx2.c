@@ -11,5 +11,7 @@
 #define ZF_VADD _mm256_add_ps
 #define ZF_VMUL _mm256_mul_ps
 #define ZF_VDIV _mm256_div_ps
+#define ZF_VLOAD_F32A _mm256_load_ps
+#define ZF_VSTORE_F32A _mm256_store_ps
 
 #include "cpu/elementwise_simd.h"

@@ -12,5 +12,7 @@
 #define ZF_VADD _mm512_add_ps
 #define ZF_VMUL _mm512_mul_ps
 #define ZF_VDIV _mm512_div_ps
+#define ZF_VLOAD_F32A _mm512_load_ps
+#define ZF_VSTORE_F32A _mm512_store_ps
 
 #include "cpu/elementwise_simd.h"

@@ -9,13 +9,18 @@
 
 #include "zfast.h"
 
+/* Outputs this large are written around the caches (stream below). */
+#define ZF_STREAM_BYTES ((int64_t)16 << 20)
+
+/* Elementwise kernels. stream: the call is larger than the caches, so outputs
+ * may be written around them (non-temporal stores; same bits). */
 /* add, mul, swiglu (a = gate, b = up), silu_vjp (a = x, b = d_out) */
-typedef void (*zf_binary_fn)(zf_dtype t, const void *a, const void *b, void *out, int64_t n);
+typedef void (*zf_binary_fn)(zf_dtype t, const void *a, const void *b, void *out, int64_t n, int stream);
 /* silu */
-typedef void (*zf_unary_fn)(zf_dtype t, const void *x, void *out, int64_t n);
+typedef void (*zf_unary_fn)(zf_dtype t, const void *x, void *out, int64_t n, int stream);
 /* swiglu_vjp */
 typedef void (*zf_swiglu_vjp_fn)(zf_dtype t, const void *gate, const void *up, const void *d_out, void *d_gate,
-                                 void *d_up, int64_t n);
+                                 void *d_up, int64_t n, int stream);
 
 /* rms_norm, one row of n. stream: the call is larger than the caches, so
  * outputs may be written around them (non-temporal stores; same bits). */

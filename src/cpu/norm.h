@@ -12,7 +12,6 @@
 
 #define ZF_NORM_DW_CHUNK 32       /* rows per d_w partial sum */
 #define ZF_NORM_MAX_ROW (1 << 24) /* row lengths below this convert to f32 exactly */
-#define ZF_NORM_STREAM_BYTES ((int64_t)16 << 20) /* outputs this large are stored around the caches */
 
 zf_status zf_cpu_rms_norm(const zf_tensor *x, const zf_tensor *w, float eps, zf_tensor *y, const zf_opts *o);
 zf_status zf_cpu_rms_norm_vjp(const zf_tensor *x, const zf_tensor *w, float eps, const zf_tensor *d_y,

@@ -21,13 +21,4 @@ ZF_AVX2_INLINE __m256 zf_avx2_fma_first(__m256 a, __m256 b, __m256 c, int64_t m)
 }
 #define ZF_VFMA_FIRST zf_avx2_fma_first
 
-ZF_AVX2_INLINE void zf_avx2_stream(zf_dtype t, void *p, int64_t i, __m256 v) {
-    switch (t) {
-    case ZF_DTYPE_F16: _mm_stream_si128((__m128i *)((uint16_t *)p + i), zf_avx2_cvt_f16(v)); break;
-    case ZF_DTYPE_BF16: _mm_stream_si128((__m128i *)((uint16_t *)p + i), zf_avx2_cvt_bf16(v)); break;
-    default: _mm256_stream_ps((float *)p + i, v); break;
-    }
-}
-#define ZF_VSTREAM zf_avx2_stream
-
 #include "cpu/norm_simd.h"

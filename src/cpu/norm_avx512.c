@@ -16,13 +16,4 @@
 /* fma on lanes < m; the others keep c exactly */
 #define ZF_VFMA_FIRST(a, b, c, m) _mm512_mask3_fmadd_ps(a, b, c, zf_avx512_first(m))
 
-ZF_AVX512_INLINE void zf_avx512_stream(zf_dtype t, void *p, int64_t i, __m512 v) {
-    switch (t) {
-    case ZF_DTYPE_F16: _mm256_stream_si256((__m256i *)((uint16_t *)p + i), zf_avx512_cvt_f16(v)); break;
-    case ZF_DTYPE_BF16: _mm256_stream_si256((__m256i *)((uint16_t *)p + i), zf_avx512_cvt_bf16(v)); break;
-    default: _mm512_stream_ps((float *)p + i, v); break;
-    }
-}
-#define ZF_VSTREAM zf_avx512_stream
-
 #include "cpu/norm_simd.h"

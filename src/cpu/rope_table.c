@@ -121,8 +121,8 @@ static zf_status frequencies(float theta, int64_t dims, const zf_rope_scaling *s
         if (s && s->freq_divisors) {
             double d = (double)s->freq_divisors[i];
             if (!(d > 0 && isfinite(d)))
-                return zf_error(ZF_ERR_INVALID_ARG, "[rope_table] freq_divisors[%lld] = %g; expected a finite value > 0",
-                                (long long)i, d);
+                return zf_error(ZF_ERR_INVALID_ARG,
+                                "[rope_table] freq_divisors[%lld] = %g; expected a finite value > 0", (long long)i, d);
             f[i] = f[i] / d;
         }
         if (!(f[i] <= ZF_ROPE_MAX_FREQ))

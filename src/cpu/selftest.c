@@ -62,9 +62,9 @@ static void (*reference_for(zf_op op))(void) {
 
 static void run(zf_op op, void (*fn)(void), zf_dtype t, void *const *in, void *const *out, int64_t n) {
     switch (op) {
-    case ZF_OP_SILU: ((zf_unary_fn)fn)(t, in[0], out[0], n); break;
-    case ZF_OP_SWIGLU_VJP: ((zf_swiglu_vjp_fn)fn)(t, in[0], in[1], in[2], out[0], out[1], n); break;
-    default: ((zf_binary_fn)fn)(t, in[0], in[1], out[0], n); break;
+    case ZF_OP_SILU: ((zf_unary_fn)fn)(t, in[0], out[0], n, 0); break;
+    case ZF_OP_SWIGLU_VJP: ((zf_swiglu_vjp_fn)fn)(t, in[0], in[1], in[2], out[0], out[1], n, 0); break;
+    default: ((zf_binary_fn)fn)(t, in[0], in[1], out[0], n, 0); break;
     }
 }
 

@@ -78,7 +78,7 @@ static int check_forward(const zf_variant *v, zf_dtype t, st_bufs *b, int64_t n,
             continue;
         }
         ((zf_add_rms_norm_fn)v->fn)(t, x, r, b->in[IN_W], eps, ga, gb, n, row); /* row 1 may stream */
-        zf_scalar_add(t, x, r, wb, n); /* the stock composition, row by row */
+        zf_scalar_add(t, x, r, wb, n, 0); /* the stock composition, row by row */
         zf_scalar_rms_norm(t, wb, b->in[IN_W], eps, wa, n, 0);
         double ulps = v->fidelity == ZF_FIDELITY_FAST ? fast_ulps(t) : 0.0;
         if (compare(t, "h", gb, wb, n, 0.0, NULL, msg, msg_size) ||
@@ -103,7 +103,7 @@ static int check_vjp(const zf_variant *v, zf_dtype t, st_bufs *b, int64_t n, cha
         ((zf_norm_vjp_fn)v->fn)(t, x, b->in[IN_W], eps, dy, dh, got, b->dw_got, n);
         /* stock: rms_norm_vjp, then add d_h */
         zf_scalar_rms_norm_vjp(t, x, b->in[IN_W], eps, dy, NULL, fused ? dhn : want, b->dw_want, n);
-        if (fused) zf_scalar_add(t, dhn, dh, want, n);
+        if (fused) zf_scalar_add(t, dhn, dh, want, n, 0);
         int fast = v->fidelity == ZF_FIDELITY_FAST;
         if (compare(t, "d_x", got, want, n, fast ? 1.0 : 0.0, fast ? dhn : NULL, msg, msg_size)) return 1;
     }

@@ -50,6 +50,18 @@ ZF_AVX2_INLINE __m256i zf_avx2_bf16_top(__m256 v) {
         _mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(qnan), _mm256_cmp_ps(v, v, _CMP_UNORD_Q)));
 }
 
+/* zf_avx2_bf16_top without the NaN select, for a value computed by IEEE
+ * arithmetic from f32/f16/bf16 inputs (an elementwise result, say). Such a
+ * NaN is quiet and its low half is zero: x86 arithmetic returns an operand's
+ * NaN quieted (bf16 and f16 inputs widen with zero low bits) or 0xffc00000,
+ * so adding 0x7fff + lsb leaves its top half, which the scalar rule keeps.
+ * Not for raw loaded values or f32 data with arbitrary NaN payloads. */
+ZF_AVX2_INLINE __m256i zf_avx2_bf16_top_arith(__m256 v) {
+    __m256i u = _mm256_castps_si256(v);
+    __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    return _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb);
+}
+
 /* 8 bf16 bit patterns in the low halves of 32-bit lanes. */
 ZF_AVX2_INLINE __m256i zf_avx2_cvt_bf16_lanes(__m256 v) { return _mm256_srli_epi32(zf_avx2_bf16_top(v), 16); }
 
@@ -70,6 +82,16 @@ ZF_AVX2_INLINE void zf_avx2_store_bf16(uint16_t *p, __m256 v) {
 ZF_AVX2_INLINE __m256 zf_avx2_round_f16(__m256 v) { return _mm256_cvtph_ps(zf_avx2_cvt_f16(v)); }
 ZF_AVX2_INLINE __m256 zf_avx2_round_bf16(__m256 v) {
     return _mm256_castsi256_ps(_mm256_and_si256(zf_avx2_bf16_top(v), _mm256_set1_epi32((int)0xffff0000u)));
+}
+
+/* zf_avx2_round_to for an arithmetic result (see zf_avx2_bf16_top_arith) */
+ZF_AVX2_INLINE __m256 zf_avx2_round_arith(zf_dtype t, __m256 v) {
+    switch (t) {
+    case ZF_DTYPE_F16: return zf_avx2_round_f16(v);
+    case ZF_DTYPE_BF16:
+        return _mm256_castsi256_ps(_mm256_and_si256(zf_avx2_bf16_top_arith(v), _mm256_set1_epi32((int)0xffff0000u)));
+    default: return v;
+    }
 }
 
 /* ---- dtype-generic forms (t is a constant at every call after inlining) ---- */
@@ -139,6 +161,52 @@ ZF_AVX2_INLINE void zf_avx2_store_pair(zf_dtype t, void *p, int64_t i, __m256 v0
     }
     zf_avx2_store(t, p, i, v0);
     zf_avx2_store(t, p, i + 8, v1);
+}
+
+/* zf_avx2_store_pair for arithmetic results (zf_avx2_bf16_top_arith); nt:
+ * non-temporal stores, p + i aligned to 32 bytes. */
+ZF_AVX2_INLINE void zf_avx2_store_pair_arith(zf_dtype t, void *p, int64_t i, __m256 v0, __m256 v1, int nt) {
+    if (t == ZF_DTYPE_BF16) {
+        __m256i w = _mm256_blend_epi16(_mm256_srli_epi32(zf_avx2_bf16_top_arith(v0), 16), zf_avx2_bf16_top_arith(v1),
+                                       0xaa);
+        if (nt) _mm256_stream_si256((__m256i *)((uint16_t *)p + i), w);
+        else _mm256_storeu_si256((__m256i *)((uint16_t *)p + i), w);
+    } else if (t == ZF_DTYPE_F16 && nt) {
+        _mm_stream_si128((__m128i *)((uint16_t *)p + i), zf_avx2_cvt_f16(v0));
+        _mm_stream_si128((__m128i *)((uint16_t *)p + i + 8), zf_avx2_cvt_f16(v1));
+    } else if (t == ZF_DTYPE_F32 && nt) {
+        _mm256_stream_ps((float *)p + i, v0);
+        _mm256_stream_ps((float *)p + i + 8, v1);
+    } else {
+        zf_avx2_store_pair(t, p, i, v0, v1);
+    }
+}
+
+/* T(v0), T(v1) in place for arithmetic results, stored as a pair at p + i
+ * (nt as for zf_avx2_store_pair_arith): one conversion serves both. */
+ZF_AVX2_INLINE void zf_avx2_round_store_pair(zf_dtype t, void *p, int64_t i, __m256 *v0, __m256 *v1, int nt) {
+    if (t == ZF_DTYPE_BF16) {
+        __m256i t0 = zf_avx2_bf16_top_arith(*v0), t1 = zf_avx2_bf16_top_arith(*v1);
+        __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+        __m256i w = _mm256_blend_epi16(_mm256_srli_epi32(t0, 16), t1, 0xaa);
+        if (nt) _mm256_stream_si256((__m256i *)((uint16_t *)p + i), w);
+        else _mm256_storeu_si256((__m256i *)((uint16_t *)p + i), w);
+        *v0 = _mm256_castsi256_ps(_mm256_and_si256(t0, hi));
+        *v1 = _mm256_castsi256_ps(_mm256_and_si256(t1, hi));
+    } else if (t == ZF_DTYPE_F16) {
+        __m128i h0 = zf_avx2_cvt_f16(*v0), h1 = zf_avx2_cvt_f16(*v1);
+        if (nt) {
+            _mm_stream_si128((__m128i *)((uint16_t *)p + i), h0);
+            _mm_stream_si128((__m128i *)((uint16_t *)p + i + 8), h1);
+        } else {
+            _mm_storeu_si128((__m128i *)((uint16_t *)p + i), h0);
+            _mm_storeu_si128((__m128i *)((uint16_t *)p + i + 8), h1);
+        }
+        *v0 = _mm256_cvtph_ps(h0);
+        *v1 = _mm256_cvtph_ps(h1);
+    } else {
+        zf_avx2_store_pair_arith(t, p, i, *v0, *v1, nt);
+    }
 }
 
 /* The first n (< 16) elements of a pair, through a zeroed 64-byte buffer. */
@@ -241,18 +309,10 @@ ZF_AVX2_INLINE void zf_avx2_exp_sign_n(const __m256 *x, __m256 *y, int u, int ne
     }
 }
 
-ZF_AVX2_INLINE void zf_avx2_exp_n(const __m256 *x, __m256 *y, int u) { zf_avx2_exp_sign_n(x, y, u, 0); }
-
 /* den = 1 + exp(-x): sigmoid = 1 / den, silu = x / den (zmath.h) */
 ZF_AVX2_INLINE void zf_avx2_silu_den_n(const __m256 *x, __m256 *den, int u) {
     zf_avx2_exp_sign_n(x, den, u, 1);
     ZF_AVX2_EACH(j, u) den[j] = _mm256_add_ps(_mm256_set1_ps(1.0f), den[j]);
-}
-
-ZF_AVX2_INLINE void zf_avx2_silu_n(const __m256 *x, __m256 *y, int u) {
-    __m256 den[ZF_AVX2_MAX_U];
-    zf_avx2_silu_den_n(x, den, u);
-    ZF_AVX2_EACH(j, u) y[j] = _mm256_div_ps(x[j], den[j]);
 }
 
 /* silu'(x) = s * (1 + x * (1 - s)), s = 1 / den */
@@ -261,21 +321,5 @@ ZF_AVX2_INLINE __m256 zf_avx2_silu_grad_from_den(__m256 x, __m256 den) {
     __m256 s = _mm256_div_ps(one, den);
     return _mm256_mul_ps(s, _mm256_add_ps(one, _mm256_mul_ps(x, _mm256_sub_ps(one, s))));
 }
-
-ZF_AVX2_INLINE void zf_avx2_silu_grad_n(const __m256 *x, __m256 *y, int u) {
-    __m256 den[ZF_AVX2_MAX_U];
-    zf_avx2_silu_den_n(x, den, u);
-    ZF_AVX2_EACH(j, u) y[j] = zf_avx2_silu_grad_from_den(x[j], den[j]);
-}
-
-/* single-vector forms */
-ZF_AVX2_INLINE __m256 zf_avx2_exp_ps(__m256 x) { __m256 y; zf_avx2_exp_n(&x, &y, 1); return y; }
-ZF_AVX2_INLINE __m256 zf_avx2_sigmoid_ps(__m256 x) {
-    __m256 den;
-    zf_avx2_silu_den_n(&x, &den, 1);
-    return _mm256_div_ps(_mm256_set1_ps(1.0f), den);
-}
-ZF_AVX2_INLINE __m256 zf_avx2_silu_ps(__m256 x) { __m256 y; zf_avx2_silu_n(&x, &y, 1); return y; }
-ZF_AVX2_INLINE __m256 zf_avx2_silu_grad_ps(__m256 x) { __m256 y; zf_avx2_silu_grad_n(&x, &y, 1); return y; }
 
 #endif

@@ -50,6 +50,18 @@ ZF_AVX512_INLINE __m512i zf_avx512_bf16_top(__m512 v) {
     return _mm512_mask_blend_epi32(_mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), r, qnan);
 }
 
+/* zf_avx512_bf16_top without the NaN select, for a value computed by IEEE
+ * arithmetic from f32/f16/bf16 inputs (an elementwise result, say). Such a
+ * NaN is quiet and its low half is zero: x86 arithmetic returns an operand's
+ * NaN quieted (bf16 and f16 inputs widen with zero low bits) or 0xffc00000,
+ * so adding 0x7fff + lsb leaves its top half, which the scalar rule keeps.
+ * Not for raw loaded values or f32 data with arbitrary NaN payloads. */
+ZF_AVX512_INLINE __m512i zf_avx512_bf16_top_arith(__m512 v) {
+    __m512i u = _mm512_castps_si512(v);
+    __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+    return _mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)), lsb);
+}
+
 /* 16 bf16 bit patterns in the low halves of 32-bit lanes. */
 ZF_AVX512_INLINE __m512i zf_avx512_cvt_bf16_lanes(__m512 v) { return _mm512_srli_epi32(zf_avx512_bf16_top(v), 16); }
 ZF_AVX512_INLINE __m256i zf_avx512_cvt_bf16(__m512 v) { return _mm512_cvtepi32_epi16(zf_avx512_cvt_bf16_lanes(v)); }
@@ -116,6 +128,16 @@ ZF_AVX512_INLINE __m512 zf_avx512_round_to(zf_dtype t, __m512 v) {
     }
 }
 
+/* zf_avx512_round_to for an arithmetic result (see zf_avx512_bf16_top_arith) */
+ZF_AVX512_INLINE __m512 zf_avx512_round_arith(zf_dtype t, __m512 v) {
+    switch (t) {
+    case ZF_DTYPE_F16: return zf_avx512_round_f16(v);
+    case ZF_DTYPE_BF16:
+        return _mm512_castsi512_ps(_mm512_and_si512(zf_avx512_bf16_top_arith(v), _mm512_set1_epi32((int)0xffff0000u)));
+    default: return v;
+    }
+}
+
 /* ---- pairs: 32 elements in an order only the pair store restores ---------- */
 
 /* For elementwise work, where a lane need not hold a given element: f32 and
@@ -147,6 +169,52 @@ ZF_AVX512_INLINE void zf_avx512_store_pair(zf_dtype t, void *p, int64_t i, __m51
     }
     zf_avx512_store(t, p, i, v0);
     zf_avx512_store(t, p, i + 16, v1);
+}
+
+/* zf_avx512_store_pair for arithmetic results (zf_avx512_bf16_top_arith);
+ * nt: non-temporal stores, p + i aligned to 64 bytes. */
+ZF_AVX512_INLINE void zf_avx512_store_pair_arith(zf_dtype t, void *p, int64_t i, __m512 v0, __m512 v1, int nt) {
+    if (t == ZF_DTYPE_BF16) {
+        __m512i w = _mm512_mask_blend_epi16(0xaaaaaaaau, _mm512_srli_epi32(zf_avx512_bf16_top_arith(v0), 16),
+                                            zf_avx512_bf16_top_arith(v1));
+        if (nt) _mm512_stream_si512((__m512i *)((uint16_t *)p + i), w);
+        else _mm512_storeu_si512((uint16_t *)p + i, w);
+    } else if (t == ZF_DTYPE_F16 && nt) {
+        _mm256_stream_si256((__m256i *)((uint16_t *)p + i), zf_avx512_cvt_f16(v0));
+        _mm256_stream_si256((__m256i *)((uint16_t *)p + i + 16), zf_avx512_cvt_f16(v1));
+    } else if (t == ZF_DTYPE_F32 && nt) {
+        _mm512_stream_ps((float *)p + i, v0);
+        _mm512_stream_ps((float *)p + i + 16, v1);
+    } else {
+        zf_avx512_store_pair(t, p, i, v0, v1);
+    }
+}
+
+/* T(v0), T(v1) in place for arithmetic results, stored as a pair at p + i
+ * (nt as for zf_avx512_store_pair_arith): one conversion serves both. */
+ZF_AVX512_INLINE void zf_avx512_round_store_pair(zf_dtype t, void *p, int64_t i, __m512 *v0, __m512 *v1, int nt) {
+    if (t == ZF_DTYPE_BF16) {
+        __m512i t0 = zf_avx512_bf16_top_arith(*v0), t1 = zf_avx512_bf16_top_arith(*v1);
+        __m512i hi = _mm512_set1_epi32((int)0xffff0000u);
+        __m512i w = _mm512_mask_blend_epi16(0xaaaaaaaau, _mm512_srli_epi32(t0, 16), t1);
+        if (nt) _mm512_stream_si512((__m512i *)((uint16_t *)p + i), w);
+        else _mm512_storeu_si512((uint16_t *)p + i, w);
+        *v0 = _mm512_castsi512_ps(_mm512_and_si512(t0, hi));
+        *v1 = _mm512_castsi512_ps(_mm512_and_si512(t1, hi));
+    } else if (t == ZF_DTYPE_F16) {
+        __m256i h0 = zf_avx512_cvt_f16(*v0), h1 = zf_avx512_cvt_f16(*v1);
+        if (nt) {
+            _mm256_stream_si256((__m256i *)((uint16_t *)p + i), h0);
+            _mm256_stream_si256((__m256i *)((uint16_t *)p + i + 16), h1);
+        } else {
+            _mm256_storeu_si256((__m256i *)((uint16_t *)p + i), h0);
+            _mm256_storeu_si256((__m256i *)((uint16_t *)p + i + 16), h1);
+        }
+        *v0 = _mm512_cvtph_ps(h0);
+        *v1 = _mm512_cvtph_ps(h1);
+    } else {
+        zf_avx512_store_pair_arith(t, p, i, *v0, *v1, nt);
+    }
 }
 
 /* The first n (< 32) elements of a pair, masked. */
@@ -259,18 +327,10 @@ ZF_AVX512_INLINE void zf_avx512_exp_sign_n(const __m512 *x, __m512 *y, int u, in
     }
 }
 
-ZF_AVX512_INLINE void zf_avx512_exp_n(const __m512 *x, __m512 *y, int u) { zf_avx512_exp_sign_n(x, y, u, 0); }
-
 /* den = 1 + exp(-x): sigmoid = 1 / den, silu = x / den (zmath.h) */
 ZF_AVX512_INLINE void zf_avx512_silu_den_n(const __m512 *x, __m512 *den, int u) {
     zf_avx512_exp_sign_n(x, den, u, 1);
     ZF_AVX512_EACH(j, u) den[j] = _mm512_add_ps(_mm512_set1_ps(1.0f), den[j]);
-}
-
-ZF_AVX512_INLINE void zf_avx512_silu_n(const __m512 *x, __m512 *y, int u) {
-    __m512 den[ZF_AVX512_MAX_U];
-    zf_avx512_silu_den_n(x, den, u);
-    ZF_AVX512_EACH(j, u) y[j] = _mm512_div_ps(x[j], den[j]);
 }
 
 /* silu'(x) = s * (1 + x * (1 - s)), s = 1 / den */
@@ -279,21 +339,5 @@ ZF_AVX512_INLINE __m512 zf_avx512_silu_grad_from_den(__m512 x, __m512 den) {
     __m512 s = _mm512_div_ps(one, den);
     return _mm512_mul_ps(s, _mm512_add_ps(one, _mm512_mul_ps(x, _mm512_sub_ps(one, s))));
 }
-
-ZF_AVX512_INLINE void zf_avx512_silu_grad_n(const __m512 *x, __m512 *y, int u) {
-    __m512 den[ZF_AVX512_MAX_U];
-    zf_avx512_silu_den_n(x, den, u);
-    ZF_AVX512_EACH(j, u) y[j] = zf_avx512_silu_grad_from_den(x[j], den[j]);
-}
-
-/* single-vector forms */
-ZF_AVX512_INLINE __m512 zf_avx512_exp_ps(__m512 x) { __m512 y; zf_avx512_exp_n(&x, &y, 1); return y; }
-ZF_AVX512_INLINE __m512 zf_avx512_sigmoid_ps(__m512 x) {
-    __m512 den;
-    zf_avx512_silu_den_n(&x, &den, 1);
-    return _mm512_div_ps(_mm512_set1_ps(1.0f), den);
-}
-ZF_AVX512_INLINE __m512 zf_avx512_silu_ps(__m512 x) { __m512 y; zf_avx512_silu_n(&x, &y, 1); return y; }
-ZF_AVX512_INLINE __m512 zf_avx512_silu_grad_ps(__m512 x) { __m512 y; zf_avx512_silu_grad_n(&x, &y, 1); return y; }
 
 #endif
