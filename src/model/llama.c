@@ -28,6 +28,7 @@
 #include "core/error.h"
 #include "model/model.h"
 #include "model/model_device.h"
+#include "model/weight_fuse.h"
 
 struct zf_model {
     zf_model_config cfg;
@@ -35,14 +36,14 @@ struct zf_model {
     zf_weight embd, output;
     zf_tensor out_norm;
     zf_model_layer *layers;
-    void *owned[1024]; /* float vectors converted to the activation dtype */
+    void *owned[1024]; /* float vectors converted to the activation dtype, fused weights */
     int n_owned;
     float *rope_cs;    /* [max_ctx, head_dim/2, 2] on the host */
     zf_model_mem mem;  /* below: on the model's device, with the uploaded weights */
     const float *rope; /* rope_cs where the ops run */
     char *kc, *vc;     /* [layers, kv_heads, max_ctx, head_dim] in kv_dtype */
     char *arena;       /* scratch below, sized for max_batch rows */
-    char *x, *hn, *delta, *q, *k, *v, *att, *g, *u, *moe;
+    char *x, *hn, *delta, *q, *k, *v, *att, *g, *u, *moe, *fused; /* fused: a fused projection's output */
     float *hn32;
     int32_t *ids;      /* CUDA: the step's tokens */
     float *logits;     /* CUDA: the step's logits, copied to the caller's */
@@ -190,6 +191,21 @@ static zf_status load_layer(zf_model *m, const zf_weight_source *src, int64_t i,
     return ZF_OK;
 }
 
+/* CPU: q/k/v and gate/up as one weight each, when their layouts allow. */
+static zf_status fuse_layer(zf_model *m, zf_model_layer *l) {
+    const zf_weight *qkv[3] = {&l->wq, &l->wk, &l->wv}, *gu[2] = {&l->ffn_gate, &l->ffn_up};
+    struct { const zf_weight *const *parts; int n; zf_weight *out; } sets[2] = {{qkv, 3, &l->wqkv},
+                                                                               {gu, 2, &l->ffn_gate_up}};
+    for (int i = 0; i < (m->cfg.is_moe ? 1 : 2) && m->o.device == ZF_DEVICE_CPU; i++) {
+        size_t bytes = zf_fuse_bytes(sets[i].parts, sets[i].n);
+        void *mem;
+        if (!bytes) continue;
+        ZF_TRY(own(m, bytes, "a fused weight", &mem));
+        zf_fuse(sets[i].parts, sets[i].n, mem, sets[i].out);
+    }
+    return ZF_OK;
+}
+
 /* The cos/sin table of every cache position: the file's RoPE scaling and,
  * when the file has one, rope_freqs.weight's per-frequency divisors. */
 static zf_status build_rope_table(zf_model *m, const zf_weight_source *src) {
@@ -210,22 +226,28 @@ static zf_status build_rope_table(zf_model *m, const zf_weight_source *src) {
     return zf_rope_table_scaled(c->rope_theta, c->head_dim, &s, 0, &cs);
 }
 
-/* Scratch for max_batch rows, one allocation on the model's device. */
+/* Scratch for max_batch rows, one allocation on the model's device (after
+ * the layers: the fused projections' width decides one buffer). */
 static zf_status alloc_scratch(zf_model *m) {
     const zf_model_config *c = &m->cfg;
     int64_t B = m->o.max_batch, es = (int64_t)zf_dtype_size(m->o.act_dtype);
     int64_t H = c->hidden, qd = c->heads * c->head_dim, kd = c->kv_heads * c->head_dim;
-    int64_t f = c->is_moe ? 0 : c->ffn, dev = m->o.device == ZF_DEVICE_CUDA;
-    int64_t sizes[13] = {B * H * es, B * H * es, B * H * es, B * qd * es, B * kd * es, B * kd * es, B * qd * es,
+    int64_t f = c->is_moe ? 0 : c->ffn, dev = m->o.device == ZF_DEVICE_CUDA, fused = 0;
+    for (int64_t i = 0; i < c->layers; i++) { /* the widest fused projection */
+        const zf_model_layer *l = &m->layers[i];
+        if (l->wqkv.kind == ZF_WEIGHT_AFFINE && l->wqkv.q.n > fused) fused = l->wqkv.q.n;
+        if (l->ffn_gate_up.kind == ZF_WEIGHT_AFFINE && l->ffn_gate_up.q.n > fused) fused = l->ffn_gate_up.q.n;
+    }
+    int64_t sizes[14] = {B * H * es, B * H * es, B * H * es, B * qd * es, B * kd * es, B * kd * es, B * qd * es,
                          B * f * es, B * f * es, c->is_moe ? zf_moe_scratch_bytes(c, m->o.act_dtype, B) : 0,
-                         B * H * 4, dev * B * 4, dev * B * c->vocab * 4};
+                         B * H * 4, dev * B * 4, dev * B * c->vocab * 4, B * fused * es};
     int64_t total = 0;
-    for (int i = 0; i < 13; i++) total += (sizes[i] + 63) / 64 * 64;
+    for (int i = 0; i < 14; i++) total += (sizes[i] + 63) / 64 * 64;
     ZF_TRY(zf_model_mem_alloc(&m->mem, (size_t)total, "the scratch", (void **)&m->arena));
-    char **slots[13] = {&m->x, &m->hn, &m->delta, &m->q, &m->k, &m->v, &m->att, &m->g, &m->u, &m->moe,
-                        (char **)&m->hn32, (char **)&m->ids, (char **)&m->logits};
+    char **slots[14] = {&m->x, &m->hn, &m->delta, &m->q, &m->k, &m->v, &m->att, &m->g, &m->u, &m->moe,
+                        (char **)&m->hn32, (char **)&m->ids, (char **)&m->logits, &m->fused};
     char *p = m->arena;
-    for (int i = 0; i < 13; i++) {
+    for (int i = 0; i < 14; i++) {
         *slots[i] = p;
         p += (sizes[i] + 63) / 64 * 64;
     }
@@ -286,7 +308,6 @@ zf_status zf_model_create(const zf_model_config *cfg, const zf_weight_source *sr
     if (!m->layers || !m->rope_cs) st = zf_error(ZF_ERR_NO_MEMORY, "[model] no memory");
     if (st == ZF_OK) st = zf_model_mem_alloc(&m->mem, kv_bytes, "the K cache", (void **)&m->kc);
     if (st == ZF_OK) st = zf_model_mem_alloc(&m->mem, kv_bytes, "the V cache", (void **)&m->vc);
-    if (st == ZF_OK) st = alloc_scratch(m);
     if (st == ZF_OK) st = build_rope_table(m, src);
     if (st == ZF_OK) st = get_vector(m, src, "output_norm.weight", c->hidden, &m->out_norm);
     if (st == ZF_OK) st = get(src, "token_embd.weight", &m->embd);
@@ -295,6 +316,8 @@ zf_status zf_model_create(const zf_model_config *cfg, const zf_weight_source *sr
         st = get_linear(src, on, 1, c->vocab, c->hidden, &m->output);
     }
     for (int64_t i = 0; st == ZF_OK && i < c->layers; i++) st = load_layer(m, src, i, &m->layers[i]);
+    for (int64_t i = 0; st == ZF_OK && i < c->layers; i++) st = fuse_layer(m, &m->layers[i]);
+    if (st == ZF_OK) st = alloc_scratch(m);
     if (st == ZF_OK) st = upload_weights(m);
     if (st != ZF_OK) {
         zf_model_destroy(m);
@@ -378,11 +401,6 @@ static zf_status add_bias(zf_tensor *y, const zf_tensor *bias) {
     return ZF_OK;
 }
 
-static zf_status project(const zf_tensor *x, const zf_weight *w, const zf_tensor *bias, int has_bias, zf_tensor *y) {
-    ZF_TRY(zf_model_linear(x, w, y));
-    return has_bias ? add_bias(y, bias) : ZF_OK;
-}
-
 /* Copies rows [n, kv_heads, D] into the cache [kv_heads, max_ctx, D] at
  * positions pos.. (converted to the cache's dtype). */
 static zf_status cache_write(const zf_model *m, char *cache, char *src, int64_t n) {
@@ -401,9 +419,19 @@ static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_te
     zf_dtype t = m->o.act_dtype;
     int64_t D = c->head_dim, Hq = c->heads, Hk = c->kv_heads, L = m->o.max_ctx;
     zf_tensor q = t2(m, m->q, t, n, Hq * D), k = t2(m, m->k, t, n, Hk * D), v = t2(m, m->v, t, n, Hk * D);
-    ZF_TRY(project(hn, &l->wq, &l->bq, c->attn_bias, &q));
-    ZF_TRY(project(hn, &l->wk, &l->bk, c->attn_bias, &k));
-    ZF_TRY(project(hn, &l->wv, &l->bv, c->attn_bias, &v));
+    if (l->wqkv.kind == ZF_WEIGHT_AFFINE) {
+        zf_tensor *qkv[3] = {&q, &k, &v};
+        ZF_TRY(zf_fused_linear(hn, &l->wqkv, m->fused, qkv, 3));
+    } else {
+        ZF_TRY(zf_model_linear(hn, &l->wq, &q));
+        ZF_TRY(zf_model_linear(hn, &l->wk, &k));
+        ZF_TRY(zf_model_linear(hn, &l->wv, &v));
+    }
+    if (c->attn_bias) {
+        ZF_TRY(add_bias(&q, &l->bq));
+        ZF_TRY(add_bias(&k, &l->bk));
+        ZF_TRY(add_bias(&v, &l->bv));
+    }
     if (c->qk_norm) { /* per-head RMSNorm (Qwen3), before RoPE */
         zf_tensor qh = t2(m, m->q, t, n * Hq, D), kh = t2(m, m->k, t, n * Hk, D);
         ZF_TRY(zf_rms_norm(&qh, &l->q_norm, c->rms_eps, &qh, NULL));
@@ -433,8 +461,13 @@ static zf_status ffn_block(zf_model *m, int64_t li, int64_t n, const zf_tensor *
     const zf_model_layer *l = &m->layers[li];
     if (c->is_moe) return zf_moe_ffn(c, l, hn, m->moe, delta);
     zf_tensor g = t2(m, m->g, m->o.act_dtype, n, c->ffn), u = t2(m, m->u, m->o.act_dtype, n, c->ffn);
-    ZF_TRY(zf_model_linear(hn, &l->ffn_gate, &g));
-    ZF_TRY(zf_model_linear(hn, &l->ffn_up, &u));
+    if (l->ffn_gate_up.kind == ZF_WEIGHT_AFFINE) {
+        zf_tensor *gu[2] = {&g, &u};
+        ZF_TRY(zf_fused_linear(hn, &l->ffn_gate_up, m->fused, gu, 2));
+    } else {
+        ZF_TRY(zf_model_linear(hn, &l->ffn_gate, &g));
+        ZF_TRY(zf_model_linear(hn, &l->ffn_up, &u));
+    }
     ZF_TRY(zf_swiglu(&g, &u, &g, NULL));
     return zf_model_linear(&g, &l->ffn_down, delta);
 }

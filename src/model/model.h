@@ -67,6 +67,9 @@ typedef struct zf_model_layer {
     zf_tensor bq, bk, bv;                          /* act dtype [ZF_BIAS_ROWS, dim]; only with attn_bias */
     zf_weight ffn_gate, ffn_up, ffn_down;          /* dense; MoE: stacked experts */
     zf_weight router;                              /* MoE only */
+    /* CPU: wq|wk|wv and gate|up as one weight each where they share a layout
+     * (model/weight_fuse.h); .kind is ZF_WEIGHT_AFFINE only then */
+    zf_weight wqkv, ffn_gate_up;
 } zf_model_layer;
 
 /* y = x @ W^T: zf_qmm for affine-quantized weights, zf_matmul for float ones. */

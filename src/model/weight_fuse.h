@@ -1,0 +1,30 @@
+/* Weight fusion at load: the affine weights one layer applies to the same
+ * input (q/k/v, gate/up) concatenated along their output rows, so one qmm
+ * (one parallel region) computes them all. Each output element is still the
+ * canonical dot of its own row (docs/NUMERICS.md §8.2): the bits do not
+ * change. */
+#ifndef ZF_MODEL_WEIGHT_FUSE_H
+#define ZF_MODEL_WEIGHT_FUSE_H
+
+#include <stddef.h>
+
+#include "model/model.h"
+
+/* Above this many bytes a projection takes long enough that one parallel
+ * region more is noise, and the host copy fusion makes is not worth it. */
+#define ZF_FUSE_MAX_BYTES ((size_t)2 << 20)
+
+/* Bytes of the concatenation of parts[0..n) when they can be fused
+ * (plain affine matrices on the host with one k, bits, group size and
+ * scale dtype, at most ZF_FUSE_MAX_BYTES together), else 0. */
+size_t zf_fuse_bytes(const zf_weight *const *parts, int n);
+
+/* Writes the concatenation into mem (zf_fuse_bytes(parts, n) bytes) and
+ * describes it in *out: rows of parts[0], then parts[1], ... */
+void zf_fuse(const zf_weight *const *parts, int n, void *mem, zf_weight *out);
+
+/* y = x @ w^T for a fused w into scratch [rows, sum of outs' columns], then
+ * each outs[i] (contiguous [rows, cols_i]) gets its columns. */
+zf_status zf_fused_linear(const zf_tensor *x, const zf_weight *w, void *scratch, zf_tensor *const *outs, int n);
+
+#endif
