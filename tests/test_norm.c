@@ -293,6 +293,52 @@ static void forward_case(zf_dtype t, int64_t rows, int64_t n, int strided) {
     rb_free(&w);
 }
 
+/* Rows with one NaN (a signalling one with a payload), an infinity in x or
+ * in the residual, or only zeros: every ISA gives the scalar bits, NaN
+ * payloads included (a row has one NaN source, so no operand order can pick
+ * another payload). The SIMD forward rounds such results without a NaN test
+ * (docs/NUMERICS.md §2). */
+static void check_special_rows(zf_dtype t, int64_t n) {
+    const int64_t rows = 4;
+    rowbuf x = rb_new(t, rows, n, n), res = rb_like(&x), w = rb_vec(t, n);
+    rb_fill(&x, 2.0f);
+    rb_fill(&res, 2.0f);
+    rb_fill(&w, 1.5f);
+    float inf = INFINITY;
+    if (t == ZF_DTYPE_F32) {
+        uint32_t snan = 0x7f800123u;
+        memcpy((float *)rb_row(&x, 0) + zt_rand() % (uint64_t)n, &snan, 4);
+    } else {
+        ((uint16_t *)rb_row(&x, 0))[zt_rand() % (uint64_t)n] = t == ZF_DTYPE_BF16 ? 0x7fa5 : 0x7d01;
+    }
+    zt_set(t, rb_row(&x, 1), (int64_t)(zt_rand() % (uint64_t)n), inf);
+    memset(rb_row(&x, 2), 0, (size_t)n * x.es);
+    memset(rb_row(&res, 2), 0, (size_t)n * x.es);
+    zt_set(t, rb_row(&res, 3), (int64_t)(zt_rand() % (uint64_t)n), -inf);
+    rowbuf y0 = rb_like(&x), ye = rb_like(&x), he = rb_like(&x), yf = rb_like(&x), hf = rb_like(&x);
+    rowbuf y = rb_like(&x), h = rb_like(&x);
+    zf_opts exact = fid(ZF_FIDELITY_EXACT), fast = fid(ZF_FIDELITY_FAST);
+    use_isa(ZF_CPU_ISA_SCALAR);
+    ZT_OK(zf_rms_norm(&x.t, &w.t, 1e-5f, &y0.t, NULL));
+    ZT_OK(zf_add_rms_norm(&x.t, &res.t, &w.t, 1e-5f, &ye.t, &he.t, &exact));
+    ZT_OK(zf_add_rms_norm(&x.t, &res.t, &w.t, 1e-5f, &yf.t, &hf.t, &fast));
+    FOR_EACH_ISA(isa) {
+        if (isa == ZF_CPU_ISA_SCALAR) continue;
+        use_isa(isa);
+        const char *in = zf_cpu_isa_name(isa);
+        ZT_OK(zf_rms_norm(&x.t, &w.t, 1e-5f, &y.t, NULL));
+        CHECK_SAME(&y, &y0, "special rows: rms_norm %s n=%lld", in, (long long)n);
+        ZT_OK(zf_add_rms_norm(&x.t, &res.t, &w.t, 1e-5f, &y.t, &h.t, &exact));
+        CHECK_SAME(&y, &ye, "special rows: exact y %s n=%lld", in, (long long)n);
+        CHECK_SAME(&h, &he, "special rows: exact h %s n=%lld", in, (long long)n);
+        ZT_OK(zf_add_rms_norm(&x.t, &res.t, &w.t, 1e-5f, &y.t, &h.t, &fast));
+        CHECK_SAME(&y, &yf, "special rows: fast y %s n=%lld", in, (long long)n);
+        CHECK_SAME(&h, &hf, "special rows: fast h %s n=%lld", in, (long long)n);
+    }
+    rowbuf *all[] = {&x, &res, &w, &y0, &ye, &he, &yf, &hf, &y, &h};
+    for (size_t k = 0; k < sizeof all / sizeof *all; k++) rb_free(all[k]);
+}
+
 /* ---- VJP ------------------------------------------------------------------------- */
 
 typedef struct vjp_out {
@@ -670,7 +716,11 @@ int main(void) {
             vjp_case(t, vrows, n, (int)(zt_rand() & 1), (zt_rand() & 1) ? ZF_DTYPE_F32 : t);
         }
     }
-    /* outputs of >= ZF_NORM_STREAM_BYTES: the SIMD paths store around the caches */
+    for (int d = 0; d < 3; d++) {
+        check_special_rows(k_dtypes[d], 37);
+        check_special_rows(k_dtypes[d], 4099);
+    }
+    /* outputs of >= ZF_STREAM_BYTES: the SIMD paths store around the caches */
     forward_case(ZF_DTYPE_BF16, 2048, 4096, 0);
     if (!quick) forward_case(ZF_DTYPE_F32, 1024, 4096, 0);
     use_isa(isa_max);
