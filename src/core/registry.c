@@ -113,9 +113,13 @@ static const zf_variant *best_of(zf_op op, zf_device be, zf_fidelity f, zf_tier 
 }
 
 static int fallback_chain(zf_op op, zf_fidelity want, zf_tier tier, zf_fidelity chain[3]) {
-    if (!is_fused(op)) { chain[0] = ZF_FIDELITY_STOCK; return 1; }
     if (want == ZF_FIDELITY_AUTO) want = tier == ZF_TIER_STABLE ? ZF_FIDELITY_EXACT : ZF_FIDELITY_FAST;
     int n = 0;
+    if (!is_fused(op)) { /* a stock op: its kernels, or a fast approximation of it (e.g. int8 qmm) */
+        if (want == ZF_FIDELITY_FAST) chain[n++] = ZF_FIDELITY_FAST;
+        chain[n++] = ZF_FIDELITY_STOCK;
+        return n;
+    }
     if (want == ZF_FIDELITY_FAST) chain[n++] = ZF_FIDELITY_FAST;
     if (want != ZF_FIDELITY_STOCK) chain[n++] = ZF_FIDELITY_EXACT;
     chain[n++] = ZF_FIDELITY_STOCK;

@@ -92,6 +92,9 @@ const zf_backend_ops zf_cpu_backend = {
                 "one call; weighted sum kept in f32 (awaiting validate evidence)")
 
 static const zf_variant k_cpu_variants[] = {
+    {"cpu.avx2.qmm.int8", ZF_OP_QMM, ZF_DEVICE_CPU, ZF_FIDELITY_FAST, ZF_TIER_EDGE, ZF_CPU_ISA_AVX2,
+     FN(zf_avx2_qdot_i8), zf_cpu_selftest_qdot_i8, NULL,
+     "x quantized to int8 per 32-block, integer block dots; 4/8-bit (awaiting validate evidence)"},
     {"cpu.gather_qmm_swiglu.stock", ZF_OP_GATHER_QMM_SWIGLU, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE,
      ZF_CPU_ISA_SCALAR, NULL, NULL, NULL, "gather_qmm (gate), gather_qmm (up), swiglu as stock ops"},
     {"cpu.gather_qmm_combine.stock", ZF_OP_GATHER_QMM_COMBINE, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE,

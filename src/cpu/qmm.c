@@ -360,3 +360,56 @@ int zf_cpu_selftest_qdot(const zf_variant *v, char *msg, size_t msg_size) {
         }
     return 0;
 }
+
+/* The int8 kernel's bound (docs/NUMERICS.md §8.7) for x row xf and row r:
+ * *ref the float64 dot, return value the allowed |got - ref|. */
+double zf_qdot_i8_bound(const zf_qrows *w, int64_t r, const float *xf, double *ref) {
+    const uint32_t *p = w->packed + r * w->words;
+    double y = 0, e = 0, mag = 0;
+    for (int64_t j = 0; j < w->k / ZF_QBLOCK; j++) {
+        int64_t g = r * w->groups + j * ZF_QBLOCK / w->group_size;
+        double s = zf_load(w->sdt, w->scales, g), b = zf_load(w->sdt, w->biases, g), amax = 0, qsum = 0;
+        for (int i = 0; i < ZF_QBLOCK; i++) amax = fmax(amax, fabs(xf[j * ZF_QBLOCK + i]));
+        for (int i = 0; i < ZF_QBLOCK; i++) {
+            double x = xf[j * ZF_QBLOCK + i], q = zf_q_get(p, w->bits, j * ZF_QBLOCK + i);
+            y += x * (s * q + b);
+            mag += fabs(x) * (fabs(s * q) + fabs(b));
+            qsum += q;
+        }
+        e += fabs(s) * (amax / 127) * qsum;
+    }
+    *ref = y;
+    return (0.5 + 0x1p-14) * e + (double)(w->k / ZF_QBLOCK + 8) * 0x1p-23 * (mag + e);
+}
+
+int zf_cpu_selftest_qdot_i8(const zf_variant *v, char *msg, size_t msg_size) {
+    static const int bits_list[] = {4, 8, 2};
+    static const int gs_list[] = {32, 64, 128};
+    enum { K = 416, ROWS = 5 };
+    uint64_t rng = 0x1e8a5c7f00d5eedull;
+    uint32_t packed[ROWS * K * 8 / 32];
+    float sc[ROWS * K / 32], bi[ROWS * K / 32], x[K], xs[K / 4], got[ROWS], want[ROWS];
+    const float *xp[1] = {x}, *xsp[1] = {xs};
+    for (size_t bi_ = 0; bi_ < sizeof bits_list / sizeof *bits_list; bi_++)
+        for (size_t gi = 0; gi < sizeof gs_list / sizeof *gs_list; gi++) {
+            int bits = bits_list[bi_], gs = gs_list[gi], k = K / gs * gs;
+            for (size_t i = 0; i < sizeof packed / sizeof *packed; i++) packed[i] = (uint32_t)zf_selftest_next(&rng);
+            zf_selftest_fill(ZF_DTYPE_F32, sc, ROWS * k / gs, &rng, 0.1f);
+            zf_selftest_fill(ZF_DTYPE_F32, bi, ROWS * k / gs, &rng, 1.0f);
+            zf_selftest_fill(ZF_DTYPE_F32, x, k, &rng, 2.0f);
+            zf_qx_prepare(ZF_DTYPE_F32, x, k, x, xs);
+            zf_qrows w = {packed, sc, bi, ZF_DTYPE_F32, bits, gs, k, k * bits / 32, k / gs, ROWS};
+            ((zf_qdot_fn)v->fn)(&w, 1, xp, xsp, got);
+            zf_scalar_qdot(&w, 1, xp, xsp, want);
+            for (int r = 0; r < ROWS; r++) {
+                double ref, bound = zf_qdot_i8_bound(&w, r, x, &ref);
+                int exact = bits != 4 && bits != 8; /* handed to the canonical kernel */
+                if (exact ? zf_f32_bits(got[r]) != zf_f32_bits(want[r]) : !(fabs(got[r] - ref) <= bound)) {
+                    snprintf(msg, msg_size, "bits %d gs %d row %d: got %.9g, float64 %.9g (bound %.3g)", bits, gs, r,
+                             got[r], ref, bound);
+                    return 1;
+                }
+            }
+        }
+    return 0;
+}

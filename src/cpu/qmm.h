@@ -38,6 +38,9 @@ typedef void (*zf_qdot_fn)(const zf_qrows *w, int nx, const float *const *xf, co
 void zf_scalar_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
 void zf_avx2_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
 void zf_avx512_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
+/* Edge tier (FAST): x quantized to int8 per block, integer block dots
+ * (qmm_i8_avx2.c, docs/NUMERICS.md §8.7); not the canonical dot. */
+void zf_avx2_qdot_i8(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
 
 /* Rows r0 .. r0+rows of expert e as a zf_qrows. */
 zf_qrows zf_qrows_of(const zf_qweight *w, int64_t e, int64_t r0, int64_t rows);
@@ -82,5 +85,11 @@ zf_status zf_cpu_gather_qmm(const zf_tensor *x, const zf_qweight *w, const zf_te
 /* Self-test of a qdot-based variant: its kernel against zf_scalar_qdot, bit
  * for bit, every bits x group size. */
 int zf_cpu_selftest_qdot(const zf_variant *v, char *msg, size_t msg_size);
+/* Self-test of the int8 kernel: within its stated bound of a float64 dot
+ * (4- and 8-bit), the canonical bits for the widths it hands on. */
+int zf_cpu_selftest_qdot_i8(const zf_variant *v, char *msg, size_t msg_size);
+/* Its bound for x row xf (f32, k elements) and row r of w; *ref gets the
+ * float64 dot. */
+double zf_qdot_i8_bound(const zf_qrows *w, int64_t r, const float *xf, double *ref);
 
 #endif
