@@ -51,11 +51,11 @@ ZF_AVX2_INLINE __m256i zf_avx2_bf16_top(__m256 v) {
 }
 
 /* zf_avx2_bf16_top without the NaN select, for a value computed by IEEE
- * arithmetic from f32/f16/bf16 inputs (an elementwise result, say). Such a
+ * arithmetic from bf16 inputs (a bf16 elementwise or norm result). Such a
  * NaN is quiet and its low half is zero: x86 arithmetic returns an operand's
- * NaN quieted (bf16 and f16 inputs widen with zero low bits) or 0xffc00000,
- * so adding 0x7fff + lsb leaves its top half, which the scalar rule keeps.
- * Not for raw loaded values or f32 data with arbitrary NaN payloads. */
+ * NaN quieted (bf16 widens with a zero low half) or 0xffc00000, so adding
+ * 0x7fff + lsb leaves its top half, which the scalar rule keeps. Not for raw
+ * loaded values or f32/f16 data, whose NaN payloads reach the low half. */
 ZF_AVX2_INLINE __m256i zf_avx2_bf16_top_arith(__m256 v) {
     __m256i u = _mm256_castps_si256(v);
     __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
