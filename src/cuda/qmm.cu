@@ -4,8 +4,10 @@
  *
  * A CTA is 256 threads = 32 thread groups of 8, one weight row each
  * (qdot.cuh). Few tokens: one CTA row-tile per pair. Many tokens: a
- * one-CTA kernel sorts the pairs by expert into batches of <= 4 and each
- * weight row is read once per batch. Every dot is the canonical one, so the
+ * one-CTA kernel sorts the pairs by expert; then a CTA per (expert, row
+ * tile) computes all of the expert's pairs (qexpert.cu), or, when k is too
+ * large to stage x, batches of <= 4 pairs each read the weight rows once.
+ * Every dot is the canonical one, so the
  * grouping changes no bit. ids are never checked on the host (that would
  * need a sync): a pair whose id is outside [0, experts) reads no weight and
  * gets NaN outputs. */
@@ -94,8 +96,9 @@ template <int BITS, int NX, int NW> __global__ void __launch_bounds__(QG_THREADS
 }
 
 /* One CTA: pairs counted per expert (invalid ids in an extra bucket E),
- * cut into batches of <= NX, then scattered into `sorted`. The order of
- * pairs inside an expert varies from run to run; no result depends on it. */
+ * cut into batches of <= NX, then scattered into `sorted`; on return
+ * start[e] is the end of bucket e. The order of pairs inside an expert
+ * varies from run to run; no result depends on it. */
 __global__ void __launch_bounds__(1024) group_kernel(const int32_t *ids, int64_t ids_stride, int64_t m, int64_t slots,
                                                       int64_t E, int32_t *count, int32_t *start, int4 *batches,
                                                       int32_t *n_batches, int32_t *sorted) {
@@ -183,7 +186,9 @@ cudaError_t zf_cu_qgather(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s) 
     int32_t *count = (int32_t *)(batches + max_batches), *start = count + E + 1, *nb = start + E + 1, *sorted = nb + 1;
     err = zf_cu_launch(group_kernel, dim3(1), dim3(1024), 0, s, a->ids, a->ids_stride, a->m, a->slots, E, count, start,
                        batches, nb, sorted);
-    if (err == cudaSuccess) {
+    if (err == cudaSuccess && zf_cu_qexpert_fits(a)) {
+        err = zf_cu_qexpert(a, epi, sorted, start, c.xvec, c.wide, s);
+    } else if (err == cudaSuccess) {
         c.item_mode = ITEM_BATCH;
         c.batches = batches;
         c.sorted = sorted;

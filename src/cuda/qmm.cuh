@@ -55,18 +55,27 @@ typedef cudaError_t (*zf_cu_qfn)(const zf_cu_qargs *a, cudaStream_t s);
 
 /* Runs the gathered dots with epilogue `epi` into a->out: one CTA per pair
  * (few tokens), or pairs grouped by expert on the device first (many
- * tokens: each weight row serves up to 4 pairs). An id outside [0, experts)
+ * tokens: each weight row serves all pairs of its expert, or up to 4 pairs
+ * when k is too large to stage). An id outside [0, experts)
  * never reads memory: its pair's dots are NaN. */
 cudaError_t zf_cu_qgather(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s);
 
-/* Pairs per CTA of the grouped path (more tokens than this per expert
- * share one weight-row read). */
+/* Pairs per CTA of the grouped path's batch kernel (k too large for
+ * qexpert.cu). */
 #define ZF_CU_QNX 4
 
 /* The grouped path pays off once pairs repeat experts. */
 static inline int zf_cu_qgrouped(const zf_cu_qargs *a) {
     return a->ids && a->m * a->slots >= a->w[0].experts && a->m * a->slots >= 2 * ZF_CU_QNX;
 }
+
+/* The grouped path when an expert's chunk of x rows fits in shared memory
+ * (qexpert.cu): a CTA per (expert, 32 weight rows) computes every pair of
+ * that expert. sorted: pair indices grouped by expert; ends[e]: the end of
+ * expert e's pairs in sorted (ends[E]: pairs with ids out of range). */
+bool zf_cu_qexpert_fits(const zf_cu_qargs *a);
+cudaError_t zf_cu_qexpert(const zf_cu_qargs *a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends,
+                          bool xvec, bool wide, cudaStream_t s);
 
 /* Combine of per-pair dots (f32, or T when dots_t is T: the stock path)
  * into y, slot order ascending, exact or fast rounding (a->exact). */

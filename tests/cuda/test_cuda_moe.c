@@ -2,7 +2,9 @@
  * (stock, exact, fast) bit-identical to the CPU path of the same fidelity
  * (any NaN equals any NaN) on fresh random inputs, for every bits x group
  * size, f32/f16/bf16 activations and scales, odd n and k, 1..64 tokens
- * (the per-pair and the grouped-by-expert paths), duplicate expert ids;
+ * (the per-pair and the grouped-by-expert paths), 200 tokens, routings
+ * where one expert takes every pair or most experts get none, the grouped
+ * path's fallback for a k too large to stage, duplicate expert ids;
  * fast checked bit for bit against the CPU fast variant, whose float64
  * bound tests/test_moe.c holds. Also: ids out of range give NaN outputs and
  * no stray write, a CUDA graph replays the MoE block bit for bit, and bad
@@ -100,11 +102,15 @@ static void qw_free(qw *w) {
 }
 
 typedef enum { OP_GATHER, OP_SWIGLU, OP_COMBINE, OP_QMM } qop;
+/* How ids are drawn: uniform over the experts; every pair to expert E / 2;
+ * only experts 1 and E - 2 (the others get no pair). */
+typedef enum { ROUTE_RANDOM, ROUTE_ONE, ROUTE_TWO } qroute;
+static const char *const route_names[] = {"random", "one expert", "two experts"};
 static const char *const k_names[] = {"gather_qmm", "gather_qmm_swiglu", "gather_qmm_combine", "qmm"};
 
 /* One case: CUDA (fidelity f) vs the CPU (stock, or fast for fast). */
-static void qcase(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int64_t E, int64_t n, int64_t k, int64_t m,
-                  int64_t slots, zf_fidelity f) {
+static void qcase_routed(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int64_t E, int64_t n, int64_t k,
+                         int64_t m, int64_t slots, zf_fidelity f, qroute route) {
     if (op == OP_QMM) E = 1, slots = 1;
     qw wg = qw_make(bits, gs, sdt, E, n, k), wu = qw_make(bits, gs, sdt, E, n, k);
     size_t es = zf_dtype_size(t);
@@ -114,7 +120,10 @@ static void qcase(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int64_t E,
     void *want = malloc((size_t)(orows * n) * es), *got = malloc((size_t)(orows * n) * es);
     zt_fill(t, hx, xrows * k, 2.0f);
     zt_fill(t, hw, m * slots, 1.0f);
-    for (int64_t i = 0; i < m * slots; i++) hid[i] = (int32_t)(zt_rand() % (uint64_t)E);
+    for (int64_t i = 0; i < m * slots; i++)
+        hid[i] = route == ROUTE_ONE ? (int32_t)(E / 2)
+                 : route == ROUTE_TWO ? (zt_rand() % 2 ? 1 : (int32_t)E - 2)
+                                      : (int32_t)(zt_rand() % (uint64_t)E);
     if (slots > 1) hid[slots - 1] = hid[0]; /* a duplicate in token 0 */
     memset(want, 0x7f, (size_t)(orows * n) * es);
     dbuf dx = dup_up(hx, (size_t)(xrows * k) * es), dw = dup_up(hw, (size_t)(m * slots) * es);
@@ -138,10 +147,10 @@ static void qcase(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int64_t E,
         sc = zf_gather_qmm_combine(&cx, &wg.h, &cid, &cw, &co, &c);
         break;
     }
-    char what[160];
-    snprintf(what, sizeof what, "%s.%s bits %d gs %d %s scales %s E %lld n %lld k %lld m %lld slots %lld",
+    char what[200];
+    snprintf(what, sizeof what, "%s.%s bits %d gs %d %s scales %s E %lld n %lld k %lld m %lld slots %lld (%s)",
              k_names[op], zf_fidelity_name(f), bits, gs, zf_dtype_name(t), zf_dtype_name(sdt), (long long)E,
-             (long long)n, (long long)k, (long long)m, (long long)slots);
+             (long long)n, (long long)k, (long long)m, (long long)slots, route_names[route]);
     ZT_CHECK(sg == ZF_OK, "%s: %s", what, sg ? zf_last_error() : "");
     ZT_CHECK(sc == ZF_OK, "%s cpu: %s", what, sc ? zf_last_error() : "");
     if (sg == ZF_OK && sc == ZF_OK) {
@@ -154,6 +163,35 @@ static void qcase(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int64_t E,
     free(hx), free(hw), free(hid), free(want), free(got);
     dfree(&dx), dfree(&dw), dfree(&did), dfree(&dout);
     qw_free(&wg), qw_free(&wu);
+}
+
+static void qcase(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int64_t E, int64_t n, int64_t k, int64_t m,
+                  int64_t slots, zf_fidelity f) {
+    qcase_routed(op, bits, gs, t, sdt, E, n, k, m, slots, f, ROUTE_RANDOM);
+}
+
+/* The grouped path at many tokens per expert: chunks of tokens with a tail
+ * (4 for gate+up, 8 for one matrix), 3 row tiles of 32 with a tail of 11,
+ * every routing; then k too large to stage x, which takes the batch kernel. */
+static void test_grouped(void) {
+    static const int odd_bits[3] = {3, 5, 6};
+    const zf_fidelity fids[3] = {ZF_FIDELITY_STOCK, ZF_FIDELITY_EXACT, ZF_FIDELITY_FAST};
+    for (int r = 0; r < 3; r++)
+        for (int big = 0; big < 2; big++) {
+            if (g_quick && big) continue;
+            const int64_t m = big ? 200 : 64;
+            const qroute route = (qroute)r;
+            qcase_routed(OP_GATHER, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, m, 8, ZF_FIDELITY_STOCK, route);
+            for (int f = 0; f < 3; f++) {
+                qcase_routed(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, m, 8, fids[f], route);
+                qcase_routed(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, m, 8, fids[f], route);
+            }
+            qcase_routed(OP_SWIGLU, odd_bits[r], 32, ZF_DTYPE_F16, ZF_DTYPE_F32, 16, 41, 224, m, 3, ZF_FIDELITY_EXACT,
+                         route);
+            qcase_routed(OP_GATHER, 8, 128, ZF_DTYPE_F32, ZF_DTYPE_F16, 16, 41, 384, m, 3, ZF_FIDELITY_STOCK, route);
+        }
+    qcase(OP_GATHER, 4, 128, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 4, 33, 2560, 8, 2, ZF_FIDELITY_STOCK);
+    qcase(OP_SWIGLU, 4, 128, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 4, 33, 5120, 8, 2, ZF_FIDELITY_EXACT);
 }
 
 static void test_gathered(void) {
@@ -361,6 +399,7 @@ int main(void) {
     g_quick = q && *q && strcmp(q, "0") != 0;
     ZT_OK(zf_stream_create(&S));
     test_gathered();
+    test_grouped();
     test_route();
     test_bad_ids();
     test_graph();
