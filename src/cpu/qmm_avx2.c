@@ -15,6 +15,9 @@
 #include "cpu/qmm.h"
 
 #define SEG 128 /* blocks per segment whose scales are converted up front (a multiple of 8) */
+#ifndef STREAM_AHEAD
+#define STREAM_AHEAD 1024 /* bytes a streamed row prefetches ahead */
+#endif
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -229,9 +232,14 @@ INLINE float stream_row(const zf_qrows *w, int64_t r, const float *xf, const flo
         to_f32(w->sdt, (const char *)w->biases + off, ng, bf);
         /* eight blocks per step (one per column), then the segment's tail */
         int64_t j = j0, end = j0 + seg;
-        for (; j + ZF_QCOLS <= end; j += ZF_QCOLS)
+        for (; j + ZF_QCOLS <= end; j += ZF_QCOLS) {
+            /* DRAM latency: ask for the bytes STREAM_AHEAD further on (the
+             * next rows' when this one ends; rows are contiguous) */
+            for (int off = 0; off < ZF_QCOLS * 4 * bits; off += 64)
+                _mm_prefetch((const char *)p + j * 4 * bits + STREAM_AHEAD + off, _MM_HINT_T0);
 #pragma GCC unroll 8
             for (int c = 0; c < ZF_QCOLS; c++) stream_block(p, j + c, nb, xf, xs, sf, bf, (j + c) >> gshift, g0, &a[c], bits);
+        }
 #pragma GCC unroll 8
         for (int c = 0; c < ZF_QCOLS; c++)
             if (j + c < end) stream_block(p, j + c, nb, xf, xs, sf, bf, (j + c) >> gshift, g0, &a[c], bits);

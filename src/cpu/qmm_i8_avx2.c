@@ -14,6 +14,7 @@
 #include "cpu/simd_avx2.h"
 
 #define I8_MAX_BLOCKS 512 /* k up to 16384 */
+#define I8_AHEAD 1024     /* bytes of codes prefetched ahead (into the next rows: they are contiguous) */
 #define INLINE ZF_AVX2_INLINE
 
 /* One x row ready for the integer dots. 4-bit order: per pair of blocks
@@ -90,6 +91,7 @@ static float dot4(const uint8_t *w, const xq8 *x, int64_t nb, const float *sa) {
     __m256 acc = _mm256_setzero_ps();
     int64_t j = 0;
     for (; j + 2 <= nb; j += 2) { /* two blocks: 32 bytes of codes */
+        if (j % 4 == 0) _mm_prefetch((const char *)w + j * 16 + I8_AHEAD, _MM_HINT_T0);
         __m256i v = _mm256_loadu_si256((const __m256i *)(w + j * 16));
         const int8_t *xq = x->q + j * ZF_QBLOCK;
         __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
@@ -119,6 +121,7 @@ static float dot8(const uint8_t *w, const xq8 *x, int64_t nb, const float *sa) {
     const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1), sixteen = _mm256_set1_epi16(16);
     __m256 acc = _mm256_setzero_ps();
     for (int64_t j = 0; j < nb; j++) {
+        if (j % 2 == 0) _mm_prefetch((const char *)w + j * 32 + I8_AHEAD, _MM_HINT_T0);
         __m256i v = _mm256_loadu_si256((const __m256i *)(w + j * 32));
         __m256i xq = _mm256_load_si256((const __m256i *)(x->q + j * ZF_QBLOCK));
         __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);

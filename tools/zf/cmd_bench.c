@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "args.h"
 #include "bandwidth.h"
@@ -44,17 +45,26 @@ static void synthetic_ids(int32_t *ids, int64_t n, int64_t vocab) {
     }
 }
 
+/* CPU time of the process, all threads: unlike wall time, barely moved by
+ * other processes competing for the cores. */
+static double cpu_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 /* One repetition: prefill ids[0, p), then n decode steps on ids[p, p + n). */
 static int one_run(zf_model *m, const int32_t *ids, int64_t p, int64_t n, float *logits, double *prefill_s,
-                   double *decode_s) {
+                   double *decode_s, double *decode_cpu_s) {
     zf_model_reset(m);
     double t0 = zf_now();
     if (zf_model_forward(m, ids, p, 0, logits) != ZF_OK) return -1;
-    double t1 = zf_now();
+    double t1 = zf_now(), c1 = cpu_now();
     for (int64_t i = 0; i < n; i++)
         if (zf_model_forward(m, ids + p + i, 1, 0, logits) != ZF_OK) return -1;
     *prefill_s = t1 - t0;
     *decode_s = zf_now() - t1;
+    *decode_cpu_s = cpu_now() - c1;
     return 0;
 }
 
@@ -113,7 +123,7 @@ int zf_cmd_bench(int argc, char **argv) {
     int status = 1;
     int32_t *ids = malloc((size_t)(p + n) * sizeof *ids);
     float *logits = malloc((size_t)cfg->vocab * sizeof *logits);
-    double pre[MAX_REPS], dec[MAX_REPS], pre_s[MAX_REPS], dec_s[MAX_REPS];
+    double pre[MAX_REPS], dec[MAX_REPS], pre_s[MAX_REPS], dec_s[MAX_REPS], dec_cpu[MAX_REPS];
     cJSON *cap = NULL;
     if (!ids || !logits) {
         fprintf(stderr, "zf: out of memory\n");
@@ -121,9 +131,10 @@ int zf_cmd_bench(int argc, char **argv) {
     }
     synthetic_ids(ids, p + n, cfg->vocab);
     /* warm-up: pages of the mapping faulted in, kernels self-tested */
-    if (one_run(lm.model, ids, p < 8 ? p : 8, n < 2 ? n : 2, logits, &pre_s[0], &dec_s[0])) goto failed;
+    if (one_run(lm.model, ids, p < 8 ? p : 8, n < 2 ? n : 2, logits, &pre_s[0], &dec_s[0], &dec_cpu[0])) goto failed;
     for (int r = 0; r < reps; r++) {
-        if (one_run(lm.model, ids, p, n, logits, &pre_s[r], &dec_s[r])) goto failed;
+        if (one_run(lm.model, ids, p, n, logits, &pre_s[r], &dec_s[r], &dec_cpu[r])) goto failed;
+        dec_cpu[r] *= 1e3 / (double)n; /* ms per token */
         pre[r] = (double)p / pre_s[r];
         dec[r] = (double)n / dec_s[r];
         fprintf(stderr, "\rrun %d/%ld: prefill %.1f tok/s, decode %.1f tok/s   ", r + 1, reps, pre[r], dec[r]);
@@ -142,7 +153,7 @@ int zf_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "zf: %s\n", msg);
         goto done;
     }
-    stat3 sp = stats(pre, (int)reps), sd = stats(dec, (int)reps);
+    stat3 sp = stats(pre, (int)reps), sd = stats(dec, (int)reps), sc = stats(dec_cpu, (int)reps);
     double bytes = (double)zf_model_weight_bytes_per_token(lm.model);
     double eff_gbps = bytes * sd.median / 1e9, fraction = eff_gbps / bw.gbps;
     char sha[65] = "";
@@ -172,11 +183,13 @@ int zf_cmd_bench(int argc, char **argv) {
         cJSON *ro = cJSON_CreateObject();
         cJSON_AddNumberToObject(ro, "prefill_s", pre_s[r]);
         cJSON_AddNumberToObject(ro, "decode_s", dec_s[r]);
+        cJSON_AddNumberToObject(ro, "decode_cpu_ms_per_token", dec_cpu[r]);
         cJSON_AddItemToArray(runs, ro);
     }
     cJSON *med = cJSON_AddObjectToObject(cap, "medians");
     add_stat(med, "prefill_tok_s", sp);
     add_stat(med, "decode_tok_s", sd);
+    add_stat(med, "decode_cpu_ms_per_token", sc);
     cJSON *bwo = cJSON_AddObjectToObject(cap, "bandwidth");
     cJSON_AddNumberToObject(bwo, "gbps", bw.gbps);
     cJSON_AddNumberToObject(bwo, "median_gbps", bw.median_gbps);
@@ -206,6 +219,9 @@ int zf_cmd_bench(int argc, char **argv) {
                    zf_get_num_threads(), reps);
         printf("prefill   %4ld tokens: %8.1f tok/s median [%.1f .. %.1f]\n", p, sp.median, sp.min, sp.max);
         printf("decode    %4ld tokens: %8.1f tok/s median [%.1f .. %.1f]\n", n, sd.median, sd.min, sd.max);
+        if (device != ZF_DEVICE_CUDA)
+            printf("decode    %8.2f ms of CPU time per token, all threads, median [%.2f .. %.2f]\n", sc.median,
+                   sc.min, sc.max);
         printf("weights   %.2f MB read per decoded token\n", bytes / 1e6);
         printf("bandwidth %.1f GB/s (best of %d; median %.1f; %s)\n", bw.gbps, bw.reps, bw.median_gbps, bw.pattern);
         printf("roofline  decode moves %.1f GB/s of weights = %.0f%% of the measured bandwidth (bound %.1f tok/s)\n",
