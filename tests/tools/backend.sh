@@ -15,6 +15,8 @@ check "synth qwen3_moe" 0 "$zf" synth --arch qwen3_moe --preset tiny --format ml
 check "run --backend gpu" 2 "$zf" run "$dir/l.gguf" -p x --backend gpu
 has err "expected cpu or cuda"
 check "bench --backend gpu" 2 "$zf" bench "$dir/l.gguf" --backend gpu
+printf 'The quick brown fox jumps over the lazy dog. 0123456789\n%.0s' {1..12} >"$dir/text.txt"
+check "ppl --backend gpu" 2 "$zf" ppl "$dir/l.gguf" "$dir/text.txt" --backend gpu
 check "validate --backend gpu" 2 "$zf" validate "$dir/l.gguf" --backend gpu
 check "validate --compare cpu" 2 "$zf" validate "$dir/l.gguf" --compare cpu
 has err "two different backends"
@@ -37,6 +39,12 @@ if "$zf" caps --json | grep -q '"device":[[:space:]]*true'; then
         has out "cpu vs cuda"
         has out "PASS"
         grep -q '"backend":[[:space:]]*"cpu,cuda"' "$dir/$m.cmp.json" || { echo "FAIL: capsule lacks cpu,cuda"; fail=1; }
+        check "ppl $m --backend cuda" 0 "$zf" ppl "$dir/$m" "$dir/text.txt" -c 48 --backend cuda
+        cp "$dir/out" "$dir/ppl-cuda"
+        check "ppl $m cpu" 0 "$zf" ppl "$dir/$m" "$dir/text.txt" -c 48
+        # the same logits bits give the same perplexity digits (the timing differs)
+        [ "$(cut -d' ' -f1-2 "$dir/out")" = "$(cut -d' ' -f1-2 "$dir/ppl-cuda")" ] ||
+            { echo "FAIL: ppl $m: cpu and cuda differ"; cat "$dir/out" "$dir/ppl-cuda"; fail=1; }
         check "bench $m --backend cuda" 0 "$zf" bench "$dir/$m" -p 8 -n 4 -r 1 --backend cuda -o "$dir/$m.bench.json"
         has out "on the GPU"
     done
@@ -48,6 +56,8 @@ else
     check "validate --compare without a GPU" 1 "$zf" validate "$dir/l.gguf" --compare cpu,cuda
     has err "cannot run on CUDA"
     check "bench --backend cuda without a GPU" 1 "$zf" bench "$dir/l.gguf" --backend cuda
+    has err "cannot run on CUDA"
+    check "ppl --backend cuda without a GPU" 1 "$zf" ppl "$dir/l.gguf" "$dir/text.txt" --backend cuda
     has err "cannot run on CUDA"
 fi
 exit $fail
