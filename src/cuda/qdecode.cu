@@ -263,7 +263,7 @@ __global__ void __launch_bounds__(QD_THREADS, 3) qd_pair_kernel(const zf_cu_qarg
     const int64_t np = a.m * a.slots;
     zf_cu_wait_prior();
     for (int64_t p = blockIdx.y; p < np; p += gridDim.y) {
-        int64_t e = a.ids[(p / a.slots) * a.ids_stride + p % a.slots];
+        int64_t e = a.ids ? a.ids[(p / a.slots) * a.ids_stride + p % a.slots] : 0; /* qmm: expert 0 */
         e = e >= 0 && e < a.w[0].experts ? e : -1;
         const bool active = row < n && e >= 0;
         qd_row wr[NW];
@@ -309,7 +309,7 @@ static bool qd_packed_ok(const zf_cu_qargs *a) {
 }
 
 bool zf_cu_qdecode_fits(const zf_cu_qargs *a) {
-    return a->ids && a->w[0].k <= QD_MAX_STAGED && a->w[0].n <= INT32_MAX && qd_packed_ok(a);
+    return a->w[0].k <= QD_MAX_STAGED && a->w[0].n <= INT32_MAX && qd_packed_ok(a);
 }
 
 /* x staged as f32 plus one X float per 4 elements, after the weight buffer */

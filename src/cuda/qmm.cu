@@ -161,6 +161,8 @@ cudaError_t zf_cu_qgather(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s) 
     const int64_t np = a->m * a->slots, n = a->w[0].n;
     const unsigned gx = (unsigned)((n + QG_ROWS - 1) / QG_ROWS);
     const bool two = a->nw == 2;
+    if (!a->ids && a->m <= ZF_CU_QDECODE_ROWS && zf_cu_qdecode_fits(a)) /* decode qmm: x staged once per CTA */
+        return zf_cu_qdecode_pairs(a, epi, s);
     if (!a->ids) { /* qmm: consecutive x rows share expert 0 */
         c.item_mode = ITEM_ROWS;
         c.n_items = (a->m + ZF_CU_QNX - 1) / ZF_CU_QNX;

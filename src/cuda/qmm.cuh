@@ -87,6 +87,9 @@ cudaError_t zf_cu_combine_direct(const zf_cu_qargs *a, cudaStream_t s);
  * The pair path of zf_cu_qgather when k fits, and the one-launch combine
  * when slots * k fits; otherwise the kernels above run. */
 bool zf_cu_qdecode_fits(const zf_cu_qargs *a);
+/* qmm (no ids: every row uses expert 0) takes the decode kernel up to this
+ * many x rows; from there the 4-rows-per-read kernel reads less. */
+#define ZF_CU_QDECODE_ROWS 2
 cudaError_t zf_cu_qdecode_pairs(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s);
 bool zf_cu_combine_decode_fits(const zf_cu_qargs *a);
 cudaError_t zf_cu_combine_decode(const zf_cu_qargs *a, cudaStream_t s);
