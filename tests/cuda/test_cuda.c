@@ -12,44 +12,13 @@
 
 #include "core/cuda_loader.h"
 #include "core/dtype.h"
+#include "dbuf.h"
 #include "harness.h"
 
 static int g_quick;
-static zf_stream *g_stream;
-#define GUARD 64
 
-/* A device buffer with 0x7f guards of GUARD bytes on both sides. */
-typedef struct dbuf {
-    char *base;
-    void *p;
-    size_t bytes;
-} dbuf;
-
-static dbuf dalloc(size_t bytes) {
-    dbuf b = {NULL, NULL, bytes};
-    if (zf_device_alloc(ZF_DEVICE_CUDA, bytes + 2 * GUARD, (void **)&b.base) != ZF_OK) {
-        fprintf(stderr, "device alloc of %zu bytes failed: %s\n", bytes, zf_last_error());
-        exit(1);
-    }
-    b.p = b.base + GUARD;
-    const zf_cuda_plugin *pl = zf_cuda_plugin_loaded(NULL);
-    pl->mem->fill(b.base, 0x7f, bytes + 2 * GUARD, g_stream);
-    return b;
-}
-static void dfree(dbuf *b) { zf_device_free(ZF_DEVICE_CUDA, b->base); }
-static void up(dbuf *b, const void *h) { zf_memcpy(b->p, ZF_DEVICE_CUDA, h, ZF_DEVICE_CPU, b->bytes, g_stream); }
-static void down(void *h, const dbuf *b) {
-    zf_memcpy(h, ZF_DEVICE_CPU, b->p, ZF_DEVICE_CUDA, b->bytes, g_stream);
-    zf_stream_synchronize(g_stream);
-}
-static int guards_ok(const dbuf *b) {
-    unsigned char g[2 * GUARD];
-    zf_memcpy(g, ZF_DEVICE_CPU, b->base, ZF_DEVICE_CUDA, GUARD, g_stream);
-    zf_memcpy(g + GUARD, ZF_DEVICE_CPU, (char *)b->p + b->bytes, ZF_DEVICE_CUDA, GUARD, g_stream);
-    zf_stream_synchronize(g_stream);
-    for (int i = 0; i < 2 * GUARD; i++)
-        if (g[i] != 0x7f) return 0;
-    return 1;
+static void up(dbuf *b, const void *h) {
+    zf_memcpy(b->p, ZF_DEVICE_CUDA, h, ZF_DEVICE_CPU, b->bytes, zt_cuda_stream);
 }
 
 static zf_tensor on_cuda(zf_tensor t, void *p) {
@@ -113,7 +82,7 @@ static void test_cast(void) {
     dbuf ds = dalloc((size_t)n * 4), dd = dalloc((size_t)n * 2);
     up(&ds, src);
     for (int dt = ZF_DTYPE_F16; dt <= ZF_DTYPE_BF16; dt++) {
-        ZT_OK(pl->mem->cast_from_f32((zf_dtype)dt, ds.p, dd.p, n, g_stream));
+        ZT_OK(pl->mem->cast_from_f32((zf_dtype)dt, ds.p, dd.p, n, zt_cuda_stream));
         down(got, &dd);
         int64_t bad = -1;
         for (int64_t i = 0; i < n && bad < 0; i++) {
@@ -181,7 +150,7 @@ static void ew_case(ew_op op, zf_dtype t, int64_t rows, int64_t cols, int64_t ld
     char what[96];
     snprintf(what, sizeof what, "%s.%s [%lld x %lld ld %lld off %lld]", k_ew_names[op], zf_fidelity_name(f),
              (long long)rows, (long long)cols, (long long)ld, (long long)off);
-    ZT_CHECK(ew_call(op, tin, tout, f, g_stream) == ZF_OK, "%s: %s", what, zf_last_error());
+    ZT_CHECK(ew_call(op, tin, tout, f, zt_cuda_stream) == ZF_OK, "%s: %s", what, zf_last_error());
     zf_fidelity cf = f == ZF_FIDELITY_FAST ? f : ZF_FIDELITY_STOCK;
     ZT_CHECK(ew_call(op, cin, cout, cf, NULL) == ZF_OK, "%s cpu: %s", what, zf_last_error());
     for (int k = 0; k < no; k++) {
@@ -243,7 +212,7 @@ static void norm_case(norm_op op, zf_dtype t, int64_t rows, int64_t n, zf_fideli
     /* in place: h overwrites x (forward), d_x overwrites d_y (VJPs) */
     if (in_place) t1 = op == N_ADD ? gx : t1;
     if (in_place && op >= N_RMS_VJP) t0 = gr;
-    zf_opts o = {f, g_stream}, cs = {f == ZF_FIDELITY_FAST ? f : ZF_FIDELITY_STOCK, NULL};
+    zf_opts o = {f, zt_cuda_stream}, cs = {f == ZF_FIDELITY_FAST ? f : ZF_FIDELITY_STOCK, NULL};
     zf_status sg = ZF_OK, sc = ZF_OK;
     int dw_on = dwt != ZF_DTYPE_COUNT;
     switch (op) {
@@ -268,12 +237,12 @@ static void norm_case(norm_op op, zf_dtype t, int64_t rows, int64_t n, zf_fideli
     ZT_CHECK(sc == ZF_OK, "%s cpu: %s", what, sc ? zf_last_error() : "");
     if (sg == ZF_OK && sc == ZF_OK) {
         int vjp = op >= N_RMS_VJP;
-        zf_memcpy(g0, ZF_DEVICE_CPU, t0.data, ZF_DEVICE_CUDA, bytes, g_stream);
-        zf_stream_synchronize(g_stream);
+        zf_memcpy(g0, ZF_DEVICE_CPU, t0.data, ZF_DEVICE_CUDA, bytes, zt_cuda_stream);
+        zf_stream_synchronize(zt_cuda_stream);
         compare(what, t, g0, w0, rows * n, 0.0, vjp);
         if (op == N_ADD) {
-            zf_memcpy(g1, ZF_DEVICE_CPU, t1.data, ZF_DEVICE_CUDA, bytes, g_stream);
-            zf_stream_synchronize(g_stream);
+            zf_memcpy(g1, ZF_DEVICE_CPU, t1.data, ZF_DEVICE_CUDA, bytes, zt_cuda_stream);
+            zf_stream_synchronize(zt_cuda_stream);
             compare(what, t, g1, w1, rows * n, 0.0, 0); /* h is T(x + r) in every variant */
         }
         if (vjp && dw_on) {
@@ -342,7 +311,7 @@ static void test_graph(void) {
     up(&x, hx); up(&r, hr); up(&w, hx);
     zf_tensor tx = on_cuda(zf_tensor_2d(NULL, t, 1, n), x.p), tr = on_cuda(tx, r.p), ty = on_cuda(tx, y.p);
     zf_tensor th = on_cuda(tx, h.p), tw = on_cuda(zf_tensor_1d(NULL, t, n), w.p);
-    zf_opts o = {ZF_FIDELITY_AUTO, g_stream};
+    zf_opts o = {ZF_FIDELITY_AUTO, zt_cuda_stream};
     for (int fid = ZF_FIDELITY_STOCK; fid <= ZF_FIDELITY_EXACT; fid++) {
         o.fidelity = (zf_fidelity)fid; /* stock compositions allocate stream-ordered scratch inside the graph */
         ZT_OK(zf_add_rms_norm(&tx, &tr, &tw, 1e-6f, &ty, &th, &o));
@@ -350,12 +319,12 @@ static void test_graph(void) {
         down(a, &r);
         up(&r, hr);
         void *g = NULL;
-        ZT_OK(pl->timing->capture_begin(g_stream));
+        ZT_OK(pl->timing->capture_begin(zt_cuda_stream));
         ZT_OK(zf_add_rms_norm(&tx, &tr, &tw, 1e-6f, &ty, &th, &o));
         ZT_OK(zf_swiglu(&ty, &th, &tr, &o));
-        ZT_OK(pl->timing->capture_end(g_stream, &g));
+        ZT_OK(pl->timing->capture_end(zt_cuda_stream, &g));
         if (g) {
-            ZT_OK(pl->timing->graph_launch(g, g_stream));
+            ZT_OK(pl->timing->graph_launch(g, zt_cuda_stream));
             down(b, &r);
             ZT_CHECK(zt_first_diff(t, a, b, n) < 0, "graph replay (%s) differs from direct calls",
                      zf_fidelity_name((zf_fidelity)fid));
@@ -391,8 +360,8 @@ static void test_bad_args(void) {
     ZT_CHECK(zf_rms_norm(&big, &bigw, 1e-6f, &big, NULL) == ZF_ERR_UNSUPPORTED && strstr(zf_last_error(), "at most"),
              "long rows: %s", zf_last_error());
     /* nothing above wrote an output */
-    zf_memcpy(host, ZF_DEVICE_CPU, y.p, ZF_DEVICE_CUDA, sizeof host, g_stream);
-    zf_stream_synchronize(g_stream);
+    zf_memcpy(host, ZF_DEVICE_CPU, y.p, ZF_DEVICE_CUDA, sizeof host, zt_cuda_stream);
+    zf_stream_synchronize(zt_cuda_stream);
     unsigned char poison[4] = {0x7f, 0x7f, 0x7f, 0x7f};
     ZT_CHECK(memcmp(host, poison, 4) == 0 && memcmp(&host[n - 1], poison, 4) == 0, "an output was written");
     dfree(&x); dfree(&y); dfree(&w);
@@ -406,12 +375,12 @@ int main(void) {
     }
     const char *q = getenv("ZF_TEST_QUICK");
     g_quick = q && *q && strcmp(q, "0") != 0;
-    ZT_OK(zf_stream_create(&g_stream));
+    ZT_OK(zf_stream_create(&zt_cuda_stream));
     test_cast();
     test_elementwise();
     test_norms();
     test_graph();
     test_bad_args();
-    zf_stream_destroy(g_stream);
+    zf_stream_destroy(zt_cuda_stream);
     return zt_finish();
 }

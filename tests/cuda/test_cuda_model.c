@@ -16,60 +16,17 @@
 
 #include "core/cuda_loader.h"
 #include "core/dtype.h"
+#include "dbuf.h"
 #include "harness.h"
 #include "model/model.h"
 #include "model/model_file.h"
 #include "model/synth.h"
 
 static int g_quick;
-#define GUARD 64
-
-typedef struct dbuf {
-    char *base;
-    void *p;
-    size_t bytes;
-} dbuf;
-
-static dbuf dalloc(size_t bytes) {
-    dbuf b = {NULL, NULL, bytes};
-    if (zf_device_alloc(ZF_DEVICE_CUDA, bytes + 2 * GUARD, (void **)&b.base) != ZF_OK) {
-        fprintf(stderr, "device alloc of %zu bytes failed: %s\n", bytes, zf_last_error());
-        exit(1);
-    }
-    b.p = b.base + GUARD;
-    zf_cuda_plugin_loaded(NULL)->mem->fill(b.base, 0x7f, bytes + 2 * GUARD, NULL);
-    return b;
-}
-static void dfree(dbuf *b) { zf_device_free(ZF_DEVICE_CUDA, b->base); }
-static dbuf up(const void *h, size_t bytes) {
-    dbuf b = dalloc(bytes);
-    zf_memcpy(b.p, ZF_DEVICE_CUDA, h, ZF_DEVICE_CPU, bytes, NULL);
-    return b;
-}
-static void down(void *h, const dbuf *b) {
-    ZT_OK(zf_memcpy(h, ZF_DEVICE_CPU, b->p, ZF_DEVICE_CUDA, b->bytes, NULL));
-    ZT_OK(zf_stream_synchronize(NULL));
-}
-static int guards_ok(const dbuf *b) {
-    unsigned char g[2 * GUARD];
-    zf_memcpy(g, ZF_DEVICE_CPU, b->base, ZF_DEVICE_CUDA, GUARD, NULL);
-    zf_memcpy(g + GUARD, ZF_DEVICE_CPU, (char *)b->p + b->bytes, ZF_DEVICE_CUDA, GUARD, NULL);
-    zf_stream_synchronize(NULL);
-    for (int i = 0; i < 2 * GUARD; i++)
-        if (g[i] != 0x7f) return 0;
-    return 1;
-}
 static zf_tensor on_dev(zf_tensor t, const dbuf *b) {
     t.data = b->p;
     t.device = ZF_DEVICE_CUDA;
     return t;
-}
-static int64_t first_diff(zf_dtype t, const void *a, const void *b, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        float x = zt_get(t, a, i), y = zt_get(t, b, i);
-        if (zf_f32_bits(x) != zf_f32_bits(y) && !(isnan(x) && isnan(y))) return i;
-    }
-    return -1;
 }
 static size_t bytes_of(const zf_tensor *t) { return (size_t)zf_tensor_numel(t) * zf_dtype_size(t->dtype); }
 
@@ -77,7 +34,7 @@ static size_t bytes_of(const zf_tensor *t) { return (size_t)zf_tensor_numel(t) *
 static void compare(const char *what, const dbuf *got, const zf_tensor *want) {
     void *h = malloc(got->bytes);
     down(h, got);
-    int64_t at = first_diff(want->dtype, h, want->data, zf_tensor_numel(want));
+    int64_t at = first_diff_nan(want->dtype, h, want->data, zf_tensor_numel(want));
     ZT_CHECK(at < 0, "%s: element %lld cuda %.9g, cpu %.9g", what, (long long)at, at < 0 ? 0.0 : zt_get(want->dtype, h, at),
              at < 0 ? 0.0 : zt_get(want->dtype, want->data, at));
     ZT_CHECK(guards_ok(got), "%s: a write outside the output", what);
@@ -94,7 +51,7 @@ static void test_embedding(void) {
     for (int i = 0; i < 37; i++) ids[i] = (int32_t)(zt_rand() % vocab);
     ids[5] = ids[4]; /* a repeat */
     ids[6] = (int32_t)vocab - 1;
-    dbuf dids = up(ids, sizeof ids);
+    dbuf dids = dbuf_of(ids, sizeof ids);
     for (int a = 0; a < 3; a++)
         for (int b = 0; b < 3; b++)
             for (size_t c = 0; c < sizeof dims / sizeof *dims; c++) {
@@ -104,7 +61,7 @@ static void test_embedding(void) {
                 zf_tensor want = zf_tensor_2d(malloc((size_t)(m * dim) * 4), k_dt[b], m, dim);
                 zf_tensor hid = zf_tensor_1d(ids, ZF_DTYPE_I32, m);
                 ZT_OK(zf_embedding(&tab, &hid, &want, NULL));
-                dbuf dt = up(tab.data, bytes_of(&tab)), dout = dalloc(bytes_of(&want));
+                dbuf dt = dbuf_of(tab.data, bytes_of(&tab)), dout = dalloc(bytes_of(&want));
                 zf_tensor t = on_dev(tab, &dt), o = on_dev(want, &dout), di = on_dev(hid, &dids);
                 ZT_OK(zf_embedding(&t, &di, &o, NULL));
                 char what[96];
@@ -134,7 +91,7 @@ static void test_embedding(void) {
                 zf_tensor want = zf_tensor_2d(malloc((size_t)(m * dim) * 4), to, m, dim);
                 zf_tensor hid = zf_tensor_1d(qids, ZF_DTYPE_I32, m);
                 ZT_OK(zf_embedding_q(&q, &hid, &want, NULL));
-                dbuf dp = up(q.packed, pb), ds = up(q.scales, sb), db = up(q.biases, sb), di = up(qids, sizeof qids);
+                dbuf dp = dbuf_of(q.packed, pb), ds = dbuf_of(q.scales, sb), db = dbuf_of(q.biases, sb), di = dbuf_of(qids, sizeof qids);
                 dbuf dout = dalloc(bytes_of(&want));
                 zf_qweight qd = q;
                 qd.packed = dp.p;
@@ -176,7 +133,7 @@ static void test_rope(void) {
                     zf_tensor cs = zf_tensor_nd(malloc((size_t)(m * D) * 4), ZF_DTYPE_F32, 3, cshape);
                     zt_fill(k_dt[d], x.data, m * h * D, 20.0f);
                     ZT_OK(zf_rope_table(c == 2 ? 1e6f : 1e4f, D, p0s[c], &cs));
-                    dbuf dx = up(x.data, bytes_of(&x)), dc = up(cs.data, bytes_of(&cs)), dout = dalloc(bytes_of(&x));
+                    dbuf dx = dbuf_of(x.data, bytes_of(&x)), dc = dbuf_of(cs.data, bytes_of(&cs)), dout = dalloc(bytes_of(&x));
                     ZT_OK(zf_rope(&x, &cs, neox, &want, NULL));
                     zf_tensor tx = on_dev(x, &dx), tc = on_dev(cs, &dc), to = on_dev(x, inplace ? &dx : &dout);
                     ZT_OK(zf_rope(&tx, &tc, neox, &to, NULL));
@@ -204,7 +161,7 @@ static void test_softmax(void) {
             zt_fill(k_dt[d], x.data, rows * n, 12.0f);
             if (c == 2) zt_set(k_dt[d], x.data, 3, NAN); /* a later NaN: the row is NaN */
             ZT_OK(zf_softmax(&x, &want, NULL));
-            dbuf dx = up(x.data, bytes_of(&x)), dout = dalloc(bytes_of(&x));
+            dbuf dx = dbuf_of(x.data, bytes_of(&x)), dout = dalloc(bytes_of(&x));
             zf_tensor tx = on_dev(x, &dx), to = on_dev(want, &dout);
             ZT_OK(zf_softmax(&tx, &to, NULL));
             char what[64];
@@ -227,7 +184,7 @@ static void test_copy(void) {
             zf_tensor cache = zf_tensor_nd(malloc((size_t)(heads * ctx * D) * 4), k_dt[b], 3, cs);
             zt_fill(k_dt[a], x.data, n * heads * D, 100.0f);
             memset(cache.data, 0x7f, bytes_of(&cache));
-            dbuf dx = up(x.data, bytes_of(&x)), dc = dalloc(bytes_of(&cache));
+            dbuf dx = dbuf_of(x.data, bytes_of(&x)), dc = dalloc(bytes_of(&cache));
             zf_tensor view = x, dview;
             view.dtype = k_dt[b];
             view.stride[0] = D;
@@ -275,7 +232,7 @@ static void test_attention(void) {
                 k.stride[0] = v.stride[0] = L * d;
                 float scale = 1.0f / sqrtf((float)d);
                 ZT_OK(zf_attention(&q, &k, &v, scale, &want, NULL));
-                dbuf dq = up(q.data, bytes_of(&q)), dk = up(kh, kvb), dv = up(vh, kvb), dout = dalloc(bytes_of(&q));
+                dbuf dq = dbuf_of(q.data, bytes_of(&q)), dk = dbuf_of(kh, kvb), dv = dbuf_of(vh, kvb), dout = dalloc(bytes_of(&q));
                 zf_tensor tq_ = on_dev(q, &dq), tk_ = on_dev(k, &dk), tv_ = on_dev(v, &dv), to = on_dev(want, &dout);
                 ZT_OK(zf_attention(&tq_, &tk_, &tv_, scale, &to, NULL));
                 char what[128];
@@ -304,7 +261,7 @@ static void test_matmul(void) {
                 zt_fill(k_dt[a], x.data, m * k, 2.0f);
                 zt_fill(k_dt[b], w.data, n * k, 1.0f);
                 ZT_OK(zf_matmul(&x, &w, &want, NULL));
-                dbuf dx = up(x.data, bytes_of(&x)), dw = up(w.data, bytes_of(&w)), dy = dalloc(bytes_of(&want));
+                dbuf dx = dbuf_of(x.data, bytes_of(&x)), dw = dbuf_of(w.data, bytes_of(&w)), dy = dalloc(bytes_of(&want));
                 zf_tensor tx = on_dev(x, &dx), tw = on_dev(w, &dw), ty = on_dev(want, &dy);
                 ZT_OK(zf_matmul(&tx, &tw, &ty, NULL));
                 char what[96];
@@ -385,7 +342,7 @@ static void compare_models(const char *path, zf_dtype act) {
     /* every prompt row's logits, then 8 greedy decode steps */
     ZT_OK(zf_model_forward(cpu, prompt, 13, 1, a));
     ZT_OK(zf_model_forward(gpu, prompt, 13, 1, b));
-    int64_t at = first_diff(ZF_DTYPE_F32, a, b, 13 * V);
+    int64_t at = first_diff_nan(ZF_DTYPE_F32, a, b, 13 * V);
     ZT_CHECK(at < 0, "%s (%s): prefill logits differ at row %lld, id %lld", path, zf_dtype_name(act),
              (long long)(at / V), (long long)(at % V));
     for (int step = 0; step < 8; step++) {
@@ -394,7 +351,7 @@ static void compare_models(const char *path, zf_dtype act) {
             if (a[i] > a[tok]) tok = (int32_t)i;
         ZT_OK(zf_model_forward(cpu, &tok, 1, 0, a));
         ZT_OK(zf_model_forward(gpu, &tok, 1, 0, b));
-        at = first_diff(ZF_DTYPE_F32, a, b, V);
+        at = first_diff_nan(ZF_DTYPE_F32, a, b, V);
         ZT_CHECK(at < 0, "%s (%s): decode step %d logits differ at id %lld: %.9g vs %.9g", path, zf_dtype_name(act),
                  step, (long long)at, at < 0 ? 0.0 : a[at], at < 0 ? 0.0 : b[at]);
     }

@@ -16,61 +16,16 @@
 
 #include "core/cuda_loader.h"
 #include "core/dtype.h"
+#include "dbuf.h"
 #include "harness.h"
 
 static int g_quick;
-static zf_stream *S;
-#define GUARD 64
-
-typedef struct dbuf {
-    char *base;
-    void *p;
-    size_t bytes;
-} dbuf;
-
-static dbuf dalloc(size_t bytes) {
-    dbuf b = {NULL, NULL, bytes};
-    if (zf_device_alloc(ZF_DEVICE_CUDA, bytes + 2 * GUARD, (void **)&b.base) != ZF_OK) {
-        fprintf(stderr, "device alloc of %zu bytes failed: %s\n", bytes, zf_last_error());
-        exit(1);
-    }
-    b.p = b.base + GUARD;
-    zf_cuda_plugin_loaded(NULL)->mem->fill(b.base, 0x7f, bytes + 2 * GUARD, S);
-    return b;
-}
-static void dfree(dbuf *b) { zf_device_free(ZF_DEVICE_CUDA, b->base); }
-static dbuf dup_up(const void *h, size_t bytes) {
-    dbuf b = dalloc(bytes);
-    zf_memcpy(b.p, ZF_DEVICE_CUDA, h, ZF_DEVICE_CPU, bytes, S);
-    return b;
-}
-static void down(void *h, const dbuf *b) {
-    zf_memcpy(h, ZF_DEVICE_CPU, b->p, ZF_DEVICE_CUDA, b->bytes, S);
-    zf_stream_synchronize(S);
-}
-static int guards_ok(const dbuf *b) {
-    unsigned char g[2 * GUARD];
-    zf_memcpy(g, ZF_DEVICE_CPU, b->base, ZF_DEVICE_CUDA, GUARD, S);
-    zf_memcpy(g + GUARD, ZF_DEVICE_CPU, (char *)b->p + b->bytes, ZF_DEVICE_CUDA, GUARD, S);
-    zf_stream_synchronize(S);
-    for (int i = 0; i < 2 * GUARD; i++)
-        if (g[i] != 0x7f) return 0;
-    return 1;
-}
 static zf_tensor dev(zf_tensor t, void *p) {
     t.data = p;
     t.device = ZF_DEVICE_CUDA;
     return t;
 }
 
-/* index of the first element whose bits differ (NaN == NaN), or -1 */
-static int64_t first_diff(zf_dtype t, const void *a, const void *b, int64_t n) {
-    for (int64_t i = 0; i < n; i++) {
-        float x = zt_get(t, a, i), y = zt_get(t, b, i);
-        if (zf_f32_bits(x) != zf_f32_bits(y) && !(isnan(x) && isnan(y))) return i;
-    }
-    return -1;
-}
 
 /* A random quantized weight, host and device copies. */
 typedef struct qw {
@@ -90,9 +45,9 @@ static qw qw_make(int bits, int gs, zf_dtype sdt, int64_t E, int64_t n, int64_t 
     zt_fill(sdt, w.hs, groups, 0.05f);
     zt_fill(sdt, w.hb, groups, 0.5f);
     w.h = (zf_qweight){w.hp, w.hs, w.hb, sdt, bits, gs, E, n, k, ZF_DEVICE_CPU};
-    w.dp = dup_up(w.hp, (size_t)words * 4);
-    w.ds = dup_up(w.hs, (size_t)groups * ss);
-    w.db = dup_up(w.hb, (size_t)groups * ss);
+    w.dp = dbuf_of(w.hp, (size_t)words * 4);
+    w.ds = dbuf_of(w.hs, (size_t)groups * ss);
+    w.db = dbuf_of(w.hb, (size_t)groups * ss);
     w.d = (zf_qweight){w.dp.p, w.ds.p, w.db.p, sdt, bits, gs, E, n, k, ZF_DEVICE_CUDA};
     return w;
 }
@@ -126,14 +81,14 @@ static void qcase_routed(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int
                                       : (int32_t)(zt_rand() % (uint64_t)E);
     if (slots > 1) hid[slots - 1] = hid[0]; /* a duplicate in token 0 */
     memset(want, 0x7f, (size_t)(orows * n) * es);
-    dbuf dx = dup_up(hx, (size_t)(xrows * k) * es), dw = dup_up(hw, (size_t)(m * slots) * es);
-    dbuf did = dup_up(hid, (size_t)(m * slots) * 4), dout = dalloc((size_t)(orows * n) * es);
+    dbuf dx = dbuf_of(hx, (size_t)(xrows * k) * es), dw = dbuf_of(hw, (size_t)(m * slots) * es);
+    dbuf did = dbuf_of(hid, (size_t)(m * slots) * 4), dout = dalloc((size_t)(orows * n) * es);
     int64_t s3[3] = {m, slots, k}, o3[3] = {m, slots, n}, i2[2] = {m, slots}, x2[2] = {m, k}, y2[2] = {m, n};
     zf_tensor cx = op == OP_COMBINE ? zf_tensor_nd(hx, t, 3, s3) : zf_tensor_nd(hx, t, 2, x2);
     zf_tensor cid = zf_tensor_nd(hid, ZF_DTYPE_I32, 2, i2), cw = zf_tensor_nd(hw, t, 2, i2);
     zf_tensor co = op == OP_COMBINE || op == OP_QMM ? zf_tensor_nd(want, t, 2, y2) : zf_tensor_nd(want, t, 3, o3);
     zf_tensor gx = dev(cx, dx.p), gid = dev(cid, did.p), gw = dev(cw, dw.p), go = dev(co, dout.p);
-    zf_opts o = {f, S}, c = {f == ZF_FIDELITY_FAST ? f : ZF_FIDELITY_STOCK, NULL};
+    zf_opts o = {f, zt_cuda_stream}, c = {f == ZF_FIDELITY_FAST ? f : ZF_FIDELITY_STOCK, NULL};
     zf_status sg, sc;
     switch (op) {
     case OP_GATHER: sg = zf_gather_qmm(&gx, &wg.d, &gid, &go, &o); sc = zf_gather_qmm(&cx, &wg.h, &cid, &co, &c); break;
@@ -155,7 +110,7 @@ static void qcase_routed(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int
     ZT_CHECK(sc == ZF_OK, "%s cpu: %s", what, sc ? zf_last_error() : "");
     if (sg == ZF_OK && sc == ZF_OK) {
         down(got, &dout);
-        int64_t d = first_diff(t, got, want, orows * n);
+        int64_t d = first_diff_nan(t, got, want, orows * n);
         ZT_CHECK(d < 0, "%s: out[%lld] cuda %.9g cpu %.9g", what, (long long)d, d >= 0 ? zt_get(t, got, d) : 0.0,
                  d >= 0 ? zt_get(t, want, d) : 0.0);
         ZT_CHECK(guards_ok(&dout), "%s: write outside the output", what);
@@ -233,17 +188,17 @@ static void route_case(zf_dtype t, zf_dtype wt, int64_t m, int64_t E, int k, int
     zt_fill(t, hl, m * E, 4.0f);
     for (int64_t i = 0; i < m; i++) /* ties and an exact duplicate of the max */
         zt_set(t, hl, i * E + (E - 1), zt_get(t, hl, i * E));
-    dbuf dl = dup_up(hl, (size_t)(m * E) * es), di = dalloc((size_t)(m * k) * 4), dw = dalloc((size_t)(m * k) * ws);
+    dbuf dl = dbuf_of(hl, (size_t)(m * E) * es), di = dalloc((size_t)(m * k) * 4), dw = dalloc((size_t)(m * k) * ws);
     zf_tensor cl = zf_tensor_2d(hl, t, m, E), ci = zf_tensor_2d(hi, ZF_DTYPE_I32, m, k), cw = zf_tensor_2d(hw, wt, m, k);
     zf_tensor gl = dev(cl, dl.p), gi_t = dev(ci, di.p), gw_t = dev(cw, dw.p);
-    zf_opts o = {ZF_FIDELITY_AUTO, S};
+    zf_opts o = {ZF_FIDELITY_AUTO, zt_cuda_stream};
     ZT_OK(zf_moe_route(&gl, k, norm, &gi_t, &gw_t, &o));
     ZT_OK(zf_moe_route(&cl, k, norm, &ci, &cw, NULL));
     down(gi, &di);
     down(gw, &dw);
     ZT_CHECK(memcmp(gi, hi, (size_t)(m * k) * 4) == 0, "moe_route %s m %lld E %lld k %d: ids differ", zf_dtype_name(t),
              (long long)m, (long long)E, k);
-    int64_t d = first_diff(wt, gw, hw, m * k);
+    int64_t d = first_diff_nan(wt, gw, hw, m * k);
     ZT_CHECK(d < 0, "moe_route %s -> %s m %lld E %lld k %d norm %d: weights[%lld] cuda %.9g cpu %.9g",
              zf_dtype_name(t), zf_dtype_name(wt), (long long)m, (long long)E, k, norm, (long long)d,
              d >= 0 ? zt_get(wt, gw, d) : 0.0, d >= 0 ? zt_get(wt, hw, d) : 0.0);
@@ -275,13 +230,13 @@ static void test_bad_ids(void) {
         zt_fill(ZF_DTYPE_BF16, hx, mm * k, 2.0f);
         for (int64_t i = 0; i < mm * slots; i++) hid[i] = (int32_t)(zt_rand() % 4);
         hid[1] = -3, hid[mm * slots - 1] = 1 << 30;
-        dbuf dx = dup_up(hx, (size_t)(mm * k) * 2), did = dup_up(hid, (size_t)(mm * slots) * 4);
+        dbuf dx = dbuf_of(hx, (size_t)(mm * k) * 2), did = dbuf_of(hid, (size_t)(mm * slots) * 4);
         dbuf dout = dalloc((size_t)(mm * slots * n) * 2);
         int64_t o3[3] = {mm, slots, n};
         zf_tensor gx = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, mm, k), dx.p);
         zf_tensor gid = dev(zf_tensor_2d(NULL, ZF_DTYPE_I32, mm, slots), did.p);
         zf_tensor go = dev(zf_tensor_nd(NULL, ZF_DTYPE_BF16, 3, o3), dout.p);
-        zf_opts o = {ZF_FIDELITY_EXACT, S};
+        zf_opts o = {ZF_FIDELITY_EXACT, zt_cuda_stream};
         ZT_OK(zf_gather_qmm_swiglu(&gx, &wg.d, &wu.d, &gid, &go, &o));
         down(got, &dout);
         int nan_ok = 1, rest_ok = 1;
@@ -310,29 +265,29 @@ static void test_graph(void) {
          *b = malloc((size_t)(m * h) * 2);
     zt_fill(ZF_DTYPE_BF16, hx, m * h, 2.0f);
     zt_fill(ZF_DTYPE_BF16, hl, m * E, 3.0f);
-    dbuf dx = dup_up(hx, (size_t)(m * h) * 2), dl = dup_up(hl, (size_t)(m * E) * 2), di = dalloc((size_t)(m * K) * 4);
+    dbuf dx = dbuf_of(hx, (size_t)(m * h) * 2), dl = dbuf_of(hl, (size_t)(m * E) * 2), di = dalloc((size_t)(m * K) * 4);
     dbuf dw = dalloc((size_t)(m * K) * 2), dact = dalloc((size_t)(m * K * f) * 2), dy = dalloc((size_t)(m * h) * 2);
     int64_t a3[3] = {m, K, f};
     zf_tensor tx = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, h), dx.p), tl = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, E), dl.p);
     zf_tensor ti = dev(zf_tensor_2d(NULL, ZF_DTYPE_I32, m, K), di.p), tw = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, K), dw.p);
     zf_tensor ta = dev(zf_tensor_nd(NULL, ZF_DTYPE_BF16, 3, a3), dact.p), ty = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, h), dy.p);
     for (int fid = ZF_FIDELITY_STOCK; fid <= ZF_FIDELITY_EXACT; fid++) {
-        zf_opts o = {(zf_fidelity)fid, S};
+        zf_opts o = {(zf_fidelity)fid, zt_cuda_stream};
         ZT_OK(zf_moe_route(&tl, (int)K, 1, &ti, &tw, &o));
         ZT_OK(zf_gather_qmm_swiglu(&tx, &wg.d, &wu.d, &ti, &ta, &o));
         ZT_OK(zf_gather_qmm_combine(&ta, &wd.d, &ti, &tw, &ty, &o));
         down(a, &dy);
-        pl->mem->fill(dy.p, 0, dy.bytes, S);
+        pl->mem->fill(dy.p, 0, dy.bytes, zt_cuda_stream);
         void *g = NULL;
-        ZT_OK(pl->timing->capture_begin(S));
+        ZT_OK(pl->timing->capture_begin(zt_cuda_stream));
         ZT_OK(zf_moe_route(&tl, (int)K, 1, &ti, &tw, &o));
         ZT_OK(zf_gather_qmm_swiglu(&tx, &wg.d, &wu.d, &ti, &ta, &o));
         ZT_OK(zf_gather_qmm_combine(&ta, &wd.d, &ti, &tw, &ty, &o));
-        ZT_OK(pl->timing->capture_end(S, &g));
+        ZT_OK(pl->timing->capture_end(zt_cuda_stream, &g));
         if (g) {
-            ZT_OK(pl->timing->graph_launch(g, S));
+            ZT_OK(pl->timing->graph_launch(g, zt_cuda_stream));
             down(b, &dy);
-            ZT_CHECK(first_diff(ZF_DTYPE_BF16, a, b, m * h) < 0, "MoE graph replay (%s) differs from direct calls",
+            ZT_CHECK(first_diff_nan(ZF_DTYPE_BF16, a, b, m * h) < 0, "MoE graph replay (%s) differs from direct calls",
                      zf_fidelity_name((zf_fidelity)fid));
             pl->timing->graph_destroy(g);
         }
@@ -350,7 +305,7 @@ static void test_bad_args(void) {
     zf_tensor gx = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, k), dx.p);
     zf_tensor gid = dev(zf_tensor_2d(NULL, ZF_DTYPE_I32, m, slots), did.p);
     zf_tensor go = dev(zf_tensor_nd(NULL, ZF_DTYPE_BF16, 3, o3), dout.p);
-    zf_opts o = {ZF_FIDELITY_EXACT, S};
+    zf_opts o = {ZF_FIDELITY_EXACT, zt_cuda_stream};
     zf_qweight host_w = w.d;
     host_w.device = ZF_DEVICE_CPU;
     ZT_CHECK(zf_gather_qmm_swiglu(&gx, &host_w, &w.d, &gid, &go, &o) == ZF_ERR_INVALID_ARG &&
@@ -380,8 +335,8 @@ static void test_bad_args(void) {
     ZT_CHECK(zf_moe_route(&lg, 5, 1, &gid, &wts, &o) == ZF_ERR_INVALID_ARG && strstr(zf_last_error(), "k = 5"),
              "route k: %s", zf_last_error());
     unsigned char poison[64];
-    zf_memcpy(poison, ZF_DEVICE_CPU, dout.p, ZF_DEVICE_CUDA, sizeof poison, S);
-    zf_stream_synchronize(S);
+    zf_memcpy(poison, ZF_DEVICE_CPU, dout.p, ZF_DEVICE_CUDA, sizeof poison, zt_cuda_stream);
+    zf_stream_synchronize(zt_cuda_stream);
     int untouched = 1;
     for (size_t i = 0; i < sizeof poison; i++) untouched &= poison[i] == 0x7f;
     ZT_CHECK(untouched, "a rejected call wrote its output");
@@ -397,13 +352,13 @@ int main(void) {
     }
     const char *q = getenv("ZF_TEST_QUICK");
     g_quick = q && *q && strcmp(q, "0") != 0;
-    ZT_OK(zf_stream_create(&S));
+    ZT_OK(zf_stream_create(&zt_cuda_stream));
     test_gathered();
     test_grouped();
     test_route();
     test_bad_ids();
     test_graph();
     test_bad_args();
-    zf_stream_destroy(S);
+    zf_stream_destroy(zt_cuda_stream);
     return zt_finish();
 }
