@@ -1,14 +1,16 @@
 /* rms_norm and add_rms_norm on CUDA (forward and VJP). One block of 256
  * threads per row: the row is staged in shared memory as f32, thread l then
  * owns lane l of the canonical L256 reduction (docs/NUMERICS.md 4) and warp 0
- * runs the tree (shuffles 16..1 = lane strides 128..8, then 4, 2, 1 in
- * thread). Few rows (decode) take fwd_decode_kernel: up to 1024 threads per
- * row, every load issued up front, the same lane sums and tree. The weight
+ * runs the tree (cuda/l256.cuh). Few rows (decode) of n >= 2048 take
+ * fwd_cluster_kernel: a cluster of 4, 8 or 16 CTAs per row that exchange
+ * their lane sums with st.async; other few-row shapes take fwd_decode_kernel
+ * (up to 1024 threads per row, every load issued up front). The weight
  * gradient is reduced in fixed chunks of 32 rows. */
 #include <cooperative_groups.h>
 #include <math.h>
 
 #include "cuda/check.cuh"
+#include "cuda/cluster.cuh"
 #include "cuda/dtype.cuh"
 #include "cuda/kernels.cuh"
 #include "cuda/l256.cuh"
@@ -207,25 +209,26 @@ __global__ void __launch_bounds__(1024) fwd_decode_kernel(const zf_norm_args a, 
     }
 }
 
-/* Few rows of a longer n (decode): a cluster of NORM_CL CTAs per row, on as
- * many SMs, so the loads, adds, roundings and stores of one row are spread
- * over NORM_CL SMs instead of one. CTA q owns the L256 lanes [qL, qL + L),
- * L = 256 / NORM_CL: it loads, adds, rounds, stages and later normalises
- * every element of those lanes (the 16-byte vectors whose elements fall in
- * them), so lane l's chain runs in one thread over data of its own CTA, in
- * the canonical order. The 256 lane sums are written into every CTA's
- * shared memory (distributed shared memory); after one cluster barrier each
- * CTA folds the same tree and gets the same inv, bit for bit. */
-#define NORM_CL 8
+/* Few rows of a longer n (decode): a cluster of CL CTAs per row, on as many
+ * SMs, so the loads, adds, roundings and stores of one row are spread over
+ * CL SMs instead of one (per-SM traffic, not the reduction, set the decode
+ * time: docs/CUDA.md). CTA q owns the L256 lanes [qL, qL + L), L = 256 / CL:
+ * it loads, adds, rounds, stages and later normalises every element of
+ * those lanes (the 16-byte vectors whose elements fall in them), so lane
+ * l's chain runs in one thread over data of its own CTA, in the canonical
+ * order. Each lane sum is sent into every CTA's shared memory with st.async
+ * on that CTA's mbarrier; every warp of every CTA then folds the same tree
+ * and gets the same inv, bit for bit. w does not depend on the previous
+ * kernel, so it is loaded before the programmatic-launch wait. */
 #define NORM_CL_THREADS 256
 
-template <int DT, int MODE, int P>
+template <int DT, int MODE, int P, int CL>
 __global__ void __launch_bounds__(NORM_CL_THREADS) fwd_cluster_kernel(const zf_norm_args a) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    constexpr int V = zf_cu_vec<DT>::n, L = 256 / NORM_CL, VPL = L / V; /* vectors per round and CTA */
-    extern __shared__ __align__(16) float row[];                           /* [round][L] */
+    constexpr int V = zf_cu_vec<DT>::n, L = 256 / CL, VPL = L / V; /* vectors per round and CTA */
+    extern __shared__ __align__(16) float row[];                   /* [round][L] */
     __shared__ __align__(16) float part[256];
-    __shared__ float s_inv;
+    __shared__ uint64_t got; /* counts the 256 lane sums arriving here */
     cooperative_groups::cluster_group cl = cooperative_groups::this_cluster();
     const int q = (int)cl.block_rank(), tid = threadIdx.x;
     const int n = (int)a.n, rounds = (n + 255) / 256, nvec = n / V;
@@ -234,21 +237,25 @@ __global__ void __launch_bounds__(NORM_CL_THREADS) fwd_cluster_kernel(const zf_n
     const char *r = MODE != NORM_PLAIN ? row_ptr<DT>(a.r, i, a.r_stride) : nullptr;
     char *h = MODE != NORM_PLAIN ? (char *)row_ptr<DT>(a.h, i, a.h_stride) : nullptr;
     char *y = (char *)row_ptr<DT>(a.y, i, a.y_stride);
-    /* every CTA of the cluster has started before any writes into another's
-     * shared memory: arrive now, wait just before those writes */
+    if (tid == 0) zf_cu_mbar_init_expect(&got, 256 * sizeof(float));
+    /* every CTA's barrier is initialised before anyone sends into it: arrive
+     * now, wait just before the sends */
     asm volatile("barrier.cluster.arrive.relaxed.aligned;" ::: "memory");
     uint4 xq[P], rq[P], wq[P];
     int vi[P];
-    zf_cu_wait_prior();
-    zf_cu_release_next();
 #pragma unroll
     for (int p = 0; p < P; p++) { /* item it = round m, vector u of this CTA's lanes */
         const int it = tid + p * NORM_CL_THREADS, m = it / VPL, v = m * (256 / V) + q * VPL + it % VPL;
         vi[p] = m < rounds && v < nvec ? v : -1;
+        if (vi[p] >= 0) wq[p] = ((const uint4 *)a.w)[v];
+    }
+    zf_cu_wait_prior();
+    zf_cu_release_next();
+#pragma unroll
+    for (int p = 0; p < P; p++) {
         if (vi[p] < 0) continue;
-        xq[p] = ((const uint4 *)x)[v];
-        if constexpr (MODE != NORM_PLAIN) rq[p] = ((const uint4 *)r)[v];
-        wq[p] = ((const uint4 *)a.w)[v];
+        xq[p] = ((const uint4 *)x)[vi[p]];
+        if constexpr (MODE != NORM_PLAIN) rq[p] = ((const uint4 *)r)[vi[p]];
     }
 #pragma unroll
     for (int p = 0; p < P; p++) {
@@ -271,9 +278,9 @@ __global__ void __launch_bounds__(NORM_CL_THREADS) fwd_cluster_kernel(const zf_n
         for (int e = 0; e < V; e += 4) d[e / 4] = make_float4(v[e], v[e + 1], v[e + 2], v[e + 3]);
     }
     __syncthreads();
+    float acc = 0.0f;
     if (tid < L) { /* lane q L + tid: elements q L + tid + 256 m, ascending */
         const int mc = (n - q * L - tid + 255) / 256; /* its rounds (n >= 256) */
-        float acc = 0.0f;
         int m = 0;
         for (; m + 8 <= mc; m += 8) { /* eight loads in flight, then the chain */
             float v[8];
@@ -283,21 +290,16 @@ __global__ void __launch_bounds__(NORM_CL_THREADS) fwd_cluster_kernel(const zf_n
             for (int u = 0; u < 8; u++) acc = __fmaf_rn(v[u], v[u], acc);
         }
         for (; m < mc; m++) acc = __fmaf_rn(row[m * L + tid], row[m * L + tid], acc);
-        asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
+    }
+    /* .aligned: the whole warp waits, outside the lane branch (L may be 16) */
+    asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
+    if (tid < L)
 #pragma unroll
-        for (int c = 0; c < NORM_CL; c++) *cl.map_shared_rank(&part[q * L + tid], c) = acc;
-    } else {
-        asm volatile("barrier.cluster.wait.aligned;" ::: "memory");
-    }
-    /* the lane sums of every CTA are here; no CTA touches another's shared
-     * memory after this barrier, so any may exit once it is done */
-    asm volatile("barrier.cluster.arrive.release.aligned;\n\tbarrier.cluster.wait.acquire.aligned;" ::: "memory");
-    if (tid < 32) {
-        const float ss = zf_cu_l256_tree(part);
-        if (tid == 0) s_inv = rms_inv(ss, n, a.eps);
-    }
-    __syncthreads();
-    const float inv = s_inv;
+        for (int c = 0; c < CL; c++) zf_cu_st_async(&part[q * L + tid], &got, c, acc);
+    /* all 256 lane sums are here once the barrier's bytes are complete; a
+     * CTA exits only after that, so no send targets an exited CTA */
+    zf_cu_mbar_wait0(&got);
+    const float inv = rms_inv(zf_cu_l256_tree(part), n, a.eps);
 #pragma unroll
     for (int p = 0; p < P; p++) {
         if (vi[p] < 0) continue;
@@ -469,43 +471,65 @@ static cudaError_t fwd_decode_go(const zf_norm_args *a, int64_t nvec, int64_t it
     return zf_cu_launch(fwd_decode_kernel<DT, MODE, P>, dim3((unsigned)a->rows), dim3(nt), smem, s, *a, nvec);
 }
 
-/* A cluster of NORM_CL CTAs per row (Hopper and later), with programmatic
+/* A cluster of CL CTAs per row (Hopper and later), with programmatic
  * dependent launch like every other kernel. */
-template <int DT, int MODE, int P>
+template <int DT, int MODE, int P, int CL>
 static cudaError_t fwd_cluster_go(const zf_norm_args *a, cudaStream_t s) {
+    if (CL > 8) { /* a non-portable cluster size */
+        cudaError_t e = cudaFuncSetAttribute(fwd_cluster_kernel<DT, MODE, P, CL>,
+                                             cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
+        if (e != cudaSuccess) return e;
+    }
     cudaLaunchConfig_t c = {};
     cudaLaunchAttribute at[2];
-    c.gridDim = dim3(NORM_CL, (unsigned)a->rows);
+    c.gridDim = dim3(CL, (unsigned)a->rows);
     c.blockDim = dim3(NORM_CL_THREADS);
-    c.dynamicSmemBytes = (size_t)((a->n + 255) / 256) * (256 / NORM_CL) * sizeof(float);
+    c.dynamicSmemBytes = (size_t)((a->n + 255) / 256) * (256 / CL) * sizeof(float);
     c.stream = s;
     at[0].id = cudaLaunchAttributeClusterDimension;
-    at[0].val.clusterDim.x = NORM_CL;
+    at[0].val.clusterDim.x = CL;
     at[0].val.clusterDim.y = 1;
     at[0].val.clusterDim.z = 1;
     at[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     at[1].val.programmaticStreamSerializationAllowed = 1;
     c.attrs = at;
     c.numAttrs = 2;
-    return cudaLaunchKernelEx(&c, fwd_cluster_kernel<DT, MODE, P>, *a);
+    return cudaLaunchKernelEx(&c, fwd_cluster_kernel<DT, MODE, P, CL>, *a);
 }
 
-/* The cluster path: a row of whole 16-byte vectors, long enough that one
- * SM's work dominates, few enough rows that every cluster has its SMs. */
-#define NORM_CL_MIN_N 4096
-template <int DT> static int cluster_items(const zf_norm_args *a) {
+/* The cluster path: at most 16 rows of whole 16-byte vectors and n >= 2048.
+ * The cluster size grows with n (measured on an H100, docs/CUDA.md): 4 CTAs
+ * below 6144 elements, 8 below 12288, 16 above; items per thread P is the
+ * CTA's vectors over 256 threads (at most 4, else the other kernels run). */
+#define NORM_CL_MIN_N 2048
+template <int DT> static int cluster_size(const zf_norm_args *a) {
     constexpr int V = zf_cu_vec<DT>::n;
     if (!zf_cu_pdl || a->rows > 16 || a->n < NORM_CL_MIN_N || a->n % V != 0 || vectors_per_row<DT>(a) * V != a->n)
         return 0;
-    return (int)((a->n + 255) / 256 * (256 / NORM_CL / V));
+    return a->n < 6144 ? 4 : a->n < 12288 ? 8 : 16;
+}
+
+template <int DT, int MODE, int CL> static cudaError_t fwd_cluster_pick(const zf_norm_args *a, cudaStream_t s) {
+    constexpr int V = zf_cu_vec<DT>::n;
+    const int64_t items = (a->n + 255) / 256 * (256 / CL / V);
+    if (items <= NORM_CL_THREADS) return fwd_cluster_go<DT, MODE, 1, CL>(a, s);
+    if (items <= 2 * NORM_CL_THREADS) return fwd_cluster_go<DT, MODE, 2, CL>(a, s);
+    if (items <= 4 * NORM_CL_THREADS) return fwd_cluster_go<DT, MODE, 4, CL>(a, s);
+    return cudaErrorNotSupported; /* the caller's other kernels take it */
 }
 
 template <int DT, int MODE> static cudaError_t fwd_go(const zf_norm_args *a, cudaStream_t s) {
     size_t smem = (size_t)((a->n + 3) / 4 * 4) * sizeof(float);
-    const int ci = cluster_items<DT>(a);
-    if (ci > 0 && ci <= NORM_CL_THREADS) return fwd_cluster_go<DT, MODE, 1>(a, s);
-    if (ci > 0 && ci <= 2 * NORM_CL_THREADS) return fwd_cluster_go<DT, MODE, 2>(a, s);
-    if (ci > 0 && ci <= 4 * NORM_CL_THREADS) return fwd_cluster_go<DT, MODE, 4>(a, s);
+    const int cs = cluster_size<DT>(a);
+    cudaError_t ce = cs == 4    ? fwd_cluster_pick<DT, MODE, 4>(a, s)
+                     : cs == 8  ? fwd_cluster_pick<DT, MODE, 8>(a, s)
+                     : cs == 16 ? fwd_cluster_pick<DT, MODE, 16>(a, s)
+                                : cudaErrorNotSupported;
+    if (cs == 16 && ce != cudaSuccess && ce != cudaErrorNotSupported) { /* 16 refused: take 8 */
+        (void)cudaGetLastError();
+        ce = fwd_cluster_pick<DT, MODE, 8>(a, s);
+    }
+    if (ce != cudaErrorNotSupported) return ce;
     if (few_rows(a->rows)) {
         /* P <= 2 items per thread: 1024 threads leave 64 registers each */
         int64_t nvec = vectors_per_row<DT>(a), items = nvec + (a->n - nvec * zf_cu_vec<DT>::n);

@@ -276,9 +276,10 @@ static void test_norms(void) {
                 }
             }
         norm_case(N_RMS_VJP, t, 70, 300, ZF_FIDELITY_STOCK, 0, ZF_DTYPE_COUNT, 1);
-        /* few long rows take the cluster kernel: a partial last round of 256
-         * lanes, 1 .. 4 vectors per thread, up to 16 rows */
-        static const int64_t cl_widths[] = {4104, 12296, 32768};
+        /* few long rows take the cluster kernel: clusters of 4 (2048, 4104),
+         * 8 (8200) and 16 CTAs (12296 and up), a partial last round of 256
+         * lanes, 1 .. 4 vectors per thread (49160 f32), up to 16 rows */
+        static const int64_t cl_widths[] = {2048, 4104, 8200, 12296, 32768, 49160};
         static const int64_t cl_rows[] = {1, 16};
         for (size_t wi = 0; wi < sizeof cl_widths / sizeof *cl_widths; wi++)
             for (size_t ri = 0; ri < sizeof cl_rows / sizeof *cl_rows; ri++) {
