@@ -2,13 +2,14 @@
  * invariances (SIMD == scalar, 1 == N threads, row m of an M-row call == a
  * 1-row call, gather == per-expert qmm), bit for bit, over every bits x
  * group size, odd N and K (some past 4096), 1..64 tokens, duplicate expert
- * ids; bad inputs. */
+ * ids; the SIMD kernels' one-x-row paths called directly; bad inputs. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/dtype.h"
 #include "core/registry.h"
+#include "cpu/qmm.h"
 #include "cpu/quant.h"
 #include "harness.h"
 #include "qweight.h"
@@ -127,6 +128,63 @@ static void test_gather(void) {
     }
 }
 
+/* The SIMD kernels called directly at one x row (decode), against the
+ * scalar definition bit for bit and float64: every bits x group size x
+ * scale dtype, rows that end mid-step (blocks not a multiple of 8), calls
+ * whose scales the AVX2 kernel converts all at once (rows x groups <= 2048)
+ * and calls it converts row by row (more, some past its 128-block segment),
+ * a row count that is not a multiple of the tile, and a poisoned output
+ * whose neighbour must stay untouched. */
+static void test_kernel_one_x(void) {
+    static const int bits_list[] = {2, 3, 4, 5, 6, 8};
+    zf_qdot_fn fns[2] = {zf_avx2_qdot, zf_avx512_qdot};
+    const char *names[2] = {"avx2", "avx512"};
+    for (int f = 0; f < 2; f++) {
+        if (zf_cpu_isa_detected() < (f == 0 ? ZF_CPU_ISA_AVX2 : ZF_CPU_ISA_AVX512)) continue;
+        for (int bi = 0; bi < 6; bi++)
+            for (int gs = 32; gs <= 128; gs *= 2)
+                for (int shape = 0; shape < 3; shape++) {
+                    int bits = bits_list[bi];
+                    zf_dtype st = (zf_dtype)(zt_rand() % 3);
+                    /* blocks: odd counts leave a tail after the 8-block steps */
+                    int64_t k = gs * (1 + 2 * (int64_t)(zt_rand() % 12));
+                    if (shape == 2) k = 4096 + gs * (1 + 2 * (int64_t)(zt_rand() % 4)); /* past a segment */
+                    int64_t groups = k / gs, rows;
+                    if (shape == 0) rows = 1 + (int64_t)(zt_rand() % (uint64_t)(2048 / groups < 70 ? 2048 / groups : 70));
+                    else rows = 2048 / groups + 1 + (int64_t)(zt_rand() % 5);
+                    char what[160];
+                    snprintf(what, sizeof what, "%s one x: bits %d gs %d scales %s k %lld rows %lld", names[f], bits, gs,
+                             zf_dtype_name(st), (long long)k, (long long)rows);
+                    qw q = make_qw(bits, gs, st, 1, rows, k);
+                    zt_buf xb = zt_alloc(ZF_DTYPE_F32, k), xsb = zt_alloc(ZF_DTYPE_F32, k / 4);
+                    zt_buf got = zt_alloc(ZF_DTYPE_F32, rows + 1), want = zt_alloc(ZF_DTYPE_F32, rows);
+                    zt_fill(ZF_DTYPE_F32, xb.p, k, 2.0f);
+                    if (zt_rand() & 1) /* bf16-valued activations, as the models pass */
+                        for (int64_t i = 0; i < k; i++)
+                            ((float *)xb.p)[i] = zf_load(ZF_DTYPE_BF16, &(uint16_t){(uint16_t)(zf_f32_bits(((float *)xb.p)[i]) >> 16)}, 0);
+                    float *xf = xb.p, *xs = xsb.p;
+                    zf_qx_prepare(ZF_DTYPE_F32, xf, k, xf, xs);
+                    zf_qrows w = zf_qrows_of(&q.w, 0, 0, rows);
+                    const float *xp[1] = {xf}, *xsp[1] = {xs};
+                    zt_poison(&got);
+                    fns[f](&w, 1, xp, xsp, got.p);
+                    zf_scalar_qdot(&w, 1, xp, xsp, want.p);
+                    int64_t at = zt_first_diff(ZF_DTYPE_F32, got.p, want.p, rows);
+                    ZT_CHECK(at < 0, "%s: row %lld = %.9g, scalar %.9g", what, (long long)at,
+                             at < 0 ? 0.0 : ((float *)got.p)[at], at < 0 ? 0.0 : ((float *)want.p)[at]);
+                    ZT_CHECK(((unsigned char *)got.p)[rows * 4] == 0x7f && zt_guards_ok(&got), "%s: wrote past the rows",
+                             what);
+                    for (int64_t r = 0; r < rows; r++) {
+                        double mag, ref = ref_dot(&q.w, 0, r, ZF_DTYPE_F32, xf, &mag);
+                        float v = ((float *)got.p)[r];
+                        ZT_CHECK(fabs(v - ref) <= 0x1p-24 * fabs(ref) + 0x1p-20 * mag, "%s: row %lld = %.9g, f64 %.9g",
+                                 what, (long long)r, v, ref);
+                    }
+                    zt_free(&xb), zt_free(&xsb), zt_free(&got), zt_free(&want), free_qw(&q);
+                }
+    }
+}
+
 #define EXPECT_ERR(call, needle, what)                                                                   \
     do {                                                                                                  \
         zt_poison(&yb);                                                                                   \
@@ -199,6 +257,7 @@ int main(void) {
     zt_init("test_qmm");
     test_variants_trusted();
     test_qmm();
+    test_kernel_one_x();
     test_gather();
     test_bad_args();
     return zt_finish();

@@ -196,9 +196,10 @@ INLINE void tile(const zf_qrows *w, int64_t r0, const float *const *xf, const fl
         }
 }
 
-/* Block j of a streamed row into its column's accumulator. */
-INLINE void stream_block(const uint8_t *p, int64_t j, int64_t nb, const float *xf, const float *xs, const float *sf,
-                         const float *bf, int64_t g, int64_t g0, __m256 *acc, const int bits) {
+/* Block j of a streamed row into its column's accumulator (s, bi: its
+ * group's scale and bias). */
+INLINE void stream_block(const uint8_t *p, int64_t j, int64_t nb, const float *xf, const float *xs, const float *s,
+                         const float *bi, __m256 *acc, const int bits) {
     const uint8_t *b = p + j * 4 * bits;
     uint8_t pad[64];
     if ((bits == 3 || bits == 5 || bits == 6) && j == nb - 1) { /* no read past the row */
@@ -211,40 +212,83 @@ INLINE void stream_block(const uint8_t *p, int64_t j, int64_t nb, const float *x
     d = _mm256_fmadd_ps(_mm256_loadu_ps(x + 8), unpack(b, 1, bits), d);
     d = _mm256_fmadd_ps(_mm256_loadu_ps(x + 16), unpack(b, 2, bits), d);
     d = _mm256_fmadd_ps(_mm256_loadu_ps(x + 24), unpack(b, 3, bits), d);
-    *acc = _mm256_fmadd_ps(_mm256_broadcast_ss(&sf[g - g0]), d, *acc);
-    *acc = _mm256_fmadd_ps(_mm256_broadcast_ss(&bf[g - g0]), _mm256_loadu_ps(xs + j * ZF_QLANES), *acc);
+    *acc = _mm256_fmadd_ps(_mm256_broadcast_ss(s), d, *acc);
+    *acc = _mm256_fmadd_ps(_mm256_broadcast_ss(bi), _mm256_loadu_ps(xs + j * ZF_QLANES), *acc);
+}
+
+/* Blocks j0 .. end of a streamed row (j0 a multiple of 8), sf/bf the f32
+ * scales and biases from block j0's group on: eight blocks per step (one
+ * per column), then the tail. G = log2(blocks per group) is a compile-time
+ * constant: block j + c of a step takes the scale at ((j - j0) >> G) +
+ * (c >> G), so a step needs one index and its scale loads have constant
+ * offsets (blocks of one group share them). */
+INLINE void stream_blocks(const uint8_t *p, int64_t j0, int64_t end, int64_t nb, const float *xf, const float *xs,
+                          const float *sf, const float *bf, __m256 a[ZF_QCOLS], const int bits, const int G) {
+    int64_t j = j0;
+    for (; j + ZF_QCOLS <= end; j += ZF_QCOLS) {
+        /* DRAM latency: ask for the bytes STREAM_AHEAD further on (the
+         * next rows' when this one ends; rows are contiguous) */
+        for (int off = 0; off < ZF_QCOLS * 4 * bits; off += 64)
+            _mm_prefetch((const char *)p + j * 4 * bits + STREAM_AHEAD + off, _MM_HINT_T0);
+        const float *sp = sf + ((j - j0) >> G), *bp = bf + ((j - j0) >> G);
+#pragma GCC unroll 8
+        for (int c = 0; c < ZF_QCOLS; c++) stream_block(p, j + c, nb, xf, xs, sp + (c >> G), bp + (c >> G), &a[c], bits);
+    }
+    const float *sp = sf + ((j - j0) >> G), *bp = bf + ((j - j0) >> G);
+#pragma GCC unroll 8
+    for (int c = 0; c < ZF_QCOLS; c++)
+        if (j + c < end) stream_block(p, j + c, nb, xf, xs, sp + (c >> G), bp + (c >> G), &a[c], bits);
 }
 
 /* Row r of w against one x row: blocks ascending, block j into column
- * j mod 8, all columns in registers. */
-INLINE float stream_row(const zf_qrows *w, int64_t r, const float *xf, const float *xs, const int bits) {
+ * j mod 8, all columns in registers; the scales converted a segment at a
+ * time. */
+INLINE float stream_row(const zf_qrows *w, int64_t r, const float *xf, const float *xs, const int bits, const int G) {
     const int64_t nb = w->k / ZF_QBLOCK;
-    const int gshift = w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2;
     const uint8_t *p = (const uint8_t *)(w->packed + r * w->words);
     const size_t ss = zf_dtype_size(w->sdt);
     float sf[SEG], bf[SEG];
     __m256 a[ZF_QCOLS];
     for (int c = 0; c < ZF_QCOLS; c++) a[c] = _mm256_setzero_ps();
     for (int64_t j0 = 0; j0 < nb; j0 += SEG) {
-        int64_t seg = nb - j0 < SEG ? nb - j0 : SEG, g0 = j0 >> gshift, ng = ((seg - 1) >> gshift) + 1;
+        int64_t seg = nb - j0 < SEG ? nb - j0 : SEG, g0 = j0 >> G, ng = ((seg - 1) >> G) + 1;
         size_t off = (size_t)(r * w->groups + g0) * ss;
         to_f32(w->sdt, (const char *)w->scales + off, ng, sf);
         to_f32(w->sdt, (const char *)w->biases + off, ng, bf);
-        /* eight blocks per step (one per column), then the segment's tail */
-        int64_t j = j0, end = j0 + seg;
-        for (; j + ZF_QCOLS <= end; j += ZF_QCOLS) {
-            /* DRAM latency: ask for the bytes STREAM_AHEAD further on (the
-             * next rows' when this one ends; rows are contiguous) */
-            for (int off = 0; off < ZF_QCOLS * 4 * bits; off += 64)
-                _mm_prefetch((const char *)p + j * 4 * bits + STREAM_AHEAD + off, _MM_HINT_T0);
-#pragma GCC unroll 8
-            for (int c = 0; c < ZF_QCOLS; c++) stream_block(p, j + c, nb, xf, xs, sf, bf, (j + c) >> gshift, g0, &a[c], bits);
-        }
-#pragma GCC unroll 8
-        for (int c = 0; c < ZF_QCOLS; c++)
-            if (j + c < end) stream_block(p, j + c, nb, xf, xs, sf, bf, (j + c) >> gshift, g0, &a[c], bits);
+        stream_blocks(p, j0, j0 + seg, nb, xf, xs, sf, bf, a, bits, G);
     }
     return reduce_columns(a);
+}
+
+/* Every row of w against one x row. Decode-sized calls (the call's scales
+ * fit SCALE_BATCH floats) convert the scales and biases of all their rows
+ * at once (rows are `groups` apart, so they are one run), which spares
+ * short rows a conversion, and its scalar tail, each. */
+#define SCALE_BATCH 2048
+INLINE void rows_1_g(const zf_qrows *w, const float *xf, const float *xs, float *out, const int bits, const int G) {
+    const int64_t nb = w->k / ZF_QBLOCK, n = w->rows * w->groups;
+    if (n > SCALE_BATCH) {
+        for (int64_t r = 0; r < w->rows; r++) out[r] = stream_row(w, r, xf, xs, bits, G);
+        return;
+    }
+    float sf[SCALE_BATCH], bf[SCALE_BATCH];
+    to_f32(w->sdt, w->scales, n, sf);
+    to_f32(w->sdt, w->biases, n, bf);
+    for (int64_t r = 0; r < w->rows; r++) {
+        __m256 a[ZF_QCOLS];
+        for (int c = 0; c < ZF_QCOLS; c++) a[c] = _mm256_setzero_ps();
+        stream_blocks((const uint8_t *)(w->packed + r * w->words), 0, nb, nb, xf, xs, sf + r * w->groups,
+                      bf + r * w->groups, a, bits, G);
+        out[r] = reduce_columns(a);
+    }
+}
+
+INLINE void rows_1(const zf_qrows *w, const float *xf, const float *xs, float *out, const int bits) {
+    switch (w->group_size) {
+    case 32: rows_1_g(w, xf, xs, out, bits, 0); break;
+    case 64: rows_1_g(w, xf, xs, out, bits, 1); break;
+    default: rows_1_g(w, xf, xs, out, bits, 2); break;
+    }
 }
 
 /* Every row for NX x rows: tiles of R rows, then single rows. */
@@ -259,7 +303,7 @@ INLINE void rows_nx(const zf_qrows *w, const float *const *xf, const float *cons
 #define DOT_BITS(B)                                                                                          \
     static void dot_##B(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out) { \
         if (nx == 1) {                                                                                      \
-            for (int64_t r = 0; r < w->rows; r++) out[r] = stream_row(w, r, xf[0], xs[0], B);               \
+            rows_1(w, xf[0], xs[0], out, B);                                                                \
             return;                                                                                         \
         }                                                                                                   \
         for (int i0 = 0; i0 < nx;) {                                                                        \
