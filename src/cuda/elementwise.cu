@@ -11,35 +11,35 @@
 /* ---- per-element math ---------------------------------------------------- */
 
 struct op_add {
-    enum { n_in = 2, n_out = 1 };
+    enum { n_in = 2, n_out = 1, heavy = 0 };
     template <int DT> __device__ static void f(const float *a, float *o) { o[0] = __fadd_rn(a[0], a[1]); }
 };
 struct op_mul {
-    enum { n_in = 2, n_out = 1 };
+    enum { n_in = 2, n_out = 1, heavy = 0 };
     template <int DT> __device__ static void f(const float *a, float *o) { o[0] = __fmul_rn(a[0], a[1]); }
 };
 struct op_silu {
-    enum { n_in = 1, n_out = 1 };
+    enum { n_in = 1, n_out = 1, heavy = 1 };
     template <int DT> __device__ static void f(const float *a, float *o) { o[0] = zf_cu_silu(a[0]); }
 };
 struct op_silu_vjp { /* a = (x, d_out) */
-    enum { n_in = 2, n_out = 1 };
+    enum { n_in = 2, n_out = 1, heavy = 1 };
     template <int DT> __device__ static void f(const float *a, float *o) {
         o[0] = __fmul_rn(a[1], zf_cu_silu_grad(a[0]));
     }
 };
 struct op_swiglu_exact { /* T(T(silu(g)) * u) */
-    enum { n_in = 2, n_out = 1 };
+    enum { n_in = 2, n_out = 1, heavy = 1 };
     template <int DT> __device__ static void f(const float *a, float *o) {
         o[0] = __fmul_rn(zf_cu_round<DT>(zf_cu_silu(a[0])), a[1]);
     }
 };
 struct op_swiglu_fast { /* T(silu(g) * u) */
-    enum { n_in = 2, n_out = 1 };
+    enum { n_in = 2, n_out = 1, heavy = 1 };
     template <int DT> __device__ static void f(const float *a, float *o) { o[0] = __fmul_rn(zf_cu_silu(a[0]), a[1]); }
 };
 struct op_swiglu_vjp_exact { /* a = (g, u, d); o = (d_gate, d_up) */
-    enum { n_in = 3, n_out = 2 };
+    enum { n_in = 3, n_out = 2, heavy = 1 };
     template <int DT> __device__ static void f(const float *a, float *o) {
         float s = zf_cu_round<DT>(zf_cu_silu(a[0]));
         float ds = zf_cu_round<DT>(__fmul_rn(a[2], a[1]));
@@ -48,7 +48,7 @@ struct op_swiglu_vjp_exact { /* a = (g, u, d); o = (d_gate, d_up) */
     }
 };
 struct op_swiglu_vjp_fast {
-    enum { n_in = 3, n_out = 2 };
+    enum { n_in = 3, n_out = 2, heavy = 1 };
     template <int DT> __device__ static void f(const float *a, float *o) {
         o[1] = __fmul_rn(a[2], zf_cu_silu(a[0]));
         o[0] = __fmul_rn(__fmul_rn(a[2], a[1]), zf_cu_silu_grad(a[0]));
@@ -175,6 +175,36 @@ template <int DT, class Op> __global__ void __launch_bounds__(64) ew_word_kernel
     }
 }
 
+/* Decode-sized f16/bf16 calls of the ops with an exp and an IEEE division
+ * per element (Op::heavy: silu, swiglu and their VJPs): one element per
+ * thread, so each thread's dependent chain is one element long. Measured
+ * on an H100 (one-row bf16 swiglu, 100-call graph): 1.12-1.19 us per call
+ * against 1.26-1.33 us with a word per thread (docs/CUDA.md). */
+template <int DT, class Op> __global__ void __launch_bounds__(128) ew_elem_kernel(const zf_ew_view v) {
+    constexpr size_t es = sizeof(typename zf_cu_elem<DT>::type);
+    zf_cu_wait_prior();
+    zf_cu_release_next();
+    const int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (t >= v.cols) return;
+    for (int64_t row = blockIdx.y; row < v.rows; row += gridDim.y) {
+        float ai[Op::n_in], oi[Op::n_out];
+#pragma unroll
+        for (int k = 0; k < Op::n_in; k++) ai[k] = zf_cu_load<DT>((const char *)v.in[k] + (size_t)(row * v.in_stride[k]) * es, t);
+        Op::template f<DT>(ai, oi);
+#pragma unroll
+        for (int k = 0; k < Op::n_out; k++) zf_cu_store<DT>((char *)v.out[k] + (size_t)(row * v.out_stride[k]) * es, t, oi[k]);
+    }
+}
+
+/* Blocks of 32 .. 128 threads, about 128 elements of the call per block
+ * (the fastest of 32, 64 and 128 at each width 2048 .. 14336 measured). */
+template <int DT, class Op> static cudaError_t ew_elem_go(const zf_ew_view *v, cudaStream_t s) {
+    const int64_t per = v->rows * v->cols / 128;
+    const unsigned nt = per <= 32 ? 32 : per <= 64 ? 64 : 128;
+    dim3 grid((unsigned)((v->cols + nt - 1) / nt), (unsigned)(v->rows < 65535 ? v->rows : 65535));
+    return zf_cu_launch(ew_elem_kernel<DT, Op>, grid, dim3(nt), 0, s, *v);
+}
+
 static bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 
 template <int DT, class Op, int U, bool STREAM>
@@ -194,11 +224,13 @@ template <int DT, class Op> static cudaError_t ew_go(const zf_ew_view *v, cudaSt
         vec = vec && aligned16(v->out[k]) && (v->rows == 1 || (v->out_stride[k] * es) % 16 == 0);
     int64_t nvec = vec ? v->cols / V : 0;
     int64_t items = nvec + (v->cols - nvec * V);
-    /* Decode-sized calls: a 32-bit word per thread where every operand's
-     * rows allow it, else a vector per thread; blocks of 64 threads spread
+    /* Decode-sized calls: one element per thread for f16/bf16 ops with an
+     * exp, a 32-bit word per thread where every operand's rows allow it,
+     * else a vector per thread; blocks of 64 threads spread
      * the per-element math over more SMs. Large calls: 4 (VJP: 2) vectors
      * per thread in flight. */
     if (v->rows * items <= 32768) {
+        if (DT != 0 && Op::heavy) return ew_elem_go<DT, Op>(v, s);
         bool word = (v->cols * es) % 4 == 0;
         for (int k = 0; k < Op::n_in; k++) word = word && ((uintptr_t)v->in[k] & 3u) == 0 && (v->in_stride[k] * es) % 4 == 0;
         for (int k = 0; k < Op::n_out; k++) word = word && ((uintptr_t)v->out[k] & 3u) == 0 && (v->out_stride[k] * es) % 4 == 0;
