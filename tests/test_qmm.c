@@ -130,11 +130,11 @@ static void test_gather(void) {
 
 /* The SIMD kernels called directly at one x row (decode), against the
  * scalar definition bit for bit and float64: every bits x group size x
- * scale dtype, rows that end mid-step (blocks not a multiple of 8), calls
- * whose scales the AVX2 kernel converts all at once (rows x groups <= 2048)
- * and calls it converts row by row (more, some past its 128-block segment),
- * a row count that is not a multiple of the tile, and a poisoned output
- * whose neighbour must stay untouched. */
+ * scale dtype, rows that end mid-step (blocks not a multiple of 8), and the
+ * AVX2 kernel's three scale paths: one batch of converted scales (rows x
+ * groups <= 512), several batches with a partial last one, and rows with
+ * more than 512 groups (converted a 128-block segment at a time, several
+ * segments); a poisoned output whose neighbour must stay untouched. */
 static void test_kernel_one_x(void) {
     static const int bits_list[] = {2, 3, 4, 5, 6, 8};
     zf_qdot_fn fns[2] = {zf_avx2_qdot, zf_avx512_qdot};
@@ -148,10 +148,11 @@ static void test_kernel_one_x(void) {
                     zf_dtype st = (zf_dtype)(zt_rand() % 3);
                     /* blocks: odd counts leave a tail after the 8-block steps */
                     int64_t k = gs * (1 + 2 * (int64_t)(zt_rand() % 12));
-                    if (shape == 2) k = 4096 + gs * (1 + 2 * (int64_t)(zt_rand() % 4)); /* past a segment */
+                    if (shape == 2) k = 512 * gs + gs * (1 + 2 * (int64_t)(zt_rand() % 4)); /* > 512 groups */
                     int64_t groups = k / gs, rows;
-                    if (shape == 0) rows = 1 + (int64_t)(zt_rand() % (uint64_t)(2048 / groups < 70 ? 2048 / groups : 70));
-                    else rows = 2048 / groups + 1 + (int64_t)(zt_rand() % 5);
+                    if (shape == 0) rows = 1 + (int64_t)(zt_rand() % (uint64_t)(512 / groups));
+                    else if (shape == 1) rows = 512 / groups * (2 + (int64_t)(zt_rand() % 3)) + 1 + (int64_t)(zt_rand() % 3);
+                    else rows = 1 + (int64_t)(zt_rand() % 3);
                     char what[160];
                     snprintf(what, sizeof what, "%s one x: bits %d gs %d scales %s k %lld rows %lld", names[f], bits, gs,
                              zf_dtype_name(st), (long long)k, (long long)rows);

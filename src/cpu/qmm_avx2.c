@@ -260,26 +260,41 @@ INLINE float stream_row(const zf_qrows *w, int64_t r, const float *xf, const flo
     return reduce_columns(a);
 }
 
-/* Every row of w against one x row. Decode-sized calls (the call's scales
- * fit SCALE_BATCH floats) convert the scales and biases of all their rows
- * at once (rows are `groups` apart, so they are one run), which spares
- * short rows a conversion, and its scalar tail, each. */
-#define SCALE_BATCH 2048
+/* Every row of w against one x row. Rows whose scales fit a batch (rows
+ * are `groups` apart, so a run of rows is one run of scales) are converted
+ * several rows at a time, which spares short rows a conversion, and its
+ * scalar tail, each; the next batch's scales and biases are prefetched
+ * while this one computes (from DRAM they would otherwise stall the next
+ * conversion). Longer rows convert a segment at a time. */
+#define SCALE_BATCH 512
 INLINE void rows_1_g(const zf_qrows *w, const float *xf, const float *xs, float *out, const int bits, const int G) {
-    const int64_t nb = w->k / ZF_QBLOCK, n = w->rows * w->groups;
-    if (n > SCALE_BATCH) {
+    const int64_t nb = w->k / ZF_QBLOCK, groups = w->groups;
+    if (groups > SCALE_BATCH) {
         for (int64_t r = 0; r < w->rows; r++) out[r] = stream_row(w, r, xf, xs, bits, G);
         return;
     }
+    const size_t ss = zf_dtype_size(w->sdt);
+    const int64_t per = SCALE_BATCH / groups;
     float sf[SCALE_BATCH], bf[SCALE_BATCH];
-    to_f32(w->sdt, w->scales, n, sf);
-    to_f32(w->sdt, w->biases, n, bf);
-    for (int64_t r = 0; r < w->rows; r++) {
-        __m256 a[ZF_QCOLS];
-        for (int c = 0; c < ZF_QCOLS; c++) a[c] = _mm256_setzero_ps();
-        stream_blocks((const uint8_t *)(w->packed + r * w->words), 0, nb, nb, xf, xs, sf + r * w->groups,
-                      bf + r * w->groups, a, bits, G);
-        out[r] = reduce_columns(a);
+    for (int64_t r0 = 0; r0 < w->rows; r0 += per) {
+        int64_t nr = w->rows - r0 < per ? w->rows - r0 : per;
+        size_t off = (size_t)(r0 * groups) * ss, len = (size_t)(nr * groups) * ss;
+        to_f32(w->sdt, (const char *)w->scales + off, nr * groups, sf);
+        to_f32(w->sdt, (const char *)w->biases + off, nr * groups, bf);
+        if (r0 + per < w->rows) {
+            size_t next = (size_t)((w->rows - r0 - per < per ? w->rows - r0 - per : per) * groups) * ss;
+            for (size_t o = 0; o < next; o += 64) {
+                _mm_prefetch((const char *)w->scales + off + len + o, _MM_HINT_T0);
+                _mm_prefetch((const char *)w->biases + off + len + o, _MM_HINT_T0);
+            }
+        }
+        for (int64_t r = 0; r < nr; r++) {
+            __m256 a[ZF_QCOLS];
+            for (int c = 0; c < ZF_QCOLS; c++) a[c] = _mm256_setzero_ps();
+            stream_blocks((const uint8_t *)(w->packed + (r0 + r) * w->words), 0, nb, nb, xf, xs, sf + r * groups,
+                          bf + r * groups, a, bits, G);
+            out[r0 + r] = reduce_columns(a);
+        }
     }
 }
 
