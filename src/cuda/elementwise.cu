@@ -143,7 +143,9 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) ew_kernel(const zf_ew_view v, i
 /* Decode-sized calls: one 32-bit word per thread (two f16/bf16 elements or
  * one f32), so a row's per-element math (silu: exp and an IEEE division)
  * is spread over as many threads and SMs as it can be, and each thread's
- * dependent chain is one or two elements long. */
+ * dependent chain is one or two elements long. One row per grid row, no
+ * row loop: on an H100 a grid-stride row loop around the same body cost
+ * 0.15-0.4 us per one-row call (docs/CUDA.md). */
 template <int DT, class Op> __global__ void __launch_bounds__(64) ew_word_kernel(const zf_ew_view v, int64_t words) {
     constexpr int N = DT == 0 ? 1 : 2;
     constexpr size_t es = sizeof(typename zf_cu_elem<DT>::type);
@@ -151,27 +153,27 @@ template <int DT, class Op> __global__ void __launch_bounds__(64) ew_word_kernel
     zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
     const int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (t >= words) return;
-    for (int64_t row = blockIdx.y; row < v.rows; row += gridDim.y) {
-        uint32_t q[Op::n_in];
+    /* one row per grid row (decode calls have rows <= 32768 < 65536) */
+    const int64_t row = blockIdx.y;
+    uint32_t q[Op::n_in];
 #pragma unroll
-        for (int k = 0; k < Op::n_in; k++) q[k] = ((const uint32_t *)((const char *)v.in[k] + (size_t)(row * v.in_stride[k]) * es))[t];
-        float o[Op::n_out][N];
+    for (int k = 0; k < Op::n_in; k++) q[k] = ((const uint32_t *)((const char *)v.in[k] + (size_t)(row * v.in_stride[k]) * es))[t];
+    float o[Op::n_out][N];
 #pragma unroll
-        for (int e = 0; e < N; e++) {
-            float ai[Op::n_in], oi[Op::n_out];
+    for (int e = 0; e < N; e++) {
+        float ai[Op::n_in], oi[Op::n_out];
 #pragma unroll
-            for (int k = 0; k < Op::n_in; k++)
-                ai[k] = DT == 0 ? __uint_as_float(q[k]) : zf_cu_from_bits((uint16_t)(q[k] >> (16 * e)), DT);
-            Op::template f<DT>(ai, oi);
+        for (int k = 0; k < Op::n_in; k++)
+            ai[k] = DT == 0 ? __uint_as_float(q[k]) : zf_cu_from_bits((uint16_t)(q[k] >> (16 * e)), DT);
+        Op::template f<DT>(ai, oi);
 #pragma unroll
-            for (int k = 0; k < Op::n_out; k++) o[k][e] = oi[k];
-        }
+        for (int k = 0; k < Op::n_out; k++) o[k][e] = oi[k];
+    }
 #pragma unroll
-        for (int k = 0; k < Op::n_out; k++) {
-            uint32_t *p = (uint32_t *)((char *)v.out[k] + (size_t)(row * v.out_stride[k]) * es);
-            if constexpr (DT == 0) p[t] = __float_as_uint(o[k][0]);
-            else p[t] = zf_cu_pack2<DT>(o[k][0], o[k][N - 1]);
-        }
+    for (int k = 0; k < Op::n_out; k++) {
+        uint32_t *p = (uint32_t *)((char *)v.out[k] + (size_t)(row * v.out_stride[k]) * es);
+        if constexpr (DT == 0) p[t] = __float_as_uint(o[k][0]);
+        else p[t] = zf_cu_pack2<DT>(o[k][0], o[k][N - 1]);
     }
 }
 
@@ -186,14 +188,14 @@ template <int DT, class Op> __global__ void __launch_bounds__(128) ew_elem_kerne
     zf_cu_release_next();
     const int64_t t = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (t >= v.cols) return;
-    for (int64_t row = blockIdx.y; row < v.rows; row += gridDim.y) {
-        float ai[Op::n_in], oi[Op::n_out];
+    /* one row per grid row, as in ew_word_kernel */
+    const int64_t row = blockIdx.y;
+    float ai[Op::n_in], oi[Op::n_out];
 #pragma unroll
-        for (int k = 0; k < Op::n_in; k++) ai[k] = zf_cu_load<DT>((const char *)v.in[k] + (size_t)(row * v.in_stride[k]) * es, t);
-        Op::template f<DT>(ai, oi);
+    for (int k = 0; k < Op::n_in; k++) ai[k] = zf_cu_load<DT>((const char *)v.in[k] + (size_t)(row * v.in_stride[k]) * es, t);
+    Op::template f<DT>(ai, oi);
 #pragma unroll
-        for (int k = 0; k < Op::n_out; k++) zf_cu_store<DT>((char *)v.out[k] + (size_t)(row * v.out_stride[k]) * es, t, oi[k]);
-    }
+    for (int k = 0; k < Op::n_out; k++) zf_cu_store<DT>((char *)v.out[k] + (size_t)(row * v.out_stride[k]) * es, t, oi[k]);
 }
 
 /* Blocks of 32 .. 128 threads, about 128 elements of the call per block
@@ -201,7 +203,7 @@ template <int DT, class Op> __global__ void __launch_bounds__(128) ew_elem_kerne
 template <int DT, class Op> static cudaError_t ew_elem_go(const zf_ew_view *v, cudaStream_t s) {
     const int64_t per = v->rows * v->cols / 128;
     const unsigned nt = per <= 32 ? 32 : per <= 64 ? 64 : 128;
-    dim3 grid((unsigned)((v->cols + nt - 1) / nt), (unsigned)(v->rows < 65535 ? v->rows : 65535));
+    dim3 grid((unsigned)((v->cols + nt - 1) / nt), (unsigned)v->rows);
     return zf_cu_launch(ew_elem_kernel<DT, Op>, grid, dim3(nt), 0, s, *v);
 }
 
@@ -236,7 +238,7 @@ template <int DT, class Op> static cudaError_t ew_go(const zf_ew_view *v, cudaSt
         for (int k = 0; k < Op::n_out; k++) word = word && ((uintptr_t)v->out[k] & 3u) == 0 && (v->out_stride[k] * es) % 4 == 0;
         if (word) {
             const int64_t words = v->cols * es / 4;
-            dim3 grid((unsigned)((words + 63) / 64), (unsigned)(v->rows < 65535 ? v->rows : 65535));
+            dim3 grid((unsigned)((words + 63) / 64), (unsigned)v->rows);
             return zf_cu_launch(ew_word_kernel<DT, Op>, grid, dim3(64), 0, s, *v, words);
         }
         return ew_start<DT, Op, 1, false>(v, nvec, items, 64, s);
