@@ -1,13 +1,16 @@
 /* CUDA MoE benchmark on Qwen3-30B-A3B layer shapes (hidden 2048, expert
  * width 768, 128 experts, top-8, 4-bit group 64, bf16): per-call time of
  * 100-call CUDA graphs for gather_qmm_swiglu, gather_qmm_combine and the
- * MoE block (router + both), exact and stock, at 1, 4, 16 and 64 tokens.
+ * MoE block (router + both), exact and stock, and the router alone (bytes:
+ * its bf16 logits), at 1, 4, 16 and 64 tokens.
  * Weights rotate over L layers (L x 3 x 128 experts, far beyond the L2) and
  * each call of a graph uses the next layer, so every call reads from HBM.
  * Bytes = packed words + scales + biases of the distinct experts a call
  * touches; the roofline is a device-to-device copy measured in the same run.
  * Prints a table; --json FILE writes one JSON object per line; --tokens N
- * runs one of the token counts alone (e.g. under a profiler). */
+ * runs one of the token counts alone (e.g. under a profiler); --layers N
+ * rotates over N layers instead (1: the weights stay in L2, which shows the
+ * kernels' time without HBM). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,17 +83,20 @@ typedef struct layer {
 } layer;
 
 static layer g_layers[LAYERS];
+static int g_nlayers = LAYERS; /* layers the calls rotate over (--layers: 1 keeps a layer in L2) */
 static zf_tensor g_x, g_act, g_y;
 
-typedef enum { B_SWIGLU, B_COMBINE, B_BLOCK } what;
-static const char *const k_what[] = {"gather_qmm_swiglu", "gather_qmm_combine", "moe block (router + both)"};
+typedef enum { B_SWIGLU, B_COMBINE, B_BLOCK, B_ROUTE } what;
+static const char *const k_what[] = {"gather_qmm_swiglu", "gather_qmm_combine", "moe block (router + both)",
+                                     "moe_route"};
 
 static zf_status call(what w, int l, int64_t m, zf_fidelity f) {
     layer *L = &g_layers[l];
     zf_opts o = {f, S};
     zf_tensor x = g_x, ids = L->ids, wts = L->weights, act = g_act, y = g_y, lg = L->logits;
     x.shape[0] = ids.shape[0] = wts.shape[0] = act.shape[0] = y.shape[0] = lg.shape[0] = m;
-    if (w == B_BLOCK) CHECK(zf_moe_route(&lg, K, 1, &ids, &wts, &o));
+    if (w == B_BLOCK || w == B_ROUTE) CHECK(zf_moe_route(&lg, K, 1, &ids, &wts, &o));
+    if (w == B_ROUTE) return ZF_OK;
     if (w != B_COMBINE) CHECK(zf_gather_qmm_swiglu(&x, &L->wg, &L->wu, &ids, &act, &o));
     if (w != B_SWIGLU) CHECK(zf_gather_qmm_combine(&act, &L->wd, &ids, &wts, &y, &o));
     return ZF_OK;
@@ -101,13 +107,13 @@ static int cmp_float(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Median us per call of a 100-call graph (call i on layer i % LAYERS). */
+/* Median us per call of a 100-call graph (call i on layer i % g_nlayers). */
 static double graph_us(what w, int64_t m, zf_fidelity f) {
-    for (int l = 0; l < LAYERS; l++) call(w, l, m, f); /* self-tests and scratch pools outside the capture */
+    for (int l = 0; l < g_nlayers; l++) call(w, l, m, f); /* self-tests and scratch pools outside the capture */
     CHECK(zf_stream_synchronize(S));
     void *g, *e0, *e1;
     CHECK(P->timing->capture_begin(S));
-    for (int i = 0; i < CALLS; i++) call(w, i % LAYERS, m, f);
+    for (int i = 0; i < CALLS; i++) call(w, i % g_nlayers, m, f);
     CHECK(P->timing->capture_end(S, &g));
     CHECK(P->timing->event_create(&e0));
     CHECK(P->timing->event_create(&e1));
@@ -173,11 +179,14 @@ int main(int argc, char **argv) {
     int64_t only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0 && i + 1 < argc) J = fopen(argv[++i], "w");
+        else if (strcmp(argv[i], "--layers") == 0 && i + 1 < argc && (g_nlayers = atoi(argv[++i])) >= 1 &&
+                 g_nlayers <= LAYERS)
+            continue;
         else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc && ((only = atoll(argv[++i])) == 1 || only == 4 ||
                                                                        only == 16 || only == 64))
             continue;
         else {
-            fprintf(stderr, "usage: zf_cuda_moe_bench [--json FILE] [--tokens 1|4|16|64]\n");
+            fprintf(stderr, "usage: zf_cuda_moe_bench [--json FILE] [--tokens 1|4|16|64] [--layers 1..%d]\n", LAYERS);
             return 2;
         }
     }
@@ -211,7 +220,7 @@ int main(int argc, char **argv) {
     P->describe_json(desc, sizeof desc);
     double gbps = copy_gbps();
     printf("device: %s\ncopy bandwidth (D2D, read + write): %.0f GB/s; weights rotate over %d layers (%.1f GB)\n\n",
-           desc, gbps, LAYERS, LAYERS * 3 * E * expert_bytes(F, H) / 1e9);
+           desc, gbps, g_nlayers, g_nlayers * 3 * E * expert_bytes(F, H) / 1e9);
     printf("| what | fidelity | tokens | experts | weight MB | us/call | GB/s | of copy bw | x read-once time |\n");
     printf("|---|---|---|---|---|---|---|---|---|\n");
     if (J) fprintf(J, "{\"kind\":\"device\",\"describe\":%s,\"copy_gbps\":%.1f}\n", desc, gbps);
@@ -224,11 +233,12 @@ int main(int argc, char **argv) {
         double distinct = 0;
         for (int l = 0; l < LAYERS; l++) distinct += g_layers[l].distinct;
         distinct /= LAYERS;
-        for (int w = B_SWIGLU; w <= B_BLOCK; w++)
-            for (int fi = 0; fi < 2; fi++) {
-                double bytes = distinct * (w == B_COMBINE ? expert_bytes(H, F)
-                                           : w == B_SWIGLU ? 2 * expert_bytes(F, H)
-                                                           : 2 * expert_bytes(F, H) + expert_bytes(H, F));
+        for (int w = B_SWIGLU; w <= B_ROUTE; w++)
+            for (int fi = 0; fi < (w == B_ROUTE ? 1 : 2); fi++) {
+                double bytes = w == B_ROUTE ? (double)m * E * 2
+                               : distinct * (w == B_COMBINE ? expert_bytes(H, F)
+                                             : w == B_SWIGLU ? 2 * expert_bytes(F, H)
+                                                             : 2 * expert_bytes(F, H) + expert_bytes(H, F));
                 double us = graph_us((what)w, m, fids[fi]);
                 double rate = bytes / (us * 1e-6) / 1e9;
                 printf("| %s | %s | %lld | %.1f | %.2f | %.2f | %.0f | %.0f%% | %.2fx |\n", k_what[w],

@@ -53,6 +53,7 @@ __global__ void __launch_bounds__(RT_THREADS) route_kernel(const zf_cu_route_arg
     const int Ep = (E + 31) / 32 * 32;
     float *psel = (float *)(key + Ep);
     const size_t les = a.lt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
+    zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
     zf_cu_wait_prior();
     for (int64_t row = blockIdx.x; row < a.m; row += gridDim.x) {
         const char *l = (const char *)a.logits + (size_t)(row * a.l_stride) * les;
@@ -117,7 +118,6 @@ __global__ void __launch_bounds__(RT_THREADS) route_kernel(const zf_cu_route_arg
         }
         __syncthreads(); /* p, key and p_sel are reused by the next row */
     }
-    zf_cu_release_next();
 }
 
 cudaError_t zf_cu_moe_route(const zf_cu_route_args *a, cudaStream_t s) {

@@ -4,43 +4,47 @@
  * Same canonical order as qdot.cuh (thread c of a group of 8 owns blocks
  * c, c+8, ...; per lane: x*q, three fmas, then s and b; lane tree; shfl_xor
  * 4, 2, 1), so the bits are those of the CPU. What differs is the cost
- * around it: the CTA stages its x row(s) once in shared memory as f32 with
- * the per-block lane sums X_l (swizzled so the 8 threads of a group hit
- * different banks), the inner loop uses 32-bit indices and no dtype branch
- * on x, all weight words of U blocks per row are loaded before the first
- * is used (the first U before x is staged), and CTAs are small and few
- * registers so the grid covers all SMs evenly in one wave. */
+ * around it:
+ * - the CTA stages its x row(s) once in shared memory as f32, lane-major
+ *   (lane l's elements {l, 8+l, 16+l, 24+l} of a block as one float4,
+ *   swizzled so the 8 threads of a group hit different banks), with the
+ *   per-block lane sums X_l;
+ * - each thread copies its own weight blocks to shared memory with cp.async
+ *   (no registers held while they fly; one commit group per block, so the
+ *   compute waits for block u alone), from one row pointer plus constant
+ *   offsets;
+ * - the scales and biases of a k tile are loaded by the whole CTA at once
+ *   (coalesced), converted to f32 and kept in shared memory, so the inner
+ *   loop has no dtype branch and a thread holds no registers for them;
+ * - gate and up of a row are dotted by two groups of 8 threads (16 per row),
+ *   which doubles the warps per SM at the registers of one matrix;
+ * - kernels let the next kernel launch at their start (PDL): its CTAs wait
+ *   in griddepcontrol.wait for this grid, so launch and prologue overlap. */
 #include "cuda/check.cuh"
 #include "cuda/kernels.cuh"
 #include "cuda/qdot.cuh"
 #include "cuda/zmath.cuh"
 
-#define QD_THREADS 128
-#define QD_ROWS (QD_THREADS / 8)
-/* x (and X sums) staged per CTA must fit the default 48 KiB of shared memory */
+#define QD_ROWS 16
+/* x (and X sums) staged per CTA */
 #define QD_MAX_STAGED 8192
 
-/* Blocks of one row whose loads are in flight together: a thread's whole
- * share of a 4-bit gate+up row of k = 2048 (8 blocks each), or of two
- * 4-bit rows of k <= 1024 (the combine), is loaded at once, so one wave of
- * CTAs has every weight byte of the call in flight after the first load. */
+/* Blocks per thread and matrix whose copies are in flight together (a k
+ * tile is 8U blocks): a thread's whole share of a 4-bit row of k = 2048,
+ * or of two 4-bit rows of k <= 1024 (the combine), is copied at once. */
 template <int BITS, int NW> struct qd_unroll {
     static constexpr int u = NW * BITS <= 8 ? 8 : NW * BITS <= 16 ? 4 : 2;
 };
 
 struct qd_row {
-    const uint32_t *packed;
-    const char *sc, *bi; /* the row's first group */
+    const uint32_t *packed; /* NULL: no row (past n, or expert id out of range) */
+    const char *sc, *bi;    /* the row's first group */
 };
 
-__device__ __forceinline__ float qd_scale(zf_dtype t, uint32_t raw) {
-    if (t == ZF_DTYPE_F32) return __uint_as_float(raw);
-    return zf_cu_from_bits((uint16_t)raw, t == ZF_DTYPE_BF16 ? 2 : 1);
-}
-
 /* Stages rows of k elements of x (row i at xrow(i)) as f32 into xs[i * k]
- * and their lane sums into Xs[i * k / 4]: float4 v of block j sits at slot
- * v ^ (j & 7), X half h at h ^ ((j >> 2) & 1). */
+ * and their lane sums into Xs[i * k / 4]: block j's float4 at slot l ^ (j &
+ * 7) holds lane l's elements {l, 8+l, 16+l, 24+l}; X half h (lanes 4h ..
+ * 4h+3) sits at half h ^ ((j >> 2) & 1). */
 template <typename XR>
 __device__ __forceinline__ void qd_stage(zf_dtype xt, bool xvec, int rows, int k, XR xrow, float *xs, float *Xs) {
     const int nb = k / 32;
@@ -49,11 +53,12 @@ __device__ __forceinline__ void qd_stage(zf_dtype xt, bool xvec, int rows, int k
         float x[32];
         zf_cu_xblock(xt, xrow(i), j, xvec, x);
         float4 *d = (float4 *)(xs + (size_t)i * k + 32 * j);
-#pragma unroll
-        for (int v = 0; v < 8; v++) d[v ^ (j & 7)] = make_float4(x[4 * v], x[4 * v + 1], x[4 * v + 2], x[4 * v + 3]);
         float X[8];
 #pragma unroll
-        for (int l = 0; l < 8; l++) X[l] = __fadd_rn(__fadd_rn(__fadd_rn(x[l], x[8 + l]), x[16 + l]), x[24 + l]);
+        for (int l = 0; l < 8; l++) {
+            d[l ^ (j & 7)] = make_float4(x[l], x[8 + l], x[16 + l], x[24 + l]);
+            X[l] = __fadd_rn(__fadd_rn(__fadd_rn(x[l], x[8 + l]), x[16 + l]), x[24 + l]);
+        }
         float4 *D = (float4 *)(Xs + (size_t)i * (k / 4) + 8 * j);
         const int h = (j >> 2) & 1;
         D[h] = make_float4(X[0], X[1], X[2], X[3]);
@@ -61,19 +66,16 @@ __device__ __forceinline__ void qd_stage(zf_dtype xt, bool xvec, int rows, int k
     }
 }
 
-/* Weight words go straight to shared memory with cp.async (no registers
- * held while they are in flight): thread t's word w sits at 16-byte chunk
+/* Weight words in shared memory: word w of thread t sits in 16-byte chunk
  * w / 4 of the thread-interleaved buffer, so each thread reads back its own
- * blocks with conflict-free 16-byte loads. Scales and biases come into
- * registers. */
+ * blocks with conflict-free 16-byte loads at constant offsets. */
 template <int BITS, int NW, int U> struct qd_shape {
-    static constexpr int words = U * NW * BITS;       /* per thread */
+    static constexpr int words = U * NW * BITS; /* per thread */
     static constexpr int chunks = (words + 3) / 4;
 };
 
-template <int BITS, int NW, int U>
-__host__ __device__ constexpr size_t qd_wbuf_bytes(int threads) {
-    return (size_t)qd_shape<BITS, NW, U>::chunks * 16 * threads;
+template <int BITS, int NW, int U, int THREADS> __host__ __device__ constexpr size_t qd_wbuf_bytes() {
+    return (size_t)qd_shape<BITS, NW, U>::chunks * 16 * THREADS;
 }
 
 __device__ __forceinline__ void qd_cp16(uint32_t *dst, const uint32_t *src) {
@@ -104,23 +106,17 @@ __device__ __forceinline__ void qd_wait(int n) {
     }
 }
 
-/* Word w of this thread in the buffer. */
-__device__ __forceinline__ uint32_t *qd_word(uint32_t *wb, int w) {
-    return wb + ((size_t)(w >> 2) * blockDim.x + threadIdx.x) * 4 + (w & 3);
+/* Word w of this thread (my = wb + 4 * threadIdx.x). */
+template <int THREADS> __device__ __forceinline__ uint32_t *qd_word(uint32_t *my, int w) {
+    return my + (w >> 2) * (THREADS * 4) + (w & 3);
 }
 
-/* Scales and biases of blocks j0, j0 + 8, ... (U of them) of NW rows. */
-template <int NW, int U> struct qd_sb {
-    uint32_t s[U][NW], b[U][NW];
-};
-
-/* Issues the copies of blocks j0, j0 + 8, ... (one commit group per block,
- * empty past nb) and the scale/bias loads. A block is BITS words: 16-byte
- * copies for 4 and 8 bits, 8-byte for 2 and 6, words otherwise (packed
- * rows are 16-byte aligned: qd_packed_ok). */
-template <int BITS, int NW, int U>
-__device__ __forceinline__ void qd_load(const qd_row *wr, int j0, int nb, int gshift, bool s32, uint32_t *wb,
-                                        qd_sb<NW, U> &B) {
+/* Issues the copies of blocks j0, j0 + 8, ... (U of them, one commit group
+ * per block, empty past nb) of this thread's NW rows. A block is BITS
+ * words: 16-byte copies for 4 and 8 bits, 8-byte for 2 and 6, words
+ * otherwise (packed rows are 16-byte aligned: qd_packed_ok). */
+template <int BITS, int NW, int U, int THREADS>
+__device__ __forceinline__ void qd_issue(const qd_row *wr, int j0, int nb, uint32_t *my) {
 #pragma unroll
     for (int u = 0; u < U; u++) {
         const int j = j0 + 8 * u;
@@ -131,21 +127,13 @@ __device__ __forceinline__ void qd_load(const qd_row *wr, int j0, int nb, int gs
                 const int w0 = (u * NW + m) * BITS;
                 if (BITS % 4 == 0) {
 #pragma unroll
-                    for (int v = 0; v < BITS / 4; v++) qd_cp16(qd_word(wb, w0 + 4 * v), p + 4 * v);
-                } else if (BITS % 2 == 0 && w0 % 2 == 0) {
+                    for (int v = 0; v < BITS / 4; v++) qd_cp16(qd_word<THREADS>(my, w0 + 4 * v), p + 4 * v);
+                } else if (BITS % 2 == 0) {
 #pragma unroll
-                    for (int v = 0; v < BITS / 2; v++) qd_cp8(qd_word(wb, w0 + 2 * v), p + 2 * v);
+                    for (int v = 0; v < BITS / 2; v++) qd_cp8(qd_word<THREADS>(my, w0 + 2 * v), p + 2 * v);
                 } else {
 #pragma unroll
-                    for (int v = 0; v < BITS; v++) qd_cp4(qd_word(wb, w0 + v), p + v);
-                }
-                const int gi = j >> gshift;
-                if (s32) {
-                    B.s[u][m] = __ldg((const uint32_t *)wr[m].sc + gi);
-                    B.b[u][m] = __ldg((const uint32_t *)wr[m].bi + gi);
-                } else {
-                    B.s[u][m] = __ldg((const unsigned short *)wr[m].sc + gi);
-                    B.b[u][m] = __ldg((const unsigned short *)wr[m].bi + gi);
+                    for (int v = 0; v < BITS; v++) qd_cp4(qd_word<THREADS>(my, w0 + v), p + v);
                 }
             }
         }
@@ -153,69 +141,170 @@ __device__ __forceinline__ void qd_load(const qd_row *wr, int j0, int nb, int gs
     }
 }
 
-/* Dots of NW weight rows with one staged x row (xs, Xs), in the canonical
- * order; d[m] is the same in the 8 threads of the group. nb = 0 for an
- * inactive group (it loads nothing and returns zeros). `stage` runs once,
- * after the first copies are issued, and must end with a barrier. wb: the
- * CTA's weight buffer (qd_wbuf_bytes). */
-template <int BITS, int NW, int U, typename ST>
-__device__ __forceinline__ void qd_dot(const qd_row *wr, int nb, int gshift, zf_dtype sdt, int c,
-                                       ST stage, const float *const *xsp, const float *const *Xsp, uint32_t *wb,
-                                       float d[NW]) {
-    const bool s32 = sdt == ZF_DTYPE_F32;
+/* Shapes of one call's k tiles: nb blocks per row, tiles of 8U blocks, Gt
+ * groups of scales per tile and row slot (a tile starts on a group). */
+struct qd_tiles {
+    int nb, gshift, groups, Gt;
+};
+
+__host__ __device__ inline int qd_log2(int v) { return v == 1 ? 0 : v == 2 ? 1 : v == 4 ? 2 : 3; }
+
+template <int U> __host__ __device__ inline qd_tiles qd_tiles_of(int k, int group_size) {
+    qd_tiles t;
+    t.nb = k / 32;
+    t.gshift = qd_log2(group_size / 32);
+    t.groups = t.nb >> t.gshift;
+    t.Gt = (t.nb < 8 * U ? t.nb : 8 * U) >> t.gshift;
+    return t;
+}
+
+/* Scales and biases of groups g0 + c, g0 + c + 8, ... (< groups, < g0 + Gt:
+ * at most U per row, as a tile is 8U blocks) of this thread's NW rows:
+ * qd_sb_load issues every load (before the weight copies, so they come
+ * back first), qd_sb_store puts them as f32 pairs into sbs[rs * Gt +
+ * group - g0]. */
+template <int NW, int U> struct qd_sbraw {
+    uint32_t s[NW][U], b[NW][U];
+};
+
+template <int NW, int U>
+__device__ __forceinline__ void qd_sb_load(const qd_row *wr, int g0, int gn, bool s32, int c, qd_sbraw<NW, U> &R) {
+    if (s32) {
+#pragma unroll
+        for (int m = 0; m < NW; m++)
+#pragma unroll
+            for (int i = 0; i < U; i++)
+                if (c + 8 * i < gn) {
+                    R.s[m][i] = __ldg((const uint32_t *)wr[m].sc + g0 + c + 8 * i);
+                    R.b[m][i] = __ldg((const uint32_t *)wr[m].bi + g0 + c + 8 * i);
+                }
+    } else {
+#pragma unroll
+        for (int m = 0; m < NW; m++)
+#pragma unroll
+            for (int i = 0; i < U; i++)
+                if (c + 8 * i < gn) {
+                    R.s[m][i] = __ldg((const unsigned short *)wr[m].sc + g0 + c + 8 * i);
+                    R.b[m][i] = __ldg((const unsigned short *)wr[m].bi + g0 + c + 8 * i);
+                }
+    }
+}
+
+template <int NW, int U, int DT>
+__device__ __forceinline__ void qd_sb_put(const qd_sbraw<NW, U> &R, const int *rs, int gn, int Gt, int c, float2 *sbs) {
+#pragma unroll
+    for (int m = 0; m < NW; m++)
+#pragma unroll
+        for (int i = 0; i < U; i++)
+            if (c + 8 * i < gn)
+                sbs[rs[m] * Gt + c + 8 * i] =
+                    DT == 0 ? make_float2(__uint_as_float(R.s[m][i]), __uint_as_float(R.b[m][i]))
+                            : make_float2(zf_cu_from_bits((uint16_t)R.s[m][i], DT), zf_cu_from_bits((uint16_t)R.b[m][i], DT));
+}
+
+template <int NW, int U>
+__device__ __forceinline__ void qd_sb_store(const qd_sbraw<NW, U> &R, const int *rs, int gn, int Gt, zf_dtype sdt,
+                                            int c, float2 *sbs) {
+    if (sdt == ZF_DTYPE_F32) qd_sb_put<NW, U, 0>(R, rs, gn, Gt, c, sbs);
+    else if (sdt == ZF_DTYPE_BF16) qd_sb_put<NW, U, 2>(R, rs, gn, Gt, c, sbs);
+    else qd_sb_put<NW, U, 1>(R, rs, gn, Gt, c, sbs);
+}
+
+/* One block's operands for a thread: x lanes, lane sums, scale and bias
+ * and the words of each of its NW rows. */
+template <int BITS, int NW> struct qd_blk {
+    float4 x[8];
+    float X[8];
+    float s[NW], b[NW];
+    uint32_t q[NW][BITS];
+};
+
+/* Block j (= tile start + c + 8u) of this thread from shared memory; gi:
+ * its group in the tile. */
+template <int BITS, int NW, int THREADS>
+__device__ __forceinline__ void qd_blk_load(qd_blk<BITS, NW> &B, int j, int gi, int u, int c, int Gt, const int *rs,
+                                            const float *xs, const float *Xs, const uint32_t *my, const float2 *sbs) {
+    const float4 *xv = (const float4 *)(xs + 32 * j);
+#pragma unroll
+    for (int l = 0; l < 8; l++) B.x[l] = xv[l ^ c]; /* j & 7 == c */
+    const float4 *Xv = (const float4 *)(Xs + 8 * j);
+    const int h = (j >> 2) & 1;
+    const float4 X0 = Xv[h], X1 = Xv[h ^ 1];
+    B.X[0] = X0.x; B.X[1] = X0.y; B.X[2] = X0.z; B.X[3] = X0.w;
+    B.X[4] = X1.x; B.X[5] = X1.y; B.X[6] = X1.z; B.X[7] = X1.w;
+#pragma unroll
+    for (int m = 0; m < NW; m++) {
+        const float2 sb = sbs[rs[m] * Gt + gi];
+        B.s[m] = sb.x;
+        B.b[m] = sb.y;
+        const int w0 = (u * NW + m) * BITS;
+        if (BITS % 4 == 0) {
+#pragma unroll
+            for (int v = 0; v < BITS / 4; v++) {
+                const uint4 t = *(const uint4 *)qd_word<THREADS>((uint32_t *)my, w0 + 4 * v);
+                B.q[m][4 * v] = t.x; B.q[m][4 * v + 1] = t.y; B.q[m][4 * v + 2] = t.z; B.q[m][4 * v + 3] = t.w;
+            }
+        } else {
+#pragma unroll
+            for (int v = 0; v < BITS; v++) B.q[m][v] = *qd_word<THREADS>((uint32_t *)my, w0 + v);
+        }
+    }
+}
+
+/* The canonical per-block update: per lane, x*q and three fmas, then s, b. */
+template <int BITS, int NW> __device__ __forceinline__ void qd_blk_dot(const qd_blk<BITS, NW> &B, float A[NW][8]) {
+#pragma unroll
+    for (int l = 0; l < 8; l++) {
+        const float4 x = B.x[l];
+#pragma unroll
+        for (int m = 0; m < NW; m++) {
+            float dl = __fmul_rn(x.x, zf_cu_qval<BITS>(B.q[m], l));
+            dl = __fmaf_rn(x.y, zf_cu_qval<BITS>(B.q[m], 8 + l), dl);
+            dl = __fmaf_rn(x.z, zf_cu_qval<BITS>(B.q[m], 16 + l), dl);
+            dl = __fmaf_rn(x.w, zf_cu_qval<BITS>(B.q[m], 24 + l), dl);
+            A[m][l] = __fmaf_rn(B.s[m], dl, A[m][l]);
+            A[m][l] = __fmaf_rn(B.b[m], B.X[l], A[m][l]);
+        }
+    }
+}
+
+/* Dots of this thread's NW weight rows wr (row slots rs of the scale tile
+ * sbs) with one staged x row (xs, Xs), in the canonical order; d[m] is the
+ * same in the 8 threads of the group. All THREADS threads of the CTA call
+ * it (it has barriers); `active` = false: this thread loads and computes
+ * nothing (d = 0). Per k tile: a barrier (the previous tile's buffers are
+ * consumed), the loads of this thread's scales and biases, its weight
+ * copies, `stage()` on the first tile (x), the scales into sbs, a barrier,
+ * then the blocks; block u waits for its own copies only. */
+template <int BITS, int NW, int U, int THREADS, typename StageFn>
+__device__ __forceinline__ void qd_dot(const qd_row *wr, const int *rs, bool active, const qd_tiles &T, zf_dtype sdt,
+                                       int c, StageFn stage, const float *xs, const float *Xs, uint32_t *wb,
+                                       float2 *sbs, float d[NW]) {
     float A[NW][8];
 #pragma unroll
     for (int m = 0; m < NW; m++)
 #pragma unroll
         for (int l = 0; l < 8; l++) A[m][l] = 0.0f;
-    qd_sb<NW, U> sb;
-    qd_load<BITS, NW, U>(wr, c, nb, gshift, s32, wb, sb);
-    stage();
-    const float *xs = *xsp, *Xs = *Xsp;
-    for (int j0 = c; j0 < nb; j0 += 8 * U) {
-        if (j0 != c) qd_load<BITS, NW, U>(wr, j0, nb, gshift, s32, wb, sb);
+    uint32_t *my = wb + 4 * threadIdx.x;
+    const int nb = T.nb, gshift = T.gshift, Gt = T.Gt;
+    for (int jt = 0; jt < nb; jt += 8 * U) {
+        __syncthreads();
+        const int g0 = jt >> gshift, gn = T.groups - g0 < Gt ? T.groups - g0 : Gt;
+        qd_sbraw<NW, U> R;
+        if (active) qd_sb_load<NW, U>(wr, g0, gn, sdt == ZF_DTYPE_F32, c, R);
+        qd_issue<BITS, NW, U, THREADS>(wr, jt + c, active ? nb : 0, my);
+        if (jt == 0) stage();
+        if (active) qd_sb_store<NW, U>(R, rs, gn, Gt, sdt, c, sbs);
+        __syncthreads();
+        if (!active) continue;
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            const int j = j0 + 8 * u;
+            const int j = jt + c + 8 * u;
             if (j >= nb) break;
             qd_wait(U - 1 - u); /* block u's copies have landed */
-            float x[32], X[8];
-            const float4 *xv = (const float4 *)(xs + 32 * j);
-#pragma unroll
-            for (int v = 0; v < 8; v++) {
-                const float4 t = xv[v ^ c]; /* j & 7 == c */
-                x[4 * v] = t.x; x[4 * v + 1] = t.y; x[4 * v + 2] = t.z; x[4 * v + 3] = t.w;
-            }
-            const float4 *Xv = (const float4 *)(Xs + 8 * j);
-            const int h = (j >> 2) & 1;
-            const float4 X0 = Xv[h], X1 = Xv[h ^ 1];
-            X[0] = X0.x; X[1] = X0.y; X[2] = X0.z; X[3] = X0.w;
-            X[4] = X1.x; X[5] = X1.y; X[6] = X1.z; X[7] = X1.w;
-#pragma unroll
-            for (int m = 0; m < NW; m++) {
-                uint32_t q[BITS];
-                const int w0 = (u * NW + m) * BITS;
-                if (BITS % 4 == 0) {
-#pragma unroll
-                    for (int v = 0; v < BITS / 4; v++) {
-                        const uint4 t = *(const uint4 *)qd_word(wb, w0 + 4 * v);
-                        q[4 * v] = t.x; q[4 * v + 1] = t.y; q[4 * v + 2] = t.z; q[4 * v + 3] = t.w;
-                    }
-                } else {
-#pragma unroll
-                    for (int v = 0; v < BITS; v++) q[v] = *qd_word(wb, w0 + v);
-                }
-                const float s = qd_scale(sdt, sb.s[u][m]), b = qd_scale(sdt, sb.b[u][m]);
-#pragma unroll
-                for (int l = 0; l < 8; l++) {
-                    float dl = __fmul_rn(x[l], zf_cu_qval<BITS>(q, l));
-                    dl = __fmaf_rn(x[8 + l], zf_cu_qval<BITS>(q, 8 + l), dl);
-                    dl = __fmaf_rn(x[16 + l], zf_cu_qval<BITS>(q, 16 + l), dl);
-                    dl = __fmaf_rn(x[24 + l], zf_cu_qval<BITS>(q, 24 + l), dl);
-                    A[m][l] = __fmaf_rn(s, dl, A[m][l]);
-                    A[m][l] = __fmaf_rn(b, X[l], A[m][l]);
-                }
-            }
+            qd_blk<BITS, NW> B;
+            qd_blk_load<BITS, NW, THREADS>(B, j, (c + 8 * u) >> gshift, u, c, Gt, rs, xs, Xs, my, sbs);
+            qd_blk_dot<BITS, NW>(B, A);
         }
     }
 #pragma unroll
@@ -234,8 +323,7 @@ __device__ __forceinline__ qd_row qd_row_of(const zf_cu_qw &w, int64_t e, int64_
     const zf_cu_wrow o = zf_cu_wrow_of(w, e, r);
     return qd_row{o.packed, (const char *)o.scales, (const char *)o.biases};
 }
-
-__device__ __forceinline__ int qd_log2(int v) { return v == 1 ? 0 : v == 2 ? 1 : v == 4 ? 2 : 3; }
+__device__ __forceinline__ qd_row qd_no_row() { return qd_row{nullptr, nullptr, nullptr}; }
 
 /* Launch with more than the default 48 KiB of shared memory when needed. */
 template <typename... P, typename... A>
@@ -247,37 +335,47 @@ static cudaError_t qd_launch(void (*k)(P...), dim3 grid, dim3 block, size_t smem
     return zf_cu_launch(k, grid, block, smem, s, args...);
 }
 
-/* ---- pairs: CTA = 16 weight rows of one (token, slot) pair -------------------- */
+/* ---- pairs: CTA = 16 weight rows of one (token, slot) pair ---------------------- */
 
-template <int BITS, int NW>
-__global__ void __launch_bounds__(QD_THREADS, 3) qd_pair_kernel(const zf_cu_qargs a, zf_cu_qepi epi, bool xvec) {
-    constexpr int U = qd_unroll<BITS, NW>::u;
+/* NM matrices (gate and up: 2), each dotted by its own group of 8 threads:
+ * thread 16 g + 8 m + c is column c of matrix m of row g (for NM = 2), so
+ * a thread holds the registers of one matrix and an SM runs twice the warps
+ * of one group per row doing both. */
+template <int BITS, int NM> struct qd_pair_cfg {
+    static constexpr int threads = QD_ROWS * 8 * NM;
+    static constexpr int u = qd_unroll<BITS, 1>::u;
+};
+
+template <int BITS, int NM>
+__global__ void __launch_bounds__(qd_pair_cfg<BITS, NM>::threads, 3)
+    qd_pair_kernel(const zf_cu_qargs a, zf_cu_qepi epi, bool xvec) {
+    using C = qd_pair_cfg<BITS, NM>;
+    constexpr int U = C::u, TH = C::threads;
+    zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
     extern __shared__ float4 qd_sm[];
+    const int k = (int)a.w[0].k, n = (int)a.w[0].n;
+    const qd_tiles T = qd_tiles_of<U>(k, a.w[0].group_size);
     uint32_t *wb = (uint32_t *)qd_sm;
-    float *xs = (float *)((char *)qd_sm + qd_wbuf_bytes<BITS, NW, U>(QD_THREADS));
-    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n;
-    float *Xs = xs + k;
-    const int g = threadIdx.x / 8, c = threadIdx.x % 8, row = blockIdx.x * QD_ROWS + g;
-    const int gshift = qd_log2(a.w[0].group_size / 32);
+    float *xs = (float *)((char *)qd_sm + qd_wbuf_bytes<BITS, 1, U, TH>()), *Xs = xs + k;
+    float2 *sbs = (float2 *)(Xs + k / 4);
+    const int g = threadIdx.x / (8 * NM), m = (threadIdx.x / 8) % NM, c = threadIdx.x % 8;
+    const int row = blockIdx.x * QD_ROWS + g;
     const size_t xes = a.xt == ZF_DTYPE_F32 ? 4 : 2;
     const int64_t np = a.m * a.slots;
+    const int rs[1] = {g * NM + m};
     zf_cu_wait_prior();
     for (int64_t p = blockIdx.y; p < np; p += gridDim.y) {
         int64_t e = a.ids ? a.ids[(p / a.slots) * a.ids_stride + p % a.slots] : 0; /* qmm: expert 0 */
         e = e >= 0 && e < a.w[0].experts ? e : -1;
         const bool active = row < n && e >= 0;
-        qd_row wr[NW];
-#pragma unroll
-        for (int m = 0; m < NW; m++) wr[m] = qd_row_of(a.w[m], active ? e : 0, active ? row : 0);
+        const qd_row wr[1] = {active ? qd_row_of(a.w[m], e, row) : qd_no_row()};
         const char *xrow = (const char *)a.x + (size_t)((a.x_per_slot ? p : p / a.slots) * a.x_row_stride) * xes;
-        auto stage = [&] {
-            qd_stage(a.xt, xvec, 1, k, [&](int) { return (const void *)xrow; }, xs, Xs);
-            __syncthreads();
-        };
-        const float *xsp = xs, *Xsp = Xs;
-        float d[NW];
-        qd_dot<BITS, NW, U>(wr, active ? nb : 0, gshift, a.w[0].sdt, c, stage, &xsp, &Xsp, wb, d);
-        if (row < n && c == 0) {
+        auto stage = [&] { qd_stage(a.xt, xvec, 1, k, [&](int) { return (const void *)xrow; }, xs, Xs); };
+        float d[1];
+        qd_dot<BITS, 1, U, TH>(wr, rs, active, T, a.w[0].sdt, c, stage, xs, Xs, wb, sbs, d);
+        /* up, from the group of matrix 1 of the row */
+        float d1 = NM == 2 ? __shfl_down_sync(0xffffffffu, d[0], 8) : d[0];
+        if (row < n && c == 0 && m == 0) {
             const float d0 = e >= 0 ? d[0] : zf_cu_nan();
             if (epi == ZF_QEPI_DOTS) {
                 ((float *)a.out)[p * n + row] = d0;
@@ -286,7 +384,7 @@ __global__ void __launch_bounds__(QD_THREADS, 3) qd_pair_kernel(const zf_cu_qarg
                 if (epi == ZF_QEPI_STORE) {
                     zf_cu_st(a.xt, o, row, d0);
                 } else {
-                    const float d1 = e >= 0 ? d[NW - 1] : zf_cu_nan();
+                    if (e < 0) d1 = zf_cu_nan();
                     float v;
                     if (a.exact) /* g, u materialised in T, then swiglu exact */
                         v = __fmul_rn(zf_cu_rnd(a.xt, zf_cu_silu(zf_cu_rnd(a.xt, d0))), zf_cu_rnd(a.xt, d1));
@@ -296,14 +394,12 @@ __global__ void __launch_bounds__(QD_THREADS, 3) qd_pair_kernel(const zf_cu_qarg
                 }
             }
         }
-        __syncthreads(); /* xs is restaged for the next pair */
     }
-    zf_cu_release_next();
 }
 
 static bool qd_aligned(const void *p, size_t b) { return ((uintptr_t)p % b) == 0; }
 
-/* the copies of qd_load read whole 16-byte chunks of a packed row */
+/* the copies of qd_issue read whole 16-byte chunks of a packed row */
 static bool qd_packed_ok(const zf_cu_qargs *a) {
     return qd_aligned(a->w[0].packed, 16) && (a->nw < 2 || qd_aligned(a->w[1].packed, 16));
 }
@@ -312,22 +408,26 @@ bool zf_cu_qdecode_fits(const zf_cu_qargs *a) {
     return a->w[0].k <= QD_MAX_STAGED && a->w[0].n <= INT32_MAX && qd_packed_ok(a);
 }
 
-/* x staged as f32 plus one X float per 4 elements, after the weight buffer */
-template <int BITS, int NW>
+/* weight buffer, x staged as f32 plus one X float per 4 elements, then the
+ * f32 scale/bias pairs of one k tile */
+template <int BITS, int NM>
 static cudaError_t qd_pair_launch(const zf_cu_qargs *a, zf_cu_qepi epi, dim3 grid, bool xvec, cudaStream_t s) {
-    const size_t smem = qd_wbuf_bytes<BITS, NW, qd_unroll<BITS, NW>::u>(QD_THREADS) + (size_t)a->w[0].k * 5;
-    return qd_launch(qd_pair_kernel<BITS, NW>, grid, dim3(QD_THREADS), smem, s, *a, epi, xvec);
+    using C = qd_pair_cfg<BITS, NM>;
+    const qd_tiles T = qd_tiles_of<C::u>((int)a->w[0].k, a->w[0].group_size);
+    const size_t smem = qd_wbuf_bytes<BITS, 1, C::u, C::threads>() + (size_t)a->w[0].k * 5 +
+                        (size_t)QD_ROWS * NM * (size_t)T.Gt * 8;
+    return qd_launch(qd_pair_kernel<BITS, NM>, grid, dim3(C::threads), smem, s, *a, epi, xvec);
 }
 
-template <int NW>
+template <int NM>
 static cudaError_t qd_pair_bits(const zf_cu_qargs *a, zf_cu_qepi epi, dim3 grid, bool xvec, cudaStream_t s) {
     switch (a->w[0].bits) {
-    case 2: return qd_pair_launch<2, NW>(a, epi, grid, xvec, s);
-    case 3: return qd_pair_launch<3, NW>(a, epi, grid, xvec, s);
-    case 4: return qd_pair_launch<4, NW>(a, epi, grid, xvec, s);
-    case 5: return qd_pair_launch<5, NW>(a, epi, grid, xvec, s);
-    case 6: return qd_pair_launch<6, NW>(a, epi, grid, xvec, s);
-    case 8: return qd_pair_launch<8, NW>(a, epi, grid, xvec, s);
+    case 2: return qd_pair_launch<2, NM>(a, epi, grid, xvec, s);
+    case 3: return qd_pair_launch<3, NM>(a, epi, grid, xvec, s);
+    case 4: return qd_pair_launch<4, NM>(a, epi, grid, xvec, s);
+    case 5: return qd_pair_launch<5, NM>(a, epi, grid, xvec, s);
+    case 6: return qd_pair_launch<6, NM>(a, epi, grid, xvec, s);
+    case 8: return qd_pair_launch<8, NM>(a, epi, grid, xvec, s);
     default: return cudaErrorInvalidValue;
     }
 }
@@ -347,8 +447,9 @@ cudaError_t zf_cu_qdecode_pairs(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream
  * the slot's product with its routing weight (staged with x), into shared
  * memory; then one thread per row sums them in slot order. */
 #define QC_ROWS 8
-
 #define QC_THREADS 256
+/* row slots of the scale tile: 32 groups x 2 rows */
+#define QC_RS 64
 template <int BITS> struct qc_unroll {
     static constexpr int u = qd_unroll<BITS, 2>::u / 2;
 };
@@ -356,42 +457,46 @@ template <int BITS> struct qc_unroll {
 template <int BITS>
 __global__ void __launch_bounds__(QC_THREADS, 2) qd_combine_kernel(const zf_cu_qargs a, bool xvec) {
     constexpr int U = qc_unroll<BITS>::u;
+    zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
     extern __shared__ float4 qd_sm[];
-    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, slots = (int)a.slots;
+    const int k = (int)a.w[0].k, n = (int)a.w[0].n, slots = (int)a.slots;
+    const qd_tiles T = qd_tiles_of<U>(k, a.w[0].group_size);
     uint32_t *wb = (uint32_t *)qd_sm;
-    float *xs = (float *)((char *)qd_sm + qd_wbuf_bytes<BITS, 2, U>(QC_THREADS)), *Xs = xs + (size_t)slots * k, *dsm = Xs + (size_t)slots * (k / 4);
-    float *wsm = dsm + (size_t)QC_ROWS * slots;
+    float *xs = (float *)((char *)qd_sm + qd_wbuf_bytes<BITS, 2, U, QC_THREADS>()), *Xs = xs + (size_t)slots * k;
+    float2 *sbs = (float2 *)(Xs + (size_t)slots * (k / 4));
+    float *dsm = (float *)(sbs + QC_RS * T.Gt), *wsm = dsm + (size_t)QC_ROWS * slots;
     const int g = threadIdx.x / 8, c = threadIdx.x % 8, rl = g / 8, sl = g % 8;
-    const int r0 = blockIdx.x * QC_ROWS + rl, r1 = r0 + QC_ROWS / 2;
-    const int gshift = qd_log2(a.w[0].group_size / 32);
+    const int rb = blockIdx.x * QC_ROWS, r0 = rb + rl, r1 = r0 + QC_ROWS / 2;
     const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
+    const int rs[2] = {2 * g, 2 * g + 1};
     zf_cu_wait_prior();
     for (int64_t t = blockIdx.y; t < a.m; t += gridDim.y) {
         const char *x0 = (const char *)a.x + (size_t)(t * a.slots * a.x_row_stride) * es;
         const size_t xrs = (size_t)a.x_row_stride * es;
         const char *wt = (const char *)a.weights + (size_t)(t * a.weights_stride) * wes;
+        auto expert = [&](int s) -> int64_t {
+            if (s >= slots) return -1;
+            const int64_t e = a.ids[t * a.ids_stride + s];
+            return e >= 0 && e < a.w[0].experts ? e : -1;
+        };
         bool staged = false;
         for (int s0 = 0; s0 < slots; s0 += 8) {
             const int s = s0 + sl;
-            int64_t e = -1;
-            if (s < slots) {
-                e = a.ids[t * a.ids_stride + s];
-                e = e >= 0 && e < a.w[0].experts ? e : -1;
-            }
-            qd_row wr[2];
-            wr[0] = qd_row_of(a.w[0], r0 < n && e >= 0 ? e : 0, r0 < n && e >= 0 ? r0 : 0);
-            wr[1] = qd_row_of(a.w[0], r1 < n && e >= 0 ? e : 0, r1 < n && e >= 0 ? r1 : 0);
-            /* rows past n load row 0 (valid memory) and are never stored */
+            const int64_t e = expert(s);
+            const bool act = r0 < n && e >= 0;
+            qd_row wr[2]; /* a row past n reads row r0 again and is never stored */
+            wr[0] = act ? qd_row_of(a.w[0], e, r0) : qd_no_row();
+            wr[1] = act ? qd_row_of(a.w[0], e, r1 < n ? r1 : r0) : qd_no_row();
             auto stage = [&] {
                 if (staged) return;
                 qd_stage(a.xt, xvec, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, xs, Xs);
                 for (int i = threadIdx.x; i < slots; i += blockDim.x) wsm[i] = zf_cu_ld(a.wt, wt, i);
-                __syncthreads();
                 staged = true;
             };
-            const float *xsp = xs + (size_t)(s < slots ? s : 0) * k, *Xsp = Xs + (size_t)(s < slots ? s : 0) * (k / 4);
+            const int sx = s < slots ? s : 0;
             float d[2];
-            qd_dot<BITS, 2, U>(wr, r0 < n && e >= 0 ? nb : 0, gshift, a.w[0].sdt, c, stage, &xsp, &Xsp, wb, d);
+            qd_dot<BITS, 2, U, QC_THREADS>(wr, rs, act, T, a.w[0].sdt, c, stage, xs + (size_t)sx * k,
+                                           Xs + (size_t)sx * (k / 4), wb, sbs, d);
             if (c == 0 && s < slots) { /* p_s = T(T(d_s) * w_s) (exact) or d_s * w_s (fast) */
                 const float wv = wsm[s];
 #pragma unroll
@@ -403,8 +508,8 @@ __global__ void __launch_bounds__(QC_THREADS, 2) qd_combine_kernel(const zf_cu_q
             }
         }
         __syncthreads();
-        if (threadIdx.x < QC_ROWS && (int)(blockIdx.x * QC_ROWS + threadIdx.x) < n) {
-            const int r = blockIdx.x * QC_ROWS + threadIdx.x;
+        if (threadIdx.x < QC_ROWS && rb + (int)threadIdx.x < n) {
+            const int r = rb + threadIdx.x;
             const float *p = dsm + threadIdx.x * slots;
             float acc = p[0];
             for (int s = 1; s < slots; s++) acc = a.exact ? zf_cu_rnd(a.xt, __fadd_rn(acc, p[s])) : __fadd_rn(acc, p[s]);
@@ -412,7 +517,6 @@ __global__ void __launch_bounds__(QC_THREADS, 2) qd_combine_kernel(const zf_cu_q
         }
         __syncthreads(); /* xs and dsm are reused by the next token */
     }
-    zf_cu_release_next();
 }
 
 /* staged x rows and lane sums, then the products and routing weights */
@@ -425,9 +529,12 @@ bool zf_cu_combine_decode_fits(const zf_cu_qargs *a) {
            qd_packed_ok(a);
 }
 
+/* weight buffer, x, the scale tile, products and routing weights */
 template <int BITS>
 static cudaError_t qc_launch(const zf_cu_qargs *a, dim3 grid, bool xvec, cudaStream_t s) {
-    const size_t smem = qd_wbuf_bytes<BITS, 2, qc_unroll<BITS>::u>(QC_THREADS) + qc_smem(a);
+    constexpr int U = qc_unroll<BITS>::u;
+    const qd_tiles T = qd_tiles_of<U>((int)a->w[0].k, a->w[0].group_size);
+    const size_t smem = qd_wbuf_bytes<BITS, 2, U, QC_THREADS>() + qc_smem(a) + (size_t)QC_RS * (size_t)T.Gt * 8;
     return qd_launch(qd_combine_kernel<BITS>, grid, dim3(QC_THREADS), smem, s, *a, xvec);
 }
 

@@ -181,6 +181,21 @@ static void test_gathered(void) {
     }
 }
 
+/* The decode kernels over several k tiles with a partial last one (a tile
+ * is 64 blocks per thread's matrix for the pair kernel, 32 for 4-bit
+ * combine, 16 for 6-bit), every scale dtype, one and two matrices per
+ * thread, and qmm's decode rows. Few pairs per expert: the decode path. */
+static void test_decode_tiles(void) {
+    qcase(OP_SWIGLU, 4, 128, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 8, 37, 4224, 1, 2, ZF_FIDELITY_EXACT);
+    qcase(OP_SWIGLU, 3, 32, ZF_DTYPE_F16, ZF_DTYPE_F32, 8, 21, 4192, 1, 2, ZF_FIDELITY_FAST);
+    qcase(OP_SWIGLU, 8, 64, ZF_DTYPE_F32, ZF_DTYPE_F16, 8, 19, 2112, 2, 3, ZF_FIDELITY_STOCK);
+    qcase(OP_GATHER, 8, 64, ZF_DTYPE_F32, ZF_DTYPE_F16, 8, 19, 2112, 1, 3, ZF_FIDELITY_STOCK);
+    qcase(OP_COMBINE, 4, 32, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 8, 45, 2080, 1, 2, ZF_FIDELITY_EXACT);
+    qcase(OP_COMBINE, 6, 64, ZF_DTYPE_F16, ZF_DTYPE_F32, 8, 29, 1088, 2, 3, ZF_FIDELITY_STOCK);
+    qcase(OP_COMBINE, 2, 128, ZF_DTYPE_F32, ZF_DTYPE_BF16, 8, 17, 1152, 1, 5, ZF_FIDELITY_FAST);
+    qcase(OP_QMM, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 1, 33, 4160, 2, 1, ZF_FIDELITY_STOCK);
+}
+
 static void route_case(zf_dtype t, zf_dtype wt, int64_t m, int64_t E, int k, int norm) {
     size_t es = zf_dtype_size(t), ws = zf_dtype_size(wt);
     void *hl = malloc((size_t)(m * E) * es), *hw = malloc((size_t)(m * k) * ws), *gw = malloc((size_t)(m * k) * ws);
@@ -216,6 +231,9 @@ static void test_route(void) {
                 route_case((zf_dtype)dt, norm ? ZF_DTYPE_F32 : (zf_dtype)dt, 1 + (int64_t)(ei * 21), E, 1, norm);
                 route_case((zf_dtype)dt, norm ? (zf_dtype)dt : ZF_DTYPE_F32, g_quick ? 5 : 64, E, E < 8 ? (int)E : 8,
                            norm);
+                /* larger k: ranks that reach past the first 32 keys */
+                route_case((zf_dtype)dt, (zf_dtype)dt, 3, E, E < 32 ? (int)E : 32, norm);
+                route_case((zf_dtype)dt, ZF_DTYPE_F32, 2, E, E < 40 ? (int)E : 40, norm);
             }
 }
 
@@ -354,6 +372,7 @@ int main(void) {
     g_quick = q && *q && strcmp(q, "0") != 0;
     ZT_OK(zf_stream_create(&zt_cuda_stream));
     test_gathered();
+    test_decode_tiles();
     test_grouped();
     test_route();
     test_bad_ids();
