@@ -13,9 +13,10 @@
  *   (no registers held while they fly; one commit group per block, so the
  *   compute waits for block u alone), from one row pointer plus constant
  *   offsets;
- * - the scales and biases of a k tile are loaded by the whole CTA at once
- *   (coalesced), converted to f32 and kept in shared memory, so the inner
- *   loop has no dtype branch and a thread holds no registers for them;
+ * - the scales and biases of a k tile are loaded before the weight copies
+ *   (the 8 threads of a group share their rows' groups), converted to f32
+ *   once and kept in shared memory, so the inner loop has no dtype branch
+ *   and a thread holds no registers for them;
  * - gate and up of a row are dotted by two groups of 8 threads (16 per row),
  *   which doubles the warps per SM at the registers of one matrix;
  * - kernels let the next kernel launch at their start (PDL): its CTAs wait
