@@ -7,7 +7,11 @@
  * - several x rows: a tile walks the columns one at a time (column c:
  *   blocks c, c+8, ... ascending) and keeps R weight rows x NX activation
  *   rows of one column in registers: each unpacked q vector used NX
- *   times, each x vector R times. */
+ *   times, each x vector R times.
+ * At one x row the kernel runs near what this mix of operations allows on
+ * a Zen 3 core (18 vector operations and 11 loads per block of 32 4-bit
+ * weights; docs/PERF-CPU.md, bench/cpu_mix.c); byte-shuffle unpacking and
+ * row tiles were measured there and are not faster. */
 #include <immintrin.h>
 #include <string.h>
 
