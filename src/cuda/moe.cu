@@ -384,6 +384,13 @@ zf_status zf_cuda_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, co
     a.nw = 2;
     a.out = orows.data;
     a.out_row_stride = orows.row_stride;
+    if (wu->bits != wg->bits || wu->group_size != wg->group_size || wu->scale_dtype != wg->scale_dtype) {
+        /* the fused kernels read both matrices in wg's layout; the stock
+         * composition reads each in its own, with the exact variant's bits
+         * (every fidelity then gives those; docs/NUMERICS.md 8.3) */
+        cudaError_t e = zf_cu_gather_qmm_swiglu_stock(&a, o ? (cudaStream_t)o->stream : (cudaStream_t)0);
+        return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, "cuda.gather_qmm_swiglu.stock (mixed weight formats)", e);
+    }
     return run(op, ZF_OP_GATHER_QMM_SWIGLU, &a, o);
 }
 

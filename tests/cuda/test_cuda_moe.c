@@ -63,11 +63,16 @@ typedef enum { ROUTE_RANDOM, ROUTE_ONE, ROUTE_TWO } qroute;
 static const char *const route_names[] = {"random", "one expert", "two experts"};
 static const char *const k_names[] = {"gather_qmm", "gather_qmm_swiglu", "gather_qmm_combine", "qmm"};
 
-/* One case: CUDA (fidelity f) vs the CPU (stock, or fast for fast). */
-static void qcase_routed(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int64_t E, int64_t n, int64_t k,
-                         int64_t m, int64_t slots, zf_fidelity f, qroute route) {
+/* wu's format where it differs from wg's (gather_qmm_swiglu only) */
+typedef struct qfmt { int bits, gs; zf_dtype sdt; } qfmt;
+
+/* One case: CUDA (fidelity f) vs the CPU (stock, or fast for fast; with
+ * mixed weight formats CUDA runs the stock composition at every fidelity). */
+static void qcase_fmt(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, const qfmt *ufmt, int64_t E, int64_t n,
+                      int64_t k, int64_t m, int64_t slots, zf_fidelity f, qroute route) {
     if (op == OP_QMM) E = 1, slots = 1;
-    qw wg = qw_make(bits, gs, sdt, E, n, k), wu = qw_make(bits, gs, sdt, E, n, k);
+    qw wg = qw_make(bits, gs, sdt, E, n, k);
+    qw wu = ufmt ? qw_make(ufmt->bits, ufmt->gs, ufmt->sdt, E, n, k) : qw_make(bits, gs, sdt, E, n, k);
     size_t es = zf_dtype_size(t);
     int64_t xrows = op == OP_COMBINE ? m * slots : m, orows = op == OP_COMBINE || op == OP_QMM ? m : m * slots;
     void *hx = malloc((size_t)(xrows * k) * es), *hw = malloc((size_t)(m * slots) * es);
@@ -88,7 +93,7 @@ static void qcase_routed(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int
     zf_tensor cid = zf_tensor_nd(hid, ZF_DTYPE_I32, 2, i2), cw = zf_tensor_nd(hw, t, 2, i2);
     zf_tensor co = op == OP_COMBINE || op == OP_QMM ? zf_tensor_nd(want, t, 2, y2) : zf_tensor_nd(want, t, 3, o3);
     zf_tensor gx = dev(cx, dx.p), gid = dev(cid, did.p), gw = dev(cw, dw.p), go = dev(co, dout.p);
-    zf_opts o = {f, zt_cuda_stream}, c = {f == ZF_FIDELITY_FAST ? f : ZF_FIDELITY_STOCK, NULL};
+    zf_opts o = {f, zt_cuda_stream}, c = {f == ZF_FIDELITY_FAST && !ufmt ? f : ZF_FIDELITY_STOCK, NULL};
     zf_status sg, sc;
     switch (op) {
     case OP_GATHER: sg = zf_gather_qmm(&gx, &wg.d, &gid, &go, &o); sc = zf_gather_qmm(&cx, &wg.h, &cid, &co, &c); break;
@@ -103,9 +108,10 @@ static void qcase_routed(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int
         break;
     }
     char what[200];
-    snprintf(what, sizeof what, "%s.%s bits %d gs %d %s scales %s E %lld n %lld k %lld m %lld slots %lld (%s)",
-             k_names[op], zf_fidelity_name(f), bits, gs, zf_dtype_name(t), zf_dtype_name(sdt), (long long)E,
-             (long long)n, (long long)k, (long long)m, (long long)slots, route_names[route]);
+    snprintf(what, sizeof what, "%s.%s bits %d gs %d %s scales %s%s E %lld n %lld k %lld m %lld slots %lld (%s)",
+             k_names[op], zf_fidelity_name(f), bits, gs, zf_dtype_name(t), zf_dtype_name(sdt),
+             ufmt ? " (wu in another format)" : "", (long long)E, (long long)n, (long long)k, (long long)m,
+             (long long)slots, route_names[route]);
     ZT_CHECK(sg == ZF_OK, "%s: %s", what, sg ? zf_last_error() : "");
     ZT_CHECK(sc == ZF_OK, "%s cpu: %s", what, sc ? zf_last_error() : "");
     if (sg == ZF_OK && sc == ZF_OK) {
@@ -120,9 +126,26 @@ static void qcase_routed(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int
     qw_free(&wg), qw_free(&wu);
 }
 
+static void qcase_routed(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int64_t E, int64_t n, int64_t k,
+                         int64_t m, int64_t slots, zf_fidelity f, qroute route) {
+    qcase_fmt(op, bits, gs, t, sdt, NULL, E, n, k, m, slots, f, route);
+}
+
 static void qcase(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, int64_t E, int64_t n, int64_t k, int64_t m,
                   int64_t slots, zf_fidelity f) {
     qcase_routed(op, bits, gs, t, sdt, E, n, k, m, slots, f, ROUTE_RANDOM);
+}
+
+/* gate and up in different bits, group sizes or scale dtypes (legal, as on
+ * the CPU): few and many tokens, every fidelity */
+static void test_mixed_formats(void) {
+    static const qfmt u[3] = {{8, 32, ZF_DTYPE_F32}, {4, 128, ZF_DTYPE_BF16}, {4, 64, ZF_DTYPE_F16}};
+    const zf_fidelity fids[3] = {ZF_FIDELITY_STOCK, ZF_FIDELITY_EXACT, ZF_FIDELITY_FAST};
+    for (int i = 0; i < 3; i++)
+        for (int f = 0; f < 3; f++) {
+            qcase_fmt(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, &u[i], 16, 75, 384, 1, 4, fids[f], ROUTE_RANDOM);
+            qcase_fmt(OP_SWIGLU, 4, 64, ZF_DTYPE_F16, ZF_DTYPE_BF16, &u[i], 8, 33, 256, 64, 3, fids[f], ROUTE_RANDOM);
+        }
 }
 
 /* The grouped path at many tokens per expert: chunks of tokens with a tail
@@ -373,6 +396,7 @@ int main(void) {
     ZT_OK(zf_stream_create(&zt_cuda_stream));
     test_gathered();
     test_decode_tiles();
+    test_mixed_formats();
     test_grouped();
     test_route();
     test_bad_ids();
