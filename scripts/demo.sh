@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
 zf=$build/zf
 model=$("$here/scripts/fetch-model.sh")
-has() { "$zf" --help 2>&1 | grep -qE "^  $1 "; }
+has() { grep -qE "^  $1 " <<<"$("$zf" --help 2>&1)"; } # no pipe: grep -q would SIGPIPE zf under pipefail
 
 echo "== zf caps"
 "$zf" caps

@@ -28,7 +28,10 @@ has err "leave out --backend"
 check "validate --backend cpu" 0 "$zf" validate "$dir/l.gguf" -n 4 --runs 1 --backend cpu -o "$dir/cpu.json"
 grep -q '"backend":[[:space:]]*"cpu"' "$dir/cpu.json" || { echo "FAIL: capsule lacks backend cpu"; fail=1; }
 
-if "$zf" caps --json | grep -q '"device":[[:space:]]*true'; then
+# caps first, then grep: with pipefail, grep -q closing the pipe early can
+# fail the pipeline (SIGPIPE in zf) and take the no-GPU branch on a GPU
+caps=$("$zf" caps --json)
+if grep -q '"device":[[:space:]]*true' <<<"$caps"; then
     for m in l.gguf moe; do
         check "run $m --backend cuda" 0 "$zf" run "$dir/$m" -p "Hello" -n 6 --backend cuda
         has err "on the GPU"
