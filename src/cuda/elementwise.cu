@@ -217,9 +217,10 @@ static cudaError_t ew_start(const zf_ew_view *v, int64_t nvec, int64_t items, un
 }
 
 /* Rows that follow each other in every operand are one long row, so the
- * grid covers elements rather than rows x each row's tiles (a [4096, 576]
- * bf16 swiglu used 72 of each block's 256 threads and ran 0.96x of the
- * two-kernel stock composition on an H100). */
+ * grid covers elements rather than rows x each row's tiles (a narrow row
+ * otherwise leaves most of a block's threads idle; on its own this did not
+ * move the [4096, 576] bf16 swiglu on an H100, the one-vector rule below
+ * did). */
 static bool dense_rows(const zf_ew_view *v, int n_in, int n_out) {
     bool d = v->rows > 1;
     for (int k = 0; k < n_in; k++) d = d && v->in_stride[k] == v->cols;
