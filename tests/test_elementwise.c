@@ -140,22 +140,28 @@ static void flat_on_path(void *p) {
     }
 }
 
+/* n elements of three fresh inputs (fill_fn), every case's reference
+ * outputs, then on_path on every ISA path and thread count */
+static void flat_run(zf_dtype t, int64_t n, void (*fill_fn)(zf_dtype, void *, int64_t), void (*on_path)(void *)) {
+    flat_ctx x = {.t = t, .n = n};
+    size_t bytes = (size_t)n * zf_dtype_size(t);
+    for (int k = 0; k < 3; k++) { x.in[k] = malloc(bytes); fill_fn(t, x.in[k], n); }
+    for (int ci = 0; ci < N_CASES; ci++) {
+        for (int k = 0; k < 2; k++) x.want[ci][k] = malloc(bytes);
+        run_ref(&k_cases[ci], t, x.in, x.want[ci], n);
+    }
+    each_path(on_path, &x);
+    for (int k = 0; k < 3; k++) free(x.in[k]);
+    for (int ci = 0; ci < N_CASES; ci++) { free(x.want[ci][0]); free(x.want[ci][1]); }
+}
+
 static void test_flat(void) {
     static const int64_t lengths[] = {1,  2,   3,   7,   15,   16,   17,    31,    33,    63,
                                       64, 65, 127, 129, 1000, 4099, 16383, 16385, 65537, 70000};
     for (int dt = 0; dt < 3; dt++)
         for (size_t li = 0; li < sizeof lengths / sizeof *lengths; li++) {
-            flat_ctx x = {.t = (zf_dtype)dt, .n = lengths[li]};
-            if (g_quick && x.n > 20000) continue;
-            size_t bytes = (size_t)x.n * zf_dtype_size(x.t);
-            for (int k = 0; k < 3; k++) { x.in[k] = malloc(bytes); fill(x.t, x.in[k], x.n); }
-            for (int ci = 0; ci < N_CASES; ci++) {
-                for (int k = 0; k < 2; k++) x.want[ci][k] = malloc(bytes);
-                run_ref(&k_cases[ci], x.t, x.in, x.want[ci], x.n);
-            }
-            each_path(flat_on_path, &x);
-            for (int k = 0; k < 3; k++) free(x.in[k]);
-            for (int ci = 0; ci < N_CASES; ci++) { free(x.want[ci][0]); free(x.want[ci][1]); }
+            if (g_quick && lengths[li] > 20000) continue;
+            flat_run((zf_dtype)dt, lengths[li], fill, flat_on_path);
         }
 }
 
@@ -279,18 +285,7 @@ static void special_on_path(void *p) {
 }
 
 static void test_special(void) {
-    for (int dt = 0; dt < 3; dt++) {
-        flat_ctx x = {.t = (zf_dtype)dt, .n = 4099};
-        size_t bytes = (size_t)x.n * zf_dtype_size(x.t);
-        for (int k = 0; k < 3; k++) { x.in[k] = malloc(bytes); fill_special(x.t, x.in[k], x.n); }
-        for (int ci = 0; ci < N_CASES; ci++) {
-            for (int k = 0; k < 2; k++) x.want[ci][k] = malloc(bytes);
-            run_ref(&k_cases[ci], x.t, x.in, x.want[ci], x.n);
-        }
-        each_path(special_on_path, &x);
-        for (int k = 0; k < 3; k++) free(x.in[k]);
-        for (int ci = 0; ci < N_CASES; ci++) { free(x.want[ci][0]); free(x.want[ci][1]); }
-    }
+    for (int dt = 0; dt < 3; dt++) flat_run((zf_dtype)dt, 4099, fill_special, special_on_path);
 }
 
 /* ---- 1c. calls larger than the caches: outputs written non-temporally, from
