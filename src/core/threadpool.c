@@ -55,9 +55,19 @@ static int g_threads_wanted = 0;                               /* 0: cores */
  * task runs inline instead of waiting for the pool it is part of. */
 static _Thread_local int g_in_pool;
 
-static int cores(void) {
+/* The online core count, read once: glibc's sysconf opens and reads
+ * /sys/devices/system/cpu/online on every call, and decode asks on every
+ * parallel region (~150 a token for SmolLM2: ~5 ms of syscalls per token
+ * on the 2-core VM, while the other thread waited). */
+static int g_cores;
+static pthread_once_t g_cores_once = PTHREAD_ONCE_INIT;
+static void read_cores(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : (n > ZF_MAX_THREADS ? ZF_MAX_THREADS : (int)n);
+    g_cores = n < 1 ? 1 : (n > ZF_MAX_THREADS ? ZF_MAX_THREADS : (int)n);
+}
+static int cores(void) {
+    pthread_once(&g_cores_once, read_cores);
+    return g_cores;
 }
 
 int zf_get_num_threads(void) {
