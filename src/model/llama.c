@@ -191,12 +191,13 @@ static zf_status load_layer(zf_model *m, const zf_weight_source *src, int64_t i,
     return ZF_OK;
 }
 
-/* CPU: q/k/v and gate/up as one weight each, when their layouts allow. */
+/* q/k/v and gate/up as one weight each, when their layouts allow (built on
+ * the host, before a CUDA model uploads it in place of its parts). */
 static zf_status fuse_layer(zf_model *m, zf_model_layer *l) {
     const zf_weight *qkv[3] = {&l->wq, &l->wk, &l->wv}, *gu[2] = {&l->ffn_gate, &l->ffn_up};
     struct { const zf_weight *const *parts; int n; zf_weight *out; } sets[2] = {{qkv, 3, &l->wqkv},
                                                                                {gu, 2, &l->ffn_gate_up}};
-    for (int i = 0; i < (m->cfg.is_moe ? 1 : 2) && m->o.device == ZF_DEVICE_CPU; i++) {
+    for (int i = 0; i < (m->cfg.is_moe ? 1 : 2); i++) {
         size_t bytes = zf_fuse_bytes(sets[i].parts, sets[i].n);
         void *mem;
         if (!bytes) continue;
@@ -418,10 +419,18 @@ static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_te
     const zf_model_layer *l = &m->layers[li];
     zf_dtype t = m->o.act_dtype;
     int64_t D = c->head_dim, Hq = c->heads, Hk = c->kv_heads, L = m->o.max_ctx;
-    zf_tensor q = t2(m, m->q, t, n, Hq * D), k = t2(m, m->k, t, n, Hk * D), v = t2(m, m->v, t, n, Hk * D);
+    char *qp = m->q, *kp = m->k, *vp = m->v;
+    if (l->wqkv.kind == ZF_WEIGHT_AFFINE && n == 1) { /* one token: q, k, v stand back to back in the fused row */
+        zf_tensor y = t2(m, m->fused, t, 1, l->wqkv.q.n);
+        ZF_TRY(zf_model_linear(hn, &l->wqkv, &y));
+        qp = m->fused;
+        kp = qp + (size_t)(Hq * D) * zf_dtype_size(t);
+        vp = kp + (size_t)(Hk * D) * zf_dtype_size(t);
+    }
+    zf_tensor q = t2(m, qp, t, n, Hq * D), k = t2(m, kp, t, n, Hk * D), v = t2(m, vp, t, n, Hk * D);
     if (l->wqkv.kind == ZF_WEIGHT_AFFINE) {
         zf_tensor *qkv[3] = {&q, &k, &v};
-        ZF_TRY(zf_fused_linear(hn, &l->wqkv, m->fused, qkv, 3));
+        if (n > 1) ZF_TRY(zf_fused_linear(hn, &l->wqkv, m->fused, qkv, 3));
     } else {
         ZF_TRY(zf_model_linear(hn, &l->wq, &q));
         ZF_TRY(zf_model_linear(hn, &l->wk, &k));
@@ -433,18 +442,18 @@ static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_te
         ZF_TRY(add_bias(&v, &l->bv));
     }
     if (c->qk_norm) { /* per-head RMSNorm (Qwen3), before RoPE */
-        zf_tensor qh = t2(m, m->q, t, n * Hq, D), kh = t2(m, m->k, t, n * Hk, D);
+        zf_tensor qh = t2(m, qp, t, n * Hq, D), kh = t2(m, kp, t, n * Hk, D);
         ZF_TRY(zf_rms_norm(&qh, &l->q_norm, c->rms_eps, &qh, NULL));
         ZF_TRY(zf_rms_norm(&kh, &l->k_norm, c->rms_eps, &kh, NULL));
     }
-    zf_tensor q3 = t3(m, m->q, t, n, Hq, D), k3 = t3(m, m->k, t, n, Hk, D);
+    zf_tensor q3 = t3(m, qp, t, n, Hq, D), k3 = t3(m, kp, t, n, Hk, D);
     zf_tensor cs = t3(m, (float *)m->rope + m->pos * D, ZF_DTYPE_F32, n, D / 2, 2);
     int neox = c->rope_style == ZF_ROPE_NEOX;
     ZF_TRY(zf_rope(&q3, &cs, neox, &q3, NULL));
     ZF_TRY(zf_rope(&k3, &cs, neox, &k3, NULL));
     size_t layer_off = (size_t)(li * Hk * L * D) * zf_dtype_size(m->o.kv_dtype);
-    ZF_TRY(cache_write(m, m->kc + layer_off, m->k, n));
-    ZF_TRY(cache_write(m, m->vc + layer_off, m->v, n));
+    ZF_TRY(cache_write(m, m->kc + layer_off, kp, n));
+    ZF_TRY(cache_write(m, m->vc + layer_off, vp, n));
     zf_tensor kv[2];
     for (int i = 0; i < 2; i++) {
         kv[i] = t3(m, (i ? m->vc : m->kc) + layer_off, m->o.kv_dtype, Hk, m->pos + n, D);
@@ -461,7 +470,12 @@ static zf_status ffn_block(zf_model *m, int64_t li, int64_t n, const zf_tensor *
     const zf_model_layer *l = &m->layers[li];
     if (c->is_moe) return zf_moe_ffn(c, l, hn, m->moe, delta);
     zf_tensor g = t2(m, m->g, m->o.act_dtype, n, c->ffn), u = t2(m, m->u, m->o.act_dtype, n, c->ffn);
-    if (l->ffn_gate_up.kind == ZF_WEIGHT_AFFINE) {
+    if (l->ffn_gate_up.kind == ZF_WEIGHT_AFFINE && n == 1) { /* one token: g and u back to back in the fused row */
+        zf_tensor y = t2(m, m->fused, m->o.act_dtype, 1, l->ffn_gate_up.q.n);
+        ZF_TRY(zf_model_linear(hn, &l->ffn_gate_up, &y));
+        g.data = m->fused;
+        u.data = m->fused + (size_t)c->ffn * zf_dtype_size(m->o.act_dtype);
+    } else if (l->ffn_gate_up.kind == ZF_WEIGHT_AFFINE) {
         zf_tensor *gu[2] = {&g, &u};
         ZF_TRY(zf_fused_linear(hn, &l->ffn_gate_up, m->fused, gu, 2));
     } else {

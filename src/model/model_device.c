@@ -86,10 +86,16 @@ zf_status zf_model_mem_upload_layer(zf_model_mem *mm, const zf_model_config *c, 
     const char *vnames[] = {"attn_norm", "ffn_norm", "q_norm", "k_norm", "q bias", "k bias", "v bias"};
     for (size_t i = 0; i < sizeof vectors / sizeof *vectors; i++)
         ZF_TRY(zf_model_mem_upload_tensor(mm, vectors[i], vnames[i]));
-    zf_weight *linears[] = {&l->wq, &l->wk, &l->wv, &l->wo, &l->ffn_gate, &l->ffn_up, &l->ffn_down, &l->router};
-    const char *lnames[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "router"};
-    for (size_t i = 0; i < sizeof linears / sizeof *linears; i++)
-        if (i < 7 || c->is_moe) ZF_TRY(zf_model_mem_upload_weight(mm, linears[i], lnames[i]));
+    zf_weight *linears[] = {&l->wq,       &l->wk,     &l->wv,       &l->wo,     &l->ffn_gate,
+                            &l->ffn_up,   &l->ffn_down, &l->router, &l->wqkv,   &l->ffn_gate_up};
+    const char *lnames[] = {"attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down", "router",
+                            "attn_qkv (fused)", "ffn_gate_up (fused)"};
+    /* a fused weight goes up in place of its parts, which the forward pass then does not read */
+    const int qkv = l->wqkv.kind == ZF_WEIGHT_AFFINE, gu = l->ffn_gate_up.kind == ZF_WEIGHT_AFFINE;
+    for (size_t i = 0; i < sizeof linears / sizeof *linears; i++) {
+        if ((i <= 2 && qkv) || ((i == 4 || i == 5) && gu) || (i == 7 && !c->is_moe)) continue;
+        ZF_TRY(zf_model_mem_upload_weight(mm, linears[i], lnames[i]));
+    }
     return ZF_OK;
 }
 
