@@ -419,23 +419,22 @@ static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_te
     const zf_model_layer *l = &m->layers[li];
     zf_dtype t = m->o.act_dtype;
     int64_t D = c->head_dim, Hq = c->heads, Hk = c->kv_heads, L = m->o.max_ctx;
-    char *qp = m->q, *kp = m->k, *vp = m->v;
+    zf_tensor q = t2(m, m->q, t, n, Hq * D), k = t2(m, m->k, t, n, Hk * D), v = t2(m, m->v, t, n, Hk * D);
     if (l->wqkv.kind == ZF_WEIGHT_AFFINE && n == 1) { /* one token: q, k, v stand back to back in the fused row */
         zf_tensor y = t2(m, m->fused, t, 1, l->wqkv.q.n);
         ZF_TRY(zf_model_linear(hn, &l->wqkv, &y));
-        qp = m->fused;
-        kp = qp + (size_t)(Hq * D) * zf_dtype_size(t);
-        vp = kp + (size_t)(Hk * D) * zf_dtype_size(t);
-    }
-    zf_tensor q = t2(m, qp, t, n, Hq * D), k = t2(m, kp, t, n, Hk * D), v = t2(m, vp, t, n, Hk * D);
-    if (l->wqkv.kind == ZF_WEIGHT_AFFINE) {
+        q.data = m->fused;
+        k.data = m->fused + (size_t)(Hq * D) * zf_dtype_size(t);
+        v.data = (char *)k.data + (size_t)(Hk * D) * zf_dtype_size(t);
+    } else if (l->wqkv.kind == ZF_WEIGHT_AFFINE) {
         zf_tensor *qkv[3] = {&q, &k, &v};
-        if (n > 1) ZF_TRY(zf_fused_linear(hn, &l->wqkv, m->fused, qkv, 3));
+        ZF_TRY(zf_fused_linear(hn, &l->wqkv, m->fused, qkv, 3));
     } else {
         ZF_TRY(zf_model_linear(hn, &l->wq, &q));
         ZF_TRY(zf_model_linear(hn, &l->wk, &k));
         ZF_TRY(zf_model_linear(hn, &l->wv, &v));
     }
+    char *qp = q.data, *kp = k.data, *vp = v.data;
     if (c->attn_bias) {
         ZF_TRY(add_bias(&q, &l->bq));
         ZF_TRY(add_bias(&k, &l->bk));
