@@ -119,18 +119,23 @@ typedef struct flat_ctx {
     void *want[N_CASES][2];
 } flat_ctx;
 
-static void flat_on_path(void *p) {
-    flat_ctx *x = p;
+/* Case c on x's inputs into fresh guarded outputs ob[0 .. c->n_out). */
+static zf_status flat_call(const flat_ctx *x, const ew_case *c, zt_buf *ob) {
     zf_tensor in[3], out[2];
     for (int k = 0; k < 3; k++) in[k] = zf_tensor_1d(x->in[k], x->t, x->n);
+    for (int k = 0; k < c->n_out; k++) {
+        ob[k] = zt_alloc(x->t, x->n);
+        out[k] = zf_tensor_1d(ob[k].p, x->t, x->n);
+    }
+    return call_fid(c, in, out);
+}
+
+static void flat_on_path(void *p) {
+    flat_ctx *x = p;
     for (int ci = 0; ci < N_CASES; ci++) {
         const ew_case *c = &k_cases[ci];
         zt_buf ob[2];
-        for (int k = 0; k < c->n_out; k++) {
-            ob[k] = zt_alloc(x->t, x->n);
-            out[k] = zf_tensor_1d(ob[k].p, x->t, x->n);
-        }
-        zf_status s = call_fid(c, in, out);
+        zf_status s = flat_call(x, c, ob);
         ZT_CHECK(s == ZF_OK, "%s: %s", cfg(c->name, x->t, x->n, ""), zf_last_error());
         for (int k = 0; k < c->n_out; k++) {
             expect_bits(cfg(c->name, x->t, x->n, k ? " (out 1)" : ""), x->t, ob[k].p, x->want[ci][k], x->n);
@@ -256,16 +261,10 @@ static void fill_special(zf_dtype t, void *p, int64_t n) {
 static void special_on_path(void *p) {
     flat_ctx *x = p;
     size_t es = zf_dtype_size(x->t);
-    zf_tensor in[3], out[2];
-    for (int k = 0; k < 3; k++) in[k] = zf_tensor_1d(x->in[k], x->t, x->n);
     for (int ci = 0; ci < N_CASES; ci++) {
         const ew_case *c = &k_cases[ci];
         zt_buf ob[2];
-        for (int k = 0; k < c->n_out; k++) {
-            ob[k] = zt_alloc(x->t, x->n);
-            out[k] = zf_tensor_1d(ob[k].p, x->t, x->n);
-        }
-        ZT_OK(call_fid(c, in, out));
+        ZT_OK(flat_call(x, c, ob));
         for (int k = 0; k < c->n_out; k++) {
             int64_t bad = -1;
             for (int64_t i = 0; i < x->n && bad < 0; i++) {
