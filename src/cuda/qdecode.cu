@@ -58,7 +58,7 @@ __device__ __forceinline__ void qd_stage(zf_dtype xt, bool xvec, int rows, int k
 #pragma unroll
         for (int l = 0; l < 8; l++) {
             d[l ^ (j & 7)] = make_float4(x[l], x[8 + l], x[16 + l], x[24 + l]);
-            X[l] = __fadd_rn(__fadd_rn(__fadd_rn(x[l], x[8 + l]), x[16 + l]), x[24 + l]);
+            X[l] = zf_cu_lane_sum(x, l);
         }
         float4 *D = (float4 *)(Xs + (size_t)i * (k / 4) + 8 * j);
         const int h = (j >> 2) & 1;
@@ -309,15 +309,7 @@ __device__ __forceinline__ void qd_dot(const qd_row *wr, const int *rs, bool act
         }
     }
 #pragma unroll
-    for (int m = 0; m < NW; m++) {
-        const float *a = A[m];
-        float r = __fadd_rn(__fadd_rn(__fadd_rn(a[0], a[4]), __fadd_rn(a[2], a[6])),
-                            __fadd_rn(__fadd_rn(a[1], a[5]), __fadd_rn(a[3], a[7])));
-        r = __fadd_rn(r, __shfl_xor_sync(0xffffffffu, r, 4));
-        r = __fadd_rn(r, __shfl_xor_sync(0xffffffffu, r, 2));
-        r = __fadd_rn(r, __shfl_xor_sync(0xffffffffu, r, 1));
-        d[m] = r;
-    }
+    for (int m = 0; m < NW; m++) d[m] = zf_cu_qdot_fold(A[m]);
 }
 
 __device__ __forceinline__ qd_row qd_row_of(const zf_cu_qw &w, int64_t e, int64_t r) {

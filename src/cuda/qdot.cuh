@@ -111,6 +111,23 @@ template <int BITS> __device__ __forceinline__ float zf_cu_qval(const uint32_t *
     return __fsub_rn(__uint_as_float(f), __uint_as_float(mag));
 }
 
+/* X_l of NUMERICS §8.2: the lane sum of block elements l, 8+l, 16+l, 24+l. */
+__device__ __forceinline__ float zf_cu_lane_sum(const float *x, int l) {
+    return __fadd_rn(__fadd_rn(__fadd_rn(x[l], x[8 + l]), x[16 + l]), x[24 + l]);
+}
+
+/* The tree of NUMERICS §8.2 for a thread group of 8 lanes that each hold one
+ * column's 8 lane accumulators: the lane tree in registers (R_c), then
+ * __shfl_xor 4, 2, 1 is the column tree (IEEE addition commutes, so all 8
+ * threads end with y). All 32 threads of the warp must call it. */
+__device__ __forceinline__ float zf_cu_qdot_fold(const float *a) {
+    float r = __fadd_rn(__fadd_rn(__fadd_rn(a[0], a[4]), __fadd_rn(a[2], a[6])),
+                        __fadd_rn(__fadd_rn(a[1], a[5]), __fadd_rn(a[3], a[7])));
+    r = __fadd_rn(r, __shfl_xor_sync(0xffffffffu, r, 4));
+    r = __fadd_rn(r, __shfl_xor_sync(0xffffffffu, r, 2));
+    return __fadd_rn(r, __shfl_xor_sync(0xffffffffu, r, 1));
+}
+
 /* Where one TG's weight row lives: expert e, row r (e < 0: no valid expert). */
 struct zf_cu_wrow {
     const uint32_t *packed;
@@ -177,7 +194,7 @@ __device__ __forceinline__ void zf_cu_tg_dot(const zf_cu_qw *w, const zf_cu_wrow
                 zf_cu_xblock(xt, xrow[i], j, xvec, x);
 #pragma unroll
                 for (int l = 0; l < 8; l++) {
-                    const float X = __fadd_rn(__fadd_rn(__fadd_rn(x[l], x[8 + l]), x[16 + l]), x[24 + l]);
+                    const float X = zf_cu_lane_sum(x, l);
 #pragma unroll
                     for (int m = 0; m < NW; m++) {
                         float dl = __fmul_rn(x[l], qf[m][l]);
@@ -194,15 +211,7 @@ __device__ __forceinline__ void zf_cu_tg_dot(const zf_cu_qw *w, const zf_cu_wrow
 #pragma unroll
     for (int m = 0; m < NW; m++)
 #pragma unroll
-        for (int i = 0; i < NX; i++) {
-            const float *a = A[m][i];
-            float r = __fadd_rn(__fadd_rn(__fadd_rn(a[0], a[4]), __fadd_rn(a[2], a[6])),
-                                __fadd_rn(__fadd_rn(a[1], a[5]), __fadd_rn(a[3], a[7])));
-            r = __fadd_rn(r, __shfl_xor_sync(0xffffffffu, r, 4));
-            r = __fadd_rn(r, __shfl_xor_sync(0xffffffffu, r, 2));
-            r = __fadd_rn(r, __shfl_xor_sync(0xffffffffu, r, 1));
-            d[m][i] = r;
-        }
+        for (int i = 0; i < NX; i++) d[m][i] = zf_cu_qdot_fold(A[m][i]);
 }
 
 #endif

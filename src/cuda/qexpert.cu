@@ -54,7 +54,7 @@ __device__ __forceinline__ void qx_stage(const zf_cu_qargs &a, bool xvec, const 
 #pragma unroll
         for (int l = 0; l < 8; l++) {
             d[l ^ (j & 7)] = make_float4(x[l], x[8 + l], x[16 + l], x[24 + l]);
-            D[l ^ (j & 7)] = __fadd_rn(__fadd_rn(__fadd_rn(x[l], x[8 + l]), x[16 + l]), x[24 + l]);
+            D[l ^ (j & 7)] = zf_cu_lane_sum(x, l);
         }
     }
 }
@@ -126,15 +126,7 @@ __device__ __forceinline__ void qx_dot(const zf_cu_qw *w, const zf_cu_wrow *wr, 
 #pragma unroll
     for (int m = 0; m < NW; m++)
 #pragma unroll
-        for (int i = 0; i < CH; i++) {
-            const float *p = A[m][i];
-            float r = __fadd_rn(__fadd_rn(__fadd_rn(p[0], p[4]), __fadd_rn(p[2], p[6])),
-                                __fadd_rn(__fadd_rn(p[1], p[5]), __fadd_rn(p[3], p[7])));
-            r = __fadd_rn(r, __shfl_xor_sync(0xffffffffu, r, 4));
-            r = __fadd_rn(r, __shfl_xor_sync(0xffffffffu, r, 2));
-            r = __fadd_rn(r, __shfl_xor_sync(0xffffffffu, r, 1));
-            d[m][i] = r;
-        }
+        for (int i = 0; i < CH; i++) d[m][i] = zf_cu_qdot_fold(A[m][i]);
 }
 
 /* Output `row` of pair p from its dots (d1: the up dot of swiglu). */
