@@ -15,6 +15,8 @@ extern "C" {
 
 /* Set at init: the device supports programmatic dependent launch (sm_90+). */
 extern int zf_cu_pdl;
+/* Set at init: the device's SM count (launch shapes of the decode kernels). */
+extern int zf_cu_sms;
 
 /* Launches kernel k with programmatic stream serialization where supported,
  * so a chain of small kernels (decode, graphs) overlaps launch and tail. */

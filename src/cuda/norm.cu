@@ -6,6 +6,7 @@
  * their lane sums with st.async; other few-row shapes take fwd_decode_kernel
  * (up to 1024 threads per row, every load issued up front). The weight
  * gradient is reduced in fixed chunks of 32 rows. */
+#include <atomic>
 #include <cooperative_groups.h>
 #include <math.h>
 
@@ -454,12 +455,7 @@ template <class K> static cudaError_t allow_smem(K kernel, size_t bytes) {
 
 /* Rows that fill fewer than two waves of SMs leave most of the GPU idle with
  * one 256-thread block each: give each row up to 1024 threads instead. */
-static bool few_rows(int64_t rows) {
-    int dev = 0, sms = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
-        return false;
-    return rows < 2 * (int64_t)sms;
-}
+static bool few_rows(int64_t rows) { return rows < 2 * (int64_t)zf_cu_sms; }
 
 template <int DT, int MODE, int P>
 static cudaError_t fwd_decode_go(const zf_norm_args *a, int64_t nvec, int64_t items, size_t smem, cudaStream_t s) {
@@ -475,10 +471,12 @@ static cudaError_t fwd_decode_go(const zf_norm_args *a, int64_t nvec, int64_t it
  * dependent launch like every other kernel. */
 template <int DT, int MODE, int P, int CL>
 static cudaError_t fwd_cluster_go(const zf_norm_args *a, cudaStream_t s) {
-    if (CL > 8) { /* a non-portable cluster size */
+    static std::atomic<bool> allowed{false}; /* per instance; once is enough */
+    if (CL > 8 && !allowed.load(std::memory_order_relaxed)) { /* a non-portable cluster size */
         cudaError_t e = cudaFuncSetAttribute(fwd_cluster_kernel<DT, MODE, P, CL>,
                                              cudaFuncAttributeNonPortableClusterSizeAllowed, 1);
         if (e != cudaSuccess) return e;
+        allowed.store(true, std::memory_order_relaxed);
     }
     cudaLaunchConfig_t c = {};
     cudaLaunchAttribute at[2];

@@ -13,6 +13,7 @@
 
 const zf_cuda_host *zf_cu_host;
 int zf_cu_pdl;
+int zf_cu_sms;
 extern const zf_cuda_memory zf_cu_memory;
 extern const zf_cuda_timing zf_cu_timing;
 
@@ -131,6 +132,7 @@ static int plugin_init(const zf_cuda_host *host, char *msg, size_t size) {
         return 1;
     }
     zf_cu_pdl = p.major >= 9;
+    zf_cu_sms = p.multiProcessorCount;
     zf_cu_norm_max_n = (optin - ZF_NORM_STATIC_SMEM) / 4;
     zf_cu_norm_vjp_max_n = (optin - ZF_NORM_STATIC_SMEM) / 8;
     zf_cu_attn_max_floats = (optin - ZF_NORM_STATIC_SMEM) / 4;
