@@ -154,6 +154,20 @@ ZF_API zf_status zf_cuda_available(void);
 ZF_API zf_status zf_stream_create(zf_stream **s);
 ZF_API zf_status zf_stream_destroy(zf_stream *s);
 ZF_API zf_status zf_stream_synchronize(zf_stream *s);
+/* CUDA graphs: the zf_ calls enqueued on a stream (not the default stream,
+ * which cannot be recorded) between zf_graph_begin and zf_graph_end are
+ * recorded instead of run; zf_graph_launch replays them with one launch.
+ * zf_graph_end with *g NULL makes a new graph; with an existing *g it
+ * updates that graph in place when the recording has the same kernels in
+ * the same order (only arguments such as pointers or lengths changed),
+ * which is much cheaper than a new one, and rebuilds it otherwise.
+ * zf_graph_cancel ends a recording and drops it (after a failed call). */
+typedef struct zf_graph zf_graph; /* opaque; an instantiated CUDA graph */
+ZF_API zf_status zf_graph_begin(zf_stream *s);
+ZF_API zf_status zf_graph_end(zf_stream *s, zf_graph **g);
+ZF_API zf_status zf_graph_cancel(zf_stream *s);
+ZF_API zf_status zf_graph_launch(zf_graph *g, zf_stream *s);
+ZF_API zf_status zf_graph_destroy(zf_graph *g);
 /* Memory on a device (ZF_DEVICE_CPU: aligned host memory). */
 ZF_API zf_status zf_device_alloc(zf_device dev, size_t bytes, void **ptr);
 ZF_API zf_status zf_device_free(zf_device dev, void *ptr);

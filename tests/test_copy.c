@@ -105,9 +105,23 @@ static void test_errors(void) {
     zt_free(&y);
 }
 
+/* The graph API's argument checks come before any device is needed. */
+static void test_graph_args(void) {
+    zf_graph *g = NULL;
+    ZT_CHECK(zf_graph_begin(NULL) == ZF_ERR_INVALID_ARG, "graph_begin on the default stream: %s", zf_last_error());
+    ZT_CHECK(strstr(zf_last_error(), "default stream") != NULL, "message: %s", zf_last_error());
+    ZT_CHECK(zf_graph_end(NULL, &g) == ZF_ERR_INVALID_ARG, "graph_end without a stream: %s", zf_last_error());
+    ZT_CHECK(zf_graph_end((zf_stream *)&g, NULL) == ZF_ERR_INVALID_ARG, "graph_end without g: %s", zf_last_error());
+    ZT_CHECK(zf_graph_cancel(NULL) == ZF_ERR_INVALID_ARG, "graph_cancel without a stream: %s", zf_last_error());
+    ZT_CHECK(zf_graph_launch(NULL, NULL) == ZF_ERR_INVALID_ARG, "graph_launch of NULL: %s", zf_last_error());
+    ZT_CHECK(zf_graph_destroy(NULL) == ZF_OK, "graph_destroy(NULL) is a no-op");
+    ZT_CHECK(g == NULL, "a refused graph_end wrote *g");
+}
+
 int main(void) {
     zt_init("test_copy");
     test_shapes();
     test_errors();
+    test_graph_args();
     return zt_finish();
 }

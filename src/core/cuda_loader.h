@@ -14,7 +14,7 @@
 #include "core/registry.h"
 #include "core/tensor.h"
 
-#define ZF_CUDA_PLUGIN_ABI 2
+#define ZF_CUDA_PLUGIN_ABI 3
 
 #if defined(__GNUC__)
 #define ZF_CUDA_PRINTF __attribute__((format(printf, 2, 3)))
@@ -60,6 +60,11 @@ typedef struct zf_cuda_timing {
     zf_status (*graph_launch)(void *graph_exec, zf_stream *s);
     zf_status (*graph_destroy)(void *graph_exec);
     size_t (*l2_bytes)(void);
+    /* Ends a capture begun with capture_begin. graph_exec NULL: discards it.
+     * *graph_exec NULL: instantiates a new graph there. Otherwise updates
+     * *graph_exec in place to the new recording (same kernels and order,
+     * other arguments), or replaces it where the update is refused. */
+    zf_status (*capture_finish)(zf_stream *s, void **graph_exec);
 } zf_cuda_timing;
 
 typedef struct zf_cuda_plugin {

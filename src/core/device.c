@@ -34,6 +34,41 @@ zf_status zf_stream_synchronize(zf_stream *s) {
     return m ? m->stream_synchronize(s) : ZF_ERR_UNSUPPORTED;
 }
 
+static const zf_cuda_timing *cuda_graphs(const char *op) {
+    const zf_cuda_plugin *p = zf_cuda_plugin_ready(op);
+    return p ? p->timing : NULL;
+}
+
+zf_status zf_graph_begin(zf_stream *s) {
+    if (!s) return zf_error(ZF_ERR_INVALID_ARG, "[graph_begin] s is NULL: the default stream cannot be recorded");
+    const zf_cuda_timing *t = cuda_graphs("graph_begin");
+    return t ? t->capture_begin(s) : ZF_ERR_UNSUPPORTED;
+}
+
+zf_status zf_graph_end(zf_stream *s, zf_graph **g) {
+    if (!s || !g) return zf_error(ZF_ERR_INVALID_ARG, "[graph_end] %s is NULL", s ? "g" : "s");
+    const zf_cuda_timing *t = cuda_graphs("graph_end");
+    return t ? t->capture_finish(s, (void **)g) : ZF_ERR_UNSUPPORTED;
+}
+
+zf_status zf_graph_cancel(zf_stream *s) {
+    if (!s) return zf_error(ZF_ERR_INVALID_ARG, "[graph_cancel] s is NULL");
+    const zf_cuda_timing *t = cuda_graphs("graph_cancel");
+    return t ? t->capture_finish(s, NULL) : ZF_ERR_UNSUPPORTED;
+}
+
+zf_status zf_graph_launch(zf_graph *g, zf_stream *s) {
+    if (!g) return zf_error(ZF_ERR_INVALID_ARG, "[graph_launch] g is NULL");
+    const zf_cuda_timing *t = cuda_graphs("graph_launch");
+    return t ? t->graph_launch(g, s) : ZF_ERR_UNSUPPORTED;
+}
+
+zf_status zf_graph_destroy(zf_graph *g) {
+    if (!g) return ZF_OK;
+    const zf_cuda_timing *t = cuda_graphs("graph_destroy");
+    return t ? t->graph_destroy(g) : ZF_ERR_UNSUPPORTED;
+}
+
 zf_status zf_device_alloc(zf_device dev, size_t bytes, void **ptr) {
     if (!ptr) return zf_error(ZF_ERR_INVALID_ARG, "[device_alloc] ptr is NULL");
     if (bytes == 0) return zf_error(ZF_ERR_INVALID_ARG, "[device_alloc] bytes is 0; expected at least 1");

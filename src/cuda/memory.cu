@@ -79,6 +79,30 @@ static zf_status t_capture_end(zf_stream *s, void **exec) {
     *exec = (void *)x;
     return ZF_OK;
 }
+static zf_status t_capture_finish(zf_stream *s, void **exec) {
+    cudaGraph_t g;
+    ZF_CU_TRY("graph", cudaStreamEndCapture(cs(s), &g));
+    if (!exec) {
+        cudaGraphDestroy(g);
+        return ZF_OK;
+    }
+    if (*exec) { /* the cheap path: only kernel arguments changed */
+        cudaGraphExecUpdateResultInfo info;
+        if (cudaGraphExecUpdate((cudaGraphExec_t)*exec, g, &info) == cudaSuccess) {
+            cudaGraphDestroy(g);
+            return ZF_OK;
+        }
+        (void)cudaGetLastError(); /* refused: rebuild below */
+        cudaGraphExecDestroy((cudaGraphExec_t)*exec);
+        *exec = NULL;
+    }
+    cudaGraphExec_t x;
+    cudaError_t e = cudaGraphInstantiate(&x, g, 0);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess) return zf_cu_fail("graph", "cudaGraphInstantiate", e);
+    *exec = (void *)x;
+    return ZF_OK;
+}
 static zf_status t_graph_launch(void *exec, zf_stream *s) {
     ZF_CU_TRY("graph", cudaGraphLaunch((cudaGraphExec_t)exec, cs(s)));
     return ZF_OK;
@@ -96,5 +120,5 @@ static size_t t_l2_bytes(void) {
 
 extern const zf_cuda_timing zf_cu_timing = {
     t_event_create, t_event_destroy, t_event_record, t_elapsed, t_capture_begin,
-    t_capture_end,  t_graph_launch,  t_graph_destroy, t_l2_bytes,
+    t_capture_end,  t_graph_launch,  t_graph_destroy, t_l2_bytes,      t_capture_finish,
 };

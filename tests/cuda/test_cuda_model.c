@@ -318,6 +318,53 @@ static void test_errors(void) {
     for (int i = 0; i < 4; i++) dfree(all[i]);
 }
 
+/* ---- CUDA graphs: record, replay, update in place --------------------------------- */
+
+static void test_graph(void) {
+    zf_stream *s = NULL;
+    ZT_OK(zf_stream_create(&s));
+    if (!s) return;
+    enum { N = 1000 };
+    static float a[N], b[N], c[N], want[N], got[N];
+    zt_fill(ZF_DTYPE_F32, a, N, 4.0f);
+    zt_fill(ZF_DTYPE_F32, b, N, 4.0f);
+    zt_fill(ZF_DTYPE_F32, c, N, 4.0f);
+    dbuf da = dbuf_of(a, sizeof a), db = dbuf_of(b, sizeof b), dc = dbuf_of(c, sizeof c), dy = dalloc(sizeof a);
+    zf_stream_synchronize(NULL);
+    zf_opts o = {.stream = s};
+    zf_graph *g = NULL;
+    /* the process's first f32 add: its variant's self-test runs inside the recording */
+    for (int round = 0; round < 3; round++) { /* y = a + b; a + c (updated in place); a * c (another kernel) */
+        zf_tensor x0 = on_dev(zf_tensor_1d(NULL, ZF_DTYPE_F32, N), &da);
+        zf_tensor x1 = on_dev(zf_tensor_1d(NULL, ZF_DTYPE_F32, N), round ? &dc : &db);
+        zf_tensor y = on_dev(zf_tensor_1d(NULL, ZF_DTYPE_F32, N), &dy);
+        ZT_OK(zf_graph_begin(s));
+        ZT_OK(round < 2 ? zf_add(&x0, &x1, &y, &o) : zf_mul(&x0, &x1, &y, &o));
+        ZT_OK(zf_graph_end(s, &g));
+        ZT_CHECK(g != NULL, "round %d: no graph", round);
+        if (!g) break;
+        ZT_OK(zf_graph_launch(g, s));
+        ZT_OK(zf_memcpy(got, ZF_DEVICE_CPU, dy.p, ZF_DEVICE_CUDA, sizeof got, s));
+        ZT_OK(zf_stream_synchronize(s));
+        const float *u = round ? c : b;
+        for (int i = 0; i < N; i++) want[i] = round < 2 ? a[i] + u[i] : a[i] * u[i];
+        ZT_CHECK(memcmp(got, want, sizeof got) == 0, "round %d: the replayed graph's output differs", round);
+    }
+    /* a failed call inside a recording: the error, then cancel leaves the stream usable */
+    ZT_OK(zf_graph_begin(s));
+    zf_tensor x0 = on_dev(zf_tensor_1d(NULL, ZF_DTYPE_F32, N), &da), bad = on_dev(zf_tensor_1d(NULL, ZF_DTYPE_F32, N - 1), &db);
+    ZT_CHECK(zf_add(&x0, &bad, &x0, &o) == ZF_ERR_SHAPE, "mismatched add inside a recording: %s", zf_last_error());
+    ZT_OK(zf_graph_cancel(s));
+    ZT_OK(zf_memcpy(got, ZF_DEVICE_CPU, da.p, ZF_DEVICE_CUDA, sizeof got, s));
+    ZT_OK(zf_stream_synchronize(s));
+    ZT_CHECK(memcmp(got, a, sizeof got) == 0, "the cancelled recording changed a");
+    ZT_CHECK(zf_graph_begin(NULL) == ZF_ERR_INVALID_ARG, "recording the default stream: %s", zf_last_error());
+    ZT_OK(zf_graph_destroy(g));
+    dbuf *all[] = {&da, &db, &dc, &dy};
+    for (int i = 0; i < 4; i++) dfree(all[i]);
+    ZT_OK(zf_stream_destroy(s));
+}
+
 /* ---- whole models: CPU and CUDA logits bit for bit --------------------------------- */
 
 static void compare_models(const char *path, zf_dtype act) {
@@ -356,6 +403,13 @@ static void compare_models(const char *path, zf_dtype act) {
                  step, (long long)at, at < 0 ? 0.0 : a[at], at < 0 ? 0.0 : b[at]);
     }
     ZT_CHECK(zf_model_pos(gpu) == 21, "CUDA model position %lld after 21 tokens", (long long)zf_model_pos(gpu));
+    /* back to position 0: the cache is written again from the start */
+    zf_model_reset(cpu);
+    zf_model_reset(gpu);
+    ZT_OK(zf_model_forward(cpu, prompt, 1, 0, a));
+    ZT_OK(zf_model_forward(gpu, prompt, 1, 0, b));
+    at = first_diff_nan(ZF_DTYPE_F32, a, b, V);
+    ZT_CHECK(at < 0, "%s (%s): after a reset, logits differ at id %lld", path, zf_dtype_name(act), (long long)at);
     int32_t bad = (int32_t)V;
     ZT_CHECK(zf_model_forward(gpu, &bad, 1, 0, b) == ZF_ERR_INVALID_ARG, "token id = vocab accepted");
     free(a);
@@ -405,6 +459,7 @@ int main(void) {
     test_attention();
     test_matmul();
     test_errors();
+    test_graph();
     test_models();
     return zt_finish();
 }
