@@ -48,7 +48,7 @@ static void test_same_bits(void) {
                     ZT_OK(zf_qmm(&x, &parts[i].w, &y, NULL));
                     zt_poison(&yf[i]);
                 }
-                ZT_OK(zf_fused_linear(&x, &fused, scratch.p, po, np));
+                ZT_OK(zf_fused_linear(&x, &fused, scratch.p, po, np, NULL));
                 for (int i = 0; i < np; i++) {
                     int64_t at = zt_first_diff(xt, ys[i].p, yf[i].p, m * parts[i].w.n);
                     ZT_CHECK(at < 0, "bits %d gs %d x %s m %lld threads %d: part %d differs at %lld", bits, gs,

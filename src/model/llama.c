@@ -47,6 +47,9 @@ struct zf_model {
     float *hn32;
     int32_t *ids;      /* CUDA: the step's tokens */
     float *logits;     /* CUDA: the step's logits, copied to the caller's */
+    zf_stream *stream; /* CUDA: the model's own stream (not the legacy default one, which waits for all others) */
+    zf_opts run;       /* every op's options: the model's stream, the tier's fidelity */
+    const zf_opts *op; /* &run on CUDA, NULL (defaults) on the CPU */
     int64_t pos;
 };
 
@@ -65,6 +68,7 @@ void zf_model_destroy(zf_model *m) {
     free(m->layers);
     free(m->rope_cs);
     zf_model_mem_free(&m->mem);
+    zf_stream_destroy(m->stream);
     free(m);
 }
 
@@ -273,7 +277,8 @@ static zf_status upload_weights(zf_model *m) {
         ZF_TRY(zf_model_mem_upload_layer(mm, c, &m->layers[i]));
     }
     if (progress) progress(c->layers, c->layers, m->o.progress_ctx);
-    return ZF_OK;
+    /* the uploads ran on the default stream, which the model's stream does not wait for */
+    return zf_stream_synchronize(NULL);
 }
 
 zf_status zf_model_create(const zf_model_config *cfg, const zf_weight_source *src, const zf_model_opts *o,
@@ -307,6 +312,11 @@ zf_status zf_model_create(const zf_model_config *cfg, const zf_weight_source *sr
     m->layers = calloc((size_t)c->layers, sizeof *m->layers);
     m->rope = m->rope_cs = malloc((size_t)(opts.max_ctx * D) * sizeof(float));
     if (!m->layers || !m->rope_cs) st = zf_error(ZF_ERR_NO_MEMORY, "[model] no memory");
+    if (st == ZF_OK && opts.device == ZF_DEVICE_CUDA) {
+        st = zf_stream_create(&m->stream);
+        m->run = (zf_opts){.fidelity = ZF_FIDELITY_AUTO, .stream = m->stream};
+        m->op = &m->run;
+    }
     if (st == ZF_OK) st = zf_model_mem_alloc(&m->mem, kv_bytes, "the K cache", (void **)&m->kc);
     if (st == ZF_OK) st = zf_model_mem_alloc(&m->mem, kv_bytes, "the V cache", (void **)&m->vc);
     if (st == ZF_OK) st = build_rope_table(m, src);
@@ -383,13 +393,13 @@ static zf_tensor t3(const zf_model *m, void *p, zf_dtype t, int64_t a, int64_t b
     return x;
 }
 
-zf_status zf_model_linear(const zf_tensor *x, const zf_weight *w, zf_tensor *y) {
-    return w->kind == ZF_WEIGHT_AFFINE ? zf_qmm(x, &w->q, y, NULL) : zf_matmul(x, &w->t, y, NULL);
+zf_status zf_model_linear(const zf_tensor *x, const zf_weight *w, zf_tensor *y, const zf_opts *o) {
+    return w->kind == ZF_WEIGHT_AFFINE ? zf_qmm(x, &w->q, y, o) : zf_matmul(x, &w->t, y, o);
 }
 
 /* y[n, :] += bias ([ZF_BIAS_ROWS, cols] copies of the row): one add per
  * ZF_BIAS_ROWS rows, the same bits as adding row by row */
-static zf_status add_bias(zf_tensor *y, const zf_tensor *bias) {
+static zf_status add_bias(zf_tensor *y, const zf_tensor *bias, const zf_opts *o) {
     int64_t cols = y->shape[1];
     size_t es = zf_dtype_size(y->dtype);
     for (int64_t r = 0; r < y->shape[0]; r += ZF_BIAS_ROWS) {
@@ -397,7 +407,7 @@ static zf_status add_bias(zf_tensor *y, const zf_tensor *bias) {
         zf_tensor ys = zf_tensor_2d((char *)y->data + (size_t)(r * cols) * es, y->dtype, rows, cols);
         zf_tensor bs = zf_tensor_2d(bias->data, bias->dtype, rows, cols);
         ys.device = bs.device = y->device;
-        ZF_TRY(zf_add(&ys, &bs, &ys, NULL));
+        ZF_TRY(zf_add(&ys, &bs, &ys, o));
     }
     return ZF_OK;
 }
@@ -411,7 +421,7 @@ static zf_status cache_write(const zf_model *m, char *cache, char *src, int64_t 
     zf_tensor d = t3(m, cache + (size_t)(m->pos * D) * zf_dtype_size(m->o.kv_dtype), m->o.kv_dtype, n, c->kv_heads, D);
     d.stride[0] = D;
     d.stride[1] = m->o.max_ctx * D;
-    return zf_copy(&s, &d, NULL);
+    return zf_copy(&s, &d, m->op);
 }
 
 static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_tensor *hn, zf_tensor *delta) {
@@ -422,34 +432,34 @@ static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_te
     zf_tensor q = t2(m, m->q, t, n, Hq * D), k = t2(m, m->k, t, n, Hk * D), v = t2(m, m->v, t, n, Hk * D);
     if (l->wqkv.kind == ZF_WEIGHT_AFFINE && n == 1) { /* one token: q, k, v stand back to back in the fused row */
         zf_tensor y = t2(m, m->fused, t, 1, l->wqkv.q.n);
-        ZF_TRY(zf_model_linear(hn, &l->wqkv, &y));
+        ZF_TRY(zf_model_linear(hn, &l->wqkv, &y, m->op));
         q.data = m->fused;
         k.data = m->fused + (size_t)(Hq * D) * zf_dtype_size(t);
         v.data = (char *)k.data + (size_t)(Hk * D) * zf_dtype_size(t);
     } else if (l->wqkv.kind == ZF_WEIGHT_AFFINE) {
         zf_tensor *qkv[3] = {&q, &k, &v};
-        ZF_TRY(zf_fused_linear(hn, &l->wqkv, m->fused, qkv, 3));
+        ZF_TRY(zf_fused_linear(hn, &l->wqkv, m->fused, qkv, 3, m->op));
     } else {
-        ZF_TRY(zf_model_linear(hn, &l->wq, &q));
-        ZF_TRY(zf_model_linear(hn, &l->wk, &k));
-        ZF_TRY(zf_model_linear(hn, &l->wv, &v));
+        ZF_TRY(zf_model_linear(hn, &l->wq, &q, m->op));
+        ZF_TRY(zf_model_linear(hn, &l->wk, &k, m->op));
+        ZF_TRY(zf_model_linear(hn, &l->wv, &v, m->op));
     }
     char *qp = q.data, *kp = k.data, *vp = v.data;
     if (c->attn_bias) {
-        ZF_TRY(add_bias(&q, &l->bq));
-        ZF_TRY(add_bias(&k, &l->bk));
-        ZF_TRY(add_bias(&v, &l->bv));
+        ZF_TRY(add_bias(&q, &l->bq, m->op));
+        ZF_TRY(add_bias(&k, &l->bk, m->op));
+        ZF_TRY(add_bias(&v, &l->bv, m->op));
     }
     if (c->qk_norm) { /* per-head RMSNorm (Qwen3), before RoPE */
         zf_tensor qh = t2(m, qp, t, n * Hq, D), kh = t2(m, kp, t, n * Hk, D);
-        ZF_TRY(zf_rms_norm(&qh, &l->q_norm, c->rms_eps, &qh, NULL));
-        ZF_TRY(zf_rms_norm(&kh, &l->k_norm, c->rms_eps, &kh, NULL));
+        ZF_TRY(zf_rms_norm(&qh, &l->q_norm, c->rms_eps, &qh, m->op));
+        ZF_TRY(zf_rms_norm(&kh, &l->k_norm, c->rms_eps, &kh, m->op));
     }
     zf_tensor q3 = t3(m, qp, t, n, Hq, D), k3 = t3(m, kp, t, n, Hk, D);
     zf_tensor cs = t3(m, (float *)m->rope + m->pos * D, ZF_DTYPE_F32, n, D / 2, 2);
     int neox = c->rope_style == ZF_ROPE_NEOX;
-    ZF_TRY(zf_rope(&q3, &cs, neox, &q3, NULL));
-    ZF_TRY(zf_rope(&k3, &cs, neox, &k3, NULL));
+    ZF_TRY(zf_rope(&q3, &cs, neox, &q3, m->op));
+    ZF_TRY(zf_rope(&k3, &cs, neox, &k3, m->op));
     size_t layer_off = (size_t)(li * Hk * L * D) * zf_dtype_size(m->o.kv_dtype);
     ZF_TRY(cache_write(m, m->kc + layer_off, kp, n));
     ZF_TRY(cache_write(m, m->vc + layer_off, vp, n));
@@ -460,71 +470,79 @@ static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_te
     }
     zf_tensor att3 = t3(m, m->att, t, n, Hq, D), att = t2(m, m->att, t, n, Hq * D);
     float scale = 1.0f / sqrtf((float)D);
-    ZF_TRY(zf_attention(&q3, &kv[0], &kv[1], scale, &att3, NULL));
-    return zf_model_linear(&att, &l->wo, delta);
+    ZF_TRY(zf_attention(&q3, &kv[0], &kv[1], scale, &att3, m->op));
+    return zf_model_linear(&att, &l->wo, delta, m->op);
 }
 
 static zf_status ffn_block(zf_model *m, int64_t li, int64_t n, const zf_tensor *hn, zf_tensor *delta) {
     const zf_model_config *c = &m->cfg;
     const zf_model_layer *l = &m->layers[li];
-    if (c->is_moe) return zf_moe_ffn(c, l, hn, m->moe, delta);
+    if (c->is_moe) return zf_moe_ffn(c, l, hn, m->moe, delta, m->op);
     zf_tensor g = t2(m, m->g, m->o.act_dtype, n, c->ffn), u = t2(m, m->u, m->o.act_dtype, n, c->ffn);
     if (l->ffn_gate_up.kind == ZF_WEIGHT_AFFINE && n == 1) { /* one token: g and u back to back in the fused row */
         zf_tensor y = t2(m, m->fused, m->o.act_dtype, 1, l->ffn_gate_up.q.n);
-        ZF_TRY(zf_model_linear(hn, &l->ffn_gate_up, &y));
+        ZF_TRY(zf_model_linear(hn, &l->ffn_gate_up, &y, m->op));
         g.data = m->fused;
         u.data = m->fused + (size_t)c->ffn * zf_dtype_size(m->o.act_dtype);
     } else if (l->ffn_gate_up.kind == ZF_WEIGHT_AFFINE) {
         zf_tensor *gu[2] = {&g, &u};
-        ZF_TRY(zf_fused_linear(hn, &l->ffn_gate_up, m->fused, gu, 2));
+        ZF_TRY(zf_fused_linear(hn, &l->ffn_gate_up, m->fused, gu, 2, m->op));
     } else {
-        ZF_TRY(zf_model_linear(hn, &l->ffn_gate, &g));
-        ZF_TRY(zf_model_linear(hn, &l->ffn_up, &u));
+        ZF_TRY(zf_model_linear(hn, &l->ffn_gate, &g, m->op));
+        ZF_TRY(zf_model_linear(hn, &l->ffn_up, &u, m->op));
     }
-    ZF_TRY(zf_swiglu(&g, &u, &g, NULL));
-    return zf_model_linear(&g, &l->ffn_down, delta);
+    ZF_TRY(zf_swiglu(&g, &u, &g, m->op));
+    return zf_model_linear(&g, &l->ffn_down, delta, m->op);
 }
 
-/* n <= max_batch tokens at positions pos .. pos + n - 1; logits NULL: none. */
-static zf_status forward_step(zf_model *m, const int32_t *tokens, int64_t n, int all_logits, float *logits) {
+/* Enqueues the layers for n tokens whose ids are in ids (on the model's
+ * device) at positions pos .. pos + n - 1, then, unless y is NULL, the
+ * logits of the last `rows` rows into y; advances pos. */
+static zf_status enqueue_step(zf_model *m, const zf_tensor *ids, int64_t n, int64_t rows, zf_tensor *y) {
     const zf_model_config *c = &m->cfg;
     zf_dtype t = m->o.act_dtype;
     int64_t H = c->hidden;
     float eps = c->rms_eps;
     zf_tensor x = t2(m, m->x, t, n, H), hn = t2(m, m->hn, t, n, H), delta = t2(m, m->delta, t, n, H);
-    zf_tensor ids = zf_tensor_1d((void *)tokens, ZF_DTYPE_I32, n);
-    if (m->mem.dev == ZF_DEVICE_CUDA) { /* the one host-to-device copy of a step */
-        ZF_TRY(zf_memcpy(m->ids, ZF_DEVICE_CUDA, tokens, ZF_DEVICE_CPU, (size_t)n * sizeof *tokens, NULL));
-        ids.data = m->ids;
-        ids.device = ZF_DEVICE_CUDA;
-    }
-    if (m->embd.kind == ZF_WEIGHT_AFFINE) ZF_TRY(zf_embedding_q(&m->embd.q, &ids, &x, NULL));
-    else ZF_TRY(zf_embedding(&m->embd.t, &ids, &x, NULL));
+    if (m->embd.kind == ZF_WEIGHT_AFFINE) ZF_TRY(zf_embedding_q(&m->embd.q, ids, &x, m->op));
+    else ZF_TRY(zf_embedding(&m->embd.t, ids, &x, m->op));
     for (int64_t i = 0; i < c->layers; i++) {
         const zf_model_layer *l = &m->layers[i];
-        if (i == 0) ZF_TRY(zf_rms_norm(&x, &l->attn_norm, eps, &hn, NULL));
-        else ZF_TRY(zf_add_rms_norm(&delta, &x, &l->attn_norm, eps, &hn, &x, NULL));
+        if (i == 0) ZF_TRY(zf_rms_norm(&x, &l->attn_norm, eps, &hn, m->op));
+        else ZF_TRY(zf_add_rms_norm(&delta, &x, &l->attn_norm, eps, &hn, &x, m->op));
         ZF_TRY(attention_block(m, i, n, &hn, &delta));
-        ZF_TRY(zf_add_rms_norm(&delta, &x, &l->ffn_norm, eps, &hn, &x, NULL));
+        ZF_TRY(zf_add_rms_norm(&delta, &x, &l->ffn_norm, eps, &hn, &x, m->op));
         ZF_TRY(ffn_block(m, i, n, &hn, &delta));
     }
-    ZF_TRY(zf_add_rms_norm(&delta, &x, &m->out_norm, eps, &hn, &x, NULL));
+    ZF_TRY(zf_add_rms_norm(&delta, &x, &m->out_norm, eps, &hn, &x, m->op));
     m->pos += n;
-    if (!logits) return ZF_OK; /* an early prefill step: only the cache matters */
-    int64_t r0 = all_logits ? 0 : n - 1, rows = all_logits ? n : 1;
-    zf_tensor xo = t2(m, m->hn + (size_t)(r0 * H) * zf_dtype_size(t), t, rows, H);
+    if (!y) return ZF_OK; /* an early prefill step: only the cache matters */
+    zf_tensor xo = t2(m, m->hn + (size_t)((n - rows) * H) * zf_dtype_size(t), t, rows, H);
     if (t != ZF_DTYPE_F32) { /* logits in f32: widen the rows (exact) */
         zf_tensor wide = t2(m, m->hn32, ZF_DTYPE_F32, rows, H);
-        ZF_TRY(zf_copy(&xo, &wide, NULL));
+        ZF_TRY(zf_copy(&xo, &wide, m->op));
         xo = wide;
     }
+    return zf_model_linear(&xo, &m->output, y, m->op);
+}
+
+/* n <= max_batch tokens at positions pos .. pos + n - 1; logits NULL: none. */
+static zf_status forward_step(zf_model *m, const int32_t *tokens, int64_t n, int all_logits, float *logits) {
+    const zf_model_config *c = &m->cfg;
+    int64_t rows = all_logits ? n : 1;
     int dev = m->mem.dev == ZF_DEVICE_CUDA;
-    zf_tensor y = t2(m, dev ? m->logits : logits, ZF_DTYPE_F32, rows, c->vocab);
-    ZF_TRY(zf_model_linear(&xo, &m->output, &y));
-    if (!dev) return ZF_OK;
+    zf_tensor ids = zf_tensor_1d((void *)tokens, ZF_DTYPE_I32, n);
+    zf_tensor y = t2(m, dev ? m->logits : logits, ZF_DTYPE_F32, rows, c->vocab), *yp = logits ? &y : NULL;
+    if (!dev) return enqueue_step(m, &ids, n, rows, yp);
+    /* the one host-to-device copy of a step */
+    ZF_TRY(zf_memcpy(m->ids, ZF_DEVICE_CUDA, tokens, ZF_DEVICE_CPU, (size_t)n * sizeof *tokens, m->stream));
+    ids.data = m->ids;
+    ids.device = ZF_DEVICE_CUDA;
+    ZF_TRY(enqueue_step(m, &ids, n, rows, yp));
+    if (!yp) return ZF_OK;
     /* the step's one wait for the device: the logits to the caller */
-    ZF_TRY(zf_memcpy(logits, ZF_DEVICE_CPU, m->logits, ZF_DEVICE_CUDA, (size_t)(rows * c->vocab) * 4, NULL));
-    return zf_stream_synchronize(NULL);
+    ZF_TRY(zf_memcpy(logits, ZF_DEVICE_CPU, m->logits, ZF_DEVICE_CUDA, (size_t)(rows * c->vocab) * 4, m->stream));
+    return zf_stream_synchronize(m->stream);
 }
 
 zf_status zf_model_forward(zf_model *m, const int32_t *tokens, int64_t n, int all_logits, float *logits) {

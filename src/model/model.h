@@ -73,12 +73,12 @@ typedef struct zf_model_layer {
 } zf_model_layer;
 
 /* y = x @ W^T: zf_qmm for affine-quantized weights, zf_matmul for float ones. */
-zf_status zf_model_linear(const zf_tensor *x, const zf_weight *w, zf_tensor *y);
+zf_status zf_model_linear(const zf_tensor *x, const zf_weight *w, zf_tensor *y, const zf_opts *o);
 
 /* The MoE feed-forward block for n rows of x [n, hidden] into out [n, hidden]
  * (router -> zf_moe_route -> zf_gather_qmm_swiglu -> zf_gather_qmm_combine). */
 zf_status zf_moe_ffn(const zf_model_config *cfg, const zf_model_layer *l, const zf_tensor *x, void *scratch,
-                     zf_tensor *out);
+                     zf_tensor *out, const zf_opts *o);
 /* Scratch bytes zf_moe_ffn needs for n rows. */
 int64_t zf_moe_scratch_bytes(const zf_model_config *cfg, zf_dtype t, int64_t n);
 

@@ -14,7 +14,7 @@ int64_t zf_moe_scratch_bytes(const zf_model_config *cfg, zf_dtype t, int64_t n) 
 }
 
 zf_status zf_moe_ffn(const zf_model_config *cfg, const zf_model_layer *l, const zf_tensor *x, void *scratch,
-                     zf_tensor *out) {
+                     zf_tensor *out, const zf_opts *o) {
     zf_dtype t = x->dtype;
     int64_t n = x->shape[0], E = cfg->experts, k = cfg->experts_used, F = cfg->expert_ffn;
     char *p = scratch;
@@ -27,8 +27,8 @@ zf_status zf_moe_ffn(const zf_model_config *cfg, const zf_model_layer *l, const 
     int64_t ashape[3] = {n, k, F};
     zf_tensor a = zf_tensor_nd(p, t, 3, ashape);
     logits.device = ids.device = weights.device = a.device = x->device; /* scratch lives beside x */
-    ZF_TRY(zf_model_linear(x, &l->router, &logits));
-    ZF_TRY(zf_moe_route(&logits, (int)k, cfg->norm_topk_prob, &ids, &weights, NULL));
-    ZF_TRY(zf_gather_qmm_swiglu(x, &l->ffn_gate.q, &l->ffn_up.q, &ids, &a, NULL));
-    return zf_gather_qmm_combine(&a, &l->ffn_down.q, &ids, &weights, out, NULL);
+    ZF_TRY(zf_model_linear(x, &l->router, &logits, o));
+    ZF_TRY(zf_moe_route(&logits, (int)k, cfg->norm_topk_prob, &ids, &weights, o));
+    ZF_TRY(zf_gather_qmm_swiglu(x, &l->ffn_gate.q, &l->ffn_up.q, &ids, &a, o));
+    return zf_gather_qmm_combine(&a, &l->ffn_down.q, &ids, &weights, out, o);
 }

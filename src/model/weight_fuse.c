@@ -44,16 +44,17 @@ void zf_fuse(const zf_weight *const *parts, int n, void *mem, zf_weight *out) {
     out->q.n = rows;
 }
 
-zf_status zf_fused_linear(const zf_tensor *x, const zf_weight *w, void *scratch, zf_tensor *const *outs, int n) {
+zf_status zf_fused_linear(const zf_tensor *x, const zf_weight *w, void *scratch, zf_tensor *const *outs, int n,
+                          const zf_opts *o) {
     int64_t rows = x->shape[0], cols = w->q.n, c0 = 0;
     zf_tensor y = zf_tensor_2d(scratch, outs[0]->dtype, rows, cols);
     y.device = outs[0]->device;
-    ZF_TRY(zf_model_linear(x, w, &y));
+    ZF_TRY(zf_model_linear(x, w, &y, o));
     for (int i = 0; i < n; i++) { /* columns c0 .. c0 + cols_i of every row */
         zf_tensor part = y;
         part.data = (char *)scratch + (size_t)c0 * zf_dtype_size(y.dtype);
         part.shape[1] = outs[i]->shape[1];
-        ZF_TRY(zf_copy(&part, outs[i], NULL));
+        ZF_TRY(zf_copy(&part, outs[i], o));
         c0 += outs[i]->shape[1];
     }
     return ZF_OK;

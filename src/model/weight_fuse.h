@@ -25,6 +25,7 @@ void zf_fuse(const zf_weight *const *parts, int n, void *mem, zf_weight *out);
 
 /* y = x @ w^T for a fused w into scratch [rows, sum of outs' columns], then
  * each outs[i] (contiguous [rows, cols_i]) gets its columns. */
-zf_status zf_fused_linear(const zf_tensor *x, const zf_weight *w, void *scratch, zf_tensor *const *outs, int n);
+zf_status zf_fused_linear(const zf_tensor *x, const zf_weight *w, void *scratch, zf_tensor *const *outs, int n,
+                          const zf_opts *o);
 
 #endif
