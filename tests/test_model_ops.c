@@ -324,6 +324,11 @@ static void test_embedding(void) {
             ids[3] = 0;
             q.bits = 7;
             ZT_CHECK(zf_embedding_q(&q, &tid, &to, NULL) == ZF_ERR_INVALID_ARG, "7 bits: %s", zf_last_error());
+            q.bits = bits[b];
+            q.experts = 2;
+            ZT_CHECK(zf_embedding_q(&q, &tid, &to, NULL) == ZF_ERR_SHAPE && strstr(zf_last_error(), "[embedding] table"),
+                     "2 experts: %s", zf_last_error());
+            q.experts = 1;
             zf_tensor small = zf_tensor_2d(out.p, ZF_DTYPE_F32, m - 1, D);
             ZT_CHECK(zf_embedding(&tt, &tid, &small, NULL) == ZF_ERR_SHAPE, "out rows: %s", zf_last_error());
             zf_tensor fid = zf_tensor_1d(ids, ZF_DTYPE_F32, m);

@@ -221,6 +221,8 @@ static void test_bad_args(void) {
     EXPECT_ERR(zf_qmm(&x, &w, &y2, NULL), "x must be [m, k]", "k mismatch");
     w = q.w, w.scales = NULL;
     EXPECT_ERR(zf_qmm(&x, &w, &y2, NULL), "NULL", "NULL scales");
+    w = q.w, w.n = (int64_t)1 << 40, w.k = (int64_t)1 << 30; /* n * k overflows int64 */
+    EXPECT_ERR(zf_qmm(&x, &w, &y2, NULL), "too large", "n * k overflow");
     EXPECT_ERR(zf_qmm(&x, NULL, &y2, NULL), "NULL", "NULL w");
     zf_tensor yf16 = zf_tensor_nd(yh.p, ZF_DTYPE_F16, 3, ys);
     zt_poison(&yh);

@@ -16,6 +16,7 @@
 static const zf_cuda_host k_host = {
     .error = zf_error,
     .check_float = zf_check_float,
+    .check_qlayout = zf_check_qlayout,
     .check_same = zf_check_same,
     .as_rows = zf_as_rows,
     .check_alias = zf_check_alias,

@@ -26,6 +26,7 @@
 typedef struct zf_cuda_host {
     zf_status (*error)(zf_status s, const char *fmt, ...) ZF_CUDA_PRINTF;
     zf_status (*check_float)(const char *op, const char *arg, const zf_tensor *t);
+    zf_status (*check_qlayout)(const char *op, const char *arg, const zf_qweight *w);
     zf_status (*check_same)(const char *op, const char *an, const zf_tensor *a, const char *bn, const zf_tensor *b);
     zf_status (*as_rows)(const char *op, const char *arg, const zf_tensor *t, zf_rows *out);
     zf_status (*check_alias)(const char *op, const char *outn, const zf_tensor *out, const char *inn,

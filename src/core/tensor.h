@@ -23,6 +23,11 @@ zf_status zf_as_rows(const char *op, const char *arg, const zf_tensor *t, zf_row
 /* An output may be the very same view as an input (in-place), or not touch
  * it at all; a partial overlap is an error. */
 zf_status zf_check_alias(const char *op, const char *outn, const zf_tensor *out, const char *inn, const zf_tensor *in);
+/* An affine-quantized weight's layout, wherever it lives: bits, group size,
+ * scale dtype, positive sizes (with no overflow of experts * n * k), k a
+ * multiple of the group size, non-NULL buffers. Each backend adds its own
+ * device (and alignment) checks. */
+zf_status zf_check_qlayout(const char *op, const char *arg, const zf_qweight *w);
 /* Address range [lo, hi) that a tensor's elements span. */
 void zf_tensor_span(const zf_tensor *t, const char **lo, const char **hi);
 

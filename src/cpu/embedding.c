@@ -9,6 +9,7 @@
 #include "core/registry.h"
 #include "core/tensor.h"
 #include "cpu/model_ops.h"
+#include "cpu/quant.h"
 
 /* ids: i32, every value in [0, vocab); returns the row count m. */
 static zf_status check_ids(const zf_tensor *ids, int64_t vocab, int64_t *m) {
@@ -65,34 +66,10 @@ zf_status zf_cpu_embedding(const zf_tensor *table, const zf_tensor *ids, zf_tens
 }
 
 static zf_status check_qtable(const zf_qweight *w) {
-    int b = w->bits, gs = w->group_size;
-    if (!w->packed || !w->scales || !w->biases)
-        return zf_error(ZF_ERR_INVALID_ARG, "[embedding] table has a NULL packed, scales or biases pointer");
-    if (!(b == 2 || b == 3 || b == 4 || b == 5 || b == 6 || b == 8))
-        return zf_error(ZF_ERR_INVALID_ARG, "[embedding] table has bits = %d; expected 2, 3, 4, 5, 6 or 8", b);
-    if (!(gs == 32 || gs == 64 || gs == 128))
-        return zf_error(ZF_ERR_INVALID_ARG, "[embedding] table has group_size = %d; expected 32, 64 or 128", gs);
+    ZF_TRY(zf_check_qweight("embedding", "table", w));
     if (w->experts != 1)
         return zf_error(ZF_ERR_SHAPE, "[embedding] table has %lld experts; expected 1", (long long)w->experts);
-    if (w->n < 1 || w->k < 1 || w->k % gs)
-        return zf_error(ZF_ERR_SHAPE, "[embedding] table is %lld x %lld; expected dim a multiple of group_size %d",
-                        (long long)w->n, (long long)w->k, gs);
-    if (!zf_is_float_dtype(w->scale_dtype))
-        return zf_error(ZF_ERR_DTYPE, "[embedding] table scales are %s; expected f32, f16 or bf16",
-                        zf_dtype_name(w->scale_dtype));
-    if (w->device != ZF_DEVICE_CPU)
-        return zf_error(ZF_ERR_UNSUPPORTED, "[embedding] table is on a device with no backend loaded here");
     return ZF_OK;
-}
-
-/* q of element j in a row packed LSB-first into little-endian u32 words. */
-static inline uint32_t unpack(const uint32_t *row, int64_t j, int bits) {
-    int64_t bit = j * bits;
-    int64_t w = bit >> 5;
-    int sh = (int)(bit & 31);
-    uint64_t v = row[w] >> sh;
-    if (sh + bits > 32) v |= (uint64_t)row[w + 1] << (32 - sh);
-    return (uint32_t)v & ((1u << bits) - 1u);
 }
 
 zf_status zf_cpu_embedding_q(const zf_qweight *table, const zf_tensor *ids, zf_tensor *out, const zf_opts *o) {
@@ -112,7 +89,7 @@ zf_status zf_cpu_embedding_q(const zf_qweight *table, const zf_tensor *ids, zf_t
         for (int64_t c = 0; c < table->k; c++) {
             int64_t g = id[i] * groups + c / table->group_size;
             float s = zf_load(table->scale_dtype, table->scales, g), b = zf_load(table->scale_dtype, table->biases, g);
-            zf_store(out->dtype, dst, c, s * (float)unpack(row, c, table->bits) + b);
+            zf_store(out->dtype, dst, c, s * (float)zf_q_get(row, table->bits, c) + b);
         }
     }
     return ZF_OK;

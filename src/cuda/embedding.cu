@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "cuda/model_ops.cuh"
+#include "cuda/qmm.cuh"
 
 /* q of element j of a row packed LSB-first into little-endian u32 words. */
 __device__ __forceinline__ uint32_t unpack_q(const uint32_t *row, int64_t j, int bits) {
@@ -112,24 +113,9 @@ static zf_status float_args(const zf_tensor *table, const zf_tensor *ids, zf_ten
 }
 
 static zf_status quant_args(const zf_qweight *w, const zf_tensor *ids, zf_tensor *out, zf_cu_embed_args *a) {
-    if (!w) return ZF_ERR(ZF_ERR_INVALID_ARG, "[embedding] table is NULL");
-    int b = w->bits, gs = w->group_size;
-    if (!w->packed || !w->scales || !w->biases)
-        return ZF_ERR(ZF_ERR_INVALID_ARG, "[embedding] table has a NULL packed, scales or biases pointer");
-    if (!(b == 2 || b == 3 || b == 4 || b == 5 || b == 6 || b == 8))
-        return ZF_ERR(ZF_ERR_INVALID_ARG, "[embedding] table has bits = %d; expected 2, 3, 4, 5, 6 or 8", b);
-    if (!(gs == 32 || gs == 64 || gs == 128))
-        return ZF_ERR(ZF_ERR_INVALID_ARG, "[embedding] table has group_size = %d; expected 32, 64 or 128", gs);
+    ZF_TRY(zf_cu_check_qweight("embedding", "table", w));
     if (w->experts != 1)
         return ZF_ERR(ZF_ERR_SHAPE, "[embedding] table has %lld experts; expected 1", (long long)w->experts);
-    if (w->n < 1 || w->k < 1 || w->k % gs)
-        return ZF_ERR(ZF_ERR_SHAPE, "[embedding] table is %lld x %lld; expected dim a multiple of group_size %d",
-                      (long long)w->n, (long long)w->k, gs);
-    if (w->scale_dtype != ZF_DTYPE_F32 && w->scale_dtype != ZF_DTYPE_F16 && w->scale_dtype != ZF_DTYPE_BF16)
-        return ZF_ERR(ZF_ERR_DTYPE, "[embedding] table scales are %s; expected f32, f16 or bf16",
-                      zf_cu_dtype_name(w->scale_dtype));
-    if (w->device != ZF_DEVICE_CUDA)
-        return ZF_ERR(ZF_ERR_INVALID_ARG, "[embedding] table is not on the CUDA device; every operand must be");
     zf_rows r;
     ZF_TRY(check_ids_out(ids, out, w->k, &r));
     *a = zf_cu_embed_args{};
@@ -137,8 +123,8 @@ static zf_status quant_args(const zf_qweight *w, const zf_tensor *ids, zf_tensor
     a->scales = w->scales;
     a->biases = w->biases;
     a->st = w->scale_dtype;
-    a->bits = b;
-    a->group_size = gs;
+    a->bits = w->bits;
+    a->group_size = w->group_size;
     a->ids = (const int32_t *)ids->data;
     a->m = r.rows;
     a->vocab = w->n;

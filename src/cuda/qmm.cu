@@ -209,25 +209,7 @@ cudaError_t zf_cu_gather_qmm(const zf_cu_qargs *a, cudaStream_t s) { return zf_c
 /* ---- checks (host) ------------------------------------------------------------ */
 
 zf_status zf_cu_check_qweight(const char *op, const char *arg, const zf_qweight *w) {
-    if (!w) return ZF_ERR(ZF_ERR_INVALID_ARG, "[%s] %s is NULL", op, arg);
-    if (w->bits != 2 && w->bits != 3 && w->bits != 4 && w->bits != 5 && w->bits != 6 && w->bits != 8)
-        return ZF_ERR(ZF_ERR_INVALID_ARG, "[%s] %s has bits = %d; expected 2, 3, 4, 5, 6 or 8", op, arg, (int)w->bits);
-    if (w->group_size != 32 && w->group_size != 64 && w->group_size != 128)
-        return ZF_ERR(ZF_ERR_INVALID_ARG, "[%s] %s has group_size = %d; expected 32, 64 or 128", op, arg,
-                      (int)w->group_size);
-    if (w->scale_dtype != ZF_DTYPE_F32 && w->scale_dtype != ZF_DTYPE_F16 && w->scale_dtype != ZF_DTYPE_BF16)
-        return ZF_ERR(ZF_ERR_DTYPE, "[%s] %s has scale_dtype %s; expected f32, f16 or bf16", op, arg,
-                      zf_cu_dtype_name(w->scale_dtype));
-    if (w->experts < 1 || w->n < 1 || w->k < 1)
-        return ZF_ERR(ZF_ERR_SHAPE, "[%s] %s has experts = %lld, n = %lld, k = %lld; each must be >= 1", op, arg,
-                      (long long)w->experts, (long long)w->n, (long long)w->k);
-    if (w->k % w->group_size != 0)
-        return ZF_ERR(ZF_ERR_SHAPE, "[%s] %s has k = %lld, not a multiple of group_size %d", op, arg, (long long)w->k,
-                      (int)w->group_size);
-    if (w->experts > INT32_MAX || w->experts * w->n > INT64_MAX / w->k)
-        return ZF_ERR(ZF_ERR_SHAPE, "[%s] %s is too large (experts = %lld)", op, arg, (long long)w->experts);
-    if (!w->packed || !w->scales || !w->biases)
-        return ZF_ERR(ZF_ERR_INVALID_ARG, "[%s] %s has a NULL packed, scales or biases pointer", op, arg);
+    ZF_TRY(zf_cu_host->check_qlayout(op, arg, w));
     if (w->device != ZF_DEVICE_CUDA)
         return ZF_ERR(ZF_ERR_INVALID_ARG, "[%s] %s is not on the CUDA device; every operand must be", op, arg);
     if (!aligned(w->packed, 4) || !aligned(w->scales, zf_cu_dtype_size(w->scale_dtype)) ||
