@@ -2,6 +2,7 @@
  * projection gives every output element the bits of the separate qmm calls
  * (1 and 2 threads, 1..37 rows, every bits x group size, odd widths); parts
  * that do not share a layout, or are too large together, are not fused. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,7 +32,7 @@ static void test_same_bits(void) {
                 po[i] = &outs[i];
                 cols += n;
             }
-            size_t bytes = zf_fuse_bytes(pw, np);
+            size_t bytes = zf_fuse_bytes(pw, np, ZF_FUSE_MAX_BYTES);
             ZT_CHECK(bytes > 0, "bits %d gs %d: parts of one layout not fusable", bits, gs);
             void *mem = malloc(bytes);
             zf_weight fused;
@@ -74,16 +75,19 @@ static void test_not_fusable(void) {
     const char *why[4] = {"bits", "group size", "scale dtype", "k"};
     for (int i = 0; i < 4; i++) {
         const zf_weight *p[2] = {&wa, &others[i]};
-        ZT_CHECK(zf_fuse_bytes(p, 2) == 0, "parts of different %s fused", why[i]);
+        ZT_CHECK(zf_fuse_bytes(p, 2, SIZE_MAX) == 0, "parts of different %s fused", why[i]);
     }
     zf_weight fl = {.kind = ZF_WEIGHT_FLOAT, .t = zf_tensor_2d(a.p.p, ZF_DTYPE_F32, 8, 8)};
     const zf_weight *pf[2] = {&wa, &fl};
-    ZT_CHECK(zf_fuse_bytes(pf, 2) == 0, "a float weight fused");
+    ZT_CHECK(zf_fuse_bytes(pf, 2, SIZE_MAX) == 0, "a float weight fused");
     /* too large together: 2 x 1024 rows of 1024 8-bit = 2 MiB of codes, plus scales */
     qw big = make_qw_ranged(8, 32, ZF_DTYPE_F16, 1, 1024, 1024, 0.01, 0.02, 0, 0.1);
     zf_weight wb = {.kind = ZF_WEIGHT_AFFINE, .q = big.w};
     const zf_weight *pb[2] = {&wb, &wb};
-    ZT_CHECK(zf_fuse_bytes(pb, 2) == 0, "parts above ZF_FUSE_MAX_BYTES fused");
+    ZT_CHECK(zf_fuse_bytes(pb, 2, ZF_FUSE_MAX_BYTES) == 0, "parts above ZF_FUSE_MAX_BYTES fused");
+    size_t want = 2 * (1024 * 1024 + 2 * 1024 * 32 * 2); /* codes + f16 scales and biases */
+    ZT_CHECK(zf_fuse_bytes(pb, 2, SIZE_MAX) == want, "no size limit (CUDA models): %zu bytes; expected %zu",
+             zf_fuse_bytes(pb, 2, SIZE_MAX), want);
     free_qw(&a), free_qw(&b), free_qw(&c), free_qw(&d), free_qw(&e), free_qw(&big);
 }
 

@@ -20,6 +20,7 @@
  * copies its tokens in and, when it returns logits, waits once for them. The
  * CUDA kernels follow the CPU's orders, so the logits are the CPU's bits. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -196,13 +197,15 @@ static zf_status load_layer(zf_model *m, const zf_weight_source *src, int64_t i,
 }
 
 /* q/k/v and gate/up as one weight each, when their layouts allow (built on
- * the host, before a CUDA model uploads it in place of its parts). */
+ * the host, before a CUDA model uploads it in place of its parts; size
+ * limit: weight_fuse.h). */
 static zf_status fuse_layer(zf_model *m, zf_model_layer *l) {
     const zf_weight *qkv[3] = {&l->wq, &l->wk, &l->wv}, *gu[2] = {&l->ffn_gate, &l->ffn_up};
     struct { const zf_weight *const *parts; int n; zf_weight *out; } sets[2] = {{qkv, 3, &l->wqkv},
                                                                                {gu, 2, &l->ffn_gate_up}};
+    size_t max_bytes = m->o.device == ZF_DEVICE_CUDA ? SIZE_MAX : ZF_FUSE_MAX_BYTES;
     for (int i = 0; i < (m->cfg.is_moe ? 1 : 2); i++) {
-        size_t bytes = zf_fuse_bytes(sets[i].parts, sets[i].n);
+        size_t bytes = zf_fuse_bytes(sets[i].parts, sets[i].n, max_bytes);
         void *mem;
         if (!bytes) continue;
         ZF_TRY(own(m, bytes, "a fused weight", &mem));

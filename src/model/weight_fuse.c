@@ -12,7 +12,7 @@ static size_t group_bytes(const zf_qweight *q) {
     return (size_t)(q->n * (q->k / q->group_size)) * zf_dtype_size(q->scale_dtype);
 }
 
-size_t zf_fuse_bytes(const zf_weight *const *parts, int n) {
+size_t zf_fuse_bytes(const zf_weight *const *parts, int n, size_t max_bytes) {
     size_t total = 0;
     for (int i = 0; i < n; i++) {
         const zf_qweight *q = &parts[i]->q, *q0 = &parts[0]->q;
@@ -21,7 +21,7 @@ size_t zf_fuse_bytes(const zf_weight *const *parts, int n) {
             return 0;
         total += packed_bytes(q) + 2 * group_bytes(q);
     }
-    return total <= ZF_FUSE_MAX_BYTES ? total : 0;
+    return total <= max_bytes ? total : 0;
 }
 
 void zf_fuse(const zf_weight *const *parts, int n, void *mem, zf_weight *out) {

@@ -10,14 +10,18 @@
 
 #include "model/model.h"
 
-/* Above this many bytes a projection takes long enough that one parallel
- * region more is noise, and the host copy fusion makes is not worth it. */
+/* CPU models: above this many bytes a projection takes long enough that
+ * one parallel region more is noise, and the host copy that fusion keeps is
+ * not worth it. CUDA models fuse at any size: there each projection costs a
+ * kernel launch (several us of host time at one token, more than a decode
+ * projection takes on the GPU), and the fused copy is uploaded in place of
+ * its parts. */
 #define ZF_FUSE_MAX_BYTES ((size_t)2 << 20)
 
 /* Bytes of the concatenation of parts[0..n) when they can be fused
  * (plain affine matrices on the host with one k, bits, group size and
- * scale dtype, at most ZF_FUSE_MAX_BYTES together), else 0. */
-size_t zf_fuse_bytes(const zf_weight *const *parts, int n);
+ * scale dtype, at most max_bytes together), else 0. */
+size_t zf_fuse_bytes(const zf_weight *const *parts, int n, size_t max_bytes);
 
 /* Writes the concatenation into mem (zf_fuse_bytes(parts, n) bytes) and
  * describes it in *out: rows of parts[0], then parts[1], ... */
