@@ -461,8 +461,13 @@ static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_te
     zf_tensor q3 = t3(m, qp, t, n, Hq, D), k3 = t3(m, kp, t, n, Hk, D);
     zf_tensor cs = t3(m, (float *)m->rope + m->pos * D, ZF_DTYPE_F32, n, D / 2, 2);
     int neox = c->rope_style == ZF_ROPE_NEOX;
-    ZF_TRY(zf_rope(&q3, &cs, neox, &q3, m->op));
-    ZF_TRY(zf_rope(&k3, &cs, neox, &k3, m->op));
+    if (n == 1 && kp == qp + (size_t)(Hq * D) * zf_dtype_size(t)) { /* k right after q (the fused row): one call */
+        zf_tensor qk = t3(m, qp, t, 1, Hq + Hk, D);
+        ZF_TRY(zf_rope(&qk, &cs, neox, &qk, m->op));
+    } else {
+        ZF_TRY(zf_rope(&q3, &cs, neox, &q3, m->op));
+        ZF_TRY(zf_rope(&k3, &cs, neox, &k3, m->op));
+    }
     size_t layer_off = (size_t)(li * Hk * L * D) * zf_dtype_size(m->o.kv_dtype);
     ZF_TRY(cache_write(m, m->kc + layer_off, kp, n));
     ZF_TRY(cache_write(m, m->vc + layer_off, vp, n));
