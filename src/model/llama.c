@@ -503,10 +503,10 @@ static zf_status ffn_block(zf_model *m, int64_t li, int64_t n, const zf_tensor *
     return zf_model_linear(&g, &l->ffn_down, delta, m->op);
 }
 
-/* Enqueues the layers for n tokens whose ids are in ids (on the model's
- * device) at positions pos .. pos + n - 1, then, unless y is NULL, the
- * logits of the last `rows` rows into y; advances pos. */
-static zf_status enqueue_step(zf_model *m, const zf_tensor *ids, int64_t n, int64_t rows, zf_tensor *y) {
+/* Runs (CPU) or enqueues (CUDA) the layers for n tokens whose ids are in
+ * ids (on the model's device) at positions pos .. pos + n - 1, then, unless
+ * y is NULL, the logits of the last `rows` rows into y; advances pos. */
+static zf_status run_layers(zf_model *m, const zf_tensor *ids, int64_t n, int64_t rows, zf_tensor *y) {
     const zf_model_config *c = &m->cfg;
     zf_dtype t = m->o.act_dtype;
     int64_t H = c->hidden;
@@ -541,12 +541,12 @@ static zf_status forward_step(zf_model *m, const int32_t *tokens, int64_t n, int
     int dev = m->mem.dev == ZF_DEVICE_CUDA;
     zf_tensor ids = zf_tensor_1d((void *)tokens, ZF_DTYPE_I32, n);
     zf_tensor y = t2(m, dev ? m->logits : logits, ZF_DTYPE_F32, rows, c->vocab), *yp = logits ? &y : NULL;
-    if (!dev) return enqueue_step(m, &ids, n, rows, yp);
+    if (!dev) return run_layers(m, &ids, n, rows, yp);
     /* the one host-to-device copy of a step */
     ZF_TRY(zf_memcpy(m->ids, ZF_DEVICE_CUDA, tokens, ZF_DEVICE_CPU, (size_t)n * sizeof *tokens, m->stream));
     ids.data = m->ids;
     ids.device = ZF_DEVICE_CUDA;
-    ZF_TRY(enqueue_step(m, &ids, n, rows, yp));
+    ZF_TRY(run_layers(m, &ids, n, rows, yp));
     if (!yp) return ZF_OK;
     /* the step's one wait for the device: the logits to the caller */
     ZF_TRY(zf_memcpy(logits, ZF_DEVICE_CPU, m->logits, ZF_DEVICE_CUDA, (size_t)(rows * c->vocab) * 4, m->stream));
