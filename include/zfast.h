@@ -161,7 +161,9 @@ ZF_API zf_status zf_stream_synchronize(zf_stream *s);
  * updates that graph in place when the recording has the same kernels in
  * the same order (only arguments such as pointers or lengths changed),
  * which is much cheaper than a new one, and rebuilds it otherwise.
- * zf_graph_cancel ends a recording and drops it (after a failed call). */
+ * After an error *g is unchanged or NULL (its old graph destroyed), so
+ * zf_graph_destroy(*g) is right either way. zf_graph_cancel ends a
+ * recording and drops it (after a failed call). */
 typedef struct zf_graph zf_graph; /* opaque; an instantiated CUDA graph */
 ZF_API zf_status zf_graph_begin(zf_stream *s);
 ZF_API zf_status zf_graph_end(zf_stream *s, zf_graph **g);
