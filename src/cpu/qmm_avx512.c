@@ -10,57 +10,11 @@
 
 #include "core/dtype.h"
 #include "cpu/qmm.h"
+#include "cpu/qunpack_avx2.h"
 
 #define SEG 128 /* blocks per segment whose scales are converted up front (a multiple of 8) */
 
 #define INLINE static inline __attribute__((always_inline))
-
-INLINE uint32_t ld32(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-INLINE uint32_t ld16(const uint8_t *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-INLINE uint64_t ld64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
-/* q as integers for elements 8r .. 8r+7 of the block at b, as in the AVX2
- * kernel (may read up to 3 bytes past a 3/5/6-bit block: padded by the tile). */
-INLINE __m256i unpack8(const uint8_t *b, int r, const int bits) {
-    __m256i v, sh;
-    switch (bits) {
-    case 2: /* 16 bits: no read past the block */
-        v = _mm256_set1_epi32((int)ld16(b + 2 * r));
-        sh = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-        break;
-    case 3:
-        v = _mm256_set1_epi32((int)ld32(b + 3 * r));
-        sh = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21);
-        break;
-    case 5: {
-        uint64_t u = ld64(b + 5 * r);
-        v = _mm256_blend_epi32(_mm256_set1_epi32((int)(uint32_t)u), _mm256_set1_epi32((int)(uint32_t)(u >> 8)), 0xC0);
-        sh = _mm256_setr_epi32(0, 5, 10, 15, 20, 25, 22, 27);
-        break;
-    }
-    case 6: {
-        uint64_t u = ld64(b + 6 * r);
-        v = _mm256_blend_epi32(_mm256_set1_epi32((int)(uint32_t)u), _mm256_set1_epi32((int)(uint32_t)(u >> 16)), 0xE0);
-        sh = _mm256_setr_epi32(0, 6, 12, 18, 24, 14, 20, 26);
-        break;
-    }
-    default: /* 8 */
-        return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(b + 8 * r)));
-    }
-    return _mm256_and_si256(_mm256_srlv_epi32(v, sh), _mm256_set1_epi32((1 << bits) - 1));
-}
 
 /* q as f32 for elements 8r .. 8r+7 of block `lo` (low lanes) and of block
  * `hi` (high lanes). */
@@ -74,7 +28,7 @@ INLINE __m512 unpack2(const uint8_t *lo, const uint8_t *hi, int r, const int bit
         __m512i sh = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 0, 4, 8, 12, 16, 20, 24, 28);
         v = _mm512_and_si512(_mm512_srlv_epi32(_mm512_permutexvar_epi32(idx, w), sh), _mm512_set1_epi32(15));
     } else {
-        v = _mm512_inserti64x4(_mm512_castsi256_si512(unpack8(lo, r, bits)), unpack8(hi, r, bits), 1);
+        v = _mm512_inserti64x4(_mm512_castsi256_si512(zf_qu_unpack8(lo, r, bits)), zf_qu_unpack8(hi, r, bits), 1);
     }
     return _mm512_cvtepi32_ps(v);
 }
