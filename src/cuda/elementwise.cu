@@ -368,7 +368,6 @@ cudaError_t zf_cu_cast_from_f32(zf_dtype t, const float *src, void *dst, int64_t
 /* ---- checked entry points -------------------------------------------------- */
 
 static zf_fidelity fidelity_of(const zf_opts *o) { return o ? o->fidelity : ZF_FIDELITY_AUTO; }
-static cudaStream_t stream_of(const zf_opts *o) { return o ? (cudaStream_t)o->stream : (cudaStream_t)0; }
 
 /* As the CPU backend: valid float tensors of one dtype, device and shape;
  * each output is one of the inputs exactly (in place) or disjoint; the two
@@ -414,7 +413,7 @@ static zf_status check_and_view(const char *op, const char *const *in_names, con
 static zf_status run(const char *op, zf_op id, zf_dtype t, const zf_ew_view *v, const zf_opts *o) {
     const zf_variant *var;
     ZF_TRY(zf_cu_host->pick(id, ZF_DEVICE_CUDA, fidelity_of(o), &var));
-    cudaError_t e = ((zf_cu_ew_fn)var->fn)(t, v, stream_of(o));
+    cudaError_t e = ((zf_cu_ew_fn)var->fn)(t, v, zf_cu_stream(o));
     return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, var->name, e);
 }
 

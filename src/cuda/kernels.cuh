@@ -106,6 +106,9 @@ zf_status zf_cuda_add_rms_norm(const zf_tensor *x, const zf_tensor *residual, co
 zf_status zf_cuda_add_rms_norm_vjp(const zf_tensor *h, const zf_tensor *w, float eps, const zf_tensor *d_y,
                                    const zf_tensor *d_h, zf_tensor *d_x, zf_tensor *d_w, const zf_opts *o);
 
+/* The stream an op enqueues on: o->stream, or the legacy default stream. */
+static inline cudaStream_t zf_cu_stream(const zf_opts *o) { return o ? (cudaStream_t)o->stream : (cudaStream_t)0; }
+
 /* Self-tests of CUDA variants against the CPU stock path (src/cuda/selftest.cu). */
 struct zf_variant;
 int zf_cu_selftest(const struct zf_variant *v, char *msg, size_t msg_size);

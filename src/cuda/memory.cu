@@ -69,16 +69,6 @@ static zf_status t_capture_begin(zf_stream *s) {
     ZF_CU_TRY("graph", cudaStreamBeginCapture(cs(s), cudaStreamCaptureModeThreadLocal));
     return ZF_OK;
 }
-static zf_status t_capture_end(zf_stream *s, void **exec) {
-    cudaGraph_t g;
-    cudaGraphExec_t x;
-    ZF_CU_TRY("graph", cudaStreamEndCapture(cs(s), &g));
-    cudaError_t e = cudaGraphInstantiate(&x, g, 0);
-    cudaGraphDestroy(g);
-    if (e != cudaSuccess) return zf_cu_fail("graph", "cudaGraphInstantiate", e);
-    *exec = (void *)x;
-    return ZF_OK;
-}
 static zf_status t_capture_finish(zf_stream *s, void **exec) {
     cudaGraph_t g;
     ZF_CU_TRY("graph", cudaStreamEndCapture(cs(s), &g));
@@ -102,6 +92,11 @@ static zf_status t_capture_finish(zf_stream *s, void **exec) {
     if (e != cudaSuccess) return zf_cu_fail("graph", "cudaGraphInstantiate", e);
     *exec = (void *)x;
     return ZF_OK;
+}
+/* End a capture into a new graph (never an update of an old one). */
+static zf_status t_capture_end(zf_stream *s, void **exec) {
+    *exec = NULL;
+    return t_capture_finish(s, exec);
 }
 static zf_status t_graph_launch(void *exec, zf_stream *s) {
     ZF_CU_TRY("graph", cudaGraphLaunch((cudaGraphExec_t)exec, cs(s)));

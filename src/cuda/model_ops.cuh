@@ -162,7 +162,6 @@ __device__ __forceinline__ float zf_cu_max256(float *sh, float v) {
 }
 
 static inline zf_fidelity zf_cu_fidelity(const zf_opts *o) { return o ? o->fidelity : ZF_FIDELITY_AUTO; }
-static inline cudaStream_t zf_cu_stream(const zf_opts *o) { return o ? (cudaStream_t)o->stream : (cudaStream_t)0; }
 /* "[op] arg is not on the CUDA device" unless it is. */
 zf_status zf_cu_on_device(const char *op, const char *arg, const zf_tensor *t);
 /* The variant of `id` for these options, or an error. */

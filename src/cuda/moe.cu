@@ -314,7 +314,7 @@ static zf_status run(const char *op, zf_op id, zf_cu_qargs *a, const zf_opts *o)
     const zf_variant *v;
     ZF_TRY(zf_cu_host->pick(id, ZF_DEVICE_CUDA, o ? o->fidelity : ZF_FIDELITY_AUTO, &v));
     a->exact = v->fidelity != ZF_FIDELITY_FAST;
-    cudaError_t e = ((zf_cu_qfn)v->fn)(a, o ? (cudaStream_t)o->stream : (cudaStream_t)0);
+    cudaError_t e = ((zf_cu_qfn)v->fn)(a, zf_cu_stream(o));
     return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, v->name, e);
 }
 
@@ -353,7 +353,7 @@ zf_status zf_cuda_moe_route(const zf_tensor *logits, int k, int norm_topk_prob, 
                           (int32_t *)ids->data, ids->stride[0], weights->data, weights->dtype, wr.row_stride};
     const zf_variant *v;
     ZF_TRY(H->pick(ZF_OP_MOE_ROUTE, ZF_DEVICE_CUDA, o ? o->fidelity : ZF_FIDELITY_AUTO, &v));
-    cudaError_t e = ((zf_cu_route_fn)v->fn)(&a, o ? (cudaStream_t)o->stream : (cudaStream_t)0);
+    cudaError_t e = ((zf_cu_route_fn)v->fn)(&a, zf_cu_stream(o));
     return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, v->name, e);
 }
 
@@ -388,7 +388,7 @@ zf_status zf_cuda_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, co
         /* the fused kernels read both matrices in wg's layout; the stock
          * composition reads each in its own, with the exact variant's bits
          * (every fidelity then gives those; docs/NUMERICS.md 8.3) */
-        cudaError_t e = zf_cu_gather_qmm_swiglu_stock(&a, o ? (cudaStream_t)o->stream : (cudaStream_t)0);
+        cudaError_t e = zf_cu_gather_qmm_swiglu_stock(&a, zf_cu_stream(o));
         return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, "cuda.gather_qmm_swiglu.stock (mixed weight formats)", e);
     }
     return run(op, ZF_OP_GATHER_QMM_SWIGLU, &a, o);

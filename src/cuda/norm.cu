@@ -635,7 +635,6 @@ cudaError_t zf_cu_add_rms_norm_vjp_stock(zf_dtype t, const zf_norm_args *a, cuda
 /* ---- checked entry points ------------------------------------------------------- */
 
 static zf_fidelity fidelity_of(const zf_opts *o) { return o ? o->fidelity : ZF_FIDELITY_AUTO; }
-static cudaStream_t stream_of(const zf_opts *o) { return o ? (cudaStream_t)o->stream : (cudaStream_t)0; }
 
 /* Any overlap at all is an error (outputs that must not share memory). */
 static zf_status disjoint(const char *op, const char *an, const zf_tensor *a, const char *bn, const zf_tensor *b) {
@@ -721,7 +720,7 @@ static zf_status check_dw(const char *op, const zf_tensor *x, const zf_tensor *w
 static zf_status launch(const char *op, zf_op id, zf_dtype t, const zf_norm_args *a, const zf_opts *o) {
     const zf_variant *v;
     ZF_TRY(zf_cu_host->pick(id, ZF_DEVICE_CUDA, fidelity_of(o), &v));
-    cudaError_t e = ((zf_cu_norm_fn)v->fn)(t, a, stream_of(o));
+    cudaError_t e = ((zf_cu_norm_fn)v->fn)(t, a, zf_cu_stream(o));
     return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, v->name, e);
 }
 

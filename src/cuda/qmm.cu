@@ -309,7 +309,7 @@ static zf_status check_out(const char *op, const zf_tensor *y, const zf_tensor *
 static zf_status run(const char *op, zf_op id, const zf_cu_qargs *a, const zf_opts *o) {
     const zf_variant *v;
     ZF_TRY(zf_cu_host->pick(id, ZF_DEVICE_CUDA, o ? o->fidelity : ZF_FIDELITY_AUTO, &v));
-    cudaError_t e = ((zf_cu_qfn)v->fn)(a, o ? (cudaStream_t)o->stream : (cudaStream_t)0);
+    cudaError_t e = ((zf_cu_qfn)v->fn)(a, zf_cu_stream(o));
     return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, v->name, e);
 }
 

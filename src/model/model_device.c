@@ -92,8 +92,9 @@ zf_status zf_model_mem_upload_layer(zf_model_mem *mm, const zf_model_config *c, 
                             "attn_qkv (fused)", "ffn_gate_up (fused)"};
     /* a fused weight goes up in place of its parts, which the forward pass then does not read */
     const int qkv = l->wqkv.kind == ZF_WEIGHT_AFFINE, gu = l->ffn_gate_up.kind == ZF_WEIGHT_AFFINE;
+    const int skip[] = {qkv, qkv, qkv, 0, gu, gu, 0, !c->is_moe, 0, 0};
     for (size_t i = 0; i < sizeof linears / sizeof *linears; i++) {
-        if ((i <= 2 && qkv) || ((i == 4 || i == 5) && gu) || (i == 7 && !c->is_moe)) continue;
+        if (skip[i]) continue;
         ZF_TRY(zf_model_mem_upload_weight(mm, linears[i], lnames[i]));
     }
     return ZF_OK;
