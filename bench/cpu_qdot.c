@@ -3,14 +3,15 @@
  * and for rows rotated over more than the LLC (so they come from DRAM).
  *
  *   cpu_qdot [-b BITS] [-g GROUP] [-k K] [-s f16|bf16|f32] [-n ROWS] [-x NX]
- *            [-r REPS] [--isa avx2|avx512|scalar]
+ *            [-r REPS] [--isa avx2|avx512|scalar|i8]
  *
  * ROWS is the rows of one kernel call (the engine's chunk: 16-64 at decode),
  * NX the x rows per call (1 = decode). Every repetition times each kernel
  * once, interleaved; medians and ranges over the repetitions, in thread CPU
  * time (the machine is shared). GHz is estimated from a chain of dependent
  * f32 adds (3 cycles each on Zen 3) so ns can be read as cycles. Before timing,
- * each kernel's outputs are checked against zf_scalar_qdot bit for bit.
+ * each kernel's outputs are checked against zf_scalar_qdot: bit for bit, or
+ * for i8 (the edge int8 kernel, not the canonical dot) within its §8.7 bound.
  *
  * Side by side with an older kernel: configure with
  * -DZF_QDOT_BASE_SRC=/path/to/old/src/cpu/qmm_avx2.c and the bench also
@@ -49,6 +50,12 @@ static int cmp_d(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* Whether got is within the int8 kernel's stated bound (§8.7) of float64. */
+static int i8_ok(const zf_qrows *w, int64_t r, const float *x, float got) {
+    double ref, b = zf_qdot_i8_bound(w, r, x, &ref);
+    return fabs(got - ref) <= b + 0x1p-24 * fabs(ref);
+}
+
 typedef struct kern {
     const char *name;
     zf_qdot_fn fn;
@@ -85,7 +92,11 @@ int main(int argc, char **argv) {
     }
     kern ks[2];
     int nk = 0;
-    ks[nk++] = (kern){isa, !strcmp(isa, "scalar") ? zf_scalar_qdot : !strcmp(isa, "avx512") ? zf_avx512_qdot : zf_avx2_qdot};
+    int approx = !strcmp(isa, "i8");
+    ks[nk++] = (kern){isa, !strcmp(isa, "scalar") ? zf_scalar_qdot
+                           : !strcmp(isa, "avx512") ? zf_avx512_qdot
+                           : approx               ? zf_avx2_qdot_i8
+                                                  : zf_avx2_qdot};
     if (zf_avx2_qdot_base) ks[nk++] = (kern){"base", zf_avx2_qdot_base};
 
     int64_t words = k * bits / 32, groups = k / gs;
@@ -121,7 +132,8 @@ int main(int argc, char **argv) {
             memset(out, 0xff, (size_t)nx * nrows * 4);
             ks[t].fn(&w, nx, (const float *const *)xf, (const float *const *)xs, out);
             for (int i = 0; i < nx * nrows; i++)
-                if (zf_f32_bits(out[i]) != zf_f32_bits(want[i])) {
+                if (approx ? !i8_ok(&w, i % nrows, xf[i / nrows], out[i])
+                           : zf_f32_bits(out[i]) != zf_f32_bits(want[i])) {
                     fprintf(stderr, "%s: call %lld out[%d] = %.9g, scalar %.9g\n", ks[t].name, (long long)c, i, out[i],
                             want[i]);
                     return 1;

@@ -1,10 +1,15 @@
 /* Edge-tier qmm kernel (fidelity FAST; docs/NUMERICS.md §8.7): each x row
  * is quantized to int8 per 32-element block (a_j = max|x| / 127, q = rint(x
  * / a_j)), the block dots with the 4- or 8-bit weight codes run in integers
- * (maddubs, exact), and one f32 scale s_g * a_j per block brings them back:
- *   y = Σ_j s_g(j) · a_j · Σ_i w_i q_i  +  Σ_g b_g · Σ_{i in g} x_i
+ * (maddubs, exact), and f32 brings them back per block:
+ *   y = Σ_j (S_j · a_j) · s_g(j)  +  Σ_j b_g(j) · X_j        (X_j = Σ x over block j)
  * Not the canonical dot: a different, approximate result. Other widths,
- * and rows longer than I8_MAX_BLOCKS blocks, run the exact kernel. */
+ * and rows longer than I8_MAX_BLOCKS blocks, run the exact kernel.
+ *
+ * A row is walked 8 blocks at a time: the 8 integer block dots are reduced
+ * to one vector of 8 int32 (horizontal adds), converted once, and scaled by
+ * vectors of 8 per-block a_j, scales and biases, so the per-block work is
+ * the integer dot alone (see dot_row for a row's last blocks). */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -14,16 +19,23 @@
 #include "cpu/simd_avx2.h"
 
 #define I8_MAX_BLOCKS 512 /* k up to 16384 */
-#define I8_AHEAD 1024     /* bytes of codes prefetched ahead (into the next rows: they are contiguous) */
+#define I8_STRETCH 8      /* blocks per step */
+#ifndef I8_AHEAD
+#define I8_AHEAD 2048 /* bytes of codes prefetched ahead (into the next rows: they are contiguous) */
+#endif
+#ifndef I8_AHEAD_G
+#define I8_AHEAD_G 256 /* bytes of scales and of biases prefetched ahead */
+#endif
 #define INLINE ZF_AVX2_INLINE
 
-/* One x row ready for the integer dots. 4-bit order: per pair of blocks
- * (j, j+1), [even elements of j | of j+1 | odd of j | of j+1], the order the
- * weights' low and high nibbles come in; 8-bit: element order. */
+/* One x row ready for the integer dots. 4-bit order: per pair of blocks (j, j+1), [even
+ * elements of j | of j+1 | odd of j | of j+1], the order the weights' low
+ * and high nibbles come in; 8-bit: element order. */
 typedef struct xq8 {
     _Alignas(32) int8_t q[I8_MAX_BLOCKS * ZF_QBLOCK];
-    float a[I8_MAX_BLOCKS];   /* x ≈ a_j * q */
-    float sum[I8_MAX_BLOCKS]; /* Σ x over the block, f32 */
+    _Alignas(32) float a[I8_MAX_BLOCKS];               /* x ≈ a_j * q */
+    _Alignas(32) float sum[I8_MAX_BLOCKS];             /* X_j = Σ x over block j, f32 */
+    _Alignas(32) int32_t qsum[I8_MAX_BLOCKS];          /* 128 · Σ q over block j (8-bit) */
 } xq8;
 
 /* 32 int32 lanes (4 vectors) to 32 int8 in element order. */
@@ -31,6 +43,12 @@ INLINE __m256i pack32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
     __m256i p01 = _mm256_packs_epi32(v0, v1), p23 = _mm256_packs_epi32(v2, v3); /* lane-interleaved */
     __m256i b = _mm256_packs_epi16(p01, p23);
     return _mm256_permutevar8x32_epi32(b, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+INLINE float hsum(__m256 v) {
+    __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+    return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
 
 static void quantize_x(const float *x, int64_t nb, int bits, xq8 *o) {
@@ -49,9 +67,7 @@ static void quantize_x(const float *x, int64_t nb, int bits, xq8 *o) {
         __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
         m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
         float amax = _mm_cvtss_f32(_mm_max_ss(m4, _mm_shuffle_ps(m4, m4, 1)));
-        __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
-        s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-        o->sum[j] = _mm_cvtss_f32(_mm_add_ss(s4, _mm_shuffle_ps(s4, s4, 1)));
+        o->sum[j] = hsum(s);
         o->a[j] = amax / 127.0f;
         __m256 inv = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
         __m256i qi[4];
@@ -59,6 +75,11 @@ static void quantize_x(const float *x, int64_t nb, int bits, xq8 *o) {
         __m256i q = pack32(qi[0], qi[1], qi[2], qi[3]);
         if (bits == 8) {
             _mm256_store_si256((__m256i *)(o->q + j * ZF_QBLOCK), q);
+            __m256i s32 = _mm256_add_epi32(_mm256_add_epi32(qi[0], qi[1]), _mm256_add_epi32(qi[2], qi[3]));
+            __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(1, 0, 3, 2)));
+            s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, _MM_SHUFFLE(2, 3, 0, 1)));
+            o->qsum[j] = 128 * _mm_cvtsi128_si32(s4);
         } else { /* [evens | odds] of this block into its pair's slots */
             __m256i d = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(q, deint), _MM_SHUFFLE(3, 1, 2, 0));
             int8_t *pair = o->q + (j & ~(int64_t)1) * ZF_QBLOCK + (j & 1) * 16;
@@ -68,104 +89,147 @@ static void quantize_x(const float *x, int64_t nb, int bits, xq8 *o) {
     }
 }
 
-INLINE float hsum(__m256 v) {
-    __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    t = _mm_add_ps(t, _mm_movehl_ps(t, t));
-    return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+/* 2, 4 or 8 values of T at p (2 << n2 of them) as f32 in the low lanes. */
+INLINE __m256 load_groups(zf_dtype t, const void *p, int n2) {
+    if (t == ZF_DTYPE_F32)
+        return n2 == 2 ? _mm256_loadu_ps(p)
+             : n2 == 1 ? _mm256_castps128_ps256(_mm_loadu_ps(p))
+                       : _mm256_castps128_ps256(_mm_castpd_ps(_mm_load_sd(p)));
+    __m128i h = n2 == 2 ? _mm_loadu_si128(p) : n2 == 1 ? _mm_loadl_epi64(p) : _mm_cvtsi32_si128(*(const int32_t *)p);
+    if (t == ZF_DTYPE_F16) return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); /* bf16 */
 }
 
-/* n scales (or biases) from p as f32: eight at a time, then one at a time. */
-INLINE void load_groups(zf_dtype t, const void *p, int64_t n, float *out) {
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, zf_avx2_load(t, p, i));
-    const uint16_t *h = p;
-    for (; i < n; i++)
-        out[i] = t == ZF_DTYPE_F32 ? ((const float *)p)[i]
-               : t == ZF_DTYPE_F16 ? _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(h[i])))
-                                   : zf_cvt_bf16_f32(h[i]);
+/* A stretch's 8 per-block values from its groups' values at p (group g of
+ * the stretch covers blocks g << gshift ..): 8, 4 or 2 groups. */
+INLINE __m256 load_blocks(zf_dtype t, const void *p, int gshift) {
+    __m256 g = load_groups(t, p, 2 - gshift);
+    if (gshift == 0) return g;
+    const __m256i idx = gshift == 1 ? _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3) : _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1);
+    return _mm256_permutevar8x32_ps(g, idx);
 }
 
-/* Σ_j sa_j (block dot j) for one 4-bit row; sa_j = s_g(j) a_j. */
-static float dot4(const uint8_t *w, const xq8 *x, int64_t nb, const float *sa) {
+/* The 8 integer block dots of one 4-bit stretch (128 bytes of codes), in block order. */
+INLINE __m256i stretch4(const uint8_t *w, const int8_t *xq) {
     const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    __m256i v[4];
+    for (int i = 0; i < 4; i++) { /* blocks 2i (low 128 bits) and 2i+1 (high): 8 int16 each */
+        __m256i c = _mm256_loadu_si256((const __m256i *)(w + 32 * i));
+        __m256i lo = _mm256_and_si256(c, m4), hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
+        v[i] = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_load_si256((const __m256i *)(xq + 64 * i))),
+                                _mm256_maddubs_epi16(hi, _mm256_load_si256((const __m256i *)(xq + 64 * i + 32))));
+    }
+    /* int16 pair sums (|.| <= 4 * 15 * 127 each, so two more pairwise
+     * additions stay below 2^15), then one to int32; per 128-bit lane
+     * blocks [0 2 4 6] low, [1 3 5 7] high */
+    __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(v[0], v[1]), _mm256_hadd_epi16(v[2], v[3]));
+    h = _mm256_madd_epi16(h, ones);
+    return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* The same for one 8-bit stretch (256 bytes): codes c in 0..255 enter as
+ * c' = c - 128, as |c'| (0..128, unsigned) times q with c''s sign (|q| <=
+ * 127), so maddubs' pair sums stay below 2^15; 128 Σ q per block is added
+ * back. */
+INLINE __m256i stretch8(const uint8_t *w, const xq8 *x, int64_t j) {
+    const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
+    __m256i v[8];
+    for (int i = 0; i < 8; i++) {
+        __m256i c = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(w + 32 * i)), flip);
+        __m256i q = _mm256_load_si256((const __m256i *)(x->q + (j + i) * ZF_QBLOCK));
+        v[i] = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(q, c)), ones);
+    }
+    __m256i h0 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    __m256i h1 = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    /* h0: [0 1 2 3 | 0 1 2 3] halves of blocks 0-3; h1 the same for 4-7 */
+    __m256i s = _mm256_add_epi32(_mm256_permute2x128_si256(h0, h1, 0x20), _mm256_permute2x128_si256(h0, h1, 0x31));
+    return _mm256_add_epi32(s, _mm256_loadu_si256((const __m256i *)(x->qsum + j)));
+}
+
+/* The integer dot of one block j (4- or 8-bit codes at w). */
+INLINE int32_t block_dot(const uint8_t *w, const xq8 *x, int64_t j, int bits) {
+    __m128i d;
+    if (bits == 4) { /* evens and odds of block j sit in its pair's slots */
+        const int8_t *xe = x->q + (j & ~(int64_t)1) * ZF_QBLOCK + (j & 1) * 16;
+        const __m128i m4 = _mm_set1_epi8(15);
+        __m128i c = _mm_loadu_si128((const __m128i *)w);
+        __m128i lo = _mm_and_si128(c, m4), hi = _mm_and_si128(_mm_srli_epi16(c, 4), m4);
+        __m128i p = _mm_add_epi16(_mm_maddubs_epi16(lo, _mm_loadu_si128((const __m128i *)xe)),
+                                  _mm_maddubs_epi16(hi, _mm_loadu_si128((const __m128i *)(xe + 32))));
+        d = _mm_madd_epi16(p, _mm_set1_epi16(1));
+    } else {
+        __m256i c = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)w), _mm256_set1_epi8((char)0x80));
+        __m256i q = _mm256_load_si256((const __m256i *)(x->q + j * ZF_QBLOCK));
+        __m256i v = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(c), _mm256_sign_epi8(q, c)),
+                                      _mm256_set1_epi16(1));
+        d = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    }
+    d = _mm_add_epi32(d, _mm_shuffle_epi32(d, _MM_SHUFFLE(1, 0, 3, 2)));
+    d = _mm_add_epi32(d, _mm_shuffle_epi32(d, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(d) + (bits == 8 ? x->qsum[j] : 0);
+}
+
+/* acc += (S · a) · s + b · X for the stretch at block j, in the lanes of keep. */
+INLINE __m256 stretch_acc(__m256i dots, const xq8 *x, int64_t j, __m256 s, __m256 b, __m256 keep, __m256 acc) {
+    __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(dots), _mm256_loadu_ps(x->a + j));
+    acc = _mm256_fmadd_ps(t, _mm256_and_ps(s, keep), acc);
+    return _mm256_fmadd_ps(_mm256_and_ps(b, keep), _mm256_loadu_ps(x->sum + j), acc);
+}
+
+INLINE __m256i stretch_dots(const uint8_t *p, const xq8 *x, int64_t j, int bits) {
+    return bits == 4 ? stretch4(p + j * 16, x->q + j * ZF_QBLOCK) : stretch8(p + j * 32, x, j);
+}
+
+/* One weight row: codes at p, its groups' scales and biases at sc and bi.
+ * The blocks after the last whole stretch are taken by one more stretch
+ * ending at the row's end, with the lanes already counted masked off
+ * (where it can start on a pair of blocks), else one block at a time. */
+static float dot_row(const zf_qrows *w, const uint8_t *p, const char *sc, const char *bi, const xq8 *x, int64_t nb,
+                     int gshift) {
+    const size_t ss = zf_dtype_size(w->sdt);
+    const int64_t full = nb / I8_STRETCH * I8_STRETCH, last = nb - I8_STRETCH;
+    const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
     __m256 acc = _mm256_setzero_ps();
-    int64_t j = 0;
-    for (; j + 2 <= nb; j += 2) { /* two blocks: 32 bytes of codes */
-        if (j % 4 == 0) _mm_prefetch((const char *)w + j * 16 + I8_AHEAD, _MM_HINT_T0);
-        __m256i v = _mm256_loadu_si256((const __m256i *)(w + j * 16));
-        const int8_t *xq = x->q + j * ZF_QBLOCK;
-        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-        __m256i p = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_load_si256((const __m256i *)xq)),
-                                     _mm256_maddubs_epi16(hi, _mm256_load_si256((const __m256i *)(xq + 32))));
-        __m256 d = _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)); /* lanes 0-3: block j, 4-7: j+1 */
-        __m256 sc = _mm256_set_m128(_mm_broadcast_ss(sa + j + 1), _mm_broadcast_ss(sa + j));
-        acc = _mm256_fmadd_ps(d, sc, acc);
+    for (int64_t j = 0; j < full; j += I8_STRETCH) {
+        size_t g = (size_t)(j >> gshift) * ss;
+        const char *c = (const char *)p + j * w->bits * 4;
+        for (int l = 0; l < w->bits * 4 * I8_STRETCH; l += 64) _mm_prefetch(c + l + I8_AHEAD, _MM_HINT_T0);
+        _mm_prefetch(sc + g + I8_AHEAD_G, _MM_HINT_T0);
+        _mm_prefetch(bi + g + I8_AHEAD_G, _MM_HINT_T0);
+        acc = stretch_acc(stretch_dots(p, x, j, w->bits), x, j, load_blocks(w->sdt, sc + g, gshift),
+                          load_blocks(w->sdt, bi + g, gshift), all, acc);
     }
     float tail = 0.0f;
-    if (j < nb) { /* a last single block */
-        __m128i v = _mm_loadu_si128((const __m128i *)(w + j * 16)), m = _mm_set1_epi8(15);
-        const int8_t *xq = x->q + j * ZF_QBLOCK;
-        __m128i lo = _mm_and_si128(v, m), hi = _mm_and_si128(_mm_srli_epi16(v, 4), m);
-        __m128i p = _mm_add_epi16(_mm_maddubs_epi16(lo, _mm_loadu_si128((const __m128i *)xq)),
-                                  _mm_maddubs_epi16(hi, _mm_loadu_si128((const __m128i *)(xq + 32))));
-        __m128 d = _mm_cvtepi32_ps(_mm_madd_epi16(p, _mm_set1_epi16(1)));
-        d = _mm_add_ps(d, _mm_movehl_ps(d, d));
-        tail = _mm_cvtss_f32(_mm_add_ss(d, _mm_shuffle_ps(d, d, 1))) * sa[j];
+    if (full < nb && last >= 0 && !(last & 1)) {
+        size_t g = (size_t)(last >> gshift) * ss; /* last is a multiple of the blocks per group */
+        __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int)(full - last) - 1)));
+        acc = stretch_acc(stretch_dots(p, x, last, w->bits), x, last, load_blocks(w->sdt, sc + g, gshift),
+                          load_blocks(w->sdt, bi + g, gshift), keep, acc);
+    } else {
+        for (int64_t j = full; j < nb; j++)
+            tail += (float)block_dot(p + j * (size_t)w->bits * 4, x, j, w->bits) * x->a[j] *
+                        zf_load(w->sdt, sc, j >> gshift) +
+                    zf_load(w->sdt, bi, j >> gshift) * x->sum[j];
     }
     return hsum(acc) + tail;
 }
 
-/* The same for one 8-bit row: codes split into nibbles so maddubs' int16
- * pair sums cannot saturate (15 * 127 * 2 < 2^15). */
-static float dot8(const uint8_t *w, const xq8 *x, int64_t nb, const float *sa) {
-    const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1), sixteen = _mm256_set1_epi16(16);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t j = 0; j < nb; j++) {
-        if (j % 2 == 0) _mm_prefetch((const char *)w + j * 32 + I8_AHEAD, _MM_HINT_T0);
-        __m256i v = _mm256_loadu_si256((const __m256i *)(w + j * 32));
-        __m256i xq = _mm256_load_si256((const __m256i *)(x->q + j * ZF_QBLOCK));
-        __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-        __m256i s = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(lo, xq), ones),
-                                     _mm256_madd_epi16(_mm256_maddubs_epi16(hi, xq), sixteen));
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_broadcast_ss(sa + j), acc);
-    }
-    return hsum(acc);
-}
-
 void zf_avx2_qdot_i8(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out) {
-    int64_t nb = w->k / ZF_QBLOCK, ng = w->k / w->group_size;
+    int64_t nb = w->k / ZF_QBLOCK;
     if ((w->bits != 4 && w->bits != 8) || nb > I8_MAX_BLOCKS) {
         zf_avx2_qdot(w, nx, xf, xs, out);
         return;
     }
-    const int gshift = w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2, bpg = 1 << gshift;
+    const int gshift = w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2;
     const size_t ss = zf_dtype_size(w->sdt);
     xq8 x;
-    float xg[I8_MAX_BLOCKS], sf[I8_MAX_BLOCKS], bf[I8_MAX_BLOCKS], sa[I8_MAX_BLOCKS];
     for (int i = 0; i < nx; i++) {
         quantize_x(xf[i], nb, w->bits, &x);
-        for (int64_t g = 0; g < ng; g++) { /* Σ x per group, for the bias term */
-            float s = 0.0f;
-            for (int b = 0; b < bpg; b++) s += x.sum[g * bpg + b];
-            xg[g] = s;
-        }
         for (int64_t r = 0; r < w->rows; r++) {
-            const uint8_t *p = (const uint8_t *)(w->packed + r * w->words);
-            load_groups(w->sdt, (const char *)w->scales + (size_t)(r * w->groups) * ss, ng, sf);
-            load_groups(w->sdt, (const char *)w->biases + (size_t)(r * w->groups) * ss, ng, bf);
-            int64_t j = 0;
-            if (gshift == 0) /* a scale per block: eight products at once */
-                for (; j + 8 <= nb; j += 8)
-                    _mm256_storeu_ps(sa + j, _mm256_mul_ps(_mm256_loadu_ps(sf + j), _mm256_loadu_ps(x.a + j)));
-            for (; j < nb; j++) sa[j] = sf[j >> gshift] * x.a[j];
-            float y = w->bits == 4 ? dot4(p, &x, nb, sa) : dot8(p, &x, nb, sa);
-            __m256 bacc = _mm256_setzero_ps();
-            int64_t g = 0;
-            for (; g + 8 <= ng; g += 8)
-                bacc = _mm256_fmadd_ps(_mm256_loadu_ps(bf + g), _mm256_loadu_ps(xg + g), bacc);
-            float bias = hsum(bacc);
-            for (; g < ng; g++) bias += bf[g] * xg[g];
-            out[i * w->rows + r] = y + bias;
+            size_t g0 = (size_t)(r * w->groups) * ss;
+            out[i * w->rows + r] = dot_row(w, (const uint8_t *)(w->packed + r * w->words),
+                                           (const char *)w->scales + g0, (const char *)w->biases + g0, &x, nb, gshift);
         }
     }
 }
