@@ -1,5 +1,8 @@
 /* AVX2 attention kernel: the same operations as zf_scalar_attention, 8 lanes
- * at a time (the L256 lanes and the output columns), so the same bits. */
+ * at a time (the L256 lanes and the output columns), so the same bits. For
+ * head sizes that are a multiple of 8 up to 128 (every model's), a key's
+ * dot keeps its L256 lanes in registers and 64 output columns stay in
+ * registers over all keys; the exps run 8 lanes at a time. */
 #include <immintrin.h>
 #include <math.h>
 
@@ -7,6 +10,9 @@
 #include "core/zmath.h"
 #include "cpu/l256_avx2.h"
 #include "cpu/model_ops.h"
+#include "cpu/simd_avx2.h"
+
+#define ATTN_REG_D 128 /* largest head size whose L256 lanes fit 16 registers */
 
 static float dot_l256(const float *a, const float *b, int64_t n, float *acc) {
     int64_t p = zf_avx2_l256_init(acc, n), i = 0;
@@ -16,6 +22,49 @@ static float dot_l256(const float *a, const float *b, int64_t n, float *acc) {
     }
     for (; i < n; i++) acc[i & 255] = fmaf(a[i], b[i], acc[i & 255]);
     return zf_avx2_l256_fold(acc, n < 256 ? n : 256, p);
+}
+
+/* L256(a·b) for n <= ATTN_REG_D, n a multiple of 8, with lane vector i
+ * (elements 8i .. 8i+7) in a register: the steps of zf_avx2_l256_init and
+ * _fold with pv = p / 8 lane vectors (a constant after inlining). */
+static inline __attribute__((always_inline)) float dot_regs(const float *a, const float *b, int64_t nv, const int pv) {
+    __m256 v[ATTN_REG_D / 8], z = _mm256_setzero_ps();
+    for (int i = 0; i < pv; i++) v[i] = i < nv ? _mm256_fmadd_ps(_mm256_loadu_ps(a + 8 * i), _mm256_loadu_ps(b + 8 * i), z) : z;
+    for (int i = 0; i < pv; i++) v[i] = _mm256_add_ps(v[i], z); /* the fold's +0 for rows <= 128 */
+    for (int s = pv / 2; s >= 1; s >>= 1)
+        for (int l = 0; l < s; l++) v[l] = _mm256_add_ps(v[l], v[l + s]);
+    __m128 x = _mm_add_ps(_mm256_castps256_ps128(v[0]), _mm256_extractf128_ps(v[0], 1));
+    x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+    x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+    return _mm_cvtss_f32(x);
+}
+
+/* The same as dot_l256 for the register case (n a multiple of 8, <= 128). */
+static float dot_small(const float *a, const float *b, int64_t n) {
+    int64_t nv = n / 8;
+    switch (nv <= 1 ? 1 : nv <= 2 ? 2 : nv <= 4 ? 4 : nv <= 8 ? 8 : 16) {
+    case 1: return dot_regs(a, b, nv, 1);
+    case 2: return dot_regs(a, b, nv, 2);
+    case 4: return dot_regs(a, b, nv, 4);
+    case 8: return dot_regs(a, b, nv, 8);
+    default: return dot_regs(a, b, nv, 16);
+    }
+}
+
+/* acc[c] = fma(s_j, v_jc, acc[c]) over keys j ascending for 8 * nv <= 64
+ * columns starting at c0, the accumulators in registers. */
+static void pv_regs(const float *s, zf_dtype tkv, const void *v, int64_t v_stride, int64_t len, int64_t d, int64_t c0,
+                    int64_t nv, float *acc, float *rb) {
+    size_t es = zf_dtype_size(tkv);
+    __m256 a[8];
+    for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();
+    for (int64_t j = 0; j < len; j++) {
+        const float *vf = zf_row_f32(tkv, (const char *)v + (size_t)(j * v_stride) * es, d, rb) + c0;
+        __m256 e = _mm256_set1_ps(s[j]);
+        for (int i = 0; i < 8; i++)
+            if (i < nv) a[i] = _mm256_fmadd_ps(e, _mm256_loadu_ps(vf + 8 * i), a[i]);
+    }
+    for (int i = 0; i < nv; i++) _mm256_storeu_ps(acc + c0 + 8 * i, a[i]);
 }
 
 /* L256(a, 1): fma(a_i, 1, acc) is exactly acc + a_i. */
@@ -35,23 +84,34 @@ void zf_avx2_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, 
     float *qb = scratch, *rb = scratch + d, *s = scratch + 2 * d;
     size_t es = zf_dtype_size(tkv);
     const float *qf = zf_row_f32(tq, q, d, qb);
+    const int regs = d % 8 == 0 && d <= ATTN_REG_D;
     float mx = -INFINITY;
     for (int64_t j = 0; j < len; j++) {
         const float *kf = zf_row_f32(tkv, (const char *)k + (size_t)(j * k_stride) * es, d, rb);
-        s[j] = dot_l256(qf, kf, d, lanes) * scale;
+        s[j] = (regs ? dot_small(qf, kf, d) : dot_l256(qf, kf, d, lanes)) * scale;
         if (s[j] > mx) mx = s[j];
     }
-    for (int64_t j = 0; j < len; j++) s[j] = zf_exp_scalar(s[j] - mx);
+    int64_t j = 0;
+    for (__m256 m = _mm256_set1_ps(mx); j + 8 <= len; j += 8) { /* the bits of zf_exp_scalar */
+        __m256 x = _mm256_sub_ps(_mm256_loadu_ps(s + j), m), y;
+        zf_avx2_exp_sign_n(&x, &y, 1, 0);
+        _mm256_storeu_ps(s + j, y);
+    }
+    for (; j < len; j++) s[j] = zf_exp_scalar(s[j] - mx);
     float sum = sum_l256(s, len, lanes);
     float *acc = qb;
     int64_t c;
-    for (c = 0; c < d; c++) acc[c] = 0.0f;
-    for (int64_t j = 0; j < len; j++) {
-        const float *vf = zf_row_f32(tkv, (const char *)v + (size_t)(j * v_stride) * es, d, rb);
-        __m256 e = _mm256_set1_ps(s[j]);
-        for (c = 0; c + 8 <= d; c += 8)
-            _mm256_storeu_ps(acc + c, _mm256_fmadd_ps(e, _mm256_loadu_ps(vf + c), _mm256_loadu_ps(acc + c)));
-        for (; c < d; c++) acc[c] = fmaf(s[j], vf[c], acc[c]);
+    if (regs) {
+        for (c = 0; c < d; c += 64) pv_regs(s, tkv, v, v_stride, len, d, c, (d - c < 64 ? d - c : 64) / 8, acc, rb);
+    } else {
+        for (c = 0; c < d; c++) acc[c] = 0.0f;
+        for (j = 0; j < len; j++) {
+            const float *vf = zf_row_f32(tkv, (const char *)v + (size_t)(j * v_stride) * es, d, rb);
+            __m256 e = _mm256_set1_ps(s[j]);
+            for (c = 0; c + 8 <= d; c += 8)
+                _mm256_storeu_ps(acc + c, _mm256_fmadd_ps(e, _mm256_loadu_ps(vf + c), _mm256_loadu_ps(acc + c)));
+            for (; c < d; c++) acc[c] = fmaf(s[j], vf[c], acc[c]);
+        }
     }
     for (c = 0; c < d; c++) zf_store(tq, out, c, acc[c] / sum);
 }
