@@ -20,12 +20,7 @@
 
 #define I8_MAX_BLOCKS 512 /* k up to 16384 */
 #define I8_STRETCH 8      /* blocks per step */
-#ifndef I8_AHEAD
 #define I8_AHEAD 2048 /* bytes of codes prefetched ahead (into the next rows: they are contiguous) */
-#endif
-#ifndef I8_AHEAD_G
-#define I8_AHEAD_G 256 /* bytes of scales and of biases prefetched ahead */
-#endif
 #define INLINE ZF_AVX2_INLINE
 
 /* One x row ready for the integer dots. 4-bit order: per pair of blocks (j, j+1), [even
@@ -194,8 +189,6 @@ static float dot_row(const zf_qrows *w, const uint8_t *p, const char *sc, const 
         size_t g = (size_t)(j >> gshift) * ss;
         const char *c = (const char *)p + j * w->bits * 4;
         for (int l = 0; l < w->bits * 4 * I8_STRETCH; l += 64) _mm_prefetch(c + l + I8_AHEAD, _MM_HINT_T0);
-        _mm_prefetch(sc + g + I8_AHEAD_G, _MM_HINT_T0);
-        _mm_prefetch(bi + g + I8_AHEAD_G, _MM_HINT_T0);
         acc = stretch_acc(stretch_dots(p, x, j, w->bits), x, j, load_blocks(w->sdt, sc + g, gshift),
                           load_blocks(w->sdt, bi + g, gshift), all, acc);
     }
