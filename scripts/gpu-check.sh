@@ -5,6 +5,8 @@
 # models on the GPU (CUDA == CPU token for token, bench), then every CTest;
 # write logs, a summary and capsules into OUTDIR.
 #   scripts/gpu-check.sh OUTDIR        (STEPS="build test moe model bench torch sanitizer gate ctest" to pick)
+# ZF_COMMIT=<hash> names the tree's commit where the copy's .git does not
+# describe it (binaries, capsules and the summary then carry that name).
 set -u
 OUT=${1:?usage: scripts/gpu-check.sh OUTDIR}
 STEPS=${STEPS:-"build test moe model bench torch sanitizer gate ctest"}
@@ -29,7 +31,7 @@ step() { # name, timeout seconds, command...
 {
     echo "# zfast GPU check"
     echo
-    echo "commit $(git -C "$ROOT" rev-parse --short=12 HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src include || echo -dirty), $(date -u +%FT%TZ)"
+    echo "commit ${ZF_COMMIT:-$(git -C "$ROOT" rev-parse --short=12 HEAD)$(git -C "$ROOT" diff --quiet HEAD -- src include || echo -dirty)}, $(date -u +%FT%TZ)"
     echo
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader 2>&1 | sed 's/^/GPU: /'
     echo "nvcc: $(nvcc --version | tail -1)"
