@@ -89,8 +89,10 @@ INLINE __m256 load_groups(zf_dtype t, const void *p, int n2) {
     if (t == ZF_DTYPE_F32)
         return n2 == 2 ? _mm256_loadu_ps(p)
              : n2 == 1 ? _mm256_castps128_ps256(_mm_loadu_ps(p))
-                       : _mm256_castps128_ps256(_mm_castpd_ps(_mm_load_sd(p)));
-    __m128i h = n2 == 2 ? _mm_loadu_si128(p) : n2 == 1 ? _mm_loadl_epi64(p) : _mm_cvtsi32_si128(*(const int32_t *)p);
+                       : _mm256_castps128_ps256(_mm_castsi128_ps(_mm_loadl_epi64(p)));
+    int32_t two = 0; /* two 16-bit values, p not 4-byte aligned in general */
+    if (n2 == 0) memcpy(&two, p, sizeof two);
+    __m128i h = n2 == 2 ? _mm_loadu_si128(p) : n2 == 1 ? _mm_loadl_epi64(p) : _mm_cvtsi32_si128(two);
     if (t == ZF_DTYPE_F16) return _mm256_cvtph_ps(h);
     return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); /* bf16 */
 }
@@ -164,6 +166,11 @@ INLINE int32_t block_dot(const uint8_t *w, const xq8 *x, int64_t j, int bits) {
     return _mm_cvtsi128_si32(d) + (bits == 8 ? x->qsum[j] : 0);
 }
 
+/* Block j's share of y from its integer dot S, in f32. */
+INLINE float block_term(int32_t S, const xq8 *x, int64_t j, zf_dtype sdt, const char *sc, const char *bi, int gshift) {
+    return (float)S * x->a[j] * zf_load(sdt, sc, j >> gshift) + zf_load(sdt, bi, j >> gshift) * x->sum[j];
+}
+
 /* acc += (S · a) · s + b · X for the stretch at block j, in the lanes of keep. */
 INLINE __m256 stretch_acc(__m256i dots, const xq8 *x, int64_t j, __m256 s, __m256 b, __m256 keep, __m256 acc) {
     __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(dots), _mm256_loadu_ps(x->a + j));
@@ -178,7 +185,9 @@ INLINE __m256i stretch_dots(const uint8_t *p, const xq8 *x, int64_t j, int bits)
 /* One weight row: codes at p, its groups' scales and biases at sc and bi.
  * The blocks after the last whole stretch are taken by one more stretch
  * ending at the row's end, with the lanes already counted masked off
- * (where it can start on a pair of blocks), else one block at a time. */
+ * (where it starts on a pair of blocks), else one block at a time. (Pairs
+ * and single blocks for a short end measured slower than the masked
+ * stretch: ratio 1.1 at k = 576.) */
 static float dot_row(const zf_qrows *w, const uint8_t *p, const char *sc, const char *bi, const xq8 *x, int64_t nb,
                      int gshift) {
     const size_t ss = zf_dtype_size(w->sdt);
@@ -199,11 +208,9 @@ static float dot_row(const zf_qrows *w, const uint8_t *p, const char *sc, const 
         __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int)(full - last) - 1)));
         acc = stretch_acc(stretch_dots(p, x, last, w->bits), x, last, load_blocks(w->sdt, sc + g, gshift),
                           load_blocks(w->sdt, bi + g, gshift), keep, acc);
-    } else {
+    } else { /* rows of < 8 blocks, or an odd stretch start (not a pair of the 4-bit x layout) */
         for (int64_t j = full; j < nb; j++)
-            tail += (float)block_dot(p + j * (size_t)w->bits * 4, x, j, w->bits) * x->a[j] *
-                        zf_load(w->sdt, sc, j >> gshift) +
-                    zf_load(w->sdt, bi, j >> gshift) * x->sum[j];
+            tail += block_term(block_dot(p + j * (size_t)w->bits * 4, x, j, w->bits), x, j, w->sdt, sc, bi, gshift);
     }
     return hsum(acc) + tail;
 }
