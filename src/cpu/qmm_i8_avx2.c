@@ -9,7 +9,9 @@
  * A row is walked 8 blocks at a time: the 8 integer block dots are reduced
  * to one vector of 8 int32 (horizontal adds), converted once, and scaled by
  * vectors of 8 per-block a_j, scales and biases, so the per-block work is
- * the integer dot alone (see dot_row for a row's last blocks). */
+ * the integer dot alone. The rows of a call are walked as one stream of
+ * blocks (dot_rows_joined), so a row whose length is not a multiple of 8
+ * blocks wastes no lanes. */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 
 #define I8_MAX_BLOCKS 512 /* k up to 16384 */
 #define I8_STRETCH 8      /* blocks per step */
+#define I8_XBLOCKS (I8_MAX_BLOCKS + I8_STRETCH) /* x's blocks, then a copy of its first stretch */
 #define I8_AHEAD 2048 /* bytes of codes prefetched ahead (into the next rows: they are contiguous) */
 #define INLINE ZF_AVX2_INLINE
 
@@ -27,10 +30,10 @@
  * elements of j | of j+1 | odd of j | of j+1], the order the weights' low
  * and high nibbles come in; 8-bit: element order. */
 typedef struct xq8 {
-    _Alignas(32) int8_t q[I8_MAX_BLOCKS * ZF_QBLOCK];
-    _Alignas(32) float a[I8_MAX_BLOCKS];               /* x ≈ a_j * q */
-    _Alignas(32) float sum[I8_MAX_BLOCKS];             /* X_j = Σ x over block j, f32 */
-    _Alignas(32) int32_t qsum[I8_MAX_BLOCKS];          /* 128 · Σ q over block j (8-bit) */
+    _Alignas(32) int8_t q[I8_XBLOCKS * ZF_QBLOCK];
+    _Alignas(32) float a[I8_XBLOCKS];      /* x ≈ a_j * q */
+    _Alignas(32) float sum[I8_XBLOCKS];    /* X_j = Σ x over block j, f32 */
+    _Alignas(32) int32_t qsum[I8_XBLOCKS]; /* 128 · Σ q over block j (8-bit) */
 } xq8;
 
 /* 32 int32 lanes (4 vectors) to 32 int8 in element order. */
@@ -82,6 +85,15 @@ static void quantize_x(const float *x, int64_t nb, int bits, xq8 *o) {
             _mm_storeu_si128((__m128i *)(pair + 32), _mm256_extracti128_si256(d, 1));
         }
     }
+}
+
+/* Blocks nb .. nb+7 of x = blocks 0 .. 7 (nb >= 8; 4-bit: nb even, so the
+ * pairs of the layout line up), for stretches that run into the next row. */
+static void wrap_x(xq8 *o, int64_t nb) {
+    memcpy(o->q + nb * ZF_QBLOCK, o->q, I8_STRETCH * ZF_QBLOCK);
+    memcpy(o->a + nb, o->a, I8_STRETCH * sizeof *o->a);
+    memcpy(o->sum + nb, o->sum, I8_STRETCH * sizeof *o->sum);
+    memcpy(o->qsum + nb, o->qsum, I8_STRETCH * sizeof *o->qsum);
 }
 
 /* 2, 4 or 8 values of T at p (2 << n2 of them) as f32 in the low lanes. */
@@ -171,47 +183,69 @@ INLINE float block_term(int32_t S, const xq8 *x, int64_t j, zf_dtype sdt, const 
     return (float)S * x->a[j] * zf_load(sdt, sc, j >> gshift) + zf_load(sdt, bi, j >> gshift) * x->sum[j];
 }
 
-/* acc += (S · a) · s + b · X for the stretch at block j, in the lanes of keep. */
-INLINE __m256 stretch_acc(__m256i dots, const xq8 *x, int64_t j, __m256 s, __m256 b, __m256 keep, __m256 acc) {
-    __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(dots), _mm256_loadu_ps(x->a + j));
-    acc = _mm256_fmadd_ps(t, _mm256_and_ps(s, keep), acc);
-    return _mm256_fmadd_ps(_mm256_and_ps(b, keep), _mm256_loadu_ps(x->sum + j), acc);
+/* A stretch's f32 shares of y, lane by lane: (S · a) · s + b · X, for
+ * codes at c and x blocks j .. j+7. */
+INLINE __m256 stretch_share(const uint8_t *c, const xq8 *x, int64_t j, int bits, __m256 s, __m256 b) {
+    __m256i d = bits == 4 ? stretch4(c, x->q + j * ZF_QBLOCK) : stretch8(c, x, j);
+    __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_loadu_ps(x->a + j));
+    return _mm256_fmadd_ps(t, s, _mm256_mul_ps(b, _mm256_loadu_ps(x->sum + j)));
 }
 
-INLINE __m256i stretch_dots(const uint8_t *p, const xq8 *x, int64_t j, int bits) {
-    return bits == 4 ? stretch4(p + j * 16, x->q + j * ZF_QBLOCK) : stretch8(p + j * 32, x, j);
+/* All rows of the call as one stream of blocks, 8 at a time whatever the
+ * row length: the rows' codes are contiguous, and so are their groups. A
+ * stretch that runs into the next row reads x's first blocks again from
+ * the copy past its end (wrap_x), and its lanes split between the two
+ * rows. The last row's last blocks (if the stream does not end on a
+ * stretch) take one stretch ending at the row's end, the lanes already
+ * counted masked off. Needs nb >= 8, and nb even for 4-bit. */
+static void dot_rows_joined(const zf_qrows *w, const xq8 *x, int64_t nb, int gshift, float *out) {
+    const size_t ss = zf_dtype_size(w->sdt), cb = (size_t)w->bits * 4; /* bytes of codes per block */
+    const uint8_t *p = (const uint8_t *)w->packed;
+    const char *sc = w->scales, *bi = w->biases;
+    const int64_t total = w->rows * nb;
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256 acc = _mm256_setzero_ps();
+    int64_t G = 0, r = 0, j = 0; /* stream block, its row and its block in the row */
+    for (; G + I8_STRETCH <= total; G += I8_STRETCH) {
+        const uint8_t *c = p + G * cb;
+        for (size_t l = 0; l < cb * I8_STRETCH; l += 64) _mm_prefetch((const char *)c + l + I8_AHEAD, _MM_HINT_T0);
+        size_t g = (size_t)(G >> gshift) * ss;
+        __m256 v = stretch_share(c, x, j, w->bits, load_blocks(w->sdt, sc + g, gshift), load_blocks(w->sdt, bi + g, gshift));
+        int64_t left = nb - j; /* lanes of row r */
+        if (left > I8_STRETCH) {
+            acc = _mm256_add_ps(acc, v);
+            j += I8_STRETCH;
+            continue;
+        }
+        __m256 mine = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32((int)left), lane));
+        out[r++] = hsum(_mm256_add_ps(acc, _mm256_and_ps(v, mine)));
+        acc = _mm256_andnot_ps(mine, v);
+        j = I8_STRETCH - left;
+    }
+    if (G < total) { /* row r's last total - G blocks */
+        int64_t back = I8_STRETCH - (total - G), G0 = G - back;
+        size_t g = (size_t)(G0 >> gshift) * ss; /* G0 = r nb + nb - 8: a multiple of the blocks per group */
+        __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int)back - 1)));
+        __m256 v = stretch_share(p + G0 * cb, x, nb - I8_STRETCH, w->bits, load_blocks(w->sdt, sc + g, gshift),
+                                 load_blocks(w->sdt, bi + g, gshift));
+        out[r++] = hsum(_mm256_add_ps(acc, _mm256_and_ps(v, keep)));
+    }
 }
 
-/* One weight row: codes at p, its groups' scales and biases at sc and bi.
- * The blocks after the last whole stretch are taken by one more stretch
- * ending at the row's end, with the lanes already counted masked off
- * (where it starts on a pair of blocks), else one block at a time. (Pairs
- * and single blocks for a short end measured slower than the masked
- * stretch: ratio 1.1 at k = 576.) */
+/* One row that the joined walk cannot take (fewer than 8 blocks, or an
+ * odd count of 4-bit blocks): its whole stretches, then one block at a time. */
 static float dot_row(const zf_qrows *w, const uint8_t *p, const char *sc, const char *bi, const xq8 *x, int64_t nb,
                      int gshift) {
-    const size_t ss = zf_dtype_size(w->sdt);
-    const int64_t full = nb / I8_STRETCH * I8_STRETCH, last = nb - I8_STRETCH;
-    const __m256 all = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    const size_t ss = zf_dtype_size(w->sdt), cb = (size_t)w->bits * 4;
     __m256 acc = _mm256_setzero_ps();
-    for (int64_t j = 0; j < full; j += I8_STRETCH) {
+    int64_t j = 0;
+    for (; j + I8_STRETCH <= nb; j += I8_STRETCH) {
         size_t g = (size_t)(j >> gshift) * ss;
-        const char *c = (const char *)p + j * w->bits * 4;
-        for (int l = 0; l < w->bits * 4 * I8_STRETCH; l += 64) _mm_prefetch(c + l + I8_AHEAD, _MM_HINT_T0);
-        acc = stretch_acc(stretch_dots(p, x, j, w->bits), x, j, load_blocks(w->sdt, sc + g, gshift),
-                          load_blocks(w->sdt, bi + g, gshift), all, acc);
+        acc = _mm256_add_ps(acc, stretch_share(p + j * cb, x, j, w->bits, load_blocks(w->sdt, sc + g, gshift),
+                                               load_blocks(w->sdt, bi + g, gshift)));
     }
     float tail = 0.0f;
-    if (full < nb && last >= 0 && !(last & 1)) {
-        size_t g = (size_t)(last >> gshift) * ss; /* last is a multiple of the blocks per group */
-        __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int)(full - last) - 1)));
-        acc = stretch_acc(stretch_dots(p, x, last, w->bits), x, last, load_blocks(w->sdt, sc + g, gshift),
-                          load_blocks(w->sdt, bi + g, gshift), keep, acc);
-    } else { /* rows of < 8 blocks, or an odd stretch start (not a pair of the 4-bit x layout) */
-        for (int64_t j = full; j < nb; j++)
-            tail += block_term(block_dot(p + j * (size_t)w->bits * 4, x, j, w->bits), x, j, w->sdt, sc, bi, gshift);
-    }
+    for (; j < nb; j++) tail += block_term(block_dot(p + j * cb, x, j, w->bits), x, j, w->sdt, sc, bi, gshift);
     return hsum(acc) + tail;
 }
 
@@ -222,10 +256,16 @@ void zf_avx2_qdot_i8(const zf_qrows *w, int nx, const float *const *xf, const fl
         return;
     }
     const int gshift = w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2;
+    const int joined = nb >= I8_STRETCH && (w->bits == 8 || nb % 2 == 0);
     const size_t ss = zf_dtype_size(w->sdt);
     xq8 x;
     for (int i = 0; i < nx; i++) {
         quantize_x(xf[i], nb, w->bits, &x);
+        if (joined) {
+            wrap_x(&x, nb);
+            dot_rows_joined(w, &x, nb, gshift, out + i * w->rows);
+            continue;
+        }
         for (int64_t r = 0; r < w->rows; r++) {
             size_t g0 = (size_t)(r * w->groups) * ss;
             out[i * w->rows + r] = dot_row(w, (const uint8_t *)(w->packed + r * w->words),
