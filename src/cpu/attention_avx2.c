@@ -42,6 +42,12 @@ static inline __attribute__((always_inline)) float dot_regs(const float *a, cons
 /* The same as dot_l256 for the register case (n a multiple of 8, <= 128). */
 static float dot_small(const float *a, const float *b, int64_t n) {
     int64_t nv = n / 8;
+    switch (nv) { /* head sizes of a power of two: every count a constant */
+    case 8: return dot_regs(a, b, 8, 8);
+    case 16: return dot_regs(a, b, 16, 16);
+    case 4: return dot_regs(a, b, 4, 4);
+    default: break;
+    }
     switch (nv <= 1 ? 1 : nv <= 2 ? 2 : nv <= 4 ? 4 : nv <= 8 ? 8 : 16) {
     case 1: return dot_regs(a, b, nv, 1);
     case 2: return dot_regs(a, b, nv, 2);
@@ -52,9 +58,11 @@ static float dot_small(const float *a, const float *b, int64_t n) {
 }
 
 /* acc[c] = fma(s_j, v_jc, acc[c]) over keys j ascending for 8 * nv <= 64
- * columns starting at c0, the accumulators in registers. */
-static void pv_regs(const float *s, zf_dtype tkv, const void *v, int64_t v_stride, int64_t len, int64_t d, int64_t c0,
-                    int64_t nv, float *acc, float *rb) {
+ * columns starting at c0, the accumulators in registers (nv a constant
+ * after inlining, so no per-key tests). */
+static inline __attribute__((always_inline)) void pv_regs_n(const float *s, zf_dtype tkv, const void *v,
+                                                            int64_t v_stride, int64_t len, int64_t d, int64_t c0,
+                                                            const int64_t nv, float *acc, float *rb) {
     size_t es = zf_dtype_size(tkv);
     __m256 a[8];
     for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();
@@ -65,6 +73,12 @@ static void pv_regs(const float *s, zf_dtype tkv, const void *v, int64_t v_strid
             if (i < nv) a[i] = _mm256_fmadd_ps(e, _mm256_loadu_ps(vf + 8 * i), a[i]);
     }
     for (int i = 0; i < nv; i++) _mm256_storeu_ps(acc + c0 + 8 * i, a[i]);
+}
+
+static void pv_regs(const float *s, zf_dtype tkv, const void *v, int64_t v_stride, int64_t len, int64_t d, int64_t c0,
+                    int64_t nv, float *acc, float *rb) {
+    if (nv == 8) pv_regs_n(s, tkv, v, v_stride, len, d, c0, 8, acc, rb); /* 64 columns: head sizes 64, 128 */
+    else pv_regs_n(s, tkv, v, v_stride, len, d, c0, nv, acc, rb);
 }
 
 /* L256(a, 1): fma(a_i, 1, acc) is exactly acc + a_i. */
