@@ -1,8 +1,9 @@
 /* AVX2 attention kernel: the same operations as zf_scalar_attention, 8 lanes
  * at a time (the L256 lanes and the output columns), so the same bits. For
- * head sizes that are a multiple of 8 up to 128 (every model's), a key's
- * dot keeps its L256 lanes in registers and 64 output columns stay in
- * registers over all keys; the exps run 8 lanes at a time. */
+ * head sizes that are a multiple of 8 up to 128 (64 and 128 in the
+ * supported families), a key's dot keeps its L256 lanes in registers and
+ * 64 output columns stay in registers over all keys; the exps run 8 lanes
+ * at a time. */
 #include <immintrin.h>
 #include <math.h>
 
