@@ -178,15 +178,22 @@ INLINE int32_t block_dot(const uint8_t *w, const xq8 *x, int64_t j, int bits) {
     return _mm_cvtsi128_si32(d) + (bits == 8 ? x->qsum[j] : 0);
 }
 
-/* Block j's share of y from its integer dot S, in f32. */
-INLINE float block_term(int32_t S, const xq8 *x, int64_t j, zf_dtype sdt, const char *sc, const char *bi, int gshift) {
-    return (float)S * x->a[j] * zf_load(sdt, sc, j >> gshift) + zf_load(sdt, bi, j >> gshift) * x->sum[j];
+/* The share of y, in f32, of x block j against block G of the call's rows
+ * (w's groups are contiguous across rows: block G's is G >> gshift), from
+ * their integer dot S. */
+INLINE float block_term(int32_t S, const xq8 *x, int64_t j, const zf_qrows *w, int64_t G, int gshift) {
+    return (float)S * x->a[j] * zf_load(w->sdt, w->scales, G >> gshift) + zf_load(w->sdt, w->biases, G >> gshift) * x->sum[j];
 }
 
 /* A stretch's f32 shares of y, lane by lane: (S · a) · s + b · X, for
- * codes at c and x blocks j .. j+7. */
-INLINE __m256 stretch_share(const uint8_t *c, const xq8 *x, int64_t j, int bits, __m256 s, __m256 b) {
-    __m256i d = bits == 4 ? stretch4(c, x->q + j * ZF_QBLOCK) : stretch8(c, x, j);
+ * codes at c, x blocks j .. j+7 and the scales and biases of blocks G ..
+ * G+7 of the call's rows (contiguous across rows; ss: bytes per scale). */
+INLINE __m256 stretch_share(const zf_qrows *w, size_t ss, int gshift, const uint8_t *c, const xq8 *x, int64_t j,
+                            int64_t G) {
+    size_t g = (size_t)(G >> gshift) * ss;
+    __m256 s = load_blocks(w->sdt, (const char *)w->scales + g, gshift);
+    __m256 b = load_blocks(w->sdt, (const char *)w->biases + g, gshift);
+    __m256i d = w->bits == 4 ? stretch4(c, x->q + j * ZF_QBLOCK) : stretch8(c, x, j);
     __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_loadu_ps(x->a + j));
     return _mm256_fmadd_ps(t, s, _mm256_mul_ps(b, _mm256_loadu_ps(x->sum + j)));
 }
@@ -198,10 +205,9 @@ INLINE __m256 stretch_share(const uint8_t *c, const xq8 *x, int64_t j, int bits,
  * rows. The last row's last blocks (if the stream does not end on a
  * stretch) take one stretch ending at the row's end, the lanes already
  * counted masked off. Needs nb >= 8, and nb even for 4-bit. */
-static void dot_rows_joined(const zf_qrows *w, const xq8 *x, int64_t nb, int gshift, float *out) {
-    const size_t ss = zf_dtype_size(w->sdt), cb = (size_t)w->bits * 4; /* bytes of codes per block */
+static void dot_rows_joined(const zf_qrows *w, const xq8 *x, int64_t nb, int gshift, size_t ss, float *out) {
+    const size_t cb = (size_t)w->bits * 4; /* bytes of codes per block */
     const uint8_t *p = (const uint8_t *)w->packed;
-    const char *sc = w->scales, *bi = w->biases;
     const int64_t total = w->rows * nb;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     __m256 acc = _mm256_setzero_ps();
@@ -209,8 +215,7 @@ static void dot_rows_joined(const zf_qrows *w, const xq8 *x, int64_t nb, int gsh
     for (; G + I8_STRETCH <= total; G += I8_STRETCH) {
         const uint8_t *c = p + G * cb;
         for (size_t l = 0; l < cb * I8_STRETCH; l += 64) _mm_prefetch((const char *)c + l + I8_AHEAD, _MM_HINT_T0);
-        size_t g = (size_t)(G >> gshift) * ss;
-        __m256 v = stretch_share(c, x, j, w->bits, load_blocks(w->sdt, sc + g, gshift), load_blocks(w->sdt, bi + g, gshift));
+        __m256 v = stretch_share(w, ss, gshift, c, x, j, G);
         int64_t left = nb - j; /* lanes of row r */
         if (left > I8_STRETCH) {
             acc = _mm256_add_ps(acc, v);
@@ -223,29 +228,24 @@ static void dot_rows_joined(const zf_qrows *w, const xq8 *x, int64_t nb, int gsh
         j = I8_STRETCH - left;
     }
     if (G < total) { /* row r's last total - G blocks */
-        int64_t back = I8_STRETCH - (total - G), G0 = G - back;
-        size_t g = (size_t)(G0 >> gshift) * ss; /* G0 = r nb + nb - 8: a multiple of the blocks per group */
+        int64_t back = I8_STRETCH - (total - G), G0 = G - back; /* r nb + nb - 8: a multiple of the blocks per group */
         __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int)back - 1)));
-        __m256 v = stretch_share(p + G0 * cb, x, nb - I8_STRETCH, w->bits, load_blocks(w->sdt, sc + g, gshift),
-                                 load_blocks(w->sdt, bi + g, gshift));
+        __m256 v = stretch_share(w, ss, gshift, p + G0 * cb, x, nb - I8_STRETCH, G0);
         out[r++] = hsum(_mm256_add_ps(acc, _mm256_and_ps(v, keep)));
     }
 }
 
 /* One row that the joined walk cannot take (fewer than 8 blocks, or an
  * odd count of 4-bit blocks): its whole stretches, then one block at a time. */
-static float dot_row(const zf_qrows *w, const uint8_t *p, const char *sc, const char *bi, const xq8 *x, int64_t nb,
-                     int gshift) {
-    const size_t ss = zf_dtype_size(w->sdt), cb = (size_t)w->bits * 4;
+static float dot_row(const zf_qrows *w, int64_t r, const xq8 *x, int64_t nb, int gshift, size_t ss) {
+    const size_t cb = (size_t)w->bits * 4;
+    const uint8_t *p = (const uint8_t *)(w->packed + r * w->words);
     __m256 acc = _mm256_setzero_ps();
     int64_t j = 0;
-    for (; j + I8_STRETCH <= nb; j += I8_STRETCH) {
-        size_t g = (size_t)(j >> gshift) * ss;
-        acc = _mm256_add_ps(acc, stretch_share(p + j * cb, x, j, w->bits, load_blocks(w->sdt, sc + g, gshift),
-                                               load_blocks(w->sdt, bi + g, gshift)));
-    }
+    for (; j + I8_STRETCH <= nb; j += I8_STRETCH)
+        acc = _mm256_add_ps(acc, stretch_share(w, ss, gshift, p + j * cb, x, j, r * nb + j));
     float tail = 0.0f;
-    for (; j < nb; j++) tail += block_term(block_dot(p + j * cb, x, j, w->bits), x, j, w->sdt, sc, bi, gshift);
+    for (; j < nb; j++) tail += block_term(block_dot(p + j * cb, x, j, w->bits), x, j, w, r * nb + j, gshift);
     return hsum(acc) + tail;
 }
 
@@ -263,13 +263,9 @@ void zf_avx2_qdot_i8(const zf_qrows *w, int nx, const float *const *xf, const fl
         quantize_x(xf[i], nb, w->bits, &x);
         if (joined) {
             wrap_x(&x, nb);
-            dot_rows_joined(w, &x, nb, gshift, out + i * w->rows);
+            dot_rows_joined(w, &x, nb, gshift, ss, out + i * w->rows);
             continue;
         }
-        for (int64_t r = 0; r < w->rows; r++) {
-            size_t g0 = (size_t)(r * w->groups) * ss;
-            out[i * w->rows + r] = dot_row(w, (const uint8_t *)(w->packed + r * w->words),
-                                           (const char *)w->scales + g0, (const char *)w->biases + g0, &x, nb, gshift);
-        }
+        for (int64_t r = 0; r < w->rows; r++) out[i * w->rows + r] = dot_row(w, r, &x, nb, gshift, ss);
     }
 }
