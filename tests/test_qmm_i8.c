@@ -72,7 +72,9 @@ int main(void) {
             if (gs == 32) k = 32 * (3 + 2 * (int64_t)(zt_rand() % 20)); /* an odd block count */
             check_case(bits_list[bi], gs, xt, st, 1 + 2 * (int64_t)(zt_rand() % 2), n, k);
         }
-    /* every way a row can end after its whole 8-block stretches: 1 .. 20 blocks */
+    /* 5 rows of 1 .. 20 blocks: every way an 8-block stretch can cross from
+     * one row into the next, the last row's masked end, and the per-row path
+     * (fewer than 8 blocks) */
     for (int64_t nb = 1; nb <= 20; nb++)
         for (int bits = 4; bits <= 8; bits += 4)
             check_case(bits, 32, ZF_DTYPE_BF16, (zf_dtype)(nb % 3), 1, 5, 32 * nb);

@@ -23,7 +23,7 @@
  * scale dtype, at most max_bytes together), else 0. */
 size_t zf_fuse_bytes(const zf_weight *const *parts, int n, size_t max_bytes);
 
-/* Writes the concatenation into mem (zf_fuse_bytes(parts, n) bytes) and
+/* Writes the concatenation into mem (the bytes zf_fuse_bytes returned) and
  * describes it in *out: rows of parts[0], then parts[1], ... */
 void zf_fuse(const zf_weight *const *parts, int n, void *mem, zf_weight *out);
 
