@@ -128,6 +128,7 @@ typedef enum zf_fidelity {
     ZF_FIDELITY_STOCK,    /* the unfused composition of stock ops */
     ZF_FIDELITY_EXACT,    /* fused, bit-identical to STOCK */
     ZF_FIDELITY_FAST,     /* fused, f32 intermediates; within a stated bound */
+    ZF_FIDELITY_APPROX,   /* lower-precision arithmetic (e.g. int8 activations); a looser stated bound */
     ZF_FIDELITY_COUNT
 } zf_fidelity;
 

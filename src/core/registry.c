@@ -112,16 +112,16 @@ static const zf_variant *best_of(zf_op op, zf_device be, zf_fidelity f, zf_tier 
     }
 }
 
-static int fallback_chain(zf_op op, zf_fidelity want, zf_tier tier, zf_fidelity chain[3]) {
-    if (want == ZF_FIDELITY_AUTO) want = tier == ZF_TIER_STABLE ? ZF_FIDELITY_EXACT : ZF_FIDELITY_FAST;
+/* What a call gets, best first. AUTO follows the tier: stable wants EXACT,
+ * fast FAST, edge APPROX. Each level falls back to the more exact ones below
+ * it (APPROX -> FAST -> EXACT -> STOCK; a stock op has no EXACT level). */
+static int fallback_chain(zf_op op, zf_fidelity want, zf_tier tier, zf_fidelity chain[4]) {
+    if (want == ZF_FIDELITY_AUTO)
+        want = tier == ZF_TIER_STABLE ? ZF_FIDELITY_EXACT : tier == ZF_TIER_FAST ? ZF_FIDELITY_FAST : ZF_FIDELITY_APPROX;
     int n = 0;
-    if (!is_fused(op)) { /* a stock op: its kernels, or a fast approximation of it (e.g. int8 qmm) */
-        if (want == ZF_FIDELITY_FAST) chain[n++] = ZF_FIDELITY_FAST;
-        chain[n++] = ZF_FIDELITY_STOCK;
-        return n;
-    }
-    if (want == ZF_FIDELITY_FAST) chain[n++] = ZF_FIDELITY_FAST;
-    if (want != ZF_FIDELITY_STOCK) chain[n++] = ZF_FIDELITY_EXACT;
+    if (want == ZF_FIDELITY_APPROX) chain[n++] = ZF_FIDELITY_APPROX;
+    if (want == ZF_FIDELITY_APPROX || want == ZF_FIDELITY_FAST) chain[n++] = ZF_FIDELITY_FAST;
+    if (is_fused(op) && want != ZF_FIDELITY_STOCK) chain[n++] = ZF_FIDELITY_EXACT;
     chain[n++] = ZF_FIDELITY_STOCK;
     return n;
 }
@@ -156,7 +156,7 @@ zf_status zf_pick(zf_op op, zf_device backend, zf_fidelity want, const zf_varian
         *out = g_entries[(cached & 0xffff) - 1].v;
         return ZF_OK;
     }
-    zf_fidelity chain[3];
+    zf_fidelity chain[4];
     int n = fallback_chain(op, want, tier, chain);
     /* an explicit fidelity is an explicit opt-in: the tier does not gate it */
     int ignore_tier = want != ZF_FIDELITY_AUTO;
@@ -177,7 +177,7 @@ zf_status zf_pick(zf_op op, zf_device backend, zf_fidelity want, const zf_varian
 
 const zf_variant *zf_pick_explain(zf_op op, zf_device backend, zf_tier tier, char *why, size_t why_size) {
     zf_registry_init();
-    zf_fidelity chain[3];
+    zf_fidelity chain[4];
     int n = fallback_chain(op, ZF_FIDELITY_AUTO, tier, chain);
     pthread_mutex_lock(&g_mu);
     const zf_variant *v = NULL;

@@ -93,7 +93,7 @@ zf_status zf_env_check(void) {
     return ZF_OK;
 }
 
-static const char *const k_fid_names[ZF_FIDELITY_COUNT] = {"auto", "stock", "exact", "fast"};
+static const char *const k_fid_names[ZF_FIDELITY_COUNT] = {"auto", "stock", "exact", "fast", "approx"};
 
 const char *zf_fidelity_name(zf_fidelity f) {
     return (f >= 0 && f < ZF_FIDELITY_COUNT) ? k_fid_names[f] : "invalid";

@@ -140,8 +140,8 @@ static zf_status swiglu_stock(const zf_tensor *x, const zf_qweight *wg, const zf
     zf_tensor g, u = {0};
     ZF_TRY(scratch3(op, x->dtype, m, slots, wg->n, &g));
     zf_status st = scratch3(op, x->dtype, m, slots, wg->n, &u);
-    if (st == ZF_OK) st = zf_cpu_gather_qmm(x, wg, ids, &g, NULL);
-    if (st == ZF_OK) st = zf_cpu_gather_qmm(x, wu, ids, &u, NULL);
+    if (st == ZF_OK) st = zf_cpu_gather_qmm(x, wg, ids, &g, &k_stock);
+    if (st == ZF_OK) st = zf_cpu_gather_qmm(x, wu, ids, &u, &k_stock);
     if (st == ZF_OK) st = zf_cpu_swiglu(&g, &u, out, &k_stock);
     free(g.data), free(u.data);
     return st;
@@ -269,7 +269,8 @@ zf_status zf_cpu_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, co
     const zf_variant *v;
     ZF_TRY(zf_pick(ZF_OP_GATHER_QMM_COMBINE, ZF_DEVICE_CPU, fidelity_of(o), &v));
     int64_t n = wd->n;
-    int exact = v->fidelity != ZF_FIDELITY_FAST; /* stock rounds exactly like exact */
+    /* stock rounds like exact; fast and approx keep the sum in f32 */
+    int exact = v->fidelity == ZF_FIDELITY_STOCK || v->fidelity == ZF_FIDELITY_EXACT;
     if (v->fidelity != ZF_FIDELITY_STOCK && slots <= ZF_QNX && m * slots <= ZF_QPER_TOKEN_PAIRS) {
         /* a few tokens: each task sums its token's slots, no dots buffer */
         combine_ctx c = {yr, a->dtype, weights, slots, exact};
@@ -285,7 +286,7 @@ zf_status zf_cpu_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, co
         /* stock: gather_qmm -> T, then the mul and add passes (loaded back as f32) */
         zf_tensor ys;
         st = scratch3(op, a->dtype, m, slots, n, &ys);
-        if (st == ZF_OK) st = zf_cpu_gather_qmm(a, wd, ids, &ys, NULL);
+        if (st == ZF_OK) st = zf_cpu_gather_qmm(a, wd, ids, &ys, &k_stock);
         for (int64_t i = 0; st == ZF_OK && i < m * slots * n; i++) d[i] = zf_load(a->dtype, ys.data, i);
         free(ys.data);
     } else {
