@@ -1,7 +1,8 @@
 /* CUDA MoE benchmark on Qwen3-30B-A3B layer shapes (hidden 2048, expert
  * width 768, 128 experts, top-8, 4-bit group 64, bf16): per-call time of
  * 100-call CUDA graphs for gather_qmm_swiglu, gather_qmm_combine and the
- * MoE block (router + both), exact and stock, and the router alone (bytes:
+ * MoE block (router + both), exact, approx (the edge tier's int8 kernels)
+ * and stock, and the router alone (bytes:
  * its bf16 logits), at 1, 4, 16 and 64 tokens.
  * Weights rotate over L layers (L x 3 x 128 experts, far beyond the L2) and
  * each call of a graph uses the next layer, so every call reads from HBM.
@@ -225,7 +226,7 @@ int main(int argc, char **argv) {
     printf("|---|---|---|---|---|---|---|---|---|\n");
     if (J) fprintf(J, "{\"kind\":\"device\",\"describe\":%s,\"copy_gbps\":%.1f}\n", desc, gbps);
     static const int64_t tokens[] = {1, 4, 16, 64};
-    const zf_fidelity fids[2] = {ZF_FIDELITY_EXACT, ZF_FIDELITY_STOCK};
+    const zf_fidelity fids[3] = {ZF_FIDELITY_EXACT, ZF_FIDELITY_APPROX, ZF_FIDELITY_STOCK};
     for (size_t ti = 0; ti < sizeof tokens / sizeof *tokens; ti++) {
         int64_t m = tokens[ti];
         if (only && m != only) continue;
@@ -234,7 +235,7 @@ int main(int argc, char **argv) {
         for (int l = 0; l < LAYERS; l++) distinct += g_layers[l].distinct;
         distinct /= LAYERS;
         for (int w = B_SWIGLU; w <= B_ROUTE; w++)
-            for (int fi = 0; fi < (w == B_ROUTE ? 1 : 2); fi++) {
+            for (int fi = 0; fi < (w == B_ROUTE ? 1 : 3); fi++) {
                 double bytes = w == B_ROUTE ? (double)m * E * 2
                                : distinct * (w == B_COMBINE ? expert_bytes(H, F)
                                              : w == B_SWIGLU ? 2 * expert_bytes(F, H)

@@ -89,6 +89,8 @@ if has model; then # whole models on the GPU: CUDA == CPU token for token, then 
     step synth_qwen3_30b 900 "$B/zf" synth --arch qwen3_moe --preset qwen3-30b-a3b --layers 48 --format mlx --bits 4 -o "$q"
     echo "=== qwen3-30b-a3b synthetic: $(du -sh "$q" | cut -f1) on disk" >>"$LOG"
     step qwen3_30b_bench_cuda 600 "$B/zf" bench "$q" -p 16 -n 32 -r 3 --backend cuda -o "$OUT/bench-qwen3-30b-cuda.json"
+    step qwen3_30b_bench_cuda_edge 600 "$B/zf" bench "$q" -p 16 -n 32 -r 3 --backend cuda --tier edge \
+        -o "$OUT/bench-qwen3-30b-cuda-edge.json"
 fi
 if has bench; then step bench 200 "$B/zf_cuda_bench" --json "$OUT/bench.jsonl"; fi
 if has torch; then step torch_baseline 300 env PYTHONUNBUFFERED=1 python3 "$ROOT/scripts/torch_baseline.py" --json "$OUT/torch.jsonl"; fi

@@ -276,6 +276,15 @@ cudaError_t zf_cu_gather_qmm_combine_fused(const zf_cu_qargs *a, cudaStream_t s)
     return e != cudaSuccess ? e : f;
 }
 
+/* approx (edge): the int8 kernels where they fit, else the fast path */
+cudaError_t zf_cu_gather_qmm_swiglu_i8(const zf_cu_qargs *a, cudaStream_t s) {
+    return zf_cu_qi8_swiglu_fits(a) ? zf_cu_qi8_swiglu(a, s) : zf_cu_gather_qmm_swiglu_fused(a, s);
+}
+
+cudaError_t zf_cu_gather_qmm_combine_i8(const zf_cu_qargs *a, cudaStream_t s) {
+    return zf_cu_qi8_combine_fits(a) ? zf_cu_qi8_combine(a, s) : zf_cu_gather_qmm_combine_fused(a, s);
+}
+
 /* stock: gather_qmm -> T, then mul and the ascending adds (read back from T) */
 cudaError_t zf_cu_gather_qmm_combine_stock(const zf_cu_qargs *a, cudaStream_t s) {
     const size_t es = zf_cu_dtype_size(a->xt);
@@ -313,7 +322,7 @@ static zf_status no_overlap(const char *op, const char *an, const zf_tensor *a, 
 static zf_status run(const char *op, zf_op id, zf_cu_qargs *a, const zf_opts *o) {
     const zf_variant *v;
     ZF_TRY(zf_cu_host->pick(id, ZF_DEVICE_CUDA, o ? o->fidelity : ZF_FIDELITY_AUTO, &v));
-    a->exact = v->fidelity != ZF_FIDELITY_FAST;
+    a->exact = v->fidelity == ZF_FIDELITY_STOCK || v->fidelity == ZF_FIDELITY_EXACT;
     cudaError_t e = ((zf_cu_qfn)v->fn)(a, zf_cu_stream(o));
     return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, v->name, e);
 }

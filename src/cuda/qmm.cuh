@@ -94,6 +94,13 @@ cudaError_t zf_cu_qdecode_pairs(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream
 bool zf_cu_combine_decode_fits(const zf_cu_qargs *a);
 cudaError_t zf_cu_combine_decode(const zf_cu_qargs *a, cudaStream_t s);
 
+/* Edge-tier int8 kernels (qdecode_i8.cu, fidelity approx): few tokens,
+ * 4-bit weights; the approx variants run the fast path where they do not fit. */
+bool zf_cu_qi8_swiglu_fits(const zf_cu_qargs *a);
+bool zf_cu_qi8_combine_fits(const zf_cu_qargs *a);
+cudaError_t zf_cu_qi8_swiglu(const zf_cu_qargs *a, cudaStream_t s);
+cudaError_t zf_cu_qi8_combine(const zf_cu_qargs *a, cudaStream_t s);
+
 /* Router arguments: logits [m, E] rows, ids i32 and weights [m, k] rows. */
 typedef struct zf_cu_route_args {
     const void *logits;
@@ -116,6 +123,8 @@ cudaError_t zf_cu_gather_qmm_swiglu_stock(const zf_cu_qargs *a, cudaStream_t s);
 cudaError_t zf_cu_gather_qmm_swiglu_fused(const zf_cu_qargs *a, cudaStream_t s);
 cudaError_t zf_cu_gather_qmm_combine_stock(const zf_cu_qargs *a, cudaStream_t s);
 cudaError_t zf_cu_gather_qmm_combine_fused(const zf_cu_qargs *a, cudaStream_t s);
+cudaError_t zf_cu_gather_qmm_swiglu_i8(const zf_cu_qargs *a, cudaStream_t s);
+cudaError_t zf_cu_gather_qmm_combine_i8(const zf_cu_qargs *a, cudaStream_t s);
 cudaError_t zf_cu_moe_route(const zf_cu_route_args *a, cudaStream_t s);
 
 /* Checked entry points (the plugin's op table). */

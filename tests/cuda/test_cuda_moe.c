@@ -66,8 +66,37 @@ static const char *const k_names[] = {"gather_qmm", "gather_qmm_swiglu", "gather
 /* wu's format where it differs from wg's (gather_qmm_swiglu only) */
 typedef struct qfmt { int bits, gs; zf_dtype sdt; } qfmt;
 
+/* Where CUDA's approx variants run their int8 kernels (src/cuda/qdecode_i8.cu:
+ * 4-bit, one layout, few pairs, combine <= 8 slots, staged x <= 48 KiB);
+ * elsewhere they run the fast path. */
+static int i8_kernel_runs(qop op, int bits, const qfmt *ufmt, int64_t E, int64_t k, int64_t m, int64_t slots) {
+    int64_t pairs = m * slots, rows = op == OP_COMBINE ? slots : 1;
+    int grouped = pairs >= E && pairs >= 8;
+    return bits == 4 && !ufmt && !grouped && (op == OP_SWIGLU || (op == OP_COMBINE && slots <= 8)) &&
+           rows * (k / 32) * 40 <= 48 * 1024;
+}
+
+/* approx against the CPU's int8 variant: the int8 codes are the same, only
+ * f32 sum orders and T roundings of nearby values differ: within one ulp of
+ * T plus 2^-10 of the largest |want| (the same rule as the variant's
+ * self-test); first element outside, or -1. */
+static int64_t first_far(zf_dtype t, const void *got, const void *want, int64_t n) {
+    double big = 0, ulp = t == ZF_DTYPE_F32 ? 0x1p-23 : t == ZF_DTYPE_F16 ? 0x1p-10 : 0x1p-7;
+    for (int64_t i = 0; i < n; i++) {
+        double y = zt_get(t, want, i);
+        if (y == y && fabs(y) > big) big = fabs(y);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        double x = zt_get(t, got, i), y = zt_get(t, want, i);
+        if (x != x && y != y) continue;
+        if (!(fabs(x - y) <= ulp * fabs(y) + 0x1p-10 * big)) return i;
+    }
+    return -1;
+}
+
 /* One case: CUDA (fidelity f) vs the CPU (stock, or fast for fast; with
- * mixed weight formats CUDA runs the stock composition at every fidelity). */
+ * mixed weight formats CUDA runs the stock composition at every fidelity;
+ * approx: the CPU's int8 variant where the int8 kernel runs, else fast). */
 static void qcase_fmt(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, const qfmt *ufmt, int64_t E, int64_t n,
                       int64_t k, int64_t m, int64_t slots, zf_fidelity f, qroute route) {
     if (op == OP_QMM) E = 1, slots = 1;
@@ -93,7 +122,11 @@ static void qcase_fmt(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, const 
     zf_tensor cid = zf_tensor_nd(hid, ZF_DTYPE_I32, 2, i2), cw = zf_tensor_nd(hw, t, 2, i2);
     zf_tensor co = op == OP_COMBINE || op == OP_QMM ? zf_tensor_nd(want, t, 2, y2) : zf_tensor_nd(want, t, 3, o3);
     zf_tensor gx = dev(cx, dx.p), gid = dev(cid, did.p), gw = dev(cw, dw.p), go = dev(co, dout.p);
-    zf_opts o = {f, zt_cuda_stream}, c = {f == ZF_FIDELITY_FAST && !ufmt ? f : ZF_FIDELITY_STOCK, NULL};
+    const int i8 = f == ZF_FIDELITY_APPROX && i8_kernel_runs(op, bits, ufmt, E, k, m, slots);
+    const zf_fidelity cf = i8 ? ZF_FIDELITY_APPROX
+                           : (f == ZF_FIDELITY_FAST || f == ZF_FIDELITY_APPROX) && !ufmt ? ZF_FIDELITY_FAST
+                                                                                         : ZF_FIDELITY_STOCK;
+    zf_opts o = {f, zt_cuda_stream}, c = {cf, NULL};
     zf_status sg, sc;
     switch (op) {
     case OP_GATHER: sg = zf_gather_qmm(&gx, &wg.d, &gid, &go, &o); sc = zf_gather_qmm(&cx, &wg.h, &cid, &co, &c); break;
@@ -116,7 +149,7 @@ static void qcase_fmt(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, const 
     ZT_CHECK(sc == ZF_OK, "%s cpu: %s", what, sc ? zf_last_error() : "");
     if (sg == ZF_OK && sc == ZF_OK) {
         down(got, &dout);
-        int64_t d = first_diff_nan(t, got, want, orows * n);
+        int64_t d = i8 ? first_far(t, got, want, orows * n) : first_diff_nan(t, got, want, orows * n);
         ZT_CHECK(d < 0, "%s: out[%lld] cuda %.9g cpu %.9g", what, (long long)d, d >= 0 ? zt_get(t, got, d) : 0.0,
                  d >= 0 ? zt_get(t, want, d) : 0.0);
         ZT_CHECK(guards_ok(&dout), "%s: write outside the output", what);
@@ -204,6 +237,28 @@ static void test_gathered(void) {
     }
 }
 
+/* The approx variants: the int8 kernels (4-bit, few pairs) on the Qwen3
+ * shapes, odd n and k, every dtype, 1-3 tokens, 3 and 8 slots, against the
+ * CPU's int8 variant; and their fast-path fallbacks bit for bit (8-bit,
+ * many pairs, more than 8 slots, mixed formats). */
+static void test_approx(void) {
+    const zf_fidelity A = ZF_FIDELITY_APPROX;
+    for (int64_t m = 1; m <= 3; m++) {
+        qcase(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 128, 768, 2048, m, 8, A);
+        qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 128, 2048, 768, m, 8, A);
+        qcase(OP_SWIGLU, 4, 32, (zf_dtype)(m % 3), (zf_dtype)((m + 1) % 3), 40, 37, 32 * 13, m, 3, A);
+        qcase(OP_COMBINE, 4, 32, (zf_dtype)(m % 3), (zf_dtype)((m + 2) % 3), 40, 45, 32 * 11, m, 3, A);
+        qcase(OP_SWIGLU, 4, 128, (zf_dtype)((m + 1) % 3), ZF_DTYPE_F32, 40, 21, 128 * 3, m, 5, A);
+        qcase(OP_COMBINE, 4, 128, (zf_dtype)((m + 2) % 3), ZF_DTYPE_F16, 40, 19, 128 * 5, m, 7, A);
+    }
+    qcase(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, 8, 8, A); /* grouped: fast */
+    qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, 8, 8, A);
+    qcase(OP_SWIGLU, 8, 64, ZF_DTYPE_F16, ZF_DTYPE_BF16, 40, 33, 384, 1, 3, A); /* 8-bit: fast */
+    qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_F16, 40, 45, 320, 1, 11, A); /* 11 slots: fast */
+    static const qfmt u = {8, 32, ZF_DTYPE_F32};
+    qcase_fmt(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, &u, 16, 75, 384, 1, 4, A, ROUTE_RANDOM);
+}
+
 /* The decode kernels over several k tiles with a partial last one (a tile
  * is 64 blocks per thread's matrix for the pair kernel, 32 for 4-bit
  * combine, 16 for 6-bit), every scale dtype, one and two matrices per
@@ -260,10 +315,13 @@ static void test_route(void) {
             }
 }
 
-/* ids out of range: NaN rows for those pairs, the rest exact, nothing else written */
+/* ids out of range: NaN rows for those pairs, the rest written, nothing
+ * else written (exact, and approx: its int8 kernel per pair) */
 static void test_bad_ids(void) {
     const int64_t E = 4, n = 33, k = 128, m = 2, slots = 3;
-    for (int grouped = 0; grouped < 2; grouped++) {
+    for (int run = 0; run < 4; run++) {
+        const int grouped = run % 2;
+        const zf_fidelity fid = run < 2 ? ZF_FIDELITY_EXACT : ZF_FIDELITY_APPROX;
         int64_t mm = grouped ? 8 : m;
         qw wg = qw_make(4, 64, ZF_DTYPE_BF16, E, n, k), wu = qw_make(4, 64, ZF_DTYPE_BF16, E, n, k);
         void *hx = malloc((size_t)(mm * k) * 2), *got = malloc((size_t)(mm * slots * n) * 2);
@@ -277,7 +335,7 @@ static void test_bad_ids(void) {
         zf_tensor gx = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, mm, k), dx.p);
         zf_tensor gid = dev(zf_tensor_2d(NULL, ZF_DTYPE_I32, mm, slots), did.p);
         zf_tensor go = dev(zf_tensor_nd(NULL, ZF_DTYPE_BF16, 3, o3), dout.p);
-        zf_opts o = {ZF_FIDELITY_EXACT, zt_cuda_stream};
+        zf_opts o = {fid, zt_cuda_stream};
         ZT_OK(zf_gather_qmm_swiglu(&gx, &wg.d, &wu.d, &gid, &go, &o));
         down(got, &dout);
         int nan_ok = 1, rest_ok = 1;
@@ -288,8 +346,8 @@ static void test_bad_ids(void) {
                 if (bad && !isnan(v)) nan_ok = 0;
                 if (!bad && (isnan(v) || zf_f32_bits(v) == 0x7f7f0000u)) rest_ok = 0;
             }
-        ZT_CHECK(nan_ok && rest_ok && guards_ok(&dout), "ids out of range (%s path): NaN %d, others written %d",
-                 grouped ? "grouped" : "per-pair", nan_ok, rest_ok);
+        ZT_CHECK(nan_ok && rest_ok && guards_ok(&dout), "ids out of range (%s, %s path): NaN %d, others written %d",
+                 zf_fidelity_name(fid), grouped ? "grouped" : "per-pair", nan_ok, rest_ok);
         free(hx), free(got), free(hid);
         dfree(&dx), dfree(&did), dfree(&dout);
         qw_free(&wg), qw_free(&wu);
@@ -396,6 +454,7 @@ int main(void) {
     ZT_OK(zf_stream_create(&zt_cuda_stream));
     test_gathered();
     test_decode_tiles();
+    test_approx();
     test_mixed_formats();
     test_grouped();
     test_route();
