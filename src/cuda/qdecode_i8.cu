@@ -1,12 +1,14 @@
 /* Edge-tier few-token kernels (fidelity approx, docs/NUMERICS.md §8.7) for
- * gather_qmm_swiglu and gather_qmm_combine on 4-bit weights. A CTA issues
- * its first weight loads, then quantizes its x row(s) to int8 per
- * 32-element block by the CPU's rule (a = amax / 127, q = rint(x * (127 /
- * amax)): the same codes, bit for bit) while they fly. A lane owns whole
- * blocks: 8 dp4a of the block's 32 codes against its 32 int8 x values give
- * the integer dot S (exact), then one f32 term (S a) s + b X; a warp sums
- * its lanes' terms with shuffles. About one instruction per weight where the
- * canonical dot needs ~3.5 (docs/CUDA.md). Other shapes take the fast path. */
+ * gather_qmm_swiglu and gather_qmm_combine on 4-bit weights. A CTA starts
+ * the cp.async copies of all its weight blocks into shared memory (every
+ * byte in flight at once, no registers held), stages the scales and biases,
+ * and quantizes its x row(s) to int8 per 32-element block by the CPU's rule
+ * (a = amax / 127, q = rint(x * (127 / amax)): the same codes, bit for bit)
+ * while they fly. A lane owns whole blocks: 8 dp4a of the block's 32 codes
+ * against its 32 int8 x values give the integer dot S (exact), then one f32
+ * term (S a) s + b X; a warp sums its lanes' terms with shuffles. About one
+ * instruction per weight where the canonical dot needs ~3.5 (docs/CUDA.md).
+ * Other shapes take the fast path. */
 #include "cuda/check.cuh"
 #include "cuda/kernels.cuh"
 #include "cuda/qdot.cuh"
@@ -17,7 +19,7 @@
 #define QI8_RPW 2                          /* gate/up rows per warp (swiglu) */
 #define QI8_SW_ROWS (QI8_WARPS * QI8_RPW) /* rows per CTA (swiglu) */
 #define QI8_MAX_SLOTS 8                    /* combine: 4 lanes per slot */
-#define QI8_SMEM_MAX (48 * 1024)
+#define QI8_SMEM_MAX (100 * 1024) /* a CTA's staged codes, scales and x */
 
 /* Staged x, R rows of nb blocks: q[(i nb + j) 8 + w] int32 words, word 2v
  * the codes of elements 8v, 8v+2, 8v+4, 8v+6 of block j (what the low
@@ -76,25 +78,17 @@ __device__ __forceinline__ int qi8_dot4(uint4 c, const uint32_t *xq) {
     return __dp4a((int)((c.w >> 4) & m), (int)x1.w, S);
 }
 
-/* One weight block's codes, scale and bias (block j of a row). */
-struct qi8_blk {
-    uint4 c;
-    float s, b;
-};
-
-__device__ __forceinline__ qi8_blk qi8_load(const zf_cu_wrow &w, int j, int bpg, zf_dtype sdt) {
-    qi8_blk o;
-    o.c = __ldg((const uint4 *)w.packed + j);
-    o.s = zf_cu_ld(sdt, w.scales, j / bpg);
-    o.b = zf_cu_ld(sdt, w.biases, j / bpg);
-    return o;
+__device__ __forceinline__ void qi8_cp16(void *dst, const void *src) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src)
+                 : "memory");
 }
+__device__ __forceinline__ void qi8_cp_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
 
-/* acc + (S a) s + b X for block j of staged row i */
-__device__ __forceinline__ float qi8_term(const qi8_blk &w, const uint32_t *q, const float *A, const float *X, int b,
+/* acc + (S a) s + b X: weight block c with its group's (s, b), staged x block xb */
+__device__ __forceinline__ float qi8_term(uint4 c, float2 sb, const uint32_t *q, const float *A, const float *X, int xb,
                                           float acc) {
-    const float t = __fmul_rn(__int2float_rn(qi8_dot4(w.c, q + b * 8)), A[b]);
-    return __fmaf_rn(w.b, X[b], __fmaf_rn(t, w.s, acc));
+    const float t = __fmul_rn(__int2float_rn(qi8_dot4(c, q + xb * 8)), A[xb]);
+    return __fmaf_rn(sb.y, X[xb], __fmaf_rn(t, sb.x, acc));
 }
 
 __device__ __forceinline__ float qi8_warp_sum(float v, int from) {
@@ -102,13 +96,24 @@ __device__ __forceinline__ float qi8_warp_sum(float v, int from) {
     return v;
 }
 
+/* (scale, bias) of group g of weight row (e, r) as f32 */
+__device__ __forceinline__ float2 qi8_sb(const zf_cu_qw &w, int64_t e, int64_t r, int g) {
+    const int64_t i = (e * w.n + r) * (w.k / w.group_size) + g;
+    return make_float2(zf_cu_ld(w.sdt, w.scales, i), zf_cu_ld(w.sdt, w.biases, i));
+}
+
 /* gather_qmm_swiglu: CTA = one pair x QI8_SW_ROWS rows; warp w takes rows
- * QI8_RPW w .., lane l blocks l, l + 32, ... of each gate and up row. */
+ * QI8_RPW w .., lane l blocks l, l + 32, ... of each gate and up row. Each
+ * thread starts the copies of its own blocks into shared memory (cp.async,
+ * so every byte of the CTA is in flight at once without registers), then
+ * the CTA stages the scales and biases and quantizes x while they fly. */
 __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qargs a) {
-    extern __shared__ __align__(16) uint32_t qi8_sm[];
-    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, bpg = a.w[0].group_size / 32;
-    const int lane = threadIdx.x % 32, r0 = blockIdx.x * QI8_SW_ROWS + (threadIdx.x / 32) * QI8_RPW;
-    uint32_t *q = qi8_sm;
+    extern __shared__ __align__(16) uint4 qi8_sm4[];
+    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size, bpg = nb / G;
+    const int lane = threadIdx.x % 32, wr = (threadIdx.x / 32) * QI8_RPW, rb = blockIdx.x * QI8_SW_ROWS;
+    uint4 *wb = qi8_sm4;                                 /* [row][mat][nb] codes */
+    float2 *sb = (float2 *)(wb + QI8_SW_ROWS * 2 * nb); /* [row][mat][G] (s, b) */
+    uint32_t *q = (uint32_t *)(sb + QI8_SW_ROWS * 2 * G);
     float *A = (float *)(q + nb * 8), *X = A + nb;
     const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2;
     zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
@@ -116,62 +121,57 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qar
     for (int64_t p = blockIdx.y; p < a.m * a.slots; p += gridDim.y) {
         const int64_t e = a.ids ? a.ids[(p / a.slots) * a.ids_stride + p % a.slots] : 0;
         const bool ok = e >= 0 && e < a.w[0].experts; /* else NaN, and no weight read */
-        zf_cu_wrow w[QI8_RPW][2];
-        bool live[QI8_RPW];
 #pragma unroll
-        for (int r = 0; r < QI8_RPW; r++) {
-            live[r] = ok && r0 + r < n;
+        for (int r = 0; r < QI8_RPW; r++)
 #pragma unroll
-            for (int h = 0; h < 2; h++)
-                if (live[r]) w[r][h] = zf_cu_wrow_of(a.w[h], e, r0 + r);
+            for (int h = 0; h < 2; h++) {
+                if (!ok || rb + wr + r >= n) continue;
+                const uint4 *src = (const uint4 *)zf_cu_wrow_of(a.w[h], e, rb + wr + r).packed;
+                uint4 *dst = wb + ((wr + r) * 2 + h) * nb;
+                for (int j = lane; j < nb; j += 32) qi8_cp16(dst + j, src + j);
+            }
+        for (int i = threadIdx.x; ok && i < QI8_SW_ROWS * 2 * G; i += QI8_THREADS) {
+            const int r = i / (2 * G), h = i / G % 2;
+            if (rb + r < n) sb[i] = qi8_sb(a.w[h], e, rb + r, i % G);
         }
-        qi8_blk nx[QI8_RPW][2]; /* the lane's next blocks, loaded a step ahead */
-        auto load = [&](int j) {
-#pragma unroll
-            for (int r = 0; r < QI8_RPW; r++)
-#pragma unroll
-                for (int h = 0; h < 2; h++)
-                    if (live[r] && j < nb) nx[r][h] = qi8_load(w[r][h], j, bpg, a.w[h].sdt);
-        };
-        load(lane);
         const char *xr = (const char *)a.x + (size_t)((a.x_per_slot ? p : p / a.slots) * a.x_row_stride) * es;
         qi8_stage(a.xt, 1, k, [&](int) { return (const void *)xr; }, q, A, X);
+        qi8_cp_wait();
         __syncthreads();
         float acc[QI8_RPW][2] = {};
-        for (int j = lane; j < nb; j += 32) {
-            qi8_blk cur[QI8_RPW][2];
 #pragma unroll
-            for (int r = 0; r < QI8_RPW; r++)
+        for (int r = 0; r < QI8_RPW; r++)
 #pragma unroll
-                for (int h = 0; h < 2; h++) cur[r][h] = nx[r][h];
-            load(j + 32);
-#pragma unroll
-            for (int r = 0; r < QI8_RPW; r++)
-#pragma unroll
-                for (int h = 0; h < 2; h++)
-                    if (live[r]) acc[r][h] = qi8_term(cur[r][h], q, A, X, j, acc[r][h]);
-        }
+            for (int h = 0; h < 2; h++) {
+                if (!ok || rb + wr + r >= n) continue;
+                const uint4 *c = wb + ((wr + r) * 2 + h) * nb;
+                const float2 *g = sb + ((wr + r) * 2 + h) * G;
+                for (int j = lane; j < nb; j += 32) acc[r][h] = qi8_term(c[j], g[j / bpg], q, A, X, j, acc[r][h]);
+            }
 #pragma unroll
         for (int r = 0; r < QI8_RPW; r++) {
             const float g = qi8_warp_sum(acc[r][0], 1), u = qi8_warp_sum(acc[r][1], 1);
-            if (lane == 0 && r0 + r < n) {
+            if (lane == 0 && rb + wr + r < n) {
                 const float v = ok ? __fmul_rn(zf_cu_silu(g), u) : zf_cu_nan();
-                zf_cu_st(a.xt, (char *)a.out + (size_t)(p * a.out_row_stride) * es, r0 + r, v);
+                zf_cu_st(a.xt, (char *)a.out + (size_t)(p * a.out_row_stride) * es, rb + wr + r, v);
             }
         }
-        __syncthreads(); /* the next pair restages x */
+        __syncthreads(); /* the next pair restages */
     }
 }
 
 /* gather_qmm_combine: CTA = one token x QI8_WARPS output rows, a warp per
- * row; lane l takes slot l / 4 and its blocks l % 4, l % 4 + 4, ...; the 4
- * lanes of a slot sum its dot, which is weighted, then the slots are summed. */
+ * row; lane l takes slot l / 4 and its blocks l % 4, l % 4 + 4, ... (copied
+ * to shared memory by that lane); the 4 lanes of a slot sum its dot, which
+ * is weighted, then the slots are summed. */
 __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_kernel(const zf_cu_qargs a) {
-    extern __shared__ __align__(16) uint32_t qi8_sm[];
-    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, bpg = a.w[0].group_size / 32;
-    const int slots = (int)a.slots, lane = threadIdx.x % 32, sl = lane / 4, sub = lane % 4;
-    const int row = blockIdx.x * QI8_WARPS + threadIdx.x / 32;
-    uint32_t *q = qi8_sm;
+    extern __shared__ __align__(16) uint4 qi8_sm4[];
+    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size, bpg = nb / G;
+    const int slots = (int)a.slots, lane = threadIdx.x % 32, sl = lane / 4, sub = lane % 4, wi = threadIdx.x / 32;
+    const int rb = blockIdx.x * QI8_WARPS, row = rb + wi;
+    uint4 *wb = qi8_sm4;                                       /* [row][slot][nb] codes */
+    float2 *sb = (float2 *)(wb + QI8_WARPS * QI8_MAX_SLOTS * nb); /* [row][slot][G] (s, b) */
+    uint32_t *q = (uint32_t *)(sb + QI8_WARPS * QI8_MAX_SLOTS * G);
     float *A = (float *)(q + slots * nb * 8), *X = A + slots * nb;
     const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
     zf_cu_release_next();
@@ -179,28 +179,25 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_kernel(const zf_cu_qa
     for (int64_t t = blockIdx.y; t < a.m; t += gridDim.y) {
         const int64_t e = sl < slots ? a.ids[t * a.ids_stride + sl] : -1;
         const bool ok = e >= 0 && e < a.w[0].experts, live = ok && row < n;
-        zf_cu_wrow w;
-        if (live) w = zf_cu_wrow_of(a.w[0], e, row);
-        qi8_blk nx[2];
-        auto load = [&](int j) {
-#pragma unroll
-            for (int h = 0; h < 2; h++)
-                if (live && j + 4 * h < nb) nx[h] = qi8_load(w, j + 4 * h, bpg, a.w[0].sdt);
-        };
-        load(sub);
+        uint4 *mine = wb + (wi * QI8_MAX_SLOTS + sl) * nb;
+        if (live) {
+            const uint4 *src = (const uint4 *)zf_cu_wrow_of(a.w[0], e, row).packed;
+            for (int j = sub; j < nb; j += 4) qi8_cp16(mine + j, src + j);
+        }
+        for (int i = threadIdx.x; i < QI8_WARPS * slots * G; i += QI8_THREADS) {
+            const int r = i / (slots * G), s = i / G % slots;
+            const int64_t es_ = a.ids[t * a.ids_stride + s];
+            if (rb + r < n && es_ >= 0 && es_ < a.w[0].experts)
+                sb[(r * QI8_MAX_SLOTS + s) * G + i % G] = qi8_sb(a.w[0], es_, rb + r, i % G);
+        }
         const char *x0 = (const char *)a.x + (size_t)(t * a.slots * a.x_row_stride) * es;
         const size_t xrs = (size_t)a.x_row_stride * es;
         qi8_stage(a.xt, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, q, A, X);
+        qi8_cp_wait();
         __syncthreads();
         float acc = 0.0f;
-        const int base = (sl < slots ? sl : 0) * nb;
-        for (int j = sub; j < nb; j += 8) {
-            const qi8_blk c0 = nx[0], c1 = nx[1];
-            load(j + 8);
-            if (!live) continue;
-            acc = qi8_term(c0, q, A, X, base + j, acc);
-            if (j + 4 < nb) acc = qi8_term(c1, q, A, X, base + j + 4, acc);
-        }
+        const float2 *g = sb + (wi * QI8_MAX_SLOTS + sl) * G;
+        for (int j = sub; live && j < nb; j += 4) acc = qi8_term(mine[j], g[j / bpg], q, A, X, sl * nb + j, acc);
         float d = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, 1)); /* the 4 lanes of slot sl */
         d = __fadd_rn(d, __shfl_xor_sync(0xffffffffu, d, 2));
         const float wv = sl < slots ? zf_cu_ld(a.wt, (const char *)a.weights + (size_t)(t * a.weights_stride) * wes, sl)
@@ -214,6 +211,16 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_kernel(const zf_cu_qa
 
 /* ---- launchers ------------------------------------------------------------------ */
 
+/* shared memory: codes, (s, b) pairs and the staged x of a CTA */
+static size_t qi8_sw_smem(const zf_cu_qargs *a) {
+    const int64_t nb = a->w[0].k / 32, G = a->w[0].k / a->w[0].group_size;
+    return (size_t)(QI8_SW_ROWS * 2) * (size_t)(nb * 16 + G * 8) + qi8_smem(1, a->w[0].k);
+}
+static size_t qi8_comb_smem(const zf_cu_qargs *a) {
+    const int64_t nb = a->w[0].k / 32, G = a->w[0].k / a->w[0].group_size;
+    return (size_t)(QI8_WARPS * QI8_MAX_SLOTS) * (size_t)(nb * 16 + G * 8) + qi8_smem(a->slots, a->w[0].k);
+}
+
 static bool qi8_common(const zf_cu_qargs *a) {
     return a->w[0].bits == 4 && a->w[0].k % 32 == 0 && a->w[0].n <= INT32_MAX && !zf_cu_qgrouped(a) &&
            ((uintptr_t)a->w[0].packed % 16) == 0;
@@ -221,20 +228,28 @@ static bool qi8_common(const zf_cu_qargs *a) {
 
 bool zf_cu_qi8_swiglu_fits(const zf_cu_qargs *a) {
     return qi8_common(a) && a->nw == 2 && a->w[1].bits == 4 && a->w[1].group_size == a->w[0].group_size &&
-           ((uintptr_t)a->w[1].packed % 16) == 0 && qi8_smem(1, a->w[0].k) <= QI8_SMEM_MAX;
+           ((uintptr_t)a->w[1].packed % 16) == 0 && qi8_sw_smem(a) <= QI8_SMEM_MAX;
 }
 
 bool zf_cu_qi8_combine_fits(const zf_cu_qargs *a) {
-    return qi8_common(a) && a->ids && a->slots <= QI8_MAX_SLOTS && qi8_smem(a->slots, a->w[0].k) <= QI8_SMEM_MAX;
+    return qi8_common(a) && a->ids && a->slots <= QI8_MAX_SLOTS && qi8_comb_smem(a) <= QI8_SMEM_MAX;
+}
+
+template <class K> static cudaError_t qi8_go(K kernel, dim3 grid, size_t smem, cudaStream_t s, const zf_cu_qargs *a) {
+    if (smem > 48 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess) return e;
+    }
+    return zf_cu_launch(kernel, grid, dim3(QI8_THREADS), smem, s, *a);
 }
 
 cudaError_t zf_cu_qi8_swiglu(const zf_cu_qargs *a, cudaStream_t s) {
     const int64_t np = a->m * a->slots;
     dim3 grid((unsigned)((a->w[0].n + QI8_SW_ROWS - 1) / QI8_SW_ROWS), (unsigned)(np < 65535 ? np : 65535));
-    return zf_cu_launch(qi8_swiglu_kernel, grid, dim3(QI8_THREADS), qi8_smem(1, a->w[0].k), s, *a);
+    return qi8_go(qi8_swiglu_kernel, grid, qi8_sw_smem(a), s, a);
 }
 
 cudaError_t zf_cu_qi8_combine(const zf_cu_qargs *a, cudaStream_t s) {
     dim3 grid((unsigned)((a->w[0].n + QI8_WARPS - 1) / QI8_WARPS), (unsigned)(a->m < 65535 ? a->m : 65535));
-    return zf_cu_launch(qi8_combine_kernel, grid, dim3(QI8_THREADS), qi8_smem(a->slots, a->w[0].k), s, *a);
+    return qi8_go(qi8_combine_kernel, grid, qi8_comb_smem(a), s, a);
 }
