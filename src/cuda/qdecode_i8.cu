@@ -102,6 +102,36 @@ __device__ __forceinline__ float2 qi8_sb(const zf_cu_qw &w, int64_t e, int64_t r
     return make_float2(zf_cu_ld(w.sdt, w.scales, i), zf_cu_ld(w.sdt, w.biases, i));
 }
 
+/* The CTA's (scale, bias) pairs 0..total-1 into sb (at slot(i)): each
+ * thread loads up to 8 of them at once into registers (get(i, &v) false:
+ * none for pair i), runs `between` (the x staging, whose loads then fly
+ * beside them), then stores them, so no pair waits for another's load. */
+template <class Get, class Between, class Slot>
+__device__ __forceinline__ void qi8_stage_sb(int total, float2 *sb, Get get, Between between, Slot slot) {
+    constexpr int U = 8;
+    float2 v[U];
+    bool have[U];
+    int i0 = threadIdx.x;
+    bool first = true;
+    do {
+#pragma unroll
+        for (int u = 0; u < U; u++) {
+            const int i = i0 + u * QI8_THREADS;
+            have[u] = i < total && get(i, &v[u]);
+        }
+        if (first) between();
+        first = false;
+#pragma unroll
+        for (int u = 0; u < U; u++)
+            if (have[u]) sb[slot(i0 + u * QI8_THREADS)] = v[u];
+        i0 += U * QI8_THREADS;
+    } while (i0 < total);
+}
+template <class Get, class Between>
+__device__ __forceinline__ void qi8_stage_sb(int total, float2 *sb, Get get, Between between) {
+    qi8_stage_sb(total, sb, get, between, [](int i) { return i; });
+}
+
 /* gather_qmm_swiglu: CTA = one pair x QI8_SW_ROWS rows; warp w takes rows
  * QI8_RPW w .., lane l blocks l, l + 32, ... of each gate and up row. Each
  * thread starts the copies of its own blocks into shared memory (cp.async,
@@ -130,12 +160,16 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qar
                 uint4 *dst = wb + ((wr + r) * 2 + h) * nb;
                 for (int j = lane; j < nb; j += 32) qi8_cp16(dst + j, src + j);
             }
-        for (int i = threadIdx.x; ok && i < QI8_SW_ROWS * 2 * G; i += QI8_THREADS) {
-            const int r = i / (2 * G), h = i / G % 2;
-            if (rb + r < n) sb[i] = qi8_sb(a.w[h], e, rb + r, i % G);
-        }
         const char *xr = (const char *)a.x + (size_t)((a.x_per_slot ? p : p / a.slots) * a.x_row_stride) * es;
-        qi8_stage(a.xt, 1, k, [&](int) { return (const void *)xr; }, q, A, X);
+        qi8_stage_sb(
+            QI8_SW_ROWS * 2 * G, sb,
+            [&](int i, float2 *v) {
+                const int r = i / (2 * G), h = i / G % 2;
+                if (!ok || rb + r >= n) return false;
+                *v = qi8_sb(a.w[h], e, rb + r, i % G);
+                return true;
+            },
+            [&] { qi8_stage(a.xt, 1, k, [&](int) { return (const void *)xr; }, q, A, X); });
         qi8_cp_wait();
         __syncthreads();
         float acc[QI8_RPW][2] = {};
@@ -184,15 +218,19 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_kernel(const zf_cu_qa
             const uint4 *src = (const uint4 *)zf_cu_wrow_of(a.w[0], e, row).packed;
             for (int j = sub; j < nb; j += 4) qi8_cp16(mine + j, src + j);
         }
-        for (int i = threadIdx.x; i < QI8_WARPS * slots * G; i += QI8_THREADS) {
-            const int r = i / (slots * G), s = i / G % slots;
-            const int64_t es_ = a.ids[t * a.ids_stride + s];
-            if (rb + r < n && es_ >= 0 && es_ < a.w[0].experts)
-                sb[(r * QI8_MAX_SLOTS + s) * G + i % G] = qi8_sb(a.w[0], es_, rb + r, i % G);
-        }
         const char *x0 = (const char *)a.x + (size_t)(t * a.slots * a.x_row_stride) * es;
         const size_t xrs = (size_t)a.x_row_stride * es;
-        qi8_stage(a.xt, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, q, A, X);
+        qi8_stage_sb(
+            QI8_WARPS * slots * G, sb,
+            [&](int i, float2 *v) { /* pair i of (row r, slot s) lands at [r][s][g] */
+                const int r = i / (slots * G), s = i / G % slots;
+                const int64_t es_ = a.ids[t * a.ids_stride + s];
+                if (rb + r >= n || es_ < 0 || es_ >= a.w[0].experts) return false;
+                *v = qi8_sb(a.w[0], es_, rb + r, i % G);
+                return true;
+            },
+            [&] { qi8_stage(a.xt, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, q, A, X); },
+            [&](int i) { return (i / (slots * G) * QI8_MAX_SLOTS + i / G % slots) * G + i % G; });
         qi8_cp_wait();
         __syncthreads();
         float acc = 0.0f;
