@@ -31,18 +31,40 @@ __device__ __forceinline__ uint32_t qi8_pack(int a, int b, int c, int d) {
     return (uint32_t)(a & 0xff) | (uint32_t)(b & 0xff) << 8 | (uint32_t)(c & 0xff) << 16 | (uint32_t)(d & 0xff) << 24;
 }
 
+/* Elements 8v .. 8v+7 of an x row of t as f32 (zeros for a NULL row): one
+ * 16-byte load where the row allows it. */
+__device__ __forceinline__ void qi8_load8(zf_dtype t, const void *row, int v, float *x) {
+    if (!row) {
+#pragma unroll
+        for (int e = 0; e < 8; e++) x[e] = 0.0f;
+        return;
+    }
+    if (t != ZF_DTYPE_F32 && ((uintptr_t)row & 15) == 0) {
+        const uint4 w = ((const uint4 *)row)[v];
+        const uint32_t u[4] = {w.x, w.y, w.z, w.w};
+        const int dt = t == ZF_DTYPE_BF16 ? 2 : 1;
+#pragma unroll
+        for (int h = 0; h < 4; h++) {
+            x[2 * h] = zf_cu_from_bits((uint16_t)(u[h] & 0xffffu), dt);
+            x[2 * h + 1] = zf_cu_from_bits((uint16_t)(u[h] >> 16), dt);
+        }
+        return;
+    }
+#pragma unroll
+    for (int e = 0; e < 8; e++) x[e] = zf_cu_ld(t, row, (int64_t)v * 8 + e);
+}
+
 /* Quantizes rows 0..R-1 (row i at xrow(i), k elements of t). Unit u = 8
  * elements; a block's 4 units are 4 neighbouring lanes of one warp, so its
  * max and sum are two shuffles. Every thread runs the same rounds. */
 template <class XR>
 __device__ void qi8_stage(zf_dtype t, int R, int k, XR xrow, uint32_t *q, float *A, float *X) {
     const int upr = k / 8, units = R * upr, nb = k / 32;
+    int i = threadIdx.x / upr, v = threadIdx.x % upr; /* unit u = i upr + v, stepped without dividing */
     for (int u0 = 0; u0 < units; u0 += QI8_THREADS) {
-        const int u = u0 + threadIdx.x, i = u / upr, v = u % upr;
-        const bool on = u < units;
+        const bool on = u0 + (int)threadIdx.x < units;
         float x[8];
-#pragma unroll
-        for (int e = 0; e < 8; e++) x[e] = on ? zf_cu_ld(t, xrow(i), (int64_t)v * 8 + e) : 0.0f;
+        qi8_load8(t, on ? xrow(i) : nullptr, v, x);
         float m = 0.0f;
 #pragma unroll
         for (int e = 0; e < 8; e++) m = fmaxf(m, fabsf(x[e]));
@@ -56,11 +78,13 @@ __device__ void qi8_stage(zf_dtype t, int R, int k, XR xrow, uint32_t *q, float 
         int c[8];
 #pragma unroll
         for (int e = 0; e < 8; e++) c[e] = max(-127, min(127, __float2int_rn(__fmul_rn(x[e], inv))));
-        if (!on) continue;
-        const int j = v / 4, b = i * nb + j;
-        q[b * 8 + 2 * (v % 4)] = qi8_pack(c[0], c[2], c[4], c[6]);
-        q[b * 8 + 2 * (v % 4) + 1] = qi8_pack(c[1], c[3], c[5], c[7]);
-        if (v % 4 == 0) A[b] = __fdiv_rn(m, 127.0f), X[b] = s;
+        if (on) {
+            const int b = i * nb + (v >> 2);
+            q[b * 8 + 2 * (v & 3)] = qi8_pack(c[0], c[2], c[4], c[6]);
+            q[b * 8 + 2 * (v & 3) + 1] = qi8_pack(c[1], c[3], c[5], c[7]);
+            if ((v & 3) == 0) A[b] = __fdiv_rn(m, 127.0f), X[b] = s;
+        }
+        for (v += QI8_THREADS; v >= upr; v -= upr) i++;
     }
 }
 
@@ -96,40 +120,39 @@ __device__ __forceinline__ float qi8_warp_sum(float v, int from) {
     return v;
 }
 
-/* (scale, bias) of group g of weight row (e, r) as f32 */
-__device__ __forceinline__ float2 qi8_sb(const zf_cu_qw &w, int64_t e, int64_t r, int g) {
-    const int64_t i = (e * w.n + r) * (w.k / w.group_size) + g;
-    return make_float2(zf_cu_ld(w.sdt, w.scales, i), zf_cu_ld(w.sdt, w.biases, i));
-}
+/* The (scale, bias) pairs of a CTA's weight rows as f32, G groups per row,
+ * into sb[l G + g]: thread t takes row l = t / TPR and its groups t % TPR,
+ * + TPR, ... (row(l, &src) names the row's scales, biases and index
+ * e n + r, or says false: none). A thread issues up to 8 pairs' loads at once, runs
+ * `between` (the x staging, whose loads then fly beside them) and only then
+ * stores, so no pair waits for another's round trip. */
+struct qi8_src {
+    const void *scales, *biases;
+    zf_dtype sdt;
+    int64_t row; /* e n + r */
+};
 
-/* The CTA's (scale, bias) pairs 0..total-1 into sb (at slot(i)): each
- * thread loads up to 8 of them at once into registers (get(i, &v) false:
- * none for pair i), runs `between` (the x staging, whose loads then fly
- * beside them), then stores them, so no pair waits for another's load. */
-template <class Get, class Between, class Slot>
-__device__ __forceinline__ void qi8_stage_sb(int total, float2 *sb, Get get, Between between, Slot slot) {
+template <int TPR, class Row, class Between>
+__device__ __forceinline__ void qi8_stage_sb(int G, float2 *sb, Row row, Between between) {
     constexpr int U = 8;
-    float2 v[U];
-    bool have[U];
-    int i0 = threadIdx.x;
-    bool first = true;
-    do {
+    const int l = threadIdx.x / TPR, g0 = threadIdx.x % TPR;
+    qi8_src w = {nullptr, nullptr, ZF_DTYPE_F32, 0};
+    const bool have = row(l, &w);
+    const int64_t base = w.row * G;
+    for (int c = 0; c == 0 || c * U * TPR < G; c++) { /* the same trip count in every thread */
+        float2 v[U];
 #pragma unroll
         for (int u = 0; u < U; u++) {
-            const int i = i0 + u * QI8_THREADS;
-            have[u] = i < total && get(i, &v[u]);
+            const int g = g0 + (c * U + u) * TPR;
+            if (have && g < G) v[u] = make_float2(zf_cu_ld(w.sdt, w.scales, base + g), zf_cu_ld(w.sdt, w.biases, base + g));
         }
-        if (first) between();
-        first = false;
+        if (c == 0) between();
 #pragma unroll
-        for (int u = 0; u < U; u++)
-            if (have[u]) sb[slot(i0 + u * QI8_THREADS)] = v[u];
-        i0 += U * QI8_THREADS;
-    } while (i0 < total);
-}
-template <class Get, class Between>
-__device__ __forceinline__ void qi8_stage_sb(int total, float2 *sb, Get get, Between between) {
-    qi8_stage_sb(total, sb, get, between, [](int i) { return i; });
+        for (int u = 0; u < U; u++) {
+            const int g = g0 + (c * U + u) * TPR;
+            if (have && g < G) sb[l * G + g] = v[u];
+        }
+    }
 }
 
 /* gather_qmm_swiglu: CTA = one pair x QI8_SW_ROWS rows; warp w takes rows
@@ -139,7 +162,8 @@ __device__ __forceinline__ void qi8_stage_sb(int total, float2 *sb, Get get, Bet
  * the CTA stages the scales and biases and quantizes x while they fly. */
 __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qargs a) {
     extern __shared__ __align__(16) uint4 qi8_sm4[];
-    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size, bpg = nb / G;
+    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size;
+    const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
     const int lane = threadIdx.x % 32, wr = (threadIdx.x / 32) * QI8_RPW, rb = blockIdx.x * QI8_SW_ROWS;
     uint4 *wb = qi8_sm4;                                 /* [row][mat][nb] codes */
     float2 *sb = (float2 *)(wb + QI8_SW_ROWS * 2 * nb); /* [row][mat][G] (s, b) */
@@ -161,13 +185,12 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qar
                 for (int j = lane; j < nb; j += 32) qi8_cp16(dst + j, src + j);
             }
         const char *xr = (const char *)a.x + (size_t)((a.x_per_slot ? p : p / a.slots) * a.x_row_stride) * es;
-        qi8_stage_sb(
-            QI8_SW_ROWS * 2 * G, sb,
-            [&](int i, float2 *v) {
-                const int r = i / (2 * G), h = i / G % 2;
-                if (!ok || rb + r >= n) return false;
-                *v = qi8_sb(a.w[h], e, rb + r, i % G);
-                return true;
+        qi8_stage_sb<QI8_THREADS / (QI8_SW_ROWS * 2)>(
+            G, sb,
+            [&](int l, qi8_src *w) { /* row l = gate/up l % 2 of CTA row l / 2 */
+                const int r = l >> 1, h = l & 1;
+                *w = qi8_src{a.w[h].scales, a.w[h].biases, a.w[h].sdt, e * n + rb + r};
+                return ok && rb + r < n;
             },
             [&] { qi8_stage(a.xt, 1, k, [&](int) { return (const void *)xr; }, q, A, X); });
         qi8_cp_wait();
@@ -180,7 +203,7 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qar
                 if (!ok || rb + wr + r >= n) continue;
                 const uint4 *c = wb + ((wr + r) * 2 + h) * nb;
                 const float2 *g = sb + ((wr + r) * 2 + h) * G;
-                for (int j = lane; j < nb; j += 32) acc[r][h] = qi8_term(c[j], g[j / bpg], q, A, X, j, acc[r][h]);
+                for (int j = lane; j < nb; j += 32) acc[r][h] = qi8_term(c[j], g[j >> bsh], q, A, X, j, acc[r][h]);
             }
 #pragma unroll
         for (int r = 0; r < QI8_RPW; r++) {
@@ -200,7 +223,8 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qar
  * is weighted, then the slots are summed. */
 __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_kernel(const zf_cu_qargs a) {
     extern __shared__ __align__(16) uint4 qi8_sm4[];
-    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size, bpg = nb / G;
+    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size;
+    const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
     const int slots = (int)a.slots, lane = threadIdx.x % 32, sl = lane / 4, sub = lane % 4, wi = threadIdx.x / 32;
     const int rb = blockIdx.x * QI8_WARPS, row = rb + wi;
     uint4 *wb = qi8_sm4;                                       /* [row][slot][nb] codes */
@@ -220,22 +244,20 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_kernel(const zf_cu_qa
         }
         const char *x0 = (const char *)a.x + (size_t)(t * a.slots * a.x_row_stride) * es;
         const size_t xrs = (size_t)a.x_row_stride * es;
-        qi8_stage_sb(
-            QI8_WARPS * slots * G, sb,
-            [&](int i, float2 *v) { /* pair i of (row r, slot s) lands at [r][s][g] */
-                const int r = i / (slots * G), s = i / G % slots;
-                const int64_t es_ = a.ids[t * a.ids_stride + s];
-                if (rb + r >= n || es_ < 0 || es_ >= a.w[0].experts) return false;
-                *v = qi8_sb(a.w[0], es_, rb + r, i % G);
-                return true;
+        qi8_stage_sb<QI8_THREADS / (QI8_WARPS * QI8_MAX_SLOTS)>(
+            G, sb,
+            [&](int l, qi8_src *w) { /* row l = slot s of CTA row r */
+                const int r = l / QI8_MAX_SLOTS, s = l % QI8_MAX_SLOTS;
+                const int64_t es_ = s < slots ? a.ids[t * a.ids_stride + s] : -1;
+                *w = qi8_src{a.w[0].scales, a.w[0].biases, a.w[0].sdt, es_ * n + rb + r};
+                return rb + r < n && es_ >= 0 && es_ < a.w[0].experts;
             },
-            [&] { qi8_stage(a.xt, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, q, A, X); },
-            [&](int i) { return (i / (slots * G) * QI8_MAX_SLOTS + i / G % slots) * G + i % G; });
+            [&] { qi8_stage(a.xt, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, q, A, X); });
         qi8_cp_wait();
         __syncthreads();
         float acc = 0.0f;
         const float2 *g = sb + (wi * QI8_MAX_SLOTS + sl) * G;
-        for (int j = sub; live && j < nb; j += 4) acc = qi8_term(mine[j], g[j / bpg], q, A, X, sl * nb + j, acc);
+        for (int j = sub; live && j < nb; j += 4) acc = qi8_term(mine[j], g[j >> bsh], q, A, X, sl * nb + j, acc);
         float d = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, 1)); /* the 4 lanes of slot sl */
         d = __fadd_rn(d, __shfl_xor_sync(0xffffffffu, d, 2));
         const float wv = sl < slots ? zf_cu_ld(a.wt, (const char *)a.weights + (size_t)(t * a.weights_stride) * wes, sl)
