@@ -16,9 +16,11 @@
 
 #define QI8_THREADS 256
 #define QI8_WARPS (QI8_THREADS / 32)
-#define QI8_RPW 2                          /* gate/up rows per warp (swiglu) */
+#define QI8_RPW 3                          /* gate/up rows per warp (swiglu) */
 #define QI8_SW_ROWS (QI8_WARPS * QI8_RPW) /* rows per CTA (swiglu) */
 #define QI8_MAX_SLOTS 8                    /* combine: 4 lanes per slot */
+#define QI8_CRPW 2                         /* output rows per warp (combine) */
+#define QI8_C_ROWS (QI8_WARPS * QI8_CRPW)  /* rows per CTA (combine) */
 #define QI8_SMEM_MAX (100 * 1024) /* a CTA's staged codes, scales and x */
 
 /* Staged x, R rows of nb blocks: q[(i nb + j) 8 + w] int32 words, word 2v
@@ -88,9 +90,8 @@ __device__ void qi8_stage(zf_dtype t, int R, int k, XR xrow, uint32_t *q, float 
     }
 }
 
-/* The integer dot of one 4-bit block (16 bytes of codes) with its staged x. */
-__device__ __forceinline__ int qi8_dot4(uint4 c, const uint32_t *xq) {
-    const uint4 x0 = ((const uint4 *)xq)[0], x1 = ((const uint4 *)xq)[1];
+/* The integer dot of one 4-bit block (16 bytes of codes) with its staged x words. */
+__device__ __forceinline__ int qi8_dot4(uint4 c, uint4 x0, uint4 x1) {
     const uint32_t m = 0x0f0f0f0fu;
     int S = __dp4a((int)(c.x & m), (int)x0.x, 0);
     S = __dp4a((int)((c.x >> 4) & m), (int)x0.y, S);
@@ -108,11 +109,19 @@ __device__ __forceinline__ void qi8_cp16(void *dst, const void *src) {
 }
 __device__ __forceinline__ void qi8_cp_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
 
-/* acc + (S a) s + b X: weight block c with its group's (s, b), staged x block xb */
-__device__ __forceinline__ float qi8_term(uint4 c, float2 sb, const uint32_t *q, const float *A, const float *X, int xb,
-                                          float acc) {
-    const float t = __fmul_rn(__int2float_rn(qi8_dot4(c, q + xb * 8)), A[xb]);
-    return __fmaf_rn(sb.y, X[xb], __fmaf_rn(t, sb.x, acc));
+/* One staged x block: its 8 code words, a and X. */
+struct qi8_xb {
+    uint4 q0, q1;
+    float a, X;
+};
+__device__ __forceinline__ qi8_xb qi8_xblock(const uint32_t *q, const float *A, const float *X, int b) {
+    return qi8_xb{((const uint4 *)(q + b * 8))[0], ((const uint4 *)(q + b * 8))[1], A[b], X[b]};
+}
+
+/* acc + (S a) s + b X: weight block c with its group's (s, b) against x block xb */
+__device__ __forceinline__ float qi8_term(uint4 c, float2 sb, const qi8_xb &x, float acc) {
+    const float t = __fmul_rn(__int2float_rn(qi8_dot4(c, x.q0, x.q1)), x.a);
+    return __fmaf_rn(sb.y, x.X, __fmaf_rn(t, sb.x, acc));
 }
 
 __device__ __forceinline__ float qi8_warp_sum(float v, int from) {
@@ -190,21 +199,22 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qar
             [&](int l, qi8_src *w) { /* row l = gate/up l % 2 of CTA row l / 2 */
                 const int r = l >> 1, h = l & 1;
                 *w = qi8_src{a.w[h].scales, a.w[h].biases, a.w[h].sdt, e * n + rb + r};
-                return ok && rb + r < n;
+                return ok && r < QI8_SW_ROWS && rb + r < n;
             },
             [&] { qi8_stage(a.xt, 1, k, [&](int) { return (const void *)xr; }, q, A, X); });
         qi8_cp_wait();
         __syncthreads();
         float acc[QI8_RPW][2] = {};
+        for (int j = lane; j < nb; j += 32) { /* one x block for the warp's 2 QI8_RPW rows */
+            const qi8_xb xb = qi8_xblock(q, A, X, j);
 #pragma unroll
-        for (int r = 0; r < QI8_RPW; r++)
+            for (int r = 0; r < QI8_RPW; r++)
 #pragma unroll
-            for (int h = 0; h < 2; h++) {
-                if (!ok || rb + wr + r >= n) continue;
-                const uint4 *c = wb + ((wr + r) * 2 + h) * nb;
-                const float2 *g = sb + ((wr + r) * 2 + h) * G;
-                for (int j = lane; j < nb; j += 32) acc[r][h] = qi8_term(c[j], g[j >> bsh], q, A, X, j, acc[r][h]);
-            }
+                for (int h = 0; h < 2; h++) {
+                    const int l = (wr + r) * 2 + h;
+                    if (ok && rb + wr + r < n) acc[r][h] = qi8_term(wb[l * nb + j], sb[l * G + (j >> bsh)], xb, acc[r][h]);
+                }
+        }
 #pragma unroll
         for (int r = 0; r < QI8_RPW; r++) {
             const float g = qi8_warp_sum(acc[r][0], 1), u = qi8_warp_sum(acc[r][1], 1);
@@ -217,54 +227,67 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qar
     }
 }
 
-/* gather_qmm_combine: CTA = one token x QI8_WARPS output rows, a warp per
- * row; lane l takes slot l / 4 and its blocks l % 4, l % 4 + 4, ... (copied
- * to shared memory by that lane); the 4 lanes of a slot sum its dot, which
- * is weighted, then the slots are summed. */
+/* gather_qmm_combine: CTA = one token x QI8_C_ROWS output rows, QI8_CRPW
+ * per warp; lane l takes slot l / 4 and its blocks l % 4, l % 4 + 4, ...
+ * of each of its rows (copied to shared memory by that lane), each x block
+ * loaded once for them; the 4 lanes of a slot sum its dot, which is
+ * weighted, then the slots are summed. */
 __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_kernel(const zf_cu_qargs a) {
     extern __shared__ __align__(16) uint4 qi8_sm4[];
     const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size;
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
-    const int slots = (int)a.slots, lane = threadIdx.x % 32, sl = lane / 4, sub = lane % 4, wi = threadIdx.x / 32;
-    const int rb = blockIdx.x * QI8_WARPS, row = rb + wi;
-    uint4 *wb = qi8_sm4;                                       /* [row][slot][nb] codes */
-    float2 *sb = (float2 *)(wb + QI8_WARPS * QI8_MAX_SLOTS * nb); /* [row][slot][G] (s, b) */
-    uint32_t *q = (uint32_t *)(sb + QI8_WARPS * QI8_MAX_SLOTS * G);
+    const int slots = (int)a.slots, lane = threadIdx.x % 32, sl = lane / 4, sub = lane % 4;
+    const int rb = blockIdx.x * QI8_C_ROWS, wr = (threadIdx.x / 32) * QI8_CRPW;
+    uint4 *wb = qi8_sm4;                                        /* [row][slot][nb] codes */
+    float2 *sb = (float2 *)(wb + QI8_C_ROWS * QI8_MAX_SLOTS * nb); /* [row][slot][G] (s, b) */
+    uint32_t *q = (uint32_t *)(sb + QI8_C_ROWS * QI8_MAX_SLOTS * G);
     float *A = (float *)(q + slots * nb * 8), *X = A + slots * nb;
     const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
     zf_cu_release_next();
     zf_cu_wait_prior();
     for (int64_t t = blockIdx.y; t < a.m; t += gridDim.y) {
         const int64_t e = sl < slots ? a.ids[t * a.ids_stride + sl] : -1;
-        const bool ok = e >= 0 && e < a.w[0].experts, live = ok && row < n;
-        uint4 *mine = wb + (wi * QI8_MAX_SLOTS + sl) * nb;
-        if (live) {
-            const uint4 *src = (const uint4 *)zf_cu_wrow_of(a.w[0], e, row).packed;
-            for (int j = sub; j < nb; j += 4) qi8_cp16(mine + j, src + j);
+        const bool ok = e >= 0 && e < a.w[0].experts;
+#pragma unroll
+        for (int r = 0; r < QI8_CRPW; r++) {
+            if (!ok || rb + wr + r >= n) continue;
+            const uint4 *src = (const uint4 *)zf_cu_wrow_of(a.w[0], e, rb + wr + r).packed;
+            uint4 *dst = wb + ((wr + r) * QI8_MAX_SLOTS + sl) * nb;
+            for (int j = sub; j < nb; j += 4) qi8_cp16(dst + j, src + j);
         }
         const char *x0 = (const char *)a.x + (size_t)(t * a.slots * a.x_row_stride) * es;
         const size_t xrs = (size_t)a.x_row_stride * es;
-        qi8_stage_sb<QI8_THREADS / (QI8_WARPS * QI8_MAX_SLOTS)>(
+        qi8_stage_sb<QI8_THREADS / (QI8_C_ROWS * QI8_MAX_SLOTS)>(
             G, sb,
             [&](int l, qi8_src *w) { /* row l = slot s of CTA row r */
                 const int r = l / QI8_MAX_SLOTS, s = l % QI8_MAX_SLOTS;
                 const int64_t es_ = s < slots ? a.ids[t * a.ids_stride + s] : -1;
                 *w = qi8_src{a.w[0].scales, a.w[0].biases, a.w[0].sdt, es_ * n + rb + r};
-                return rb + r < n && es_ >= 0 && es_ < a.w[0].experts;
+                return r < QI8_C_ROWS && rb + r < n && es_ >= 0 && es_ < a.w[0].experts;
             },
             [&] { qi8_stage(a.xt, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, q, A, X); });
         qi8_cp_wait();
         __syncthreads();
-        float acc = 0.0f;
-        const float2 *g = sb + (wi * QI8_MAX_SLOTS + sl) * G;
-        for (int j = sub; live && j < nb; j += 4) acc = qi8_term(mine[j], g[j >> bsh], q, A, X, sl * nb + j, acc);
-        float d = __fadd_rn(acc, __shfl_xor_sync(0xffffffffu, acc, 1)); /* the 4 lanes of slot sl */
-        d = __fadd_rn(d, __shfl_xor_sync(0xffffffffu, d, 2));
+        float acc[QI8_CRPW] = {};
+        for (int j = sub; sl < slots && j < nb; j += 4) {
+            const qi8_xb xb = qi8_xblock(q, A, X, sl * nb + j);
+#pragma unroll
+            for (int r = 0; r < QI8_CRPW; r++) {
+                const int l = (wr + r) * QI8_MAX_SLOTS + sl;
+                if (ok && rb + wr + r < n) acc[r] = qi8_term(wb[l * nb + j], sb[l * G + (j >> bsh)], xb, acc[r]);
+            }
+        }
         const float wv = sl < slots ? zf_cu_ld(a.wt, (const char *)a.weights + (size_t)(t * a.weights_stride) * wes, sl)
                                     : 0.0f;
-        float y = sl >= slots ? 0.0f : ok ? __fmul_rn(d, wv) : zf_cu_nan();
-        y = qi8_warp_sum(y, 4);
-        if (lane == 0 && row < n) zf_cu_st(a.xt, (char *)a.out + (size_t)(t * a.out_row_stride) * es, row, y);
+#pragma unroll
+        for (int r = 0; r < QI8_CRPW; r++) {
+            float d = __fadd_rn(acc[r], __shfl_xor_sync(0xffffffffu, acc[r], 1)); /* the 4 lanes of slot sl */
+            d = __fadd_rn(d, __shfl_xor_sync(0xffffffffu, d, 2));
+            float y = sl >= slots ? 0.0f : ok ? __fmul_rn(d, wv) : zf_cu_nan();
+            y = qi8_warp_sum(y, 4);
+            if (lane == 0 && rb + wr + r < n)
+                zf_cu_st(a.xt, (char *)a.out + (size_t)(t * a.out_row_stride) * es, rb + wr + r, y);
+        }
         __syncthreads(); /* the next token restages */
     }
 }
@@ -278,7 +301,7 @@ static size_t qi8_sw_smem(const zf_cu_qargs *a) {
 }
 static size_t qi8_comb_smem(const zf_cu_qargs *a) {
     const int64_t nb = a->w[0].k / 32, G = a->w[0].k / a->w[0].group_size;
-    return (size_t)(QI8_WARPS * QI8_MAX_SLOTS) * (size_t)(nb * 16 + G * 8) + qi8_smem(a->slots, a->w[0].k);
+    return (size_t)(QI8_C_ROWS * QI8_MAX_SLOTS) * (size_t)(nb * 16 + G * 8) + qi8_smem(a->slots, a->w[0].k);
 }
 
 static bool qi8_common(const zf_cu_qargs *a) {
@@ -310,6 +333,6 @@ cudaError_t zf_cu_qi8_swiglu(const zf_cu_qargs *a, cudaStream_t s) {
 }
 
 cudaError_t zf_cu_qi8_combine(const zf_cu_qargs *a, cudaStream_t s) {
-    dim3 grid((unsigned)((a->w[0].n + QI8_WARPS - 1) / QI8_WARPS), (unsigned)(a->m < 65535 ? a->m : 65535));
+    dim3 grid((unsigned)((a->w[0].n + QI8_C_ROWS - 1) / QI8_C_ROWS), (unsigned)(a->m < 65535 ? a->m : 65535));
     return qi8_go(qi8_combine_kernel, grid, qi8_comb_smem(a), s, a);
 }
