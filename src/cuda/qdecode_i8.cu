@@ -137,15 +137,20 @@ __device__ __forceinline__ float qi8_warp_sum(float v, int from) {
  * stores, so no pair waits for another's round trip. */
 struct qi8_src {
     const void *scales, *biases;
-    zf_dtype sdt;
     int64_t row; /* e n + r */
 };
 
-template <int TPR, class Row, class Between>
+/* element i of a T array as f32, T known at compile time (the scales) */
+template <int T> __device__ __forceinline__ float qi8_ld(const void *p, int64_t i) {
+    if (T == ZF_DTYPE_F32) return ((const float *)p)[i];
+    return zf_cu_from_bits(((const uint16_t *)p)[i], T == ZF_DTYPE_BF16 ? 2 : 1);
+}
+
+template <int SDT, int TPR, class Row, class Between>
 __device__ __forceinline__ void qi8_stage_sb(int G, float2 *sb, Row row, Between between) {
     constexpr int U = 8;
     const int l = threadIdx.x / TPR, g0 = threadIdx.x % TPR;
-    qi8_src w = {nullptr, nullptr, ZF_DTYPE_F32, 0};
+    qi8_src w = {nullptr, nullptr, 0};
     const bool have = row(l, &w);
     const int64_t base = w.row * G;
     for (int c = 0; c == 0 || c * U * TPR < G; c++) { /* the same trip count in every thread */
@@ -153,7 +158,7 @@ __device__ __forceinline__ void qi8_stage_sb(int G, float2 *sb, Row row, Between
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int g = g0 + (c * U + u) * TPR;
-            if (have && g < G) v[u] = make_float2(zf_cu_ld(w.sdt, w.scales, base + g), zf_cu_ld(w.sdt, w.biases, base + g));
+            if (have && g < G) v[u] = make_float2(qi8_ld<SDT>(w.scales, base + g), qi8_ld<SDT>(w.biases, base + g));
         }
         if (c == 0) between();
 #pragma unroll
@@ -169,7 +174,7 @@ __device__ __forceinline__ void qi8_stage_sb(int G, float2 *sb, Row row, Between
  * thread starts the copies of its own blocks into shared memory (cp.async,
  * so every byte of the CTA is in flight at once without registers), then
  * the CTA stages the scales and biases and quantizes x while they fly. */
-__global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qargs a) {
+template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qargs a) {
     extern __shared__ __align__(16) uint4 qi8_sm4[];
     const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size;
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
@@ -194,26 +199,32 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qar
                 for (int j = lane; j < nb; j += 32) qi8_cp16(dst + j, src + j);
             }
         const char *xr = (const char *)a.x + (size_t)((a.x_per_slot ? p : p / a.slots) * a.x_row_stride) * es;
-        qi8_stage_sb<QI8_THREADS / (QI8_SW_ROWS * 2)>(
+        qi8_stage_sb<SDT, QI8_THREADS / (QI8_SW_ROWS * 2)>(
             G, sb,
             [&](int l, qi8_src *w) { /* row l = gate/up l % 2 of CTA row l / 2 */
                 const int r = l >> 1, h = l & 1;
-                *w = qi8_src{a.w[h].scales, a.w[h].biases, a.w[h].sdt, e * n + rb + r};
+                *w = qi8_src{a.w[h].scales, a.w[h].biases, e * n + rb + r};
                 return ok && r < QI8_SW_ROWS && rb + r < n;
             },
             [&] { qi8_stage(a.xt, 1, k, [&](int) { return (const void *)xr; }, q, A, X); });
         qi8_cp_wait();
         __syncthreads();
+        /* rows past n or of a bad id compute on whatever their shared memory
+         * holds and are never stored: no guard in the loop */
         float acc[QI8_RPW][2] = {};
+        const uint4 *wp[QI8_RPW][2];
+        const float2 *sp[QI8_RPW][2];
+#pragma unroll
+        for (int r = 0; r < QI8_RPW; r++)
+#pragma unroll
+            for (int h = 0; h < 2; h++) wp[r][h] = wb + ((wr + r) * 2 + h) * nb, sp[r][h] = sb + ((wr + r) * 2 + h) * G;
         for (int j = lane; j < nb; j += 32) { /* one x block for the warp's 2 QI8_RPW rows */
             const qi8_xb xb = qi8_xblock(q, A, X, j);
+            const int g = j >> bsh;
 #pragma unroll
             for (int r = 0; r < QI8_RPW; r++)
 #pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    const int l = (wr + r) * 2 + h;
-                    if (ok && rb + wr + r < n) acc[r][h] = qi8_term(wb[l * nb + j], sb[l * G + (j >> bsh)], xb, acc[r][h]);
-                }
+                for (int h = 0; h < 2; h++) acc[r][h] = qi8_term(wp[r][h][j], sp[r][h][g], xb, acc[r][h]);
         }
 #pragma unroll
         for (int r = 0; r < QI8_RPW; r++) {
@@ -232,7 +243,7 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qar
  * of each of its rows (copied to shared memory by that lane), each x block
  * loaded once for them; the 4 lanes of a slot sum its dot, which is
  * weighted, then the slots are summed. */
-__global__ void __launch_bounds__(QI8_THREADS) qi8_combine_kernel(const zf_cu_qargs a) {
+template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_kernel(const zf_cu_qargs a) {
     extern __shared__ __align__(16) uint4 qi8_sm4[];
     const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size;
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
@@ -257,25 +268,32 @@ __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_kernel(const zf_cu_qa
         }
         const char *x0 = (const char *)a.x + (size_t)(t * a.slots * a.x_row_stride) * es;
         const size_t xrs = (size_t)a.x_row_stride * es;
-        qi8_stage_sb<QI8_THREADS / (QI8_C_ROWS * QI8_MAX_SLOTS)>(
+        qi8_stage_sb<SDT, QI8_THREADS / (QI8_C_ROWS * QI8_MAX_SLOTS)>(
             G, sb,
             [&](int l, qi8_src *w) { /* row l = slot s of CTA row r */
                 const int r = l / QI8_MAX_SLOTS, s = l % QI8_MAX_SLOTS;
                 const int64_t es_ = s < slots ? a.ids[t * a.ids_stride + s] : -1;
-                *w = qi8_src{a.w[0].scales, a.w[0].biases, a.w[0].sdt, es_ * n + rb + r};
+                *w = qi8_src{a.w[0].scales, a.w[0].biases, es_ * n + rb + r};
                 return r < QI8_C_ROWS && rb + r < n && es_ >= 0 && es_ < a.w[0].experts;
             },
             [&] { qi8_stage(a.xt, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, q, A, X); });
         qi8_cp_wait();
         __syncthreads();
+        /* lanes of slots past `slots` read slot 0's x; rows past n or of a
+         * bad id compute on whatever their shared memory holds: none of
+         * them is stored, so no guard in the loop */
         float acc[QI8_CRPW] = {};
-        for (int j = sub; sl < slots && j < nb; j += 4) {
-            const qi8_xb xb = qi8_xblock(q, A, X, sl * nb + j);
+        const uint4 *wp[QI8_CRPW];
+        const float2 *sp[QI8_CRPW];
 #pragma unroll
-            for (int r = 0; r < QI8_CRPW; r++) {
-                const int l = (wr + r) * QI8_MAX_SLOTS + sl;
-                if (ok && rb + wr + r < n) acc[r] = qi8_term(wb[l * nb + j], sb[l * G + (j >> bsh)], xb, acc[r]);
-            }
+        for (int r = 0; r < QI8_CRPW; r++)
+            wp[r] = wb + ((wr + r) * QI8_MAX_SLOTS + sl) * nb, sp[r] = sb + ((wr + r) * QI8_MAX_SLOTS + sl) * G;
+        const int xs = (sl < slots ? sl : 0) * nb;
+        for (int j = sub; j < nb; j += 4) {
+            const qi8_xb xb = qi8_xblock(q, A, X, xs + j);
+            const int g = j >> bsh;
+#pragma unroll
+            for (int r = 0; r < QI8_CRPW; r++) acc[r] = qi8_term(wp[r][j], sp[r][g], xb, acc[r]);
         }
         const float wv = sl < slots ? zf_cu_ld(a.wt, (const char *)a.weights + (size_t)(t * a.weights_stride) * wes, sl)
                                     : 0.0f;
@@ -311,7 +329,7 @@ static bool qi8_common(const zf_cu_qargs *a) {
 
 bool zf_cu_qi8_swiglu_fits(const zf_cu_qargs *a) {
     return qi8_common(a) && a->nw == 2 && a->w[1].bits == 4 && a->w[1].group_size == a->w[0].group_size &&
-           ((uintptr_t)a->w[1].packed % 16) == 0 && qi8_sw_smem(a) <= QI8_SMEM_MAX;
+           ((uintptr_t)a->w[1].packed % 16) == 0 && a->w[1].sdt == a->w[0].sdt && qi8_sw_smem(a) <= QI8_SMEM_MAX;
 }
 
 bool zf_cu_qi8_combine_fits(const zf_cu_qargs *a) {
@@ -329,10 +347,20 @@ template <class K> static cudaError_t qi8_go(K kernel, dim3 grid, size_t smem, c
 cudaError_t zf_cu_qi8_swiglu(const zf_cu_qargs *a, cudaStream_t s) {
     const int64_t np = a->m * a->slots;
     dim3 grid((unsigned)((a->w[0].n + QI8_SW_ROWS - 1) / QI8_SW_ROWS), (unsigned)(np < 65535 ? np : 65535));
-    return qi8_go(qi8_swiglu_kernel, grid, qi8_sw_smem(a), s, a);
+    switch (a->w[0].sdt == a->w[1].sdt ? a->w[0].sdt : ZF_DTYPE_COUNT) {
+    case ZF_DTYPE_F32: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_F32>, grid, qi8_sw_smem(a), s, a);
+    case ZF_DTYPE_F16: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_F16>, grid, qi8_sw_smem(a), s, a);
+    case ZF_DTYPE_BF16: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_BF16>, grid, qi8_sw_smem(a), s, a);
+    default: return cudaErrorInvalidValue;
+    }
 }
 
 cudaError_t zf_cu_qi8_combine(const zf_cu_qargs *a, cudaStream_t s) {
     dim3 grid((unsigned)((a->w[0].n + QI8_C_ROWS - 1) / QI8_C_ROWS), (unsigned)(a->m < 65535 ? a->m : 65535));
-    return qi8_go(qi8_combine_kernel, grid, qi8_comb_smem(a), s, a);
+    switch (a->w[0].sdt) {
+    case ZF_DTYPE_F32: return qi8_go(qi8_combine_kernel<ZF_DTYPE_F32>, grid, qi8_comb_smem(a), s, a);
+    case ZF_DTYPE_F16: return qi8_go(qi8_combine_kernel<ZF_DTYPE_F16>, grid, qi8_comb_smem(a), s, a);
+    case ZF_DTYPE_BF16: return qi8_go(qi8_combine_kernel<ZF_DTYPE_BF16>, grid, qi8_comb_smem(a), s, a);
+    default: return cudaErrorInvalidValue;
+    }
 }
