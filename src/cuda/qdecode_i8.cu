@@ -189,14 +189,15 @@ template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_ker
     for (int64_t p = blockIdx.y; p < a.m * a.slots; p += gridDim.y) {
         const int64_t e = a.ids ? a.ids[(p / a.slots) * a.ids_stride + p % a.slots] : 0;
         const bool ok = e >= 0 && e < a.w[0].experts; /* else NaN, and no weight read */
-#pragma unroll
-        for (int r = 0; r < QI8_RPW; r++)
+        if (ok) /* a row is nb 16-byte blocks; the CTA's rows are contiguous */
 #pragma unroll
             for (int h = 0; h < 2; h++) {
-                if (!ok || rb + wr + r >= n) continue;
-                const uint4 *src = (const uint4 *)zf_cu_wrow_of(a.w[h], e, rb + wr + r).packed;
-                uint4 *dst = wb + ((wr + r) * 2 + h) * nb;
-                for (int j = lane; j < nb; j += 32) qi8_cp16(dst + j, src + j);
+                const uint4 *src = (const uint4 *)a.w[h].packed + (e * n + rb) * nb;
+#pragma unroll
+                for (int r = 0; r < QI8_RPW; r++) {
+                    if (rb + wr + r >= n) continue;
+                    for (int j = lane; j < nb; j += 32) qi8_cp16(wb + ((wr + r) * 2 + h) * nb + j, src + (wr + r) * nb + j);
+                }
             }
         const char *xr = (const char *)a.x + (size_t)((a.x_per_slot ? p : p / a.slots) * a.x_row_stride) * es;
         qi8_stage_sb<SDT, QI8_THREADS / (QI8_SW_ROWS * 2)>(
@@ -226,13 +227,15 @@ template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_ker
 #pragma unroll
                 for (int h = 0; h < 2; h++) acc[r][h] = qi8_term(wp[r][h][j], sp[r][h][g], xb, acc[r][h]);
         }
+        float g = 0.0f, u = 0.0f; /* lane r ends with row r's sums: one silu per warp */
 #pragma unroll
         for (int r = 0; r < QI8_RPW; r++) {
-            const float g = qi8_warp_sum(acc[r][0], 1), u = qi8_warp_sum(acc[r][1], 1);
-            if (lane == 0 && rb + wr + r < n) {
-                const float v = ok ? __fmul_rn(zf_cu_silu(g), u) : zf_cu_nan();
-                zf_cu_st(a.xt, (char *)a.out + (size_t)(p * a.out_row_stride) * es, rb + wr + r, v);
-            }
+            const float gr = qi8_warp_sum(acc[r][0], 1), ur = qi8_warp_sum(acc[r][1], 1);
+            if (lane == r) g = gr, u = ur;
+        }
+        if (lane < QI8_RPW && rb + wr + lane < n) {
+            const float v = ok ? __fmul_rn(zf_cu_silu(g), u) : zf_cu_nan();
+            zf_cu_st(a.xt, (char *)a.out + (size_t)(p * a.out_row_stride) * es, rb + wr + lane, v);
         }
         __syncthreads(); /* the next pair restages */
     }
@@ -259,12 +262,14 @@ template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_ke
     for (int64_t t = blockIdx.y; t < a.m; t += gridDim.y) {
         const int64_t e = sl < slots ? a.ids[t * a.ids_stride + sl] : -1;
         const bool ok = e >= 0 && e < a.w[0].experts;
+        if (ok) { /* a row is nb 16-byte blocks; the CTA's rows of one expert are contiguous */
+            const uint4 *src = (const uint4 *)a.w[0].packed + (e * n + rb) * nb;
 #pragma unroll
-        for (int r = 0; r < QI8_CRPW; r++) {
-            if (!ok || rb + wr + r >= n) continue;
-            const uint4 *src = (const uint4 *)zf_cu_wrow_of(a.w[0], e, rb + wr + r).packed;
-            uint4 *dst = wb + ((wr + r) * QI8_MAX_SLOTS + sl) * nb;
-            for (int j = sub; j < nb; j += 4) qi8_cp16(dst + j, src + j);
+            for (int r = 0; r < QI8_CRPW; r++) {
+                if (rb + wr + r >= n) continue;
+                for (int j = sub; j < nb; j += 4)
+                    qi8_cp16(wb + ((wr + r) * QI8_MAX_SLOTS + sl) * nb + j, src + (wr + r) * nb + j);
+            }
         }
         const char *x0 = (const char *)a.x + (size_t)(t * a.slots * a.x_row_stride) * es;
         const size_t xrs = (size_t)a.x_row_stride * es;
