@@ -19,7 +19,7 @@
 #define QI8_RPW 3                          /* gate/up rows per warp (swiglu) */
 #define QI8_SW_ROWS (QI8_WARPS * QI8_RPW) /* rows per CTA (swiglu) */
 #define QI8_MAX_SLOTS 8                    /* combine: 4 lanes per slot */
-#define QI8_CRPW 2                         /* output rows per warp (combine) */
+#define QI8_CRPW 1                         /* output rows per warp (combine) */
 #define QI8_C_ROWS (QI8_WARPS * QI8_CRPW)  /* rows per CTA (combine) */
 #define QI8_SMEM_MAX (100 * 1024) /* a CTA's staged codes, scales and x */
 
@@ -58,35 +58,46 @@ __device__ __forceinline__ void qi8_load8(zf_dtype t, const void *row, int v, fl
 
 /* Quantizes rows 0..R-1 (row i at xrow(i), k elements of t). Unit u = 8
  * elements; a block's 4 units are 4 neighbouring lanes of one warp, so its
- * max and sum are two shuffles. Every thread runs the same rounds. */
+ * max and sum are two shuffles. Every thread runs the same rounds; the
+ * loads of 4 rounds are issued before any is used (one round trip, not 4). */
 template <class XR>
 __device__ void qi8_stage(zf_dtype t, int R, int k, XR xrow, uint32_t *q, float *A, float *X) {
+    constexpr int RR = 4; /* rounds whose loads are issued together */
     const int upr = k / 8, units = R * upr, nb = k / 32;
     int i = threadIdx.x / upr, v = threadIdx.x % upr; /* unit u = i upr + v, stepped without dividing */
-    for (int u0 = 0; u0 < units; u0 += QI8_THREADS) {
-        const bool on = u0 + (int)threadIdx.x < units;
-        float x[8];
-        qi8_load8(t, on ? xrow(i) : nullptr, v, x);
-        float m = 0.0f;
+    for (int u0 = 0; u0 < units; u0 += RR * QI8_THREADS) {
+        float x[RR][8];
+        int ri[RR], rv[RR];
 #pragma unroll
-        for (int e = 0; e < 8; e++) m = fmaxf(m, fabsf(x[e]));
-        float s = __fadd_rn(__fadd_rn(__fadd_rn(x[0], x[1]), __fadd_rn(x[2], x[3])),
-                            __fadd_rn(__fadd_rn(x[4], x[5]), __fadd_rn(x[6], x[7])));
-        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
-        m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
-        s = __fadd_rn(s, __shfl_xor_sync(0xffffffffu, s, 1));
-        s = __fadd_rn(s, __shfl_xor_sync(0xffffffffu, s, 2));
-        const float inv = m > 0.0f ? __fdiv_rn(127.0f, m) : 0.0f;
-        int c[8];
-#pragma unroll
-        for (int e = 0; e < 8; e++) c[e] = max(-127, min(127, __float2int_rn(__fmul_rn(x[e], inv))));
-        if (on) {
-            const int b = i * nb + (v >> 2);
-            q[b * 8 + 2 * (v & 3)] = qi8_pack(c[0], c[2], c[4], c[6]);
-            q[b * 8 + 2 * (v & 3) + 1] = qi8_pack(c[1], c[3], c[5], c[7]);
-            if ((v & 3) == 0) A[b] = __fdiv_rn(m, 127.0f), X[b] = s;
+        for (int rr = 0; rr < RR; rr++) {
+            const bool on = u0 + rr * QI8_THREADS + (int)threadIdx.x < units;
+            ri[rr] = on ? i : -1, rv[rr] = v;
+            qi8_load8(t, on ? xrow(i) : nullptr, v, x[rr]);
+            for (v += QI8_THREADS; v >= upr; v -= upr) i++;
         }
-        for (v += QI8_THREADS; v >= upr; v -= upr) i++;
+#pragma unroll
+        for (int rr = 0; rr < RR; rr++) {
+            if (u0 + rr * QI8_THREADS >= units) break; /* uniform: the shuffles need every lane */
+            float m = 0.0f;
+#pragma unroll
+            for (int e = 0; e < 8; e++) m = fmaxf(m, fabsf(x[rr][e]));
+            float s = __fadd_rn(__fadd_rn(__fadd_rn(x[rr][0], x[rr][1]), __fadd_rn(x[rr][2], x[rr][3])),
+                                __fadd_rn(__fadd_rn(x[rr][4], x[rr][5]), __fadd_rn(x[rr][6], x[rr][7])));
+            m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
+            m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+            s = __fadd_rn(s, __shfl_xor_sync(0xffffffffu, s, 1));
+            s = __fadd_rn(s, __shfl_xor_sync(0xffffffffu, s, 2));
+            const float inv = m > 0.0f ? __fdiv_rn(127.0f, m) : 0.0f;
+            int c[8];
+#pragma unroll
+            for (int e = 0; e < 8; e++) c[e] = max(-127, min(127, __float2int_rn(__fmul_rn(x[rr][e], inv))));
+            if (ri[rr] >= 0) {
+                const int b = ri[rr] * nb + (rv[rr] >> 2), w = 2 * (rv[rr] & 3);
+                q[b * 8 + w] = qi8_pack(c[0], c[2], c[4], c[6]);
+                q[b * 8 + w + 1] = qi8_pack(c[1], c[3], c[5], c[7]);
+                if (w == 0) A[b] = __fdiv_rn(m, 127.0f), X[b] = s;
+            }
+        }
     }
 }
 
