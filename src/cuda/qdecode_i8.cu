@@ -59,10 +59,9 @@ __device__ __forceinline__ void qi8_load8(zf_dtype t, const void *row, int v, fl
 /* Quantizes rows 0..R-1 (row i at xrow(i), k elements of t). Unit u = 8
  * elements; a block's 4 units are 4 neighbouring lanes of one warp, so its
  * max and sum are two shuffles. Every thread runs the same rounds; the
- * loads of 4 rounds are issued before any is used (one round trip, not 4). */
-template <class XR>
+ * loads of RR rounds are issued before any is used (one round trip, not RR). */
+template <int RR, class XR>
 __device__ void qi8_stage(zf_dtype t, int R, int k, XR xrow, uint32_t *q, float *A, float *X) {
-    constexpr int RR = 4; /* rounds whose loads are issued together */
     const int upr = k / 8, units = R * upr, nb = k / 32;
     int i = threadIdx.x / upr, v = threadIdx.x % upr; /* unit u = i upr + v, stepped without dividing */
     for (int u0 = 0; u0 < units; u0 += RR * QI8_THREADS) {
@@ -218,7 +217,7 @@ template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_ker
                 *w = qi8_src{a.w[h].scales, a.w[h].biases, e * n + rb + r};
                 return ok && r < QI8_SW_ROWS && rb + r < n;
             },
-            [&] { qi8_stage(a.xt, 1, k, [&](int) { return (const void *)xr; }, q, A, X); });
+            [&] { qi8_stage<1>(a.xt, 1, k, [&](int) { return (const void *)xr; }, q, A, X); });
         qi8_cp_wait();
         __syncthreads();
         /* rows past n or of a bad id compute on whatever their shared memory
@@ -292,7 +291,7 @@ template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_ke
                 *w = qi8_src{a.w[0].scales, a.w[0].biases, es_ * n + rb + r};
                 return r < QI8_C_ROWS && rb + r < n && es_ >= 0 && es_ < a.w[0].experts;
             },
-            [&] { qi8_stage(a.xt, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, q, A, X); });
+            [&] { qi8_stage<4>(a.xt, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, q, A, X); });
         qi8_cp_wait();
         __syncthreads();
         /* lanes of slots past `slots` read slot 0's x; rows past n or of a
