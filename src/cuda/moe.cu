@@ -282,7 +282,8 @@ cudaError_t zf_cu_gather_qmm_swiglu_i8(const zf_cu_qargs *a, cudaStream_t s) {
 }
 
 cudaError_t zf_cu_gather_qmm_combine_i8(const zf_cu_qargs *a, cudaStream_t s) {
-    return zf_cu_qi8_combine_fits(a) ? zf_cu_qi8_combine(a, s) : zf_cu_gather_qmm_combine_fused(a, s);
+    const bool wins = a->m >= ZF_CU_QI8_COMBINE_MIN_M; /* measured: docs/CUDA.md */
+    return wins && zf_cu_qi8_combine_fits(a) ? zf_cu_qi8_combine(a, s) : zf_cu_gather_qmm_combine_fused(a, s);
 }
 
 /* stock: gather_qmm -> T, then mul and the ascending adds (read back from T) */

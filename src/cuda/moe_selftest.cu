@@ -103,7 +103,8 @@ int qcase(const zf_variant *v, int bits, int gs, zf_dtype t, zf_dtype sdt, int64
     const zf_op op = v->op;
     const bool qmm = op == ZF_OP_QMM, comb = op == ZF_OP_GATHER_QMM_COMBINE;
     const int nw = op == ZF_OP_GATHER_QMM_SWIGLU ? 2 : 1;
-    const int64_t E = qmm ? 1 : 3, n = 37, k = 3 * gs, slots = qmm ? 1 : 2, words = k * bits / 32, groups = k / gs;
+    /* approx: 16 experts, so 4 tokens of 2 slots stay per pair (the int8 kernels) */
+    const int64_t E = qmm ? 1 : v->fidelity == ZF_FIDELITY_APPROX ? 16 : 3, n = 37, k = 3 * gs, slots = qmm ? 1 : 2, words = k * bits / 32, groups = k / gs;
     const size_t es = zf_cu_dtype_size(t), ss = zf_cu_dtype_size(sdt);
     const int64_t xrows = comb ? m * slots : m, orows = comb || qmm ? m : m * slots;
     hd pk[2], sc[2], bi[2], x, ids, wts, out;
@@ -156,7 +157,8 @@ int qcase(const zf_variant *v, int bits, int gs, zf_dtype t, zf_dtype sdt, int64
      * int8 variant within close_approx), else the fast path (bit for bit) */
     const bool i8 = v->fidelity == ZF_FIDELITY_APPROX &&
                     (op == ZF_OP_GATHER_QMM_SWIGLU ? zf_cu_qi8_swiglu_fits(&a)
-                     : op == ZF_OP_GATHER_QMM_COMBINE ? zf_cu_qi8_combine_fits(&a) : false);
+                     : op == ZF_OP_GATHER_QMM_COMBINE ? m >= ZF_CU_QI8_COMBINE_MIN_M && zf_cu_qi8_combine_fits(&a)
+                                                      : false);
     const zf_fidelity cf = i8 ? ZF_FIDELITY_APPROX
                            : v->fidelity == ZF_FIDELITY_FAST || v->fidelity == ZF_FIDELITY_APPROX ? ZF_FIDELITY_FAST
                                                                                                   : ZF_FIDELITY_STOCK;

@@ -67,13 +67,17 @@ static const char *const k_names[] = {"gather_qmm", "gather_qmm_swiglu", "gather
 typedef struct qfmt { int bits, gs; zf_dtype sdt; } qfmt;
 
 /* Where CUDA's approx variants run their int8 kernels (src/cuda/qdecode_i8.cu:
- * 4-bit, one layout, few pairs, combine <= 8 slots, staged x <= 48 KiB);
- * elsewhere they run the fast path. */
-static int i8_kernel_runs(qop op, int bits, const qfmt *ufmt, int64_t E, int64_t k, int64_t m, int64_t slots) {
-    int64_t pairs = m * slots, rows = op == OP_COMBINE ? slots : 1;
+ * 4-bit, one layout, few pairs, combine <= 8 slots and >= 4 tokens
+ * (ZF_CU_QI8_COMBINE_MIN_M), staged operands <= 100 KiB); elsewhere they
+ * run the fast path. */
+static int i8_kernel_runs(qop op, int bits, int gs, const qfmt *ufmt, int64_t E, int64_t k, int64_t m, int64_t slots) {
+    int64_t pairs = m * slots, nb = k / 32, G = k / gs;
     int grouped = pairs >= E && pairs >= 8;
-    return bits == 4 && !ufmt && !grouped && (op == OP_SWIGLU || (op == OP_COMBINE && slots <= 8)) &&
-           rows * (k / 32) * 40 <= 48 * 1024;
+    /* shared memory of a CTA (qdecode_i8.cu): 48 gate/up rows or 8 rows x 8
+     * slots of codes and (s, b) pairs, then the staged x */
+    int64_t smem = op == OP_SWIGLU ? 48 * (nb * 16 + G * 8) + nb * 40 : 64 * (nb * 16 + G * 8) + slots * nb * 40;
+    return bits == 4 && !ufmt && !grouped && (op == OP_SWIGLU || (op == OP_COMBINE && slots <= 8 && m >= 4)) &&
+           smem <= 100 * 1024;
 }
 
 /* approx against the CPU's int8 variant: the int8 codes are the same, only
@@ -122,7 +126,7 @@ static void qcase_fmt(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, const 
     zf_tensor cid = zf_tensor_nd(hid, ZF_DTYPE_I32, 2, i2), cw = zf_tensor_nd(hw, t, 2, i2);
     zf_tensor co = op == OP_COMBINE || op == OP_QMM ? zf_tensor_nd(want, t, 2, y2) : zf_tensor_nd(want, t, 3, o3);
     zf_tensor gx = dev(cx, dx.p), gid = dev(cid, did.p), gw = dev(cw, dw.p), go = dev(co, dout.p);
-    const int i8 = f == ZF_FIDELITY_APPROX && i8_kernel_runs(op, bits, ufmt, E, k, m, slots);
+    const int i8 = f == ZF_FIDELITY_APPROX && i8_kernel_runs(op, bits, gs, ufmt, E, k, m, slots);
     const zf_fidelity cf = i8 ? ZF_FIDELITY_APPROX
                            : (f == ZF_FIDELITY_FAST || f == ZF_FIDELITY_APPROX) && !ufmt ? ZF_FIDELITY_FAST
                                                                                          : ZF_FIDELITY_STOCK;
@@ -243,13 +247,13 @@ static void test_gathered(void) {
  * many pairs, more than 8 slots, mixed formats). */
 static void test_approx(void) {
     const zf_fidelity A = ZF_FIDELITY_APPROX;
-    for (int64_t m = 1; m <= 3; m++) {
+    for (int64_t m = 1; m <= 5; m++) { /* combine: the fast path below 4 tokens, int8 from 4 */
         qcase(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 128, 768, 2048, m, 8, A);
         qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 128, 2048, 768, m, 8, A);
         qcase(OP_SWIGLU, 4, 32, (zf_dtype)(m % 3), (zf_dtype)((m + 1) % 3), 40, 37, 32 * 13, m, 3, A);
         qcase(OP_COMBINE, 4, 32, (zf_dtype)(m % 3), (zf_dtype)((m + 2) % 3), 40, 45, 32 * 11, m, 3, A);
         qcase(OP_SWIGLU, 4, 128, (zf_dtype)((m + 1) % 3), ZF_DTYPE_F32, 40, 21, 128 * 3, m, 5, A);
-        qcase(OP_COMBINE, 4, 128, (zf_dtype)((m + 2) % 3), ZF_DTYPE_F16, 40, 19, 128 * 5, m, 7, A);
+        qcase(OP_COMBINE, 4, 128, (zf_dtype)((m + 2) % 3), ZF_DTYPE_F16, 60, 19, 128 * 5, m, 7, A);
     }
     qcase(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, 8, 8, A); /* grouped: fast */
     qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, 8, 8, A);
