@@ -3,7 +3,6 @@
  * per-pair and the grouped path), the variant run on the device, the CPU
  * path of the same fidelity (stock, or fast for fast variants) on the same
  * bits; results must match bit for bit (any NaN equals any NaN). */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "cuda/qmm.cuh"
 
 extern "C" {
+#include "core/approx_close.h"
 #include "core/dtype.h"
 #include "core/registry.h"
 }
@@ -52,24 +52,6 @@ int same(zf_dtype t, const void *a, const void *b, int64_t n, int64_t *at) {
     for (int64_t i = 0; i < n; i++) {
         float x = zf_load(t, a, i), y = zf_load(t, b, i);
         if (zf_f32_bits(x) != zf_f32_bits(y) && !(x != x && y != y)) { *at = i; return 0; }
-    }
-    return 1;
-}
-
-/* approx (the int8 kernels): |a - b| within one ulp of T at b plus 2^-10
- * of the largest |b|. The int8 codes are the CPU's bit for bit; only f32
- * sum orders and the T roundings of nearby values differ, while a wrong
- * block, scale, slot or row is off by far more. */
-int close_approx(zf_dtype t, const void *a, const void *b, int64_t n, int64_t *at) {
-    double big = 0, ulp = t == ZF_DTYPE_F32 ? 0x1p-23 : t == ZF_DTYPE_F16 ? 0x1p-10 : 0x1p-7;
-    for (int64_t i = 0; i < n; i++) {
-        double y = zf_load(t, b, i);
-        if (y == y && fabs(y) > big) big = fabs(y);
-    }
-    for (int64_t i = 0; i < n; i++) {
-        double x = zf_load(t, a, i), y = zf_load(t, b, i);
-        if (x != x && y != y) continue;
-        if (!(fabs(x - y) <= ulp * fabs(y) + 0x1p-10 * big)) { *at = i; return 0; }
     }
     return 1;
 }
@@ -154,7 +136,7 @@ int qcase(const zf_variant *v, int bits, int gs, zf_dtype t, zf_dtype sdt, int64
     a.weights_stride = slots;
     a.exact = v->fidelity == ZF_FIDELITY_STOCK || v->fidelity == ZF_FIDELITY_EXACT;
     /* approx runs the int8 kernels where they fit (checked against the CPU's
-     * int8 variant within close_approx), else the fast path (bit for bit) */
+     * int8 variant within core/approx_close.h's rule), else the fast path (bit for bit) */
     const bool i8 = v->fidelity == ZF_FIDELITY_APPROX &&
                     (op == ZF_OP_GATHER_QMM_SWIGLU ? zf_cu_qi8_swiglu_fits(&a)
                      : op == ZF_OP_GATHER_QMM_COMBINE ? m >= ZF_CU_QI8_COMBINE_MIN_M && zf_cu_qi8_combine_fits(&a)
@@ -187,7 +169,7 @@ int qcase(const zf_variant *v, int bits, int gs, zf_dtype t, zf_dtype sdt, int64
         if (st != ZF_OK) {
             snprintf(msg, size, "CPU path for %s failed (status %d)", v->name, (int)st);
             bad = 1;
-        } else if (!(i8 ? close_approx(t, got, out.h, orows * n, &at) : same(t, got, out.h, orows * n, &at))) {
+        } else if (i8 ? (at = zf_approx_first_far(t, got, out.h, orows * n)) >= 0 : !same(t, got, out.h, orows * n, &at)) {
             snprintf(msg, size, "bits %d gs %d %s scales %s m %lld out[%lld]: cuda %.9g, cpu %.9g", bits, gs,
                      zf_cu_dtype_name(t), zf_cu_dtype_name(sdt), (long long)m, (long long)at, zf_load(t, got, at),
                      zf_load(t, out.h, at));

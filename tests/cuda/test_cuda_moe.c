@@ -6,7 +6,10 @@
  * where one expert takes every pair or most experts get none, the grouped
  * path's fallback for a k too large to stage, duplicate expert ids;
  * fast checked bit for bit against the CPU fast variant, whose float64
- * bound tests/test_moe.c holds. Also: ids out of range give NaN outputs and
+ * bound tests/test_moe.c holds; approx (the edge tier's int8 kernels)
+ * against the CPU's int8 variants by core/approx_close.h's rule where they
+ * run, else bit for bit against CPU fast. Also: ids out of range give NaN
+ * outputs and
  * no stray write, a CUDA graph replays the MoE block bit for bit, and bad
  * arguments fail with a message before any output is written. Exits 77
  * when no CUDA device is usable. */
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/approx_close.h"
 #include "core/cuda_loader.h"
 #include "core/dtype.h"
 #include "dbuf.h"
@@ -80,24 +84,6 @@ static int i8_kernel_runs(qop op, int bits, int gs, const qfmt *ufmt, int64_t E,
            smem <= 100 * 1024;
 }
 
-/* approx against the CPU's int8 variant: the int8 codes are the same, only
- * f32 sum orders and T roundings of nearby values differ: within one ulp of
- * T plus 2^-10 of the largest |want| (the same rule as the variant's
- * self-test); first element outside, or -1. */
-static int64_t first_far(zf_dtype t, const void *got, const void *want, int64_t n) {
-    double big = 0, ulp = t == ZF_DTYPE_F32 ? 0x1p-23 : t == ZF_DTYPE_F16 ? 0x1p-10 : 0x1p-7;
-    for (int64_t i = 0; i < n; i++) {
-        double y = zt_get(t, want, i);
-        if (y == y && fabs(y) > big) big = fabs(y);
-    }
-    for (int64_t i = 0; i < n; i++) {
-        double x = zt_get(t, got, i), y = zt_get(t, want, i);
-        if (x != x && y != y) continue;
-        if (!(fabs(x - y) <= ulp * fabs(y) + 0x1p-10 * big)) return i;
-    }
-    return -1;
-}
-
 /* One case: CUDA (fidelity f) vs the CPU (stock, or fast for fast; with
  * mixed weight formats CUDA runs the stock composition at every fidelity;
  * approx: the CPU's int8 variant where the int8 kernel runs, else fast). */
@@ -153,7 +139,7 @@ static void qcase_fmt(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, const 
     ZT_CHECK(sc == ZF_OK, "%s cpu: %s", what, sc ? zf_last_error() : "");
     if (sg == ZF_OK && sc == ZF_OK) {
         down(got, &dout);
-        int64_t d = i8 ? first_far(t, got, want, orows * n) : first_diff_nan(t, got, want, orows * n);
+        int64_t d = i8 ? zf_approx_first_far(t, got, want, orows * n) : first_diff_nan(t, got, want, orows * n);
         ZT_CHECK(d < 0, "%s: out[%lld] cuda %.9g cpu %.9g", what, (long long)d, d >= 0 ? zt_get(t, got, d) : 0.0,
                  d >= 0 ? zt_get(t, want, d) : 0.0);
         ZT_CHECK(guards_ok(&dout), "%s: write outside the output", what);
