@@ -185,15 +185,23 @@ INLINE float block_term(int32_t S, const xq8 *x, int64_t j, const zf_qrows *w, i
     return (float)S * x->a[j] * zf_load(w->sdt, w->scales, G >> gshift) + zf_load(w->sdt, w->biases, G >> gshift) * x->sum[j];
 }
 
+/* What a stretch needs of the weights' layout. Passed by value to the
+ * always-inline walk, so the common layouts (below) get their own copy of
+ * it with these folded to constants. */
+typedef struct i8_layout {
+    int bits, gshift; /* gshift: log2(blocks per group) */
+    zf_dtype sdt;
+    size_t ss; /* bytes per scale */
+} i8_layout;
+
 /* A stretch's f32 shares of y, lane by lane: (S · a) · s + b · X, for
  * codes at c, x blocks j .. j+7 and the scales and biases of blocks G ..
  * G+7 of the call's rows (contiguous across rows; ss: bytes per scale). */
-INLINE __m256 stretch_share(const zf_qrows *w, size_t ss, int gshift, const uint8_t *c, const xq8 *x, int64_t j,
-                            int64_t G) {
-    size_t g = (size_t)(G >> gshift) * ss;
-    __m256 s = load_blocks(w->sdt, (const char *)w->scales + g, gshift);
-    __m256 b = load_blocks(w->sdt, (const char *)w->biases + g, gshift);
-    __m256i d = w->bits == 4 ? stretch4(c, x->q + j * ZF_QBLOCK) : stretch8(c, x, j);
+INLINE __m256 stretch_share(const zf_qrows *w, i8_layout L, const uint8_t *c, const xq8 *x, int64_t j, int64_t G) {
+    size_t g = (size_t)(G >> L.gshift) * L.ss;
+    __m256 s = load_blocks(L.sdt, (const char *)w->scales + g, L.gshift);
+    __m256 b = load_blocks(L.sdt, (const char *)w->biases + g, L.gshift);
+    __m256i d = L.bits == 4 ? stretch4(c, x->q + j * ZF_QBLOCK) : stretch8(c, x, j);
     __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_loadu_ps(x->a + j));
     return _mm256_fmadd_ps(t, s, _mm256_mul_ps(b, _mm256_loadu_ps(x->sum + j)));
 }
@@ -205,8 +213,8 @@ INLINE __m256 stretch_share(const zf_qrows *w, size_t ss, int gshift, const uint
  * rows. The last row's last blocks (if the stream does not end on a
  * stretch) take one stretch ending at the row's end, the lanes already
  * counted masked off. Needs nb >= 8, and nb even for 4-bit. */
-static void dot_rows_joined(const zf_qrows *w, const xq8 *x, int64_t nb, int gshift, size_t ss, float *out) {
-    const size_t cb = (size_t)w->bits * 4; /* bytes of codes per block */
+INLINE void dot_rows_joined(const zf_qrows *w, i8_layout L, const xq8 *x, int64_t nb, float *out) {
+    const size_t cb = (size_t)L.bits * 4; /* bytes of codes per block */
     const uint8_t *p = (const uint8_t *)w->packed;
     const int64_t total = w->rows * nb;
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -215,7 +223,7 @@ static void dot_rows_joined(const zf_qrows *w, const xq8 *x, int64_t nb, int gsh
     for (; G + I8_STRETCH <= total; G += I8_STRETCH) {
         const uint8_t *c = p + G * cb;
         for (size_t l = 0; l < cb * I8_STRETCH; l += 64) _mm_prefetch((const char *)c + l + I8_AHEAD, _MM_HINT_T0);
-        __m256 v = stretch_share(w, ss, gshift, c, x, j, G);
+        __m256 v = stretch_share(w, L, c, x, j, G);
         int64_t left = nb - j; /* lanes of row r */
         if (left > I8_STRETCH) {
             acc = _mm256_add_ps(acc, v);
@@ -230,22 +238,38 @@ static void dot_rows_joined(const zf_qrows *w, const xq8 *x, int64_t nb, int gsh
     if (G < total) { /* row r's last total - G blocks */
         int64_t back = I8_STRETCH - (total - G), G0 = G - back; /* r nb + nb - 8: a multiple of the blocks per group */
         __m256 keep = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32((int)back - 1)));
-        __m256 v = stretch_share(w, ss, gshift, p + G0 * cb, x, nb - I8_STRETCH, G0);
+        __m256 v = stretch_share(w, L, p + G0 * cb, x, nb - I8_STRETCH, G0);
         out[r++] = hsum(_mm256_add_ps(acc, _mm256_and_ps(v, keep)));
     }
 }
 
+/* The joined walk for the layouts real models use, constants folded in
+ * (MLX 4-bit group 64 with bf16 scales; GGUF Q4_0/Q4_1 and Q8_0 as group
+ * 32 with f16 scales), and for any other. */
+static void joined_q4_g64_bf16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
+    dot_rows_joined(w, (i8_layout){4, 1, ZF_DTYPE_BF16, 2}, x, nb, out);
+}
+static void joined_q4_g32_f16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
+    dot_rows_joined(w, (i8_layout){4, 0, ZF_DTYPE_F16, 2}, x, nb, out);
+}
+static void joined_q8_g32_f16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
+    dot_rows_joined(w, (i8_layout){8, 0, ZF_DTYPE_F16, 2}, x, nb, out);
+}
+static void joined_any(const zf_qrows *w, i8_layout L, const xq8 *x, int64_t nb, float *out) {
+    dot_rows_joined(w, L, x, nb, out);
+}
+
 /* One row that the joined walk cannot take (fewer than 8 blocks, or an
  * odd count of 4-bit blocks): its whole stretches, then one block at a time. */
-static float dot_row(const zf_qrows *w, int64_t r, const xq8 *x, int64_t nb, int gshift, size_t ss) {
-    const size_t cb = (size_t)w->bits * 4;
+static float dot_row(const zf_qrows *w, i8_layout L, int64_t r, const xq8 *x, int64_t nb) {
+    const size_t cb = (size_t)L.bits * 4;
     const uint8_t *p = (const uint8_t *)(w->packed + r * w->words);
     __m256 acc = _mm256_setzero_ps();
     int64_t j = 0;
     for (; j + I8_STRETCH <= nb; j += I8_STRETCH)
-        acc = _mm256_add_ps(acc, stretch_share(w, ss, gshift, p + j * cb, x, j, r * nb + j));
+        acc = _mm256_add_ps(acc, stretch_share(w, L, p + j * cb, x, j, r * nb + j));
     float tail = 0.0f;
-    for (; j < nb; j++) tail += block_term(block_dot(p + j * cb, x, j, w->bits), x, j, w, r * nb + j, gshift);
+    for (; j < nb; j++) tail += block_term(block_dot(p + j * cb, x, j, L.bits), x, j, w, r * nb + j, L.gshift);
     return hsum(acc) + tail;
 }
 
@@ -255,17 +279,20 @@ void zf_avx2_qdot_i8(const zf_qrows *w, int nx, const float *const *xf, const fl
         zf_avx2_qdot(w, nx, xf, xs, out);
         return;
     }
-    const int gshift = w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2;
+    const i8_layout L = {w->bits, w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2, w->sdt, zf_dtype_size(w->sdt)};
     const int joined = nb >= I8_STRETCH && (w->bits == 8 || nb % 2 == 0);
-    const size_t ss = zf_dtype_size(w->sdt);
     xq8 x;
     for (int i = 0; i < nx; i++) {
         quantize_x(xf[i], nb, w->bits, &x);
-        if (joined) {
-            wrap_x(&x, nb);
-            dot_rows_joined(w, &x, nb, gshift, ss, out + i * w->rows);
+        float *o = out + i * w->rows;
+        if (!joined) {
+            for (int64_t r = 0; r < w->rows; r++) o[r] = dot_row(w, L, r, &x, nb);
             continue;
         }
-        for (int64_t r = 0; r < w->rows; r++) out[i * w->rows + r] = dot_row(w, r, &x, nb, gshift, ss);
+        wrap_x(&x, nb);
+        if (L.bits == 4 && L.gshift == 1 && L.sdt == ZF_DTYPE_BF16) joined_q4_g64_bf16(w, &x, nb, o);
+        else if (L.bits == 4 && L.gshift == 0 && L.sdt == ZF_DTYPE_F16) joined_q4_g32_f16(w, &x, nb, o);
+        else if (L.bits == 8 && L.gshift == 0 && L.sdt == ZF_DTYPE_F16) joined_q8_g32_f16(w, &x, nb, o);
+        else joined_any(w, L, &x, nb, o);
     }
 }
