@@ -38,7 +38,7 @@ typedef void (*zf_qdot_fn)(const zf_qrows *w, int nx, const float *const *xf, co
 void zf_scalar_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
 void zf_avx2_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
 void zf_avx512_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
-/* Edge tier (FAST): x quantized to int8 per block, integer block dots
+/* Edge tier (fidelity approx): x quantized to int8 per block, integer block dots
  * (qmm_i8_avx2.c, docs/NUMERICS.md §8.7); not the canonical dot. */
 void zf_avx2_qdot_i8(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
 
