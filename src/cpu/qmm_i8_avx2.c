@@ -1,7 +1,8 @@
 /* Edge-tier int8 kernel (fidelity approx; docs/NUMERICS.md §8.7) of qmm,
  * gather_qmm and the fused MoE ops: each x row is quantized to int8 per
- * 32-element block (a_j = max|x| / 127, q = rint(x / a_j)), the block dots with the 4- or 8-bit weight codes run in integers
- * (maddubs, exact), and f32 brings them back per block:
+ * 32-element block (a_j = max|x| / 127, q = rint(x / a_j)), the block
+ * dots with the 4- or 8-bit weight codes run in integers (maddubs, exact),
+ * and f32 brings them back per block:
  *   y = Σ_j (S_j · a_j) · s_g(j)  +  Σ_j b_g(j) · X_j        (X_j = Σ x over block j)
  * Not the canonical dot: a different, approximate result. Other widths,
  * and rows longer than I8_MAX_BLOCKS blocks, run the exact kernel.
