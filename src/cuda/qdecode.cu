@@ -22,6 +22,7 @@
  * - kernels let the next kernel launch at their start (PDL): its CTAs wait
  *   in griddepcontrol.wait for this grid, so launch and prologue overlap. */
 #include "cuda/check.cuh"
+#include "cuda/cp_async.cuh"
 #include "cuda/kernels.cuh"
 #include "cuda/qdot.cuh"
 #include "cuda/zmath.cuh"
@@ -79,34 +80,6 @@ template <int BITS, int NW, int U, int THREADS> __host__ __device__ constexpr si
     return (size_t)qd_shape<BITS, NW, U>::chunks * 16 * THREADS;
 }
 
-__device__ __forceinline__ void qd_cp16(uint32_t *dst, const uint32_t *src) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src)
-                 : "memory");
-}
-__device__ __forceinline__ void qd_cp8(uint32_t *dst, const uint32_t *src) {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 8;" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src)
-                 : "memory");
-}
-__device__ __forceinline__ void qd_cp4(uint32_t *dst, const uint32_t *src) {
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src)
-                 : "memory");
-}
-__device__ __forceinline__ void qd_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
-/* waits until at most n groups of this thread are pending (n folds to a
- * constant in the unrolled loops that call it) */
-__device__ __forceinline__ void qd_wait(int n) {
-    switch (n) {
-    case 0: asm volatile("cp.async.wait_group 0;" ::: "memory"); break;
-    case 1: asm volatile("cp.async.wait_group 1;" ::: "memory"); break;
-    case 2: asm volatile("cp.async.wait_group 2;" ::: "memory"); break;
-    case 3: asm volatile("cp.async.wait_group 3;" ::: "memory"); break;
-    case 4: asm volatile("cp.async.wait_group 4;" ::: "memory"); break;
-    case 5: asm volatile("cp.async.wait_group 5;" ::: "memory"); break;
-    case 6: asm volatile("cp.async.wait_group 6;" ::: "memory"); break;
-    default: asm volatile("cp.async.wait_group 7;" ::: "memory"); break;
-    }
-}
-
 /* Word w of this thread (my = wb + 4 * threadIdx.x). */
 template <int THREADS> __device__ __forceinline__ uint32_t *qd_word(uint32_t *my, int w) {
     return my + (w >> 2) * (THREADS * 4) + (w & 3);
@@ -128,17 +101,17 @@ __device__ __forceinline__ void qd_issue(const qd_row *wr, int j0, int nb, uint3
                 const int w0 = (u * NW + m) * BITS;
                 if (BITS % 4 == 0) {
 #pragma unroll
-                    for (int v = 0; v < BITS / 4; v++) qd_cp16(qd_word<THREADS>(my, w0 + 4 * v), p + 4 * v);
+                    for (int v = 0; v < BITS / 4; v++) zf_cu_cp16(qd_word<THREADS>(my, w0 + 4 * v), p + 4 * v);
                 } else if (BITS % 2 == 0) {
 #pragma unroll
-                    for (int v = 0; v < BITS / 2; v++) qd_cp8(qd_word<THREADS>(my, w0 + 2 * v), p + 2 * v);
+                    for (int v = 0; v < BITS / 2; v++) zf_cu_cp8(qd_word<THREADS>(my, w0 + 2 * v), p + 2 * v);
                 } else {
 #pragma unroll
-                    for (int v = 0; v < BITS; v++) qd_cp4(qd_word<THREADS>(my, w0 + v), p + v);
+                    for (int v = 0; v < BITS; v++) zf_cu_cp4(qd_word<THREADS>(my, w0 + v), p + v);
                 }
             }
         }
-        qd_commit();
+        zf_cu_cp_commit();
     }
 }
 
@@ -302,7 +275,7 @@ __device__ __forceinline__ void qd_dot(const qd_row *wr, const int *rs, bool act
         for (int u = 0; u < U; u++) {
             const int j = jt + c + 8 * u;
             if (j >= nb) break;
-            qd_wait(U - 1 - u); /* block u's copies have landed */
+            zf_cu_cp_wait(U - 1 - u); /* block u's copies have landed */
             qd_blk<BITS, NW> B;
             qd_blk_load<BITS, NW, THREADS>(B, j, (c + 8 * u) >> gshift, u, c, Gt, rs, xs, Xs, my, sbs);
             qd_blk_dot<BITS, NW>(B, A);

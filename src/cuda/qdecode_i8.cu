@@ -12,6 +12,7 @@
  * Qwen3 shape against the exact kernel's 6.2 M, but waits on the loads of
  * its prologue (docs/CUDA.md). Other shapes take the fast path. */
 #include "cuda/check.cuh"
+#include "cuda/cp_async.cuh"
 #include "cuda/kernels.cuh"
 #include "cuda/qdot.cuh"
 #include "cuda/zmath.cuh"
@@ -115,12 +116,6 @@ __device__ __forceinline__ int qi8_dot4(uint4 c, uint4 x0, uint4 x1) {
     return __dp4a((int)((c.w >> 4) & m), (int)x1.w, S);
 }
 
-__device__ __forceinline__ void qi8_cp16(void *dst, const void *src) {
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src)
-                 : "memory");
-}
-__device__ __forceinline__ void qi8_cp_wait() { asm volatile("cp.async.wait_all;" ::: "memory"); }
-
 /* One staged x block: its 8 code words, a and X. */
 struct qi8_xb {
     uint4 q0, q1;
@@ -141,23 +136,17 @@ __device__ __forceinline__ float qi8_warp_sum(float v, int from) {
     return v;
 }
 
+struct qi8_src {
+    const void *scales, *biases;
+    int64_t row; /* e n + r */
+};
+
 /* The (scale, bias) pairs of a CTA's weight rows as f32, G groups per row,
  * into sb[l G + g]: thread t takes row l = t / TPR and its groups t % TPR,
  * + TPR, ... (row(l, &src) names the row's scales, biases and index
  * e n + r, or says false: none). A thread issues up to 8 pairs' loads at once, runs
  * `between` (the x staging, whose loads then fly beside them) and only then
  * stores, so no pair waits for another's round trip. */
-struct qi8_src {
-    const void *scales, *biases;
-    int64_t row; /* e n + r */
-};
-
-/* element i of a T array as f32, T known at compile time (the scales) */
-template <int T> __device__ __forceinline__ float qi8_ld(const void *p, int64_t i) {
-    if (T == ZF_DTYPE_F32) return ((const float *)p)[i];
-    return zf_cu_from_bits(((const uint16_t *)p)[i], T == ZF_DTYPE_BF16 ? 2 : 1);
-}
-
 template <int SDT, int TPR, class Row, class Between>
 __device__ __forceinline__ void qi8_stage_sb(int G, float2 *sb, Row row, Between between) {
     constexpr int U = 8;
@@ -170,7 +159,7 @@ __device__ __forceinline__ void qi8_stage_sb(int G, float2 *sb, Row row, Between
 #pragma unroll
         for (int u = 0; u < U; u++) {
             const int g = g0 + (c * U + u) * TPR;
-            if (have && g < G) v[u] = make_float2(qi8_ld<SDT>(w.scales, base + g), qi8_ld<SDT>(w.biases, base + g));
+            if (have && g < G) v[u] = make_float2(zf_cu_load<SDT>(w.scales, base + g), zf_cu_load<SDT>(w.biases, base + g));
         }
         if (c == 0) between();
 #pragma unroll
@@ -208,7 +197,7 @@ template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_ker
 #pragma unroll
                 for (int r = 0; r < QI8_RPW; r++) {
                     if (rb + wr + r >= n) continue;
-                    for (int j = lane; j < nb; j += 32) qi8_cp16(wb + ((wr + r) * 2 + h) * nb + j, src + (wr + r) * nb + j);
+                    for (int j = lane; j < nb; j += 32) zf_cu_cp16(wb + ((wr + r) * 2 + h) * nb + j, src + (wr + r) * nb + j);
                 }
             }
         const char *xr = (const char *)a.x + (size_t)((a.x_per_slot ? p : p / a.slots) * a.x_row_stride) * es;
@@ -220,7 +209,7 @@ template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_ker
                 return ok && r < QI8_SW_ROWS && rb + r < n;
             },
             [&] { qi8_stage<1>(a.xt, 1, k, [&](int) { return (const void *)xr; }, q, A, X); });
-        qi8_cp_wait();
+        zf_cu_cp_wait_all();
         __syncthreads();
         /* rows past n or of a bad id compute on whatever their shared memory
          * holds and are never stored: no guard in the loop */
@@ -280,7 +269,7 @@ template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_ke
             for (int r = 0; r < QI8_CRPW; r++) {
                 if (rb + wr + r >= n) continue;
                 for (int j = sub; j < nb; j += 4)
-                    qi8_cp16(wb + ((wr + r) * QI8_MAX_SLOTS + sl) * nb + j, src + (wr + r) * nb + j);
+                    zf_cu_cp16(wb + ((wr + r) * QI8_MAX_SLOTS + sl) * nb + j, src + (wr + r) * nb + j);
             }
         }
         const char *x0 = (const char *)a.x + (size_t)(t * a.slots * a.x_row_stride) * es;
@@ -294,7 +283,7 @@ template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_ke
                 return r < QI8_C_ROWS && rb + r < n && es_ >= 0 && es_ < a.w[0].experts;
             },
             [&] { qi8_stage<4>(a.xt, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, q, A, X); });
-        qi8_cp_wait();
+        zf_cu_cp_wait_all();
         __syncthreads();
         /* lanes of slots past `slots` read slot 0's x; rows past n or of a
          * bad id compute on whatever their shared memory holds: none of
