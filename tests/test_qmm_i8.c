@@ -26,7 +26,9 @@ static void check_case(int bits, int gs, zf_dtype xt, zf_dtype st, int64_t m, in
     zt_fill(xt, xb.p, m * k, 1.0f);
     zf_tensor x = zf_tensor_2d(xb.p, xt, m, k), y = zf_tensor_2d(yb.p, xt, m, n), y0 = zf_tensor_2d(ys.p, xt, m, n);
     zf_opts approx = {.fidelity = ZF_FIDELITY_APPROX};
-    float *xf = malloc((size_t)k * sizeof *xf);
+    float *xf = malloc((size_t)k * sizeof *xf), *xs = malloc((size_t)k / 4 * sizeof *xs),
+          *direct = malloc((size_t)n * sizeof *direct);
+    zt_buf one = zt_alloc(xt, n);
     for (int th = 1; th <= 2; th++) {
         ZT_OK(zf_set_num_threads(th));
         zt_poison(&yb);
@@ -40,6 +42,14 @@ static void check_case(int bits, int gs, zf_dtype xt, zf_dtype st, int64_t m, in
         zf_qrows rows = zf_qrows_of(&q.w, 0, 0, n);
         for (int64_t i = 0; i < m; i++) {
             for (int64_t e = 0; e < k; e++) xf[e] = zt_get(xt, xb.p, i * k + e);
+            /* the op prepares x once per call (zf_qprep): the kernel's own bits */
+            zf_qx_prepare(ZF_DTYPE_F32, xf, k, xf, xs);
+            const float *xfp[1] = {xf}, *xsp[1] = {xs};
+            zf_avx2_qdot_i8(&rows, 1, xfp, xsp, direct);
+            for (int64_t r = 0; r < n; r++) zt_set(xt, one.p, r, direct[r]);
+            int64_t at = zt_first_diff(xt, one.p, (char *)yb.p + (size_t)(i * n) * zf_dtype_size(xt), n);
+            ZT_CHECK(at < 0, "%s threads %d: row %lld differs from the kernel's own at %lld", what, th, (long long)i,
+                     (long long)at);
             for (int64_t r = 0; r < n; r++) {
                 double ref, bound = zf_qdot_i8_bound(&rows, r, xf, &ref);
                 double got = zt_get(xt, yb.p, i * n + r), tol = bound + half_ulp(xt) * (fabs(ref) + bound);
@@ -49,8 +59,8 @@ static void check_case(int bits, int gs, zf_dtype xt, zf_dtype st, int64_t m, in
         }
     }
     zf_set_num_threads(0);
-    free(xf);
-    zt_free(&xb), zt_free(&yb), zt_free(&ys), free_qw(&q);
+    free(xf), free(xs), free(direct);
+    zt_free(&xb), zt_free(&yb), zt_free(&ys), zt_free(&one), free_qw(&q);
 }
 
 /* The int8 dot of x (k f32 values) with row r of expert e as the kernel

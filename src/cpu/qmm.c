@@ -132,6 +132,7 @@ static zf_status check_out(const char *op, const zf_tensor *y, const zf_tensor *
  * is 2560 floats for Qwen3-30B-A3B's gate/up, 7680 for its down (8 slots). */
 #define ZF_QSMALL_FLOATS 8192
 #define ZF_QSMALL_PAIRS 64
+#define ZF_QSMALL_PREP 16384 /* bytes of kernel-prepared x rows (int8: 3.2 KB for k = 2048) */
 
 typedef struct batch {
     int64_t first; /* index into the pair order */
@@ -145,6 +146,9 @@ typedef struct engine {
     const batch *batches;
     int64_t chunk, n_chunks; /* weight rows per task; tasks per batch */
     const float *xf, *xs;
+    zf_qdot_prepared_fn pdot; /* non-NULL: x rows prepared for it, xq_bytes apart */
+    const unsigned char *xq;
+    size_t xq_bytes;
 } engine;
 
 static int64_t expert_of(const engine *en, int64_t p) { return en->ids ? en->ids[p] : 0; }
@@ -165,14 +169,17 @@ static void engine_task(void *ctx, int64_t task) {
     for (int c = 0; c < calls; c++) {
         const int64_t *pc = pairs + c;
         const float *xf[ZF_QNX], *xs[ZF_QNX];
+        const void *xq[ZF_QNX];
         for (int i = 0; i < nx; i++) {
             int64_t xr = g->x_per_slot ? pc[i] : pc[i] / g->slots;
             xf[i] = en->xf + xr * k;
             xs[i] = en->xs + xr * (k / 4);
+            xq[i] = en->pdot ? en->xq + (size_t)xr * en->xq_bytes : NULL;
         }
         for (int w = 0; w < g->nw; w++) {
             zf_qrows qr = zf_qrows_of(g->w[w], expert_of(en, pc[0]), r0, rows);
-            g->dot(&qr, nx, xf, xs, d[w] + c * rows);
+            if (en->pdot) en->pdot(&qr, nx, xq, d[w] + c * rows);
+            else g->dot(&qr, nx, xf, xs, d[w] + c * rows);
         }
     }
     g->epilogue(g->ctx, pairs, b->n, r0, rows, dp);
@@ -192,6 +199,11 @@ static void sort_by_expert(const engine *en, int64_t npairs, int64_t experts, in
     for (int64_t p = 0; p < npairs; p++) count[expert_of(en, p) + 1]++;
     for (int64_t e = 0; e < experts; e++) count[e + 1] += count[e];
     for (int64_t p = 0; p < npairs; p++) order[count[expert_of(en, p)]++] = p;
+}
+
+const zf_qprep *zf_qprep_of(zf_qdot_fn dot) {
+    static const zf_qprep i8 = {zf_avx2_qx_i8_size, zf_avx2_qx_i8_prepare, zf_avx2_qdot_i8_prepared};
+    return dot == zf_avx2_qdot_i8 ? &i8 : NULL;
 }
 
 zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
@@ -231,7 +243,23 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
         for (int64_t i = 0; i < g->m; i++)
             for (int64_t j = 0; j < g->slots; j++)
                 ids[i * g->slots + j] = ((const int32_t *)g->ids->data)[i * g->ids->stride[0] + j];
-    engine en = {g, g->ids ? ids : NULL, order, batches, ZF_QROW_CHUNK, 0, xf, xs};
+    engine en = {g, g->ids ? ids : NULL, order, batches, ZF_QROW_CHUNK, 0, xf, xs, NULL, NULL, 0};
+    _Alignas(64) unsigned char xq_small[ZF_QSMALL_PREP];
+    void *xq_heap = NULL;
+    const zf_qprep *pp = zf_qprep_of(g->dot);
+    if (pp && (g->nw == 1 || g->w[1]->bits == w->bits)) {
+        size_t row = (pp->size(k) + 63) / 64 * 64;
+        unsigned char *xq = xq_small;
+        if ((size_t)nx * row > sizeof xq_small) xq = xq_heap = aligned_alloc(64, (size_t)nx * row);
+        if (!xq) {
+            free(heap);
+            return zf_error(ZF_ERR_NO_MEMORY, "[%s] no memory for %lld prepared rows of %lld", op, (long long)nx,
+                            (long long)k);
+        }
+        int takes = 1;
+        for (int64_t i = 0; i < nx && takes; i++) takes = pp->prepare(xf + i * k, k, w->bits, xq + (size_t)i * row);
+        if (takes) en.pdot = pp->dot, en.xq = xq, en.xq_bytes = row;
+    }
     int64_t nb = 0;
     if (g->per_token) { /* a batch per token, its slots in order */
         for (int64_t p = 0; p < npairs; p++) order[p] = p;
@@ -262,6 +290,7 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
     } else {
         zf_parallel_for(tasks, engine_task, &en);
     }
+    free(xq_heap);
     free(heap);
     return ZF_OK;
 }

@@ -23,19 +23,30 @@
 
 #define I8_MAX_BLOCKS 512 /* k up to 16384 */
 #define I8_STRETCH 8      /* blocks per step */
-#define I8_XBLOCKS (I8_MAX_BLOCKS + I8_STRETCH) /* x's blocks, then a copy of its first stretch */
 #define I8_AHEAD 2048 /* bytes of codes prefetched ahead (into the next rows: they are contiguous) */
 #define INLINE ZF_AVX2_INLINE
 
-/* One x row ready for the integer dots. 4-bit order: per pair of blocks (j, j+1), [even
- * elements of j | of j+1 | odd of j | of j+1], the order the weights' low
- * and high nibbles come in; 8-bit: element order. */
+/* One x row ready for the integer dots, a view of nb + I8_STRETCH blocks
+ * (x's blocks, then a copy of its first stretch). 4-bit order: per pair of
+ * blocks (j, j+1), [even elements of j | of j+1 | odd of j | of j+1], the
+ * order the weights' low and high nibbles come in; 8-bit: element order. */
 typedef struct xq8 {
-    _Alignas(32) int8_t q[I8_XBLOCKS * ZF_QBLOCK];
-    _Alignas(32) float a[I8_XBLOCKS];      /* x ≈ a_j * q */
-    _Alignas(32) float sum[I8_XBLOCKS];    /* X_j = Σ x over block j, f32 */
-    _Alignas(32) int32_t qsum[I8_XBLOCKS]; /* 128 · Σ q over block j (8-bit) */
+    int8_t *q;     /* 32-byte aligned */
+    float *a;      /* x ≈ a_j * q */
+    float *sum;    /* X_j = Σ x over block j, f32 */
+    int32_t *qsum; /* 128 · Σ q over block j (8-bit) */
 } xq8;
+
+/* Bytes of one prepared row of nb blocks: the codes, then a, sum and qsum
+ * each padded to 64 bytes; and the view at p (64-byte aligned; the walks
+ * only read through it). */
+#define XQ8_LANE_BYTES(nb) ((((nb) + I8_STRETCH) * 4 + 63) / 64 * 64)
+#define XQ8_BYTES(nb) (((nb) + I8_STRETCH) * ZF_QBLOCK + 3 * XQ8_LANE_BYTES(nb))
+static xq8 xq8_at(const void *p, int64_t nb) {
+    char *c = (char *)p, *lanes = c + (nb + I8_STRETCH) * ZF_QBLOCK;
+    return (xq8){(int8_t *)c, (float *)lanes, (float *)(lanes + XQ8_LANE_BYTES(nb)),
+                 (int32_t *)(lanes + 2 * XQ8_LANE_BYTES(nb))};
+}
 
 /* 32 int32 lanes (4 vectors) to 32 int8 in element order. */
 INLINE __m256i pack32(__m256i v0, __m256i v1, __m256i v2, __m256i v3) {
@@ -50,7 +61,7 @@ INLINE float hsum(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
 
-static void quantize_x(const float *x, int64_t nb, int bits, xq8 *o) {
+static void quantize_x(const float *x, int64_t nb, int bits, const xq8 *o) {
     const __m256 sign = _mm256_set1_ps(-0.0f);
     /* even elements to the low 8 bytes of each 16-byte lane, odd to the high 8 */
     const __m256i deint = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10,
@@ -90,7 +101,7 @@ static void quantize_x(const float *x, int64_t nb, int bits, xq8 *o) {
 
 /* Blocks nb .. nb+7 of x = blocks 0 .. 7 (nb >= 8; 4-bit: nb even, so the
  * pairs of the layout line up), for stretches that run into the next row. */
-static void wrap_x(xq8 *o, int64_t nb) {
+static void wrap_x(const xq8 *o, int64_t nb) {
     memcpy(o->q + nb * ZF_QBLOCK, o->q, I8_STRETCH * ZF_QBLOCK);
     memcpy(o->a + nb, o->a, I8_STRETCH * sizeof *o->a);
     memcpy(o->sum + nb, o->sum, I8_STRETCH * sizeof *o->sum);
@@ -274,26 +285,57 @@ static float dot_row(const zf_qrows *w, i8_layout L, int64_t r, const xq8 *x, in
     return hsum(acc) + tail;
 }
 
+/* Whether the int8 walk takes rows of this width and length; others run
+ * the canonical kernel. */
+static int i8_takes(int bits, int64_t k) { return (bits == 4 || bits == 8) && k / ZF_QBLOCK <= I8_MAX_BLOCKS; }
+
+/* The joined walk needs nb >= 8, and whole pairs of blocks for 4-bit. */
+static int i8_joined(int bits, int64_t nb) { return nb >= I8_STRETCH && (bits == 8 || nb % 2 == 0); }
+
+static void prepare(const float *xf, int64_t nb, int bits, const xq8 *x) {
+    quantize_x(xf, nb, bits, x);
+    if (i8_joined(bits, nb)) wrap_x(x, nb);
+}
+
+static void walk(const zf_qrows *w, const xq8 *x, float *out) {
+    const int64_t nb = w->k / ZF_QBLOCK;
+    const i8_layout L = {w->bits, w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2, w->sdt, zf_dtype_size(w->sdt)};
+    if (!i8_joined(w->bits, nb)) {
+        for (int64_t r = 0; r < w->rows; r++) out[r] = dot_row(w, L, r, x, nb);
+        return;
+    }
+    if (L.bits == 4 && L.gshift == 1 && L.sdt == ZF_DTYPE_BF16) joined_q4_g64_bf16(w, x, nb, out);
+    else if (L.bits == 4 && L.gshift == 0 && L.sdt == ZF_DTYPE_F16) joined_q4_g32_f16(w, x, nb, out);
+    else if (L.bits == 8 && L.gshift == 0 && L.sdt == ZF_DTYPE_F16) joined_q8_g32_f16(w, x, nb, out);
+    else joined_any(w, L, x, nb, out);
+}
+
 void zf_avx2_qdot_i8(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out) {
-    int64_t nb = w->k / ZF_QBLOCK;
-    if ((w->bits != 4 && w->bits != 8) || nb > I8_MAX_BLOCKS) {
+    if (!i8_takes(w->bits, w->k)) {
         zf_avx2_qdot(w, nx, xf, xs, out);
         return;
     }
-    const i8_layout L = {w->bits, w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2, w->sdt, zf_dtype_size(w->sdt)};
-    const int joined = nb >= I8_STRETCH && (w->bits == 8 || nb % 2 == 0);
-    xq8 x;
+    const int64_t nb = w->k / ZF_QBLOCK;
+    _Alignas(64) unsigned char buf[XQ8_BYTES(I8_MAX_BLOCKS)];
+    const xq8 x = xq8_at(buf, nb);
     for (int i = 0; i < nx; i++) {
-        quantize_x(xf[i], nb, w->bits, &x);
-        float *o = out + i * w->rows;
-        if (!joined) {
-            for (int64_t r = 0; r < w->rows; r++) o[r] = dot_row(w, L, r, &x, nb);
-            continue;
-        }
-        wrap_x(&x, nb);
-        if (L.bits == 4 && L.gshift == 1 && L.sdt == ZF_DTYPE_BF16) joined_q4_g64_bf16(w, &x, nb, o);
-        else if (L.bits == 4 && L.gshift == 0 && L.sdt == ZF_DTYPE_F16) joined_q4_g32_f16(w, &x, nb, o);
-        else if (L.bits == 8 && L.gshift == 0 && L.sdt == ZF_DTYPE_F16) joined_q8_g32_f16(w, &x, nb, o);
-        else joined_any(w, L, &x, nb, o);
+        prepare(xf[i], nb, w->bits, &x);
+        walk(w, &x, out + i * w->rows);
+    }
+}
+
+size_t zf_avx2_qx_i8_size(int64_t k) { return (size_t)XQ8_BYTES(k / ZF_QBLOCK); }
+
+int zf_avx2_qx_i8_prepare(const float *xf, int64_t k, int bits, void *out) {
+    if (!i8_takes(bits, k)) return 0;
+    const xq8 x = xq8_at(out, k / ZF_QBLOCK);
+    prepare(xf, k / ZF_QBLOCK, bits, &x);
+    return 1;
+}
+
+void zf_avx2_qdot_i8_prepared(const zf_qrows *w, int nx, const void *const *xq, float *out) {
+    for (int i = 0; i < nx; i++) {
+        const xq8 x = xq8_at(xq[i], w->k / ZF_QBLOCK);
+        walk(w, &x, out + i * w->rows);
     }
 }
