@@ -76,6 +76,21 @@ static void test_swiglu(void) {
             ZT_OK(zf_gather_qmm(&x, &u.w, &ids, &uT, NULL));
             ZT_OK(zf_swiglu(&gT, &uT, &gT, &k_stock));
             ZT_CHECK(zt_first_diff(xt, gb.p, want.p, m * slots * n) < 0, "%s: stock != public composition", what);
+            /* fast, bit for bit: T(swiglu of the f32 dots), the dots from an f32 copy of x
+             * (the canonical dot reads x as f32 either way), every ISA and 1, 2 threads */
+            zt_buf x32 = zt_alloc(ZF_DTYPE_F32, m * k), g32 = zt_alloc(ZF_DTYPE_F32, m * slots * n),
+                   u32 = zt_alloc(ZF_DTYPE_F32, m * slots * n), fast = zt_alloc(xt, m * slots * n);
+            for (int64_t i = 0; i < m * k; i++) ((float *)x32.p)[i] = zt_get(xt, xb.p, i);
+            zf_tensor xf = zf_tensor_2d(x32.p, ZF_DTYPE_F32, m, k), gf = zf_tensor_nd(g32.p, ZF_DTYPE_F32, 3, os),
+                      uf = zf_tensor_nd(u32.p, ZF_DTYPE_F32, 3, os);
+            ZT_OK(zf_gather_qmm(&xf, &g.w, &ids, &gf, &k_stock));
+            ZT_OK(zf_gather_qmm(&xf, &u.w, &ids, &uf, &k_stock));
+            ZT_OK(zf_swiglu(&gf, &uf, &gf, &k_fast));
+            for (int64_t i = 0; i < m * slots * n; i++) zt_set(xt, fast.p, i, ((float *)g32.p)[i]);
+            char fwhat[192];
+            snprintf(fwhat, sizeof fwhat, "%s, fast (stock here: T(swiglu) of f32 dots)", what);
+            SWEEP(zf_gather_qmm_swiglu(&x, &g.w, &u.w, &ids, &gt, &k_fast), got, fast.p, m * slots * n, xt, fwhat);
+            zt_free(&x32), zt_free(&g32), zt_free(&u32), zt_free(&fast);
             /* fast vs float64: |out - ref| <= ulp_T |ref| + 2^-18 (|u| mag_g * 1.1 + |silu g| mag_u) */
             zt_poison(&got);
             ZT_OK(zf_gather_qmm_swiglu(&x, &g.w, &u.w, &ids, &gt, &k_fast));

@@ -89,27 +89,51 @@ zf_status zf_cpu_moe_route(const zf_tensor *logits, int k, int norm_topk_prob, z
 
 /* ---- gather_qmm_swiglu ------------------------------------------------------- */
 
+typedef void (*ew_binary_fn)(zf_dtype t, const void *a, const void *b, void *out, int64_t n, int stream);
+
 typedef struct swiglu_ctx {
     zf_rows out;
     zf_dtype t;
     int exact;
+    ew_binary_fn swiglu; /* the elementwise swiglu kernel of that fidelity (its SIMD exp) */
 } swiglu_ctx;
 
+/* exact: g, u materialised in T, then swiglu exact on T; fast: swiglu fast
+ * on the f32 dots (silu(g) * u in f32), then T. Same bits as the scalar
+ * formulas (every ISA path of the elementwise kernels gives them). */
 static void swiglu_epilogue(void *ctx, const int64_t *pairs, int np, int64_t r0, int64_t rows, const float *const *d) {
+    enum { PIECE = 64 };
     const swiglu_ctx *c = ctx;
     size_t es = zf_dtype_size(c->t);
+    float a[PIECE], b[PIECE]; /* T values (exact) or f32 results (fast) */
     for (int i = 0; i < np; i++) {
         char *row = (char *)c->out.data + (size_t)(pairs[i] * c->out.row_stride + r0) * es;
-        const float *g = d[0] + i * rows, *u = d[1] + i * rows;
-        for (int64_t r = 0; r < rows; r++) {
-            if (c->exact) { /* g, u materialised in T, then swiglu exact */
-                float gt = zf_round_to(c->t, g[r]), ut = zf_round_to(c->t, u[r]);
-                zf_store(c->t, row, r, zf_round_to(c->t, zf_silu_scalar(gt)) * ut);
+        for (int64_t p0 = 0; p0 < rows; p0 += PIECE) {
+            int64_t n = rows - p0 < PIECE ? rows - p0 : PIECE;
+            const float *g = d[0] + i * rows + p0, *u = d[1] + i * rows + p0;
+            char *o = row + (size_t)p0 * es;
+            if (c->exact) {
+                for (int64_t r = 0; r < n; r++) zf_store(c->t, a, r, g[r]), zf_store(c->t, b, r, u[r]);
+                c->swiglu(c->t, a, b, o, n, 0);
+            } else if (c->t == ZF_DTYPE_F32) {
+                c->swiglu(ZF_DTYPE_F32, g, u, o, n, 0);
             } else {
-                zf_store(c->t, row, r, zf_silu_scalar(g[r]) * u[r]);
+                c->swiglu(ZF_DTYPE_F32, g, u, a, n, 0);
+                for (int64_t r = 0; r < n; r++) zf_store(c->t, o, r, a[r]);
             }
         }
     }
+}
+
+/* The elementwise swiglu kernel for the fused op's epilogue: the registry's
+ * pick at that fidelity, or the scalar kernel (same bits) if none is trusted. */
+static ew_binary_fn swiglu_kernel(int exact) {
+    const zf_variant *v;
+    if (zf_pick(ZF_OP_SWIGLU, ZF_DEVICE_CPU, exact ? ZF_FIDELITY_EXACT : ZF_FIDELITY_FAST, &v) == ZF_OK &&
+        v->fidelity == (exact ? ZF_FIDELITY_EXACT : ZF_FIDELITY_FAST))
+        return (ew_binary_fn)v->fn;
+    zf_clear_error();
+    return exact ? zf_scalar_swiglu_exact : zf_scalar_swiglu_fast;
 }
 
 static zf_status check_same_qshape(const char *op, const zf_qweight *a, const char *an, const zf_qweight *b,
@@ -169,7 +193,8 @@ zf_status zf_cpu_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, con
     const zf_variant *v;
     ZF_TRY(zf_pick(ZF_OP_GATHER_QMM_SWIGLU, ZF_DEVICE_CPU, fidelity_of(o), &v));
     if (v->fidelity == ZF_FIDELITY_STOCK) return swiglu_stock(x, wg, wu, ids, out, m, slots);
-    swiglu_ctx c = {orows, x->dtype, v->fidelity == ZF_FIDELITY_EXACT};
+    const int exact = v->fidelity == ZF_FIDELITY_EXACT;
+    swiglu_ctx c = {orows, x->dtype, exact, swiglu_kernel(exact)};
     zf_qgather g = {.w = {wg, wu}, .nw = 2, .dot = (zf_qdot_fn)v->fn, .m = m, .slots = slots, .ids = ids,
                     .x_per_slot = xps, .per_token = 0, .xt = x->dtype, .x = x->data, .x_row_stride = xrs,
                     .epilogue = swiglu_epilogue, .ctx = &c};
