@@ -156,6 +156,29 @@ static void test_combine(void) {
             ZT_CHECK(zt_first_diff(xt, acc.p, want.p, m * n) < 0, "%s: stock != public mul/add composition", what);
             zt_free(&ys), zt_free(&ps), zt_free(&acc), zt_free(&wbc), zt_free(&yslot);
         }
+        /* fast, bit for bit: acc = d_0 w_0, acc = acc + d_s w_s in f32, T once; the
+         * f32 dots from an f32 copy of a (the canonical dot reads a as f32 either way) */
+        {
+            zt_buf a32 = zt_alloc(ZF_DTYPE_F32, m * slots * k), d32 = zt_alloc(ZF_DTYPE_F32, m * slots * n),
+                   fast = zt_alloc(xt, m * n);
+            for (int64_t i = 0; i < m * slots * k; i++) ((float *)a32.p)[i] = zt_get(xt, ab.p, i);
+            int64_t os[3] = {m, slots, n};
+            zf_tensor af = zf_tensor_nd(a32.p, ZF_DTYPE_F32, 3, as), df = zf_tensor_nd(d32.p, ZF_DTYPE_F32, 3, os);
+            ZT_OK(zf_gather_qmm(&af, &d.w, &ids, &df, &k_stock));
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t r = 0; r < n; r++) {
+                    float acc = 0.0f;
+                    for (int64_t s = 0; s < slots; s++) {
+                        float p = ((float *)d32.p)[(i * slots + s) * n + r] * zt_get(wt, wb.p, i * slots + s);
+                        acc = s == 0 ? p : acc + p;
+                    }
+                    zt_set(xt, fast.p, i * n + r, acc);
+                }
+            char fwhat[224];
+            snprintf(fwhat, sizeof fwhat, "%s, fast (stock here: its f32 sum of f32 dots)", what);
+            SWEEP(zf_gather_qmm_combine(&a, &d.w, &ids, &w, &yg, &k_fast), got, fast.p, m * n, xt, fwhat);
+            zt_free(&a32), zt_free(&d32), zt_free(&fast);
+        }
         /* fast vs float64: one T rounding + f32 dot and sum errors */
         zt_poison(&got);
         ZT_OK(zf_gather_qmm_combine(&a, &d.w, &ids, &w, &yg, &k_fast));

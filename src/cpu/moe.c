@@ -219,18 +219,24 @@ static void dots_epilogue(void *ctx, const int64_t *pairs, int np, int64_t r0, i
  * acc = d_0 * w_0, acc = acc + d_s * w_s, T once. */
 static void combine_rows(const float *d, int64_t slots, int64_t n, int64_t stride, zf_dtype t, zf_dtype wt,
                          const void *wrow, void *yrow, int exact) {
-    for (int64_t r = 0; r < n; r++) {
-        float acc = 0.0f;
+    enum { PIECE = 256 }; /* slot by slot over a piece of rows: each output's order is unchanged */
+    float acc[PIECE];
+    for (int64_t r0 = 0; r0 < n; r0 += PIECE) {
+        const int64_t len = n - r0 < PIECE ? n - r0 : PIECE;
         for (int64_t s = 0; s < slots; s++) {
-            float w = zf_load(wt, wrow, s), v = d[s * stride + r];
+            const float w = zf_load(wt, wrow, s), *v = d + s * stride + r0;
             if (exact) {
-                float p = zf_round_to(t, zf_round_to(t, v) * w);
-                acc = s == 0 ? p : zf_round_to(t, acc + p);
+                for (int64_t r = 0; r < len; r++) {
+                    float p = zf_round_to(t, zf_round_to(t, v[r]) * w);
+                    acc[r] = s == 0 ? p : zf_round_to(t, acc[r] + p);
+                }
+            } else if (s == 0) {
+                for (int64_t r = 0; r < len; r++) acc[r] = v[r] * w;
             } else {
-                acc = s == 0 ? v * w : acc + v * w;
+                for (int64_t r = 0; r < len; r++) acc[r] = acc[r] + v[r] * w;
             }
         }
-        zf_store(t, yrow, r, acc);
+        for (int64_t r = 0; r < len; r++) zf_store(t, yrow, r0 + r, acc[r]);
     }
 }
 
