@@ -17,8 +17,8 @@
 #include "cpu/quant.h"
 #include "cpu/selftest.h"
 
-#define ZF_QROW_CHUNK 64 /* weight rows per task, at most */
-#define ZF_QTASKS_PER_THREAD 8 /* enough tasks that the threads finish close together */
+#define ZF_QROW_CHUNK 512 /* a task's rows times its x rows (or calls) <= ZF_QNX * ZF_QROW_CHUNK */
+#define ZF_QTASKS_PER_THREAD 2 /* at least, where the rows allow: see zf_qgather_run */
 
 void zf_qx_prepare(zf_dtype t, const void *x, int64_t k, float *xf, float *xs) {
     for (int64_t i = 0; i < k; i++) xf[i] = zf_load(t, x, i);
@@ -161,7 +161,9 @@ static void engine_task(void *ctx, int64_t task) {
     int64_t rows = n - r0 < en->chunk ? n - r0 : en->chunk;
     const batch *b = &en->batches[task / en->n_chunks];
     const int64_t *pairs = en->order + b->first;
-    float d[2][ZF_QNX * ZF_QROW_CHUNK];
+    /* the task's dots (32 KB): per thread, not on a caller's stack; a task
+     * never runs inside another on the same thread */
+    static _Thread_local float d[2][ZF_QNX * ZF_QROW_CHUNK];
     const float *dp[2] = {d[0], d[1]};
     /* a batch is one expert's pairs (grouped), or one token's slots (per_token:
      * one kernel call per slot, each with its own expert) */
@@ -273,15 +275,20 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
             p += n;
         }
     }
-    /* Decode-sized calls (few batches) get smaller chunks, multiples of 8
-     * rows, so each thread takes several and none is left with a long
-     * last one. Every dot is the same whatever the chunk. */
-    int64_t want = ZF_QTASKS_PER_THREAD * zf_get_num_threads();
-    if (nb * ((w->n + ZF_QROW_CHUNK - 1) / ZF_QROW_CHUNK) < want) {
-        int64_t per = (nb * w->n + want - 1) / want;
-        per = (per + 7) / 8 * 8;
-        en.chunk = per < 16 ? 16 : per > ZF_QROW_CHUNK ? ZF_QROW_CHUNK : per;
-    }
+    /* Rows per task: as many as the task's dots buffer holds (ZF_QNX *
+     * ZF_QROW_CHUNK over its widest batch: 512 rows for one x row) while
+     * every thread still gets ZF_QTASKS_PER_THREAD tasks, cut evenly within
+     * a batch, multiples of 8. Each task starts a new run of weight memory,
+     * which the prefetchers must pick up again: one-token SmolLM2 decode ran
+     * 1.25x faster with runs of up to 512 rows than with 64 (docs/PERF-CPU.md).
+     * Every dot is the same whatever the chunk. */
+    int64_t width = 1;
+    for (int64_t b = 0; b < nb; b++) width = batches[b].n > width ? batches[b].n : width;
+    int64_t max_chunk = ZF_QNX * ZF_QROW_CHUNK / width / 8 * 8, want = ZF_QTASKS_PER_THREAD * zf_get_num_threads();
+    int64_t per = (nb * w->n + want - 1) / want, pieces = (w->n + per - 1) / per;
+    if ((w->n + pieces - 1) / pieces > max_chunk) pieces = (w->n + max_chunk - 1) / max_chunk;
+    int64_t chunk = ((w->n + pieces - 1) / pieces + 7) / 8 * 8;
+    en.chunk = chunk > max_chunk ? max_chunk : chunk;
     en.n_chunks = (w->n + en.chunk - 1) / en.chunk;
     int64_t tasks = nb * en.n_chunks;
     int64_t bytes = (g->per_token ? npairs : nb) * w->n * (zf_q_words(w) * 4) * g->nw;
