@@ -39,11 +39,14 @@ check "run missing model" 1 "$zf" run "$dir/nope.gguf" -p "x"
 for m in llama.gguf moe.gguf; do
     check "bench $m" 0 "$zf" bench "$dir/$m" -p 16 -n 8 -r 2 -o "$dir/$m.bench.json"
     has out "roofline"
+    has out "each run against the probe after it"
     check "capsule show bench $m" 0 "$zf" capsule show "$dir/$m.bench.json"
 done
 check "bench --json" 0 "$zf" bench "$dir/llama-mlx" -p 8 -n 4 -r 1 --json -o "$dir/b.json"
 has out '"kind":	"bench"'
 has out '"decode_tok_s"'
+has out '"paired_fraction"'
+has out '"bandwidth_gbps"'
 check "bench bad -r" 2 "$zf" bench "$dir/llama.gguf" -r 0
 
 printf 'The quick brown fox jumps over the lazy dog. 0123456789\n%.0s' {1..20} >"$dir/text.txt"

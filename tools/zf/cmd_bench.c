@@ -130,32 +130,46 @@ int zf_cmd_bench(int argc, char **argv) {
         goto done;
     }
     synthetic_ids(ids, p + n, cfg->vocab);
+    char msg[256];
+    const zf_gate_backend *gpu = zf_gate_backend_find("cuda");
+    if (device == ZF_DEVICE_CUDA && (!gpu ? (snprintf(msg, sizeof msg, "this zf has no CUDA bandwidth probe"), 1)
+                                          : gpu->open(msg, sizeof msg) != 0)) {
+        fprintf(stderr, "zf: %s\n", msg);
+        goto done;
+    }
     /* warm-up: pages of the mapping faulted in, kernels self-tested */
     if (one_run(lm.model, ids, p < 8 ? p : 8, n < 2 ? n : 2, logits, &pre_s[0], &dec_s[0], &dec_cpu[0])) goto failed;
+    /* The bandwidth is probed right after each repetition: on a shared
+     * machine it drifts by a third within a minute, so each run's decode
+     * rate is set against the probe beside it, and the headline fraction
+     * against the best probe of all (the conservative one). */
+    zf_gate_bw bw = {0}, bw_run[MAX_REPS];
+    double bw_best[MAX_REPS];
     for (int r = 0; r < reps; r++) {
         if (one_run(lm.model, ids, p, n, logits, &pre_s[r], &dec_s[r], &dec_cpu[r])) goto failed;
         dec_cpu[r] *= 1e3 / (double)n; /* ms per token */
         pre[r] = (double)p / pre_s[r];
         dec[r] = (double)n / dec_s[r];
         fprintf(stderr, "\rrun %d/%ld: prefill %.1f tok/s, decode %.1f tok/s   ", r + 1, reps, pre[r], dec[r]);
+        int probe = device == ZF_DEVICE_CUDA ? gpu->bandwidth(1, 1, 0, &bw_run[r], msg, sizeof msg)
+                                             : zf_cpu_bandwidth(1, 0, 4 * zf_cpu_llc_bytes(), 3, &bw_run[r], msg,
+                                                                sizeof msg);
+        if (probe != 0) {
+            fprintf(stderr, "\nzf: %s\n", msg);
+            goto done;
+        }
+        bw_best[r] = bw_run[r].gbps;
+        if (r == 0 || bw_run[r].gbps > bw.gbps) bw = bw_run[r];
     }
     fputc('\n', stderr);
-    zf_gate_bw bw;
-    char msg[256];
-    const zf_gate_backend *gpu = zf_gate_backend_find("cuda");
-    int probe;
-    if (device == ZF_DEVICE_CUDA)
-        probe = !gpu ? (snprintf(msg, sizeof msg, "this zf has no CUDA bandwidth probe"), 1)
-                     : gpu->open(msg, sizeof msg) != 0 || gpu->bandwidth(1, 1, 0, &bw, msg, sizeof msg) != 0;
-    else
-        probe = zf_cpu_bandwidth(1, 0, 4 * zf_cpu_llc_bytes(), 5, &bw, msg, sizeof msg) != 0;
-    if (probe) {
-        fprintf(stderr, "zf: %s\n", msg);
-        goto done;
-    }
     stat3 sp = stats(pre, (int)reps), sd = stats(dec, (int)reps), sc = stats(dec_cpu, (int)reps);
+    stat3 sbw = stats(bw_best, (int)reps);
+    bw.median_gbps = sbw.median; /* of the runs' probes */
+    bw.reps = (int)reps * bw_run[0].reps;
     double bytes = (double)zf_model_weight_bytes_per_token(lm.model);
-    double eff_gbps = bytes * sd.median / 1e9, fraction = eff_gbps / bw.gbps;
+    double eff_gbps = bytes * sd.median / 1e9, fraction = eff_gbps / bw.gbps, paired_v[MAX_REPS];
+    for (int r = 0; r < reps; r++) paired_v[r] = bytes * dec[r] / 1e9 / bw_best[r];
+    stat3 paired = stats(paired_v, (int)reps);
     char sha[65] = "";
     zf_model_file_sha256(lm.file, sha);
 
@@ -184,6 +198,8 @@ int zf_cmd_bench(int argc, char **argv) {
         cJSON_AddNumberToObject(ro, "prefill_s", pre_s[r]);
         cJSON_AddNumberToObject(ro, "decode_s", dec_s[r]);
         cJSON_AddNumberToObject(ro, "decode_cpu_ms_per_token", dec_cpu[r]);
+        cJSON_AddNumberToObject(ro, "bandwidth_gbps", bw_best[r]);
+        cJSON_AddNumberToObject(ro, "roofline_fraction", paired_v[r]);
         cJSON_AddItemToArray(runs, ro);
     }
     cJSON *med = cJSON_AddObjectToObject(cap, "medians");
@@ -199,6 +215,7 @@ int zf_cmd_bench(int argc, char **argv) {
     cJSON_AddNumberToObject(roof, "decode_gbps", eff_gbps);
     cJSON_AddNumberToObject(roof, "fraction", fraction);
     cJSON_AddNumberToObject(roof, "decode_tok_s_bound", bw.gbps * 1e9 / bytes);
+    add_stat(roof, "paired_fraction", paired);
     char path[512], iso[32], compact[32], err[256];
     zf_capsule_timestamps(iso, compact);
     if (out_s) snprintf(path, sizeof path, "%s", out_s);
@@ -223,9 +240,12 @@ int zf_cmd_bench(int argc, char **argv) {
             printf("decode    %8.2f ms of CPU time per token, all threads, median [%.2f .. %.2f]\n", sc.median,
                    sc.min, sc.max);
         printf("weights   %.2f MB read per decoded token\n", bytes / 1e6);
-        printf("bandwidth %.1f GB/s (best of %d; median %.1f; %s)\n", bw.gbps, bw.reps, bw.median_gbps, bw.pattern);
-        printf("roofline  decode moves %.1f GB/s of weights = %.0f%% of the measured bandwidth (bound %.1f tok/s)\n",
-               eff_gbps, 100.0 * fraction, bw.gbps * 1e9 / bytes);
+        printf("bandwidth %.1f GB/s (best of %d passes, %d after each run; median of the runs' best %.1f; %s)\n", bw.gbps,
+               bw.reps, bw_run[0].reps, bw.median_gbps, bw.pattern);
+        printf("roofline  decode moves %.1f GB/s of weights = %.0f%% of the best bandwidth measured (bound %.1f tok/s);\n"
+               "          each run against the probe after it: %.0f%% median [%.0f%% .. %.0f%%]\n",
+               eff_gbps, 100.0 * fraction, bw.gbps * 1e9 / bytes, 100.0 * paired.median, 100.0 * paired.min,
+               100.0 * paired.max);
         if (written) printf("capsule   %s\n", path);
     }
     status = 0;
