@@ -168,6 +168,8 @@ static int timed(const zf_gate_backend *be, zf_gate_call_fn call, void *ctx, int
 int zf_gate_time_pair(const zf_gate_backend *be, const zf_gate_pair *p, const zf_gate_plan *plan, double bytes,
                       double bw_gbps, cJSON *o, char *msg, size_t msg_size) {
     double t;
+    zf_gate_bw before, after;
+    if (be->bandwidth(p->bw_reads, p->bw_writes, 1, &before, msg, msg_size) != 0) return -1;
     /* warm-up, and the batch size: at least one pass over every set and
      * about min_batch_s of the fused op */
     if (timed(be, p->stock, p->stock_ctx, p->sets, p->sets, &t, msg, msg_size) ||
@@ -188,6 +190,8 @@ int zf_gate_time_pair(const zf_gate_backend *be, const zf_gate_pair *p, const zf
         b[r] = t / n;
         ratio[r] = b[r] / a[r];
     }
+    if (be->bandwidth(p->bw_reads, p->bw_writes, 1, &after, msg, msg_size) != 0) return -1;
+    double paired_gbps = before.gbps > after.gbps ? before.gbps : after.gbps;
     stats fa = stats_of(a, plan->reps), st = stats_of(b, plan->reps), ra = stats_of(ratio, plan->reps);
     double gbps = bytes / fa.median / 1e9, stock_gbps = bytes / st.median / 1e9;
     const char *verdict = "not worth it", *reason = "the difference is within the spread";
@@ -210,6 +214,8 @@ int zf_gate_time_pair(const zf_gate_backend *be, const zf_gate_pair *p, const zf
     cJSON_AddNumberToObject(o, "stock_gbps", stock_gbps);
     cJSON_AddNumberToObject(o, "bandwidth_fraction", gbps / bw_gbps);
     cJSON_AddNumberToObject(o, "stock_bandwidth_fraction", stock_gbps / bw_gbps);
+    cJSON_AddNumberToObject(o, "paired_bandwidth_gbps", paired_gbps);
+    cJSON_AddNumberToObject(o, "paired_bandwidth_fraction", gbps / paired_gbps);
     cJSON_AddStringToObject(o, "verdict", verdict);
     cJSON_AddStringToObject(o, "reason", reason);
     return 0;
@@ -238,7 +244,7 @@ static int measure_shape(shape *s, const zf_gate_plan *plan, double bw_gbps, con
                          char *msg, size_t msg_size) {
     zf_stream *stream = s->be->stream();
     call_ctx fused = {s, {ZF_FIDELITY_AUTO, stream}}, stock = {s, {ZF_FIDELITY_AUTO, stream}};
-    zf_gate_pair p = {call_op, call_stock, &fused, &stock, s->sets};
+    zf_gate_pair p = {call_op, call_stock, &fused, &stock, s->sets, s->op->reads, s->op->writes};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "rows", (double)s->rows);
     cJSON_AddNumberToObject(o, "cols", (double)s->cols);

@@ -88,13 +88,17 @@ typedef struct zf_gate_pair {
     zf_gate_call_fn fused, stock;
     void *fused_ctx, *stock_ctx;
     int sets;
+    int bw_reads, bw_writes; /* the roofline's stream, probed again around this shape */
 } zf_gate_pair;
 
 /* Warm-up, then plan->reps batches of fused and stock interleaved A B A B;
  * adds to `row` bytes, buffer_sets, calls_per_rep, the fused and stock
  * median/min/max in us, the speedup and its spread, GB/s for `bytes` per
- * call and its fraction of bw_gbps, and the shape's verdict and reason.
- * 0, or -1 with the reason in msg. */
+ * call and its fraction of bw_gbps, and the shape's verdict and reason;
+ * then the bandwidth of the pair's stream probed just before and just
+ * after the shape (the better of the two) and the fused GB/s over it: on a
+ * shared machine the bandwidth drifts between the sweep's start and a
+ * shape. 0, or -1 with the reason in msg. */
 int zf_gate_time_pair(const zf_gate_backend *be, const zf_gate_pair *p, const zf_gate_plan *plan, double bytes,
                       double bw_gbps, cJSON *row, char *msg, size_t msg_size);
 

@@ -293,7 +293,7 @@ static int run_tokens(const pool *p, const moe_op *op, int64_t T, const int32_t 
     if (rc == 0) {
         zf_stream *st = p->be->stream();
         call_ctx fused = {s, {ZF_FIDELITY_AUTO, st}}, stock = {s, {ZF_FIDELITY_STOCK, st}};
-        zf_gate_pair pair = {call_op, call_op, &fused, &stock, s->sets};
+        zf_gate_pair pair = {call_op, call_op, &fused, &stock, s->sets, 2, 0}; /* the read stream, as at the start */
         double distinct, wb = weight_bytes(s, &distinct);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "rows", (double)T);

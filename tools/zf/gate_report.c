@@ -21,8 +21,9 @@ void zf_gate_print(const cJSON *cap, FILE *f) {
     fprintf(f, "memory bandwidth  %.1f GB/s (best; median %.1f) for %s\n", zf_cj_num(bw, "gbps"),
             zf_cj_num(bw, "median_gbps"), zf_cj_str(bw, "pattern"));
     fprintf(f, "                  %.1f GB/s for %s\n\n", zf_cj_num(bw, "read_gbps"), zf_cj_str(bw, "read_pattern"));
-    fprintf(f, "  %6s %6s %-6s %9s %4s  %-26s %-26s %-19s %8s %6s  %s\n", "rows", "cols", "kind", "MB/call", "sets",
-            "fused us median (min-max)", "stock us median (min-max)", "speedup (min-max)", "GB/s", "of bw", "verdict");
+    fprintf(f, "  %6s %6s %-6s %9s %4s  %-26s %-26s %-19s %8s %6s %6s  %s\n", "rows", "cols", "kind", "MB/call", "sets",
+            "fused us median (min-max)", "stock us median (min-max)", "speedup (min-max)", "GB/s", "of bw", "paired",
+            "verdict");
     const cJSON *r;
     cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(cap, "rows")) {
         char fu[40], su[40], sp[40];
@@ -32,9 +33,12 @@ void zf_gate_print(const cJSON *cap, FILE *f) {
                  zf_cj_num(r, "stock_max_us"));
         snprintf(sp, sizeof sp, "%.2fx (%.2f-%.2f)", zf_cj_num(r, "speedup"), zf_cj_num(r, "speedup_min"),
                  zf_cj_num(r, "speedup_max"));
-        fprintf(f, "  %6.0f %6.0f %-6s %9.3f %4.0f  %-26s %-26s %-19s %8.1f %5.0f%%  %s\n", zf_cj_num(r, "rows"),
+        char pf[16] = "     -"; /* capsules before the paired probes have none */
+        double paired = zf_cj_num(r, "paired_bandwidth_fraction");
+        if (paired == paired) snprintf(pf, sizeof pf, "%5.0f%%", 100.0 * paired);
+        fprintf(f, "  %6.0f %6.0f %-6s %9.3f %4.0f  %-26s %-26s %-19s %8.1f %5.0f%% %6s  %s\n", zf_cj_num(r, "rows"),
                 zf_cj_num(r, "cols"), zf_cj_str(r, "kind"), zf_cj_num(r, "bytes") / 1e6, zf_cj_num(r, "buffer_sets"),
-                fu, su, sp, zf_cj_num(r, "fused_gbps"), 100.0 * zf_cj_num(r, "bandwidth_fraction"),
+                fu, su, sp, zf_cj_num(r, "fused_gbps"), 100.0 * zf_cj_num(r, "bandwidth_fraction"), pf,
                 zf_cj_str(r, "verdict"));
     }
     fprintf(f, "\noverall: %s (%s)\n", zf_cj_str(cap, "verdict"), zf_cj_str(cap, "verdict_reason"));
