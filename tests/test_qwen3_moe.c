@@ -50,20 +50,31 @@ static void moe_build(tiny *t, int norm_topk, zf_dtype router_dt, int float_expe
 enum { T = 19 };
 
 /* Fresh tokens whose float64 routing is at least 0.05 in logit away from a
- * tie everywhere, so f32 rounding cannot flip an expert choice. */
-static void draw_tokens(const tiny *t, int32_t *tok, double *ref) {
+ * tie everywhere, so f32 rounding cannot flip an expert choice; 0 if 50
+ * draws found none (some random models route too close to a tie). */
+static int draw_tokens(const tiny *t, int32_t *tok, double *ref) {
     for (int tries = 0; tries < 50; tries++) {
         for (int i = 0; i < T; i++) tok[i] = (int32_t)(zt_rand() % (uint64_t)t->cfg.vocab);
         double margin;
         tiny_reference(t, tok, T, ref, &margin);
-        if (margin > 0.05) return;
+        if (margin > 0.05) return 1;
     }
-    ZT_CHECK(0, "no token sequence with a clear routing in 50 draws");
+    return 0;
 }
 
 static void test_forward(int norm_topk, zf_dtype router_dt, zf_dtype act) {
     tiny t;
     moe_build(&t, norm_topk, router_dt, 0);
+    int32_t tok[T];
+    double *ref = malloc((size_t)(T * t.cfg.vocab) * 8);
+    int found = draw_tokens(&t, tok, ref);
+    for (int model = 1; model < 5 && !found; model++) { /* another random model */
+        tiny_free(&t);
+        moe_build(&t, norm_topk, router_dt, 0);
+        found = draw_tokens(&t, tok, ref);
+    }
+    ZT_CHECK(found, "no token sequence with a clear routing in 50 draws on each of 5 random models");
+    if (!found) { free(ref); tiny_free(&t); return; }
     zf_weight_source src = {&t, tiny_weight, tiny_has};
     zf_model_opts o = zf_model_opts_default();
     o.act_dtype = act;
@@ -71,12 +82,9 @@ static void test_forward(int norm_topk, zf_dtype router_dt, zf_dtype act) {
     ZT_OK(zf_model_create(&t.cfg, &src, &o, &m));
     o.max_batch = 3;
     ZT_OK(zf_model_create(&t.cfg, &src, &o, &m3));
-    if (!m || !m3) { zf_model_destroy(m); tiny_free(&t); return; }
+    if (!m || !m3) { zf_model_destroy(m); free(ref); tiny_free(&t); return; }
     int64_t Vc = t.cfg.vocab;
-    int32_t tok[T];
     float *all = malloc((size_t)(T * Vc) * 4), *other = malloc((size_t)(T * Vc) * 4), *last = malloc((size_t)Vc * 4);
-    double *ref = malloc((size_t)(T * Vc) * 8);
-    draw_tokens(&t, tok, ref);
     ZT_OK(zf_model_forward(m, tok, T, 1, all));
     char what[96];
     snprintf(what, sizeof what, "tiny qwen3_moe (norm_topk %d, router %s, act %s)", norm_topk, zf_dtype_name(router_dt),

@@ -17,7 +17,7 @@
 #include "cpu/quant.h"
 #include "cpu/selftest.h"
 
-#define ZF_QROW_CHUNK 512 /* a task's rows times its x rows (or calls) <= ZF_QNX * ZF_QROW_CHUNK */
+#define ZF_QTASK_DOTS 4096    /* a task's dots, rows x its x rows (or calls), at most */
 #define ZF_QTASKS_PER_THREAD 2 /* at least, where the rows allow: see zf_qgather_run */
 
 void zf_qx_prepare(zf_dtype t, const void *x, int64_t k, float *xf, float *xs) {
@@ -163,7 +163,7 @@ static void engine_task(void *ctx, int64_t task) {
     const int64_t *pairs = en->order + b->first;
     /* the task's dots (32 KB): per thread, not on a caller's stack; a task
      * never runs inside another on the same thread */
-    static _Thread_local float d[2][ZF_QNX * ZF_QROW_CHUNK];
+    static _Thread_local float d[2][ZF_QTASK_DOTS];
     const float *dp[2] = {d[0], d[1]};
     /* a batch is one expert's pairs (grouped), or one token's slots (per_token:
      * one kernel call per slot, each with its own expert) */
@@ -245,7 +245,7 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
         for (int64_t i = 0; i < g->m; i++)
             for (int64_t j = 0; j < g->slots; j++)
                 ids[i * g->slots + j] = ((const int32_t *)g->ids->data)[i * g->ids->stride[0] + j];
-    engine en = {g, g->ids ? ids : NULL, order, batches, ZF_QROW_CHUNK, 0, xf, xs, NULL, NULL, 0};
+    engine en = {g, g->ids ? ids : NULL, order, batches, 0, 0, xf, xs, NULL, NULL, 0};
     _Alignas(64) unsigned char xq_small[ZF_QSMALL_PREP];
     void *xq_heap = NULL;
     const zf_qprep *pp = zf_qprep_of(g->dot);
@@ -275,16 +275,16 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
             p += n;
         }
     }
-    /* Rows per task: as many as the task's dots buffer holds (ZF_QNX *
-     * ZF_QROW_CHUNK over its widest batch: 512 rows for one x row) while
-     * every thread still gets ZF_QTASKS_PER_THREAD tasks, cut evenly within
-     * a batch, multiples of 8. Each task starts a new run of weight memory,
-     * which the prefetchers must pick up again: one-token SmolLM2 decode ran
-     * 1.25x faster with runs of up to 512 rows than with 64 (docs/PERF-CPU.md).
-     * Every dot is the same whatever the chunk. */
+    /* Rows per task: as many as its dots tile holds (ZF_QTASK_DOTS over the
+     * widest batch: 4096 rows for one x row, 512 for 8) while every thread
+     * still gets ZF_QTASKS_PER_THREAD tasks, cut evenly within a batch,
+     * multiples of 8. Each task starts a new run of weight memory, which the
+     * prefetchers must pick up again: one-token decode ran faster with runs
+     * of up to 4096 rows than with 64 (docs/PERF-CPU.md, session 7). Every
+     * dot is the same whatever the chunk. */
     int64_t width = 1;
     for (int64_t b = 0; b < nb; b++) width = batches[b].n > width ? batches[b].n : width;
-    int64_t max_chunk = ZF_QNX * ZF_QROW_CHUNK / width / 8 * 8, want = ZF_QTASKS_PER_THREAD * zf_get_num_threads();
+    int64_t max_chunk = ZF_QTASK_DOTS / width / 8 * 8, want = ZF_QTASKS_PER_THREAD * zf_get_num_threads();
     int64_t per = (nb * w->n + want - 1) / want, pieces = (w->n + per - 1) / per;
     if ((w->n + pieces - 1) / pieces > max_chunk) pieces = (w->n + max_chunk - 1) / max_chunk;
     int64_t chunk = ((w->n + pieces - 1) / pieces + 7) / 8 * 8;
