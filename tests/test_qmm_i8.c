@@ -211,11 +211,15 @@ int main(void) {
             check_case(bits_list[bi], gs, xt, st, 1 + 2 * (int64_t)(zt_rand() % 2), n, k);
         }
     /* 5 rows of 1 .. 20 blocks: every way an 8-block stretch can cross from
-     * one row into the next, the last row's masked end, and the per-row path
-     * (fewer than 8 blocks) */
+     * one row into the next, the last row's masked end, the per-row path
+     * (fewer than 8 blocks), and rows of whole stretches (8, 16) */
     for (int64_t nb = 1; nb <= 20; nb++)
         for (int bits = 4; bits <= 8; bits += 4)
             check_case(bits, 32, ZF_DTYPE_BF16, (zf_dtype)(nb % 3), 1, 5, 32 * nb);
+    /* rows of whole stretches: groups of 8 rows summed together, then the rest */
+    for (int64_t nb = 8; nb <= 24; nb += 8)
+        for (int bits = 4; bits <= 8; bits += 4)
+            check_case(bits, 32 << (nb / 8 - 1), ZF_DTYPE_BF16, (zf_dtype)(nb % 3), 2, 19, 32 * nb);
     /* the fused MoE ops: Qwen3-30B-A3B-like k (group 64), odd n and k */
     for (int bits = 4; bits <= 8; bits += 4)
         for (int th = 1; th <= 2; th++) {

@@ -255,20 +255,58 @@ INLINE void dot_rows_joined(const zf_qrows *w, i8_layout L, const xq8 *x, int64_
     }
 }
 
-/* The joined walk for the layouts real models use, constants folded in
- * (MLX 4-bit group 64 with bf16 scales; GGUF Q4_0/Q4_1 and Q8_0 as group
- * 32 with f16 scales), and for any other. */
-static void joined_q4_g64_bf16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
-    dot_rows_joined(w, (i8_layout){4, 1, ZF_DTYPE_BF16, 2}, x, nb, out);
+/* 8 row sums at once: the lanes of acc[i] add up to row i's result. */
+INLINE __m256 hsum8(const __m256 *acc) {
+    __m256 u0 = _mm256_hadd_ps(_mm256_hadd_ps(acc[0], acc[1]), _mm256_hadd_ps(acc[2], acc[3]));
+    __m256 u1 = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
+    /* u0: rows 0-3 of the low 128-bit halves | of the high ones; u1 rows 4-7 */
+    return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
-static void joined_q4_g32_f16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
-    dot_rows_joined(w, (i8_layout){4, 0, ZF_DTYPE_F16, 2}, x, nb, out);
+
+/* Rows of whole stretches (nb a multiple of 8): each row's own
+ * accumulator, and the horizontal sums of 8 rows in one go (hsum8) instead
+ * of one per row, which is a tenth of a k = 768 row's work. */
+INLINE void dot_rows_whole(const zf_qrows *w, i8_layout L, const xq8 *x, int64_t nb, float *out) {
+    const size_t cb = (size_t)L.bits * 4;
+    const uint8_t *p = (const uint8_t *)w->packed;
+    int64_t r = 0, G = 0; /* row, stream block */
+    for (; r < w->rows; r += I8_STRETCH) {
+        const int group = w->rows - r < I8_STRETCH ? (int)(w->rows - r) : I8_STRETCH;
+        __m256 acc[I8_STRETCH];
+        for (int i = 0; i < group; i++) {
+            __m256 a = _mm256_setzero_ps();
+            for (int64_t j = 0; j < nb; j += I8_STRETCH, G += I8_STRETCH) {
+                const uint8_t *c = p + G * cb;
+                for (size_t l = 0; l < cb * I8_STRETCH; l += 64) _mm_prefetch((const char *)c + l + I8_AHEAD, _MM_HINT_T0);
+                a = _mm256_add_ps(a, stretch_share(w, L, c, x, j, G));
+            }
+            acc[i] = a;
+        }
+        if (group == I8_STRETCH) _mm256_storeu_ps(out + r, hsum8(acc));
+        else
+            for (int i = 0; i < group; i++) out[r + i] = hsum(acc[i]);
+    }
 }
-static void joined_q8_g32_f16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
-    dot_rows_joined(w, (i8_layout){8, 0, ZF_DTYPE_F16, 2}, x, nb, out);
+
+/* The walks (rows of whole stretches, or the joined stream) for the
+ * layouts real models use, constants folded in (MLX 4-bit group 64 with
+ * bf16 scales; GGUF Q4_0/Q4_1 and Q8_0 as group 32 with f16 scales), and
+ * for any other. */
+static void walk_q4_g64_bf16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
+    if (nb % I8_STRETCH == 0) dot_rows_whole(w, (i8_layout){4, 1, ZF_DTYPE_BF16, 2}, x, nb, out);
+    else dot_rows_joined(w, (i8_layout){4, 1, ZF_DTYPE_BF16, 2}, x, nb, out);
 }
-static void joined_any(const zf_qrows *w, i8_layout L, const xq8 *x, int64_t nb, float *out) {
-    dot_rows_joined(w, L, x, nb, out);
+static void walk_q4_g32_f16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
+    if (nb % I8_STRETCH == 0) dot_rows_whole(w, (i8_layout){4, 0, ZF_DTYPE_F16, 2}, x, nb, out);
+    else dot_rows_joined(w, (i8_layout){4, 0, ZF_DTYPE_F16, 2}, x, nb, out);
+}
+static void walk_q8_g32_f16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
+    if (nb % I8_STRETCH == 0) dot_rows_whole(w, (i8_layout){8, 0, ZF_DTYPE_F16, 2}, x, nb, out);
+    else dot_rows_joined(w, (i8_layout){8, 0, ZF_DTYPE_F16, 2}, x, nb, out);
+}
+static void walk_any(const zf_qrows *w, i8_layout L, const xq8 *x, int64_t nb, float *out) {
+    if (nb % I8_STRETCH == 0) dot_rows_whole(w, L, x, nb, out);
+    else dot_rows_joined(w, L, x, nb, out);
 }
 
 /* One row that the joined walk cannot take (fewer than 8 blocks, or an
@@ -304,10 +342,10 @@ static void walk(const zf_qrows *w, const xq8 *x, float *out) {
         for (int64_t r = 0; r < w->rows; r++) out[r] = dot_row(w, L, r, x, nb);
         return;
     }
-    if (L.bits == 4 && L.gshift == 1 && L.sdt == ZF_DTYPE_BF16) joined_q4_g64_bf16(w, x, nb, out);
-    else if (L.bits == 4 && L.gshift == 0 && L.sdt == ZF_DTYPE_F16) joined_q4_g32_f16(w, x, nb, out);
-    else if (L.bits == 8 && L.gshift == 0 && L.sdt == ZF_DTYPE_F16) joined_q8_g32_f16(w, x, nb, out);
-    else joined_any(w, L, x, nb, out);
+    if (L.bits == 4 && L.gshift == 1 && L.sdt == ZF_DTYPE_BF16) walk_q4_g64_bf16(w, x, nb, out);
+    else if (L.bits == 4 && L.gshift == 0 && L.sdt == ZF_DTYPE_F16) walk_q4_g32_f16(w, x, nb, out);
+    else if (L.bits == 8 && L.gshift == 0 && L.sdt == ZF_DTYPE_F16) walk_q8_g32_f16(w, x, nb, out);
+    else walk_any(w, L, x, nb, out);
 }
 
 void zf_avx2_qdot_i8(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out) {
