@@ -216,6 +216,12 @@ int main(void) {
     for (int64_t nb = 1; nb <= 20; nb++)
         for (int bits = 4; bits <= 8; bits += 4)
             check_case(bits, 32, ZF_DTYPE_BF16, (zf_dtype)(nb % 3), 1, 5, 32 * nb);
+    /* several x rows over 150 weight rows: rows straddling stretches (11
+     * blocks: the joined stream for 8-bit) and whole ones (16) */
+    for (int bits = 4; bits <= 8; bits += 4) {
+        check_case(bits, 32, ZF_DTYPE_BF16, ZF_DTYPE_F16, 3, 150, 32 * 11);
+        check_case(bits, 64, ZF_DTYPE_F32, ZF_DTYPE_BF16, 5, 150, 32 * 16);
+    }
     /* rows of whole stretches: groups of 8 rows summed together, then the rest */
     for (int64_t nb = 8; nb <= 24; nb += 8)
         for (int bits = 4; bits <= 8; bits += 4)
