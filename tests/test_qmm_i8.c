@@ -231,6 +231,7 @@ int main(void) {
         for (int th = 1; th <= 2; th++) {
             ZT_OK(zf_set_num_threads(th));
             check_swiglu(bits, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 1, 17, 2048);
+            check_swiglu(bits, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 4, 17, 1024); /* experts shared by tokens */
             check_swiglu(bits, 32, (zf_dtype)(zt_rand() % 3), (zf_dtype)(zt_rand() % 3), 3, 9, 32 * 13);
             check_combine(bits, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 1, 21, 768);
             check_combine(bits, 32, (zf_dtype)(zt_rand() % 3), (zf_dtype)(zt_rand() % 3), 3, 7, 32 * 11);

@@ -130,22 +130,46 @@ INLINE __m256 load_blocks(zf_dtype t, const void *p, int gshift) {
     return _mm256_permutevar8x32_ps(g, idx);
 }
 
-/* The 8 integer block dots of one 4-bit stretch (128 bytes of codes), in block order. */
+/* The 8 int32 block dots of a 4-bit stretch from its four vectors of int16
+ * pair sums: two more pairwise sums (|.| <= 4 * 15 * 127 each, so they stay
+ * below 2^15), then one to int32; per 128-bit lane blocks [0 2 4 6] low,
+ * [1 3 5 7] high, put in block order. */
+INLINE __m256i reduce4(const __m256i *v) {
+    __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(v[0], v[1]), _mm256_hadd_epi16(v[2], v[3]));
+    h = _mm256_madd_epi16(h, _mm256_set1_epi16(1));
+    return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* Codes 32i .. 32i+31 of a 4-bit stretch against x's pair-ordered codes:
+ * blocks 2i (low 128 bits) and 2i+1 (high), 8 int16 pair sums each. */
+INLINE __m256i pairs4(__m256i lo, __m256i hi, const int8_t *xq, int i) {
+    return _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_load_si256((const __m256i *)(xq + 64 * i))),
+                            _mm256_maddubs_epi16(hi, _mm256_load_si256((const __m256i *)(xq + 64 * i + 32))));
+}
+
+/* The 8 integer block dots of one 4-bit stretch (128 bytes of codes), in
+ * block order; stretch4_x2 gives two x rows' from one pass over the codes
+ * (the same operations for each, so the same values). */
 INLINE __m256i stretch4(const uint8_t *w, const int8_t *xq) {
-    const __m256i m4 = _mm256_set1_epi8(15), ones = _mm256_set1_epi16(1);
+    const __m256i m4 = _mm256_set1_epi8(15);
     __m256i v[4];
-    for (int i = 0; i < 4; i++) { /* blocks 2i (low 128 bits) and 2i+1 (high): 8 int16 each */
+    for (int i = 0; i < 4; i++) {
+        __m256i c = _mm256_loadu_si256((const __m256i *)(w + 32 * i));
+        v[i] = pairs4(_mm256_and_si256(c, m4), _mm256_and_si256(_mm256_srli_epi16(c, 4), m4), xq, i);
+    }
+    return reduce4(v);
+}
+INLINE void stretch4_x2(const uint8_t *w, const int8_t *xq0, const int8_t *xq1, __m256i *d0, __m256i *d1) {
+    const __m256i m4 = _mm256_set1_epi8(15);
+    __m256i v0[4], v1[4];
+    for (int i = 0; i < 4; i++) {
         __m256i c = _mm256_loadu_si256((const __m256i *)(w + 32 * i));
         __m256i lo = _mm256_and_si256(c, m4), hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), m4);
-        v[i] = _mm256_add_epi16(_mm256_maddubs_epi16(lo, _mm256_load_si256((const __m256i *)(xq + 64 * i))),
-                                _mm256_maddubs_epi16(hi, _mm256_load_si256((const __m256i *)(xq + 64 * i + 32))));
+        v0[i] = pairs4(lo, hi, xq0, i);
+        v1[i] = pairs4(lo, hi, xq1, i);
     }
-    /* int16 pair sums (|.| <= 4 * 15 * 127 each, so two more pairwise
-     * additions stay below 2^15), then one to int32; per 128-bit lane
-     * blocks [0 2 4 6] low, [1 3 5 7] high */
-    __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(v[0], v[1]), _mm256_hadd_epi16(v[2], v[3]));
-    h = _mm256_madd_epi16(h, ones);
-    return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    *d0 = reduce4(v0);
+    *d1 = reduce4(v1);
 }
 
 /* The same for one 8-bit stretch (256 bytes): codes c in 0..255 enter as
@@ -209,13 +233,18 @@ typedef struct i8_layout {
 /* A stretch's f32 shares of y, lane by lane: (S · a) · s + b · X, for
  * codes at c, x blocks j .. j+7 and the scales and biases of blocks G ..
  * G+7 of the call's rows (contiguous across rows; ss: bytes per scale). */
+/* The f32 share of x blocks j .. j+7 from their integer dots d, the blocks'
+ * scales s and biases b. */
+INLINE __m256 share(__m256i d, __m256 s, __m256 b, const xq8 *x, int64_t j) {
+    __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_loadu_ps(x->a + j));
+    return _mm256_fmadd_ps(t, s, _mm256_mul_ps(b, _mm256_loadu_ps(x->sum + j)));
+}
+
 INLINE __m256 stretch_share(const zf_qrows *w, i8_layout L, const uint8_t *c, const xq8 *x, int64_t j, int64_t G) {
     size_t g = (size_t)(G >> L.gshift) * L.ss;
     __m256 s = load_blocks(L.sdt, (const char *)w->scales + g, L.gshift);
     __m256 b = load_blocks(L.sdt, (const char *)w->biases + g, L.gshift);
-    __m256i d = L.bits == 4 ? stretch4(c, x->q + j * ZF_QBLOCK) : stretch8(c, x, j);
-    __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_loadu_ps(x->a + j));
-    return _mm256_fmadd_ps(t, s, _mm256_mul_ps(b, _mm256_loadu_ps(x->sum + j)));
+    return share(L.bits == 4 ? stretch4(c, x->q + j * ZF_QBLOCK) : stretch8(c, x, j), s, b, x, j);
 }
 
 /* All rows of the call as one stream of blocks, 8 at a time whatever the
@@ -285,6 +314,41 @@ INLINE void dot_rows_whole(const zf_qrows *w, i8_layout L, const xq8 *x, int64_t
         if (group == I8_STRETCH) _mm256_storeu_ps(out + r, hsum8(acc));
         else
             for (int i = 0; i < group; i++) out[r + i] = hsum(acc[i]);
+    }
+}
+
+/* dot_rows_whole for two x rows at once (4-bit): each stretch's codes,
+ * scales and biases are loaded and split once for both. Each x row's
+ * values are those of its own walk. */
+INLINE void dot_rows_whole_x2(const zf_qrows *w, i8_layout L, const xq8 *x0, const xq8 *x1, int64_t nb, float *out0,
+                              float *out1) {
+    const size_t cb = (size_t)L.bits * 4;
+    const uint8_t *p = (const uint8_t *)w->packed;
+    int64_t r = 0, G = 0;
+    for (; r < w->rows; r += I8_STRETCH) {
+        const int group = w->rows - r < I8_STRETCH ? (int)(w->rows - r) : I8_STRETCH;
+        __m256 acc0[I8_STRETCH], acc1[I8_STRETCH];
+        for (int i = 0; i < group; i++) {
+            __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+            for (int64_t j = 0; j < nb; j += I8_STRETCH, G += I8_STRETCH) {
+                const uint8_t *c = p + G * cb;
+                for (size_t l = 0; l < cb * I8_STRETCH; l += 64) _mm_prefetch((const char *)c + l + I8_AHEAD, _MM_HINT_T0);
+                size_t g = (size_t)(G >> L.gshift) * L.ss;
+                __m256 s = load_blocks(L.sdt, (const char *)w->scales + g, L.gshift);
+                __m256 b = load_blocks(L.sdt, (const char *)w->biases + g, L.gshift);
+                __m256i d0, d1;
+                stretch4_x2(c, x0->q + j * ZF_QBLOCK, x1->q + j * ZF_QBLOCK, &d0, &d1);
+                a0 = _mm256_add_ps(a0, share(d0, s, b, x0, j));
+                a1 = _mm256_add_ps(a1, share(d1, s, b, x1, j));
+            }
+            acc0[i] = a0, acc1[i] = a1;
+        }
+        if (group == I8_STRETCH) {
+            _mm256_storeu_ps(out0 + r, hsum8(acc0));
+            _mm256_storeu_ps(out1 + r, hsum8(acc1));
+        } else {
+            for (int i = 0; i < group; i++) out0[r + i] = hsum(acc0[i]), out1[r + i] = hsum(acc1[i]);
+        }
     }
 }
 
@@ -371,9 +435,27 @@ int zf_avx2_qx_i8_prepare(const float *xf, int64_t k, int bits, void *out) {
     return 1;
 }
 
+/* Two x rows over 4-bit rows of whole stretches, the layouts real models
+ * use (MLX group 64 bf16; GGUF group 32 f16) and any other. */
+static void walk_x2(const zf_qrows *w, const xq8 *x0, const xq8 *x1, float *out0, float *out1) {
+    const int64_t nb = w->k / ZF_QBLOCK;
+    const i8_layout L = {4, w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2, w->sdt, zf_dtype_size(w->sdt)};
+    if (L.gshift == 1 && L.sdt == ZF_DTYPE_BF16)
+        dot_rows_whole_x2(w, (i8_layout){4, 1, ZF_DTYPE_BF16, 2}, x0, x1, nb, out0, out1);
+    else if (L.gshift == 0 && L.sdt == ZF_DTYPE_F16)
+        dot_rows_whole_x2(w, (i8_layout){4, 0, ZF_DTYPE_F16, 2}, x0, x1, nb, out0, out1);
+    else dot_rows_whole_x2(w, L, x0, x1, nb, out0, out1);
+}
+
 void zf_avx2_qdot_i8_prepared(const zf_qrows *w, int nx, const void *const *xq, float *out) {
-    for (int i = 0; i < nx; i++) {
-        const xq8 x = xq8_at(xq[i], w->k / ZF_QBLOCK);
+    const int64_t nb = w->k / ZF_QBLOCK;
+    const int pairs = w->bits == 4 && nb % I8_STRETCH == 0 ? nx / 2 : 0; /* x rows two at a time */
+    for (int i = 0; i < 2 * pairs; i += 2) {
+        const xq8 x0 = xq8_at(xq[i], nb), x1 = xq8_at(xq[i + 1], nb);
+        walk_x2(w, &x0, &x1, out + i * w->rows, out + (i + 1) * w->rows);
+    }
+    for (int i = 2 * pairs; i < nx; i++) {
+        const xq8 x = xq8_at(xq[i], nb);
         walk(w, &x, out + i * w->rows);
     }
 }
