@@ -10,9 +10,12 @@
  * A row is walked 8 blocks at a time: the 8 integer block dots are reduced
  * to one vector of 8 int32 (horizontal adds), converted once, and scaled by
  * vectors of 8 per-block a_j, scales and biases, so the per-block work is
- * the integer dot alone. The rows of a call are walked as one stream of
- * blocks (dot_rows_joined), so a row whose length is not a multiple of 8
- * blocks wastes no lanes. */
+ * the integer dot alone. Rows of whole stretches keep an accumulator each
+ * and are summed 8 at a time (dot_rows_whole; two x rows share one pass
+ * over 4-bit codes); other rows are walked as one stream of blocks
+ * (dot_rows_joined), so a row whose length is not a multiple of 8 blocks
+ * wastes no lanes. The engine prepares each x row once per call
+ * (zf_avx2_qx_i8_prepare); zf_avx2_qdot_i8 prepares its own. */
 #include <immintrin.h>
 #include <math.h>
 #include <string.h>
