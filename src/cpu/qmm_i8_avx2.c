@@ -233,20 +233,30 @@ typedef struct i8_layout {
     size_t ss; /* bytes per scale */
 } i8_layout;
 
-/* A stretch's f32 shares of y, lane by lane: (S · a) · s + b · X, for
- * codes at c, x blocks j .. j+7 and the scales and biases of blocks G ..
- * G+7 of the call's rows (contiguous across rows; ss: bytes per scale). */
+/* The layout of w's rows as the walks take it. */
+static i8_layout layout_of(const zf_qrows *w) {
+    return (i8_layout){w->bits, w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2, w->sdt, zf_dtype_size(w->sdt)};
+}
+
+/* The scales and biases of blocks G .. G+7 of the call's rows (contiguous
+ * across rows), one per block. */
+INLINE void stretch_groups(const zf_qrows *w, i8_layout L, int64_t G, __m256 *s, __m256 *b) {
+    size_t g = (size_t)(G >> L.gshift) * L.ss;
+    *s = load_blocks(L.sdt, (const char *)w->scales + g, L.gshift);
+    *b = load_blocks(L.sdt, (const char *)w->biases + g, L.gshift);
+}
+
 /* The f32 share of x blocks j .. j+7 from their integer dots d, the blocks'
- * scales s and biases b. */
+ * scales s and biases b, lane by lane: (S · a) · s + b · X. */
 INLINE __m256 share(__m256i d, __m256 s, __m256 b, const xq8 *x, int64_t j) {
     __m256 t = _mm256_mul_ps(_mm256_cvtepi32_ps(d), _mm256_loadu_ps(x->a + j));
     return _mm256_fmadd_ps(t, s, _mm256_mul_ps(b, _mm256_loadu_ps(x->sum + j)));
 }
 
+/* A stretch's f32 shares of y for codes at c, x blocks j .. j+7 and stream blocks G .. G+7. */
 INLINE __m256 stretch_share(const zf_qrows *w, i8_layout L, const uint8_t *c, const xq8 *x, int64_t j, int64_t G) {
-    size_t g = (size_t)(G >> L.gshift) * L.ss;
-    __m256 s = load_blocks(L.sdt, (const char *)w->scales + g, L.gshift);
-    __m256 b = load_blocks(L.sdt, (const char *)w->biases + g, L.gshift);
+    __m256 s, b;
+    stretch_groups(w, L, G, &s, &b);
     return share(L.bits == 4 ? stretch4(c, x->q + j * ZF_QBLOCK) : stretch8(c, x, j), s, b, x, j);
 }
 
@@ -295,6 +305,13 @@ INLINE __m256 hsum8(const __m256 *acc) {
     return _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31));
 }
 
+/* The results of `group` (<= 8) rows from their accumulators. */
+INLINE void store_rows(const __m256 *acc, int group, float *out) {
+    if (group == I8_STRETCH) _mm256_storeu_ps(out, hsum8(acc));
+    else
+        for (int i = 0; i < group; i++) out[i] = hsum(acc[i]);
+}
+
 /* Rows of whole stretches (nb a multiple of 8): each row's own
  * accumulator, and the horizontal sums of 8 rows in one go (hsum8) instead
  * of one per row, which is a tenth of a k = 768 row's work. */
@@ -314,9 +331,7 @@ INLINE void dot_rows_whole(const zf_qrows *w, i8_layout L, const xq8 *x, int64_t
             }
             acc[i] = a;
         }
-        if (group == I8_STRETCH) _mm256_storeu_ps(out + r, hsum8(acc));
-        else
-            for (int i = 0; i < group; i++) out[r + i] = hsum(acc[i]);
+        store_rows(acc, group, out + r);
     }
 }
 
@@ -336,9 +351,8 @@ INLINE void dot_rows_whole_x2(const zf_qrows *w, i8_layout L, const xq8 *x0, con
             for (int64_t j = 0; j < nb; j += I8_STRETCH, G += I8_STRETCH) {
                 const uint8_t *c = p + G * cb;
                 for (size_t l = 0; l < cb * I8_STRETCH; l += 64) _mm_prefetch((const char *)c + l + I8_AHEAD, _MM_HINT_T0);
-                size_t g = (size_t)(G >> L.gshift) * L.ss;
-                __m256 s = load_blocks(L.sdt, (const char *)w->scales + g, L.gshift);
-                __m256 b = load_blocks(L.sdt, (const char *)w->biases + g, L.gshift);
+                __m256 s, b;
+                stretch_groups(w, L, G, &s, &b);
                 __m256i d0, d1;
                 stretch4_x2(c, x0->q + j * ZF_QBLOCK, x1->q + j * ZF_QBLOCK, &d0, &d1);
                 a0 = _mm256_add_ps(a0, share(d0, s, b, x0, j));
@@ -346,12 +360,8 @@ INLINE void dot_rows_whole_x2(const zf_qrows *w, i8_layout L, const xq8 *x0, con
             }
             acc0[i] = a0, acc1[i] = a1;
         }
-        if (group == I8_STRETCH) {
-            _mm256_storeu_ps(out0 + r, hsum8(acc0));
-            _mm256_storeu_ps(out1 + r, hsum8(acc1));
-        } else {
-            for (int i = 0; i < group; i++) out0[r + i] = hsum(acc0[i]), out1[r + i] = hsum(acc1[i]);
-        }
+        store_rows(acc0, group, out0 + r);
+        store_rows(acc1, group, out1 + r);
     }
 }
 
@@ -404,7 +414,7 @@ static void prepare(const float *xf, int64_t nb, int bits, const xq8 *x) {
 
 static void walk(const zf_qrows *w, const xq8 *x, float *out) {
     const int64_t nb = w->k / ZF_QBLOCK;
-    const i8_layout L = {w->bits, w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2, w->sdt, zf_dtype_size(w->sdt)};
+    const i8_layout L = layout_of(w);
     if (!i8_joined(w->bits, nb)) {
         for (int64_t r = 0; r < w->rows; r++) out[r] = dot_row(w, L, r, x, nb);
         return;
@@ -442,7 +452,7 @@ int zf_avx2_qx_i8_prepare(const float *xf, int64_t k, int bits, void *out) {
  * use (MLX group 64 bf16; GGUF group 32 f16) and any other. */
 static void walk_x2(const zf_qrows *w, const xq8 *x0, const xq8 *x1, float *out0, float *out1) {
     const int64_t nb = w->k / ZF_QBLOCK;
-    const i8_layout L = {4, w->group_size == 32 ? 0 : w->group_size == 64 ? 1 : 2, w->sdt, zf_dtype_size(w->sdt)};
+    const i8_layout L = layout_of(w); /* 4-bit */
     if (L.gshift == 1 && L.sdt == ZF_DTYPE_BF16)
         dot_rows_whole_x2(w, (i8_layout){4, 1, ZF_DTYPE_BF16, 2}, x0, x1, nb, out0, out1);
     else if (L.gshift == 0 && L.sdt == ZF_DTYPE_F16)

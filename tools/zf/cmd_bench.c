@@ -143,7 +143,7 @@ int zf_cmd_bench(int argc, char **argv) {
      * machine it drifts by a third within a minute, so each run's decode
      * rate is set against the probe beside it, and the headline fraction
      * against the best probe of all (the conservative one). */
-    zf_gate_bw bw = {0}, bw_run[MAX_REPS];
+    zf_gate_bw bw = {0}, probe_bw;
     double bw_best[MAX_REPS];
     for (int r = 0; r < reps; r++) {
         if (one_run(lm.model, ids, p, n, logits, &pre_s[r], &dec_s[r], &dec_cpu[r])) goto failed;
@@ -151,21 +151,22 @@ int zf_cmd_bench(int argc, char **argv) {
         pre[r] = (double)p / pre_s[r];
         dec[r] = (double)n / dec_s[r];
         fprintf(stderr, "\rrun %d/%ld: prefill %.1f tok/s, decode %.1f tok/s   ", r + 1, reps, pre[r], dec[r]);
-        int probe = device == ZF_DEVICE_CUDA ? gpu->bandwidth(1, 1, 0, &bw_run[r], msg, sizeof msg)
-                                             : zf_cpu_bandwidth(1, 0, 4 * zf_cpu_llc_bytes(), 3, &bw_run[r], msg,
+        int probe = device == ZF_DEVICE_CUDA ? gpu->bandwidth(1, 1, 0, &probe_bw, msg, sizeof msg)
+                                             : zf_cpu_bandwidth(1, 0, 4 * zf_cpu_llc_bytes(), 3, &probe_bw, msg,
                                                                 sizeof msg);
         if (probe != 0) {
             fprintf(stderr, "\nzf: %s\n", msg);
             goto done;
         }
-        bw_best[r] = bw_run[r].gbps;
-        if (r == 0 || bw_run[r].gbps > bw.gbps) bw = bw_run[r];
+        bw_best[r] = probe_bw.gbps;
+        if (r == 0 || probe_bw.gbps > bw.gbps) bw = probe_bw;
     }
     fputc('\n', stderr);
     stat3 sp = stats(pre, (int)reps), sd = stats(dec, (int)reps), sc = stats(dec_cpu, (int)reps);
     stat3 sbw = stats(bw_best, (int)reps);
     bw.median_gbps = sbw.median; /* of the runs' probes */
-    bw.reps = (int)reps * bw_run[0].reps;
+    const int passes = bw.reps; /* per probe */
+    bw.reps = (int)reps * passes;
     double bytes = (double)zf_model_weight_bytes_per_token(lm.model);
     double eff_gbps = bytes * sd.median / 1e9, fraction = eff_gbps / bw.gbps, paired_v[MAX_REPS];
     for (int r = 0; r < reps; r++) paired_v[r] = bytes * dec[r] / 1e9 / bw_best[r];
@@ -241,7 +242,7 @@ int zf_cmd_bench(int argc, char **argv) {
                    sc.min, sc.max);
         printf("weights   %.2f MB read per decoded token\n", bytes / 1e6);
         printf("bandwidth %.1f GB/s (best of %d passes, %d after each run; median of the runs' best %.1f; %s)\n", bw.gbps,
-               bw.reps, bw_run[0].reps, bw.median_gbps, bw.pattern);
+               bw.reps, passes, bw.median_gbps, bw.pattern);
         printf("roofline  decode moves %.1f GB/s of weights = %.0f%% of the best bandwidth measured (bound %.1f tok/s);\n"
                "          each run against the probe after it: %.0f%% median [%.0f%% .. %.0f%%]\n",
                eff_gbps, 100.0 * fraction, bw.gbps * 1e9 / bytes, 100.0 * paired.median, 100.0 * paired.min,
