@@ -262,28 +262,48 @@ cudaError_t zf_cu_gather_qmm_swiglu_stock(const zf_cu_qargs *a, cudaStream_t s) 
     return e != cudaSuccess ? e : f;
 }
 
-/* fused: few tokens in one launch; many tokens as grouped f32 dots, then the sum */
-cudaError_t zf_cu_gather_qmm_combine_fused(const zf_cu_qargs *a, cudaStream_t s) {
-    if (!zf_cu_qgrouped(a)) return zf_cu_combine_decode_fits(a) ? zf_cu_combine_decode(a, s) : zf_cu_combine_direct(a, s);
+/* Many tokens: the f32 dots of every pair (grouped by expert; the int8
+ * tensor-core kernel for i8), then the weighted sum over slots. */
+static cudaError_t combine_by_dots(const zf_cu_qargs *a, bool i8, cudaStream_t s) {
     float *dots;
     cudaError_t e = cudaMallocAsync((void **)&dots, (size_t)(a->m * a->slots * a->w[0].n) * 4, s);
     if (e != cudaSuccess) return e;
     zf_cu_qargs d = *a;
     d.out = dots;
-    e = zf_cu_qgather(&d, ZF_QEPI_DOTS, s);
+    e = i8 ? zf_cu_qxi8(&d, ZF_QEPI_DOTS, s) : zf_cu_qgather(&d, ZF_QEPI_DOTS, s);
     if (e == cudaSuccess) e = zf_cu_combine_finish(a, dots, ZF_DTYPE_F32, s);
     cudaError_t f = cudaFreeAsync(dots, s);
     return e != cudaSuccess ? e : f;
 }
 
+/* fused: few tokens in one launch; many tokens as grouped f32 dots, then the sum */
+cudaError_t zf_cu_gather_qmm_combine_fused(const zf_cu_qargs *a, cudaStream_t s) {
+    if (!zf_cu_qgrouped(a)) return zf_cu_combine_decode_fits(a) ? zf_cu_combine_decode(a, s) : zf_cu_combine_direct(a, s);
+    return combine_by_dots(a, false, s);
+}
+
+zf_cu_i8_path zf_cu_i8_path_of(bool combine, const zf_cu_qargs *a) {
+    if (zf_cu_qxi8_fits(a)) return ZF_CU_I8_GROUPED;
+    if (!combine) return zf_cu_qi8_swiglu_fits(a) ? ZF_CU_I8_DECODE : ZF_CU_I8_NONE;
+    const bool wins = a->m >= ZF_CU_QI8_COMBINE_MIN_M; /* measured: docs/CUDA.md */
+    return wins && zf_cu_qi8_combine_fits(a) ? ZF_CU_I8_DECODE : ZF_CU_I8_NONE;
+}
+
 /* approx (edge): the int8 kernels where they fit, else the fast path */
 cudaError_t zf_cu_gather_qmm_swiglu_i8(const zf_cu_qargs *a, cudaStream_t s) {
-    return zf_cu_qi8_swiglu_fits(a) ? zf_cu_qi8_swiglu(a, s) : zf_cu_gather_qmm_swiglu_fused(a, s);
+    switch (zf_cu_i8_path_of(false, a)) {
+    case ZF_CU_I8_GROUPED: return zf_cu_qxi8(a, ZF_QEPI_SWIGLU, s);
+    case ZF_CU_I8_DECODE: return zf_cu_qi8_swiglu(a, s);
+    default: return zf_cu_gather_qmm_swiglu_fused(a, s);
+    }
 }
 
 cudaError_t zf_cu_gather_qmm_combine_i8(const zf_cu_qargs *a, cudaStream_t s) {
-    const bool wins = a->m >= ZF_CU_QI8_COMBINE_MIN_M; /* measured: docs/CUDA.md */
-    return wins && zf_cu_qi8_combine_fits(a) ? zf_cu_qi8_combine(a, s) : zf_cu_gather_qmm_combine_fused(a, s);
+    switch (zf_cu_i8_path_of(true, a)) {
+    case ZF_CU_I8_GROUPED: return combine_by_dots(a, true, s);
+    case ZF_CU_I8_DECODE: return zf_cu_qi8_combine(a, s);
+    default: return zf_cu_gather_qmm_combine_fused(a, s);
+    }
 }
 
 /* stock: gather_qmm -> T, then mul and the ascending adds (read back from T) */

@@ -78,15 +78,15 @@ int fail(char *msg, size_t size, const char *what, cudaError_t e) {
     return 1;
 }
 
-/* One gathered case: E = 3 experts of [37, 3 * gs], m tokens, 2 slots (qmm:
- * 1 expert, 1 slot), duplicate ids in token 0. */
+/* One gathered case: E = 3 experts of [37, k = 3 * gs unless given], m
+ * tokens, 2 slots (qmm: 1 expert, 1 slot), duplicate ids in token 0. */
 int qcase(const zf_variant *v, int bits, int gs, zf_dtype t, zf_dtype sdt, int64_t m, uint64_t *rng, cudaStream_t s,
-          char *msg, size_t size) {
+          char *msg, size_t size, int64_t k_given = 0) {
     const zf_op op = v->op;
     const bool qmm = op == ZF_OP_QMM, comb = op == ZF_OP_GATHER_QMM_COMBINE;
     const int nw = op == ZF_OP_GATHER_QMM_SWIGLU ? 2 : 1;
     /* approx: 16 experts, so 4 tokens of 2 slots stay per pair (the int8 kernels) */
-    const int64_t E = qmm ? 1 : v->fidelity == ZF_FIDELITY_APPROX ? 16 : 3, n = 37, k = 3 * gs, slots = qmm ? 1 : 2, words = k * bits / 32, groups = k / gs;
+    const int64_t E = qmm ? 1 : v->fidelity == ZF_FIDELITY_APPROX ? 16 : 3, n = 37, k = k_given ? k_given : 3 * gs, slots = qmm ? 1 : 2, words = k * bits / 32, groups = k / gs;
     const size_t es = zf_cu_dtype_size(t), ss = zf_cu_dtype_size(sdt);
     const int64_t xrows = comb ? m * slots : m, orows = comb || qmm ? m : m * slots;
     hd pk[2], sc[2], bi[2], x, ids, wts, out;
@@ -137,10 +137,8 @@ int qcase(const zf_variant *v, int bits, int gs, zf_dtype t, zf_dtype sdt, int64
     a.exact = v->fidelity == ZF_FIDELITY_STOCK || v->fidelity == ZF_FIDELITY_EXACT;
     /* approx runs the int8 kernels where they fit (checked against the CPU's
      * int8 variant within core/approx_close.h's rule), else the fast path (bit for bit) */
-    const bool i8 = v->fidelity == ZF_FIDELITY_APPROX &&
-                    (op == ZF_OP_GATHER_QMM_SWIGLU ? zf_cu_qi8_swiglu_fits(&a)
-                     : op == ZF_OP_GATHER_QMM_COMBINE ? m >= ZF_CU_QI8_COMBINE_MIN_M && zf_cu_qi8_combine_fits(&a)
-                                                      : false);
+    const bool i8 = v->fidelity == ZF_FIDELITY_APPROX && (op == ZF_OP_GATHER_QMM_SWIGLU || comb) &&
+                    zf_cu_i8_path_of(comb, &a) != ZF_CU_I8_NONE;
     const zf_fidelity cf = i8 ? ZF_FIDELITY_APPROX
                            : v->fidelity == ZF_FIDELITY_FAST || v->fidelity == ZF_FIDELITY_APPROX ? ZF_FIDELITY_FAST
                                                                                                   : ZF_FIDELITY_STOCK;
@@ -242,6 +240,9 @@ int zf_cu_selftest_moe(const zf_variant *v, char *msg, size_t msg_size) {
             for (int64_t m = 1; m <= 5 && !bad; m += 4) /* m = 5: 10 pairs, the grouped path */
                 bad = qcase(v, bits_list[b], gs_list[(b + m) % 3], (zf_dtype)(b % 3), (zf_dtype)((b + 1 + m) % 3), m,
                             &rng, s, msg, msg_size);
+        /* approx: 8 tokens of 2 slots over 16 experts, k = 256: the tensor-core kernel */
+        if (!bad && v->fidelity == ZF_FIDELITY_APPROX && v->op != ZF_OP_QMM && v->op != ZF_OP_GATHER_QMM)
+            bad = qcase(v, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_F16, 8, &rng, s, msg, msg_size, 256);
     }
     cudaStreamDestroy(s);
     return bad;

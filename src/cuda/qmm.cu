@@ -149,6 +149,28 @@ template <int NX, int NW> static cudaError_t qg_launch_bits(const qg_ctx &c, int
     }
 }
 
+static int64_t max_batches_of(const zf_cu_qargs *a) {
+    const int64_t np = a->m * a->slots, E = a->w[0].experts;
+    return np / ZF_CU_QNX + (E + 1 < np ? E + 1 : np);
+}
+
+size_t zf_cu_qgroup_bytes(const zf_cu_qargs *a) {
+    const int64_t E = a->w[0].experts, np = a->m * a->slots;
+    return (size_t)(2 * (E + 1) + 1 + np) * 4 + (size_t)max_batches_of(a) * 16 + 16;
+}
+
+cudaError_t zf_cu_qgroup(const zf_cu_qargs *a, void *scratch, zf_cu_qgroups *g, cudaStream_t s) {
+    const int64_t E = a->w[0].experts;
+    g->max_batches = max_batches_of(a);
+    g->batches = (int4 *)scratch; /* 16-byte aligned: cudaMallocAsync memory is 256-byte aligned */
+    int32_t *count = (int32_t *)(g->batches + g->max_batches);
+    g->ends = count + E + 1;
+    g->n_batches = g->ends + E + 1;
+    g->sorted = g->n_batches + 1;
+    return zf_cu_launch(group_kernel, dim3(1), dim3(1024), 0, s, a->ids, a->ids_stride, a->m, a->slots, E, count, g->ends,
+                        g->batches, g->n_batches, g->sorted);
+}
+
 static bool aligned(const void *p, size_t b) { return ((uintptr_t)p % b) == 0; }
 
 cudaError_t zf_cu_qgather(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s) {
@@ -177,25 +199,20 @@ cudaError_t zf_cu_qgather(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s) 
         dim3 grid(gx, (unsigned)(np < 65535 ? np : 65535));
         return two ? qg_launch_bits<1, 2>(c, a->w[0].bits, grid, s) : qg_launch_bits<1, 1>(c, a->w[0].bits, grid, s);
     }
-    /* grouped: scratch for counts, offsets, batches and the sorted pairs */
-    const int64_t E = a->w[0].experts;
-    const int64_t max_batches = np / ZF_CU_QNX + (E + 1 < np ? E + 1 : np);
-    const size_t bytes = (size_t)(2 * (E + 1) + 1 + np) * 4 + (size_t)max_batches * 16 + 16;
+    /* grouped: pairs sorted by expert, then a CTA per expert and row tile */
     char *scr;
-    cudaError_t err = cudaMallocAsync((void **)&scr, bytes, s);
+    cudaError_t err = cudaMallocAsync((void **)&scr, zf_cu_qgroup_bytes(a), s);
     if (err != cudaSuccess) return err;
-    int4 *batches = (int4 *)scr; /* cudaMallocAsync memory is 256-byte aligned */
-    int32_t *count = (int32_t *)(batches + max_batches), *start = count + E + 1, *nb = start + E + 1, *sorted = nb + 1;
-    err = zf_cu_launch(group_kernel, dim3(1), dim3(1024), 0, s, a->ids, a->ids_stride, a->m, a->slots, E, count, start,
-                       batches, nb, sorted);
+    zf_cu_qgroups gr;
+    err = zf_cu_qgroup(a, scr, &gr, s);
     if (err == cudaSuccess && zf_cu_qexpert_fits(a)) {
-        err = zf_cu_qexpert(a, epi, sorted, start, c.xvec, c.wide, s);
+        err = zf_cu_qexpert(a, epi, gr.sorted, gr.ends, c.xvec, c.wide, s);
     } else if (err == cudaSuccess) {
         c.item_mode = ITEM_BATCH;
-        c.batches = batches;
-        c.sorted = sorted;
-        c.n_batches = nb;
-        dim3 grid(gx, (unsigned)(max_batches < 65535 ? max_batches : 65535));
+        c.batches = gr.batches;
+        c.sorted = gr.sorted;
+        c.n_batches = gr.n_batches;
+        dim3 grid(gx, (unsigned)(gr.max_batches < 65535 ? gr.max_batches : 65535));
         err = two ? qg_launch_bits<ZF_CU_QNX, 2>(c, a->w[0].bits, grid, s)
                   : qg_launch_bits<ZF_CU_QNX, 1>(c, a->w[0].bits, grid, s);
     }

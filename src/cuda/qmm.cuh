@@ -69,6 +69,20 @@ static inline int zf_cu_qgrouped(const zf_cu_qargs *a) {
     return a->ids && a->m * a->slots >= a->w[0].experts && a->m * a->slots >= 2 * ZF_CU_QNX;
 }
 
+/* Pairs grouped by expert on the device (one CTA, no host sync), in
+ * scratch of zf_cu_qgroup_bytes(a) bytes (256-byte aligned): sorted holds
+ * the pair indices expert by expert, ends[e] the end of expert e's pairs
+ * (ends[E]: the pairs whose id is out of range), batches the cuts of each
+ * expert into batches of <= ZF_CU_QNX pairs ({first, count, expert or -1}),
+ * *n_batches of at most max_batches. */
+typedef struct zf_cu_qgroups {
+    int4 *batches;
+    int32_t *sorted, *ends, *n_batches;
+    int64_t max_batches;
+} zf_cu_qgroups;
+size_t zf_cu_qgroup_bytes(const zf_cu_qargs *a);
+cudaError_t zf_cu_qgroup(const zf_cu_qargs *a, void *scratch, zf_cu_qgroups *g, cudaStream_t s);
+
 /* The grouped path when an expert's chunk of x rows fits in shared memory
  * (qexpert.cu): a CTA per (expert, 32 weight rows) computes every pair of
  * that expert. sorted: pair indices grouped by expert; ends[e]: the end of
@@ -100,6 +114,16 @@ bool zf_cu_qi8_swiglu_fits(const zf_cu_qargs *a);
 bool zf_cu_qi8_combine_fits(const zf_cu_qargs *a);
 cudaError_t zf_cu_qi8_swiglu(const zf_cu_qargs *a, cudaStream_t s);
 cudaError_t zf_cu_qi8_combine(const zf_cu_qargs *a, cudaStream_t s);
+/* Many tokens (the grouped case), 4-bit weights, k a multiple of 256
+ * (qexpert_i8.cu): pairs grouped by expert, x quantized once, the block
+ * dots on the tensor cores; epi SWIGLU (approx rounding) or DOTS. */
+bool zf_cu_qxi8_fits(const zf_cu_qargs *a);
+cudaError_t zf_cu_qxi8(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s);
+/* The int8 kernel an approx variant runs for a (moe.cu; its self-test
+ * asks the same): the tensor-core kernel, a decode kernel, or none (the
+ * fast path, bit for bit the fast variant). */
+typedef enum { ZF_CU_I8_NONE, ZF_CU_I8_GROUPED, ZF_CU_I8_DECODE } zf_cu_i8_path;
+zf_cu_i8_path zf_cu_i8_path_of(bool combine, const zf_cu_qargs *a);
 /* The int8 combine beats the fast path from this many tokens (H100, Qwen3
  * shapes: 24.4 vs 26.4 us at 4 tokens, 9.4 vs 8.2 us at one). */
 #define ZF_CU_QI8_COMBINE_MIN_M 4

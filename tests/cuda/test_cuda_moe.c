@@ -70,13 +70,19 @@ static const char *const k_names[] = {"gather_qmm", "gather_qmm_swiglu", "gather
 /* wu's format where it differs from wg's (gather_qmm_swiglu only) */
 typedef struct qfmt { int bits, gs; zf_dtype sdt; } qfmt;
 
-/* Where CUDA's approx variants run their int8 kernels (src/cuda/qdecode_i8.cu:
- * 4-bit, one layout, few pairs, combine <= 8 slots and >= 4 tokens
- * (ZF_CU_QI8_COMBINE_MIN_M), staged operands <= 100 KiB); elsewhere they
- * run the fast path. */
+/* Where CUDA's approx variants run their int8 kernels (4-bit, one layout):
+ * many pairs (grouped), the tensor-core kernel of src/cuda/qexpert_i8.cu
+ * for k a multiple of 256 and a CTA's stages and scales <= 112 KiB; few
+ * pairs, the decode kernels of src/cuda/qdecode_i8.cu (combine <= 8 slots
+ * and >= 4 tokens, ZF_CU_QI8_COMBINE_MIN_M; staged operands <= 100 KiB);
+ * elsewhere they run the fast path. */
 static int i8_kernel_runs(qop op, int bits, int gs, const qfmt *ufmt, int64_t E, int64_t k, int64_t m, int64_t slots) {
     int64_t pairs = m * slots, nb = k / 32, G = k / gs;
     int grouped = pairs >= E && pairs >= 8;
+    if (grouped) {
+        int64_t nw = op == OP_SWIGLU ? 2 : 1, tc = 3 * (nw * 64 * 144 + 16 * 288 + 8 * 16 * 8) + nw * 64 * (G | 1) * 8;
+        return bits == 4 && !ufmt && (op == OP_SWIGLU || op == OP_COMBINE) && k % 256 == 0 && tc <= 112 * 1024;
+    }
     /* shared memory of a CTA (qdecode_i8.cu): 48 gate/up rows or 8 rows x 8
      * slots of codes and (s, b) pairs, then the staged x */
     int64_t smem = op == OP_SWIGLU ? 48 * (nb * 16 + G * 8) + nb * 40 : 64 * (nb * 16 + G * 8) + slots * nb * 40;
@@ -241,12 +247,35 @@ static void test_approx(void) {
         qcase(OP_SWIGLU, 4, 128, (zf_dtype)((m + 1) % 3), ZF_DTYPE_F32, 40, 21, 128 * 3, m, 5, A);
         qcase(OP_COMBINE, 4, 128, (zf_dtype)((m + 2) % 3), ZF_DTYPE_F16, 60, 19, 128 * 5, m, 7, A);
     }
-    qcase(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, 8, 8, A); /* grouped: fast */
+    qcase(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, 8, 8, A); /* grouped, k % 256: fast */
     qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, 8, 8, A);
     qcase(OP_SWIGLU, 8, 64, ZF_DTYPE_F16, ZF_DTYPE_BF16, 40, 33, 384, 1, 3, A); /* 8-bit: fast */
     qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_F16, 40, 45, 320, 1, 11, A); /* 11 slots: fast */
     static const qfmt u = {8, 32, ZF_DTYPE_F32};
     qcase_fmt(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, &u, 16, 75, 384, 1, 4, A, ROUTE_RANDOM);
+}
+
+/* The approx variants at many tokens: the tensor-core kernel on the Qwen3
+ * shapes at 16 and 64 tokens, and on odd n (a partial tile of rows), 1, 2,
+ * 4 and 5 pipeline stages of k, every group size and dtype; routed
+ * uniformly, all to one expert (full chunks of 16 pairs and a partial
+ * one) and to two experts; against the CPU's int8 variant. */
+static void test_approx_grouped(void) {
+    const zf_fidelity A = ZF_FIDELITY_APPROX;
+    const zf_dtype B16 = ZF_DTYPE_BF16, F16 = ZF_DTYPE_F16, F32 = ZF_DTYPE_F32;
+    for (int r = 0; r < 3; r++) {
+        const qroute route = (qroute)r;
+        if (!g_quick) {
+            qcase_routed(OP_SWIGLU, 4, 64, B16, B16, 128, 768, 2048, 64, 8, A, route);
+            qcase_routed(OP_COMBINE, 4, 64, B16, B16, 128, 2048, 768, 64, 8, A, route);
+        }
+        qcase_routed(OP_SWIGLU, 4, 32, F16, F32, 16, 75, 256, 37, 4, A, route);
+        qcase_routed(OP_COMBINE, 4, 128, F32, F16, 16, 75, 512, 37, 4, A, route);
+        qcase_routed(OP_SWIGLU, 4, 128, B16, F16, 24, 130, 1280, 20, 6, A, route);
+        qcase_routed(OP_COMBINE, 4, 32, B16, B16, 24, 67, 1024, 20, 6, A, route);
+    }
+    qcase(OP_SWIGLU, 4, 64, B16, B16, 128, 768, 2048, 16, 8, A);
+    qcase(OP_COMBINE, 4, 64, B16, B16, 128, 2048, 768, 16, 8, A);
 }
 
 /* The decode kernels over several k tiles with a partial last one (a tile
@@ -306,11 +335,12 @@ static void test_route(void) {
 }
 
 /* ids out of range: NaN rows for those pairs, the rest written, nothing
- * else written (exact, and approx: its int8 kernel per pair) */
+ * else written (exact, and approx: its int8 kernels, per pair and grouped) */
 static void test_bad_ids(void) {
-    const int64_t E = 4, n = 33, k = 128, m = 2, slots = 3;
+    const int64_t E = 4, n = 33, m = 2, slots = 3;
     for (int run = 0; run < 4; run++) {
         const int grouped = run % 2;
+        const int64_t k = run == 3 ? 256 : 128; /* approx, grouped: the tensor-core kernel */
         const zf_fidelity fid = run < 2 ? ZF_FIDELITY_EXACT : ZF_FIDELITY_APPROX;
         int64_t mm = grouped ? 8 : m;
         qw wg = qw_make(4, 64, ZF_DTYPE_BF16, E, n, k), wu = qw_make(4, 64, ZF_DTYPE_BF16, E, n, k);
@@ -447,6 +477,7 @@ int main(void) {
     test_approx();
     test_mixed_formats();
     test_grouped();
+    test_approx_grouped();
     test_route();
     test_bad_ids();
     test_graph();

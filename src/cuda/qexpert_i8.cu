@@ -1,0 +1,324 @@
+/* Edge-tier many-token kernels (fidelity approx, docs/NUMERICS.md §8.7) for
+ * gather_qmm_swiglu and gather_qmm_combine on 4-bit weights: the integer
+ * block dots S_j run on the tensor cores (mma.m16n8k32 s8), everything
+ * else is the int8 decode kernels' arithmetic.
+ *
+ * Pairs are grouped by expert (qmm.cu's group_kernel); every x row is
+ * quantized once into global scratch by the CPU's rule (cuda/qi8.cuh: the
+ * same codes, a and X bit for bit). Then a CTA owns (expert e, 64 weight
+ * rows) and walks e's pairs in chunks of up to 16 tokens; for each chunk
+ * it streams its rows' 4-bit codes, the chunk's x codes and (a, X) through
+ * a 3-stage cp.async pipeline of 8 blocks (256 elements of k) per stage.
+ *
+ * Warp w owns rows 16 (w % 4) .. + 15 of each matrix and half of every
+ * stage's blocks (w / 4). A block of 16 rows x 32 k is one mma A operand:
+ * thread (g, t) = (lane / 4, lane % 4) holds packed word t of rows g and
+ * g + 8 (ldmatrix), whose low nibbles are elements 8t, 8t+2, 8t+4, 8t+6
+ * and high nibbles 8t+1, ...; the staged x words 2t and 2t+1 hold the
+ * codes of exactly those elements (qi8.cuh), so they are the B operand
+ * as they lie. The mma's int32 S for (row, token) is exact; then, per
+ * block, acc += (S a) s + b X in f32 as in the decode kernels, and the two
+ * halves of k are added at the end. Only the f32 order differs from the
+ * CPU's int8 variant (the tests' approx rule, core/approx_close.h). */
+#include "cuda/check.cuh"
+#include "cuda/cp_async.cuh"
+#include "cuda/kernels.cuh"
+#include "cuda/qdot.cuh"
+#include "cuda/qi8.cuh"
+#include "cuda/zmath.cuh"
+
+#define QXI_THREADS 256
+#define QXI_ROWS 64   /* weight rows of a CTA: 4 warps x 16 */
+#define QXI_NT 16     /* tokens per chunk: two mma n-tiles of 8 */
+#define QXI_KB 8      /* blocks of 32 per pipeline stage */
+#define QXI_STAGES 3
+#define QXI_WROW (QXI_KB * 16 + 16) /* bytes per staged weight row: 16 of padding, so ldmatrix is conflict-free */
+#define QXI_XROW (QXI_KB * 32 + 32) /* bytes per staged x row: 32 of padding, so the B loads are conflict-free */
+#define QXI_SMEM_MAX (112 * 1024)    /* two CTAs per SM */
+
+/* Shared memory of one stage and of the whole CTA (sb: f32 (scale, bias) of
+ * the CTA's rows, G | 1 per row so 8 rows fall in 8 bank pairs). */
+static size_t qxi_stage_bytes(int nw) { return (size_t)nw * QXI_ROWS * QXI_WROW + QXI_NT * QXI_XROW + QXI_KB * QXI_NT * 8; }
+static size_t qxi_smem(const zf_cu_qargs *a) {
+    const int64_t G = a->w[0].k / a->w[0].group_size;
+    return QXI_STAGES * qxi_stage_bytes(a->nw) + (size_t)(a->nw * QXI_ROWS * (G | 1)) * 8;
+}
+
+bool zf_cu_qxi8_fits(const zf_cu_qargs *a) {
+    if (!a->ids || !zf_cu_qgrouped(a) || a->w[0].n > INT32_MAX || a->w[0].k % (32 * QXI_KB) != 0) return false;
+    for (int m = 0; m < a->nw; m++)
+        if (a->w[m].bits != 4 || a->w[m].group_size != a->w[0].group_size || a->w[m].sdt != a->w[0].sdt ||
+            (uintptr_t)a->w[m].packed % 16 != 0)
+            return false;
+    return qxi_smem(a) <= QXI_SMEM_MAX;
+}
+
+/* ---- quantization: every x row once, into scratch ------------------------------ */
+
+/* R rows per CTA: q words [row][nb][8], ax [row][nb] = (a, X) */
+__global__ void __launch_bounds__(QI8_THREADS) qxi_quant_kernel(const zf_cu_qargs a, int64_t rows, int R, uint32_t *q,
+                                                                float2 *ax) {
+    const int k = (int)a.w[0].k, nb = k / 32;
+    const int64_t r0 = (int64_t)blockIdx.x * R;
+    const int rh = rows - r0 < R ? (int)(rows - r0) : R;
+    const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2;
+    zf_cu_wait_prior();
+    zf_cu_release_next();
+    float *A = (float *)(ax + r0 * nb);
+    qi8_stage<4, 2>(
+        a.xt, rh, k, [&](int i) { return (const void *)((const char *)a.x + (size_t)((r0 + i) * a.x_row_stride) * es); },
+        q + r0 * nb * 8, A, A + 1);
+}
+
+/* ---- the tensor-core kernel ------------------------------------------------------ */
+
+__device__ __forceinline__ void qxi_ldmatrix4(const void *p, uint32_t &d0, uint32_t &d1, uint32_t &d2, uint32_t &d3) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(d0), "=r"(d1), "=r"(d2), "=r"(d3)
+                 : "r"((unsigned)__cvta_generic_to_shared(p)));
+}
+
+/* S = A (16 x 32 s8) B (32 x 8 s8), int32 */
+__device__ __forceinline__ void qxi_mma(const uint32_t a[4], uint2 b, int S[4]) {
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+                 "{%10, %10, %10, %10};"
+                 : "=r"(S[0]), "=r"(S[1]), "=r"(S[2]), "=r"(S[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b.x), "r"(b.y), "r"(0));
+}
+
+/* The CTA's shared memory: QXI_STAGES stages of NW x [row][QXI_WROW]
+ * weight codes, [token][QXI_XROW] x code words and [block][token / 2] (a, X)
+ * of tokens 2i, 2i + 1 (float4); then sb, [matrix][row][Gp] (scale, bias).
+ * Offsets from one base, so the pointers cost no registers. */
+template <int NW> struct qxi_smem_t {
+    char *base;
+    static constexpr int W_BYTES = QXI_ROWS * QXI_WROW, STAGE = NW * W_BYTES + QXI_NT * QXI_XROW + QXI_KB * QXI_NT * 8;
+    __device__ char *W(int b, int m) const { return base + b * STAGE + m * W_BYTES; }
+    __device__ char *X(int b) const { return base + b * STAGE + NW * W_BYTES; }
+    __device__ float4 *AX(int b) const { return (float4 *)(X(b) + QXI_NT * QXI_XROW); }
+    __device__ float2 *sb() const { return (float2 *)(base + QXI_STAGES * STAGE); }
+};
+
+/* Issues the copies of stage s (blocks 8s .. 8s + 7) into buffer b. */
+template <int NW>
+__device__ __forceinline__ void qxi_issue(const zf_cu_qargs &a, const qxi_smem_t<NW> &sm, int b, int s, int64_t e, int rb,
+                                          const int32_t *xrows, int nt, const uint32_t *xq, const float2 *ax) {
+    const int n = (int)a.w[0].n, nb = (int)(a.w[0].k / 32), tid = threadIdx.x;
+#pragma unroll
+    for (int it = tid; it < NW * QXI_ROWS * QXI_KB; it += QXI_THREADS) {
+        const int m = it / (QXI_ROWS * QXI_KB), r = (it / QXI_KB) % QXI_ROWS, c = it % QXI_KB;
+        if (rb + r < n)
+            zf_cu_cp16(sm.W(b, m) + r * QXI_WROW + c * 16,
+                       (const uint4 *)a.w[m].packed + (e * n + rb + r) * nb + s * QXI_KB + c);
+    }
+    { /* x codes: 16 tokens x 16 chunks of 16 bytes */
+        const int i = tid / 16, c = tid % 16;
+        if (i < nt) zf_cu_cp16(sm.X(b) + i * QXI_XROW + c * 16, (const uint4 *)(xq + ((int64_t)xrows[i] * nb + s * QXI_KB) * 8) + c);
+    }
+    if (tid < QXI_NT * QXI_KB) { /* (a, X): token i, block j */
+        const int i = tid / QXI_KB, j = tid % QXI_KB;
+        if (i < nt) zf_cu_cp8((float2 *)sm.AX(b) + j * QXI_NT + i, ax + (int64_t)xrows[i] * nb + s * QXI_KB + j);
+    }
+    zf_cu_cp_commit();
+}
+
+/* One chunk of nt <= 8 NTILES tokens: the pipeline over k, then the two
+ * halves of k added; acc ends in the warps of the first half. */
+template <int NW, int NTILES>
+__device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t<NW> &sm, int64_t e, int rb,
+                                          const int32_t *xrows, int nt, const uint32_t *xq, const float2 *ax, int Gp,
+                                          int bsh, float acc[NW][2][4]) {
+    const int nb = (int)(a.w[0].k / 32), nst = nb / QXI_KB;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+    const int rg = warp % 4, kh = warp / 4;
+    const uint32_t M = 0x0f0f0f0fu;
+#pragma unroll
+    for (int m = 0; m < NW; m++)
+#pragma unroll
+        for (int u = 0; u < 2; u++)
+#pragma unroll
+            for (int c = 0; c < 4; c++) acc[m][u][c] = 0.0f;
+    qxi_issue<NW>(a, sm, 0, 0, e, rb, xrows, nt, xq, ax);
+    if (nst > 1) qxi_issue<NW>(a, sm, 1, 1, e, rb, xrows, nt, xq, ax);
+    else zf_cu_cp_commit();
+    /* ldmatrix rows: lane l gives row (l & 7) + 8 ((l >> 3) & 1) of block (l >> 4) */
+    const int lrow = rg * 16 + (lane & 7) + 8 * ((lane >> 3) & 1), lblk = lane >> 4;
+    const float2 *sbr[NW][2];
+#pragma unroll
+    for (int m = 0; m < NW; m++)
+#pragma unroll
+        for (int h = 0; h < 2; h++) sbr[m][h] = sm.sb() + (m * QXI_ROWS + rg * 16 + g + 8 * h) * Gp;
+    for (int s = 0; s < nst; s++) {
+        zf_cu_cp_wait(1);
+        __syncthreads();
+        if (s + 2 < nst) qxi_issue<NW>(a, sm, (s + 2) % QXI_STAGES, s + 2, e, rb, xrows, nt, xq, ax);
+        else zf_cu_cp_commit();
+        const int b = s % QXI_STAGES;
+#pragma unroll
+        for (int jj = 0; jj < QXI_KB / 4; jj++) { /* blocks j, j + 1 of this warp's half */
+            const int j0 = kh * (QXI_KB / 2) + 2 * jj;
+            uint32_t d[NW][4];
+#pragma unroll
+            for (int m = 0; m < NW; m++)
+                qxi_ldmatrix4(sm.W(b, m) + lrow * QXI_WROW + (j0 + lblk) * 16, d[m][0], d[m][1], d[m][2], d[m][3]);
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int j = j0 + h, gi = (s * QXI_KB + j) >> bsh;
+                uint2 xb[NTILES];
+                float4 axv[NTILES];
+#pragma unroll
+                for (int u = 0; u < NTILES; u++) {
+                    xb[u] = *(const uint2 *)(sm.X(b) + (u * 8 + g) * QXI_XROW + j * 32 + 8 * t);
+                    axv[u] = sm.AX(b)[j * (QXI_NT / 2) + u * 4 + t];
+                }
+#pragma unroll
+                for (int m = 0; m < NW; m++) {
+                    const uint32_t lo = d[m][2 * h], hi = d[m][2 * h + 1]; /* rows g, g + 8 */
+                    const uint32_t A[4] = {lo & M, hi & M, (lo >> 4) & M, (hi >> 4) & M};
+                    const float2 sb0 = sbr[m][0][gi], sb1 = sbr[m][1][gi];
+#pragma unroll
+                    for (int u = 0; u < NTILES; u++) {
+                        int S[4];
+                        qxi_mma(A, xb[u], S);
+                        /* S[0]: row g, token 2t; S[1]: row g, 2t + 1; S[2], S[3]: row g + 8 */
+                        acc[m][u][0] = __fmaf_rn(sb0.y, axv[u].y, __fmaf_rn(__fmul_rn(__int2float_rn(S[0]), axv[u].x), sb0.x, acc[m][u][0]));
+                        acc[m][u][1] = __fmaf_rn(sb0.y, axv[u].w, __fmaf_rn(__fmul_rn(__int2float_rn(S[1]), axv[u].z), sb0.x, acc[m][u][1]));
+                        acc[m][u][2] = __fmaf_rn(sb1.y, axv[u].y, __fmaf_rn(__fmul_rn(__int2float_rn(S[2]), axv[u].x), sb1.x, acc[m][u][2]));
+                        acc[m][u][3] = __fmaf_rn(sb1.y, axv[u].w, __fmaf_rn(__fmul_rn(__int2float_rn(S[3]), axv[u].z), sb1.x, acc[m][u][3]));
+                    }
+                }
+            }
+        }
+    }
+    zf_cu_cp_wait(0);
+    __syncthreads(); /* every stage consumed: the first buffer takes the second half's sums */
+    float *red = (float *)sm.W(0, 0) + (rg * 32 + lane) * (NW * 2 * 4);
+    if (kh == 1)
+#pragma unroll
+        for (int m = 0; m < NW; m++)
+#pragma unroll
+            for (int u = 0; u < NTILES; u++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) red[(m * 2 + u) * 4 + c] = acc[m][u][c];
+    __syncthreads();
+    if (kh == 0)
+#pragma unroll
+        for (int m = 0; m < NW; m++)
+#pragma unroll
+            for (int u = 0; u < NTILES; u++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) acc[m][u][c] = __fadd_rn(acc[m][u][c], red[(m * 2 + u) * 4 + c]);
+}
+
+/* out row `row` of pair p: swiglu of (g, u) in f32, or the f32 dot */
+__device__ __forceinline__ void qxi_store(const zf_cu_qargs &a, zf_cu_qepi epi, int64_t p, int row, float d0, float d1) {
+    if (epi == ZF_QEPI_DOTS) {
+        ((float *)a.out)[p * a.w[0].n + row] = d0;
+        return;
+    }
+    const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2;
+    zf_cu_st(a.xt, (char *)a.out + (size_t)(p * a.out_row_stride) * es, row, __fmul_rn(zf_cu_silu(d0), d1));
+}
+
+template <int NW, int SDT>
+__global__ void __launch_bounds__(QXI_THREADS, 2)
+    qxi_kernel(const zf_cu_qargs a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends, const uint32_t *xq,
+               const float2 *ax) {
+    extern __shared__ __align__(16) char qxi_sm[];
+    __shared__ int32_t pairs[QXI_NT], xrows[QXI_NT];
+    const int n = (int)a.w[0].n, G = (int)(a.w[0].k / a.w[0].group_size), Gp = G | 1;
+    const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
+    const int rb = blockIdx.x * QXI_ROWS, tid = threadIdx.x;
+    const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4, rg = warp % 4;
+    const int64_t E = a.w[0].experts;
+    const qxi_smem_t<NW> sm = {qxi_sm};
+    zf_cu_wait_prior();
+    for (int64_t e = blockIdx.y; e <= E; e += gridDim.y) {
+        const int first = e ? ends[e - 1] : 0, last = ends[e];
+        if (first == last) continue;
+        if (e == E) { /* ids out of range: NaN, no weight read */
+            for (int it = tid; it < (last - first) * QXI_ROWS; it += QXI_THREADS) {
+                const int r = rb + it % QXI_ROWS;
+                if (r < n) qxi_store(a, epi, sorted[first + it / QXI_ROWS], r, zf_cu_nan(), zf_cu_nan());
+            }
+            continue;
+        }
+        __syncthreads(); /* the previous expert's scales are consumed */
+        for (int it = tid; it < NW * QXI_ROWS * G; it += QXI_THREADS) { /* loads fly beside nothing yet: one pass */
+            const int m = it / (QXI_ROWS * G), r = (it / G) % QXI_ROWS, gi = it % G;
+            float2 v = make_float2(0.0f, 0.0f);
+            if (rb + r < n) {
+                const int64_t o = (e * n + rb + r) * G + gi;
+                v = make_float2(zf_cu_load<SDT>(a.w[m].scales, o), zf_cu_load<SDT>(a.w[m].biases, o));
+            }
+            sm.sb()[(m * QXI_ROWS + r) * Gp + gi] = v;
+        }
+        for (int t0 = first; t0 < last; t0 += QXI_NT) {
+            const int nt = last - t0 < QXI_NT ? last - t0 : QXI_NT;
+            __syncthreads(); /* the previous chunk's pairs and buffers are consumed */
+            if (tid < nt) {
+                const int32_t pr = sorted[t0 + tid];
+                pairs[tid] = pr;
+                xrows[tid] = a.x_per_slot ? pr : (int32_t)(pr / a.slots);
+            }
+            __syncthreads();
+            float acc[NW][2][4];
+            if (nt > 8) qxi_chunk<NW, 2>(a, sm, e, rb, xrows, nt, xq, ax, Gp, bsh, acc);
+            else qxi_chunk<NW, 1>(a, sm, e, rb, xrows, nt, xq, ax, Gp, bsh, acc);
+            if (warp >= 4) continue;
+#pragma unroll
+            for (int u = 0; u < 2; u++)
+#pragma unroll
+                for (int c = 0; c < 4; c++) {
+                    const int i = u * 8 + 2 * t + (c & 1), r = rb + rg * 16 + g + 8 * (c >> 1);
+                    if (i < nt && r < n) qxi_store(a, epi, pairs[i], r, acc[0][u][c], acc[NW - 1][u][c]);
+                }
+        }
+    }
+    zf_cu_release_next();
+}
+
+/* ---- launcher ---------------------------------------------------------------------- */
+
+template <int NW, int SDT>
+static cudaError_t qxi_go(const zf_cu_qargs *a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends,
+                          const uint32_t *xq, const float2 *ax, cudaStream_t s) {
+    const size_t smem = qxi_smem(a);
+    cudaError_t e = cudaFuncSetAttribute(qxi_kernel<NW, SDT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    if (e != cudaSuccess) return e;
+    const int64_t E = a->w[0].experts;
+    dim3 grid((unsigned)((a->w[0].n + QXI_ROWS - 1) / QXI_ROWS), (unsigned)(E + 1 < 65535 ? E + 1 : 65535));
+    return zf_cu_launch(qxi_kernel<NW, SDT>, grid, dim3(QXI_THREADS), smem, s, *a, epi, sorted, ends, xq, ax);
+}
+
+template <int NW>
+static cudaError_t qxi_sdt(const zf_cu_qargs *a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends,
+                           const uint32_t *xq, const float2 *ax, cudaStream_t s) {
+    switch (a->w[0].sdt) {
+    case ZF_DTYPE_F32: return qxi_go<NW, ZF_DTYPE_F32>(a, epi, sorted, ends, xq, ax, s);
+    case ZF_DTYPE_F16: return qxi_go<NW, ZF_DTYPE_F16>(a, epi, sorted, ends, xq, ax, s);
+    case ZF_DTYPE_BF16: return qxi_go<NW, ZF_DTYPE_BF16>(a, epi, sorted, ends, xq, ax, s);
+    default: return cudaErrorInvalidValue;
+    }
+}
+
+cudaError_t zf_cu_qxi8(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s) {
+    const int64_t rows = a->x_per_slot ? a->m * a->slots : a->m, nb = a->w[0].k / 32;
+    const size_t gbytes = (zf_cu_qgroup_bytes(a) + 255) / 256 * 256, qbytes = (size_t)(rows * nb) * 40;
+    char *scr;
+    cudaError_t err = cudaMallocAsync((void **)&scr, gbytes + qbytes, s);
+    if (err != cudaSuccess) return err;
+    uint32_t *xq = (uint32_t *)(scr + gbytes);
+    float2 *ax = (float2 *)(xq + rows * nb * 8);
+    zf_cu_qgroups gr;
+    err = zf_cu_qgroup(a, scr, &gr, s);
+    const int upr = (int)(a->w[0].k / 8), R = upr >= 4 * QI8_THREADS ? 1 : 4 * QI8_THREADS / upr;
+    if (err == cudaSuccess)
+        err = zf_cu_launch(qxi_quant_kernel, dim3((unsigned)((rows + R - 1) / R)), dim3(QI8_THREADS), 0, s, *a, rows, R,
+                           xq, ax);
+    if (err == cudaSuccess)
+        err = a->nw == 2 ? qxi_sdt<2>(a, epi, gr.sorted, gr.ends, xq, ax, s)
+                         : qxi_sdt<1>(a, epi, gr.sorted, gr.ends, xq, ax, s);
+    cudaError_t f = cudaFreeAsync(scr, s);
+    return err != cudaSuccess ? err : f;
+}
