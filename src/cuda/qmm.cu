@@ -95,6 +95,33 @@ template <int BITS, int NX, int NW> __global__ void __launch_bounds__(QG_THREADS
     zf_cu_release_next();
 }
 
+/* Exclusive prefix sums of v.x and v.y over the CTA's threads (whole
+ * warps, up to 1024), and their totals: a shuffle scan per warp, then one
+ * over the warps' sums. */
+__device__ int2 block_exclusive_sum2(int2 v, int2 *total) {
+    __shared__ int2 warp_sum[32];
+    const int lane = threadIdx.x % 32, w = threadIdx.x / 32, nw = blockDim.x / 32;
+    int2 inc = v;
+    for (int o = 1; o < 32; o *= 2) {
+        const int x = __shfl_up_sync(0xffffffffu, inc.x, o), y = __shfl_up_sync(0xffffffffu, inc.y, o);
+        if (lane >= o) inc.x += x, inc.y += y;
+    }
+    if (lane == 31) warp_sum[w] = inc;
+    __syncthreads();
+    if (w == 0) {
+        int2 t = lane < nw ? warp_sum[lane] : make_int2(0, 0);
+        for (int o = 1; o < 32; o *= 2) {
+            const int x = __shfl_up_sync(0xffffffffu, t.x, o), y = __shfl_up_sync(0xffffffffu, t.y, o);
+            if (lane >= o) t.x += x, t.y += y;
+        }
+        if (lane < nw) warp_sum[lane] = t; /* now inclusive over warps */
+    }
+    __syncthreads();
+    const int2 base = w ? warp_sum[w - 1] : make_int2(0, 0);
+    *total = warp_sum[nw - 1];
+    return make_int2(base.x + inc.x - v.x, base.y + inc.y - v.y);
+}
+
 /* One CTA: pairs counted per expert (invalid ids in an extra bucket E),
  * cut into batches of <= NX, then scattered into `sorted`; on return
  * start[e] is the end of bucket e. The order of pairs inside an expert
@@ -111,16 +138,23 @@ __global__ void __launch_bounds__(1024) group_kernel(const int32_t *ids, int64_t
         atomicAdd(&count[e >= 0 && e < E ? e : E], 1);
     }
     __syncthreads();
-    if (threadIdx.x == 0) { /* pair and batch offsets per bucket */
-        int32_t pos = 0, nb = 0;
-        for (int64_t e = 0; e <= E; e++) {
-            int32_t k = count[e];
+    { /* pair and batch offsets per bucket: thread i takes buckets [i per, (i + 1) per) */
+        const int64_t per = (E + blockDim.x) / blockDim.x, b0 = threadIdx.x * per, b1 = b0 + per < E + 1 ? b0 + per : E + 1;
+        int2 mine = make_int2(0, 0), total;
+        for (int64_t e = b0; e < b1; e++) {
+            const int32_t k = __ldcg(count + e);
+            mine.x += k, mine.y += (k + ZF_CU_QNX - 1) / ZF_CU_QNX;
+        }
+        const int2 before = block_exclusive_sum2(mine, &total);
+        int32_t pos = before.x, nb = before.y;
+        for (int64_t e = b0; e < b1; e++) {
+            const int32_t k = __ldcg(count + e);
             start[e] = pos;
             count[e] = nb; /* now: first batch of bucket e */
             pos += k;
             nb += (k + ZF_CU_QNX - 1) / ZF_CU_QNX;
         }
-        *n_batches = nb;
+        if (threadIdx.x == 0) *n_batches = total.y;
     }
     __syncthreads();
     for (int64_t e = threadIdx.x; e <= E; e += blockDim.x) {
