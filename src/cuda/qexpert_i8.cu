@@ -55,7 +55,8 @@ bool zf_cu_qxi8_fits(const zf_cu_qargs *a) {
 
 /* ---- quantization: every x row once, into scratch ------------------------------ */
 
-/* R rows per CTA: q words [row][nb][8], ax [row][nb] = (a, X) */
+/* R rows per CTA (as many as one round of 256 units covers, so the
+ * rows spread over many SMs): q words [row][nb][8], ax [row][nb] = (a, X) */
 __global__ void __launch_bounds__(QI8_THREADS) qxi_quant_kernel(const zf_cu_qargs a, int64_t rows, int R, uint32_t *q,
                                                                 float2 *ax) {
     const int k = (int)a.w[0].k, nb = k / 32;
@@ -99,26 +100,43 @@ template <int NW> struct qxi_smem_t {
     __device__ float2 *sb() const { return (float2 *)(base + QXI_STAGES * STAGE); }
 };
 
+/* Where a thread's copies come from, fixed for a chunk: its weight rows'
+ * first block (wsrc[i], NULL past n) and its x row pieces (xsrc: token
+ * tid / 16, piece tid % 16; axs: token tid / 8, block tid % 8; NULL past
+ * the chunk's tokens). A stage adds s * 8 blocks to each. */
+template <int NW> struct qxi_src {
+    static constexpr int W_ITEMS = NW * QXI_ROWS * QXI_KB / QXI_THREADS;
+    const uint4 *wsrc[W_ITEMS];
+    const uint4 *xsrc;
+    const float2 *axs;
+};
+
+template <int NW>
+__device__ __forceinline__ qxi_src<NW> qxi_src_of(const zf_cu_qargs &a, int64_t e, int rb, const int32_t *xrows, int nt,
+                                                  const uint32_t *xq, const float2 *ax) {
+    const int n = (int)a.w[0].n, nb = (int)(a.w[0].k / 32), tid = threadIdx.x;
+    qxi_src<NW> q;
+#pragma unroll
+    for (int i = 0; i < q.W_ITEMS; i++) {
+        const int it = tid + i * QXI_THREADS, m = it / (QXI_ROWS * QXI_KB), r = (it / QXI_KB) % QXI_ROWS;
+        q.wsrc[i] = rb + r < n ? (const uint4 *)a.w[m].packed + (e * n + rb + r) * nb + it % QXI_KB : nullptr;
+    }
+    q.xsrc = tid / 16 < nt ? (const uint4 *)(xq + (int64_t)xrows[tid / 16] * nb * 8) + tid % 16 : nullptr;
+    q.axs = tid < QXI_NT * QXI_KB && tid / QXI_KB < nt ? ax + (int64_t)xrows[tid / QXI_KB] * nb + tid % QXI_KB : nullptr;
+    return q;
+}
+
 /* Issues the copies of stage s (blocks 8s .. 8s + 7) into buffer b. */
 template <int NW>
-__device__ __forceinline__ void qxi_issue(const zf_cu_qargs &a, const qxi_smem_t<NW> &sm, int b, int s, int64_t e, int rb,
-                                          const int32_t *xrows, int nt, const uint32_t *xq, const float2 *ax) {
-    const int n = (int)a.w[0].n, nb = (int)(a.w[0].k / 32), tid = threadIdx.x;
+__device__ __forceinline__ void qxi_issue(const qxi_smem_t<NW> &sm, const qxi_src<NW> &q, int b, int s) {
+    const int tid = threadIdx.x;
 #pragma unroll
-    for (int it = tid; it < NW * QXI_ROWS * QXI_KB; it += QXI_THREADS) {
-        const int m = it / (QXI_ROWS * QXI_KB), r = (it / QXI_KB) % QXI_ROWS, c = it % QXI_KB;
-        if (rb + r < n)
-            zf_cu_cp16(sm.W(b, m) + r * QXI_WROW + c * 16,
-                       (const uint4 *)a.w[m].packed + (e * n + rb + r) * nb + s * QXI_KB + c);
+    for (int i = 0; i < q.W_ITEMS; i++) {
+        const int it = tid + i * QXI_THREADS, m = it / (QXI_ROWS * QXI_KB), r = (it / QXI_KB) % QXI_ROWS;
+        if (q.wsrc[i]) zf_cu_cp16(sm.W(b, m) + r * QXI_WROW + (it % QXI_KB) * 16, q.wsrc[i] + s * QXI_KB);
     }
-    { /* x codes: 16 tokens x 16 chunks of 16 bytes */
-        const int i = tid / 16, c = tid % 16;
-        if (i < nt) zf_cu_cp16(sm.X(b) + i * QXI_XROW + c * 16, (const uint4 *)(xq + ((int64_t)xrows[i] * nb + s * QXI_KB) * 8) + c);
-    }
-    if (tid < QXI_NT * QXI_KB) { /* (a, X): token i, block j */
-        const int i = tid / QXI_KB, j = tid % QXI_KB;
-        if (i < nt) zf_cu_cp8((float2 *)sm.AX(b) + j * QXI_NT + i, ax + (int64_t)xrows[i] * nb + s * QXI_KB + j);
-    }
+    if (q.xsrc) zf_cu_cp16(sm.X(b) + (tid / 16) * QXI_XROW + (tid % 16) * 16, q.xsrc + s * (QXI_KB * 2));
+    if (q.axs) zf_cu_cp8((float2 *)sm.AX(b) + (tid % QXI_KB) * QXI_NT + tid / QXI_KB, q.axs + s * QXI_KB);
     zf_cu_cp_commit();
 }
 
@@ -138,8 +156,9 @@ __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t
         for (int u = 0; u < 2; u++)
 #pragma unroll
             for (int c = 0; c < 4; c++) acc[m][u][c] = 0.0f;
-    qxi_issue<NW>(a, sm, 0, 0, e, rb, xrows, nt, xq, ax);
-    if (nst > 1) qxi_issue<NW>(a, sm, 1, 1, e, rb, xrows, nt, xq, ax);
+    const qxi_src<NW> q = qxi_src_of<NW>(a, e, rb, xrows, nt, xq, ax);
+    qxi_issue<NW>(sm, q, 0, 0);
+    if (nst > 1) qxi_issue<NW>(sm, q, 1, 1);
     else zf_cu_cp_commit();
     /* ldmatrix rows: lane l gives row (l & 7) + 8 ((l >> 3) & 1) of block (l >> 4) */
     const int lrow = rg * 16 + (lane & 7) + 8 * ((lane >> 3) & 1), lblk = lane >> 4;
@@ -151,7 +170,7 @@ __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t
     for (int s = 0; s < nst; s++) {
         zf_cu_cp_wait(1);
         __syncthreads();
-        if (s + 2 < nst) qxi_issue<NW>(a, sm, (s + 2) % QXI_STAGES, s + 2, e, rb, xrows, nt, xq, ax);
+        if (s + 2 < nst) qxi_issue<NW>(sm, q, (s + 2) % QXI_STAGES, s + 2);
         else zf_cu_cp_commit();
         const int b = s % QXI_STAGES;
 #pragma unroll
@@ -312,7 +331,7 @@ cudaError_t zf_cu_qxi8(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s) {
     float2 *ax = (float2 *)(xq + rows * nb * 8);
     zf_cu_qgroups gr;
     err = zf_cu_qgroup(a, scr, &gr, s);
-    const int upr = (int)(a->w[0].k / 8), R = upr >= 4 * QI8_THREADS ? 1 : 4 * QI8_THREADS / upr;
+    const int upr = (int)(a->w[0].k / 8), R = upr >= QI8_THREADS ? 1 : QI8_THREADS / upr; /* one round per CTA */
     if (err == cudaSuccess)
         err = zf_cu_launch(qxi_quant_kernel, dim3((unsigned)((rows + R - 1) / R)), dim3(QI8_THREADS), 0, s, *a, rows, R,
                            xq, ax);
