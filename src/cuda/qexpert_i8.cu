@@ -5,20 +5,22 @@
  *
  * Pairs are grouped by expert (qmm.cu's group_kernel); every x row is
  * quantized once into global scratch by the CPU's rule (cuda/qi8.cuh: the
- * same codes, a and X bit for bit). Then a CTA owns (expert e, 64 weight
- * rows) and walks e's pairs in chunks of up to 16 tokens; for each chunk
- * it streams its rows' 4-bit codes, the chunk's x codes and (a, X) through
- * a 3-stage cp.async pipeline of 8 blocks (256 elements of k) per stage.
+ * same codes, a and X bit for bit). Then a CTA owns (expert e, 128 weight
+ * rows: 64 of gate and 64 of up, or 128 of one matrix) and walks e's pairs
+ * in chunks of up to 16 tokens; for each chunk it streams its rows' 4-bit
+ * codes, the chunk's x codes and (a, X) through a 3-stage cp.async
+ * pipeline of 8 blocks (256 elements of k) per stage.
  *
- * Warp w owns rows 16 (w % 4) .. + 15 of each matrix and half of every
- * stage's blocks (w / 4). A block of 16 rows x 32 k is one mma A operand:
- * thread (g, t) = (lane / 4, lane % 4) holds packed word t of rows g and
+ * Each of the 8 warps owns 16 rows of each matrix: with two matrices, warp
+ * w takes rows 16 (w % 4) .. + 15 and half of every stage's blocks (w / 4);
+ * with one, rows 16 w .. + 15 and all blocks. A block of 16 rows x 32 k
+ * is one mma A operand: thread (g, t) = (lane / 4, lane % 4) holds packed word t of rows g and
  * g + 8 (ldmatrix), whose low nibbles are elements 8t, 8t+2, 8t+4, 8t+6
  * and high nibbles 8t+1, ...; the staged x words 2t and 2t+1 hold the
  * codes of exactly those elements (qi8.cuh), so they are the B operand
  * as they lie. The mma's int32 S for (row, token) is exact; then, per
- * block, acc += (S a) s + b X in f32 as in the decode kernels, and the two
- * halves of k are added at the end. Only the f32 order differs from the
+ * block, acc += (S a) s + b X in f32 as in the decode kernels (with two
+ * matrices, the two halves of k are added at the end). Only the f32 order differs from the
  * CPU's int8 variant (the tests' approx rule, core/approx_close.h). */
 #include "cuda/check.cuh"
 #include "cuda/cp_async.cuh"
@@ -28,7 +30,6 @@
 #include "cuda/zmath.cuh"
 
 #define QXI_THREADS 256
-#define QXI_ROWS 64   /* weight rows of a CTA: 4 warps x 16 */
 #define QXI_NT 16     /* tokens per chunk: two mma n-tiles of 8 */
 #define QXI_KB 8      /* blocks of 32 per pipeline stage */
 #define QXI_STAGES 3
@@ -36,12 +37,22 @@
 #define QXI_XROW (QXI_KB * 32 + 32) /* bytes per staged x row: 32 of padding, so the B loads are conflict-free */
 #define QXI_SMEM_MAX (112 * 1024)    /* two CTAs per SM */
 
+/* The 8 warps of a CTA: 16 rows each of every matrix; with two matrices
+ * (swiglu) they split each stage's blocks in two halves (KS = 2, 64 rows
+ * per CTA), with one (combine) each warp takes all blocks (128 rows). */
+template <int NW> struct qxi_cfg {
+    static constexpr int KS = NW == 2 ? 2 : 1, ROWS = 16 * 8 / KS;
+};
+static int qxi_rows(int nw) { return nw == 2 ? qxi_cfg<2>::ROWS : qxi_cfg<1>::ROWS; }
+
 /* Shared memory of one stage and of the whole CTA (sb: f32 (scale, bias) of
  * the CTA's rows, G | 1 per row so 8 rows fall in 8 bank pairs). */
-static size_t qxi_stage_bytes(int nw) { return (size_t)nw * QXI_ROWS * QXI_WROW + QXI_NT * QXI_XROW + QXI_KB * QXI_NT * 8; }
+static size_t qxi_stage_bytes(int nw) {
+    return (size_t)(nw * qxi_rows(nw)) * QXI_WROW + QXI_NT * QXI_XROW + QXI_KB * QXI_NT * 8;
+}
 static size_t qxi_smem(const zf_cu_qargs *a) {
     const int64_t G = a->w[0].k / a->w[0].group_size;
-    return QXI_STAGES * qxi_stage_bytes(a->nw) + (size_t)(a->nw * QXI_ROWS * (G | 1)) * 8;
+    return QXI_STAGES * qxi_stage_bytes(a->nw) + (size_t)(a->nw * qxi_rows(a->nw) * (G | 1)) * 8;
 }
 
 bool zf_cu_qxi8_fits(const zf_cu_qargs *a) {
@@ -93,7 +104,7 @@ __device__ __forceinline__ void qxi_mma(const uint32_t a[4], uint2 b, int S[4]) 
  * Offsets from one base, so the pointers cost no registers. */
 template <int NW> struct qxi_smem_t {
     char *base;
-    static constexpr int W_BYTES = QXI_ROWS * QXI_WROW, STAGE = NW * W_BYTES + QXI_NT * QXI_XROW + QXI_KB * QXI_NT * 8;
+    static constexpr int W_BYTES = qxi_cfg<NW>::ROWS * QXI_WROW, STAGE = NW * W_BYTES + QXI_NT * QXI_XROW + QXI_KB * QXI_NT * 8;
     __device__ char *W(int b, int m) const { return base + b * STAGE + m * W_BYTES; }
     __device__ char *X(int b) const { return base + b * STAGE + NW * W_BYTES; }
     __device__ float4 *AX(int b) const { return (float4 *)(X(b) + QXI_NT * QXI_XROW); }
@@ -105,7 +116,7 @@ template <int NW> struct qxi_smem_t {
  * tid / 16, piece tid % 16; axs: token tid / 8, block tid % 8; NULL past
  * the chunk's tokens). A stage adds s * 8 blocks to each. */
 template <int NW> struct qxi_src {
-    static constexpr int W_ITEMS = NW * QXI_ROWS * QXI_KB / QXI_THREADS;
+    static constexpr int W_ITEMS = NW * qxi_cfg<NW>::ROWS * QXI_KB / QXI_THREADS;
     const uint4 *wsrc[W_ITEMS];
     const uint4 *xsrc;
     const float2 *axs;
@@ -114,11 +125,12 @@ template <int NW> struct qxi_src {
 template <int NW>
 __device__ __forceinline__ qxi_src<NW> qxi_src_of(const zf_cu_qargs &a, int64_t e, int rb, const int32_t *xrows, int nt,
                                                   const uint32_t *xq, const float2 *ax) {
+    constexpr int ROWS = qxi_cfg<NW>::ROWS;
     const int n = (int)a.w[0].n, nb = (int)(a.w[0].k / 32), tid = threadIdx.x;
     qxi_src<NW> q;
 #pragma unroll
     for (int i = 0; i < q.W_ITEMS; i++) {
-        const int it = tid + i * QXI_THREADS, m = it / (QXI_ROWS * QXI_KB), r = (it / QXI_KB) % QXI_ROWS;
+        const int it = tid + i * QXI_THREADS, m = it / (ROWS * QXI_KB), r = (it / QXI_KB) % ROWS;
         q.wsrc[i] = rb + r < n ? (const uint4 *)a.w[m].packed + (e * n + rb + r) * nb + it % QXI_KB : nullptr;
     }
     q.xsrc = tid / 16 < nt ? (const uint4 *)(xq + (int64_t)xrows[tid / 16] * nb * 8) + tid % 16 : nullptr;
@@ -129,10 +141,11 @@ __device__ __forceinline__ qxi_src<NW> qxi_src_of(const zf_cu_qargs &a, int64_t 
 /* Issues the copies of stage s (blocks 8s .. 8s + 7) into buffer b. */
 template <int NW>
 __device__ __forceinline__ void qxi_issue(const qxi_smem_t<NW> &sm, const qxi_src<NW> &q, int b, int s) {
+    constexpr int ROWS = qxi_cfg<NW>::ROWS;
     const int tid = threadIdx.x;
 #pragma unroll
     for (int i = 0; i < q.W_ITEMS; i++) {
-        const int it = tid + i * QXI_THREADS, m = it / (QXI_ROWS * QXI_KB), r = (it / QXI_KB) % QXI_ROWS;
+        const int it = tid + i * QXI_THREADS, m = it / (ROWS * QXI_KB), r = (it / QXI_KB) % ROWS;
         if (q.wsrc[i]) zf_cu_cp16(sm.W(b, m) + r * QXI_WROW + (it % QXI_KB) * 16, q.wsrc[i] + s * QXI_KB);
     }
     if (q.xsrc) zf_cu_cp16(sm.X(b) + (tid / 16) * QXI_XROW + (tid % 16) * 16, q.xsrc + s * (QXI_KB * 2));
@@ -140,15 +153,16 @@ __device__ __forceinline__ void qxi_issue(const qxi_smem_t<NW> &sm, const qxi_sr
     zf_cu_cp_commit();
 }
 
-/* One chunk of nt <= 8 NTILES tokens: the pipeline over k, then the two
- * halves of k added; acc ends in the warps of the first half. */
+/* One chunk of nt <= 8 NTILES tokens: the pipeline over k, then (KS = 2)
+ * the two halves of k added; acc ends in the warps of the first half. */
 template <int NW, int NTILES>
 __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t<NW> &sm, int64_t e, int rb,
                                           const int32_t *xrows, int nt, const uint32_t *xq, const float2 *ax, int Gp,
                                           int bsh, float acc[NW][2][4]) {
     const int nb = (int)(a.w[0].k / 32), nst = nb / QXI_KB;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-    const int rg = warp % 4, kh = warp / 4;
+    constexpr int KS = qxi_cfg<NW>::KS, ROWS = qxi_cfg<NW>::ROWS, BPW = QXI_KB / KS; /* blocks per warp and stage */
+    const int rg = warp % (8 / KS), kh = warp / (8 / KS);
     const uint32_t M = 0x0f0f0f0fu;
 #pragma unroll
     for (int m = 0; m < NW; m++)
@@ -166,7 +180,7 @@ __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t
 #pragma unroll
     for (int m = 0; m < NW; m++)
 #pragma unroll
-        for (int h = 0; h < 2; h++) sbr[m][h] = sm.sb() + (m * QXI_ROWS + rg * 16 + g + 8 * h) * Gp;
+        for (int h = 0; h < 2; h++) sbr[m][h] = sm.sb() + (m * ROWS + rg * 16 + g + 8 * h) * Gp;
     for (int s = 0; s < nst; s++) {
         zf_cu_cp_wait(1);
         __syncthreads();
@@ -174,8 +188,8 @@ __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t
         else zf_cu_cp_commit();
         const int b = s % QXI_STAGES;
 #pragma unroll
-        for (int jj = 0; jj < QXI_KB / 4; jj++) { /* blocks j, j + 1 of this warp's half */
-            const int j0 = kh * (QXI_KB / 2) + 2 * jj;
+        for (int jj = 0; jj < BPW / 2; jj++) { /* blocks j, j + 1 of this warp's part */
+            const int j0 = kh * BPW + 2 * jj;
             uint32_t d[NW][4];
 #pragma unroll
             for (int m = 0; m < NW; m++)
@@ -200,16 +214,21 @@ __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t
                         int S[4];
                         qxi_mma(A, xb[u], S);
                         /* S[0]: row g, token 2t; S[1]: row g, 2t + 1; S[2], S[3]: row g + 8 */
-                        acc[m][u][0] = __fmaf_rn(sb0.y, axv[u].y, __fmaf_rn(__fmul_rn(__int2float_rn(S[0]), axv[u].x), sb0.x, acc[m][u][0]));
-                        acc[m][u][1] = __fmaf_rn(sb0.y, axv[u].w, __fmaf_rn(__fmul_rn(__int2float_rn(S[1]), axv[u].z), sb0.x, acc[m][u][1]));
-                        acc[m][u][2] = __fmaf_rn(sb1.y, axv[u].y, __fmaf_rn(__fmul_rn(__int2float_rn(S[2]), axv[u].x), sb1.x, acc[m][u][2]));
-                        acc[m][u][3] = __fmaf_rn(sb1.y, axv[u].w, __fmaf_rn(__fmul_rn(__int2float_rn(S[3]), axv[u].z), sb1.x, acc[m][u][3]));
+                        acc[m][u][0] = __fmaf_rn(sb0.y, axv[u].y, __fmaf_rn(__fmul_rn(__int2float_rn(S[0]), axv[u].x),
+                                                                            sb0.x, acc[m][u][0]));
+                        acc[m][u][1] = __fmaf_rn(sb0.y, axv[u].w, __fmaf_rn(__fmul_rn(__int2float_rn(S[1]), axv[u].z),
+                                                                            sb0.x, acc[m][u][1]));
+                        acc[m][u][2] = __fmaf_rn(sb1.y, axv[u].y, __fmaf_rn(__fmul_rn(__int2float_rn(S[2]), axv[u].x),
+                                                                            sb1.x, acc[m][u][2]));
+                        acc[m][u][3] = __fmaf_rn(sb1.y, axv[u].w, __fmaf_rn(__fmul_rn(__int2float_rn(S[3]), axv[u].z),
+                                                                            sb1.x, acc[m][u][3]));
                     }
                 }
             }
         }
     }
     zf_cu_cp_wait(0);
+    if (KS == 1) return;
     __syncthreads(); /* every stage consumed: the first buffer takes the second half's sums */
     float *red = (float *)sm.W(0, 0) + (rg * 32 + lane) * (NW * 2 * 4);
     if (kh == 1)
@@ -247,8 +266,9 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
     __shared__ int32_t pairs[QXI_NT], xrows[QXI_NT];
     const int n = (int)a.w[0].n, G = (int)(a.w[0].k / a.w[0].group_size), Gp = G | 1;
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
-    const int rb = blockIdx.x * QXI_ROWS, tid = threadIdx.x;
-    const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4, rg = warp % 4;
+    constexpr int KS = qxi_cfg<NW>::KS, ROWS = qxi_cfg<NW>::ROWS;
+    const int rb = blockIdx.x * ROWS, tid = threadIdx.x;
+    const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4, rg = warp % (8 / KS);
     const int64_t E = a.w[0].experts;
     const qxi_smem_t<NW> sm = {qxi_sm};
     zf_cu_wait_prior();
@@ -256,21 +276,23 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
         const int first = e ? ends[e - 1] : 0, last = ends[e];
         if (first == last) continue;
         if (e == E) { /* ids out of range: NaN, no weight read */
-            for (int it = tid; it < (last - first) * QXI_ROWS; it += QXI_THREADS) {
-                const int r = rb + it % QXI_ROWS;
-                if (r < n) qxi_store(a, epi, sorted[first + it / QXI_ROWS], r, zf_cu_nan(), zf_cu_nan());
+            for (int it = tid; it < (last - first) * ROWS; it += QXI_THREADS) {
+                const int r = rb + it % ROWS;
+                if (r < n) qxi_store(a, epi, sorted[first + it / ROWS], r, zf_cu_nan(), zf_cu_nan());
             }
             continue;
         }
         __syncthreads(); /* the previous expert's scales are consumed */
-        for (int it = tid; it < NW * QXI_ROWS * G; it += QXI_THREADS) { /* loads fly beside nothing yet: one pass */
-            const int m = it / (QXI_ROWS * G), r = (it / G) % QXI_ROWS, gi = it % G;
+        /* the (scale, bias) pairs of the CTA's rows as f32, one per thread and pass (8 in flight per thread
+         * measured slower: swiglu 138 -> 150 us at 64 tokens, H100) */
+        for (int it = tid; it < NW * ROWS * G; it += QXI_THREADS) {
+            const int m = it / (ROWS * G), r = (it / G) % ROWS, gi = it % G;
             float2 v = make_float2(0.0f, 0.0f);
             if (rb + r < n) {
                 const int64_t o = (e * n + rb + r) * G + gi;
                 v = make_float2(zf_cu_load<SDT>(a.w[m].scales, o), zf_cu_load<SDT>(a.w[m].biases, o));
             }
-            sm.sb()[(m * QXI_ROWS + r) * Gp + gi] = v;
+            sm.sb()[(m * ROWS + r) * Gp + gi] = v;
         }
         for (int t0 = first; t0 < last; t0 += QXI_NT) {
             const int nt = last - t0 < QXI_NT ? last - t0 : QXI_NT;
@@ -284,7 +306,7 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
             float acc[NW][2][4];
             if (nt > 8) qxi_chunk<NW, 2>(a, sm, e, rb, xrows, nt, xq, ax, Gp, bsh, acc);
             else qxi_chunk<NW, 1>(a, sm, e, rb, xrows, nt, xq, ax, Gp, bsh, acc);
-            if (warp >= 4) continue;
+            if (warp >= 8 / KS) continue; /* KS = 2: the second half's sums are in the first's */
 #pragma unroll
             for (int u = 0; u < 2; u++)
 #pragma unroll
@@ -306,7 +328,7 @@ static cudaError_t qxi_go(const zf_cu_qargs *a, zf_cu_qepi epi, const int32_t *s
     cudaError_t e = cudaFuncSetAttribute(qxi_kernel<NW, SDT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess) return e;
     const int64_t E = a->w[0].experts;
-    dim3 grid((unsigned)((a->w[0].n + QXI_ROWS - 1) / QXI_ROWS), (unsigned)(E + 1 < 65535 ? E + 1 : 65535));
+    dim3 grid((unsigned)((a->w[0].n + qxi_cfg<NW>::ROWS - 1) / qxi_cfg<NW>::ROWS), (unsigned)(E + 1 < 65535 ? E + 1 : 65535));
     return zf_cu_launch(qxi_kernel<NW, SDT>, grid, dim3(QXI_THREADS), smem, s, *a, epi, sorted, ends, xq, ax);
 }
 

@@ -80,7 +80,8 @@ static int i8_kernel_runs(qop op, int bits, int gs, const qfmt *ufmt, int64_t E,
     int64_t pairs = m * slots, nb = k / 32, G = k / gs;
     int grouped = pairs >= E && pairs >= 8;
     if (grouped) {
-        int64_t nw = op == OP_SWIGLU ? 2 : 1, tc = 3 * (nw * 64 * 144 + 16 * 288 + 8 * 16 * 8) + nw * 64 * (G | 1) * 8;
+        /* 128 weight rows per CTA over its matrices (64 of gate and of up, or 128), 3 stages of 8 blocks */
+        int64_t tc = 3 * (128 * 144 + 16 * 288 + 8 * 16 * 8) + 128 * (G | 1) * 8;
         return bits == 4 && !ufmt && (op == OP_SWIGLU || op == OP_COMBINE) && k % 256 == 0 && tc <= 112 * 1024;
     }
     /* shared memory of a CTA (qdecode_i8.cu): 48 gate/up rows or 8 rows x 8
