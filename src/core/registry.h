@@ -58,6 +58,11 @@ struct zf_variant {
 
 const char *zf_op_name(zf_op op);
 
+/* Whether a fidelity keeps the stock composition's rounding points (stock,
+ * exact: intermediates stored in T) rather than f32 intermediates (fast,
+ * approx); the fused MoE ops pick their epilogues by it. */
+static inline int zf_rounds_like_stock(zf_fidelity f) { return f == ZF_FIDELITY_STOCK || f == ZF_FIDELITY_EXACT; }
+
 /* Registers a table of variants (called by backends at load). */
 void zf_registry_add(const zf_variant *v, int n);
 

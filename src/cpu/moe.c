@@ -301,7 +301,7 @@ zf_status zf_cpu_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, co
     ZF_TRY(zf_pick(ZF_OP_GATHER_QMM_COMBINE, ZF_DEVICE_CPU, fidelity_of(o), &v));
     int64_t n = wd->n;
     /* stock rounds like exact; fast and approx keep the sum in f32 */
-    int exact = v->fidelity == ZF_FIDELITY_STOCK || v->fidelity == ZF_FIDELITY_EXACT;
+    int exact = zf_rounds_like_stock(v->fidelity);
     if (v->fidelity != ZF_FIDELITY_STOCK && slots <= ZF_QNX && m * slots <= ZF_QPER_TOKEN_PAIRS) {
         /* a few tokens: each task sums its token's slots, no dots buffer */
         combine_ctx c = {yr, a->dtype, weights, slots, exact};

@@ -343,7 +343,7 @@ static zf_status no_overlap(const char *op, const char *an, const zf_tensor *a, 
 static zf_status run(const char *op, zf_op id, zf_cu_qargs *a, const zf_opts *o) {
     const zf_variant *v;
     ZF_TRY(zf_cu_host->pick(id, ZF_DEVICE_CUDA, o ? o->fidelity : ZF_FIDELITY_AUTO, &v));
-    a->exact = v->fidelity == ZF_FIDELITY_STOCK || v->fidelity == ZF_FIDELITY_EXACT;
+    a->exact = zf_rounds_like_stock(v->fidelity);
     cudaError_t e = ((zf_cu_qfn)v->fn)(a, zf_cu_stream(o));
     return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, v->name, e);
 }

@@ -134,7 +134,7 @@ int qcase(const zf_variant *v, int bits, int gs, zf_dtype t, zf_dtype sdt, int64
     a.weights = wts.d;
     a.wt = t;
     a.weights_stride = slots;
-    a.exact = v->fidelity == ZF_FIDELITY_STOCK || v->fidelity == ZF_FIDELITY_EXACT;
+    a.exact = zf_rounds_like_stock(v->fidelity);
     /* approx runs the int8 kernels where they fit (checked against the CPU's
      * int8 variant within core/approx_close.h's rule), else the fast path (bit for bit) */
     const bool i8 = v->fidelity == ZF_FIDELITY_APPROX && (op == ZF_OP_GATHER_QMM_SWIGLU || comb) &&
