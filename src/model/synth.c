@@ -508,7 +508,8 @@ static zf_status write_mlx(const zf_synth_opts *o, const preset *ps, plan *p, co
                             t->name, (long long)k, t->group_size);
     }
     if (mkdir(o->out, 0755) != 0 && errno != EEXIST)
-        return zf_error(ZF_ERR_IO, "[synth] cannot create directory %s", o->out);
+        return zf_error(ZF_ERR_IO, "[synth] cannot create directory %s: %s%s", o->out, strerror(errno),
+                        errno == ENOENT ? " (its parent must exist)" : "");
     ZF_TRY(write_config(ps, bits, gs, o->out));
     ZF_TRY(write_tokenizer_json(v, o->out));
     /* a quantized tensor is written as three (weight, scales, biases) sharing one key */

@@ -63,6 +63,8 @@ check "validate truncated gguf" 1 "$zf" validate "$dir/truncated.gguf"
 has err "gguf"
 check "synth unknown preset" 1 "$zf" synth --arch llama --preset huge --format gguf -o "$dir/x.gguf"
 has err "tiny"
+check "synth mlx into a missing parent" 1 "$zf" synth --arch llama --preset tiny --format mlx -o "$dir/no/such/dir"
+has err "parent must exist"
 
 real="$repo/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 if [ -f "$real" ] && [ -z "${ZF_TEST_QUICK:-}" ]; then
