@@ -7,7 +7,8 @@
  * quantized once into global scratch by the CPU's rule (cuda/qi8.cuh: the
  * same codes, a and X bit for bit). Then a CTA owns (expert e, 128 weight
  * rows: 64 of gate and 64 of up, or 128 of one matrix) and walks e's pairs
- * in chunks of up to 16 tokens; for each chunk it streams its rows' 4-bit
+ * in chunks of up to 8 tokens (one mma n-tile: a chunk of 16 measured
+ * slower, its registers spilled); for each chunk it streams its rows' 4-bit
  * codes, the chunk's x codes and (a, X) through a 3-stage cp.async
  * pipeline of 8 blocks (256 elements of k) per stage.
  *
@@ -30,7 +31,7 @@
 #include "cuda/zmath.cuh"
 
 #define QXI_THREADS 256
-#define QXI_NT 16     /* tokens per chunk: two mma n-tiles of 8 */
+#define QXI_NT 8      /* tokens per chunk: one mma n-tile */
 #define QXI_KB 8      /* blocks of 32 per pipeline stage */
 #define QXI_STAGES 3
 #define QXI_WROW (QXI_KB * 16 + 16) /* bytes per staged weight row: 16 of padding, so ldmatrix is conflict-free */
@@ -153,12 +154,13 @@ __device__ __forceinline__ void qxi_issue(const qxi_smem_t<NW> &sm, const qxi_sr
     zf_cu_cp_commit();
 }
 
-/* One chunk of nt <= 8 NTILES tokens: the pipeline over k, then (KS = 2)
- * the two halves of k added; acc ends in the warps of the first half. */
-template <int NW, int NTILES>
+/* One chunk of nt <= 8 tokens (one mma n-tile): the pipeline over k, then
+ * (KS = 2) the two halves of k added; acc ends in the warps of the first
+ * half. acc[m][c]: matrix m, rows g (c < 2) and g + 8, tokens 2t + (c & 1). */
+template <int NW>
 __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t<NW> &sm, int64_t e, int rb,
                                           const int32_t *xrows, int nt, const uint32_t *xq, const float2 *ax, int Gp,
-                                          int bsh, float acc[NW][2][4]) {
+                                          int bsh, float acc[NW][4]) {
     const int nb = (int)(a.w[0].k / 32), nst = nb / QXI_KB;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     constexpr int KS = qxi_cfg<NW>::KS, ROWS = qxi_cfg<NW>::ROWS, BPW = QXI_KB / KS; /* blocks per warp and stage */
@@ -167,9 +169,7 @@ __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t
 #pragma unroll
     for (int m = 0; m < NW; m++)
 #pragma unroll
-        for (int u = 0; u < 2; u++)
-#pragma unroll
-            for (int c = 0; c < 4; c++) acc[m][u][c] = 0.0f;
+        for (int c = 0; c < 4; c++) acc[m][c] = 0.0f;
     const qxi_src<NW> q = qxi_src_of<NW>(a, e, rb, xrows, nt, xq, ax);
     qxi_issue<NW>(sm, q, 0, 0);
     if (nst > 1) qxi_issue<NW>(sm, q, 1, 1);
@@ -197,32 +197,20 @@ __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t
 #pragma unroll
             for (int h = 0; h < 2; h++) {
                 const int j = j0 + h, gi = (s * QXI_KB + j) >> bsh;
-                uint2 xb[NTILES];
-                float4 axv[NTILES];
-#pragma unroll
-                for (int u = 0; u < NTILES; u++) {
-                    xb[u] = *(const uint2 *)(sm.X(b) + (u * 8 + g) * QXI_XROW + j * 32 + 8 * t);
-                    axv[u] = sm.AX(b)[j * (QXI_NT / 2) + u * 4 + t];
-                }
+                const uint2 xb = *(const uint2 *)(sm.X(b) + g * QXI_XROW + j * 32 + 8 * t);
+                const float4 axv = sm.AX(b)[j * (QXI_NT / 2) + t]; /* (a, X) of tokens 2t, 2t + 1 */
 #pragma unroll
                 for (int m = 0; m < NW; m++) {
                     const uint32_t lo = d[m][2 * h], hi = d[m][2 * h + 1]; /* rows g, g + 8 */
                     const uint32_t A[4] = {lo & M, hi & M, (lo >> 4) & M, (hi >> 4) & M};
                     const float2 sb0 = sbr[m][0][gi], sb1 = sbr[m][1][gi];
-#pragma unroll
-                    for (int u = 0; u < NTILES; u++) {
-                        int S[4];
-                        qxi_mma(A, xb[u], S);
-                        /* S[0]: row g, token 2t; S[1]: row g, 2t + 1; S[2], S[3]: row g + 8 */
-                        acc[m][u][0] = __fmaf_rn(sb0.y, axv[u].y, __fmaf_rn(__fmul_rn(__int2float_rn(S[0]), axv[u].x),
-                                                                            sb0.x, acc[m][u][0]));
-                        acc[m][u][1] = __fmaf_rn(sb0.y, axv[u].w, __fmaf_rn(__fmul_rn(__int2float_rn(S[1]), axv[u].z),
-                                                                            sb0.x, acc[m][u][1]));
-                        acc[m][u][2] = __fmaf_rn(sb1.y, axv[u].y, __fmaf_rn(__fmul_rn(__int2float_rn(S[2]), axv[u].x),
-                                                                            sb1.x, acc[m][u][2]));
-                        acc[m][u][3] = __fmaf_rn(sb1.y, axv[u].w, __fmaf_rn(__fmul_rn(__int2float_rn(S[3]), axv[u].z),
-                                                                            sb1.x, acc[m][u][3]));
-                    }
+                    int S[4];
+                    qxi_mma(A, xb, S);
+                    /* S[0]: row g, token 2t; S[1]: row g, 2t + 1; S[2], S[3]: row g + 8 */
+                    acc[m][0] = __fmaf_rn(sb0.y, axv.y, __fmaf_rn(__fmul_rn(__int2float_rn(S[0]), axv.x), sb0.x, acc[m][0]));
+                    acc[m][1] = __fmaf_rn(sb0.y, axv.w, __fmaf_rn(__fmul_rn(__int2float_rn(S[1]), axv.z), sb0.x, acc[m][1]));
+                    acc[m][2] = __fmaf_rn(sb1.y, axv.y, __fmaf_rn(__fmul_rn(__int2float_rn(S[2]), axv.x), sb1.x, acc[m][2]));
+                    acc[m][3] = __fmaf_rn(sb1.y, axv.w, __fmaf_rn(__fmul_rn(__int2float_rn(S[3]), axv.z), sb1.x, acc[m][3]));
                 }
             }
         }
@@ -230,22 +218,18 @@ __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t
     zf_cu_cp_wait(0);
     if (KS == 1) return;
     __syncthreads(); /* every stage consumed: the first buffer takes the second half's sums */
-    float *red = (float *)sm.W(0, 0) + (rg * 32 + lane) * (NW * 2 * 4);
+    float *red = (float *)sm.W(0, 0) + (rg * 32 + lane) * (NW * 4);
     if (kh == 1)
 #pragma unroll
         for (int m = 0; m < NW; m++)
 #pragma unroll
-            for (int u = 0; u < NTILES; u++)
-#pragma unroll
-                for (int c = 0; c < 4; c++) red[(m * 2 + u) * 4 + c] = acc[m][u][c];
+            for (int c = 0; c < 4; c++) red[m * 4 + c] = acc[m][c];
     __syncthreads();
     if (kh == 0)
 #pragma unroll
         for (int m = 0; m < NW; m++)
 #pragma unroll
-            for (int u = 0; u < NTILES; u++)
-#pragma unroll
-                for (int c = 0; c < 4; c++) acc[m][u][c] = __fadd_rn(acc[m][u][c], red[(m * 2 + u) * 4 + c]);
+            for (int c = 0; c < 4; c++) acc[m][c] = __fadd_rn(acc[m][c], red[m * 4 + c]);
 }
 
 /* out row `row` of pair p: swiglu of (g, u) in f32, or the f32 dot */
@@ -303,17 +287,14 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
                 xrows[tid] = a.x_per_slot ? pr : (int32_t)(pr / a.slots);
             }
             __syncthreads();
-            float acc[NW][2][4];
-            if (nt > 8) qxi_chunk<NW, 2>(a, sm, e, rb, xrows, nt, xq, ax, Gp, bsh, acc);
-            else qxi_chunk<NW, 1>(a, sm, e, rb, xrows, nt, xq, ax, Gp, bsh, acc);
+            float acc[NW][4];
+            qxi_chunk<NW>(a, sm, e, rb, xrows, nt, xq, ax, Gp, bsh, acc);
             if (warp >= 8 / KS) continue; /* KS = 2: the second half's sums are in the first's */
 #pragma unroll
-            for (int u = 0; u < 2; u++)
-#pragma unroll
-                for (int c = 0; c < 4; c++) {
-                    const int i = u * 8 + 2 * t + (c & 1), r = rb + rg * 16 + g + 8 * (c >> 1);
-                    if (i < nt && r < n) qxi_store(a, epi, pairs[i], r, acc[0][u][c], acc[NW - 1][u][c]);
-                }
+            for (int c = 0; c < 4; c++) {
+                const int i = 2 * t + (c & 1), r = rb + rg * 16 + g + 8 * (c >> 1);
+                if (i < nt && r < n) qxi_store(a, epi, pairs[i], r, acc[0][c], acc[NW - 1][c]);
+            }
         }
     }
     zf_cu_release_next();

@@ -259,7 +259,7 @@ static void test_approx(void) {
 /* The approx variants at many tokens: the tensor-core kernel on the Qwen3
  * shapes at 16 and 64 tokens, and on odd n (a partial tile of rows), 1, 2,
  * 4 and 5 pipeline stages of k, every group size and dtype; routed
- * uniformly, all to one expert (full chunks of 16 pairs and a partial
+ * uniformly, all to one expert (full chunks of 8 pairs and a partial
  * one) and to two experts; against the CPU's int8 variant. */
 static void test_approx_grouped(void) {
     const zf_fidelity A = ZF_FIDELITY_APPROX;
