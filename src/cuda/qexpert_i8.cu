@@ -15,14 +15,15 @@
  * Each of the 8 warps owns 16 rows of each matrix: with two matrices, warp
  * w takes rows 16 (w % 4) .. + 15 and half of every stage's blocks (w / 4);
  * with one, rows 16 w .. + 15 and all blocks. A block of 16 rows x 32 k
- * is one mma A operand: thread (g, t) = (lane / 4, lane % 4) holds packed word t of rows g and
- * g + 8 (ldmatrix), whose low nibbles are elements 8t, 8t+2, 8t+4, 8t+6
- * and high nibbles 8t+1, ...; the staged x words 2t and 2t+1 hold the
- * codes of exactly those elements (qi8.cuh), so they are the B operand
- * as they lie. The mma's int32 S for (row, token) is exact; then, per
- * block, acc += (S a) s + b X in f32 as in the decode kernels (with two
- * matrices, the two halves of k are added at the end). Only the f32 order differs from the
- * CPU's int8 variant (the tests' approx rule, core/approx_close.h). */
+ * is one mma A operand: thread (g, t) = (lane / 4, lane % 4) holds packed
+ * word t of rows g and g + 8 (ldmatrix), whose low nibbles are elements
+ * 8t, 8t+2, 8t+4, 8t+6 and high nibbles 8t+1, ...; the staged x words 2t
+ * and 2t+1 hold the codes of exactly those elements (qi8.cuh), so they are
+ * the B operand as they lie. The mma's int32 S for (row, token) is exact;
+ * then, per block, acc += (S a) s + b X in f32 as in the decode kernels
+ * (with two matrices, the two halves of k are added at the end). Only the
+ * f32 order differs from the CPU's int8 variant (the tests' approx rule,
+ * core/approx_close.h). */
 #include "cuda/check.cuh"
 #include "cuda/cp_async.cuh"
 #include "cuda/kernels.cuh"
@@ -34,8 +35,8 @@
 #define QXI_NT 8      /* tokens per chunk: one mma n-tile */
 #define QXI_KB 8      /* blocks of 32 per pipeline stage */
 #define QXI_STAGES 3
-#define QXI_WROW (QXI_KB * 16 + 16) /* bytes per staged weight row: 16 of padding, so ldmatrix is conflict-free */
-#define QXI_XROW (QXI_KB * 32 + 32) /* bytes per staged x row: 32 of padding, so the B loads are conflict-free */
+#define QXI_WROW (QXI_KB * 16 + 16) /* bytes per staged weight row; the padding keeps ldmatrix conflict-free */
+#define QXI_XROW (QXI_KB * 32 + 32) /* bytes per staged x row; the padding keeps the B loads conflict-free */
 #define QXI_SMEM_MAX (112 * 1024)    /* two CTAs per SM */
 
 /* The 8 warps of a CTA: 16 rows each of every matrix; with two matrices
