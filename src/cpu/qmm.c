@@ -144,7 +144,8 @@ typedef struct engine {
     const int32_t *ids; /* dense [m * slots] */
     const int64_t *order;
     const batch *batches;
-    int64_t chunk, n_chunks; /* weight rows per task; tasks per batch */
+    /* a batch's rows in n_chunks pieces: n_big of big rows, then pieces of chunk rows */
+    int64_t big, n_big, chunk, n_chunks;
     const float *xf, *xs;
     zf_qdot_prepared_fn pdot; /* non-NULL: x rows prepared for it, xq_bytes apart */
     const unsigned char *xq;
@@ -153,12 +154,16 @@ typedef struct engine {
 
 static int64_t expert_of(const engine *en, int64_t p) { return en->ids ? en->ids[p] : 0; }
 
+static int64_t piece_start(const engine *en, int64_t i) {
+    return i < en->n_big ? i * en->big : en->n_big * en->big + (i - en->n_big) * en->chunk;
+}
+
 static void engine_task(void *ctx, int64_t task) {
     const engine *en = ctx;
     const zf_qgather *g = en->g;
     int64_t n = g->w[0]->n, k = g->w[0]->k;
-    int64_t r0 = (task % en->n_chunks) * en->chunk;
-    int64_t rows = n - r0 < en->chunk ? n - r0 : en->chunk;
+    int64_t r0 = piece_start(en, task % en->n_chunks), r1 = piece_start(en, task % en->n_chunks + 1);
+    int64_t rows = (r1 < n ? r1 : n) - r0;
     const batch *b = &en->batches[task / en->n_chunks];
     const int64_t *pairs = en->order + b->first;
     /* the task's dots (32 KB): per thread, not on a caller's stack; a task
@@ -245,7 +250,7 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
         for (int64_t i = 0; i < g->m; i++)
             for (int64_t j = 0; j < g->slots; j++)
                 ids[i * g->slots + j] = ((const int32_t *)g->ids->data)[i * g->ids->stride[0] + j];
-    engine en = {g, g->ids ? ids : NULL, order, batches, 0, 0, xf, xs, NULL, NULL, 0};
+    engine en = {g, g->ids ? ids : NULL, order, batches, 0, 0, 0, 0, xf, xs, NULL, NULL, 0};
     _Alignas(64) unsigned char xq_small[ZF_QSMALL_PREP];
     void *xq_heap = NULL;
     const zf_qprep *pp = zf_qprep_of(g->dot);
@@ -290,6 +295,16 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
     int64_t chunk = ((w->n + pieces - 1) / pieces + 7) / 8 * 8;
     en.chunk = chunk > max_chunk ? max_chunk : chunk;
     en.n_chunks = (w->n + en.chunk - 1) / en.chunk;
+    /* One batch (decode): a large piece per thread, then the last fifth of
+     * the rows in two small pieces per thread, taken by whichever thread is
+     * free, so the threads finish the call together. */
+    int64_t T = zf_get_num_threads(), big = (w->n - w->n / 5) / T / 8 * 8;
+    if (nb == 1 && T > 1 && big >= 64 && big <= max_chunk) {
+        int64_t tail = w->n - T * big;
+        en.big = big, en.n_big = T;
+        en.chunk = ((tail + 2 * T - 1) / (2 * T) + 7) / 8 * 8;
+        en.n_chunks = T + (tail + en.chunk - 1) / en.chunk;
+    }
     int64_t tasks = nb * en.n_chunks;
     int64_t bytes = (g->per_token ? npairs : nb) * w->n * (zf_q_words(w) * 4) * g->nw;
     if (zf_tasks_for_bytes(bytes, 2) == 1) {
