@@ -295,14 +295,16 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
     int64_t chunk = ((w->n + pieces - 1) / pieces + 7) / 8 * 8;
     en.chunk = chunk > max_chunk ? max_chunk : chunk;
     en.n_chunks = (w->n + en.chunk - 1) / en.chunk;
-    /* One batch (decode): a large piece per thread, then the last fifth of
-     * the rows in two small pieces per thread, taken by whichever thread is
-     * free, so the threads finish the call together. */
+    /* One batch (a decode step's projection, or one token's combine): a
+     * large piece per thread (four fifths of the rows, at most a dots tile),
+     * then the rest in pieces of at most half a thread's share, taken by
+     * whichever thread is free, so the threads finish the call together. */
     int64_t T = zf_get_num_threads(), big = (w->n - w->n / 5) / T / 8 * 8;
-    if (nb == 1 && T > 1 && big >= 64 && big <= max_chunk) {
-        int64_t tail = w->n - T * big;
+    big = big < max_chunk ? big : max_chunk;
+    if (nb == 1 && T > 1 && big >= 64) {
+        int64_t tail = w->n - T * big, small = ((tail + 2 * T - 1) / (2 * T) + 7) / 8 * 8;
         en.big = big, en.n_big = T;
-        en.chunk = ((tail + 2 * T - 1) / (2 * T) + 7) / 8 * 8;
+        en.chunk = small < max_chunk ? small : max_chunk;
         en.n_chunks = T + (tail + en.chunk - 1) / en.chunk;
     }
     int64_t tasks = nb * en.n_chunks;
