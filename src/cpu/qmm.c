@@ -281,32 +281,32 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
         }
     }
     /* Rows per task: as many as its dots tile holds (ZF_QTASK_DOTS over the
-     * widest batch: 4096 rows for one x row, 512 for 8) while every thread
-     * still gets ZF_QTASKS_PER_THREAD tasks, cut evenly within a batch,
-     * multiples of 8. Each task starts a new run of weight memory, which the
-     * prefetchers must pick up again: one-token decode ran faster with runs
-     * of up to 4096 rows than with 64 (docs/PERF-CPU.md, session 7). Every
-     * dot is the same whatever the chunk. */
+     * widest batch: 4096 rows for one x row, 512 for 8). Each task starts a
+     * new run of weight memory, which the prefetchers must pick up again:
+     * one-token decode ran faster with runs of up to 4096 rows than with 64
+     * (docs/PERF-CPU.md, session 7). Every dot is the same whatever the cut. */
     int64_t width = 1;
     for (int64_t b = 0; b < nb; b++) width = batches[b].n > width ? batches[b].n : width;
-    int64_t max_chunk = ZF_QTASK_DOTS / width / 8 * 8, want = ZF_QTASKS_PER_THREAD * zf_get_num_threads();
-    int64_t per = (nb * w->n + want - 1) / want, pieces = (w->n + per - 1) / per;
-    if ((w->n + pieces - 1) / pieces > max_chunk) pieces = (w->n + max_chunk - 1) / max_chunk;
-    int64_t chunk = ((w->n + pieces - 1) / pieces + 7) / 8 * 8;
-    en.chunk = chunk > max_chunk ? max_chunk : chunk;
-    en.n_chunks = (w->n + en.chunk - 1) / en.chunk;
-    /* One batch (a decode step's projection, or one token's combine): a
-     * large piece per thread (four fifths of the rows, at most a dots tile),
-     * then the rest in pieces of at most half a thread's share, taken by
-     * whichever thread is free, so the threads finish the call together. */
-    int64_t T = zf_get_num_threads(), big = (w->n - w->n / 5) / T / 8 * 8;
+    int64_t max_chunk = ZF_QTASK_DOTS / width / 8 * 8, T = zf_get_num_threads();
+    int64_t big = (w->n - w->n / 5) / T / 8 * 8;
     big = big < max_chunk ? big : max_chunk;
     if (nb == 1 && T > 1 && big >= 64) {
+        /* One batch (a decode step's projection, or one token's combine): a
+         * large piece per thread (four fifths of the rows, at most a dots
+         * tile), then the rest in pieces of at most half a thread's share,
+         * taken by whichever thread is free, so the threads finish together. */
         int64_t tail = w->n - T * big, small = ((tail + 2 * T - 1) / (2 * T) + 7) / 8 * 8;
         en.big = big, en.n_big = T;
         en.chunk = small < max_chunk ? small : max_chunk;
-        en.n_chunks = T + (tail + en.chunk - 1) / en.chunk;
+    } else {
+        /* every thread gets ZF_QTASKS_PER_THREAD tasks where the rows allow,
+         * cut evenly within a batch, multiples of 8 */
+        int64_t want = ZF_QTASKS_PER_THREAD * T, per = (nb * w->n + want - 1) / want, pieces = (w->n + per - 1) / per;
+        if ((w->n + pieces - 1) / pieces > max_chunk) pieces = (w->n + max_chunk - 1) / max_chunk;
+        int64_t chunk = ((w->n + pieces - 1) / pieces + 7) / 8 * 8;
+        en.chunk = chunk > max_chunk ? max_chunk : chunk;
     }
+    en.n_chunks = en.n_big + (w->n - en.n_big * en.big + en.chunk - 1) / en.chunk;
     int64_t tasks = nb * en.n_chunks;
     int64_t bytes = (g->per_token ? npairs : nb) * w->n * (zf_q_words(w) * 4) * g->nw;
     if (zf_tasks_for_bytes(bytes, 2) == 1) {
