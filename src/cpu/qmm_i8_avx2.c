@@ -365,25 +365,22 @@ INLINE void dot_rows_whole_x2(const zf_qrows *w, i8_layout L, const xq8 *x0, con
     }
 }
 
-/* The walks (rows of whole stretches, or the joined stream) for the
- * layouts real models use, constants folded in (MLX 4-bit group 64 with
- * bf16 scales; GGUF Q4_0/Q4_1 and Q8_0 as group 32 with f16 scales), and
- * for any other. */
-static void walk_q4_g64_bf16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
-    if (nb % I8_STRETCH == 0) dot_rows_whole(w, (i8_layout){4, 1, ZF_DTYPE_BF16, 2}, x, nb, out);
-    else dot_rows_joined(w, (i8_layout){4, 1, ZF_DTYPE_BF16, 2}, x, nb, out);
-}
-static void walk_q4_g32_f16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
-    if (nb % I8_STRETCH == 0) dot_rows_whole(w, (i8_layout){4, 0, ZF_DTYPE_F16, 2}, x, nb, out);
-    else dot_rows_joined(w, (i8_layout){4, 0, ZF_DTYPE_F16, 2}, x, nb, out);
-}
-static void walk_q8_g32_f16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
-    if (nb % I8_STRETCH == 0) dot_rows_whole(w, (i8_layout){8, 0, ZF_DTYPE_F16, 2}, x, nb, out);
-    else dot_rows_joined(w, (i8_layout){8, 0, ZF_DTYPE_F16, 2}, x, nb, out);
-}
-static void walk_any(const zf_qrows *w, i8_layout L, const xq8 *x, int64_t nb, float *out) {
+/* A call's rows: rows of whole stretches, or the joined stream; below, the
+ * layouts real models use with their constants folded in (MLX 4-bit group
+ * 64 with bf16 scales; GGUF Q4_0/Q4_1 and Q8_0 as group 32 with f16
+ * scales), and walk() takes any other as it is. */
+INLINE void walk_rows(const zf_qrows *w, i8_layout L, const xq8 *x, int64_t nb, float *out) {
     if (nb % I8_STRETCH == 0) dot_rows_whole(w, L, x, nb, out);
     else dot_rows_joined(w, L, x, nb, out);
+}
+static void walk_q4_g64_bf16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
+    walk_rows(w, (i8_layout){4, 1, ZF_DTYPE_BF16, 2}, x, nb, out);
+}
+static void walk_q4_g32_f16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
+    walk_rows(w, (i8_layout){4, 0, ZF_DTYPE_F16, 2}, x, nb, out);
+}
+static void walk_q8_g32_f16(const zf_qrows *w, const xq8 *x, int64_t nb, float *out) {
+    walk_rows(w, (i8_layout){8, 0, ZF_DTYPE_F16, 2}, x, nb, out);
 }
 
 /* One row that the joined walk cannot take (fewer than 8 blocks, or an
@@ -422,7 +419,7 @@ static void walk(const zf_qrows *w, const xq8 *x, float *out) {
     if (L.bits == 4 && L.gshift == 1 && L.sdt == ZF_DTYPE_BF16) walk_q4_g64_bf16(w, x, nb, out);
     else if (L.bits == 4 && L.gshift == 0 && L.sdt == ZF_DTYPE_F16) walk_q4_g32_f16(w, x, nb, out);
     else if (L.bits == 8 && L.gshift == 0 && L.sdt == ZF_DTYPE_F16) walk_q8_g32_f16(w, x, nb, out);
-    else walk_any(w, L, x, nb, out);
+    else walk_rows(w, L, x, nb, out);
 }
 
 void zf_avx2_qdot_i8(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out) {
