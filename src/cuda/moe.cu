@@ -9,7 +9,7 @@
 #include "cuda/qdot.cuh"
 #include "cuda/zmath.cuh"
 
-/* ---- router: one CTA per row ------------------------------------------------ */
+/* ---- router: one CTA per row, or one warp per row of up to 256 experts ------- */
 
 /* 256 threads: thread v is lane v of the L256 sum, so every step is
  * parallel across experts; the top-k is a rank count (each expert counts
@@ -120,7 +120,88 @@ __global__ void __launch_bounds__(RT_THREADS) route_kernel(const zf_cu_route_arg
     }
 }
 
+/* Rows of E <= 32 PL experts and k <= 32 (every MoE model zfast knows:
+ * 8 to 256 experts, top-1 to top-8): one warp per row, no barrier and no
+ * shared memory. Lane l holds experts e = l + 32 j (j < PL) in registers,
+ * which is lane e of the L256 sum (E <= 256: every lane sums one p from +0,
+ * i.e. holds it, lanes past E hold +0), so the tree is the canonical one.
+ * The top-k is the definition itself, k rounds of "the largest p not yet
+ * taken, equal p to the lower e": a warp max of the p bits (as kept keys,
+ * +1 so that 0 means taken or past E), then a warp min of the e that hold
+ * it; the winner's p reaches every lane by a shuffle, so den accumulates in
+ * slot order in every lane and lane s keeps slot s. The 256-thread kernel
+ * above spends most of its time in the rank count and its barriers
+ * (docs/CUDA.md). */
+#define RW_THREADS 128
+
+template <int PL> __global__ void __launch_bounds__(RW_THREADS) route_warp_kernel(const zf_cu_route_args a) {
+    const int lane = threadIdx.x % 32, E = (int)a.E, k = a.k;
+    const size_t les = a.lt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
+    const int64_t rows_per_grid = (int64_t)gridDim.x * (RW_THREADS / 32);
+    zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
+    zf_cu_wait_prior();
+    for (int64_t row = (int64_t)blockIdx.x * (RW_THREADS / 32) + threadIdx.x / 32; row < a.m; row += rows_per_grid) {
+        const char *l = (const char *)a.logits + (size_t)(row * a.l_stride) * les;
+        float p[PL];
+        uint32_t mo = 0; /* below every rt_ord */
+#pragma unroll
+        for (int j = 0; j < PL; j++) {
+            const int e = lane + 32 * j;
+            p[j] = e < E ? zf_cu_ld(a.lt, l, e) : 0.0f;
+            if (e < E) mo = max(mo, rt_ord(p[j]));
+        }
+        const float mx = rt_unord(__reduce_max_sync(0xffffffffu, mo));
+        float t[8];
+#pragma unroll
+        for (int j = 0; j < 8; j++) t[j] = 0.0f;
+#pragma unroll
+        for (int j = 0; j < PL; j++)
+            if (lane + 32 * j < E) p[j] = t[j] = zf_cu_exp(__fsub_rn(p[j], mx));
+        const float sum = zf_cu_l256_tree_regs(t);
+        uint32_t key[PL]; /* p bits + 1 (a NaN as the canonical one), 0: taken or no expert */
+#pragma unroll
+        for (int j = 0; j < PL; j++) {
+            p[j] = __fdiv_rn(p[j], sum);
+            key[j] = lane + 32 * j < E ? (p[j] != p[j] ? 0x7fc00000u : __float_as_uint(p[j])) + 1u : 0u;
+        }
+        float den = 0.0f, mine = 0.0f;
+        int myid = 0;
+        for (int r = 0; r < k; r++) {
+            uint32_t best = 0;
+#pragma unroll
+            for (int j = 0; j < PL; j++) best = max(best, key[j]);
+            const uint32_t top = __reduce_max_sync(0xffffffffu, best);
+            int cand = INT_MAX; /* this lane's lowest e holding top */
+#pragma unroll
+            for (int j = PL - 1; j >= 0; j--)
+                if (key[j] == top) cand = lane + 32 * j;
+            const int win = (int)__reduce_min_sync(0xffffffffu, (unsigned)cand);
+            float pw = 0.0f;
+#pragma unroll
+            for (int j = 0; j < PL; j++)
+                if (lane + 32 * j == win) pw = p[j], key[j] = 0;
+            pw = __shfl_sync(0xffffffffu, pw, win % 32);
+            den = __fadd_rn(den, pw);
+            if (lane == r) mine = pw, myid = win;
+        }
+        if (lane < k) {
+            a.ids[row * a.ids_stride + lane] = myid;
+            char *w = (char *)a.weights + (size_t)(row * a.w_stride) * wes;
+            zf_cu_st(a.wt, w, lane, a.norm ? __fdiv_rn(mine, den) : mine);
+        }
+    }
+}
+
+template <int PL> static cudaError_t route_warp(const zf_cu_route_args *a, cudaStream_t s) {
+    const int64_t ctas = (a->m + RW_THREADS / 32 - 1) / (RW_THREADS / 32);
+    return zf_cu_launch(route_warp_kernel<PL>, dim3((unsigned)(ctas < 65535 ? ctas : 65535)), dim3(RW_THREADS), 0, s,
+                        *a);
+}
+
 cudaError_t zf_cu_moe_route(const zf_cu_route_args *a, cudaStream_t s) {
+    if (a->k <= 32 && a->E <= 256)
+        return a->E <= 32 ? route_warp<1>(a, s) : a->E <= 64 ? route_warp<2>(a, s)
+               : a->E <= 128 ? route_warp<4>(a, s) : route_warp<8>(a, s);
     const size_t smem = rt_smem(a->E, a->k);
     if (smem > 48 * 1024) {
         cudaError_t e = cudaFuncSetAttribute(route_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
