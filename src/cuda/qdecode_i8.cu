@@ -1,16 +1,19 @@
 /* Edge-tier few-token kernels (fidelity approx, docs/NUMERICS.md §8.7) for
  * gather_qmm_swiglu and gather_qmm_combine on 4-bit weights. A CTA starts
- * the cp.async copies of all its weight blocks into shared memory (every
- * byte in flight at once, no registers held), stages the scales and biases,
- * and quantizes its x row(s) to int8 per 32-element block by the CPU's rule
- * (a = amax / 127, q = rint(x * (127 / amax)): the same codes, bit for bit)
- * while they fly. A lane owns whole blocks: 8 dp4a of the block's 32 codes
- * against its 32 int8 x values give the integer dot S (exact), then one f32
- * term (S a) s + b X; a warp sums its lanes' terms with shuffles. The block
- * loop costs about one instruction per weight where the canonical dot needs
- * ~3.5; the whole swiglu kernel issues 2.7-3.4 M warp instructions at the
- * Qwen3 shape against the exact kernel's 6.2 M, but waits on the loads of
- * its prologue (docs/CUDA.md). Other shapes take the fast path. */
+ * cp.async copies into shared memory in the order it needs them (every
+ * byte in flight at once, no registers held): its x row(s), its rows'
+ * scales and biases, then its weight blocks in two halves. It quantizes x
+ * to int8 per 32-element block by the CPU's rule (a = amax / 127,
+ * q = rint(x * (127 / amax)): the same codes, bit for bit) while the
+ * weights fly, and computes on the first half while the second arrives. A
+ * lane owns whole blocks: 8 dp4a of the block's 32 codes against its 32
+ * int8 x values give the integer dot S (exact), then one f32 term
+ * (S a) s + b X; a warp sums its lanes' terms with shuffles. The block loop
+ * costs about one instruction per weight where the canonical dot needs
+ * ~3.5. The scales once came through registers after the weight copies:
+ * ptxas converted each right after its load, so a third of the swiglu
+ * kernel's stall samples waited there, with the x quantization behind it
+ * (docs/CUDA.md). Other shapes take the fast path. */
 #include "cuda/check.cuh"
 #include "cuda/cp_async.cuh"
 #include "cuda/kernels.cuh"
@@ -25,22 +28,28 @@
 #define QI8_CRPW 1                         /* output rows per warp (combine) */
 #define QI8_C_ROWS (QI8_WARPS * QI8_CRPW)  /* rows per CTA (combine) */
 #define QI8_SMEM_MAX (100 * 1024) /* a CTA's staged codes, scales and x */
+/* swiglu: 5 CTAs per SM (47 registers, ~44 KB at the Qwen3 shape): 4 tokens
+ * 23.6 -> 22.5 us on an H100, one token the same (docs/CUDA.md) */
+#define QI8_SW_CTAS 5
 
-/* Staged x of R rows (cuda/qi8.cuh): the code words, then a[i nb + j] and
- * X[i nb + j]. */
-static size_t qi8_smem(int64_t rows, int64_t k) { return (size_t)(rows * (k / 32)) * (32 + 8); }
+/* x of R rows as copied (k elements of es bytes each), then as staged
+ * (cuda/qi8.cuh): the code words, a[i nb + j] and X[i nb + j]. */
+static size_t qi8_smem(int64_t rows, int64_t k, size_t es) {
+    return (size_t)(rows * k) * es + (size_t)(rows * (k / 32)) * (32 + 8);
+}
 
-/* The integer dot of one 4-bit block (16 bytes of codes) with its staged x words. */
+/* The integer dot of one 4-bit block (16 bytes of codes) with its staged x
+ * words: two chains of 4 dp4a (integer sums: any order gives the same S). */
 __device__ __forceinline__ int qi8_dot4(uint4 c, uint4 x0, uint4 x1) {
     const uint32_t m = 0x0f0f0f0fu;
-    int S = __dp4a((int)(c.x & m), (int)x0.x, 0);
+    int S = __dp4a((int)(c.x & m), (int)x0.x, 0), T = __dp4a((int)(c.z & m), (int)x1.x, 0);
     S = __dp4a((int)((c.x >> 4) & m), (int)x0.y, S);
+    T = __dp4a((int)((c.z >> 4) & m), (int)x1.y, T);
     S = __dp4a((int)(c.y & m), (int)x0.z, S);
+    T = __dp4a((int)(c.w & m), (int)x1.z, T);
     S = __dp4a((int)((c.y >> 4) & m), (int)x0.w, S);
-    S = __dp4a((int)(c.z & m), (int)x1.x, S);
-    S = __dp4a((int)((c.z >> 4) & m), (int)x1.y, S);
-    S = __dp4a((int)(c.w & m), (int)x1.z, S);
-    return __dp4a((int)((c.w >> 4) & m), (int)x1.w, S);
+    T = __dp4a((int)((c.w >> 4) & m), (int)x1.w, T);
+    return S + T;
 }
 
 /* One staged x block: its 8 code words, a and X. */
@@ -68,92 +77,136 @@ struct qi8_src {
     int64_t row; /* e n + r */
 };
 
-/* The (scale, bias) pairs of a CTA's weight rows as f32, G groups per row,
- * into sb[l G + g]: thread t takes row l = t / TPR and its groups t % TPR,
- * + TPR, ... (row(l, &src) names the row's scales, biases and index
- * e n + r, or says false: none). A thread issues up to 8 pairs' loads at once, runs
- * `between` (the x staging, whose loads then fly beside them) and only then
- * stores, so no pair waits for another's round trip. */
-template <int SDT, int TPR, class Row, class Between>
-__device__ __forceinline__ void qi8_stage_sb(int G, float2 *sb, Row row, Between between) {
-    constexpr int U = 8;
-    const int l = threadIdx.x / TPR, g0 = threadIdx.x % TPR;
-    qi8_src w = {nullptr, nullptr, 0};
-    const bool have = row(l, &w);
-    const int64_t base = w.row * G;
-    for (int c = 0; c == 0 || c * U * TPR < G; c++) { /* the same trip count in every thread */
-        float2 v[U];
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            const int g = g0 + (c * U + u) * TPR;
-            if (have && g < G) v[u] = make_float2(zf_cu_load<SDT>(w.scales, base + g), zf_cu_load<SDT>(w.biases, base + g));
-        }
-        if (c == 0) between();
-#pragma unroll
-        for (int u = 0; u < U; u++) {
-            const int g = g0 + (c * U + u) * TPR;
-            if (have && g < G) sb[l * G + g] = v[u];
-        }
+/* Bytes of a row's G scales (or biases), and its slot in shared memory. */
+struct qi8_sbrow {
+    int bytes, pitch, chunk; /* chunk: 16, 8 or 4, what the rows' alignment allows */
+};
+__device__ __forceinline__ qi8_sbrow qi8_sbrow_of(int G, int ses, int chunk) {
+    return qi8_sbrow{G * ses, (G * ses + 15) & ~15, chunk};
+}
+
+/* Starts the copies of the scale and bias rows of a CTA's L weight rows into
+ * ss[l pitch ..] and bs[l pitch ..] (row(l, &src) names row l's scales,
+ * biases and index e n + r, or says false: none, and its slot is left as it
+ * is, computed on and never stored). */
+template <class Row>
+__device__ __forceinline__ void qi8_copy_sb(int L, qi8_sbrow sr, char *ss, char *bs, Row row) {
+    const int cpr = sr.bytes / sr.chunk, per = 2 * cpr;
+    for (int i = threadIdx.x; i < L * per; i += QI8_THREADS) {
+        const int l = i / per, h = (i % per) / cpr, c = i % cpr;
+        qi8_src w;
+        if (!row(l, &w)) continue;
+        const char *src = (const char *)(h ? w.biases : w.scales) + w.row * sr.bytes + c * sr.chunk;
+        char *dst = (h ? bs : ss) + l * sr.pitch + c * sr.chunk;
+        if (sr.chunk == 16) zf_cu_cp16(dst, src);
+        else if (sr.chunk == 8) zf_cu_cp8(dst, src);
+        else zf_cu_cp4(dst, src);
     }
 }
 
+/* Starts the copies of R x rows (k elements of es bytes; row i at xrow(i))
+ * into xs[i k es ..], in chunks of xc bytes (16, 8 or 4). */
+template <class XR>
+__device__ __forceinline__ void qi8_copy_x(int R, int k, int es, int xc, char *xs, XR xrow) {
+    const int cpr = k * es / xc;
+    for (int i = threadIdx.x; i < R * cpr; i += QI8_THREADS) {
+        const int r = i / cpr, c = i % cpr;
+        const char *src = (const char *)xrow(r) + c * xc;
+        char *dst = xs + (r * cpr + c) * xc;
+        if (xc == 16) zf_cu_cp16(dst, src);
+        else if (xc == 8) zf_cu_cp8(dst, src);
+        else zf_cu_cp4(dst, src);
+    }
+}
+
+/* The first block of a lane's second half: a lane takes blocks j0, j0 +
+ * step, ... of nb and copies them as two commit groups, so it computes on
+ * the first half while the second is on its way. */
+__device__ __forceinline__ int qi8_half(int nb, int step) { return step * (((nb + step - 1) / step + 1) / 2); }
+
+/* (s, b) of group g of a staged row */
+template <int SDT> __device__ __forceinline__ float2 qi8_sb(const char *s, const char *b, int g) {
+    return make_float2(zf_cu_load<SDT>(s, g), zf_cu_load<SDT>(b, g));
+}
+
 /* gather_qmm_swiglu: CTA = one pair x QI8_SW_ROWS rows; warp w takes rows
- * QI8_RPW w .., lane l blocks l, l + 32, ... of each gate and up row. Each
- * thread starts the copies of its own blocks into shared memory (cp.async,
- * so every byte of the CTA is in flight at once without registers), then
- * the CTA stages the scales and biases and quantizes x while they fly. */
-template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_kernel(const zf_cu_qargs a) {
+ * QI8_RPW w .., lane l blocks l, l + 32, ... of each gate and up row. The
+ * CTA starts its copies in the order it needs them, each a commit group: x,
+ * the rows' scales and biases, then each lane its own blocks in two halves;
+ * it quantizes x while the weights fly and computes the first half while
+ * the second arrives (a lane reads back only its own blocks, so no barrier
+ * waits for the weights). */
+template <int SDT>
+__global__ void __launch_bounds__(QI8_THREADS, QI8_SW_CTAS) qi8_swiglu_kernel(const zf_cu_qargs a, int chunk, int xc) {
     extern __shared__ __align__(16) uint4 qi8_sm4[];
     const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size;
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
     const int lane = threadIdx.x % 32, wr = (threadIdx.x / 32) * QI8_RPW, rb = blockIdx.x * QI8_SW_ROWS;
-    uint4 *wb = qi8_sm4;                                 /* [row][mat][nb] codes */
-    float2 *sb = (float2 *)(wb + QI8_SW_ROWS * 2 * nb); /* [row][mat][G] (s, b) */
-    uint32_t *q = (uint32_t *)(sb + QI8_SW_ROWS * 2 * G);
+    const int es = a.xt == ZF_DTYPE_F32 ? 4 : 2, jh = qi8_half(nb, 32);
+    const qi8_sbrow sr = qi8_sbrow_of(G, SDT == ZF_DTYPE_F32 ? 4 : 2, chunk);
+    uint4 *wb = qi8_sm4;                            /* [row][mat][nb] codes */
+    char *ss = (char *)(wb + QI8_SW_ROWS * 2 * nb); /* [row][mat] scale rows */
+    char *bs = ss + QI8_SW_ROWS * 2 * sr.pitch;     /* [row][mat] bias rows */
+    char *xs = bs + QI8_SW_ROWS * 2 * sr.pitch;     /* the x row as copied */
+    uint32_t *q = (uint32_t *)(xs + k * es);
     float *A = (float *)(q + nb * 8), *X = A + nb;
-    const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2;
     zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
     zf_cu_wait_prior();
     for (int64_t p = blockIdx.y; p < a.m * a.slots; p += gridDim.y) {
+        const char *xr = (const char *)a.x + (size_t)((a.x_per_slot ? p : p / a.slots) * a.x_row_stride) * es;
+        qi8_copy_x(1, k, es, xc, xs, [&](int) { return xr; });
+        zf_cu_cp_commit();
         const int64_t e = a.ids ? a.ids[(p / a.slots) * a.ids_stride + p % a.slots] : 0;
         const bool ok = e >= 0 && e < a.w[0].experts; /* else NaN, and no weight read */
-        if (ok) /* a row is nb 16-byte blocks; the CTA's rows are contiguous */
+        qi8_copy_sb(QI8_SW_ROWS * 2, sr, ss, bs, [&](int l, qi8_src *w) { /* row l = gate/up l % 2 of CTA row l / 2 */
+            const int r = l >> 1, h = l & 1;
+            *w = qi8_src{a.w[h].scales, a.w[h].biases, e * n + rb + r};
+            return ok && rb + r < n;
+        });
+        zf_cu_cp_commit();
 #pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const uint4 *src = (const uint4 *)a.w[h].packed + (e * n + rb) * nb;
+        for (int half = 0; half < 2; half++) {
+            if (ok) /* a row is nb 16-byte blocks; the CTA's rows are contiguous */
 #pragma unroll
-                for (int r = 0; r < QI8_RPW; r++) {
-                    if (rb + wr + r >= n) continue;
-                    for (int j = lane; j < nb; j += 32) zf_cu_cp16(wb + ((wr + r) * 2 + h) * nb + j, src + (wr + r) * nb + j);
+                for (int h = 0; h < 2; h++) {
+                    const uint4 *src = (const uint4 *)a.w[h].packed + (e * n + rb) * nb;
+#pragma unroll
+                    for (int r = 0; r < QI8_RPW; r++) {
+                        if (rb + wr + r >= n) continue;
+                        for (int j = lane + (half ? jh : 0); j < (half ? nb : min(nb, jh)); j += 32)
+                            zf_cu_cp16(wb + ((wr + r) * 2 + h) * nb + j, src + (wr + r) * nb + j);
+                    }
                 }
-            }
-        const char *xr = (const char *)a.x + (size_t)((a.x_per_slot ? p : p / a.slots) * a.x_row_stride) * es;
-        qi8_stage_sb<SDT, QI8_THREADS / (QI8_SW_ROWS * 2)>(
-            G, sb,
-            [&](int l, qi8_src *w) { /* row l = gate/up l % 2 of CTA row l / 2 */
-                const int r = l >> 1, h = l & 1;
-                *w = qi8_src{a.w[h].scales, a.w[h].biases, e * n + rb + r};
-                return ok && r < QI8_SW_ROWS && rb + r < n;
-            },
-            [&] { qi8_stage<1>(a.xt, 1, k, [&](int) { return (const void *)xr; }, q, A, X); });
-        zf_cu_cp_wait_all();
+            zf_cu_cp_commit();
+        }
+        zf_cu_cp_wait(2); /* x, scales and biases */
+        __syncthreads();
+        qi8_stage<1>(a.xt, 1, k, [&](int) { return (const void *)xs; }, q, A, X);
         __syncthreads();
         /* rows past n or of a bad id compute on whatever their shared memory
          * holds and are never stored: no guard in the loop */
         float acc[QI8_RPW][2] = {};
         const uint4 *wp[QI8_RPW][2];
-        const float2 *sp[QI8_RPW][2];
+        const char *sp[QI8_RPW][2], *bp[QI8_RPW][2];
 #pragma unroll
         for (int r = 0; r < QI8_RPW; r++)
 #pragma unroll
-            for (int h = 0; h < 2; h++) wp[r][h] = wb + ((wr + r) * 2 + h) * nb, sp[r][h] = sb + ((wr + r) * 2 + h) * G;
-        for (int j = lane; j < nb; j += 32) { /* one x block for the warp's 2 QI8_RPW rows */
-            const qi8_xb xb = qi8_xblock(q, A, X, j);
-            const int g = j >> bsh;
+            for (int h = 0; h < 2; h++) {
+                const int l = (wr + r) * 2 + h;
+                wp[r][h] = wb + l * nb, sp[r][h] = ss + l * sr.pitch, bp[r][h] = bs + l * sr.pitch;
+            }
 #pragma unroll
-            for (int r = 0; r < QI8_RPW; r++)
+        for (int half = 0; half < 2; half++) {
+            zf_cu_cp_wait(1 - half); /* this lane's blocks of the half */
+            for (int j = lane + (half ? jh : 0); j < (half ? nb : min(nb, jh)); j += 32) {
+                const qi8_xb xb = qi8_xblock(q, A, X, j); /* one x block for the warp's QI8_RPW rows */
+                const int g = j >> bsh;
 #pragma unroll
-                for (int h = 0; h < 2; h++) acc[r][h] = qi8_term(wp[r][h][j], sp[r][h][g], xb, acc[r][h]);
+                for (int r = 0; r < QI8_RPW; r++)
+#pragma unroll
+                    for (int h = 0; h < 2; h++)
+                        acc[r][h] = qi8_term(wp[r][h][j], qi8_sb<SDT>(sp[r][h], bp[r][h], g), xb, acc[r][h]);
+            }
         }
         float g = 0.0f, u = 0.0f; /* lane r ends with row r's sums: one silu per warp */
 #pragma unroll
@@ -171,62 +224,78 @@ template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_swiglu_ker
 
 /* gather_qmm_combine: CTA = one token x QI8_C_ROWS output rows, QI8_CRPW
  * per warp; lane l takes slot l / 4 and its blocks l % 4, l % 4 + 4, ...
- * of each of its rows (copied to shared memory by that lane), each x block
- * loaded once for them; the 4 lanes of a slot sum its dot, which is
- * weighted, then the slots are summed. */
-template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_kernel(const zf_cu_qargs a) {
+ * of each of its rows, each x block loaded once for them; the 4 lanes of a
+ * slot sum its dot, which is weighted, then the slots are summed. Copies
+ * and halves as in the swiglu kernel. */
+template <int SDT> /* 3 CTAs per SM: 74-78 registers, 95 without the bound (2 per SM) */
+__global__ void __launch_bounds__(QI8_THREADS, 3) qi8_combine_kernel(const zf_cu_qargs a, int chunk, int xc) {
     extern __shared__ __align__(16) uint4 qi8_sm4[];
     const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size;
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
     const int slots = (int)a.slots, lane = threadIdx.x % 32, sl = lane / 4, sub = lane % 4;
     const int rb = blockIdx.x * QI8_C_ROWS, wr = (threadIdx.x / 32) * QI8_CRPW;
-    uint4 *wb = qi8_sm4;                                        /* [row][slot][nb] codes */
-    float2 *sb = (float2 *)(wb + QI8_C_ROWS * QI8_MAX_SLOTS * nb); /* [row][slot][G] (s, b) */
-    uint32_t *q = (uint32_t *)(sb + QI8_C_ROWS * QI8_MAX_SLOTS * G);
+    const int es = a.xt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2, jh = qi8_half(nb, 4);
+    const qi8_sbrow sr = qi8_sbrow_of(G, SDT == ZF_DTYPE_F32 ? 4 : 2, chunk);
+    uint4 *wb = qi8_sm4;                                       /* [row][slot][nb] codes */
+    char *ss = (char *)(wb + QI8_C_ROWS * QI8_MAX_SLOTS * nb); /* [row][slot] scale rows */
+    char *bs = ss + QI8_C_ROWS * QI8_MAX_SLOTS * sr.pitch;     /* [row][slot] bias rows */
+    char *xs = bs + QI8_C_ROWS * QI8_MAX_SLOTS * sr.pitch;     /* the slots' x rows as copied */
+    uint32_t *q = (uint32_t *)(xs + slots * k * es);
     float *A = (float *)(q + slots * nb * 8), *X = A + slots * nb;
-    const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
     zf_cu_release_next();
     zf_cu_wait_prior();
     for (int64_t t = blockIdx.y; t < a.m; t += gridDim.y) {
-        const int64_t e = sl < slots ? a.ids[t * a.ids_stride + sl] : -1;
-        const bool ok = e >= 0 && e < a.w[0].experts;
-        if (ok) { /* a row is nb 16-byte blocks; the CTA's rows of one expert are contiguous */
-            const uint4 *src = (const uint4 *)a.w[0].packed + (e * n + rb) * nb;
-#pragma unroll
-            for (int r = 0; r < QI8_CRPW; r++) {
-                if (rb + wr + r >= n) continue;
-                for (int j = sub; j < nb; j += 4)
-                    zf_cu_cp16(wb + ((wr + r) * QI8_MAX_SLOTS + sl) * nb + j, src + (wr + r) * nb + j);
-            }
-        }
         const char *x0 = (const char *)a.x + (size_t)(t * a.slots * a.x_row_stride) * es;
         const size_t xrs = (size_t)a.x_row_stride * es;
-        qi8_stage_sb<SDT, QI8_THREADS / (QI8_C_ROWS * QI8_MAX_SLOTS)>(
-            G, sb,
-            [&](int l, qi8_src *w) { /* row l = slot s of CTA row r */
-                const int r = l / QI8_MAX_SLOTS, s = l % QI8_MAX_SLOTS;
-                const int64_t es_ = s < slots ? a.ids[t * a.ids_stride + s] : -1;
-                *w = qi8_src{a.w[0].scales, a.w[0].biases, es_ * n + rb + r};
-                return r < QI8_C_ROWS && rb + r < n && es_ >= 0 && es_ < a.w[0].experts;
-            },
-            [&] { qi8_stage<4>(a.xt, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, q, A, X); });
-        zf_cu_cp_wait_all();
+        qi8_copy_x(slots, k, es, xc, xs, [&](int i) { return x0 + i * xrs; });
+        zf_cu_cp_commit();
+        qi8_copy_sb(QI8_C_ROWS * QI8_MAX_SLOTS, sr, ss, bs, [&](int l, qi8_src *w) { /* row l = slot s of CTA row r */
+            const int r = l / QI8_MAX_SLOTS, s = l % QI8_MAX_SLOTS;
+            const int64_t es_ = s < slots ? a.ids[t * a.ids_stride + s] : -1;
+            *w = qi8_src{a.w[0].scales, a.w[0].biases, es_ * n + rb + r};
+            return rb + r < n && es_ >= 0 && es_ < a.w[0].experts;
+        });
+        zf_cu_cp_commit();
+        const int64_t e = sl < slots ? a.ids[t * a.ids_stride + sl] : -1;
+        const bool ok = e >= 0 && e < a.w[0].experts;
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+            if (ok) { /* a row is nb 16-byte blocks; the CTA's rows of one expert are contiguous */
+                const uint4 *src = (const uint4 *)a.w[0].packed + (e * n + rb) * nb;
+#pragma unroll
+                for (int r = 0; r < QI8_CRPW; r++) {
+                    if (rb + wr + r >= n) continue;
+                    for (int j = sub + (half ? jh : 0); j < (half ? nb : min(nb, jh)); j += 4)
+                        zf_cu_cp16(wb + ((wr + r) * QI8_MAX_SLOTS + sl) * nb + j, src + (wr + r) * nb + j);
+                }
+            }
+            zf_cu_cp_commit();
+        }
+        zf_cu_cp_wait(2); /* x, scales and biases */
+        __syncthreads();
+        qi8_stage<4>(a.xt, slots, k, [&](int i) { return (const void *)(xs + i * k * es); }, q, A, X);
         __syncthreads();
         /* lanes of slots past `slots` read slot 0's x; rows past n or of a
          * bad id compute on whatever their shared memory holds: none of
          * them is stored, so no guard in the loop */
         float acc[QI8_CRPW] = {};
         const uint4 *wp[QI8_CRPW];
-        const float2 *sp[QI8_CRPW];
+        const char *sp[QI8_CRPW], *bp[QI8_CRPW];
 #pragma unroll
-        for (int r = 0; r < QI8_CRPW; r++)
-            wp[r] = wb + ((wr + r) * QI8_MAX_SLOTS + sl) * nb, sp[r] = sb + ((wr + r) * QI8_MAX_SLOTS + sl) * G;
-        const int xs = (sl < slots ? sl : 0) * nb;
-        for (int j = sub; j < nb; j += 4) {
-            const qi8_xb xb = qi8_xblock(q, A, X, xs + j);
-            const int g = j >> bsh;
+        for (int r = 0; r < QI8_CRPW; r++) {
+            const int l = (wr + r) * QI8_MAX_SLOTS + sl;
+            wp[r] = wb + l * nb, sp[r] = ss + l * sr.pitch, bp[r] = bs + l * sr.pitch;
+        }
+        const int xs0 = (sl < slots ? sl : 0) * nb;
 #pragma unroll
-            for (int r = 0; r < QI8_CRPW; r++) acc[r] = qi8_term(wp[r][j], sp[r][g], xb, acc[r]);
+        for (int half = 0; half < 2; half++) {
+            zf_cu_cp_wait(1 - half); /* this lane's blocks of the half */
+            for (int j = sub + (half ? jh : 0); j < (half ? nb : min(nb, jh)); j += 4) {
+                const qi8_xb xb = qi8_xblock(q, A, X, xs0 + j);
+                const int g = j >> bsh;
+#pragma unroll
+                for (int r = 0; r < QI8_CRPW; r++) acc[r] = qi8_term(wp[r][j], qi8_sb<SDT>(sp[r], bp[r], g), xb, acc[r]);
+            }
         }
         const float wv = sl < slots ? zf_cu_ld(a.wt, (const char *)a.weights + (size_t)(t * a.weights_stride) * wes, sl)
                                     : 0.0f;
@@ -245,24 +314,45 @@ template <int SDT> __global__ void __launch_bounds__(QI8_THREADS) qi8_combine_ke
 
 /* ---- launchers ------------------------------------------------------------------ */
 
-/* shared memory: codes, (s, b) pairs and the staged x of a CTA */
+/* Bytes of one weight row's scales (or biases), and the copy chunk their
+ * rows and bases allow: 16, 8 or 4, or 0 (none: the fast path runs). */
+static int64_t qi8_sb_bytes(const zf_cu_qargs *a) {
+    return a->w[0].k / a->w[0].group_size * (a->w[0].sdt == ZF_DTYPE_F32 ? 4 : 2);
+}
+static int qi8_chunk(const zf_cu_qargs *a) {
+    uintptr_t v = (uintptr_t)qi8_sb_bytes(a);
+    for (int i = 0; i < a->nw; i++) v |= (uintptr_t)a->w[i].scales | (uintptr_t)a->w[i].biases;
+    return v % 16 == 0 ? 16 : v % 8 == 0 ? 8 : v % 4 == 0 ? 4 : 0;
+}
+
+/* shared memory: codes, scale and bias rows (16-byte pitch) and the staged x of a CTA */
+static size_t qi8_rows_smem(int64_t rows, const zf_cu_qargs *a) {
+    return (size_t)rows * (size_t)(a->w[0].k / 32 * 16 + 2 * ((qi8_sb_bytes(a) + 15) & ~(int64_t)15));
+}
+static size_t qi8_xes(const zf_cu_qargs *a) { return a->xt == ZF_DTYPE_F32 ? 4 : 2; }
 static size_t qi8_sw_smem(const zf_cu_qargs *a) {
-    const int64_t nb = a->w[0].k / 32, G = a->w[0].k / a->w[0].group_size;
-    return (size_t)(QI8_SW_ROWS * 2) * (size_t)(nb * 16 + G * 8) + qi8_smem(1, a->w[0].k);
+    return qi8_rows_smem(QI8_SW_ROWS * 2, a) + qi8_smem(1, a->w[0].k, qi8_xes(a));
 }
 static size_t qi8_comb_smem(const zf_cu_qargs *a) {
-    const int64_t nb = a->w[0].k / 32, G = a->w[0].k / a->w[0].group_size;
-    return (size_t)(QI8_C_ROWS * QI8_MAX_SLOTS) * (size_t)(nb * 16 + G * 8) + qi8_smem(a->slots, a->w[0].k);
+    return qi8_rows_smem(QI8_C_ROWS * QI8_MAX_SLOTS, a) + qi8_smem(a->slots, a->w[0].k, qi8_xes(a));
+}
+
+/* The copy chunk of x rows: 16, 8 or 4 bytes as their start and stride
+ * allow (a row is k es bytes, a multiple of 64), or 0 (none: the fast path). */
+static int qi8_xchunk(const zf_cu_qargs *a) {
+    const uintptr_t v = (uintptr_t)a->x | (uintptr_t)(a->x_row_stride * (int64_t)qi8_xes(a));
+    return v % 16 == 0 ? 16 : v % 8 == 0 ? 8 : v % 4 == 0 ? 4 : 0;
 }
 
 static bool qi8_common(const zf_cu_qargs *a) {
     return a->w[0].bits == 4 && a->w[0].k % 32 == 0 && a->w[0].n <= INT32_MAX && !zf_cu_qgrouped(a) &&
-           ((uintptr_t)a->w[0].packed % 16) == 0;
+           ((uintptr_t)a->w[0].packed % 16) == 0 && qi8_chunk(a) != 0 && qi8_xchunk(a) != 0;
 }
 
 bool zf_cu_qi8_swiglu_fits(const zf_cu_qargs *a) {
-    return qi8_common(a) && a->nw == 2 && a->w[1].bits == 4 && a->w[1].group_size == a->w[0].group_size &&
-           ((uintptr_t)a->w[1].packed % 16) == 0 && a->w[1].sdt == a->w[0].sdt && qi8_sw_smem(a) <= QI8_SMEM_MAX;
+    return a->nw == 2 && a->w[1].bits == 4 && a->w[1].group_size == a->w[0].group_size &&
+           ((uintptr_t)a->w[1].packed % 16) == 0 && a->w[1].sdt == a->w[0].sdt && qi8_common(a) &&
+           qi8_sw_smem(a) <= QI8_SMEM_MAX;
 }
 
 bool zf_cu_qi8_combine_fits(const zf_cu_qargs *a) {
@@ -270,11 +360,12 @@ bool zf_cu_qi8_combine_fits(const zf_cu_qargs *a) {
 }
 
 template <class K> static cudaError_t qi8_go(K kernel, dim3 grid, size_t smem, cudaStream_t s, const zf_cu_qargs *a) {
+    const int chunk = qi8_chunk(a), xc = qi8_xchunk(a);
     if (smem > 48 * 1024) {
         cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
         if (e != cudaSuccess) return e;
     }
-    return zf_cu_launch(kernel, grid, dim3(QI8_THREADS), smem, s, *a);
+    return zf_cu_launch(kernel, grid, dim3(QI8_THREADS), smem, s, *a, chunk, xc);
 }
 
 cudaError_t zf_cu_qi8_swiglu(const zf_cu_qargs *a, cudaStream_t s) {

@@ -74,9 +74,11 @@ typedef struct qfmt { int bits, gs; zf_dtype sdt; } qfmt;
  * many pairs (grouped), the tensor-core kernel of src/cuda/qexpert_i8.cu
  * for k a multiple of 256 and a CTA's stages and scales <= 112 KiB; few
  * pairs, the decode kernels of src/cuda/qdecode_i8.cu (combine <= 8 slots
- * and >= 4 tokens, ZF_CU_QI8_COMBINE_MIN_M; staged operands <= 100 KiB);
+ * and >= 4 tokens, ZF_CU_QI8_COMBINE_MIN_M; scale rows of whole 4-byte
+ * words; staged operands <= 100 KiB);
  * elsewhere they run the fast path. */
-static int i8_kernel_runs(qop op, int bits, int gs, const qfmt *ufmt, int64_t E, int64_t k, int64_t m, int64_t slots) {
+static int i8_kernel_runs(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, const qfmt *ufmt, int64_t E, int64_t k,
+                          int64_t m, int64_t slots) {
     int64_t pairs = m * slots, nb = k / 32, G = k / gs;
     int grouped = pairs >= E && pairs >= 8;
     if (grouped) {
@@ -84,11 +86,15 @@ static int i8_kernel_runs(qop op, int bits, int gs, const qfmt *ufmt, int64_t E,
         int64_t tc = 3 * (128 * 144 + 16 * 288 + 8 * 16 * 8) + 128 * (G | 1) * 8;
         return bits == 4 && !ufmt && (op == OP_SWIGLU || op == OP_COMBINE) && k % 256 == 0 && tc <= 112 * 1024;
     }
-    /* shared memory of a CTA (qdecode_i8.cu): 48 gate/up rows or 8 rows x 8
-     * slots of codes and (s, b) pairs, then the staged x */
-    int64_t smem = op == OP_SWIGLU ? 48 * (nb * 16 + G * 8) + nb * 40 : 64 * (nb * 16 + G * 8) + slots * nb * 40;
+    /* shared memory of a CTA (qdecode_i8.cu): 32 gate/up rows or 8 rows x 8
+     * slots of codes and of scale and bias rows (copied whole: their bytes a
+     * multiple of 4, each row padded to 16), then its x rows as copied and
+     * as staged */
+    int64_t sb = G * (int64_t)zf_dtype_size(sdt), pitch = (sb + 15) / 16 * 16;
+    int64_t xrow = k * (int64_t)zf_dtype_size(t) + nb * 40;
+    int64_t smem = op == OP_SWIGLU ? 32 * (nb * 16 + 2 * pitch) + xrow : 64 * (nb * 16 + 2 * pitch) + slots * xrow;
     return bits == 4 && !ufmt && !grouped && (op == OP_SWIGLU || (op == OP_COMBINE && slots <= 8 && m >= 4)) &&
-           smem <= 100 * 1024;
+           sb % 4 == 0 && smem <= 100 * 1024;
 }
 
 /* One case: CUDA (fidelity f) vs the CPU (stock, or fast for fast; with
@@ -119,7 +125,7 @@ static void qcase_fmt(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, const 
     zf_tensor cid = zf_tensor_nd(hid, ZF_DTYPE_I32, 2, i2), cw = zf_tensor_nd(hw, t, 2, i2);
     zf_tensor co = op == OP_COMBINE || op == OP_QMM ? zf_tensor_nd(want, t, 2, y2) : zf_tensor_nd(want, t, 3, o3);
     zf_tensor gx = dev(cx, dx.p), gid = dev(cid, did.p), gw = dev(cw, dw.p), go = dev(co, dout.p);
-    const int i8 = f == ZF_FIDELITY_APPROX && i8_kernel_runs(op, bits, gs, ufmt, E, k, m, slots);
+    const int i8 = f == ZF_FIDELITY_APPROX && i8_kernel_runs(op, bits, gs, t, sdt, ufmt, E, k, m, slots);
     const zf_fidelity cf = i8 ? ZF_FIDELITY_APPROX
                            : (f == ZF_FIDELITY_FAST || f == ZF_FIDELITY_APPROX) && !ufmt ? ZF_FIDELITY_FAST
                                                                                          : ZF_FIDELITY_STOCK;
@@ -235,9 +241,10 @@ static void test_gathered(void) {
 }
 
 /* The approx variants: the int8 kernels (4-bit, few pairs) on the Qwen3
- * shapes, odd n and k, every dtype, 1-3 tokens, 3 and 8 slots, against the
- * CPU's int8 variant; and their fast-path fallbacks bit for bit (8-bit,
- * many pairs, more than 8 slots, mixed formats). */
+ * shapes, odd n and k, every dtype, 1-5 tokens, 3 to 8 slots, scale rows
+ * copied in chunks of 16, 8 and 4 bytes, against the CPU's int8 variant;
+ * and their fast-path fallbacks bit for bit (8-bit, many pairs, more than 8
+ * slots, mixed formats, 16-bit scale rows of an odd number of groups). */
 static void test_approx(void) {
     const zf_fidelity A = ZF_FIDELITY_APPROX;
     for (int64_t m = 1; m <= 5; m++) { /* combine: the fast path below 4 tokens, int8 from 4 */
