@@ -19,6 +19,12 @@ __device__ __forceinline__ void zf_cu_cp4(void *dst, const void *src) {
     asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"((unsigned)__cvta_generic_to_shared(dst)), "l"(src)
                  : "memory");
 }
+/* one copy of 16, 8 or 4 bytes (what the caller's alignment check allows) */
+__device__ __forceinline__ void zf_cu_cp(void *dst, const void *src, int bytes) {
+    if (bytes == 16) zf_cu_cp16(dst, src);
+    else if (bytes == 8) zf_cu_cp8(dst, src);
+    else zf_cu_cp4(dst, src);
+}
 __device__ __forceinline__ void zf_cu_cp_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 /* waits until at most n committed groups of this thread are pending (n folds
  * to a constant in the unrolled loops that call it) */

@@ -98,9 +98,7 @@ __device__ __forceinline__ void qi8_copy_sb(int L, qi8_sbrow sr, char *ss, char 
         if (!row(l, &w)) continue;
         const char *src = (const char *)(h ? w.biases : w.scales) + w.row * sr.bytes + c * sr.chunk;
         char *dst = (h ? bs : ss) + l * sr.pitch + c * sr.chunk;
-        if (sr.chunk == 16) zf_cu_cp16(dst, src);
-        else if (sr.chunk == 8) zf_cu_cp8(dst, src);
-        else zf_cu_cp4(dst, src);
+        zf_cu_cp(dst, src, sr.chunk);
     }
 }
 
@@ -113,9 +111,7 @@ __device__ __forceinline__ void qi8_copy_x(int R, int k, int es, int xc, char *x
         const int r = i / cpr, c = i % cpr;
         const char *src = (const char *)xrow(r) + c * xc;
         char *dst = xs + (r * cpr + c) * xc;
-        if (xc == 16) zf_cu_cp16(dst, src);
-        else if (xc == 8) zf_cu_cp8(dst, src);
-        else zf_cu_cp4(dst, src);
+        zf_cu_cp(dst, src, xc);
     }
 }
 
