@@ -22,10 +22,13 @@
 #include "cuda/zmath.cuh"
 
 #define QI8_WARPS (QI8_THREADS / 32)
-#define QI8_RPW 2 /* gate/up rows per warp (swiglu): 16-row CTAs, ~23 warps per SM (3 per warp measured slower) */
+/* gate/up rows per warp (swiglu): 16-row CTAs. 6 (48-row CTAs, one per
+ * SM) took one token's swiglu from 9.3 to 8.7 us on an H100 but the block
+ * from 19.7 to 21.8, and 4 tokens from 22.5 to 31.9 (docs/CUDA.md). */
+#define QI8_RPW 2
 #define QI8_SW_ROWS (QI8_WARPS * QI8_RPW) /* rows per CTA (swiglu) */
 #define QI8_MAX_SLOTS 8                    /* combine: 4 lanes per slot */
-#define QI8_CRPW 1                         /* output rows per warp (combine) */
+#define QI8_CRPW 2                         /* output rows per warp (combine): 4 tokens 22.2 -> 18.4 us against 1 */
 #define QI8_C_ROWS (QI8_WARPS * QI8_CRPW)  /* rows per CTA (combine) */
 #define QI8_SMEM_MAX (100 * 1024) /* a CTA's staged codes, scales and x */
 /* swiglu: 5 CTAs per SM (47 registers, ~44 KB at the Qwen3 shape): 4 tokens
@@ -223,8 +226,8 @@ __global__ void __launch_bounds__(QI8_THREADS, QI8_SW_CTAS) qi8_swiglu_kernel(co
  * of each of its rows, each x block loaded once for them; the 4 lanes of a
  * slot sum its dot, which is weighted, then the slots are summed. Copies
  * and halves as in the swiglu kernel. */
-template <int SDT> /* 3 CTAs per SM: 74-78 registers, 95 without the bound (2 per SM) */
-__global__ void __launch_bounds__(QI8_THREADS, 3) qi8_combine_kernel(const zf_cu_qargs a, int chunk, int xc) {
+template <int SDT> /* 2 CTAs per SM (103 registers) */
+__global__ void __launch_bounds__(QI8_THREADS, 2) qi8_combine_kernel(const zf_cu_qargs a, int chunk, int xc) {
     extern __shared__ __align__(16) uint4 qi8_sm4[];
     const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size;
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */

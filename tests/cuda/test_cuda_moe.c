@@ -86,13 +86,13 @@ static int i8_kernel_runs(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, co
         int64_t tc = 3 * (128 * 144 + 16 * 288 + 8 * 16 * 8) + 128 * (G | 1) * 8;
         return bits == 4 && !ufmt && (op == OP_SWIGLU || op == OP_COMBINE) && k % 256 == 0 && tc <= 112 * 1024;
     }
-    /* shared memory of a CTA (qdecode_i8.cu): 32 gate/up rows or 8 rows x 8
-     * slots of codes and of scale and bias rows (copied whole: their bytes a
-     * multiple of 4, each row padded to 16), then its x rows as copied and
-     * as staged */
+    /* shared memory of a CTA (qdecode_i8.cu): 16 rows of gate and up, or 16
+     * rows x 8 slots, of codes and of scale and bias rows (copied whole: their
+     * bytes a multiple of 4, each row padded to 16), then its x rows as
+     * copied and as staged */
     int64_t sb = G * (int64_t)zf_dtype_size(sdt), pitch = (sb + 15) / 16 * 16;
     int64_t xrow = k * (int64_t)zf_dtype_size(t) + nb * 40;
-    int64_t smem = op == OP_SWIGLU ? 32 * (nb * 16 + 2 * pitch) + xrow : 64 * (nb * 16 + 2 * pitch) + slots * xrow;
+    int64_t smem = op == OP_SWIGLU ? 32 * (nb * 16 + 2 * pitch) + xrow : 128 * (nb * 16 + 2 * pitch) + slots * xrow;
     return bits == 4 && !ufmt && !grouped && (op == OP_SWIGLU || (op == OP_COMBINE && slots <= 8 && m >= 4)) &&
            sb % 4 == 0 && smem <= 100 * 1024;
 }
@@ -255,6 +255,8 @@ static void test_approx(void) {
         qcase(OP_SWIGLU, 4, 128, (zf_dtype)((m + 1) % 3), ZF_DTYPE_F32, 40, 21, 128 * 3, m, 5, A);
         qcase(OP_COMBINE, 4, 128, (zf_dtype)((m + 2) % 3), ZF_DTYPE_F16, 60, 19, 128 * 5, m, 7, A);
     }
+    /* n = 1000: 63 swiglu CTAs per pair, the last one partial */
+    qcase(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_F16, 40, 1000, 256, 2, 4, A);
     qcase(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, 8, 8, A); /* grouped, k % 256: fast */
     qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, 8, 8, A);
     qcase(OP_SWIGLU, 8, 64, ZF_DTYPE_F16, ZF_DTYPE_BF16, 40, 33, 384, 1, 3, A); /* 8-bit: fast */
