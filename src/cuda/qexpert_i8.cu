@@ -47,14 +47,25 @@ template <int NW> struct qxi_cfg {
 };
 static int qxi_rows(int nw) { return nw == 2 ? qxi_cfg<2>::ROWS : qxi_cfg<1>::ROWS; }
 
-/* Shared memory of one stage and of the whole CTA (sb: f32 (scale, bias) of
- * the CTA's rows, G | 1 per row so 8 rows fall in 8 bank pairs). */
-static size_t qxi_stage_bytes(int nw) {
-    return (size_t)(nw * qxi_rows(nw)) * QXI_WROW + QXI_NT * QXI_XROW + QXI_KB * QXI_NT * 8;
-}
+/* The CTA's shared memory: QXI_STAGES stages of NW x [row][QXI_WROW]
+ * weight codes, [token][QXI_XROW] x code words and [block][token / 2] (a, X)
+ * of tokens 2i, 2i + 1 (float4); then sb, [matrix][row][Gp] (scale, bias).
+ * Offsets from one base, so the pointers cost no registers. */
+template <int NW> struct qxi_smem_t {
+    char *base;
+    static constexpr int W_BYTES = qxi_cfg<NW>::ROWS * QXI_WROW, STAGE = NW * W_BYTES + QXI_NT * QXI_XROW + QXI_KB * QXI_NT * 8;
+    __device__ char *W(int b, int m) const { return base + b * STAGE + m * W_BYTES; }
+    __device__ char *X(int b) const { return base + b * STAGE + NW * W_BYTES; }
+    __device__ float4 *AX(int b) const { return (float4 *)(X(b) + QXI_NT * QXI_XROW); }
+    __device__ float2 *sb() const { return (float2 *)(base + QXI_STAGES * STAGE); }
+};
+
+/* Shared memory of the whole CTA (sb: f32 (scale, bias) of the CTA's rows,
+ * G | 1 per row so 8 rows fall in 8 bank pairs). */
 static size_t qxi_smem(const zf_cu_qargs *a) {
     const int64_t G = a->w[0].k / a->w[0].group_size;
-    return QXI_STAGES * qxi_stage_bytes(a->nw) + (size_t)(a->nw * qxi_rows(a->nw) * (G | 1)) * 8;
+    const size_t stage = a->nw == 2 ? qxi_smem_t<2>::STAGE : qxi_smem_t<1>::STAGE;
+    return QXI_STAGES * stage + (size_t)(a->nw * qxi_rows(a->nw) * (G | 1)) * 8;
 }
 
 bool zf_cu_qxi8_fits(const zf_cu_qargs *a) {
@@ -100,18 +111,6 @@ __device__ __forceinline__ void qxi_mma(const uint32_t a[4], uint2 b, int S[4]) 
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b.x), "r"(b.y), "r"(0));
 }
 
-/* The CTA's shared memory: QXI_STAGES stages of NW x [row][QXI_WROW]
- * weight codes, [token][QXI_XROW] x code words and [block][token / 2] (a, X)
- * of tokens 2i, 2i + 1 (float4); then sb, [matrix][row][Gp] (scale, bias).
- * Offsets from one base, so the pointers cost no registers. */
-template <int NW> struct qxi_smem_t {
-    char *base;
-    static constexpr int W_BYTES = qxi_cfg<NW>::ROWS * QXI_WROW, STAGE = NW * W_BYTES + QXI_NT * QXI_XROW + QXI_KB * QXI_NT * 8;
-    __device__ char *W(int b, int m) const { return base + b * STAGE + m * W_BYTES; }
-    __device__ char *X(int b) const { return base + b * STAGE + NW * W_BYTES; }
-    __device__ float4 *AX(int b) const { return (float4 *)(X(b) + QXI_NT * QXI_XROW); }
-    __device__ float2 *sb() const { return (float2 *)(base + QXI_STAGES * STAGE); }
-};
 
 /* Where a thread's copies come from, fixed for a chunk: its weight rows'
  * first block (wsrc[i], NULL past n) and its x row pieces (xsrc: token
