@@ -341,25 +341,8 @@ __global__ void __launch_bounds__(qd_pair_cfg<BITS, NM>::threads, 3)
         qd_dot<BITS, 1, U, TH>(wr, rs, active, T, a.w[0].sdt, c, stage, xs, Xs, wb, sbs, d);
         /* up, from the group of matrix 1 of the row */
         float d1 = NM == 2 ? __shfl_down_sync(0xffffffffu, d[0], 8) : d[0];
-        if (row < n && c == 0 && m == 0) {
-            const float d0 = e >= 0 ? d[0] : zf_cu_nan();
-            if (epi == ZF_QEPI_DOTS) {
-                ((float *)a.out)[p * n + row] = d0;
-            } else {
-                char *o = (char *)a.out + (size_t)(p * a.out_row_stride) * xes;
-                if (epi == ZF_QEPI_STORE) {
-                    zf_cu_st(a.xt, o, row, d0);
-                } else {
-                    if (e < 0) d1 = zf_cu_nan();
-                    float v;
-                    if (a.exact) /* g, u materialised in T, then swiglu exact */
-                        v = __fmul_rn(zf_cu_rnd(a.xt, zf_cu_silu(zf_cu_rnd(a.xt, d0))), zf_cu_rnd(a.xt, d1));
-                    else
-                        v = __fmul_rn(zf_cu_silu(d0), d1);
-                    zf_cu_st(a.xt, o, row, v);
-                }
-            }
-        }
+        if (row < n && c == 0 && m == 0)
+            zf_cu_qstore(a, epi, p, row, e >= 0 ? d[0] : zf_cu_nan(), e >= 0 ? d1 : zf_cu_nan());
     }
 }
 

@@ -11,6 +11,7 @@
 
 #include "cuda/dtype.cuh"
 #include "cuda/qmm.cuh"
+#include "cuda/zmath.cuh"
 
 /* T -> f32 with T known only at run time (uniform branch). */
 __device__ __forceinline__ float zf_cu_ld(zf_dtype t, const void *p, int64_t i) {
@@ -28,6 +29,22 @@ __device__ __forceinline__ float zf_cu_rnd(zf_dtype t, float v) {
     return zf_cu_round<1>(v);
 }
 __device__ __forceinline__ float zf_cu_nan() { return __uint_as_float(0x7fc00000u); }
+
+/* Output `row` of pair p of a gathered projection from its dots (d1: the
+ * up dot of swiglu), as epi says: the f32 dot (the combine's), T(dot), or
+ * swiglu in the exact variant's rounding points (g, u materialised in T)
+ * or in f32. Every gathered kernel ends here. */
+__device__ __forceinline__ void zf_cu_qstore(const zf_cu_qargs &a, zf_cu_qepi epi, int64_t p, int64_t row, float d0,
+                                             float d1) {
+    if (epi == ZF_QEPI_DOTS) {
+        ((float *)a.out)[p * a.w[0].n + row] = d0;
+        return;
+    }
+    char *o = (char *)a.out + (size_t)(p * a.out_row_stride) * (a.xt == ZF_DTYPE_F32 ? 4 : 2);
+    if (epi == ZF_QEPI_STORE) zf_cu_st(a.xt, o, row, d0);
+    else if (a.exact) zf_cu_st(a.xt, o, row, __fmul_rn(zf_cu_rnd(a.xt, zf_cu_silu(zf_cu_rnd(a.xt, d0))), zf_cu_rnd(a.xt, d1)));
+    else zf_cu_st(a.xt, o, row, __fmul_rn(zf_cu_silu(d0), d1));
+}
 
 /* 32 elements of x starting at p (element offset 32j), as f32. `vec`: the
  * row is 16-byte aligned, so 16-byte loads. */

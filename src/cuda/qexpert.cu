@@ -129,25 +129,6 @@ __device__ __forceinline__ void qx_dot(const zf_cu_qw *w, const zf_cu_wrow *wr, 
         for (int i = 0; i < CH; i++) d[m][i] = zf_cu_qdot_fold(A[m][i]);
 }
 
-/* Output `row` of pair p from its dots (d1: the up dot of swiglu). */
-__device__ __forceinline__ void qx_store(const zf_cu_qargs &a, zf_cu_qepi epi, int64_t p, int64_t row, float d0,
-                                         float d1) {
-    const int64_t n = a.w[0].n;
-    if (epi == ZF_QEPI_DOTS) {
-        ((float *)a.out)[p * n + row] = d0;
-        return;
-    }
-    const size_t xes = a.xt == ZF_DTYPE_F32 ? 4 : 2;
-    char *o = (char *)a.out + (size_t)(p * a.out_row_stride) * xes;
-    if (epi == ZF_QEPI_STORE) {
-        zf_cu_st(a.xt, o, row, d0);
-    } else if (a.exact) { /* g, u materialised in T, then swiglu exact */
-        zf_cu_st(a.xt, o, row, __fmul_rn(zf_cu_rnd(a.xt, zf_cu_silu(zf_cu_rnd(a.xt, d0))), zf_cu_rnd(a.xt, d1)));
-    } else {
-        zf_cu_st(a.xt, o, row, __fmul_rn(zf_cu_silu(d0), d1));
-    }
-}
-
 template <int BITS, int NW>
 __global__ void __launch_bounds__(QX_THREADS, 2)
     qx_kernel(const zf_cu_qargs a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends, bool xvec, bool wide) {
@@ -184,7 +165,7 @@ __global__ void __launch_bounds__(QX_THREADS, 2)
             if (row >= n) continue;
 #pragma unroll
             for (int i = 0; i < CH; i++) /* thread i % 8 of the group writes token i */
-                if (i < nt && i % 8 == c) qx_store(a, epi, pairs[i], row, d[0][i], d[NW - 1][i]);
+                if (i < nt && i % 8 == c) zf_cu_qstore(a, epi, pairs[i], row, d[0][i], d[NW - 1][i]);
         }
     }
     zf_cu_release_next();

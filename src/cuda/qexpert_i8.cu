@@ -232,16 +232,6 @@ __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t
             for (int c = 0; c < 4; c++) acc[m][c] = __fadd_rn(acc[m][c], red[m * 4 + c]);
 }
 
-/* out row `row` of pair p: swiglu of (g, u) in f32, or the f32 dot */
-__device__ __forceinline__ void qxi_store(const zf_cu_qargs &a, zf_cu_qepi epi, int64_t p, int row, float d0, float d1) {
-    if (epi == ZF_QEPI_DOTS) {
-        ((float *)a.out)[p * a.w[0].n + row] = d0;
-        return;
-    }
-    const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2;
-    zf_cu_st(a.xt, (char *)a.out + (size_t)(p * a.out_row_stride) * es, row, __fmul_rn(zf_cu_silu(d0), d1));
-}
-
 template <int NW, int SDT>
 __global__ void __launch_bounds__(QXI_THREADS, 2)
     qxi_kernel(const zf_cu_qargs a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends, const uint32_t *xq,
@@ -262,7 +252,7 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
         if (e == E) { /* ids out of range: NaN, no weight read */
             for (int it = tid; it < (last - first) * ROWS; it += QXI_THREADS) {
                 const int r = rb + it % ROWS;
-                if (r < n) qxi_store(a, epi, sorted[first + it / ROWS], r, zf_cu_nan(), zf_cu_nan());
+                if (r < n) zf_cu_qstore(a, epi, sorted[first + it / ROWS], r, zf_cu_nan(), zf_cu_nan());
             }
             continue;
         }
@@ -293,7 +283,7 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
 #pragma unroll
             for (int c = 0; c < 4; c++) {
                 const int i = 2 * t + (c & 1), r = rb + rg * 16 + g + 8 * (c >> 1);
-                if (i < nt && r < n) qxi_store(a, epi, pairs[i], r, acc[0][c], acc[NW - 1][c]);
+                if (i < nt && r < n) zf_cu_qstore(a, epi, pairs[i], r, acc[0][c], acc[NW - 1][c]);
             }
         }
     }

@@ -73,23 +73,7 @@ template <int BITS, int NX, int NW> __global__ void __launch_bounds__(QG_THREADS
 #pragma unroll
         for (int i = 0; i < NX; i++) {
             if (i != lane || i >= nx) continue; /* thread i of the TG writes pair i */
-            const float d0 = e >= 0 ? d[0][i] : zf_cu_nan();
-            if (c.epi == ZF_QEPI_DOTS) {
-                ((float *)a.out)[pair[i] * n + row] = d0;
-                continue;
-            }
-            char *o = (char *)a.out + (size_t)(pair[i] * a.out_row_stride) * xes;
-            if (c.epi == ZF_QEPI_STORE) {
-                zf_cu_st(a.xt, o, row, d0);
-            } else {
-                const float d1 = e >= 0 ? d[NW - 1][i] : zf_cu_nan();
-                float v;
-                if (a.exact) /* g, u materialised in T, then swiglu exact */
-                    v = __fmul_rn(zf_cu_rnd(a.xt, zf_cu_silu(zf_cu_rnd(a.xt, d0))), zf_cu_rnd(a.xt, d1));
-                else
-                    v = __fmul_rn(zf_cu_silu(d0), d1);
-                zf_cu_st(a.xt, o, row, v);
-            }
+            zf_cu_qstore(a, c.epi, pair[i], row, e >= 0 ? d[0][i] : zf_cu_nan(), e >= 0 ? d[NW - 1][i] : zf_cu_nan());
         }
     }
     zf_cu_release_next();
