@@ -33,7 +33,10 @@ __device__ __forceinline__ float zf_cu_nan() { return __uint_as_float(0x7fc00000
 /* Output `row` of pair p of a gathered projection from its dots (d1: the
  * up dot of swiglu), as epi says: the f32 dot (the combine's), T(dot), or
  * swiglu in the exact variant's rounding points (g, u materialised in T)
- * or in f32. Every gathered kernel ends here. */
+ * or in f32. Every gathered kernel ends here; APPROX_ONLY (the int8
+ * kernels: a.exact is 0 and epi never STORE) drops the other branches:
+ * with them the 64-token int8 block measured ~1% slower on an H100. */
+template <bool APPROX_ONLY = false>
 __device__ __forceinline__ void zf_cu_qstore(const zf_cu_qargs &a, zf_cu_qepi epi, int64_t p, int64_t row, float d0,
                                              float d1) {
     if (epi == ZF_QEPI_DOTS) {
@@ -41,8 +44,9 @@ __device__ __forceinline__ void zf_cu_qstore(const zf_cu_qargs &a, zf_cu_qepi ep
         return;
     }
     char *o = (char *)a.out + (size_t)(p * a.out_row_stride) * (a.xt == ZF_DTYPE_F32 ? 4 : 2);
-    if (epi == ZF_QEPI_STORE) zf_cu_st(a.xt, o, row, d0);
-    else if (a.exact) zf_cu_st(a.xt, o, row, __fmul_rn(zf_cu_rnd(a.xt, zf_cu_silu(zf_cu_rnd(a.xt, d0))), zf_cu_rnd(a.xt, d1)));
+    if (!APPROX_ONLY && epi == ZF_QEPI_STORE) zf_cu_st(a.xt, o, row, d0);
+    else if (!APPROX_ONLY && a.exact)
+        zf_cu_st(a.xt, o, row, __fmul_rn(zf_cu_rnd(a.xt, zf_cu_silu(zf_cu_rnd(a.xt, d0))), zf_cu_rnd(a.xt, d1)));
     else zf_cu_st(a.xt, o, row, __fmul_rn(zf_cu_silu(d0), d1));
 }
 

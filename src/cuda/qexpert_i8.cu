@@ -252,7 +252,7 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
         if (e == E) { /* ids out of range: NaN, no weight read */
             for (int it = tid; it < (last - first) * ROWS; it += QXI_THREADS) {
                 const int r = rb + it % ROWS;
-                if (r < n) zf_cu_qstore(a, epi, sorted[first + it / ROWS], r, zf_cu_nan(), zf_cu_nan());
+                if (r < n) zf_cu_qstore<true>(a, epi, sorted[first + it / ROWS], r, zf_cu_nan(), zf_cu_nan());
             }
             continue;
         }
@@ -283,7 +283,7 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
 #pragma unroll
             for (int c = 0; c < 4; c++) {
                 const int i = 2 * t + (c & 1), r = rb + rg * 16 + g + 8 * (c >> 1);
-                if (i < nt && r < n) zf_cu_qstore(a, epi, pairs[i], r, acc[0][c], acc[NW - 1][c]);
+                if (i < nt && r < n) zf_cu_qstore<true>(a, epi, pairs[i], r, acc[0][c], acc[NW - 1][c]);
             }
         }
     }
