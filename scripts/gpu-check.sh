@@ -40,15 +40,7 @@ step() { # name, timeout seconds, command...
     echo "|---|---|---|"
 } >"$SUM"
 
-# Libraries the image may lack (cJSON, PCRE2), carried as unpacked .debs
-# (scripts/gpu-deps.sh makes .gpudeps/; the run carries it).
-if [ -d "$ROOT/.gpudeps/usr" ]; then
-    export CMAKE_PREFIX_PATH=$ROOT/.gpudeps/usr
-    export LD_LIBRARY_PATH=$ROOT/.gpudeps/usr/lib/x86_64-linux-gnu:${LD_LIBRARY_PATH:-}
-    export PKG_CONFIG_PATH=$ROOT/.gpudeps/usr/lib/x86_64-linux-gnu/pkgconfig:${PKG_CONFIG_PATH:-}
-    export CPATH=$ROOT/.gpudeps/usr/include:${CPATH:-}
-    export LIBRARY_PATH=$ROOT/.gpudeps/usr/lib/x86_64-linux-gnu:${LIBRARY_PATH:-}
-fi
+. "$ROOT/scripts/gpu-env.sh"
 if has build; then
     step configure 120 cmake -S "$ROOT" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=Release -DZF_CUDA=ON || exit 1
     step build_cuda 400 cmake --build "$B" -j "$(nproc)" --target zfast_cuda test_cuda zf_cuda_bench test_cuda_moe zf_cuda_moe_bench \
