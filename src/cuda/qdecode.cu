@@ -340,7 +340,7 @@ __global__ void __launch_bounds__(qd_pair_cfg<BITS, NM>::threads, 3)
         float d[1];
         qd_dot<BITS, 1, U, TH>(wr, rs, active, T, a.w[0].sdt, c, stage, xs, Xs, wb, sbs, d);
         /* up, from the group of matrix 1 of the row */
-        float d1 = NM == 2 ? __shfl_down_sync(0xffffffffu, d[0], 8) : d[0];
+        const float d1 = NM == 2 ? __shfl_down_sync(0xffffffffu, d[0], 8) : d[0];
         if (row < n && c == 0 && m == 0)
             zf_cu_qstore(a, epi, p, row, e >= 0 ? d[0] : zf_cu_nan(), e >= 0 ? d1 : zf_cu_nan());
     }
