@@ -4,7 +4,8 @@
  * size, f32/f16/bf16 activations and scales, odd n and k, 1..64 tokens
  * (the per-pair and the grouped-by-expert paths), 200 tokens, routings
  * where one expert takes every pair or most experts get none, the grouped
- * path's fallback for a k too large to stage, duplicate expert ids;
+ * path's fallback for a k too large to stage, duplicate expert ids, x
+ * rows off 16-byte (and 4-byte) alignment;
  * fast checked bit for bit against the CPU fast variant, whose float64
  * bound tests/test_moe.c holds; approx (the edge tier's int8 kernels)
  * against the CPU's int8 variants by core/approx_close.h's rule where they
@@ -24,6 +25,10 @@
 #include "harness.h"
 
 static int g_quick;
+/* x starts this many elements into its buffer (1: rows not 16-byte or, for
+ * 16-bit x, 4-byte aligned, which the decode kernels load directly instead
+ * of copying) */
+static int g_xoff;
 static zf_tensor dev(zf_tensor t, void *p) {
     t.data = p;
     t.device = ZF_DEVICE_CUDA;
@@ -75,7 +80,7 @@ typedef struct qfmt { int bits, gs; zf_dtype sdt; } qfmt;
  * for k a multiple of 256 and a CTA's stages and scales <= 112 KiB; few
  * pairs, the decode kernels of src/cuda/qdecode_i8.cu (combine <= 8 slots
  * and >= 4 tokens, ZF_CU_QI8_COMBINE_MIN_M; scale rows of whole 4-byte
- * words; staged operands <= 100 KiB);
+ * words; x rows 4-byte aligned; staged operands <= 100 KiB);
  * elsewhere they run the fast path. */
 static int i8_kernel_runs(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, const qfmt *ufmt, int64_t E, int64_t k,
                           int64_t m, int64_t slots) {
@@ -94,7 +99,7 @@ static int i8_kernel_runs(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, co
     int64_t xrow = k * (int64_t)zf_dtype_size(t) + nb * 40;
     int64_t smem = op == OP_SWIGLU ? 32 * (nb * 16 + 2 * pitch) + xrow : 128 * (nb * 16 + 2 * pitch) + slots * xrow;
     return bits == 4 && !ufmt && !grouped && (op == OP_SWIGLU || (op == OP_COMBINE && slots <= 8 && m >= 4)) &&
-           sb % 4 == 0 && smem <= 100 * 1024;
+           sb % 4 == 0 && (g_xoff * zf_dtype_size(t)) % 4 == 0 && smem <= 100 * 1024;
 }
 
 /* One case: CUDA (fidelity f) vs the CPU (stock, or fast for fast; with
@@ -118,13 +123,15 @@ static void qcase_fmt(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, const 
                                       : (int32_t)(zt_rand() % (uint64_t)E);
     if (slots > 1) hid[slots - 1] = hid[0]; /* a duplicate in token 0 */
     memset(want, 0x7f, (size_t)(orows * n) * es);
-    dbuf dx = dbuf_of(hx, (size_t)(xrows * k) * es), dw = dbuf_of(hw, (size_t)(m * slots) * es);
+    dbuf dx = dalloc((size_t)(xrows * k + g_xoff) * es), dw = dbuf_of(hw, (size_t)(m * slots) * es);
+    char *xdev = (char *)dx.p + (size_t)g_xoff * es;
+    ZT_OK(zf_memcpy(xdev, ZF_DEVICE_CUDA, hx, ZF_DEVICE_CPU, (size_t)(xrows * k) * es, zt_cuda_stream));
     dbuf did = dbuf_of(hid, (size_t)(m * slots) * 4), dout = dalloc((size_t)(orows * n) * es);
     int64_t s3[3] = {m, slots, k}, o3[3] = {m, slots, n}, i2[2] = {m, slots}, x2[2] = {m, k}, y2[2] = {m, n};
     zf_tensor cx = op == OP_COMBINE ? zf_tensor_nd(hx, t, 3, s3) : zf_tensor_nd(hx, t, 2, x2);
     zf_tensor cid = zf_tensor_nd(hid, ZF_DTYPE_I32, 2, i2), cw = zf_tensor_nd(hw, t, 2, i2);
     zf_tensor co = op == OP_COMBINE || op == OP_QMM ? zf_tensor_nd(want, t, 2, y2) : zf_tensor_nd(want, t, 3, o3);
-    zf_tensor gx = dev(cx, dx.p), gid = dev(cid, did.p), gw = dev(cw, dw.p), go = dev(co, dout.p);
+    zf_tensor gx = dev(cx, xdev), gid = dev(cid, did.p), gw = dev(cw, dw.p), go = dev(co, dout.p);
     const int i8 = f == ZF_FIDELITY_APPROX && i8_kernel_runs(op, bits, gs, t, sdt, ufmt, E, k, m, slots);
     const zf_fidelity cf = i8 ? ZF_FIDELITY_APPROX
                            : (f == ZF_FIDELITY_FAST || f == ZF_FIDELITY_APPROX) && !ufmt ? ZF_FIDELITY_FAST
@@ -144,10 +151,10 @@ static void qcase_fmt(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, const 
         break;
     }
     char what[200];
-    snprintf(what, sizeof what, "%s.%s bits %d gs %d %s scales %s%s E %lld n %lld k %lld m %lld slots %lld (%s)",
+    snprintf(what, sizeof what, "%s.%s bits %d gs %d %s scales %s%s E %lld n %lld k %lld m %lld slots %lld (%s)%s",
              k_names[op], zf_fidelity_name(f), bits, gs, zf_dtype_name(t), zf_dtype_name(sdt),
              ufmt ? " (wu in another format)" : "", (long long)E, (long long)n, (long long)k, (long long)m,
-             (long long)slots, route_names[route]);
+             (long long)slots, route_names[route], g_xoff ? " x unaligned" : "");
     ZT_CHECK(sg == ZF_OK, "%s: %s", what, sg ? zf_last_error() : "");
     ZT_CHECK(sc == ZF_OK, "%s cpu: %s", what, sc ? zf_last_error() : "");
     if (sg == ZF_OK && sc == ZF_OK) {
@@ -301,6 +308,20 @@ static void test_decode_tiles(void) {
     qcase(OP_COMBINE, 6, 64, ZF_DTYPE_F16, ZF_DTYPE_F32, 8, 29, 1088, 2, 3, ZF_FIDELITY_STOCK);
     qcase(OP_COMBINE, 2, 128, ZF_DTYPE_F32, ZF_DTYPE_BF16, 8, 17, 1152, 1, 5, ZF_FIDELITY_FAST);
     qcase(OP_QMM, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 1, 33, 4160, 2, 1, ZF_FIDELITY_STOCK);
+}
+
+/* x one element into its buffer: the decode kernels' direct x loads (and
+ * the fast path where the int8 kernels need aligned rows) */
+static void test_unaligned_x(void) {
+    const zf_fidelity fids[3] = {ZF_FIDELITY_EXACT, ZF_FIDELITY_FAST, ZF_FIDELITY_APPROX};
+    g_xoff = 1;
+    for (int f = 0; f < 3; f++)
+        for (int64_t m = 1; m <= 4; m += 3) {
+            qcase(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, m, 8, fids[f]);
+            qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, m, 8, fids[f]);
+            qcase(OP_COMBINE, 3, 32, ZF_DTYPE_F32, ZF_DTYPE_F16, 9, 21, 32 * 7, m, 3, fids[f]);
+        }
+    g_xoff = 0;
 }
 
 static void route_case(zf_dtype t, zf_dtype wt, int64_t m, int64_t E, int k, int norm) {
@@ -484,6 +505,7 @@ int main(void) {
     ZT_OK(zf_stream_create(&zt_cuda_stream));
     test_gathered();
     test_decode_tiles();
+    test_unaligned_x();
     test_approx();
     test_mixed_formats();
     test_grouped();
