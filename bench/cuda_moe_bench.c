@@ -1,7 +1,8 @@
 /* CUDA MoE benchmark on Qwen3-30B-A3B layer shapes (hidden 2048, expert
  * width 768, 128 experts, top-8, 4-bit group 64, bf16): per-call time of
  * 100-call CUDA graphs for gather_qmm_swiglu, gather_qmm_combine and the
- * MoE block (router + both), exact, approx (the edge tier's int8 kernels)
+ * MoE block (router + both, as separate calls and as zf_moe_experts),
+ * exact, approx (the edge tier's int8 kernels)
  * and stock, and the router alone (bytes:
  * its bf16 logits), at 1, 4, 16 and 64 tokens.
  * Weights rotate over L layers (L x 3 x 128 experts, far beyond the L2) and
@@ -87,17 +88,23 @@ static layer g_layers[LAYERS];
 static int g_nlayers = LAYERS; /* layers the calls rotate over (--layers: 1 keeps a layer in L2) */
 static zf_tensor g_x, g_act, g_y;
 
-typedef enum { B_SWIGLU, B_COMBINE, B_BLOCK, B_ROUTE } what;
+/* B_BLOCK: the router and the two fused ops as separate calls; B_EXPERTS:
+ * the router, then zf_moe_experts (the same two ops in one call) */
+typedef enum { B_SWIGLU, B_COMBINE, B_BLOCK, B_EXPERTS, B_ROUTE } what;
 static const char *const k_what[] = {"gather_qmm_swiglu", "gather_qmm_combine", "moe block (router + both)",
-                                     "moe_route"};
+                                     "moe block (router + moe_experts)", "moe_route"};
 
 static zf_status call(what w, int l, int64_t m, zf_fidelity f) {
     layer *L = &g_layers[l];
     zf_opts o = {f, S};
     zf_tensor x = g_x, ids = L->ids, wts = L->weights, act = g_act, y = g_y, lg = L->logits;
     x.shape[0] = ids.shape[0] = wts.shape[0] = act.shape[0] = y.shape[0] = lg.shape[0] = m;
-    if (w == B_BLOCK || w == B_ROUTE) CHECK(zf_moe_route(&lg, K, 1, &ids, &wts, &o));
+    if (w == B_BLOCK || w == B_EXPERTS || w == B_ROUTE) CHECK(zf_moe_route(&lg, K, 1, &ids, &wts, &o));
     if (w == B_ROUTE) return ZF_OK;
+    if (w == B_EXPERTS) {
+        CHECK(zf_moe_experts(&x, &L->wg, &L->wu, &L->wd, &ids, &wts, &act, &y, &o));
+        return ZF_OK;
+    }
     if (w != B_COMBINE) CHECK(zf_gather_qmm_swiglu(&x, &L->wg, &L->wu, &ids, &act, &o));
     if (w != B_SWIGLU) CHECK(zf_gather_qmm_combine(&act, &L->wd, &ids, &wts, &y, &o));
     return ZF_OK;

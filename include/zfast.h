@@ -285,6 +285,16 @@ ZF_API zf_status zf_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, 
  * y_s = T(dot), p_s = T(y_s * w_s), y = p_0, y = T(y + p_s) for s = 1.. */
 ZF_API zf_status zf_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
                                        const zf_tensor *weights, zf_tensor *y, const zf_opts *o);
+/* The experts of an MoE block as one call: act = gather_qmm_swiglu(x, wg,
+ * wu, ids), then y = gather_qmm_combine(act, wd, ids, weights), with the
+ * same bits as those two calls at the same fidelity. act [m, slots, n] (n =
+ * wg's rows = wd's k) is the caller's scratch and holds the swiglu output
+ * afterwards; every argument of both steps is checked before either runs.
+ * On CUDA the combine knows the ids and weights are final when it launches,
+ * so it starts reading its experts' weights before the swiglu ends. */
+ZF_API zf_status zf_moe_experts(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu,
+                                const zf_qweight *wd, const zf_tensor *ids, const zf_tensor *weights,
+                                zf_tensor *act, zf_tensor *y, const zf_opts *o);
 
 /* ---- float weights -------------------------------------------------------- */
 

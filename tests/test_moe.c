@@ -1,8 +1,9 @@
 /* MoE on the CPU: router vs float64 and the tie rule; fused
  * gather_qmm_swiglu / gather_qmm_combine exact == stock composition bit for
  * bit (every bits x group size, odd N and K, 1..64 tokens, duplicate ids,
- * each ISA, 1 and 2 threads), fast within a stated bound of float64; bad
- * inputs leave outputs untouched. */
+ * each ISA, 1 and 2 threads), fast within a stated bound of float64;
+ * moe_experts == the two calls at every fidelity; bad inputs leave outputs
+ * untouched. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,50 @@ static void test_combine(void) {
     }
 }
 
+/* zf_moe_experts == gather_qmm_swiglu then gather_qmm_combine, act and y
+ * bit for bit, at every fidelity (the int8 variants included) */
+static void test_experts(void) {
+    static const zf_fidelity fids[5] = {ZF_FIDELITY_AUTO, ZF_FIDELITY_STOCK, ZF_FIDELITY_EXACT, ZF_FIDELITY_FAST,
+                                        ZF_FIDELITY_APPROX};
+    for (int iter = 0; iter < (quick() ? 4 : 10); iter++) {
+        int bits = iter % 3 ? 4 : (int[]){2, 3, 5, 6, 8}[iter % 5], gs = 32 << (iter % 3);
+        zf_dtype xt = (zf_dtype)(zt_rand() % 3), st = (zf_dtype)(zt_rand() % 3);
+        zf_dtype wt = zt_rand() & 1 ? xt : ZF_DTYPE_F32;
+        int64_t E = 2 + (int64_t)(zt_rand() % 6), m = (int64_t[]){1, 4, 9, 64}[iter % 4];
+        int64_t slots = 1 + (int64_t)(zt_rand() % 4), F = gs * (1 + (int64_t)(zt_rand() % 3)), H = gs * 2 + gs * (iter % 2);
+        char what[160];
+        snprintf(what, sizeof what, "moe_experts bits %d gs %d x %s sc %s w %s E %lld m %lld slots %lld F %lld H %lld",
+                 bits, gs, zf_dtype_name(xt), zf_dtype_name(st), zf_dtype_name(wt), (long long)E, (long long)m,
+                 (long long)slots, (long long)F, (long long)H);
+        float sg = 2.0f / (float)(H * (1 << bits)), sd = 2.0f / (float)(F * (1 << bits));
+        qw g = make_qw(bits, gs, st, E, F, H, sg), u = make_qw(bits, gs, st, E, F, H, sg), d = make_qw(bits, gs, st, E, H, F, sd);
+        zt_buf xb = zt_alloc(xt, m * H), ib = zt_alloc(ZF_DTYPE_I32, m * slots), wb = zt_alloc(wt, m * slots);
+        zt_buf a1 = zt_alloc(xt, m * slots * F), a2 = zt_alloc(xt, m * slots * F);
+        zt_buf y1 = zt_alloc(xt, m * H), y2 = zt_alloc(xt, m * H);
+        zt_fill(xt, xb.p, m * H, 1.0f);
+        zt_fill(wt, wb.p, m * slots, 1.0f);
+        for (int64_t i = 0; i < m * slots; i++) ((int32_t *)ib.p)[i] = (int32_t)(zt_rand() % (uint64_t)E);
+        if (slots > 1) ((int32_t *)ib.p)[1] = ((int32_t *)ib.p)[0]; /* a duplicate */
+        int64_t as[3] = {m, slots, F};
+        zf_tensor x = zf_tensor_2d(xb.p, xt, m, H), ids = zf_tensor_2d(ib.p, ZF_DTYPE_I32, m, slots);
+        zf_tensor w = zf_tensor_2d(wb.p, wt, m, slots);
+        zf_tensor A1 = zf_tensor_nd(a1.p, xt, 3, as), A2 = zf_tensor_nd(a2.p, xt, 3, as);
+        zf_tensor Y1 = zf_tensor_2d(y1.p, xt, m, H), Y2 = zf_tensor_2d(y2.p, xt, m, H);
+        for (int f = 0; f < 5; f++) {
+            zf_opts o = {fids[f], NULL};
+            zt_poison(&a1), zt_poison(&a2), zt_poison(&y1), zt_poison(&y2);
+            ZT_OK(zf_gather_qmm_swiglu(&x, &g.w, &u.w, &ids, &A1, &o));
+            ZT_OK(zf_gather_qmm_combine(&A1, &d.w, &ids, &w, &Y1, &o));
+            ZT_OK(zf_moe_experts(&x, &g.w, &u.w, &d.w, &ids, &w, &A2, &Y2, &o));
+            int64_t da = zt_first_diff(xt, a2.p, a1.p, m * slots * F), dy = zt_first_diff(xt, y2.p, y1.p, m * H);
+            ZT_CHECK(da < 0 && dy < 0 && zt_guards_ok(&a2) && zt_guards_ok(&y2),
+                     "%s %s: act differs at %lld, y at %lld", what, zf_fidelity_name(fids[f]), (long long)da, (long long)dy);
+        }
+        zt_free(&xb), zt_free(&ib), zt_free(&wb), zt_free(&a1), zt_free(&a2), zt_free(&y1), zt_free(&y2);
+        free_qw(&g), free_qw(&u), free_qw(&d);
+    }
+}
+
 static void test_route(void) {
     for (int iter = 0; iter < 20; iter++) {
         zf_dtype t = (zf_dtype)(iter % 3), wt = iter & 1 ? ZF_DTYPE_F32 : t;
@@ -283,6 +328,25 @@ static void test_bad_args(void) {
     EXPECT_ERR(zf_moe_route(&l, 3, 1, &rid, &rw, NULL), "[m, k]", "route shape");
     zf_tensor rwh = zf_tensor_2d(wb.p, ZF_DTYPE_F16, M, 2);
     EXPECT_ERR(zf_moe_route(&l, 2, 1, &rid, &rwh, NULL), "weights is f16", "route dtype mix");
+    /* moe_experts: a bad argument of the combine leaves act untouched too */
+    qw g2 = make_qw(4, 32, ZF_DTYPE_BF16, E, 32, K, 0.01f), d2 = make_qw(4, 32, ZF_DTYPE_BF16, E, K, 32, 0.01f);
+    zt_buf actb = zt_alloc(ZF_DTYPE_BF16, M * S * 32), yb = zt_alloc(ZF_DTYPE_BF16, M * K);
+    int64_t a32[3] = {M, S, 32};
+    zf_tensor act = zf_tensor_nd(actb.p, ZF_DTYPE_BF16, 3, a32), ya = zf_tensor_2d(yb.p, ZF_DTYPE_BF16, M, K);
+    zf_qweight dk = d2.w;
+    dk.k = 64, dk.n = 32; /* wd [E, 32, 64]: its k is not act's 32 */
+    struct { const zf_tensor *w; const zf_qweight *d; const char *needle, *what; } bad[2] = {
+        {&wi, &d2.w, "weights", "moe_experts i32 weights"}, {&w, &dk, "[m, slots, k]", "moe_experts wd's k"}};
+    for (int i = 0; i < 2; i++) {
+        zt_poison(&actb), zt_poison(&yb);
+        zf_status st = zf_moe_experts(&x, &g2.w, &g2.w, bad[i].d, &ids, bad[i].w, &act, &ya, NULL);
+        ZT_CHECK(st != ZF_OK && strstr(zf_last_error(), bad[i].needle), "%s: status %d, message '%s'", bad[i].what,
+                 st, zf_last_error());
+        ZT_CHECK(((unsigned char *)actb.p)[0] == 0x7f && zt_guards_ok(&actb) && ((unsigned char *)yb.p)[0] == 0x7f &&
+                     zt_guards_ok(&yb),
+                 "%s: act or y touched", bad[i].what);
+    }
+    zt_free(&actb), zt_free(&yb), free_qw(&g2), free_qw(&d2);
     zt_free(&xb), zt_free(&ob), zt_free(&ib), zt_free(&wb), zt_free(&lb), free_qw(&g), free_qw(&u);
 }
 
@@ -291,6 +355,7 @@ int main(void) {
     test_route();
     test_swiglu();
     test_combine();
+    test_experts();
     test_bad_args();
     return zt_finish();
 }

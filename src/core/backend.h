@@ -41,6 +41,9 @@ typedef struct zf_backend_ops {
                                    const zf_tensor *ids, zf_tensor *out, const zf_opts *o);
     zf_status (*gather_qmm_combine)(const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
                                     const zf_tensor *weights, zf_tensor *y, const zf_opts *o);
+    zf_status (*moe_experts)(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu, const zf_qweight *wd,
+                             const zf_tensor *ids, const zf_tensor *weights, zf_tensor *act, zf_tensor *y,
+                             const zf_opts *o);
     /* float weights (src/cpu/matmul.c) */
     zf_status (*matmul)(const zf_tensor *x, const zf_tensor *w, zf_tensor *y, const zf_opts *o);
 } zf_backend_ops;

@@ -83,6 +83,11 @@ zf_status zf_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, const 
                                 const zf_tensor *weights, zf_tensor *y, const zf_opts *o) {
     ZF_ROUTE(gather_qmm_combine, a, a, wd, ids, weights, y, o);
 }
+zf_status zf_moe_experts(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu, const zf_qweight *wd,
+                         const zf_tensor *ids, const zf_tensor *weights, zf_tensor *act, zf_tensor *y,
+                         const zf_opts *o) {
+    ZF_ROUTE(moe_experts, x, x, wg, wu, wd, ids, weights, act, y, o);
+}
 
 /* float weights */
 zf_status zf_matmul(const zf_tensor *x, const zf_tensor *w, zf_tensor *y, const zf_opts *o) {

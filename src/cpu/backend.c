@@ -33,6 +33,7 @@ const zf_backend_ops zf_cpu_backend = {
     .moe_route = zf_cpu_moe_route,
     .gather_qmm_swiglu = zf_cpu_gather_qmm_swiglu,
     .gather_qmm_combine = zf_cpu_gather_qmm_combine,
+    .moe_experts = zf_cpu_moe_experts,
     .matmul = zf_cpu_matmul,
     .copy = zf_cpu_copy,
 };

@@ -335,3 +335,17 @@ zf_status zf_cpu_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, co
     free(d);
     return st;
 }
+
+/* ---- moe_experts: swiglu then combine, every argument checked first ---------- */
+
+zf_status zf_cpu_moe_experts(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu, const zf_qweight *wd,
+                             const zf_tensor *ids, const zf_tensor *weights, zf_tensor *act, zf_tensor *y,
+                             const zf_opts *o) {
+    const char *op = "moe_experts";
+    int64_t m, slots, ars;
+    zf_rows yr;
+    /* the combine's checks first: gather_qmm_swiglu checks its own before it writes act */
+    ZF_TRY(check_combine(op, act, wd, ids, weights, y, &m, &slots, &ars, &yr));
+    ZF_TRY(zf_cpu_gather_qmm_swiglu(x, wg, wu, ids, act, o));
+    return zf_cpu_gather_qmm_combine(act, wd, ids, weights, y, o);
+}

@@ -407,17 +407,34 @@ cudaError_t zf_cu_gather_qmm_combine_stock(const zf_cu_qargs *a, cudaStream_t s)
 
 /* ---- checked entry points ------------------------------------------------------------ */
 
+/* the bytes [lo, hi) a tensor's elements span */
+static void span_of(const zf_tensor *t, const char **lo, const char **hi) {
+    int64_t last = 0;
+    for (int d = 0; d < t->ndim; d++) last += (t->shape[d] - 1) * t->stride[d];
+    *lo = (const char *)t->data;
+    *hi = *lo + (size_t)(last + 1) * zf_cu_dtype_size(t->dtype);
+}
+
 static zf_status no_overlap(const char *op, const char *an, const zf_tensor *a, const char *bn, const zf_tensor *b) {
-    const zf_tensor *t[2] = {a, b};
     const char *lo[2], *hi[2];
-    for (int i = 0; i < 2; i++) {
-        int64_t last = 0;
-        for (int d = 0; d < t[i]->ndim; d++) last += (t[i]->shape[d] - 1) * t[i]->stride[d];
-        lo[i] = (const char *)t[i]->data;
-        hi[i] = lo[i] + (size_t)(last + 1) * zf_cu_dtype_size(t[i]->dtype);
-    }
+    span_of(a, &lo[0], &hi[0]);
+    span_of(b, &lo[1], &hi[1]);
     if (lo[0] < hi[1] && lo[1] < hi[0])
         return ZF_ERR(ZF_ERR_ALIAS, "[%s] %s overlaps %s; it needs its own memory", op, an, bn);
+    return ZF_OK;
+}
+
+/* t overlaps none of w's packed words, scales or biases */
+static zf_status no_overlap_q(const char *op, const char *tn, const zf_tensor *t, const char *wn, const zf_qweight *w) {
+    const char *lo, *hi;
+    span_of(t, &lo, &hi);
+    const size_t groups = (size_t)(w->experts * w->n * (w->k / w->group_size));
+    const size_t bytes[3] = {(size_t)(w->experts * w->n * w->k * w->bits / 32) * 4,
+                             groups * zf_cu_dtype_size(w->scale_dtype), groups * zf_cu_dtype_size(w->scale_dtype)};
+    const void *p[3] = {w->packed, w->scales, w->biases};
+    for (int i = 0; i < 3; i++)
+        if (lo < (const char *)p[i] + bytes[i] && (const char *)p[i] < hi)
+            return ZF_ERR(ZF_ERR_ALIAS, "[%s] %s overlaps %s; it needs its own memory", op, tn, wn);
     return ZF_OK;
 }
 
@@ -468,11 +485,12 @@ zf_status zf_cuda_moe_route(const zf_tensor *logits, int k, int norm_topk_prob, 
     return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, v->name, e);
 }
 
-zf_status zf_cuda_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu,
-                                    const zf_tensor *ids, zf_tensor *out, const zf_opts *o) {
-    const char *op = "gather_qmm_swiglu";
+/* gather_qmm_swiglu's checks and launch arguments; *mixed: wu's format is
+ * not wg's (then the stock composition runs) */
+static zf_status swiglu_args(const char *op, const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu,
+                             const zf_tensor *ids, const zf_tensor *out, zf_cu_qargs *ap, bool *mixed) {
     const zf_cuda_host *H = zf_cu_host;
-    zf_cu_qargs a;
+    zf_cu_qargs &a = *ap;
     ZF_TRY(zf_cu_check_gather(op, x, "x", wg, ids, &a));
     ZF_TRY(zf_cu_check_qweight(op, "wu", wu));
     if (wg->experts != wu->experts || wg->n != wu->n || wg->k != wu->k)
@@ -495,21 +513,35 @@ zf_status zf_cuda_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, co
     a.nw = 2;
     a.out = orows.data;
     a.out_row_stride = orows.row_stride;
-    if (wu->bits != wg->bits || wu->group_size != wg->group_size || wu->scale_dtype != wg->scale_dtype) {
+    *mixed = wu->bits != wg->bits || wu->group_size != wg->group_size || wu->scale_dtype != wg->scale_dtype;
+    return ZF_OK;
+}
+
+static zf_status swiglu_go(const char *op, zf_cu_qargs *a, bool mixed, const zf_opts *o) {
+    if (mixed) {
         /* the fused kernels read both matrices in wg's layout; the stock
          * composition reads each in its own, with the exact variant's bits
          * (every fidelity then gives those; docs/NUMERICS.md 8.3) */
-        cudaError_t e = zf_cu_gather_qmm_swiglu_stock(&a, zf_cu_stream(o));
+        cudaError_t e = zf_cu_gather_qmm_swiglu_stock(a, zf_cu_stream(o));
         return e == cudaSuccess ? ZF_OK : zf_cu_fail(op, "cuda.gather_qmm_swiglu.stock (mixed weight formats)", e);
     }
-    return run(op, ZF_OP_GATHER_QMM_SWIGLU, &a, o);
+    return run(op, ZF_OP_GATHER_QMM_SWIGLU, a, o);
 }
 
-zf_status zf_cuda_gather_qmm_combine(const zf_tensor *act, const zf_qweight *wd, const zf_tensor *ids,
-                                     const zf_tensor *weights, zf_tensor *y, const zf_opts *o) {
-    const char *op = "gather_qmm_combine";
-    const zf_cuda_host *H = zf_cu_host;
+zf_status zf_cuda_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu,
+                                    const zf_tensor *ids, zf_tensor *out, const zf_opts *o) {
+    const char *op = "gather_qmm_swiglu";
     zf_cu_qargs a;
+    bool mixed;
+    ZF_TRY(swiglu_args(op, x, wg, wu, ids, out, &a, &mixed));
+    return swiglu_go(op, &a, mixed, o);
+}
+
+/* gather_qmm_combine's checks and launch arguments */
+static zf_status combine_args(const char *op, const zf_tensor *act, const zf_qweight *wd, const zf_tensor *ids,
+                              const zf_tensor *weights, const zf_tensor *y, zf_cu_qargs *ap) {
+    const zf_cuda_host *H = zf_cu_host;
+    zf_cu_qargs &a = *ap;
     ZF_TRY(zf_cu_check_gather(op, act, "a", wd, ids, &a));
     if (!a.x_per_slot)
         return ZF_ERR(ZF_ERR_SHAPE, "[%s] a must be [m, slots, k] = [%lld, %lld, %lld] (one row per slot)", op,
@@ -540,5 +572,37 @@ zf_status zf_cuda_gather_qmm_combine(const zf_tensor *act, const zf_qweight *wd,
     a.weights = weights->data;
     a.wt = weights->dtype;
     a.weights_stride = wr.row_stride;
+    return ZF_OK;
+}
+
+zf_status zf_cuda_gather_qmm_combine(const zf_tensor *act, const zf_qweight *wd, const zf_tensor *ids,
+                                     const zf_tensor *weights, zf_tensor *y, const zf_opts *o) {
+    const char *op = "gather_qmm_combine";
+    zf_cu_qargs a;
+    ZF_TRY(combine_args(op, act, wd, ids, weights, y, &a));
     return run(op, ZF_OP_GATHER_QMM_COMBINE, &a, o);
+}
+
+/* Both steps' arguments are checked before either launches. The swiglu's
+ * kernels release the combine's launch only after their own PDL wait, so
+ * the combine starts after everything before the swiglu (the router that
+ * wrote ids and weights) has finished; the swiglu writes only act, which
+ * may overlap none of ids, weights or wd. The combine may then read ids and
+ * start its weight copies before its own wait (qargs.chained). */
+zf_status zf_cuda_moe_experts(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu, const zf_qweight *wd,
+                              const zf_tensor *ids, const zf_tensor *weights, zf_tensor *act, zf_tensor *y,
+                              const zf_opts *o) {
+    const char *op = "moe_experts";
+    zf_cu_qargs s, c;
+    bool mixed;
+    ZF_TRY(swiglu_args(op, x, wg, wu, ids, act, &s, &mixed));
+    ZF_TRY(combine_args(op, act, wd, ids, weights, y, &c));
+    ZF_TRY(no_overlap(op, "act", act, "weights", weights));
+    ZF_TRY(no_overlap_q(op, "act", act, "wd", wd));
+    /* one token only: at 4 the swiglu's grid takes several waves, and the
+     * late release cost the exact block 65.8 -> 68.6 us (docs/CUDA.md,
+     * session 10) */
+    s.chained = c.chained = s.m == 1;
+    ZF_TRY(swiglu_go(op, &s, mixed, o));
+    return run(op, ZF_OP_GATHER_QMM_COMBINE, &c, o);
 }

@@ -43,6 +43,7 @@ static void fill_ops(zf_backend_ops *t) {
     t->moe_route = zf_cuda_moe_route;
     t->gather_qmm_swiglu = zf_cuda_gather_qmm_swiglu;
     t->gather_qmm_combine = zf_cuda_gather_qmm_combine;
+    t->moe_experts = zf_cuda_moe_experts;
     t->embedding = zf_cuda_embedding;
     t->embedding_q = zf_cuda_embedding_q;
     t->rope = zf_cuda_rope;

@@ -253,7 +253,7 @@ template <int BITS, int NW> __device__ __forceinline__ void qd_blk_dot(const qd_
 template <int BITS, int NW, int U, int THREADS, typename StageFn>
 __device__ __forceinline__ void qd_dot(const qd_row *wr, const int *rs, bool active, const qd_tiles &T, zf_dtype sdt,
                                        int c, StageFn stage, const float *xs, const float *Xs, uint32_t *wb,
-                                       float2 *sbs, float d[NW]) {
+                                       float2 *sbs, float d[NW], const qd_sbraw<NW, U> *R0 = nullptr) {
     float A[NW][8];
 #pragma unroll
     for (int m = 0; m < NW; m++)
@@ -265,8 +265,11 @@ __device__ __forceinline__ void qd_dot(const qd_row *wr, const int *rs, bool act
         __syncthreads();
         const int g0 = jt >> gshift, gn = T.groups - g0 < Gt ? T.groups - g0 : Gt;
         qd_sbraw<NW, U> R;
-        if (active) qd_sb_load<NW, U>(wr, g0, gn, sdt == ZF_DTYPE_F32, c, R);
-        qd_issue<BITS, NW, U, THREADS>(wr, jt + c, active ? nb : 0, my);
+        if (jt == 0 && R0) R = *R0; /* the caller loaded them and issued the copies */
+        else {
+            if (active) qd_sb_load<NW, U>(wr, g0, gn, sdt == ZF_DTYPE_F32, c, R);
+            qd_issue<BITS, NW, U, THREADS>(wr, jt + c, active ? nb : 0, my);
+        }
         if (jt == 0) stage();
         if (active) qd_sb_store<NW, U>(R, rs, gn, Gt, sdt, c, sbs);
         __syncthreads();
@@ -317,7 +320,7 @@ __global__ void __launch_bounds__(qd_pair_cfg<BITS, NM>::threads, 3)
     qd_pair_kernel(const zf_cu_qargs a, zf_cu_qepi epi, bool xvec) {
     using C = qd_pair_cfg<BITS, NM>;
     constexpr int U = C::u, TH = C::threads;
-    zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
+    if (!a.chained) zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
     extern __shared__ float4 qd_sm[];
     const int k = (int)a.w[0].k, n = (int)a.w[0].n;
     const qd_tiles T = qd_tiles_of<U>(k, a.w[0].group_size);
@@ -330,6 +333,7 @@ __global__ void __launch_bounds__(qd_pair_cfg<BITS, NM>::threads, 3)
     const int64_t np = a.m * a.slots;
     const int rs[1] = {g * NM + m};
     zf_cu_wait_prior();
+    if (a.chained) zf_cu_release_next(); /* moe_experts: the next kernel starts after all earlier ones */
     for (int64_t p = blockIdx.y; p < np; p += gridDim.y) {
         int64_t e = a.ids ? a.ids[(p / a.slots) * a.ids_stride + p % a.slots] : 0; /* qmm: expert 0 */
         e = e >= 0 && e < a.w[0].experts ? e : -1;
@@ -404,7 +408,11 @@ template <int BITS> struct qc_unroll {
 };
 
 template <int BITS>
-__global__ void __launch_bounds__(QC_THREADS, 2) qd_combine_kernel(const zf_cu_qargs a, bool xvec) {
+/* At most 112 registers: with 3 CTAs of the one-token int8 swiglu on an SM
+ * (48 each), one combine CTA still fits beside them, so in moe_experts it
+ * starts its copies while the swiglu runs (measured: docs/CUDA.md, session
+ * 10; 2 CTAs per SM as before otherwise). */
+__global__ void __maxnreg__(112) qd_combine_kernel(const zf_cu_qargs a, bool xvec) {
     constexpr int U = qc_unroll<BITS>::u;
     zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
     extern __shared__ float4 qd_sm[];
@@ -418,6 +426,22 @@ __global__ void __launch_bounds__(QC_THREADS, 2) qd_combine_kernel(const zf_cu_q
     const int rb = blockIdx.x * QC_ROWS, r0 = rb + rl, r1 = r0 + QC_ROWS / 2;
     const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
     const int rs[2] = {2 * g, 2 * g + 1};
+    /* moe_experts (a.chained): ids and the weights are final, so the first
+     * token's first 8 slots load their scales and start their weight copies
+     * before the wait; x (the swiglu's output) is staged after it. */
+    qd_sbraw<2, U> R0;
+    const bool pre = a.chained && blockIdx.y < a.m;
+    if (pre) {
+        const int64_t t = blockIdx.y;
+        int64_t e = sl < slots ? a.ids[t * a.ids_stride + sl] : -1;
+        e = e >= 0 && e < a.w[0].experts ? e : -1;
+        const bool act = r0 < n && e >= 0;
+        qd_row wr[2];
+        wr[0] = act ? qd_row_of(a.w[0], e, r0) : qd_no_row();
+        wr[1] = act ? qd_row_of(a.w[0], e, r1 < n ? r1 : r0) : qd_no_row();
+        if (act) qd_sb_load<2, U>(wr, 0, T.groups < T.Gt ? T.groups : T.Gt, a.w[0].sdt == ZF_DTYPE_F32, c, R0);
+        qd_issue<BITS, 2, U, QC_THREADS>(wr, c, act ? T.nb : 0, wb + 4 * threadIdx.x);
+    }
     zf_cu_wait_prior();
     for (int64_t t = blockIdx.y; t < a.m; t += gridDim.y) {
         const char *x0 = (const char *)a.x + (size_t)(t * a.slots * a.x_row_stride) * es;
@@ -445,7 +469,8 @@ __global__ void __launch_bounds__(QC_THREADS, 2) qd_combine_kernel(const zf_cu_q
             const int sx = s < slots ? s : 0;
             float d[2];
             qd_dot<BITS, 2, U, QC_THREADS>(wr, rs, act, T, a.w[0].sdt, c, stage, xs + (size_t)sx * k,
-                                           Xs + (size_t)sx * (k / 4), wb, sbs, d);
+                                           Xs + (size_t)sx * (k / 4), wb, sbs, d,
+                                           pre && t == blockIdx.y && s0 == 0 ? &R0 : nullptr);
             if (c == 0 && s < slots) { /* p_s = T(T(d_s) * w_s) (exact) or d_s * w_s (fast) */
                 const float wv = wsm[s];
 #pragma unroll

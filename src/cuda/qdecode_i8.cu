@@ -149,8 +149,9 @@ __global__ void __launch_bounds__(QI8_THREADS, QI8_SW_CTAS) qi8_swiglu_kernel(co
     char *xs = bs + QI8_SW_ROWS * 2 * sr.pitch;     /* the x row as copied */
     uint32_t *q = (uint32_t *)(xs + k * es);
     float *A = (float *)(q + nb * 8), *X = A + nb;
-    zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
+    if (!a.chained) zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
     zf_cu_wait_prior();
+    if (a.chained) zf_cu_release_next(); /* moe_experts: the next kernel starts after all earlier ones */
     for (int64_t p = blockIdx.y; p < a.m * a.slots; p += gridDim.y) {
         const char *xr = (const char *)a.x + (size_t)((a.x_per_slot ? p : p / a.slots) * a.x_row_stride) * es;
         qi8_copy_x(1, k, es, xc, xs, [&](int) { return xr; });

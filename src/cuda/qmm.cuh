@@ -48,6 +48,13 @@ typedef struct zf_cu_qargs {
     zf_dtype wt;
     int64_t weights_stride;
     int exact;             /* swiglu / combine: stock rounding points (1) or f32 intermediates (0) */
+    /* Set by moe_experts. swiglu: the few-token kernels let the next grid
+     * launch only after their own PDL wait, as every other gathered kernel
+     * does, so a kernel launched after this call starts after all earlier
+     * ones have finished. combine (the call right after that swiglu): ids
+     * and the weights are final at launch, so the one-launch decode kernel
+     * reads them and starts its weight copies before its PDL wait. */
+    int chained;
 } zf_cu_qargs;
 
 /* The variant signature for qmm, gather_qmm and both fused ops. */
@@ -164,6 +171,9 @@ zf_status zf_cuda_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, co
                                     const zf_tensor *ids, zf_tensor *out, const zf_opts *o);
 zf_status zf_cuda_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
                                      const zf_tensor *weights, zf_tensor *y, const zf_opts *o);
+zf_status zf_cuda_moe_experts(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu, const zf_qweight *wd,
+                              const zf_tensor *ids, const zf_tensor *weights, zf_tensor *act, zf_tensor *y,
+                              const zf_opts *o);
 
 /* Host-side checks shared by qmm.cu and moe.cu (nothing is read from the
  * device: ids values are not checked here, see zf_cu_qgather). */

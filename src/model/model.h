@@ -76,7 +76,7 @@ typedef struct zf_model_layer {
 zf_status zf_model_linear(const zf_tensor *x, const zf_weight *w, zf_tensor *y, const zf_opts *o);
 
 /* The MoE feed-forward block for n rows of x [n, hidden] into out [n, hidden]
- * (router -> zf_moe_route -> zf_gather_qmm_swiglu -> zf_gather_qmm_combine). */
+ * (router -> zf_moe_route -> zf_moe_experts). */
 zf_status zf_moe_ffn(const zf_model_config *cfg, const zf_model_layer *l, const zf_tensor *x, void *scratch,
                      zf_tensor *out, const zf_opts *o);
 /* Scratch bytes zf_moe_ffn needs for n rows. */

@@ -1,7 +1,8 @@
 /* The qwen3_moe feed-forward block: router logits (qmm, or matmul for the
  * float router most GGUF files keep) -> softmax top-k
  * (zf_moe_route, f32 weights, norm_topk_prob from the config) ->
- * zf_gather_qmm_swiglu -> zf_gather_qmm_combine. Scratch is the caller's. */
+ * zf_moe_experts (gather_qmm_swiglu, then gather_qmm_combine). Scratch is
+ * the caller's. */
 #include "core/error.h"
 #include "model/model.h"
 
@@ -29,6 +30,5 @@ zf_status zf_moe_ffn(const zf_model_config *cfg, const zf_model_layer *l, const 
     logits.device = ids.device = weights.device = a.device = x->device; /* scratch lives beside x */
     ZF_TRY(zf_model_linear(x, &l->router, &logits, o));
     ZF_TRY(zf_moe_route(&logits, (int)k, cfg->norm_topk_prob, &ids, &weights, o));
-    ZF_TRY(zf_gather_qmm_swiglu(x, &l->ffn_gate.q, &l->ffn_up.q, &ids, &a, o));
-    return zf_gather_qmm_combine(&a, &l->ffn_down.q, &ids, &weights, out, o);
+    return zf_moe_experts(x, &l->ffn_gate.q, &l->ffn_up.q, &l->ffn_down.q, &ids, &weights, &a, out, o);
 }

@@ -11,7 +11,8 @@
  * against the CPU's int8 variants by core/approx_close.h's rule where they
  * run, else bit for bit against CPU fast. Also: ids out of range give NaN
  * outputs and
- * no stray write, a CUDA graph replays the MoE block bit for bit, and bad
+ * no stray write, a CUDA graph replays the MoE block bit for bit,
+ * moe_experts equals its two calls over blocks queued back to back, and bad
  * arguments fail with a message before any output is written. Exits 77
  * when no CUDA device is usable. */
 #include <math.h>
@@ -447,6 +448,81 @@ static void test_graph(void) {
     qw_free(&wg), qw_free(&wu), qw_free(&wd);
 }
 
+/* zf_moe_experts == gather_qmm_swiglu then gather_qmm_combine, bit for bit,
+ * over NB blocks queued back to back that share ids, weights and act (as a
+ * model's layers do) with new router logits each: a combine that read ids
+ * or weights before its block's router wrote them would give the previous
+ * block's experts. Direct calls, then the same sequence as a CUDA graph. */
+static void test_experts(void) {
+    enum { NB = 6 };
+    const zf_cuda_plugin *pl = zf_cuda_plugin_loaded(NULL);
+    const int64_t E = 64, h = 512, f = 256, K = 8;
+    qw wg = qw_make(4, 64, ZF_DTYPE_BF16, E, f, h), wu = qw_make(4, 64, ZF_DTYPE_BF16, E, f, h);
+    qw wd = qw_make(4, 64, ZF_DTYPE_BF16, E, h, f);
+    const zf_fidelity fids[4] = {ZF_FIDELITY_STOCK, ZF_FIDELITY_EXACT, ZF_FIDELITY_FAST, ZF_FIDELITY_APPROX};
+    for (int64_t m = 1; m <= 4; m += 3) {
+        void *hx = malloc((size_t)(m * h) * 2), *hl = malloc((size_t)(m * E) * 2);
+        void *want = malloc((size_t)(m * h) * 2), *got = malloc((size_t)(m * h) * 2);
+        zt_fill(ZF_DTYPE_BF16, hx, m * h, 2.0f);
+        dbuf dx = dbuf_of(hx, (size_t)(m * h) * 2), di = dalloc((size_t)(m * K) * 4), dw = dalloc((size_t)(m * K) * 2);
+        dbuf dact = dalloc((size_t)(m * K * f) * 2), dl[NB], dref[NB], dout[NB];
+        int64_t a3[3] = {m, K, f};
+        zf_tensor tx = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, h), dx.p);
+        zf_tensor ti = dev(zf_tensor_2d(NULL, ZF_DTYPE_I32, m, K), di.p), tw = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, K), dw.p);
+        zf_tensor ta = dev(zf_tensor_nd(NULL, ZF_DTYPE_BF16, 3, a3), dact.p), tl[NB], tref[NB], tout[NB];
+        for (int b = 0; b < NB; b++) {
+            zt_fill(ZF_DTYPE_BF16, hl, m * E, 3.0f);
+            dl[b] = dbuf_of(hl, (size_t)(m * E) * 2);
+            dref[b] = dalloc((size_t)(m * h) * 2), dout[b] = dalloc((size_t)(m * h) * 2);
+            tl[b] = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, E), dl[b].p);
+            tref[b] = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, h), dref[b].p);
+            tout[b] = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, m, h), dout[b].p);
+        }
+        for (int fi = 0; fi < 4; fi++) {
+            zf_opts o = {fids[fi], zt_cuda_stream};
+            for (int b = 0; b < NB; b++) {
+                ZT_OK(zf_moe_route(&tl[b], (int)K, 1, &ti, &tw, &o));
+                ZT_OK(zf_gather_qmm_swiglu(&tx, &wg.d, &wu.d, &ti, &ta, &o));
+                ZT_OK(zf_gather_qmm_combine(&ta, &wd.d, &ti, &tw, &tref[b], &o));
+            }
+            for (int pass = 0; pass < 2; pass++) { /* direct calls, then a graph of them */
+                void *g = NULL;
+                for (int b = 0; b < NB; b++) pl->mem->fill(dout[b].p, 0x7f, dout[b].bytes, zt_cuda_stream);
+                if (pass) ZT_OK(pl->timing->capture_begin(zt_cuda_stream));
+                for (int b = 0; b < NB; b++) {
+                    ZT_OK(zf_moe_route(&tl[b], (int)K, 1, &ti, &tw, &o));
+                    ZT_OK(zf_moe_experts(&tx, &wg.d, &wu.d, &wd.d, &ti, &tw, &ta, &tout[b], &o));
+                }
+                if (pass) {
+                    ZT_OK(pl->timing->capture_end(zt_cuda_stream, &g));
+                    if (!g) continue;
+                    ZT_OK(pl->timing->graph_launch(g, zt_cuda_stream));
+                }
+                for (int b = 0; b < NB; b++) {
+                    down(want, &dref[b]);
+                    down(got, &dout[b]);
+                    int64_t d = first_diff_nan(ZF_DTYPE_BF16, got, want, m * h);
+                    ZT_CHECK(d < 0 && guards_ok(&dout[b]), "moe_experts %s m %lld block %d%s: y[%lld] %.9g, the two calls %.9g",
+                             zf_fidelity_name(fids[fi]), (long long)m, b, pass ? " (graph)" : "", (long long)d,
+                             d >= 0 ? zt_get(ZF_DTYPE_BF16, got, d) : 0.0, d >= 0 ? zt_get(ZF_DTYPE_BF16, want, d) : 0.0);
+                }
+                if (g) pl->timing->graph_destroy(g);
+            }
+        }
+        if (m == 1) { /* act may not overlap wd: the combine reads wd before the swiglu ends */
+            zf_tensor bad = dev(zf_tensor_nd(NULL, ZF_DTYPE_BF16, 3, a3), (void *)wd.d.packed);
+            zf_opts o = {ZF_FIDELITY_AUTO, zt_cuda_stream};
+            zf_status st = zf_moe_experts(&tx, &wg.d, &wu.d, &wd.d, &ti, &tw, &bad, &tout[0], &o);
+            ZT_CHECK(st == ZF_ERR_ALIAS && strstr(zf_last_error(), "act overlaps wd"), "moe_experts act in wd: %d '%s'",
+                     st, zf_last_error());
+        }
+        for (int b = 0; b < NB; b++) dfree(&dl[b]), dfree(&dref[b]), dfree(&dout[b]);
+        free(hx), free(hl), free(want), free(got);
+        dfree(&dx), dfree(&di), dfree(&dw), dfree(&dact);
+    }
+    qw_free(&wg), qw_free(&wu), qw_free(&wd);
+}
+
 static void test_bad_args(void) {
     const int64_t E = 2, n = 16, k = 64, m = 1, slots = 2;
     qw w = qw_make(4, 32, ZF_DTYPE_BF16, E, n, k);
@@ -513,6 +589,7 @@ int main(void) {
     test_route();
     test_bad_ids();
     test_graph();
+    test_experts();
     test_bad_args();
     zf_stream_destroy(zt_cuda_stream);
     return zt_finish();

@@ -153,14 +153,13 @@ static zf_status call_op(void *ctx, int set) {
     zf_tensor x = dev(in->x, t, 2, T, HIDDEN, 0, d);
     zf_tensor ids = dev(s->op->uses[W_DOWN] ? s->ids : in->ids, ZF_DTYPE_I32, 2, T, TOPK, 0, d);
     zf_tensor rw = dev(s->rw, t, 2, T, TOPK, 0, d);
-    if (s->op->uses[W_DOWN]) { /* moe: router, then both fused ops */
+    if (s->op->uses[W_DOWN]) { /* moe: router, then the experts (moe_experts) */
         zf_tensor lg = dev(in->logits, t, 2, T, s->p->experts, 0, d);
         zf_status st = zf_moe_route(&lg, TOPK, 1, &ids, &rw, &c->o);
         if (st != ZF_OK) return st;
     }
-    zf_status st = zf_gather_qmm_swiglu(&x, &w[W_GATE], &w[W_UP], &ids, &h, &c->o);
-    if (st != ZF_OK || !s->op->uses[W_DOWN]) return st;
-    return zf_gather_qmm_combine(&h, &w[W_DOWN], &ids, &rw, &y, &c->o);
+    if (s->op->uses[W_DOWN]) return zf_moe_experts(&x, &w[W_GATE], &w[W_UP], &w[W_DOWN], &ids, &rw, &h, &y, &c->o);
+    return zf_gather_qmm_swiglu(&x, &w[W_GATE], &w[W_UP], &ids, &h, &c->o);
 }
 
 static void free_shape(shape *s) {
