@@ -335,11 +335,15 @@ static void test_bad_args(void) {
     zf_tensor act = zf_tensor_nd(actb.p, ZF_DTYPE_BF16, 3, a32), ya = zf_tensor_2d(yb.p, ZF_DTYPE_BF16, M, K);
     zf_qweight dk = d2.w;
     dk.k = 64, dk.n = 32; /* wd [E, 32, 64]: its k is not act's 32 */
-    struct { const zf_tensor *w; const zf_qweight *d; const char *needle, *what; } bad[2] = {
-        {&wi, &d2.w, "weights", "moe_experts i32 weights"}, {&w, &dk, "[m, slots, k]", "moe_experts wd's k"}};
-    for (int i = 0; i < 2; i++) {
+    int64_t a31[3] = {M, S, 31};
+    zf_tensor act31 = zf_tensor_nd(actb.p, ZF_DTYPE_BF16, 3, a31);
+    struct { const zf_tensor *w; zf_tensor *act; const zf_qweight *d; const char *needle, *what; } bad[3] = {
+        {&wi, &act, &d2.w, "[moe_experts] weights has dtype i32", "moe_experts i32 weights"},
+        {&w, &act, &dk, "[moe_experts] act must be", "moe_experts wd's k"},
+        {&w, &act31, &d2.w, "[moe_experts] act", "moe_experts act shape"}};
+    for (int i = 0; i < 3; i++) {
         zt_poison(&actb), zt_poison(&yb);
-        zf_status st = zf_moe_experts(&x, &g2.w, &g2.w, bad[i].d, &ids, bad[i].w, &act, &ya, NULL);
+        zf_status st = zf_moe_experts(&x, &g2.w, &g2.w, bad[i].d, &ids, bad[i].w, bad[i].act, &ya, NULL);
         ZT_CHECK(st != ZF_OK && strstr(zf_last_error(), bad[i].needle), "%s: status %d, message '%s'", bad[i].what,
                  st, zf_last_error());
         ZT_CHECK(((unsigned char *)actb.p)[0] == 0x7f && zt_guards_ok(&actb) && ((unsigned char *)yb.p)[0] == 0x7f &&

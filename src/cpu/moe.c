@@ -171,25 +171,25 @@ static zf_status swiglu_stock(const zf_tensor *x, const zf_qweight *wg, const zf
     return st;
 }
 
-zf_status zf_cpu_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu,
-                                   const zf_tensor *ids, zf_tensor *out, const zf_opts *o) {
-    const char *op = "gather_qmm_swiglu";
+/* gather_qmm_swiglu as op `op` calls it, its output named `outn` in errors */
+static zf_status swiglu_named(const char *op, const char *outn, const zf_tensor *x, const zf_qweight *wg,
+                              const zf_qweight *wu, const zf_tensor *ids, zf_tensor *out, const zf_opts *o) {
     int64_t m = 0, slots = 0, xrs = 0;
     int xps = 0;
     ZF_TRY(zf_check_gather(op, x, "x", wg, ids, &m, &slots, &xps, &xrs));
     ZF_TRY(check_same_qshape(op, wg, "wg", wu, "wu"));
-    ZF_TRY(zf_check_float(op, "out", out));
+    ZF_TRY(zf_check_float(op, outn, out));
     if (out->dtype != x->dtype)
-        return zf_error(ZF_ERR_DTYPE, "[%s] out is %s but x is %s; expected one dtype", op, zf_dtype_name(out->dtype),
-                        zf_dtype_name(x->dtype));
+        return zf_error(ZF_ERR_DTYPE, "[%s] %s is %s but x is %s; expected one dtype", op, outn,
+                        zf_dtype_name(out->dtype), zf_dtype_name(x->dtype));
     if (out->ndim != 3 || out->shape[0] != m || out->shape[1] != slots || out->shape[2] != wg->n)
-        return zf_error(ZF_ERR_SHAPE, "[%s] out must be [m, slots, n] = [%lld, %lld, %lld]", op, (long long)m,
+        return zf_error(ZF_ERR_SHAPE, "[%s] %s must be [m, slots, n] = [%lld, %lld, %lld]", op, outn, (long long)m,
                         (long long)slots, (long long)wg->n);
     if (out->device != ZF_DEVICE_CPU)
-        return zf_error(ZF_ERR_UNSUPPORTED, "[%s] out is on a device with no backend loaded here", op);
-    ZF_TRY(zf_check_alias(op, "out", out, "x", x));
+        return zf_error(ZF_ERR_UNSUPPORTED, "[%s] %s is on a device with no backend loaded here", op, outn);
+    ZF_TRY(zf_check_alias(op, outn, out, "x", x));
     zf_rows orows;
-    ZF_TRY(zf_as_rows(op, "out", out, &orows));
+    ZF_TRY(zf_as_rows(op, outn, out, &orows));
     const zf_variant *v;
     ZF_TRY(zf_pick(ZF_OP_GATHER_QMM_SWIGLU, ZF_DEVICE_CPU, fidelity_of(o), &v));
     if (v->fidelity == ZF_FIDELITY_STOCK) return swiglu_stock(x, wg, wu, ids, out, m, slots);
@@ -199,6 +199,11 @@ zf_status zf_cpu_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, con
                     .x_per_slot = xps, .per_token = 0, .xt = x->dtype, .x = x->data, .x_row_stride = xrs,
                     .epilogue = swiglu_epilogue, .ctx = &c};
     return zf_qgather_run(op, &g);
+}
+
+zf_status zf_cpu_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu,
+                                   const zf_tensor *ids, zf_tensor *out, const zf_opts *o) {
+    return swiglu_named("gather_qmm_swiglu", "out", x, wg, wu, ids, out, o);
 }
 
 /* ---- gather_qmm_combine ------------------------------------------------------ */
@@ -259,25 +264,26 @@ static void combine_epilogue(void *ctx, const int64_t *pairs, int np, int64_t r0
     combine_rows(d[0], np, rows, rows, c->t, c->weights->dtype, wrow, yrow, c->exact);
 }
 
-static zf_status check_combine(const char *op, const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
-                               const zf_tensor *weights, const zf_tensor *y, int64_t *m, int64_t *slots,
-                               int64_t *ars, zf_rows *yr) {
+/* an: a's name in errors */
+static zf_status check_combine(const char *op, const char *an, const zf_tensor *a, const zf_qweight *wd,
+                               const zf_tensor *ids, const zf_tensor *weights, const zf_tensor *y, int64_t *m,
+                               int64_t *slots, int64_t *ars, zf_rows *yr) {
     int xps;
-    ZF_TRY(zf_check_gather(op, a, "a", wd, ids, m, slots, &xps, ars));
+    ZF_TRY(zf_check_gather(op, a, an, wd, ids, m, slots, &xps, ars));
     if (!xps)
-        return zf_error(ZF_ERR_SHAPE, "[%s] a must be [m, slots, k] = [%lld, %lld, %lld] (one row per slot)", op,
+        return zf_error(ZF_ERR_SHAPE, "[%s] %s must be [m, slots, k] = [%lld, %lld, %lld] (one row per slot)", op, an,
                         (long long)*m, (long long)*slots, (long long)wd->k);
     ZF_TRY(zf_check_float(op, "weights", weights));
     if (weights->dtype != a->dtype && weights->dtype != ZF_DTYPE_F32)
-        return zf_error(ZF_ERR_DTYPE, "[%s] weights is %s; expected a's dtype %s or f32", op,
-                        zf_dtype_name(weights->dtype), zf_dtype_name(a->dtype));
+        return zf_error(ZF_ERR_DTYPE, "[%s] weights is %s; expected %s's dtype %s or f32", op,
+                        zf_dtype_name(weights->dtype), an, zf_dtype_name(a->dtype));
     if (weights->ndim != 2 || weights->shape[0] != *m || weights->shape[1] != *slots)
         return zf_error(ZF_ERR_SHAPE, "[%s] weights must be [m, slots] = [%lld, %lld]", op, (long long)*m,
                         (long long)*slots);
     ZF_TRY(zf_check_float(op, "y", y));
     if (y->dtype != a->dtype)
-        return zf_error(ZF_ERR_DTYPE, "[%s] y is %s but a is %s; expected one dtype", op, zf_dtype_name(y->dtype),
-                        zf_dtype_name(a->dtype));
+        return zf_error(ZF_ERR_DTYPE, "[%s] y is %s but %s is %s; expected one dtype", op, zf_dtype_name(y->dtype),
+                        an, zf_dtype_name(a->dtype));
     if (y->ndim != 2 || y->shape[0] != *m || y->shape[1] != wd->n)
         return zf_error(ZF_ERR_SHAPE, "[%s] y must be [m, n] = [%lld, %lld]", op, (long long)*m, (long long)wd->n);
     if (weights->device != ZF_DEVICE_CPU || y->device != ZF_DEVICE_CPU)
@@ -287,7 +293,7 @@ static zf_status check_combine(const char *op, const zf_tensor *a, const zf_qwei
     zf_tensor_span(a, &a0, &a1);
     zf_tensor_span(weights, &w0, &w1);
     if ((y0 < a1 && a0 < y1) || (y0 < w1 && w0 < y1))
-        return zf_error(ZF_ERR_ALIAS, "[%s] y overlaps a or weights; it needs its own memory", op);
+        return zf_error(ZF_ERR_ALIAS, "[%s] y overlaps %s or weights; it needs its own memory", op, an);
     return zf_as_rows(op, "y", y, yr);
 }
 
@@ -296,7 +302,7 @@ zf_status zf_cpu_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, co
     const char *op = "gather_qmm_combine";
     int64_t m, slots, ars;
     zf_rows yr;
-    ZF_TRY(check_combine(op, a, wd, ids, weights, y, &m, &slots, &ars, &yr));
+    ZF_TRY(check_combine(op, "a", a, wd, ids, weights, y, &m, &slots, &ars, &yr));
     const zf_variant *v;
     ZF_TRY(zf_pick(ZF_OP_GATHER_QMM_COMBINE, ZF_DEVICE_CPU, fidelity_of(o), &v));
     int64_t n = wd->n;
@@ -344,8 +350,8 @@ zf_status zf_cpu_moe_experts(const zf_tensor *x, const zf_qweight *wg, const zf_
     const char *op = "moe_experts";
     int64_t m, slots, ars;
     zf_rows yr;
-    /* the combine's checks first: gather_qmm_swiglu checks its own before it writes act */
-    ZF_TRY(check_combine(op, act, wd, ids, weights, y, &m, &slots, &ars, &yr));
-    ZF_TRY(zf_cpu_gather_qmm_swiglu(x, wg, wu, ids, act, o));
+    /* the combine's checks first: the swiglu checks its own before it writes act */
+    ZF_TRY(check_combine(op, "act", act, wd, ids, weights, y, &m, &slots, &ars, &yr));
+    ZF_TRY(swiglu_named(op, "act", x, wg, wu, ids, act, o));
     return zf_cpu_gather_qmm_combine(act, wd, ids, weights, y, o);
 }

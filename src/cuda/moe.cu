@@ -487,8 +487,9 @@ zf_status zf_cuda_moe_route(const zf_tensor *logits, int k, int norm_topk_prob, 
 
 /* gather_qmm_swiglu's checks and launch arguments; *mixed: wu's format is
  * not wg's (then the stock composition runs) */
-static zf_status swiglu_args(const char *op, const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu,
-                             const zf_tensor *ids, const zf_tensor *out, zf_cu_qargs *ap, bool *mixed) {
+static zf_status swiglu_args(const char *op, const char *outn, const zf_tensor *x, const zf_qweight *wg,
+                             const zf_qweight *wu, const zf_tensor *ids, const zf_tensor *out, zf_cu_qargs *ap,
+                             bool *mixed) {
     const zf_cuda_host *H = zf_cu_host;
     zf_cu_qargs &a = *ap;
     ZF_TRY(zf_cu_check_gather(op, x, "x", wg, ids, &a));
@@ -497,18 +498,18 @@ static zf_status swiglu_args(const char *op, const zf_tensor *x, const zf_qweigh
         return ZF_ERR(ZF_ERR_SHAPE, "[%s] wg is [%lld, %lld, %lld] but wu is [%lld, %lld, %lld]; expected equal", op,
                       (long long)wg->experts, (long long)wg->n, (long long)wg->k, (long long)wu->experts,
                       (long long)wu->n, (long long)wu->k);
-    ZF_TRY(H->check_float(op, "out", out));
+    ZF_TRY(H->check_float(op, outn, out));
     if (out->dtype != x->dtype)
-        return ZF_ERR(ZF_ERR_DTYPE, "[%s] out is %s but x is %s; expected one dtype", op, zf_cu_dtype_name(out->dtype),
-                      zf_cu_dtype_name(x->dtype));
+        return ZF_ERR(ZF_ERR_DTYPE, "[%s] %s is %s but x is %s; expected one dtype", op, outn,
+                      zf_cu_dtype_name(out->dtype), zf_cu_dtype_name(x->dtype));
     if (out->ndim != 3 || out->shape[0] != a.m || out->shape[1] != a.slots || out->shape[2] != wg->n)
-        return ZF_ERR(ZF_ERR_SHAPE, "[%s] out must be [m, slots, n] = [%lld, %lld, %lld]", op, (long long)a.m,
+        return ZF_ERR(ZF_ERR_SHAPE, "[%s] %s must be [m, slots, n] = [%lld, %lld, %lld]", op, outn, (long long)a.m,
                       (long long)a.slots, (long long)wg->n);
-    ZF_TRY(zf_cu_on_cuda(op, "out", out));
-    ZF_TRY(no_overlap(op, "out", out, "x", x));
-    ZF_TRY(no_overlap(op, "out", out, "ids", ids));
+    ZF_TRY(zf_cu_on_cuda(op, outn, out));
+    ZF_TRY(no_overlap(op, outn, out, "x", x));
+    ZF_TRY(no_overlap(op, outn, out, "ids", ids));
     zf_rows orows;
-    ZF_TRY(H->as_rows(op, "out", out, &orows));
+    ZF_TRY(H->as_rows(op, outn, out, &orows));
     a.w[1] = zf_cu_qw_of(wu);
     a.nw = 2;
     a.out = orows.data;
@@ -533,35 +534,35 @@ zf_status zf_cuda_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, co
     const char *op = "gather_qmm_swiglu";
     zf_cu_qargs a;
     bool mixed;
-    ZF_TRY(swiglu_args(op, x, wg, wu, ids, out, &a, &mixed));
+    ZF_TRY(swiglu_args(op, "out", x, wg, wu, ids, out, &a, &mixed));
     return swiglu_go(op, &a, mixed, o);
 }
 
-/* gather_qmm_combine's checks and launch arguments */
-static zf_status combine_args(const char *op, const zf_tensor *act, const zf_qweight *wd, const zf_tensor *ids,
-                              const zf_tensor *weights, const zf_tensor *y, zf_cu_qargs *ap) {
+/* gather_qmm_combine's checks and launch arguments; an: act's name in errors */
+static zf_status combine_args(const char *op, const char *an, const zf_tensor *act, const zf_qweight *wd,
+                              const zf_tensor *ids, const zf_tensor *weights, const zf_tensor *y, zf_cu_qargs *ap) {
     const zf_cuda_host *H = zf_cu_host;
     zf_cu_qargs &a = *ap;
-    ZF_TRY(zf_cu_check_gather(op, act, "a", wd, ids, &a));
+    ZF_TRY(zf_cu_check_gather(op, act, an, wd, ids, &a));
     if (!a.x_per_slot)
-        return ZF_ERR(ZF_ERR_SHAPE, "[%s] a must be [m, slots, k] = [%lld, %lld, %lld] (one row per slot)", op,
+        return ZF_ERR(ZF_ERR_SHAPE, "[%s] %s must be [m, slots, k] = [%lld, %lld, %lld] (one row per slot)", op, an,
                       (long long)a.m, (long long)a.slots, (long long)wd->k);
     ZF_TRY(H->check_float(op, "weights", weights));
     if (weights->dtype != act->dtype && weights->dtype != ZF_DTYPE_F32)
-        return ZF_ERR(ZF_ERR_DTYPE, "[%s] weights is %s; expected a's dtype %s or f32", op,
-                      zf_cu_dtype_name(weights->dtype), zf_cu_dtype_name(act->dtype));
+        return ZF_ERR(ZF_ERR_DTYPE, "[%s] weights is %s; expected %s's dtype %s or f32", op,
+                      zf_cu_dtype_name(weights->dtype), an, zf_cu_dtype_name(act->dtype));
     if (weights->ndim != 2 || weights->shape[0] != a.m || weights->shape[1] != a.slots)
         return ZF_ERR(ZF_ERR_SHAPE, "[%s] weights must be [m, slots] = [%lld, %lld]", op, (long long)a.m,
                       (long long)a.slots);
     ZF_TRY(H->check_float(op, "y", y));
     if (y->dtype != act->dtype)
-        return ZF_ERR(ZF_ERR_DTYPE, "[%s] y is %s but a is %s; expected one dtype", op, zf_cu_dtype_name(y->dtype),
-                      zf_cu_dtype_name(act->dtype));
+        return ZF_ERR(ZF_ERR_DTYPE, "[%s] y is %s but %s is %s; expected one dtype", op, zf_cu_dtype_name(y->dtype),
+                      an, zf_cu_dtype_name(act->dtype));
     if (y->ndim != 2 || y->shape[0] != a.m || y->shape[1] != wd->n)
         return ZF_ERR(ZF_ERR_SHAPE, "[%s] y must be [m, n] = [%lld, %lld]", op, (long long)a.m, (long long)wd->n);
     ZF_TRY(zf_cu_on_cuda(op, "weights", weights));
     ZF_TRY(zf_cu_on_cuda(op, "y", y));
-    ZF_TRY(no_overlap(op, "y", y, "a", act));
+    ZF_TRY(no_overlap(op, "y", y, an, act));
     ZF_TRY(no_overlap(op, "y", y, "weights", weights));
     ZF_TRY(no_overlap(op, "y", y, "ids", ids));
     zf_rows yr, wr;
@@ -579,7 +580,7 @@ zf_status zf_cuda_gather_qmm_combine(const zf_tensor *act, const zf_qweight *wd,
                                      const zf_tensor *weights, zf_tensor *y, const zf_opts *o) {
     const char *op = "gather_qmm_combine";
     zf_cu_qargs a;
-    ZF_TRY(combine_args(op, act, wd, ids, weights, y, &a));
+    ZF_TRY(combine_args(op, "a", act, wd, ids, weights, y, &a));
     return run(op, ZF_OP_GATHER_QMM_COMBINE, &a, o);
 }
 
@@ -595,8 +596,8 @@ zf_status zf_cuda_moe_experts(const zf_tensor *x, const zf_qweight *wg, const zf
     const char *op = "moe_experts";
     zf_cu_qargs s, c;
     bool mixed;
-    ZF_TRY(swiglu_args(op, x, wg, wu, ids, act, &s, &mixed));
-    ZF_TRY(combine_args(op, act, wd, ids, weights, y, &c));
+    ZF_TRY(swiglu_args(op, "act", x, wg, wu, ids, act, &s, &mixed));
+    ZF_TRY(combine_args(op, "act", act, wd, ids, weights, y, &c));
     ZF_TRY(no_overlap(op, "act", act, "weights", weights));
     ZF_TRY(no_overlap_q(op, "act", act, "wd", wd));
     /* one token only: at 4 the swiglu's grid takes several waves, and the
