@@ -350,6 +350,11 @@ static void test_bad_args(void) {
                      zt_guards_ok(&yb),
                  "%s: act or y touched", bad[i].what);
     }
+    zt_poison(&actb), zt_poison(&yb);
+    zf_status st = zf_moe_experts(&x, &g2.w, &g2.w, NULL, &ids, &w, &act, &ya, NULL);
+    ZT_CHECK(st != ZF_OK && strstr(zf_last_error(), "[moe_experts] wd is NULL"), "moe_experts NULL wd: '%s'",
+             zf_last_error());
+    ZT_CHECK(((unsigned char *)actb.p)[0] == 0x7f && ((unsigned char *)yb.p)[0] == 0x7f, "moe_experts NULL wd: touched");
     zt_free(&actb), zt_free(&yb), free_qw(&g2), free_qw(&d2);
     zt_free(&xb), zt_free(&ob), zt_free(&ib), zt_free(&wb), zt_free(&lb), free_qw(&g), free_qw(&u);
 }

@@ -176,7 +176,7 @@ static zf_status swiglu_named(const char *op, const char *outn, const zf_tensor 
                               const zf_qweight *wu, const zf_tensor *ids, zf_tensor *out, const zf_opts *o) {
     int64_t m = 0, slots = 0, xrs = 0;
     int xps = 0;
-    ZF_TRY(zf_check_gather(op, x, "x", wg, ids, &m, &slots, &xps, &xrs));
+    ZF_TRY(zf_check_gather(op, x, "x", wg, "wg", ids, &m, &slots, &xps, &xrs));
     ZF_TRY(check_same_qshape(op, wg, "wg", wu, "wu"));
     ZF_TRY(zf_check_float(op, outn, out));
     if (out->dtype != x->dtype)
@@ -269,7 +269,7 @@ static zf_status check_combine(const char *op, const char *an, const zf_tensor *
                                const zf_tensor *ids, const zf_tensor *weights, const zf_tensor *y, int64_t *m,
                                int64_t *slots, int64_t *ars, zf_rows *yr) {
     int xps;
-    ZF_TRY(zf_check_gather(op, a, an, wd, ids, m, slots, &xps, ars));
+    ZF_TRY(zf_check_gather(op, a, an, wd, "wd", ids, m, slots, &xps, ars));
     if (!xps)
         return zf_error(ZF_ERR_SHAPE, "[%s] %s must be [m, slots, k] = [%lld, %lld, %lld] (one row per slot)", op, an,
                         (long long)*m, (long long)*slots, (long long)wd->k);

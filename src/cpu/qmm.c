@@ -73,8 +73,9 @@ void zf_scalar_qdot(const zf_qrows *w, int nx, const float *const *xf, const flo
 /* ---- argument checks ------------------------------------------------------ */
 
 zf_status zf_check_gather(const char *op, const zf_tensor *x, const char *xname, const zf_qweight *w,
-                          const zf_tensor *ids, int64_t *m, int64_t *slots, int *x_per_slot, int64_t *x_row_stride) {
-    ZF_TRY(zf_check_qweight(op, "w", w));
+                          const char *wname, const zf_tensor *ids, int64_t *m, int64_t *slots, int *x_per_slot,
+                          int64_t *x_row_stride) {
+    ZF_TRY(zf_check_qweight(op, wname, w));
     ZF_TRY(zf_check_float(op, xname, x));
     ZF_TRY(zf_check_tensor(op, "ids", ids));
     if (x->device != ZF_DEVICE_CPU || ids->device != ZF_DEVICE_CPU)
@@ -366,7 +367,7 @@ zf_status zf_cpu_gather_qmm(const zf_tensor *x, const zf_qweight *w, const zf_te
                             const zf_opts *o) {
     int64_t m = 0, slots = 0, xrs = 0;
     int xps = 0;
-    ZF_TRY(zf_check_gather("gather_qmm", x, "x", w, ids, &m, &slots, &xps, &xrs));
+    ZF_TRY(zf_check_gather("gather_qmm", x, "x", w, "w", ids, &m, &slots, &xps, &xrs));
     zf_rows yr;
     ZF_TRY(check_out("gather_qmm", y, x, m, slots, w->n, 3, &yr));
     zf_qdot_fn dot;

@@ -93,9 +93,11 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g);
 
 /* Argument checks shared with moe.c: ids i32 [m, slots] with every value in
  * [0, experts), x [m, k] or [m, slots, k] of w's k; returns m, slots and
- * whether x has a slot axis. Checks all ids before anything is written. */
+ * whether x has a slot axis. Checks all ids before anything is written.
+ * xname, wname: the arguments' names in errors. */
 zf_status zf_check_gather(const char *op, const zf_tensor *x, const char *xname, const zf_qweight *w,
-                          const zf_tensor *ids, int64_t *m, int64_t *slots, int *x_per_slot, int64_t *x_row_stride);
+                          const char *wname, const zf_tensor *ids, int64_t *m, int64_t *slots, int *x_per_slot,
+                          int64_t *x_row_stride);
 
 zf_status zf_cpu_qmm(const zf_tensor *x, const zf_qweight *w, zf_tensor *y, const zf_opts *o);
 zf_status zf_cpu_gather_qmm(const zf_tensor *x, const zf_qweight *w, const zf_tensor *ids, zf_tensor *y,

@@ -492,7 +492,7 @@ static zf_status swiglu_args(const char *op, const char *outn, const zf_tensor *
                              bool *mixed) {
     const zf_cuda_host *H = zf_cu_host;
     zf_cu_qargs &a = *ap;
-    ZF_TRY(zf_cu_check_gather(op, x, "x", wg, ids, &a));
+    ZF_TRY(zf_cu_check_gather(op, x, "x", wg, "wg", ids, &a));
     ZF_TRY(zf_cu_check_qweight(op, "wu", wu));
     if (wg->experts != wu->experts || wg->n != wu->n || wg->k != wu->k)
         return ZF_ERR(ZF_ERR_SHAPE, "[%s] wg is [%lld, %lld, %lld] but wu is [%lld, %lld, %lld]; expected equal", op,
@@ -543,7 +543,7 @@ static zf_status combine_args(const char *op, const char *an, const zf_tensor *a
                               const zf_tensor *ids, const zf_tensor *weights, const zf_tensor *y, zf_cu_qargs *ap) {
     const zf_cuda_host *H = zf_cu_host;
     zf_cu_qargs &a = *ap;
-    ZF_TRY(zf_cu_check_gather(op, act, an, wd, ids, &a));
+    ZF_TRY(zf_cu_check_gather(op, act, an, wd, "wd", ids, &a));
     if (!a.x_per_slot)
         return ZF_ERR(ZF_ERR_SHAPE, "[%s] %s must be [m, slots, k] = [%lld, %lld, %lld] (one row per slot)", op, an,
                       (long long)a.m, (long long)a.slots, (long long)wd->k);

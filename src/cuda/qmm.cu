@@ -274,9 +274,9 @@ zf_status zf_cu_check_i32(const char *op, const char *arg, const zf_tensor *t) {
 }
 
 zf_status zf_cu_check_gather(const char *op, const zf_tensor *x, const char *xname, const zf_qweight *w,
-                             const zf_tensor *ids, zf_cu_qargs *a) {
+                             const char *wname, const zf_tensor *ids, zf_cu_qargs *a) {
     const zf_cuda_host *H = zf_cu_host;
-    ZF_TRY(zf_cu_check_qweight(op, "w", w));
+    ZF_TRY(zf_cu_check_qweight(op, wname, w));
     ZF_TRY(H->check_float(op, xname, x));
     ZF_TRY(zf_cu_on_cuda(op, xname, x));
     if (!ids) return ZF_ERR(ZF_ERR_INVALID_ARG, "[%s] ids is NULL", op);
@@ -376,7 +376,7 @@ zf_status zf_cuda_gather_qmm(const zf_tensor *x, const zf_qweight *w, const zf_t
                              const zf_opts *o) {
     const char *op = "gather_qmm";
     zf_cu_qargs a;
-    ZF_TRY(zf_cu_check_gather(op, x, "x", w, ids, &a));
+    ZF_TRY(zf_cu_check_gather(op, x, "x", w, "w", ids, &a));
     ZF_TRY(check_out(op, y, x, a.slots, 3, &a));
     return run(op, ZF_OP_GATHER_QMM, &a, o);
 }

@@ -179,7 +179,7 @@ zf_status zf_cuda_moe_experts(const zf_tensor *x, const zf_qweight *wg, const zf
  * device: ids values are not checked here, see zf_cu_qgather). */
 zf_status zf_cu_check_qweight(const char *op, const char *arg, const zf_qweight *w);
 zf_status zf_cu_check_gather(const char *op, const zf_tensor *x, const char *xname, const zf_qweight *w,
-                             const zf_tensor *ids, zf_cu_qargs *a);
+                             const char *wname, const zf_tensor *ids, zf_cu_qargs *a);
 zf_cu_qw zf_cu_qw_of(const zf_qweight *w);
 zf_status zf_cu_on_cuda(const char *op, const char *arg, const zf_tensor *t);
 /* t is a [m, slots] i32 view with contiguous rows on the device (ndim checked by the caller) */
