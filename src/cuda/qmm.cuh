@@ -48,12 +48,13 @@ typedef struct zf_cu_qargs {
     zf_dtype wt;
     int64_t weights_stride;
     int exact;             /* swiglu / combine: stock rounding points (1) or f32 intermediates (0) */
-    /* Set by moe_experts. swiglu: the few-token kernels let the next grid
-     * launch only after their own PDL wait, as every other gathered kernel
-     * does, so a kernel launched after this call starts after all earlier
-     * ones have finished. combine (the call right after that swiglu): ids
-     * and the weights are final at launch, so the one-launch decode kernel
-     * reads them and starts its weight copies before its PDL wait. */
+    /* Set by moe_experts (one token). swiglu: the few-token kernels let the
+     * next grid launch only after their own PDL wait, as the many-token
+     * ones and the stock composition's last kernel already do, so a kernel
+     * launched after this call starts after all earlier ones have finished.
+     * combine (the call right after that swiglu): ids and the weights are
+     * final at launch, so the one-launch decode kernel reads them and
+     * starts its weight copies before its PDL wait. */
     int chained;
 } zf_cu_qargs;
 
