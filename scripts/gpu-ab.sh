@@ -13,6 +13,8 @@
 # build logs. ZF_AB_PATCH=FILE patches the baseline tree (patch -p1) before
 # its build: a lab variant of the working tree is then A.tar of the tree
 # plus the patch.
+# The baseline must have this tree's plugin ABI (its plugin is loaded into
+# this tree's binaries); otherwise the script stops with exit 2.
 set -u
 usage() {
     echo "usage: scripts/gpu-ab.sh A.tar OUTDIR ROUNDS CMD [ARGS...]" >&2
@@ -36,6 +38,14 @@ if ! { rm -rf "$V" && mkdir -p "$V" && tar -xf "$A_TAR" -C "$V"; }; then
 fi
 if [ -n "${ZF_AB_PATCH:-}" ]; then
     (cd "$V" && patch -p1 <"$ZF_AB_PATCH") >"$OUT/a-patch.log" 2>&1 || { echo "gpu-ab: the patch failed: $OUT/a-patch.log" >&2; exit 1; }
+fi
+# B's binaries load A's plugin: both must have one plugin ABI
+abi() { sed -n 's/^#define ZF_CUDA_PLUGIN_ABI \([0-9][0-9]*\).*/\1/p' "$1/src/core/cuda_loader.h" 2>/dev/null; }
+if [ "$(abi "$V")" != "$(abi "$ROOT")" ]; then
+    echo "gpu-ab: the baseline's plugin ABI ($(abi "$V")) is not this tree's ($(abi "$ROOT")): its plugin cannot load" \
+        "into this tree's binaries; build and run the baseline's own binaries instead" \
+        "(docs/cuda-run/h100-session10/c8.sh)" >&2
+    exit 2
 fi
 jobs=$(($(nproc) / 2))
 [ "$jobs" -ge 1 ] || jobs=1
