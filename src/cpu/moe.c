@@ -297,12 +297,10 @@ static zf_status check_combine(const char *op, const char *an, const zf_tensor *
     return zf_as_rows(op, "y", y, yr);
 }
 
-zf_status zf_cpu_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
-                                    const zf_tensor *weights, zf_tensor *y, const zf_opts *o) {
-    const char *op = "gather_qmm_combine";
-    int64_t m, slots, ars;
-    zf_rows yr;
-    ZF_TRY(check_combine(op, "a", a, wd, ids, weights, y, &m, &slots, &ars, &yr));
+/* The combine of arguments check_combine accepted (m, slots, ars, yr: what it returned). */
+static zf_status combine_checked(const char *op, const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
+                                 const zf_tensor *weights, const zf_tensor *y, int64_t m, int64_t slots, int64_t ars,
+                                 zf_rows yr, const zf_opts *o) {
     const zf_variant *v;
     ZF_TRY(zf_pick(ZF_OP_GATHER_QMM_COMBINE, ZF_DEVICE_CPU, fidelity_of(o), &v));
     int64_t n = wd->n;
@@ -342,6 +340,15 @@ zf_status zf_cpu_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, co
     return st;
 }
 
+zf_status zf_cpu_gather_qmm_combine(const zf_tensor *a, const zf_qweight *wd, const zf_tensor *ids,
+                                    const zf_tensor *weights, zf_tensor *y, const zf_opts *o) {
+    const char *op = "gather_qmm_combine";
+    int64_t m, slots, ars;
+    zf_rows yr;
+    ZF_TRY(check_combine(op, "a", a, wd, ids, weights, y, &m, &slots, &ars, &yr));
+    return combine_checked(op, a, wd, ids, weights, y, m, slots, ars, yr, o);
+}
+
 /* ---- moe_experts: swiglu then combine, every argument checked first ---------- */
 
 zf_status zf_cpu_moe_experts(const zf_tensor *x, const zf_qweight *wg, const zf_qweight *wu, const zf_qweight *wd,
@@ -353,5 +360,5 @@ zf_status zf_cpu_moe_experts(const zf_tensor *x, const zf_qweight *wg, const zf_
     /* the combine's checks first: the swiglu checks its own before it writes act */
     ZF_TRY(check_combine(op, "act", act, wd, ids, weights, y, &m, &slots, &ars, &yr));
     ZF_TRY(swiglu_named(op, "act", x, wg, wu, ids, act, o));
-    return zf_cpu_gather_qmm_combine(act, wd, ids, weights, y, o);
+    return combine_checked(op, act, wd, ids, weights, y, m, slots, ars, yr, o);
 }
