@@ -407,11 +407,11 @@ template <int BITS> struct qc_unroll {
     static constexpr int u = qd_unroll<BITS, 2>::u / 2;
 };
 
-template <int BITS>
 /* At most 112 registers: with 3 CTAs of the one-token int8 swiglu on an SM
  * (48 each), one combine CTA still fits beside them, so in moe_experts it
  * starts its copies while the swiglu runs (measured: docs/CUDA.md, session
  * 10; 2 CTAs per SM as before otherwise). */
+template <int BITS>
 __global__ void __maxnreg__(112) qd_combine_kernel(const zf_cu_qargs a, bool xvec) {
     constexpr int U = qc_unroll<BITS>::u;
     zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
