@@ -3,6 +3,7 @@
  * (gather_qmm into T, then the stock elementwise passes). Fused variants
  * run qmm.cu's gathered dots with an epilogue; they differ only in where
  * they round. Few tokens take one launch per fused op. */
+#include "core/qweight.h"
 #include "cuda/check.cuh"
 #include "cuda/kernels.cuh"
 #include "cuda/l256.cuh"
@@ -428,9 +429,7 @@ static zf_status no_overlap(const char *op, const char *an, const zf_tensor *a, 
 static zf_status no_overlap_q(const char *op, const char *tn, const zf_tensor *t, const char *wn, const zf_qweight *w) {
     const char *lo, *hi;
     span_of(t, &lo, &hi);
-    const size_t groups = (size_t)(w->experts * w->n * (w->k / w->group_size));
-    const size_t bytes[3] = {(size_t)(w->experts * w->n * w->k * w->bits / 32) * 4,
-                             groups * zf_cu_dtype_size(w->scale_dtype), groups * zf_cu_dtype_size(w->scale_dtype)};
+    const size_t bytes[3] = {zf_qweight_packed_bytes(w), zf_qweight_group_bytes(w), zf_qweight_group_bytes(w)};
     const void *p[3] = {w->packed, w->scales, w->biases};
     for (int i = 0; i < 3; i++)
         if (lo < (const char *)p[i] + bytes[i] && (const char *)p[i] < hi)

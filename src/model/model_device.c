@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/qweight.h"
 
 /* Room for one more element of size es in the array *a of *cap. */
 static zf_status grow(void *a, size_t es, int *cap, int n) {
@@ -67,9 +68,7 @@ zf_status zf_model_mem_upload_weight(zf_model_mem *mm, zf_weight *w, const char 
     if (w->kind == ZF_WEIGHT_FLOAT) return zf_model_mem_upload_tensor(mm, &w->t, name);
     if (mm->dev == ZF_DEVICE_CPU || !w->q.packed) return ZF_OK;
     zf_qweight *q = &w->q;
-    int64_t rows = q->experts * q->n;
-    size_t packed = (size_t)(rows * (q->k * q->bits / 32)) * 4;
-    size_t groups = (size_t)(rows * (q->k / q->group_size)) * zf_dtype_size(q->scale_dtype);
+    size_t packed = zf_qweight_packed_bytes(q), groups = zf_qweight_group_bytes(q);
     void *p, *s, *b;
     ZF_TRY(upload(mm, q->packed, packed, name, &p));
     ZF_TRY(upload(mm, q->scales, groups, name, &s));

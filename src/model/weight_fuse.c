@@ -6,11 +6,8 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/qweight.h"
 
-static size_t packed_bytes(const zf_qweight *q) { return (size_t)(q->n * (q->k * q->bits / 32)) * 4; }
-static size_t group_bytes(const zf_qweight *q) {
-    return (size_t)(q->n * (q->k / q->group_size)) * zf_dtype_size(q->scale_dtype);
-}
 
 size_t zf_fuse_bytes(const zf_weight *const *parts, int n, size_t max_bytes) {
     size_t total = 0;
@@ -19,7 +16,7 @@ size_t zf_fuse_bytes(const zf_weight *const *parts, int n, size_t max_bytes) {
         if (parts[i]->kind != ZF_WEIGHT_AFFINE || q->experts != 1 || q->device != ZF_DEVICE_CPU || q->k != q0->k ||
             q->bits != q0->bits || q->group_size != q0->group_size || q->scale_dtype != q0->scale_dtype)
             return 0;
-        total += packed_bytes(q) + 2 * group_bytes(q);
+        total += zf_qweight_packed_bytes(q) + 2 * zf_qweight_group_bytes(q);
     }
     return total <= max_bytes ? total : 0;
 }
@@ -27,7 +24,7 @@ size_t zf_fuse_bytes(const zf_weight *const *parts, int n, size_t max_bytes) {
 void zf_fuse(const zf_weight *const *parts, int n, void *mem, zf_weight *out) {
     size_t pb = 0, gb = 0;
     int64_t rows = 0;
-    for (int i = 0; i < n; i++) pb += packed_bytes(&parts[i]->q), gb += group_bytes(&parts[i]->q);
+    for (int i = 0; i < n; i++) pb += zf_qweight_packed_bytes(&parts[i]->q), gb += zf_qweight_group_bytes(&parts[i]->q);
     char *packed = mem, *scales = packed + pb, *biases = scales + gb;
     *out = *parts[0];
     out->q.packed = (const uint32_t *)packed;
@@ -35,10 +32,10 @@ void zf_fuse(const zf_weight *const *parts, int n, void *mem, zf_weight *out) {
     out->q.biases = biases;
     for (int i = 0; i < n; i++) {
         const zf_qweight *q = &parts[i]->q;
-        memcpy(packed, q->packed, packed_bytes(q));
-        memcpy(scales, q->scales, group_bytes(q));
-        memcpy(biases, q->biases, group_bytes(q));
-        packed += packed_bytes(q), scales += group_bytes(q), biases += group_bytes(q);
+        memcpy(packed, q->packed, zf_qweight_packed_bytes(q));
+        memcpy(scales, q->scales, zf_qweight_group_bytes(q));
+        memcpy(biases, q->biases, zf_qweight_group_bytes(q));
+        packed += zf_qweight_packed_bytes(q), scales += zf_qweight_group_bytes(q), biases += zf_qweight_group_bytes(q);
         rows += q->n;
     }
     out->q.n = rows;
