@@ -33,9 +33,14 @@ __device__ __forceinline__ void mb_wait(uint64_t *m) {
                  "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], 0;\n\t"
                  "@!done bra W%=;\n\t}" ::"r"(sa(m)) : "memory");
 }
-__device__ __forceinline__ void bulk(void *dst, const void *src, uint32_t bytes, uint64_t *m) {
+__device__ int g_piece; // bytes per bulk copy at most (0: whole segments)
+__device__ __forceinline__ void bulk1(void *dst, const void *src, uint32_t bytes, uint64_t *m) {
     asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];" ::"r"(sa(dst)),
                  "l"(src), "r"(bytes), "r"(sa(m)) : "memory");
+}
+__device__ __forceinline__ void bulk(void *dst, const void *src, uint32_t bytes, uint64_t *m) {
+    const uint32_t pc = g_piece ? (uint32_t)g_piece : bytes;
+    for (uint32_t o = 0; o < bytes; o += pc) bulk1((char *)dst + o, (const char *)src + o, bytes - o < pc ? bytes - o : pc, m);
 }
 __device__ __forceinline__ void pdl_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 __device__ __forceinline__ void pdl_launch() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
@@ -254,7 +259,17 @@ int main() {
     }
     const double gub = gu_bytes(K * F), dbb = d_bytes(H);
     printf("bytes: gate/up %.2f MB, down %.2f MB\n", gub / 1e6, dbb / 1e6);
-    for (int rep = 0; rep < 2; rep++) {
+    for (int mult = 1; mult <= 4; mult *= 2) for (int piece = 0; piece <= 4096; piece += 4096) {
+        G = pr.multiProcessorCount * mult;
+        CK(cudaMemcpyToSymbol(g_piece, &piece, sizeof piece));
+        double t1 = graph_us([&](int i) { launch<1>(i, 0, 0, true); });
+        double t2 = graph_us([&](int i) { launch<2>(i, 0, 0, true); });
+        double t3 = graph_us([&](int i) { launch<3>(i, 0, 0, true); });
+        printf("grid %d x SMs, pieces %d B: gate/up %.3f us, down %.3f us, both %.3f us\n", mult, piece, t1, t2, t3);
+    }
+    G = pr.multiProcessorCount;
+    { int z = 0; CK(cudaMemcpyToSymbol(g_piece, &z, sizeof z)); }
+    for (int rep = 0; rep < 1; rep++) {
         double t;
         t = graph_us([&](int i) { cudaLaunchConfig_t c = {}; c.gridDim = 1; c.blockDim = 32; c.stream = st;
             cudaLaunchAttribute a[1]; a[0].id = cudaLaunchAttributeProgrammaticStreamSerialization; a[0].val.programmaticStreamSerializationAllowed = 1;
