@@ -186,6 +186,41 @@ static void test_kernel_one_x(void) {
     }
 }
 
+/* zf_avx512_qdot keeps rows of whole 16-block runs (k a multiple of 512)
+ * and hands the others to the AVX2 kernel: both sides at 1 to 5 x rows,
+ * every bits and group size, against the scalar definition bit for bit. */
+static void test_kernel_split(void) {
+    static const int bits_list[] = {2, 3, 4, 5, 6, 8};
+    if (zf_cpu_isa_detected() < ZF_CPU_ISA_AVX512) return;
+    for (int bi = 0; bi < 6; bi++)
+        for (int gs = 32; gs <= 128; gs *= 2)
+            for (int whole = 0; whole < 2; whole++) {
+                const int bits = bits_list[bi], nx = 1 + (int)(zt_rand() % 5);
+                const zf_dtype st = (zf_dtype)(zt_rand() % 3);
+                const int64_t k = whole ? 512 * (1 + (int64_t)(zt_rand() % 4)) : gs * (1 + 2 * (int64_t)(zt_rand() % 12));
+                const int64_t rows = 1 + (int64_t)(zt_rand() % 37);
+                qw q = make_qw(bits, gs, st, 1, rows, k);
+                zt_buf xb = zt_alloc(ZF_DTYPE_F32, nx * k), xsb = zt_alloc(ZF_DTYPE_F32, nx * k / 4);
+                zt_buf got = zt_alloc(ZF_DTYPE_F32, nx * rows), want = zt_alloc(ZF_DTYPE_F32, nx * rows);
+                zt_fill(ZF_DTYPE_F32, xb.p, nx * k, 2.0f);
+                const float *xp[5], *xsp[5];
+                for (int i = 0; i < nx; i++) {
+                    float *xf = (float *)xb.p + i * k, *xs = (float *)xsb.p + i * k / 4;
+                    zf_qx_prepare(ZF_DTYPE_F32, xf, k, xf, xs);
+                    xp[i] = xf, xsp[i] = xs;
+                }
+                zf_qrows w = zf_qrows_of(&q.w, 0, 0, rows);
+                zt_poison(&got);
+                zf_avx512_qdot(&w, nx, xp, xsp, got.p);
+                zf_scalar_qdot(&w, nx, xp, xsp, want.p);
+                int64_t at = zt_first_diff(ZF_DTYPE_F32, got.p, want.p, nx * rows);
+                ZT_CHECK(at < 0, "avx512 split: bits %d gs %d scales %s k %lld rows %lld nx %d: out[%lld] %.9g, scalar %.9g",
+                         bits, gs, zf_dtype_name(st), (long long)k, (long long)rows, nx, (long long)at,
+                         at < 0 ? 0.0 : ((float *)got.p)[at], at < 0 ? 0.0 : ((float *)want.p)[at]);
+                zt_free(&xb), zt_free(&xsb), zt_free(&got), zt_free(&want), free_qw(&q);
+            }
+}
+
 #define EXPECT_ERR(call, needle, what)                                                                   \
     do {                                                                                                  \
         zt_poison(&yb);                                                                                   \
@@ -261,6 +296,7 @@ int main(void) {
     test_variants_trusted();
     test_qmm();
     test_kernel_one_x();
+    test_kernel_split();
     test_gather();
     test_bad_args();
     return zt_finish();

@@ -175,7 +175,19 @@ DOT_BITS(5)
 DOT_BITS(6)
 DOT_BITS(8)
 
+/* Rows of a block count that is not a multiple of 16 end every column
+ * pair with a masked pass; there the AVX2 kernel (one column per ymm, and
+ * at one x row its streaming walk) measured faster on a Zen 4 core
+ * (zf_cpu_qdot, 4-bit, ns per row in cache, AVX2 vs this; group 32 f16:
+ * k = 576 31 vs 35, 768 41 vs 55, 896 45 vs 68, 4 x rows at 768 122 vs
+ * 139), while multiples of 16 blocks stay here (group 32 f16: 1024 52 vs
+ * 46; group 64 bf16: 2048 94 vs 81, 3072 141 vs 116). Both are the
+ * canonical dot: the same bits. */
 void zf_avx512_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out) {
+    if ((w->k / ZF_QBLOCK) % 16) {
+        zf_avx2_qdot(w, nx, xf, xs, out);
+        return;
+    }
     switch (w->bits) {
     case 2: dot_2(w, nx, xf, xs, out); break;
     case 3: dot_3(w, nx, xf, xs, out); break;
