@@ -4,7 +4,9 @@
  * c+8, ...) together; a lane performs exactly the scalar kernel's operations
  * for its column. When a column has one block more than its neighbour (the
  * last pass of a segment), the high half is masked and keeps its value.
- * Only AVX-512 F/BW/VL instructions (the ISA level's requirement). */
+ * Rows of other than whole 16-block runs go to the AVX2 kernel, which is
+ * faster there (zf_avx512_qdot). Only AVX-512 F/BW/VL instructions (the ISA
+ * level's requirement). */
 #include <immintrin.h>
 #include <string.h>
 
