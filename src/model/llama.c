@@ -27,6 +27,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/qweight.h"
 #include "model/model.h"
 #include "model/model_device.h"
 #include "model/weight_fuse.h"
@@ -356,10 +357,8 @@ zf_status zf_model_from_file(const zf_model_file *f, const zf_model_opts *o, zf_
 
 static int64_t qbytes(const zf_weight *w, double share) {
     if (w->kind != ZF_WEIGHT_AFFINE) return zf_tensor_numel(&w->t) * (int64_t)zf_dtype_size(w->t.dtype);
-    const zf_qweight *q = &w->q;
-    double per_matrix = (double)q->n * ((double)q->k * q->bits / 8.0 +
-                                        2.0 * (double)(q->k / q->group_size) * (double)zf_dtype_size(q->scale_dtype));
-    return (int64_t)(per_matrix * (double)q->experts * share);
+    const zf_qweight *q = &w->q; /* all experts' bytes, exact in a double; share: the part a token reads */
+    return (int64_t)((double)(zf_qweight_packed_bytes(q) + 2 * zf_qweight_group_bytes(q)) * share);
 }
 
 int64_t zf_model_weight_bytes_per_token(const zf_model *m) {

@@ -8,7 +8,6 @@
 #include "core/error.h"
 #include "core/qweight.h"
 
-
 size_t zf_fuse_bytes(const zf_weight *const *parts, int n, size_t max_bytes) {
     size_t total = 0;
     for (int i = 0; i < n; i++) {
@@ -32,10 +31,11 @@ void zf_fuse(const zf_weight *const *parts, int n, void *mem, zf_weight *out) {
     out->q.biases = biases;
     for (int i = 0; i < n; i++) {
         const zf_qweight *q = &parts[i]->q;
-        memcpy(packed, q->packed, zf_qweight_packed_bytes(q));
-        memcpy(scales, q->scales, zf_qweight_group_bytes(q));
-        memcpy(biases, q->biases, zf_qweight_group_bytes(q));
-        packed += zf_qweight_packed_bytes(q), scales += zf_qweight_group_bytes(q), biases += zf_qweight_group_bytes(q);
+        const size_t qp = zf_qweight_packed_bytes(q), qg = zf_qweight_group_bytes(q);
+        memcpy(packed, q->packed, qp);
+        memcpy(scales, q->scales, qg);
+        memcpy(biases, q->biases, qg);
+        packed += qp, scales += qg, biases += qg;
         rows += q->n;
     }
     out->q.n = rows;
