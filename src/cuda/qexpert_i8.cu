@@ -9,8 +9,10 @@
  * rows: 64 of gate and 64 of up, or 128 of one matrix) and walks e's pairs
  * in chunks of up to 8 tokens (one mma n-tile: a chunk of 16 measured
  * slower, its registers spilled); for each chunk it streams its rows' 4-bit
- * codes, the chunk's x codes and (a, X) through a 3-stage cp.async
- * pipeline of 8 blocks (256 elements of k) per stage.
+ * codes, the chunk's x codes and (a, X) through a cp.async pipeline of 8
+ * blocks (256 elements of k) per stage, 2 stages ahead (3 for the combine,
+ * where shared memory allows: k = 768 is then requested at once). The rows'
+ * scales and biases come by cp.async with the expert's first stage.
  *
  * Each of the 8 warps owns 16 rows of each matrix: with two matrices, warp
  * w takes rows 16 (w % 4) .. + 15 and half of every stage's blocks (w / 4);
@@ -34,7 +36,6 @@
 #define QXI_THREADS 256
 #define QXI_NT 8      /* tokens per chunk: one mma n-tile */
 #define QXI_KB 8      /* blocks of 32 per pipeline stage */
-#define QXI_STAGES 3
 #define QXI_WROW (QXI_KB * 16 + 16) /* bytes per staged weight row; the padding keeps ldmatrix conflict-free */
 #define QXI_XROW (QXI_KB * 32 + 32) /* bytes per staged x row; the padding keeps the B loads conflict-free */
 #define QXI_SMEM_MAX (112 * 1024)    /* two CTAs per SM */
@@ -47,25 +48,25 @@ template <int NW> struct qxi_cfg {
 };
 static int qxi_rows(int nw) { return nw == 2 ? qxi_cfg<2>::ROWS : qxi_cfg<1>::ROWS; }
 
-/* The CTA's shared memory: QXI_STAGES stages of NW x [row][QXI_WROW]
+/* The CTA's shared memory: ST pipeline stages (ST - 1 in flight) of NW x [row][QXI_WROW]
  * weight codes, [token][QXI_XROW] x code words and [block][token / 2] (a, X)
  * of tokens 2i, 2i + 1 (float4); then sb, [matrix][row][Gp] (scale, bias).
  * Offsets from one base, so the pointers cost no registers. */
-template <int NW> struct qxi_smem_t {
+template <int NW, int ST> struct qxi_smem_t {
     char *base;
     static constexpr int W_BYTES = qxi_cfg<NW>::ROWS * QXI_WROW, STAGE = NW * W_BYTES + QXI_NT * QXI_XROW + QXI_KB * QXI_NT * 8;
     __device__ char *W(int b, int m) const { return base + b * STAGE + m * W_BYTES; }
     __device__ char *X(int b) const { return base + b * STAGE + NW * W_BYTES; }
     __device__ float4 *AX(int b) const { return (float4 *)(X(b) + QXI_NT * QXI_XROW); }
-    __device__ float2 *sb() const { return (float2 *)(base + QXI_STAGES * STAGE); }
+    __device__ float2 *sb() const { return (float2 *)(base + ST * STAGE); }
 };
 
 /* Shared memory of the whole CTA (sb: f32 (scale, bias) of the CTA's rows,
  * G | 1 per row so 8 rows fall in 8 bank pairs). */
-static size_t qxi_smem(const zf_cu_qargs *a) {
+static size_t qxi_smem(const zf_cu_qargs *a, int st) {
     const int64_t G = a->w[0].k / a->w[0].group_size;
-    const size_t stage = a->nw == 2 ? qxi_smem_t<2>::STAGE : qxi_smem_t<1>::STAGE;
-    return QXI_STAGES * stage + (size_t)(a->nw * qxi_rows(a->nw) * (G | 1)) * 8;
+    const size_t stage = a->nw == 2 ? qxi_smem_t<2, 3>::STAGE : qxi_smem_t<1, 3>::STAGE;
+    return st * stage + (size_t)(a->nw * qxi_rows(a->nw) * (G | 1)) * 8;
 }
 
 bool zf_cu_qxi8_fits(const zf_cu_qargs *a) {
@@ -74,7 +75,7 @@ bool zf_cu_qxi8_fits(const zf_cu_qargs *a) {
         if (a->w[m].bits != 4 || a->w[m].group_size != a->w[0].group_size || a->w[m].sdt != a->w[0].sdt ||
             (uintptr_t)a->w[m].packed % 16 != 0)
             return false;
-    return qxi_smem(a) <= QXI_SMEM_MAX;
+    return qxi_smem(a, 3) <= QXI_SMEM_MAX;
 }
 
 /* ---- quantization: every x row once, into scratch ------------------------------ */
@@ -140,8 +141,8 @@ __device__ __forceinline__ qxi_src<NW> qxi_src_of(const zf_cu_qargs &a, int64_t 
 }
 
 /* Issues the copies of stage s (blocks 8s .. 8s + 7) into buffer b. */
-template <int NW>
-__device__ __forceinline__ void qxi_issue(const qxi_smem_t<NW> &sm, const qxi_src<NW> &q, int b, int s) {
+template <int NW, int ST>
+__device__ __forceinline__ void qxi_issue(const qxi_smem_t<NW, ST> &sm, const qxi_src<NW> &q, int b, int s) {
     constexpr int ROWS = qxi_cfg<NW>::ROWS;
     const int tid = threadIdx.x;
 #pragma unroll
@@ -154,13 +155,52 @@ __device__ __forceinline__ void qxi_issue(const qxi_smem_t<NW> &sm, const qxi_sr
     zf_cu_cp_commit();
 }
 
+/* The (scale, bias) rows of a CTA's rows, raw, by cp.async into the last
+ * stage buffer (free until its stage is issued) in `unit`-byte copies: per
+ * (matrix, row) its G scales, then its G biases. Issued before the first
+ * chunk's stages, they arrive with stage 0 instead of holding every thread
+ * on global loads before any weight copy starts (ncu, 64 tokens: a third
+ * of the swiglu kernel's stall samples sat there). */
+template <int NW, int ST>
+__device__ __forceinline__ void qxi_sb_copy(const zf_cu_qargs &a, const qxi_smem_t<NW, ST> &sm, int64_t e, int rb,
+                                            int unit) {
+    constexpr int ROWS = qxi_cfg<NW>::ROWS;
+    const int n = (int)a.w[0].n, G = (int)(a.w[0].k / a.w[0].group_size);
+    const int rowb = G * (a.w[0].sdt == ZF_DTYPE_F32 ? 4 : 2), per = rowb / unit;
+    char *raw = sm.W(ST - 1, 0);
+    for (int it = threadIdx.x; it < NW * ROWS * 2 * per; it += QXI_THREADS) {
+        const int c = it % per, half = (it / per) % 2, mr = it / (2 * per), m = mr / ROWS, r = mr % ROWS;
+        if (rb + r >= n) continue;
+        const char *src = (const char *)(half ? a.w[m].biases : a.w[m].scales) + (size_t)(e * n + rb + r) * rowb;
+        zf_cu_cp(raw + (mr * 2 + half) * rowb + c * unit, src + c * unit, unit);
+    }
+    zf_cu_cp_commit();
+}
+
+/* The raw rows of qxi_sb_copy as f32 (scale, bias) pairs in sb (rows past
+ * n: zeros). */
+template <int NW, int ST, int SDT>
+__device__ __forceinline__ void qxi_sb_convert(const zf_cu_qargs &a, const qxi_smem_t<NW, ST> &sm, int rb, int Gp) {
+    constexpr int ROWS = qxi_cfg<NW>::ROWS;
+    const int n = (int)a.w[0].n, G = (int)(a.w[0].k / a.w[0].group_size);
+    const char *raw = sm.W(ST - 1, 0);
+    const int rowb = G * (int)sizeof(typename zf_cu_elem<SDT>::type);
+    for (int it = threadIdx.x; it < NW * ROWS * G; it += QXI_THREADS) {
+        const int mr = it / G, gi = it % G;
+        float2 v = make_float2(0.0f, 0.0f);
+        if (rb + mr % ROWS < n)
+            v = make_float2(zf_cu_load<SDT>(raw + mr * 2 * rowb, gi), zf_cu_load<SDT>(raw + (mr * 2 + 1) * rowb, gi));
+        sm.sb()[mr * Gp + gi] = v;
+    }
+}
+
 /* One chunk of nt <= 8 tokens (one mma n-tile): the pipeline over k, then
  * (KS = 2) the two halves of k added; acc ends in the warps of the first
  * half. acc[m][c]: matrix m, rows g (c < 2) and g + 8, tokens 2t + (c & 1). */
-template <int NW>
-__device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t<NW> &sm, int64_t e, int rb,
+template <int NW, int ST, int SDT>
+__device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t<NW, ST> &sm, int64_t e, int rb,
                                           const int32_t *xrows, int nt, const uint32_t *xq, const float2 *ax, int Gp,
-                                          int bsh, float acc[NW][4]) {
+                                          int bsh, bool sb_raw, float acc[NW][4]) {
     const int nb = (int)(a.w[0].k / 32), nst = nb / QXI_KB;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     constexpr int KS = qxi_cfg<NW>::KS, ROWS = qxi_cfg<NW>::ROWS, BPW = QXI_KB / KS; /* blocks per warp and stage */
@@ -171,9 +211,11 @@ __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t
 #pragma unroll
         for (int c = 0; c < 4; c++) acc[m][c] = 0.0f;
     const qxi_src<NW> q = qxi_src_of<NW>(a, e, rb, xrows, nt, xq, ax);
-    qxi_issue<NW>(sm, q, 0, 0);
-    if (nst > 1) qxi_issue<NW>(sm, q, 1, 1);
-    else zf_cu_cp_commit();
+#pragma unroll
+    for (int s = 0; s < ST - 1; s++) { /* one commit group per stage, empty past the last */
+        if (s < nst) qxi_issue<NW>(sm, q, s, s);
+        else zf_cu_cp_commit();
+    }
     /* ldmatrix rows: lane l gives row (l & 7) + 8 ((l >> 3) & 1) of block (l >> 4) */
     const int lrow = rg * 16 + (lane & 7) + 8 * ((lane >> 3) & 1), lblk = lane >> 4;
     const float2 *sbr[NW][2];
@@ -182,11 +224,15 @@ __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t
 #pragma unroll
         for (int h = 0; h < 2; h++) sbr[m][h] = sm.sb() + (m * ROWS + rg * 16 + g + 8 * h) * Gp;
     for (int s = 0; s < nst; s++) {
-        zf_cu_cp_wait(1);
+        zf_cu_cp_wait(ST - 2); /* stage s is in */
         __syncthreads();
-        if (s + 2 < nst) qxi_issue<NW>(sm, q, (s + 2) % QXI_STAGES, s + 2);
+        if (s == 0 && sb_raw) { /* the expert's raw scales and biases are in (qxi_sb_copy) */
+            qxi_sb_convert<NW, ST, SDT>(a, sm, rb, Gp);
+            __syncthreads(); /* sb is complete, and the last buffer free for its stage */
+        }
+        if (s + ST - 1 < nst) qxi_issue<NW>(sm, q, (s + ST - 1) % ST, s + ST - 1);
         else zf_cu_cp_commit();
-        const int b = s % QXI_STAGES;
+        const int b = s % ST;
 #pragma unroll
         for (int jj = 0; jj < BPW / 2; jj++) { /* blocks j, j + 1 of this warp's part */
             const int j0 = kh * BPW + 2 * jj;
@@ -232,10 +278,10 @@ __device__ __forceinline__ void qxi_chunk(const zf_cu_qargs &a, const qxi_smem_t
             for (int c = 0; c < 4; c++) acc[m][c] = __fadd_rn(acc[m][c], red[m * 4 + c]);
 }
 
-template <int NW, int SDT>
+template <int NW, int ST, int SDT>
 __global__ void __launch_bounds__(QXI_THREADS, 2)
     qxi_kernel(const zf_cu_qargs a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends, const uint32_t *xq,
-               const float2 *ax) {
+               const float2 *ax, int sb_unit) {
     extern __shared__ __align__(16) char qxi_sm[];
     __shared__ int32_t pairs[QXI_NT], xrows[QXI_NT];
     const int n = (int)a.w[0].n, G = (int)(a.w[0].k / a.w[0].group_size), Gp = G | 1;
@@ -244,7 +290,7 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
     const int rb = blockIdx.x * ROWS, tid = threadIdx.x;
     const int warp = tid / 32, lane = tid % 32, g = lane / 4, t = lane % 4, rg = warp % (8 / KS);
     const int64_t E = a.w[0].experts;
-    const qxi_smem_t<NW> sm = {qxi_sm};
+    const qxi_smem_t<NW, ST> sm = {qxi_sm};
     zf_cu_wait_prior();
     for (int64_t e = blockIdx.y; e <= E; e += gridDim.y) {
         const int first = e ? ends[e - 1] : 0, last = ends[e];
@@ -257,9 +303,10 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
             continue;
         }
         __syncthreads(); /* the previous expert's scales are consumed */
-        /* the (scale, bias) pairs of the CTA's rows as f32, one per thread and pass (8 in flight per thread
+        if (sb_unit) qxi_sb_copy<NW, ST>(a, sm, e, rb, sb_unit); /* converted in the first chunk */
+        /* else the (scale, bias) pairs of the CTA's rows as f32, one per thread and pass (8 in flight per thread
          * measured slower: swiglu 138 -> 150 us at 64 tokens, H100) */
-        for (int it = tid; it < NW * ROWS * G; it += QXI_THREADS) {
+        for (int it = tid; !sb_unit && it < NW * ROWS * G; it += QXI_THREADS) {
             const int m = it / (ROWS * G), r = (it / G) % ROWS, gi = it % G;
             float2 v = make_float2(0.0f, 0.0f);
             if (rb + r < n) {
@@ -278,7 +325,7 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
             }
             __syncthreads();
             float acc[NW][4];
-            qxi_chunk<NW>(a, sm, e, rb, xrows, nt, xq, ax, Gp, bsh, acc);
+            qxi_chunk<NW, ST, SDT>(a, sm, e, rb, xrows, nt, xq, ax, Gp, bsh, sb_unit && t0 == first, acc);
             if (warp >= 8 / KS) continue; /* KS = 2: the second half's sums are in the first's */
 #pragma unroll
             for (int c = 0; c < 4; c++) {
@@ -292,24 +339,40 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
 
 /* ---- launcher ---------------------------------------------------------------------- */
 
-template <int NW, int SDT>
+/* The copy size (16, 8 or 4 bytes) for qxi_sb_copy, or 0 where the raw
+ * rows do not fit a stage buffer or the rows are not aligned to 4 bytes:
+ * then the kernel loads the pairs itself. */
+template <int NW> static int qxi_sb_unit(const zf_cu_qargs *a) {
+    const int64_t rowb = a->w[0].k / a->w[0].group_size * (int64_t)zf_cu_dtype_size(a->w[0].sdt);
+    if (NW * qxi_cfg<NW>::ROWS * 2 * rowb > qxi_smem_t<NW, 3>::STAGE) return 0;
+    for (int u = 16; u >= 4; u /= 2) {
+        bool ok = rowb % u == 0;
+        for (int m = 0; m < NW; m++)
+            ok = ok && (uintptr_t)a->w[m].scales % u == 0 && (uintptr_t)a->w[m].biases % u == 0;
+        if (ok) return u;
+    }
+    return 0;
+}
+
+template <int NW, int ST, int SDT>
 static cudaError_t qxi_go(const zf_cu_qargs *a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends,
                           const uint32_t *xq, const float2 *ax, cudaStream_t s) {
-    const size_t smem = qxi_smem(a);
-    cudaError_t e = cudaFuncSetAttribute(qxi_kernel<NW, SDT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    const size_t smem = qxi_smem(a, ST);
+    cudaError_t e = cudaFuncSetAttribute(qxi_kernel<NW, ST, SDT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess) return e;
     const int64_t E = a->w[0].experts;
     dim3 grid((unsigned)((a->w[0].n + qxi_cfg<NW>::ROWS - 1) / qxi_cfg<NW>::ROWS), (unsigned)(E + 1 < 65535 ? E + 1 : 65535));
-    return zf_cu_launch(qxi_kernel<NW, SDT>, grid, dim3(QXI_THREADS), smem, s, *a, epi, sorted, ends, xq, ax);
+    return zf_cu_launch(qxi_kernel<NW, ST, SDT>, grid, dim3(QXI_THREADS), smem, s, *a, epi, sorted, ends, xq, ax,
+                        qxi_sb_unit<NW>(a));
 }
 
-template <int NW>
+template <int NW, int ST>
 static cudaError_t qxi_sdt(const zf_cu_qargs *a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends,
                            const uint32_t *xq, const float2 *ax, cudaStream_t s) {
     switch (a->w[0].sdt) {
-    case ZF_DTYPE_F32: return qxi_go<NW, ZF_DTYPE_F32>(a, epi, sorted, ends, xq, ax, s);
-    case ZF_DTYPE_F16: return qxi_go<NW, ZF_DTYPE_F16>(a, epi, sorted, ends, xq, ax, s);
-    case ZF_DTYPE_BF16: return qxi_go<NW, ZF_DTYPE_BF16>(a, epi, sorted, ends, xq, ax, s);
+    case ZF_DTYPE_F32: return qxi_go<NW, ST, ZF_DTYPE_F32>(a, epi, sorted, ends, xq, ax, s);
+    case ZF_DTYPE_F16: return qxi_go<NW, ST, ZF_DTYPE_F16>(a, epi, sorted, ends, xq, ax, s);
+    case ZF_DTYPE_BF16: return qxi_go<NW, ST, ZF_DTYPE_BF16>(a, epi, sorted, ends, xq, ax, s);
     default: return cudaErrorInvalidValue;
     }
 }
@@ -329,8 +392,9 @@ cudaError_t zf_cu_qxi8(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s) {
         err = zf_cu_launch(qxi_quant_kernel, dim3((unsigned)((rows + R - 1) / R)), dim3(QI8_THREADS), 0, s, *a, rows, R,
                            xq, ax);
     if (err == cudaSuccess)
-        err = a->nw == 2 ? qxi_sdt<2>(a, epi, gr.sorted, gr.ends, xq, ax, s)
-                         : qxi_sdt<1>(a, epi, gr.sorted, gr.ends, xq, ax, s);
+        err = a->nw == 2                               ? qxi_sdt<2, 3>(a, epi, gr.sorted, gr.ends, xq, ax, s)
+              : qxi_smem(a, 4) <= QXI_SMEM_MAX ? qxi_sdt<1, 4>(a, epi, gr.sorted, gr.ends, xq, ax, s)
+                                               : qxi_sdt<1, 3>(a, epi, gr.sorted, gr.ends, xq, ax, s);
     cudaError_t f = cudaFreeAsync(scr, s);
     return err != cudaSuccess ? err : f;
 }
