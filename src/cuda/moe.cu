@@ -224,7 +224,11 @@ __device__ __forceinline__ float combine_step(bool exact, zf_dtype t, int64_t s,
     return s == 0 ? p : __fadd_rn(acc, p);
 }
 
-/* dots [m * slots, n] in dots_t (f32, or T on the stock path) -> y. */
+/* dots [m * slots, n] in dots_t (f32, or T on the stock path) -> y. The
+ * dots and weights of CF_SLOTS slots are loaded before the first is added:
+ * one memory round trip per CF_SLOTS slots instead of one per slot (the
+ * sum still runs in slot order). */
+#define CF_SLOTS 8
 __global__ void combine_finish_kernel(const zf_cu_qargs a, const void *dots, zf_dtype dots_t) {
     const int64_t n = a.w[0].n;
     const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
@@ -233,9 +237,18 @@ __global__ void combine_finish_kernel(const zf_cu_qargs a, const void *dots, zf_
         const int64_t t = i / n, r = i % n;
         const char *w = (const char *)a.weights + (size_t)(t * a.weights_stride) * wes;
         float acc = 0.0f;
-        for (int64_t s = 0; s < a.slots; s++)
-            acc = combine_step(a.exact, a.xt, s, acc, zf_cu_ld(dots_t, dots, (t * a.slots + s) * n + r),
-                               zf_cu_ld(a.wt, w, s));
+        for (int64_t s0 = 0; s0 < a.slots; s0 += CF_SLOTS) {
+            float d[CF_SLOTS], ws[CF_SLOTS];
+#pragma unroll
+            for (int u = 0; u < CF_SLOTS; u++)
+                if (s0 + u < a.slots) {
+                    d[u] = zf_cu_ld(dots_t, dots, (t * a.slots + s0 + u) * n + r);
+                    ws[u] = zf_cu_ld(a.wt, w, s0 + u);
+                }
+#pragma unroll
+            for (int u = 0; u < CF_SLOTS; u++)
+                if (s0 + u < a.slots) acc = combine_step(a.exact, a.xt, s0 + u, acc, d[u], ws[u]);
+        }
         zf_cu_st(a.xt, (char *)a.out + (size_t)(t * a.out_row_stride) * es, r, acc);
     }
     zf_cu_release_next();
