@@ -92,9 +92,10 @@ int main(int argc, char **argv) {
     }
     kern ks[2];
     int nk = 0;
-    int approx = !strcmp(isa, "i8");
+    int approx = !strcmp(isa, "i8") || !strcmp(isa, "i8x512");
     ks[nk++] = (kern){isa, !strcmp(isa, "scalar") ? zf_scalar_qdot
                            : !strcmp(isa, "avx512") ? zf_avx512_qdot
+                           : !strcmp(isa, "i8x512") ? zf_avx512_qdot_i8
                            : approx               ? zf_avx2_qdot_i8
                                                   : zf_avx2_qdot};
     if (zf_avx2_qdot_base) ks[nk++] = (kern){"base", zf_avx2_qdot_base};

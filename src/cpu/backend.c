@@ -92,16 +92,22 @@ const zf_backend_ops zf_cpu_backend = {
         Q_FUSED(isa, ISA, gather_qmm_combine, GATHER_QMM_COMBINE, fast, FAST, EDGE,                        \
                 "one call; weighted sum kept in f32 (awaiting validate evidence)")
 
-#define Q_INT8(op, OP, note)                                                                               \
-    {"cpu.avx2." #op ".int8", ZF_OP_##OP, ZF_DEVICE_CPU, ZF_FIDELITY_APPROX, ZF_TIER_EDGE, ZF_CPU_ISA_AVX2,  \
-     FN(zf_avx2_qdot_i8), zf_cpu_selftest_qdot_i8, NULL, "x as int8: " note}
+#define Q_INT8(isa, ISA, op, OP, note)                                                                     \
+    {"cpu." #isa "." #op ".int8", ZF_OP_##OP, ZF_DEVICE_CPU, ZF_FIDELITY_APPROX, ZF_TIER_EDGE, ZF_CPU_ISA_##ISA, \
+     FN(zf_##isa##_qdot_i8), zf_cpu_selftest_qdot_i8, NULL, "x as int8: " note}
+#define Q_INT8_VARIANTS(isa, ISA)                                                                              \
+    Q_INT8(isa, ISA, qmm, QMM, "integer block dots; 4/8-bit, other widths exact (awaiting validate evidence)"),  \
+        Q_INT8(isa, ISA, gather_qmm, GATHER_QMM,                                                               \
+               "integer block dots; 4/8-bit, other widths exact (awaiting validate evidence)"),                \
+        Q_INT8(isa, ISA, gather_qmm_swiglu, GATHER_QMM_SWIGLU,                                                 \
+               "one pass over gate+up rows, integer block dots; g, u, silu in f32"),                           \
+        Q_INT8(isa, ISA, gather_qmm_combine, GATHER_QMM_COMBINE, "one call, integer block dots; weighted sum in f32")
 
 static const zf_variant k_cpu_variants[] = {
-    /* approx: x quantized to int8 per 32-block, integer block dots (§8.7) */
-    Q_INT8(qmm, QMM, "integer block dots; 4/8-bit, other widths exact (awaiting validate evidence)"),
-    Q_INT8(gather_qmm, GATHER_QMM, "integer block dots; 4/8-bit, other widths exact (awaiting validate evidence)"),
-    Q_INT8(gather_qmm_swiglu, GATHER_QMM_SWIGLU, "one pass over gate+up rows, integer block dots; g, u, silu in f32"),
-    Q_INT8(gather_qmm_combine, GATHER_QMM_COMBINE, "one call, integer block dots; weighted sum in f32"),
+    /* approx: x quantized to int8 per 32-block, integer block dots (§8.7);
+     * the AVX-512 walk gives the AVX2 one's bits */
+    Q_INT8_VARIANTS(avx2, AVX2),
+    Q_INT8_VARIANTS(avx512, AVX512),
     {"cpu.gather_qmm_swiglu.stock", ZF_OP_GATHER_QMM_SWIGLU, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE,
      ZF_CPU_ISA_SCALAR, NULL, NULL, NULL, "gather_qmm (gate), gather_qmm (up), swiglu as stock ops"},
     {"cpu.gather_qmm_combine.stock", ZF_OP_GATHER_QMM_COMBINE, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE,

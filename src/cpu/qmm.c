@@ -210,8 +210,9 @@ static void sort_by_expert(const engine *en, int64_t npairs, int64_t experts, in
 }
 
 const zf_qprep *zf_qprep_of(zf_qdot_fn dot) {
-    static const zf_qprep i8 = {zf_avx2_qx_i8_size, zf_avx2_qx_i8_prepare, zf_avx2_qdot_i8_prepared};
-    return dot == zf_avx2_qdot_i8 ? &i8 : NULL;
+    static const zf_qprep i8 = {zf_avx2_qx_i8_size, zf_avx2_qx_i8_prepare, zf_avx2_qdot_i8_prepared},
+                          i8x512 = {zf_avx2_qx_i8_size, zf_avx2_qx_i8_prepare, zf_avx512_qdot_i8_prepared};
+    return dot == zf_avx2_qdot_i8 ? &i8 : dot == zf_avx512_qdot_i8 ? &i8x512 : NULL;
 }
 
 zf_status zf_qgather_run(const char *op, const zf_qgather *g) {

@@ -41,6 +41,7 @@ void zf_avx512_qdot(const zf_qrows *w, int nx, const float *const *xf, const flo
 /* Edge tier (fidelity approx): x quantized to int8 per block, integer block dots
  * (qmm_i8_avx2.c, docs/NUMERICS.md §8.7); not the canonical dot. */
 void zf_avx2_qdot_i8(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
+void zf_avx512_qdot_i8(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out);
 
 /* A kernel that reads x in a form of its own, made once per x row and call
  * by the engine rather than in every task: `prepare` writes that form of the
@@ -60,6 +61,7 @@ const zf_qprep *zf_qprep_of(zf_qdot_fn dot);
 size_t zf_avx2_qx_i8_size(int64_t k);
 int zf_avx2_qx_i8_prepare(const float *xf, int64_t k, int bits, void *out);
 void zf_avx2_qdot_i8_prepared(const zf_qrows *w, int nx, const void *const *xq, float *out);
+void zf_avx512_qdot_i8_prepared(const zf_qrows *w, int nx, const void *const *xq, float *out);
 
 /* Rows r0 .. r0+rows of expert e as a zf_qrows. */
 zf_qrows zf_qrows_of(const zf_qweight *w, int64_t e, int64_t r0, int64_t rows);
