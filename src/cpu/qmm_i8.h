@@ -38,13 +38,12 @@ static inline xq8 xq8_at(const void *p, int64_t nb) {
                  (int32_t *)(lanes + 2 * XQ8_LANE_BYTES(nb))};
 }
 
-
+/* The sum of a vector's 8 lanes (a fixed order). */
 INLINE float hsum(__m256 v) {
     __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     t = _mm_add_ps(t, _mm_movehl_ps(t, t));
     return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
-
 
 /* Whether the int8 walk takes rows of this width and length; others run
  * the canonical kernel. */

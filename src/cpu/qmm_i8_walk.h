@@ -35,11 +35,10 @@ INLINE __m256 load_blocks(zf_dtype t, const void *p, int gshift) {
     return _mm256_permutevar8x32_ps(g, idx);
 }
 
-
-/* The same for one 8-bit stretch (256 bytes): codes c in 0..255 enter as
- * c' = c - 128, as |c'| (0..128, unsigned) times q with c''s sign (|q| <=
- * 127), so maddubs' pair sums stay below 2^15; 128 Σ q per block is added
- * back. */
+/* The 8 int32 block dots of one 8-bit stretch (256 bytes): codes c in
+ * 0..255 enter as c' = c - 128, as |c'| (0..128, unsigned) times q with
+ * c''s sign (|q| <= 127), so maddubs' pair sums stay below 2^15; 128 Σ q
+ * per block is added back. */
 INLINE __m256i stretch8(const uint8_t *w, const xq8 *x, int64_t j) {
     const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
     __m256i v[8];
@@ -258,7 +257,7 @@ static float dot_row(const zf_qrows *w, i8_layout L, int64_t r, const xq8 *x, in
     return hsum(acc) + tail;
 }
 
-
+/* One call's rows against one prepared x row. */
 static void walk(const zf_qrows *w, const xq8 *x, float *out) {
     const int64_t nb = w->k / ZF_QBLOCK;
     const i8_layout L = layout_of(w);
