@@ -3,7 +3,7 @@
  * and for rows rotated over more than the LLC (so they come from DRAM).
  *
  *   cpu_qdot [-b BITS] [-g GROUP] [-k K] [-s f16|bf16|f32] [-n ROWS] [-x NX]
- *            [-r REPS] [--isa avx2|avx512|scalar|i8]
+ *            [-r REPS] [--isa avx2|avx512|scalar|i8|i8x512]
  *
  * ROWS is the rows of one kernel call (the engine's chunk: 16-64 at decode),
  * NX the x rows per call (1 = decode). Every repetition times each kernel
@@ -11,7 +11,8 @@
  * time (the machine is shared). GHz is estimated from a chain of dependent
  * f32 adds (3 cycles each on Zen 3) so ns can be read as cycles. Before timing,
  * each kernel's outputs are checked against zf_scalar_qdot: bit for bit, or
- * for i8 (the edge int8 kernel, not the canonical dot) within its §8.7 bound.
+ * for i8 and i8x512 (the edge int8 kernel on AVX2 and on AVX-512, not the
+ * canonical dot) within its §8.7 bound.
  *
  * Side by side with an older kernel: configure with
  * -DZF_QDOT_BASE_SRC=/path/to/old/src/cpu/qmm_avx2.c and the bench also
@@ -89,6 +90,23 @@ int main(int argc, char **argv) {
     if (k % gs || (gs != 32 && gs != 64 && gs != 128) || nx < 1 || nx > ZF_QNX || nrows < 1) {
         fprintf(stderr, "bad shape\n");
         return 2;
+    }
+    /* the ISA level each kernel's instructions need */
+    static const struct { const char *name; zf_cpu_isa need; } isas[] = {
+        {"scalar", ZF_CPU_ISA_SCALAR}, {"avx2", ZF_CPU_ISA_AVX2},     {"i8", ZF_CPU_ISA_AVX2},
+        {"avx512", ZF_CPU_ISA_AVX512}, {"i8x512", ZF_CPU_ISA_AVX512},
+    };
+    int known = -1;
+    for (int i = 0; i < (int)(sizeof isas / sizeof *isas); i++)
+        if (!strcmp(isa, isas[i].name)) known = i;
+    if (known < 0) {
+        fprintf(stderr, "unknown --isa %s (scalar, avx2, avx512, i8 or i8x512)\n", isa);
+        return 2;
+    }
+    if (zf_cpu_isa_detected() < isas[known].need) {
+        fprintf(stderr, "--isa %s needs %s; this CPU offers %s\n", isa, zf_cpu_isa_name(isas[known].need),
+                zf_cpu_isa_name(zf_cpu_isa_detected()));
+        return 77;
     }
     kern ks[2];
     int nk = 0;
