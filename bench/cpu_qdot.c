@@ -91,10 +91,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bad shape\n");
         return 2;
     }
-    /* the ISA level each kernel's instructions need */
-    static const struct { const char *name; zf_cpu_isa need; } isas[] = {
-        {"scalar", ZF_CPU_ISA_SCALAR}, {"avx2", ZF_CPU_ISA_AVX2},     {"i8", ZF_CPU_ISA_AVX2},
-        {"avx512", ZF_CPU_ISA_AVX512}, {"i8x512", ZF_CPU_ISA_AVX512},
+    /* each --isa: its kernel, the ISA level its instructions need, and
+     * whether it is the int8 approximation (checked against its bound) */
+    static const struct {
+        const char *name;
+        zf_qdot_fn fn;
+        zf_cpu_isa need;
+        int approx;
+    } isas[] = {
+        {"scalar", zf_scalar_qdot, ZF_CPU_ISA_SCALAR, 0}, {"avx2", zf_avx2_qdot, ZF_CPU_ISA_AVX2, 0},
+        {"avx512", zf_avx512_qdot, ZF_CPU_ISA_AVX512, 0}, {"i8", zf_avx2_qdot_i8, ZF_CPU_ISA_AVX2, 1},
+        {"i8x512", zf_avx512_qdot_i8, ZF_CPU_ISA_AVX512, 1},
     };
     int known = -1;
     for (int i = 0; i < (int)(sizeof isas / sizeof *isas); i++)
@@ -110,12 +117,8 @@ int main(int argc, char **argv) {
     }
     kern ks[2];
     int nk = 0;
-    int approx = !strcmp(isa, "i8") || !strcmp(isa, "i8x512");
-    ks[nk++] = (kern){isa, !strcmp(isa, "scalar") ? zf_scalar_qdot
-                           : !strcmp(isa, "avx512") ? zf_avx512_qdot
-                           : !strcmp(isa, "i8x512") ? zf_avx512_qdot_i8
-                           : approx               ? zf_avx2_qdot_i8
-                                                  : zf_avx2_qdot};
+    const int approx = isas[known].approx;
+    ks[nk++] = (kern){isa, isas[known].fn};
     if (zf_avx2_qdot_base) ks[nk++] = (kern){"base", zf_avx2_qdot_base};
 
     int64_t words = k * bits / 32, groups = k / gs;
