@@ -78,7 +78,7 @@ typedef struct qfmt { int bits, gs; zf_dtype sdt; } qfmt;
 
 /* Where CUDA's approx variants run their int8 kernels (4-bit, one layout):
  * many pairs (grouped), the tensor-core kernel of src/cuda/qexpert_i8.cu
- * for k a multiple of 256 and a CTA's stages and scales <= 112 KiB; few
+ * for k a multiple of 256 (scale rows 4-byte aligned: every test's); few
  * pairs, the decode kernels of src/cuda/qdecode_i8.cu (combine <= 8 slots
  * and >= 4 tokens, ZF_CU_QI8_COMBINE_MIN_M; scale rows of whole 4-byte
  * words; x rows 4-byte aligned; staged operands <= 100 KiB);
@@ -88,9 +88,10 @@ static int i8_kernel_runs(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, co
     int64_t pairs = m * slots, nb = k / 32, G = k / gs;
     int grouped = pairs >= E && pairs >= 8;
     if (grouped) {
-        /* 128 weight rows per CTA over its matrices (64 of gate and of up, or 128), 3 stages of 8 blocks */
-        int64_t tc = 3 * (128 * 144 + 16 * 288 + 8 * 16 * 8) + 128 * (G | 1) * 8;
-        return bits == 4 && !ufmt && (op == OP_SWIGLU || op == OP_COMBINE) && k % 256 == 0 && tc <= 112 * 1024;
+        /* 128 weight rows per CTA over its matrices (64 of gate and of up, or 128), stages of 8 blocks with
+         * their scales and biases: every such shape fits */
+        return bits == 4 && !ufmt && (op == OP_SWIGLU || op == OP_COMBINE) && k % 256 == 0 &&
+               (gs == 32 || gs == 64 || gs == 128);
     }
     /* shared memory of a CTA (qdecode_i8.cu): 16 rows of gate and up, or 16
      * rows x 8 slots, of codes and of scale and bias rows (copied whole: their
@@ -275,7 +276,7 @@ static void test_approx(void) {
 
 /* The approx variants at many tokens: the tensor-core kernel on the Qwen3
  * shapes at 16 and 64 tokens, and on odd n (a partial tile of rows), 1, 2,
- * 4 and 5 pipeline stages of k, every group size and dtype; routed
+ * 4, 5 and 16 pipeline stages of k, every group size and dtype; routed
  * uniformly, all to one expert (full chunks of 8 pairs and a partial
  * one) and to two experts; against the CPU's int8 variant. */
 static void test_approx_grouped(void) {
@@ -294,6 +295,9 @@ static void test_approx_grouped(void) {
     }
     qcase(OP_SWIGLU, 4, 64, B16, B16, 128, 768, 2048, 16, 8, A);
     qcase(OP_COMBINE, 4, 64, B16, B16, 128, 2048, 768, 16, 8, A);
+    /* 16 stages of f32 scales in group 32 (32 bytes per row and stage), experts streamed through one CTA */
+    qcase(OP_SWIGLU, 4, 32, B16, F32, 16, 40, 4096, 8, 4, A);
+    qcase(OP_COMBINE, 4, 32, F16, F32, 16, 40, 4096, 8, 4, A);
 }
 
 /* The decode kernels over several k tiles with a partial last one (a tile
