@@ -5,8 +5,8 @@
  *
  * Pairs are grouped by expert (qmm.cu's group_kernel); every x row is
  * quantized once into global scratch by the CPU's rule (cuda/qi8.cuh: the
- * same codes, a and X bit for bit). Then a CTA owns 128 weight rows (64 of
- * gate and 64 of up, or 128 of one matrix) of the experts blockIdx.y,
+ * same codes, a and X bit for bit). Then a CTA owns 64 weight rows (32 of
+ * gate and 32 of up, or 64 of one matrix) of the experts blockIdx.y,
  * + gridDim.y, ... (one expert where E < 65535). Its work is a stream of
  * units, one unit = (expert, a chunk of up to 8 of its tokens: one mma
  * n-tile; a chunk of 16 measured slower, its registers spilled), each unit
@@ -18,8 +18,8 @@
  * an f32 table between two barriers before any weight was multiplied;
  * per-stage pieces took the 64-token block from 190 to 170 us, H100.)
  *
- * Each of the 8 warps owns 16 rows of each matrix: with two matrices, warp
- * w takes rows 16 (w % 4) .. + 15 and half of every stage's blocks (w / 4);
+ * Each of the 4 warps owns 16 rows of each matrix: with two matrices, warp
+ * w takes rows 16 (w % 2) .. + 15 and half of every stage's blocks (w / 2);
  * with one, rows 16 w .. + 15 and all blocks. A block of 16 rows x 32 k
  * is one mma A operand: thread (g, t) = (lane / 4, lane % 4) holds packed
  * word t of rows g and g + 8 (ldmatrix), whose low nibbles are elements
@@ -37,20 +37,23 @@
 #include "cuda/qi8.cuh"
 #include "cuda/zmath.cuh"
 
-#define QXI_THREADS 256
 #define QXI_NT 8      /* tokens per chunk: one mma n-tile */
 #define QXI_KB 8      /* blocks of 32 per pipeline stage */
 #define QXI_WROW (QXI_KB * 16 + 16) /* bytes per staged weight row; the padding keeps ldmatrix conflict-free */
 #define QXI_XROW (QXI_KB * 32 + 32) /* bytes per staged x row; the padding keeps the B loads conflict-free */
-#define QXI_SMEM_MAX (112 * 1024)    /* two CTAs per SM */
 
-/* The 8 warps of a CTA: 16 rows each of every matrix; with two matrices
- * (swiglu) they split each stage's blocks in two halves (KS = 2, 64 rows
- * per CTA), with one (combine) each warp takes all blocks (128 rows). */
-template <int NW> struct qxi_cfg {
-    static constexpr int KS = NW == 2 ? 2 : 1, ROWS = 16 * 8 / KS;
+/* A CTA of 4 warps: 16 rows each of every matrix; with two matrices
+ * (swiglu) they split each stage's blocks in two halves (KS = 2: 32 rows
+ * of gate and of up), with one (combine) each warp takes all blocks (64
+ * rows). Resident: 16 warps per SM (the registers), so 4 CTAs share an
+ * SM's 224 KiB of shared memory. (CTAs of 8 warps, two per SM, measured
+ * 1-3% slower: H100, 64 tokens, block 171.5 against 167.9 us.) */
+template <int NW_> struct qxi_cfg {
+    static constexpr int NW = NW_, WARPS = 4, THREADS = 32 * WARPS, KS = NW == 2 ? 2 : 1,
+                         ROWS = 16 * WARPS / KS, CTAS = 16 / WARPS, SMEM_MAX = 224 * 1024 / CTAS,
+                         PER_M = ROWS * QXI_KB / THREADS; /* weight copies per thread, matrix and stage */
+    static_assert(NW * 2 * ROWS == THREADS, "one thread per row of scales or biases");
 };
-static int qxi_rows(int nw) { return nw == 2 ? qxi_cfg<2>::ROWS : qxi_cfg<1>::ROWS; }
 
 /* Bytes of one row's scales (and of its biases) that one stage's 8 blocks
  * use: the one definition of the raw layout, host and device. */
@@ -69,11 +72,12 @@ struct qxi_lay {
  * [token / 2] (a, X) of tokens 2i, 2i + 1 (float4) and the raw scales and
  * biases [matrix][scale | bias][row][sbb bytes]; then (KS = 2) the second
  * half's sums. Offsets from one base, so the pointers cost no registers. */
-template <int NW> struct qxi_smem_t {
+template <class C> struct qxi_smem_t {
     char *base;
     int stage;
-    static constexpr int ROWS = qxi_cfg<NW>::ROWS, W_BYTES = ROWS * QXI_WROW,
-                         FIXED = NW * W_BYTES + QXI_NT * QXI_XROW + QXI_KB * QXI_NT * 8, RED = 4 * 32 * NW * 4 * 4;
+    static constexpr int NW = C::NW, W_BYTES = C::ROWS * QXI_WROW,
+                         FIXED = NW * W_BYTES + QXI_NT * QXI_XROW + QXI_KB * QXI_NT * 8,
+                         RED = C::KS == 2 ? C::WARPS / 2 * 32 * NW * 4 * 4 : 0;
     __device__ char *W(int b, int m) const { return base + b * stage + m * W_BYTES; }
     __device__ char *X(int b) const { return base + b * stage + NW * W_BYTES; }
     __device__ float4 *AX(int b) const { return (float4 *)(X(b) + QXI_NT * QXI_XROW); }
@@ -81,12 +85,11 @@ template <int NW> struct qxi_smem_t {
     __device__ float *red(int st) const { return (float *)(base + st * stage); }
 };
 
-static int qxi_stage_bytes(const zf_cu_qargs *a) {
-    const int fixed = a->nw == 2 ? qxi_smem_t<2>::FIXED : qxi_smem_t<1>::FIXED;
-    return fixed + a->nw * 2 * qxi_rows(a->nw) * qxi_sbb(a->w[0]);
+template <class C> static int qxi_stage_bytes(const zf_cu_qargs *a) {
+    return qxi_smem_t<C>::FIXED + C::THREADS * qxi_sbb(a->w[0]);
 }
-static size_t qxi_smem(const zf_cu_qargs *a, int st) {
-    return (size_t)st * qxi_stage_bytes(a) + (a->nw == 2 ? qxi_smem_t<2>::RED : 0);
+template <class C> static size_t qxi_smem(const zf_cu_qargs *a, int st) {
+    return (size_t)st * qxi_stage_bytes<C>(a) + qxi_smem_t<C>::RED;
 }
 
 /* The copy size of the raw scale and bias pieces: the largest of 16, 8, 4
@@ -113,10 +116,11 @@ bool zf_cu_qxi8_fits(const zf_cu_qargs *a) {
             return false;
     return qxi_sb_unit(a) != 0;
 }
-/* the largest stage (group 32, f32 scales: 32 bytes per row's scales) leaves two CTAs per SM with 3 buffers */
-static_assert(3 * (qxi_smem_t<2>::FIXED + 256 * 32) + qxi_smem_t<2>::RED <= QXI_SMEM_MAX &&
-                  3 * (qxi_smem_t<1>::FIXED + 256 * 32) <= QXI_SMEM_MAX,
-              "qxi: three stage buffers must fit");
+/* the largest stage (group 32, f32 scales: 32 bytes per row's scales) leaves the resident CTAs 3 buffers */
+template <class C> constexpr bool qxi_three_fit() {
+    return 3 * (qxi_smem_t<C>::FIXED + C::THREADS * 32) + qxi_smem_t<C>::RED <= C::SMEM_MAX;
+}
+static_assert(qxi_three_fit<qxi_cfg<2>>() && qxi_three_fit<qxi_cfg<1>>(), "qxi: three stage buffers must fit");
 
 /* ---- quantization: every x row once, into scratch ------------------------------ */
 
@@ -177,36 +181,35 @@ __device__ __forceinline__ void qxi_next(const int32_t *ends, int E, int &e, int
  * tid % 16), its (a, X) (axs: token tid / 8, block tid % 8) (NULL past the
  * chunk's tokens), its row of raw scales or biases (sb, NULL past n).
  * Stage s adds s stages' bytes to each. */
-template <int NW> struct qxi_src {
-    static constexpr int PER_M = qxi_cfg<NW>::ROWS / 32; /* weight items per thread and matrix */
-    const char *w[NW];
+template <class C> struct qxi_src {
+    const char *w[C::NW];
     unsigned valid;
     const uint4 *xsrc;
     const float2 *axs;
     const char *sb;
 };
 
-template <int NW>
-__device__ __forceinline__ qxi_src<NW> qxi_src_of(const zf_cu_qargs &a, int e, int rb, const int32_t *sorted, int t0,
+template <class C>
+__device__ __forceinline__ qxi_src<C> qxi_src_of(const zf_cu_qargs &a, int e, int rb, const int32_t *sorted, int t0,
                                                   int nt, const uint32_t *xq, const float2 *ax) {
-    constexpr int ROWS = qxi_cfg<NW>::ROWS;
+    constexpr int NW = C::NW, ROWS = C::ROWS, RSTEP = C::THREADS / QXI_KB;
     const int n = (int)a.w[0].n, nb = (int)(a.w[0].k / 32), tid = threadIdx.x;
     const auto xrow = [&](int i) {
         const int32_t pr = sorted[t0 + i];
         return (int64_t)(a.x_per_slot ? pr : (int32_t)(pr / a.slots));
     };
-    qxi_src<NW> q;
+    qxi_src<C> q;
     q.valid = 0;
 #pragma unroll
     for (int m = 0; m < NW; m++) {
         q.w[m] = (const char *)a.w[m].packed + ((int64_t)e * n + rb + tid / QXI_KB) * nb * 16 + (tid % QXI_KB) * 16;
 #pragma unroll
-        for (int i = 0; i < q.PER_M; i++)
-            if (rb + tid / QXI_KB + 32 * i < n) q.valid |= 1u << (m * q.PER_M + i);
+        for (int i = 0; i < C::PER_M; i++)
+            if (rb + tid / QXI_KB + RSTEP * i < n) q.valid |= 1u << (m * C::PER_M + i);
     }
     q.xsrc = tid / 16 < nt ? (const uint4 *)(xq + xrow(tid / 16) * nb * 8) + tid % 16 : nullptr;
     q.axs = tid < QXI_NT * QXI_KB && tid / QXI_KB < nt ? ax + xrow(tid / QXI_KB) * nb + tid % QXI_KB : nullptr;
-    /* raw scales and biases: thread tid copies row ((m * 2 + bias) * ROWS + r) = tid (NW * 2 * ROWS = 256) */
+    /* raw scales and biases: thread tid copies row ((m * 2 + bias) * ROWS + r) = tid */
     const int r = tid % ROWS, m = tid / ROWS / 2;
     q.sb = rb + r < n ? (const char *)((tid / ROWS) % 2 ? a.w[m].biases : a.w[m].scales) +
                             ((int64_t)e * n + rb + r) * (nb / QXI_KB) * qxi_sbb(a.w[0])
@@ -216,17 +219,18 @@ __device__ __forceinline__ qxi_src<NW> qxi_src_of(const zf_cu_qargs &a, int e, i
 
 /* Issues the copies of stage s of a unit into buffer b (one commit group);
  * rowb: bytes of one weight row. */
-template <int NW>
-__device__ __forceinline__ void qxi_issue(const qxi_smem_t<NW> &sm, const qxi_lay &L, int sbb, int64_t rowb,
-                                          const qxi_src<NW> &q, int b, int s) {
+template <class C>
+__device__ __forceinline__ void qxi_issue(const qxi_smem_t<C> &sm, const qxi_lay &L, int sbb, int64_t rowb,
+                                          const qxi_src<C> &q, int b, int s) {
+    constexpr int RSTEP = C::THREADS / QXI_KB;
     const int tid = threadIdx.x;
 #pragma unroll
-    for (int m = 0; m < NW; m++)
+    for (int m = 0; m < C::NW; m++)
 #pragma unroll
-        for (int i = 0; i < q.PER_M; i++)
-            if (q.valid >> (m * q.PER_M + i) & 1)
-                zf_cu_cp16(sm.W(b, m) + (tid / QXI_KB + 32 * i) * QXI_WROW + (tid % QXI_KB) * 16,
-                           q.w[m] + 32 * i * rowb + s * (QXI_KB * 16));
+        for (int i = 0; i < C::PER_M; i++)
+            if (q.valid >> (m * C::PER_M + i) & 1)
+                zf_cu_cp16(sm.W(b, m) + (tid / QXI_KB + RSTEP * i) * QXI_WROW + (tid % QXI_KB) * 16,
+                           q.w[m] + RSTEP * i * rowb + s * (QXI_KB * 16));
     if (q.xsrc) zf_cu_cp16(sm.X(b) + (tid / 16) * QXI_XROW + (tid % 16) * 16, q.xsrc + s * (QXI_KB * 2));
     if (q.axs) zf_cu_cp8((float2 *)sm.AX(b) + (tid % QXI_KB) * QXI_NT + tid / QXI_KB, q.axs + s * QXI_KB);
     if (q.sb)
@@ -237,11 +241,11 @@ __device__ __forceinline__ void qxi_issue(const qxi_smem_t<NW> &sm, const qxi_la
 /* The mma work of one stage in buffer b: acc[m][c] (matrix m, rows g (c <
  * 2) and g + 8, tokens 2t + (c & 1)) += the 8 blocks' terms (with KS = 2,
  * this warp's half of them). bsh: block -> group within the stage. */
-template <int NW, int SDT>
-__device__ __forceinline__ void qxi_stage(const qxi_smem_t<NW> &sm, int b, int bsh, int sbb, float acc[NW][4]) {
-    constexpr int KS = qxi_cfg<NW>::KS, ROWS = qxi_cfg<NW>::ROWS, BPW = QXI_KB / KS; /* blocks per warp and stage */
+template <class C, int SDT>
+__device__ __forceinline__ void qxi_stage(const qxi_smem_t<C> &sm, int b, int bsh, int sbb, float acc[C::NW][4]) {
+    constexpr int NW = C::NW, KS = C::KS, ROWS = C::ROWS, BPW = QXI_KB / KS; /* blocks per warp and stage */
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-    const int rg = warp % (8 / KS), kh = warp / (8 / KS);
+    const int rg = warp % (C::WARPS / KS), kh = warp / (C::WARPS / KS);
     const uint32_t M = 0x0f0f0f0fu;
     /* ldmatrix rows: lane l gives row (l & 7) + 8 ((l >> 3) & 1) of block (l >> 4) */
     const int lrow = rg * 16 + (lane & 7) + 8 * ((lane >> 3) & 1), lblk = lane >> 4;
@@ -280,12 +284,12 @@ __device__ __forceinline__ void qxi_stage(const qxi_smem_t<NW> &sm, int b, int b
 /* A unit's last stage is done: (KS = 2) the second half's sums added into
  * the first's, then its outputs stored; p[2]: the pairs of tokens 2t and
  * 2t + 1 (loaded when the unit began). acc is zeroed for the next unit. */
-template <int NW>
-__device__ __forceinline__ void qxi_finish(const zf_cu_qargs &a, zf_cu_qepi epi, const qxi_smem_t<NW> &sm, int st,
-                                           int rb, int nt, const int32_t p[2], float acc[NW][4]) {
-    constexpr int KS = qxi_cfg<NW>::KS;
+template <class C>
+__device__ __forceinline__ void qxi_finish(const zf_cu_qargs &a, zf_cu_qepi epi, const qxi_smem_t<C> &sm, int st,
+                                           int rb, int nt, const int32_t p[2], float acc[C::NW][4]) {
+    constexpr int NW = C::NW, KS = C::KS;
     const int n = (int)a.w[0].n, warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
-    const int rg = warp % (8 / KS), kh = warp / (8 / KS);
+    const int rg = warp % (C::WARPS / KS), kh = warp / (C::WARPS / KS);
     if (KS == 2) {
         /* the previous unit's reads of red are done: every warp has passed a stage's barrier since */
         float *red = sm.red(st) + (rg * 32 + lane) * (NW * 4);
@@ -313,21 +317,21 @@ __device__ __forceinline__ void qxi_finish(const zf_cu_qargs &a, zf_cu_qepi epi,
         for (int c = 0; c < 4; c++) acc[m][c] = 0.0f;
 }
 
-template <int NW, int ST, int SDT>
-__global__ void __launch_bounds__(QXI_THREADS, 2)
+template <class C, int ST, int SDT>
+__global__ void __launch_bounds__(C::THREADS, C::CTAS)
     qxi_kernel(const zf_cu_qargs a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends, const uint32_t *xq,
                const float2 *ax, qxi_lay L) {
     extern __shared__ __align__(16) char qxi_sm[];
-    constexpr int ROWS = qxi_cfg<NW>::ROWS;
+    constexpr int NW = C::NW, ROWS = C::ROWS;
     const int n = (int)a.w[0].n, nst = (int)(a.w[0].k / (32 * QXI_KB)), sbb = qxi_sbb(a.w[0]);
     const int64_t rowb = a.w[0].k / 2;
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
     const int rb = blockIdx.x * ROWS, tid = threadIdx.x, E = (int)a.w[0].experts;
-    const qxi_smem_t<NW> sm = {qxi_sm, L.stage};
+    const qxi_smem_t<C> sm = {qxi_sm, L.stage};
     zf_cu_wait_prior();
     if (E >= (int)blockIdx.y && (E - (int)blockIdx.y) % gridDim.y == 0) { /* ids out of range: NaN, no weight read */
         const int first = E ? ends[E - 1] : 0, last = ends[E];
-        for (int it = tid; it < (last - first) * ROWS; it += QXI_THREADS) {
+        for (int it = tid; it < (last - first) * ROWS; it += C::THREADS) {
             const int r = rb + it % ROWS;
             if (r < n) zf_cu_qstore<true>(a, epi, sorted[first + it / ROWS], r, zf_cu_nan(), zf_cu_nan());
         }
@@ -338,16 +342,16 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
     int ct0 = it0, ce = ie, cs = 0;
     const auto src = [&]() {
         const int nt = min(ends[ie] - it0, QXI_NT);
-        return qxi_src_of<NW>(a, ie, rb, sorted, it0, nt, xq, ax);
+        return qxi_src_of<C>(a, ie, rb, sorted, it0, nt, xq, ax);
     };
-    qxi_src<NW> q = {};
+    qxi_src<C> q = {};
     if (ie < E) q = src();
     const auto issue = [&](int b) {
         if (ie >= E) {
             zf_cu_cp_commit(); /* an empty group keeps the count */
             return;
         }
-        qxi_issue<NW>(sm, L, sbb, rowb, q, b, is);
+        qxi_issue<C>(sm, L, sbb, rowb, q, b, is);
         if (++is == nst) {
             is = 0;
             qxi_next(ends, E, ie, it0);
@@ -372,9 +376,9 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
         zf_cu_cp_wait(ST - 2); /* this stage is in */
         __syncthreads();       /* ... for every thread, and the previous buffer is consumed */
         issue(b == 0 ? ST - 1 : b - 1);
-        qxi_stage<NW, SDT>(sm, b, bsh, sbb, acc);
+        qxi_stage<C, SDT>(sm, b, bsh, sbb, acc);
         if (++cs == nst) {
-            qxi_finish<NW>(a, epi, sm, ST, rb, nt, p, acc);
+            qxi_finish<C>(a, epi, sm, ST, rb, nt, p, acc);
             cs = 0;
             qxi_next(ends, E, ce, ct0);
         }
@@ -385,28 +389,36 @@ __global__ void __launch_bounds__(QXI_THREADS, 2)
 
 /* ---- launcher ---------------------------------------------------------------------- */
 
-template <int NW, int ST, int SDT>
+template <class C, int ST, int SDT>
 static cudaError_t qxi_go(const zf_cu_qargs *a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends,
                           const uint32_t *xq, const float2 *ax, cudaStream_t s) {
-    const size_t smem = qxi_smem(a, ST);
-    cudaError_t e = cudaFuncSetAttribute(qxi_kernel<NW, ST, SDT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    const size_t smem = qxi_smem<C>(a, ST);
+    cudaError_t e = cudaFuncSetAttribute(qxi_kernel<C, ST, SDT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
     if (e != cudaSuccess) return e;
-    const int64_t E = a->w[0].experts, gx = (a->w[0].n + qxi_cfg<NW>::ROWS - 1) / qxi_cfg<NW>::ROWS;
+    const int64_t E = a->w[0].experts, gx = (a->w[0].n + C::ROWS - 1) / C::ROWS;
     /* one CTA per (row tile, expert) and the out-of-range bucket: a persistent grid of 1, 2 or 3 CTAs per SM
      * with a stride of experts each measured slower (H100, 64 tokens: block 193-266 against 170 us) */
     const int64_t gy = E + 1 < 65535 ? E + 1 : 65535;
-    const qxi_lay L = {qxi_stage_bytes(a), qxi_sb_unit(a)};
-    return zf_cu_launch(qxi_kernel<NW, ST, SDT>, dim3((unsigned)gx, (unsigned)gy), dim3(QXI_THREADS), smem, s, *a, epi,
+    const qxi_lay L = {qxi_stage_bytes<C>(a), qxi_sb_unit(a)};
+    return zf_cu_launch(qxi_kernel<C, ST, SDT>, dim3((unsigned)gx, (unsigned)gy), dim3(C::THREADS), smem, s, *a, epi,
                         sorted, ends, xq, ax, L);
 }
 
-template <int NW, int ST>
-static cudaError_t qxi_sdt(const zf_cu_qargs *a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends,
-                           const uint32_t *xq, const float2 *ax, cudaStream_t s) {
+/* 4 stage buffers (3 in flight) where the resident CTAs still fit, else 3 */
+template <class C>
+static cudaError_t qxi_launch(const zf_cu_qargs *a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends,
+                              const uint32_t *xq, const float2 *ax, cudaStream_t s) {
+    const bool four = qxi_smem<C>(a, 4) <= (size_t)C::SMEM_MAX;
     switch (a->w[0].sdt) {
-    case ZF_DTYPE_F32: return qxi_go<NW, ST, ZF_DTYPE_F32>(a, epi, sorted, ends, xq, ax, s);
-    case ZF_DTYPE_F16: return qxi_go<NW, ST, ZF_DTYPE_F16>(a, epi, sorted, ends, xq, ax, s);
-    case ZF_DTYPE_BF16: return qxi_go<NW, ST, ZF_DTYPE_BF16>(a, epi, sorted, ends, xq, ax, s);
+    case ZF_DTYPE_F32:
+        return four ? qxi_go<C, 4, ZF_DTYPE_F32>(a, epi, sorted, ends, xq, ax, s)
+                    : qxi_go<C, 3, ZF_DTYPE_F32>(a, epi, sorted, ends, xq, ax, s);
+    case ZF_DTYPE_F16:
+        return four ? qxi_go<C, 4, ZF_DTYPE_F16>(a, epi, sorted, ends, xq, ax, s)
+                    : qxi_go<C, 3, ZF_DTYPE_F16>(a, epi, sorted, ends, xq, ax, s);
+    case ZF_DTYPE_BF16:
+        return four ? qxi_go<C, 4, ZF_DTYPE_BF16>(a, epi, sorted, ends, xq, ax, s)
+                    : qxi_go<C, 3, ZF_DTYPE_BF16>(a, epi, sorted, ends, xq, ax, s);
     default: return cudaErrorInvalidValue;
     }
 }
@@ -425,13 +437,9 @@ cudaError_t zf_cu_qxi8(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s) {
     if (err == cudaSuccess)
         err = zf_cu_launch(qxi_quant_kernel, dim3((unsigned)((rows + R - 1) / R)), dim3(QI8_THREADS), 0, s, *a, rows, R,
                            xq, ax);
-    /* 4 stage buffers (3 in flight) where two CTAs per SM still fit */
     if (err == cudaSuccess)
-        err = qxi_smem(a, 4) <= QXI_SMEM_MAX
-                  ? (a->nw == 2 ? qxi_sdt<2, 4>(a, epi, gr.sorted, gr.ends, xq, ax, s)
-                                : qxi_sdt<1, 4>(a, epi, gr.sorted, gr.ends, xq, ax, s))
-                  : (a->nw == 2 ? qxi_sdt<2, 3>(a, epi, gr.sorted, gr.ends, xq, ax, s)
-                                : qxi_sdt<1, 3>(a, epi, gr.sorted, gr.ends, xq, ax, s));
+        err = a->nw == 2 ? qxi_launch<qxi_cfg<2>>(a, epi, gr.sorted, gr.ends, xq, ax, s)
+                         : qxi_launch<qxi_cfg<1>>(a, epi, gr.sorted, gr.ends, xq, ax, s);
     cudaError_t f = cudaFreeAsync(scr, s);
     return err != cudaSuccess ? err : f;
 }

@@ -88,7 +88,7 @@ static int i8_kernel_runs(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, co
     int64_t pairs = m * slots, nb = k / 32, G = k / gs;
     int grouped = pairs >= E && pairs >= 8;
     if (grouped) {
-        /* 128 weight rows per CTA over its matrices (64 of gate and of up, or 128), stages of 8 blocks with
+        /* 64 weight rows per CTA over its matrices (32 of gate and of up, or 64), stages of 8 blocks with
          * their scales and biases: every such shape fits */
         return bits == 4 && !ufmt && (op == OP_SWIGLU || op == OP_COMBINE) && k % 256 == 0 &&
                (gs == 32 || gs == 64 || gs == 128);
