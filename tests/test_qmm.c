@@ -89,6 +89,39 @@ static void test_qmm(void) {
         }
 }
 
+/* One x row over many rows: each thread walks a home range of rows and
+ * then takes rows from the back of the others' (qmm.c, home_task). Odd n
+ * (ranges not multiples of 8, a short last one), more threads than cores,
+ * every tier's kernel: bit for bit the one-thread result. */
+static void test_qmm_homes(void) {
+    static const int64_t ns[] = {1003, 4133};
+    static const int threads[] = {2, 3, 5, 8};
+    static const zf_tier tiers[] = {ZF_TIER_STABLE, ZF_TIER_EDGE};
+    for (int ni = 0; ni < 2; ni++)
+        for (int ti = 0; ti < 2; ti++) {
+            const int64_t n = ns[ni], k = 512;
+            qw q = make_qw(4, 32, ZF_DTYPE_F16, 1, n, k);
+            zt_buf xb = zt_alloc(ZF_DTYPE_BF16, k), y1 = zt_alloc(ZF_DTYPE_BF16, n), yb = zt_alloc(ZF_DTYPE_BF16, n);
+            zt_fill(ZF_DTYPE_BF16, xb.p, k, 1.0f);
+            zf_tensor x = zf_tensor_2d(xb.p, ZF_DTYPE_BF16, 1, k), y = zf_tensor_2d(y1.p, ZF_DTYPE_BF16, 1, n);
+            ZT_OK(zf_set_tier(tiers[ti]));
+            ZT_OK(zf_set_num_threads(1));
+            ZT_OK(zf_qmm(&x, &q.w, &y, NULL));
+            y.data = yb.p;
+            for (int i = 0; i < 4; i++) {
+                ZT_OK(zf_set_num_threads(threads[i]));
+                zt_poison(&yb);
+                ZT_OK(zf_qmm(&x, &q.w, &y, NULL));
+                int64_t at = zt_first_diff(ZF_DTYPE_BF16, y1.p, yb.p, n);
+                ZT_CHECK(at < 0 && zt_guards_ok(&yb), "home ranges: n %lld tier %s threads %d differs at %lld",
+                         (long long)n, zf_tier_name(tiers[ti]), threads[i], (long long)at);
+            }
+            zt_free(&xb), zt_free(&y1), zt_free(&yb), free_qw(&q);
+        }
+    zf_set_num_threads(0);
+    zf_set_tier(ZF_TIER_STABLE);
+}
+
 static void test_gather(void) {
     for (int iter = 0; iter < (quick() ? 4 : 10); iter++) {
         int bits = (int[]){2, 3, 4, 5, 6, 8}[zt_rand() % 6], gs = 32 << (zt_rand() % 3);
@@ -297,6 +330,7 @@ int main(void) {
     test_qmm();
     test_kernel_one_x();
     test_kernel_split();
+    test_qmm_homes();
     test_gather();
     test_bad_args();
     return zt_finish();

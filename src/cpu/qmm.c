@@ -5,6 +5,7 @@
 #include "cpu/qmm.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #define ZF_QTASK_DOTS 4096    /* a task's dots, rows x its x rows (or calls), at most */
 #define ZF_QTASKS_PER_THREAD 2 /* at least, where the rows allow: see zf_qgather_run */
+#define ZF_QMAX_HOMES 64       /* threads that one batch's home ranges serve (more: even pieces) */
 
 void zf_qx_prepare(zf_dtype t, const void *x, int64_t k, float *xf, float *xs) {
     for (int64_t i = 0; i < k; i++) xf[i] = zf_load(t, x, i);
@@ -145,8 +147,12 @@ typedef struct engine {
     const int32_t *ids; /* dense [m * slots] */
     const int64_t *order;
     const batch *batches;
-    /* a batch's rows in n_chunks pieces: n_big of big rows, then pieces of chunk rows */
-    int64_t big, n_big, chunk, n_chunks;
+    int64_t chunk, n_chunks; /* a batch's rows in n_chunks pieces of chunk rows */
+    /* one batch: T home ranges of rows, each (front | back << 32), and the
+     * rows a thread takes at a time from its own range's front and from the
+     * back of another's (home_task) */
+    _Atomic uint64_t *homes;
+    int64_t n_homes, own_rows, steal_rows;
     const float *xf, *xs;
     zf_qdot_prepared_fn pdot; /* non-NULL: x rows prepared for it, xq_bytes apart */
     const unsigned char *xq;
@@ -155,17 +161,10 @@ typedef struct engine {
 
 static int64_t expert_of(const engine *en, int64_t p) { return en->ids ? en->ids[p] : 0; }
 
-static int64_t piece_start(const engine *en, int64_t i) {
-    return i < en->n_big ? i * en->big : en->n_big * en->big + (i - en->n_big) * en->chunk;
-}
-
-static void engine_task(void *ctx, int64_t task) {
-    const engine *en = ctx;
+/* Rows r0 .. r0 + rows - 1 (at most a dots tile) of batch b: the dots, then the epilogue. */
+static void engine_rows(const engine *en, const batch *b, int64_t r0, int64_t rows) {
     const zf_qgather *g = en->g;
-    int64_t n = g->w[0]->n, k = g->w[0]->k;
-    int64_t r0 = piece_start(en, task % en->n_chunks), r1 = piece_start(en, task % en->n_chunks + 1);
-    int64_t rows = (r1 < n ? r1 : n) - r0;
-    const batch *b = &en->batches[task / en->n_chunks];
+    int64_t k = g->w[0]->k;
     const int64_t *pairs = en->order + b->first;
     /* the task's dots (32 KB): per thread, not on a caller's stack; a task
      * never runs inside another on the same thread */
@@ -191,6 +190,44 @@ static void engine_task(void *ctx, int64_t task) {
         }
     }
     g->epilogue(g->ctx, pairs, b->n, r0, rows, dp);
+}
+
+static void engine_task(void *ctx, int64_t task) {
+    const engine *en = ctx;
+    int64_t n = en->g->w[0]->n, r0 = task % en->n_chunks * en->chunk;
+    engine_rows(en, &en->batches[task / en->n_chunks], r0, (r0 + en->chunk < n ? r0 + en->chunk : n) - r0);
+}
+
+/* Takes up to `step` rows from the front of a home range (or its back),
+ * keeping cuts at multiples of 8 rows; 0 when the range is used up. */
+static int take_rows(_Atomic uint64_t *fb, int64_t step, int back, int64_t *r0, int64_t *rows) {
+    uint64_t v = atomic_load_explicit(fb, memory_order_relaxed);
+    for (;;) {
+        int64_t f = (int64_t)(v & 0xffffffffu), e = (int64_t)(v >> 32), nf = f, ne = e;
+        if (f >= e) return 0;
+        if (!back) nf = f + step < e ? f + step : e;
+        else ne = e - step > f ? (e - step + 7) / 8 * 8 : f;
+        if (atomic_compare_exchange_weak_explicit(fb, &v, (uint64_t)nf | (uint64_t)ne << 32, memory_order_relaxed,
+                                                  memory_order_relaxed)) {
+            *r0 = back ? ne : f;
+            *rows = back ? e - ne : nf - f;
+            return 1;
+        }
+    }
+}
+
+/* One batch over the threads: task t walks home range t front to back, so
+ * its weight rows are one run of memory for the prefetchers, then takes
+ * rows from the back of the other ranges until all are done, so the threads
+ * finish together. (Pieces handed out in turn, each a new run, were 5-6%
+ * slower at SmolLM2 decode: docs/PERF-CPU.md, session 13.) */
+static void home_task(void *ctx, int64_t t) {
+    const engine *en = ctx;
+    int64_t r0, rows;
+    while (take_rows(&en->homes[t], en->own_rows, 0, &r0, &rows)) engine_rows(en, &en->batches[0], r0, rows);
+    for (int64_t i = 1; i < en->n_homes; i++)
+        while (take_rows(&en->homes[(t + i) % en->n_homes], en->steal_rows, 1, &r0, &rows))
+            engine_rows(en, &en->batches[0], r0, rows);
 }
 
 /* Pairs stably sorted by expert: insertion for a few, counting otherwise. */
@@ -252,7 +289,7 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
         for (int64_t i = 0; i < g->m; i++)
             for (int64_t j = 0; j < g->slots; j++)
                 ids[i * g->slots + j] = ((const int32_t *)g->ids->data)[i * g->ids->stride[0] + j];
-    engine en = {g, g->ids ? ids : NULL, order, batches, 0, 0, 0, 0, xf, xs, NULL, NULL, 0};
+    engine en = {.g = g, .ids = g->ids ? ids : NULL, .order = order, .batches = batches, .xf = xf, .xs = xs};
     _Alignas(64) unsigned char xq_small[ZF_QSMALL_PREP];
     void *xq_heap = NULL;
     const zf_qprep *pp = zf_qprep_of(g->dot);
@@ -290,31 +327,36 @@ zf_status zf_qgather_run(const char *op, const zf_qgather *g) {
     int64_t width = 1;
     for (int64_t b = 0; b < nb; b++) width = batches[b].n > width ? batches[b].n : width;
     int64_t max_chunk = ZF_QTASK_DOTS / width / 8 * 8, T = zf_get_num_threads();
-    int64_t big = (w->n - w->n / 5) / T / 8 * 8;
-    big = big < max_chunk ? big : max_chunk;
-    if (nb == 1 && T > 1 && big >= 64) {
+    int64_t row_bytes = zf_q_words(w) * 4 * g->nw, per = (w->n + T - 1) / T;
+    int64_t bytes = (g->per_token ? npairs : nb) * w->n * row_bytes;
+    _Atomic uint64_t homes[ZF_QMAX_HOMES];
+    if (nb == 1 && T > 1 && T <= ZF_QMAX_HOMES && per >= 64 && w->n < INT32_MAX && zf_tasks_for_bytes(bytes, 2) > 1) {
         /* One batch (a decode step's projection, or one token's combine): a
-         * large piece per thread (four fifths of the rows, at most a dots
-         * tile), then the rest in pieces of at most half a thread's share,
-         * taken by whichever thread is free, so the threads finish together. */
-        int64_t tail = w->n - T * big, small = ((tail + 2 * T - 1) / (2 * T) + 7) / 8 * 8;
-        en.big = big, en.n_big = T;
-        en.chunk = small < max_chunk ? small : max_chunk;
+         * home range per thread (home_task), taken 64 KB of rows at a time
+         * from the front by its thread, half that from the back by others */
+        per = (per + 7) / 8 * 8;
+        for (int64_t t = 0; t < T; t++) {
+            int64_t f = t * per < w->n ? t * per : w->n, e = f + per < w->n ? f + per : w->n;
+            atomic_init(&homes[t], (uint64_t)f | (uint64_t)e << 32);
+        }
+        int64_t own = 65536 / row_bytes / 8 * 8;
+        own = own < 64 ? 64 : own > max_chunk ? max_chunk : own;
+        en.homes = homes, en.n_homes = T, en.own_rows = own, en.steal_rows = own / 2 / 8 * 8;
+        zf_parallel_for(T, home_task, &en);
     } else {
         /* every thread gets ZF_QTASKS_PER_THREAD tasks where the rows allow,
          * cut evenly within a batch, multiples of 8 */
-        int64_t want = ZF_QTASKS_PER_THREAD * T, per = (nb * w->n + want - 1) / want, pieces = (w->n + per - 1) / per;
+        int64_t want = ZF_QTASKS_PER_THREAD * T, rows = (nb * w->n + want - 1) / want, pieces = (w->n + rows - 1) / rows;
         if ((w->n + pieces - 1) / pieces > max_chunk) pieces = (w->n + max_chunk - 1) / max_chunk;
         int64_t chunk = ((w->n + pieces - 1) / pieces + 7) / 8 * 8;
         en.chunk = chunk > max_chunk ? max_chunk : chunk;
-    }
-    en.n_chunks = en.n_big + (w->n - en.n_big * en.big + en.chunk - 1) / en.chunk;
-    int64_t tasks = nb * en.n_chunks;
-    int64_t bytes = (g->per_token ? npairs : nb) * w->n * (zf_q_words(w) * 4) * g->nw;
-    if (zf_tasks_for_bytes(bytes, 2) == 1) {
-        for (int64_t t = 0; t < tasks; t++) engine_task(&en, t);
-    } else {
-        zf_parallel_for(tasks, engine_task, &en);
+        en.n_chunks = (w->n + en.chunk - 1) / en.chunk;
+        int64_t tasks = nb * en.n_chunks;
+        if (zf_tasks_for_bytes(bytes, 2) == 1) {
+            for (int64_t t = 0; t < tasks; t++) engine_task(&en, t);
+        } else {
+            zf_parallel_for(tasks, engine_task, &en);
+        }
     }
     free(xq_heap);
     free(heap);
