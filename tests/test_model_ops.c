@@ -201,7 +201,7 @@ static void test_attention(void) {
     zf_cpu_isa best = zf_cpu_isa_detected();
     for (size_t c = 0; c < sizeof cs / sizeof *cs; c++)
         for (int dq = 0; dq < 3; dq++)
-            for (int dk = 0; dk < 3; dk += 2) {
+            for (int dk = 0; dk < 3; dk++) {
                 zf_dtype tq = k_dtypes[dq], tk = k_dtypes[dk];
                 int64_t m = cs[c].m, t = cs[c].t, hq = cs[c].hq, hk = cs[c].hk, d = cs[c].d;
                 int64_t nq = m * hq * d, nk = hk * t * d;

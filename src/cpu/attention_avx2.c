@@ -15,6 +15,22 @@
 
 #define ATTN_REG_D 128 /* largest head size whose L256 lanes fit 16 registers */
 
+/* A K or V row as f32: f32 rows as they are, 16-bit rows widened 8 at a
+ * time into buf (exact conversions, so the scalar kernel's values; the
+ * element-wise zf_row_f32 made a 16-bit cache ~2x slower than f32 at
+ * SmolLM2 decode). */
+static inline __attribute__((always_inline)) const float *row_f32(zf_dtype t, const void *p, int64_t n, float *buf) {
+    if (t == ZF_DTYPE_F32) return (const float *)p;
+    const uint16_t *h = p;
+    int64_t i = 0;
+    if (t == ZF_DTYPE_F16)
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(buf + i, zf_avx2_load_f16(h + i));
+    else
+        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(buf + i, zf_avx2_load_bf16(h + i));
+    for (; i < n; i++) buf[i] = zf_load(t, p, i);
+    return buf;
+}
+
 static float dot_l256(const float *a, const float *b, int64_t n, float *acc) {
     int64_t p = zf_avx2_l256_init(acc, n), i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -62,13 +78,13 @@ static float dot_small(const float *a, const float *b, int64_t n) {
  * columns starting at c0, the accumulators in registers (nv a constant
  * after inlining, so no per-key tests). */
 static inline __attribute__((always_inline)) void pv_regs_n(const float *s, zf_dtype tkv, const void *v,
-                                                            int64_t v_stride, int64_t len, int64_t d, int64_t c0,
+                                                            int64_t v_stride, int64_t len, int64_t c0,
                                                             const int64_t nv, float *acc, float *rb) {
     size_t es = zf_dtype_size(tkv);
     __m256 a[8];
     for (int i = 0; i < 8; i++) a[i] = _mm256_setzero_ps();
     for (int64_t j = 0; j < len; j++) {
-        const float *vf = zf_row_f32(tkv, (const char *)v + (size_t)(j * v_stride) * es, d, rb) + c0;
+        const float *vf = row_f32(tkv, (const char *)v + (size_t)(j * v_stride + c0) * es, 8 * nv, rb);
         __m256 e = _mm256_set1_ps(s[j]);
         for (int i = 0; i < 8; i++)
             if (i < nv) a[i] = _mm256_fmadd_ps(e, _mm256_loadu_ps(vf + 8 * i), a[i]);
@@ -76,10 +92,10 @@ static inline __attribute__((always_inline)) void pv_regs_n(const float *s, zf_d
     for (int i = 0; i < nv; i++) _mm256_storeu_ps(acc + c0 + 8 * i, a[i]);
 }
 
-static void pv_regs(const float *s, zf_dtype tkv, const void *v, int64_t v_stride, int64_t len, int64_t d, int64_t c0,
+static void pv_regs(const float *s, zf_dtype tkv, const void *v, int64_t v_stride, int64_t len, int64_t c0,
                     int64_t nv, float *acc, float *rb) {
-    if (nv == 8) pv_regs_n(s, tkv, v, v_stride, len, d, c0, 8, acc, rb); /* 64 columns: head sizes 64, 128 */
-    else pv_regs_n(s, tkv, v, v_stride, len, d, c0, nv, acc, rb);
+    if (nv == 8) pv_regs_n(s, tkv, v, v_stride, len, c0, 8, acc, rb); /* 64 columns: head sizes 64, 128 */
+    else pv_regs_n(s, tkv, v, v_stride, len, c0, nv, acc, rb);
 }
 
 /* L256(a, 1): fma(a_i, 1, acc) is exactly acc + a_i. */
@@ -102,7 +118,7 @@ void zf_avx2_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, 
     const int regs = d % 8 == 0 && d <= ATTN_REG_D;
     float mx = -INFINITY;
     for (int64_t j = 0; j < len; j++) {
-        const float *kf = zf_row_f32(tkv, (const char *)k + (size_t)(j * k_stride) * es, d, rb);
+        const float *kf = row_f32(tkv, (const char *)k + (size_t)(j * k_stride) * es, d, rb);
         s[j] = (regs ? dot_small(qf, kf, d) : dot_l256(qf, kf, d, lanes)) * scale;
         if (s[j] > mx) mx = s[j];
     }
@@ -117,11 +133,11 @@ void zf_avx2_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, 
     float *acc = qb;
     int64_t c;
     if (regs) {
-        for (c = 0; c < d; c += 64) pv_regs(s, tkv, v, v_stride, len, d, c, (d - c < 64 ? d - c : 64) / 8, acc, rb);
+        for (c = 0; c < d; c += 64) pv_regs(s, tkv, v, v_stride, len, c, (d - c < 64 ? d - c : 64) / 8, acc, rb);
     } else {
         for (c = 0; c < d; c++) acc[c] = 0.0f;
         for (j = 0; j < len; j++) {
-            const float *vf = zf_row_f32(tkv, (const char *)v + (size_t)(j * v_stride) * es, d, rb);
+            const float *vf = row_f32(tkv, (const char *)v + (size_t)(j * v_stride) * es, d, rb);
             __m256 e = _mm256_set1_ps(s[j]);
             for (c = 0; c + 8 <= d; c += 8)
                 _mm256_storeu_ps(acc + c, _mm256_fmadd_ps(e, _mm256_loadu_ps(vf + c), _mm256_loadu_ps(acc + c)));
