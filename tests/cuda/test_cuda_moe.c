@@ -295,7 +295,7 @@ static void test_approx_grouped(void) {
     }
     qcase(OP_SWIGLU, 4, 64, B16, B16, 128, 768, 2048, 16, 8, A);
     qcase(OP_COMBINE, 4, 64, B16, B16, 128, 2048, 768, 16, 8, A);
-    /* 16 stages of f32 scales in group 32 (32 bytes per row and stage), experts streamed through one CTA */
+    /* 16 stages of f32 scales in group 32 (32 bytes per row and stage: the kernel keeps three stage buffers) */
     qcase(OP_SWIGLU, 4, 32, B16, F32, 16, 40, 4096, 8, 4, A);
     qcase(OP_COMBINE, 4, 32, F16, F32, 16, 40, 4096, 8, 4, A);
 }
