@@ -21,12 +21,8 @@
  * SmolLM2 decode). */
 static inline __attribute__((always_inline)) const float *row_f32(zf_dtype t, const void *p, int64_t n, float *buf) {
     if (t == ZF_DTYPE_F32) return (const float *)p;
-    const uint16_t *h = p;
     int64_t i = 0;
-    if (t == ZF_DTYPE_F16)
-        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(buf + i, zf_avx2_load_f16(h + i));
-    else
-        for (; i + 8 <= n; i += 8) _mm256_storeu_ps(buf + i, zf_avx2_load_bf16(h + i));
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(buf + i, zf_avx2_load(t, p, i));
     for (; i < n; i++) buf[i] = zf_load(t, p, i);
     return buf;
 }
