@@ -1,4 +1,4 @@
-/* Model ops: softmax, rope (+ table), attention, embedding, sampler, against
+/* Model ops: softmax, rope (+ table), attention, attention_decode, embedding, sampler, against
  * float64 references and the documented operation order (bit for bit), odd
  * sizes, poisoned outputs with guards, bad inputs. */
 #include <math.h>
@@ -272,6 +272,171 @@ static void test_attention(void) {
     ZT_CHECK(memcmp(o, poison, sizeof o) == 0, "attention wrote output on bad input");
 }
 
+/* Views of one case of zf_attention_decode: q, k, v back to back in one
+ * fused row (as a model's qkv projection leaves them), caches with padded
+ * rows, the whole rope table. */
+typedef struct dec_case {
+    int64_t hq, hk, d, L, p;
+    zf_dtype ta, tc;
+    int neox;
+} dec_case;
+
+typedef struct dec_bufs {
+    zt_buf row, tab, kc, vc, out;
+    int32_t pos;
+    zf_tensor q, k, v, cs, tpos, tkc, tvc, tout;
+} dec_bufs;
+
+static int64_t dec_row_elems(const dec_case *c) { return (c->hq + 2 * c->hk) * c->d; }
+static int64_t dec_cache_elems(const dec_case *c) { return c->hk * c->L * (c->d + 3); }
+
+static void dec_make(const dec_case *c, dec_bufs *b) {
+    int64_t d = c->d, rs = dec_row_elems(c), cs = dec_cache_elems(c);
+    b->row = zt_alloc(c->ta, rs);
+    b->tab = zt_alloc(ZF_DTYPE_F32, c->L * d);
+    b->kc = zt_alloc(c->tc, cs);
+    b->vc = zt_alloc(c->tc, cs);
+    b->out = zt_alloc(c->ta, c->hq * d);
+    zt_fill(c->ta, b->row.p, rs, 2.0f);
+    int64_t st3[3] = {c->L, d / 2, 2};
+    zf_tensor tab = zf_tensor_nd(b->tab.p, ZF_DTYPE_F32, 3, st3);
+    ZT_OK(zf_rope_table(10000.0f, d, 0, &tab));
+    zt_fill(c->tc, b->kc.p, cs, 1.5f); /* earlier positions (and the padding) hold fresh values */
+    zt_fill(c->tc, b->vc.p, cs, 2.5f);
+    zt_poison(&b->out);
+    b->pos = (int32_t)c->p;
+    size_t ea = zf_dtype_size(c->ta);
+    int64_t sq[3] = {1, c->hq, d}, sk[3] = {1, c->hk, d}, sc[3] = {c->hk, c->L, d}, st[3] = {c->L, d / 2, 2};
+    b->q = zf_tensor_nd(b->row.p, c->ta, 3, sq);
+    b->k = zf_tensor_nd((char *)b->row.p + (size_t)(c->hq * d) * ea, c->ta, 3, sk);
+    b->v = zf_tensor_nd((char *)b->row.p + (size_t)((c->hq + c->hk) * d) * ea, c->ta, 3, sk);
+    b->q.stride[0] = b->k.stride[0] = b->v.stride[0] = rs;
+    b->cs = zf_tensor_nd(b->tab.p, ZF_DTYPE_F32, 3, st);
+    b->tpos = zf_tensor_1d(&b->pos, ZF_DTYPE_I32, 1);
+    b->tkc = zf_tensor_nd(b->kc.p, c->tc, 3, sc);
+    b->tvc = zf_tensor_nd(b->vc.p, c->tc, 3, sc);
+    b->tkc.stride[1] = b->tvc.stride[1] = d + 3;
+    b->tkc.stride[0] = b->tvc.stride[0] = c->L * (d + 3);
+    b->tout = zf_tensor_nd(b->out.p, c->ta, 3, sq);
+}
+
+static void dec_free(dec_bufs *b) {
+    zt_free(&b->row); zt_free(&b->tab); zt_free(&b->kc); zt_free(&b->vc); zt_free(&b->out);
+}
+
+/* The stock composition, written out: rope q and k in place (a copy of the
+ * row), both rows into the caches, attention over positions 0..p. */
+static void dec_stock(const dec_case *c, dec_bufs *b) {
+    int64_t d = c->d, p = c->p;
+    int64_t s1[3] = {1, d / 2, 2}, sk[3] = {c->hk, 1, d}, sv[3] = {c->hk, p + 1, d};
+    zf_tensor row = zf_tensor_nd((float *)b->tab.p + p * d, ZF_DTYPE_F32, 3, s1);
+    ZT_OK(zf_rope(&b->q, &row, c->neox, &b->q, NULL));
+    ZT_OK(zf_rope(&b->k, &row, c->neox, &b->k, NULL));
+    size_t ec = zf_dtype_size(c->tc);
+    zf_tensor src[2] = {zf_tensor_nd(b->k.data, c->ta, 3, sk), zf_tensor_nd(b->v.data, c->ta, 3, sk)};
+    zf_tensor *cache[2] = {&b->tkc, &b->tvc};
+    zf_tensor keys[2];
+    for (int i = 0; i < 2; i++) {
+        src[i].stride[0] = src[i].stride[1] = d;
+        zf_tensor dst = zf_tensor_nd((char *)cache[i]->data + (size_t)(p * (d + 3)) * ec, c->tc, 3, sk);
+        dst.stride[0] = cache[i]->stride[0];
+        dst.stride[1] = d + 3;
+        ZT_OK(zf_copy(&src[i], &dst, NULL));
+        keys[i] = zf_tensor_nd(cache[i]->data, c->tc, 3, sv);
+        keys[i].stride[0] = cache[i]->stride[0];
+        keys[i].stride[1] = d + 3;
+    }
+    ZT_OK(zf_attention(&b->q, &keys[0], &keys[1], 0.125f, &b->tout, NULL));
+}
+
+static void test_attention_decode(void) {
+    const dec_case cases[] = {{2, 1, 8, 5, 0, 0, 0, 0}, {6, 2, 64, 40, 17, 0, 0, 1}, {9, 3, 64, 33, 32, 0, 0, 1},
+                              {4, 4, 38, 10, 3, 0, 0, 0}, {3, 1, 256, 300, 299, 0, 0, 1}};
+    for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++)
+        for (int da = 0; da < 3; da++)
+            for (int dc = 0; dc < 3; dc++) {
+                dec_case c = cases[ci];
+                c.ta = k_dtypes[da];
+                c.tc = k_dtypes[dc];
+                dec_bufs f, s;
+                dec_make(&c, &f);
+                dec_make(&c, &s);
+                int64_t rs = dec_row_elems(&c), cs = dec_cache_elems(&c);
+                memcpy(s.row.p, f.row.p, (size_t)rs * zf_dtype_size(c.ta));
+                memcpy(s.kc.p, f.kc.p, (size_t)cs * zf_dtype_size(c.tc));
+                memcpy(s.vc.p, f.vc.p, (size_t)cs * zf_dtype_size(c.tc));
+                zt_buf row0 = zt_alloc(c.ta, rs);
+                memcpy(row0.p, f.row.p, (size_t)rs * zf_dtype_size(c.ta));
+                ZT_OK(zf_attention_decode(&f.q, &f.k, &f.v, &f.cs, c.neox, &f.tpos, &f.tkc, &f.tvc, 0.125f, &f.tout,
+                                          NULL));
+                dec_stock(&c, &s);
+                const char *ta = zf_dtype_name(c.ta), *tc = zf_dtype_name(c.tc);
+                ZT_CHECK(zt_first_diff(c.ta, f.out.p, s.out.p, c.hq * c.d) < 0, "case %zu %s/%s: out differs from "
+                         "rope, copy, attention", ci, ta, tc);
+                ZT_CHECK(zt_first_diff(c.tc, f.kc.p, s.kc.p, cs) < 0, "case %zu %s/%s: k cache differs", ci, ta, tc);
+                ZT_CHECK(zt_first_diff(c.tc, f.vc.p, s.vc.p, cs) < 0, "case %zu %s/%s: v cache differs", ci, ta, tc);
+                ZT_CHECK(zt_first_diff(c.ta, f.row.p, row0.p, rs) < 0, "case %zu: q, k or v was written", ci);
+                ZT_CHECK(zt_guards_ok(&f.out) && zt_guards_ok(&f.kc) && zt_guards_ok(&f.vc), "case %zu guards", ci);
+                zt_free(&row0);
+                dec_free(&f);
+                dec_free(&s);
+            }
+    /* bad inputs: an error naming the op, and nothing written */
+    dec_case c = {4, 2, 16, 8, 3, ZF_DTYPE_F32, ZF_DTYPE_F16, 1};
+    dec_bufs b;
+    dec_make(&c, &b);
+    int64_t cs = dec_cache_elems(&c);
+    zt_buf kc0 = zt_alloc(c.tc, cs);
+    memcpy(kc0.p, b.kc.p, (size_t)cs * 2);
+    zf_tensor *Q = &b.q, *K = &b.k, *V = &b.v, *CS = &b.cs, *P = &b.tpos, *KC = &b.tkc, *VC = &b.tvc, *O = &b.tout;
+    const int32_t bad_pos[] = {-1, 8, 1 << 30};
+    for (int i = 0; i < 3; i++) {
+        b.pos = bad_pos[i];
+        ZT_CHECK(zf_attention_decode(Q, K, V, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG,
+                 "pos %d: %s", bad_pos[i], zf_last_error());
+    }
+    b.pos = 3;
+    zf_tensor short_cs = *CS;
+    short_cs.shape[0] = 3; /* the table ends before p */
+    ZT_CHECK(zf_attention_decode(Q, K, V, &short_cs, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG,
+             "pos past the table: %s", zf_last_error());
+    zf_tensor f32pos = *P;
+    f32pos.dtype = ZF_DTYPE_F32;
+    ZT_CHECK(zf_attention_decode(Q, K, V, CS, 1, &f32pos, KC, VC, 0.5f, O, NULL) == ZF_ERR_DTYPE, "f32 pos: %s",
+             zf_last_error());
+    ZT_CHECK(zf_attention_decode(Q, K, V, CS, 2, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG, "neox 2: %s",
+             zf_last_error());
+    ZT_CHECK(zf_attention_decode(Q, K, V, CS, 1, P, KC, VC, NAN, O, NULL) == ZF_ERR_INVALID_ARG, "NaN scale: %s",
+             zf_last_error());
+    ZT_CHECK(zf_attention_decode(Q, K, V, CS, 1, P, KC, KC, 0.5f, O, NULL) == ZF_ERR_ALIAS, "vc is kc: %s",
+             zf_last_error());
+    ZT_CHECK(zf_attention_decode(Q, K, V, CS, 1, P, KC, VC, 0.5f, Q, NULL) == ZF_ERR_ALIAS, "out is q: %s",
+             zf_last_error());
+    zf_tensor odd = *O;
+    odd.shape[1] = 3; /* 3 heads over 2 kv heads, with q to match */
+    zf_tensor q3 = *Q;
+    q3.shape[1] = 3;
+    ZT_CHECK(zf_attention_decode(&q3, K, V, CS, 1, P, KC, VC, 0.5f, &odd, NULL) == ZF_ERR_SHAPE, "3 over 2: %s",
+             zf_last_error());
+    zf_tensor kc_wide = *KC;
+    kc_wide.shape[2] = 8;
+    ZT_CHECK(zf_attention_decode(Q, K, V, CS, 1, P, &kc_wide, VC, 0.5f, O, NULL) == ZF_ERR_SHAPE, "kc head_dim: %s",
+             zf_last_error());
+    zf_tensor vbf = *V;
+    vbf.dtype = ZF_DTYPE_BF16;
+    ZT_CHECK(zf_attention_decode(Q, K, &vbf, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_DTYPE, "bf16 v: %s",
+             zf_last_error());
+    ZT_CHECK(strstr(zf_last_error(), "[attention_decode]") != NULL, "message names the op: %s", zf_last_error());
+    ZT_CHECK(zf_attention_decode(NULL, K, V, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG, "NULL q: %s",
+             zf_last_error());
+    ZT_CHECK(memcmp(kc0.p, b.kc.p, (size_t)cs * 2) == 0, "a refused call wrote the k cache");
+    unsigned char poison[16 * 4 * 4];
+    memset(poison, 0x7f, sizeof poison);
+    ZT_CHECK(memcmp(b.out.p, poison, (size_t)(c.hq * c.d) * 4) == 0, "a refused call wrote out");
+    zt_free(&kc0);
+    dec_free(&b);
+}
+
 static void test_embedding(void) {
     int64_t V = 37, D = 192, m = 11;
     int32_t ids[11];
@@ -430,6 +595,7 @@ int main(void) {
     test_softmax();
     test_rope();
     test_attention();
+    test_attention_decode();
     test_embedding();
     test_sampler();
     return zt_finish();

@@ -30,7 +30,7 @@ static const char *const k_op_names[ZF_OP_COUNT] = {
     "swiglu", "swiglu_vjp", "add_rms_norm", "add_rms_norm_vjp",
     "embedding", "rope", "softmax", "attention",
     "qmm", "gather_qmm", "moe_route", "gather_qmm_swiglu", "gather_qmm_combine",
-    "matmul", "copy",
+    "matmul", "copy", "attention_decode",
 };
 
 const char *zf_op_name(zf_op op) { return (op >= 0 && op < ZF_OP_COUNT) ? k_op_names[op] : "invalid"; }

@@ -33,6 +33,7 @@ typedef enum zf_op {
     ZF_OP_GATHER_QMM_COMBINE,
     ZF_OP_MATMUL,
     ZF_OP_COPY,
+    ZF_OP_ATTENTION_DECODE,
     ZF_OP_COUNT
 } zf_op;
 

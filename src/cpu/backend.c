@@ -36,6 +36,7 @@ const zf_backend_ops zf_cpu_backend = {
     .moe_experts = zf_cpu_moe_experts,
     .matmul = zf_cpu_matmul,
     .copy = zf_cpu_copy,
+    .attention_decode = zf_cpu_attention_decode,
 };
 
 #define FN(f) ((void (*)(void))(f))
@@ -144,6 +145,8 @@ static const zf_variant k_cpu_variants[] = {
      FN(zf_avx2_matmul), zf_cpu_selftest_matmul, NULL, "stock; 8 L256 lanes per step, a W row shared by 4 x rows"},
     {"cpu.copy", ZF_OP_COPY, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR, NULL, NULL, NULL,
      "row copy, or element-wise conversion to out's dtype"},
+    {"cpu.attention_decode", ZF_OP_ATTENTION_DECODE, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE,
+     ZF_CPU_ISA_SCALAR, NULL, NULL, NULL, "rope, copy and attention as stock ops (src/cpu/attention_decode.c)"},
     EW_VARIANTS(scalar, SCALAR),
     NORM_VARIANTS(scalar, SCALAR),
     NORM_VARIANTS(avx2, AVX2),

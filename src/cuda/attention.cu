@@ -1,79 +1,26 @@
 /* Causal grouped-query attention on CUDA (docs/NUMERICS.md §9.4,
- * src/cpu/attention.c), a block of 256 threads per (query, head):
- *   s_j = L256(q, k_j) * scale   a warp per key: thread t holds lanes
- *                                8t .. 8t+7, the tree is shuffles 16..1 then
- *                                three steps in the thread (NUMERICS §4)
- *   mx  = max_j s_j (NaN skipped), e_j = exp(s_j - mx), S = L256(e, 1)
- *   o_c = T(acc_c / S), acc_c = fma(e_j, v_jc, acc_c) for j ascending,
- *                                a thread per column
- * q and the scores live in shared memory (zf_cu_attn_max_floats). */
-#include "cuda/model_ops.cuh"
-#include "cuda/zmath.cuh"
+ * src/cpu/attention.c), a block of 256 threads per (query, head); the order
+ * is zf_cu_attend's (cuda/attend.cuh). q and the scores live in shared
+ * memory (zf_cu_attn_max_floats). */
+#include "cuda/attend.cuh"
 
 int64_t zf_cu_attn_max_floats;
 
-enum { ATT_THREADS = 256, ATT_WARPS = ATT_THREADS / 32 };
-
-/* L256(q, k) over d elements for one warp; q in shared memory as f32. */
-template <int DKV> __device__ __forceinline__ float warp_dot(const float *q, const void *k, int64_t d) {
-    const int t = threadIdx.x & 31;
-    float a[8];
-#pragma unroll
-    for (int i = 0; i < 8; i++) a[i] = 0.0f;
-    for (int64_t c0 = 0; c0 < d; c0 += 256)
-#pragma unroll
-        for (int i = 0; i < 8; i++) {
-            int64_t c = c0 + 8 * t + i;
-            if (c < d) a[i] = __fmaf_rn(q[c], zf_cu_load<DKV>(k, c), a[i]);
-        }
-#pragma unroll
-    for (int off = 16; off >= 1; off >>= 1)
-#pragma unroll
-        for (int i = 0; i < 8; i++) a[i] = __fadd_rn(a[i], __shfl_xor_sync(0xffffffffu, a[i], off));
-#pragma unroll
-    for (int s = 4; s >= 1; s >>= 1)
-#pragma unroll
-        for (int i = 0; i < s; i++) a[i] = __fadd_rn(a[i], a[i + s]);
-    return a[0];
-}
-
-template <int DQ, int DKV> __global__ void __launch_bounds__(ATT_THREADS) attn_kernel(const zf_cu_attn_args a) {
+template <int DQ, int DKV> __global__ void __launch_bounds__(ZF_ATT_THREADS) attn_kernel(const zf_cu_attn_args a) {
     extern __shared__ float sm[]; /* q [d], then scores [t] */
-    __shared__ float red[ATT_THREADS];
+    __shared__ float red[ZF_ATT_THREADS];
     zf_cu_wait_prior();
     typedef typename zf_cu_elem<DQ>::type EQ;
     typedef typename zf_cu_elem<DKV>::type EKV;
     const int64_t unit = blockIdx.x, i = unit / a.hq, h = unit % a.hq, kh = h / (a.hq / a.hkv);
     const int64_t len = a.t - a.m + i + 1, d = a.d;
-    const int tid = threadIdx.x, warp = tid / 32;
     float *q = sm, *s = sm + d;
     const EQ *qp = (const EQ *)a.q + i * a.qs0 + h * a.qs1;
-    const EKV *kp = (const EKV *)a.k + kh * a.ks0, *vp = (const EKV *)a.v + kh * a.vs0;
-    for (int64_t c = tid; c < d; c += ATT_THREADS) q[c] = zf_cu_load<DQ>(qp, c);
+    for (int64_t c = threadIdx.x; c < d; c += ZF_ATT_THREADS) q[c] = zf_cu_load<DQ>(qp, c);
     __syncthreads();
-    for (int64_t j = warp; j < len; j += ATT_WARPS) {
-        float dot = warp_dot<DKV>(q, kp + j * a.ks1, d);
-        if ((tid & 31) == 0) s[j] = __fmul_rn(dot, a.scale);
-    }
-    __syncthreads();
-    float m = -INFINITY;
-    for (int64_t j = tid; j < len; j += ATT_THREADS)
-        if (s[j] > m) m = s[j];
-    const float mx = zf_cu_max256(red, m);
-    float lane = 0.0f;
-    for (int64_t j = tid; j < len; j += ATT_THREADS) {
-        s[j] = zf_cu_exp(__fsub_rn(s[j], mx));
-        lane = __fadd_rn(lane, s[j]);
-    }
-    const float sum = zf_cu_l256_fold256(red, lane); /* its barriers also publish s */
-    EQ *op = (EQ *)a.out + i * a.os0 + h * a.os1;
-    for (int64_t c = tid; c < d; c += ATT_THREADS) {
-        float acc = 0.0f;
-        /* one fma chain in j order; unrolled so the v loads of 8 keys are in flight together */
-#pragma unroll 8
-        for (int64_t j = 0; j < len; j++) acc = __fmaf_rn(s[j], zf_cu_load<DKV>(vp + j * a.vs1, c), acc);
-        zf_cu_store<DQ>(op, c, __fdiv_rn(acc, sum));
-    }
+    const zf_cu_rows<EKV> keys = {(const EKV *)a.k + kh * a.ks0, a.ks1, nullptr},
+                          vals = {(const EKV *)a.v + kh * a.vs0, a.vs1, nullptr};
+    zf_cu_attend<DQ, DKV>(q, s, red, len, d, a.scale, keys, vals, (EQ *)a.out + i * a.os0 + h * a.os1);
 }
 
 template <int DQ, int DKV> static cudaError_t attn_go(const zf_cu_attn_args *a, cudaStream_t s) {
@@ -83,7 +30,7 @@ template <int DQ, int DKV> static cudaError_t attn_go(const zf_cu_attn_args *a, 
                                              (int)smem);
         if (e != cudaSuccess) return e;
     }
-    return zf_cu_launch(attn_kernel<DQ, DKV>, dim3((unsigned)(a->m * a->hq)), dim3(ATT_THREADS), smem, s, *a);
+    return zf_cu_launch(attn_kernel<DQ, DKV>, dim3((unsigned)(a->m * a->hq)), dim3(ZF_ATT_THREADS), smem, s, *a);
 }
 
 template <int DQ> static cudaError_t attn_kv(const zf_cu_attn_args *a, cudaStream_t s) {

@@ -1,5 +1,5 @@
-/* The CUDA model ops (embedding, rope, softmax, attention, float matmul,
- * copy): raw-pointer launchers (the registry's `fn`, argument structs in,
+/* The CUDA model ops (embedding, rope, softmax, attention, attention_decode,
+ * float matmul, copy): raw-pointer launchers (the registry's `fn`, argument structs in,
  * cudaError_t out) and the checked entry points of the plugin's op table.
  * Every kernel follows the CPU stock path's operations and order
  * (docs/NUMERICS.md §9), so the bits are the CPU's. */
@@ -70,6 +70,24 @@ typedef struct zf_cu_attn_args {
     float scale;
 } zf_cu_attn_args;
 
+/* attention_decode: one token; q, out [1, hq, d], k, v [1, hkv, d] in ta
+ * with head strides qs1.. os1; the caches [hkv, positions, d] in tc; the
+ * position at *pos, valid in [0, rows). */
+typedef struct zf_cu_attn_dec_args {
+    zf_dtype ta, tc;
+    const void *q, *k, *v;
+    int64_t qs1, ks1, vs1;
+    const float *cs;
+    int64_t cs_stride;
+    const int32_t *pos;
+    void *kc, *vc;
+    int64_t kcs0, kcs1, vcs0, vcs1;
+    void *out;
+    int64_t os1, hq, hkv, d, rows;
+    float scale;
+    int neox;
+} zf_cu_attn_dec_args;
+
 /* matmul: y [m, n] = x [m, k] @ W [n, k]^T, row strides xs, ws, ys. */
 typedef struct zf_cu_matmul_args {
     zf_dtype tx, tw;
@@ -83,6 +101,7 @@ cudaError_t zf_cu_embedding(const zf_cu_embed_args *a, cudaStream_t s);
 cudaError_t zf_cu_rope(const zf_cu_rope_args *a, cudaStream_t s);
 cudaError_t zf_cu_softmax(const zf_cu_softmax_args *a, cudaStream_t s);
 cudaError_t zf_cu_attention(const zf_cu_attn_args *a, cudaStream_t s);
+cudaError_t zf_cu_attention_decode(const zf_cu_attn_dec_args *a, cudaStream_t s);
 cudaError_t zf_cu_matmul(const zf_cu_matmul_args *a, cudaStream_t s);
 
 /* keys + head_dim of one attention call at most: q and the scores live in
@@ -97,6 +116,9 @@ zf_status zf_cuda_softmax(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
 zf_status zf_cuda_attention(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, float scale, zf_tensor *out,
                             const zf_opts *o);
 zf_status zf_cuda_matmul(const zf_tensor *x, const zf_tensor *w, zf_tensor *y, const zf_opts *o);
+zf_status zf_cuda_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, const zf_tensor *cs,
+                                   int neox, const zf_tensor *pos, zf_tensor *kc, zf_tensor *vc, float scale,
+                                   zf_tensor *out, const zf_opts *o);
 
 /* Self-test of a model-op variant against the CPU stock op on small fresh
  * inputs, bit for bit (any NaN equals any NaN): the dispatcher
@@ -107,6 +129,7 @@ int zf_cu_selftest_embedding(const struct zf_variant *v, char *msg, size_t msg_s
 int zf_cu_selftest_rope(const struct zf_variant *v, char *msg, size_t msg_size);
 int zf_cu_selftest_softmax(const struct zf_variant *v, char *msg, size_t msg_size);
 int zf_cu_selftest_attention(const struct zf_variant *v, char *msg, size_t msg_size);
+int zf_cu_selftest_attention_decode(const struct zf_variant *v, char *msg, size_t msg_size);
 int zf_cu_selftest_matmul(const struct zf_variant *v, char *msg, size_t msg_size);
 
 /* Self-test operands: a host tensor with fresh values and its device copy. */

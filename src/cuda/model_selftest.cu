@@ -81,7 +81,10 @@ int zf_cu_st_compare(const zf_cu_st_buf *b, const char *what, char *msg, size_t 
         snprintf(msg, size, "no memory");
         return 1;
     }
-    cudaError_t e = cudaDeviceSynchronize();
+    /* the variant ran on the legacy stream: wait for that one only, since a
+     * self-test may run while the caller's stream is being recorded (a
+     * device-wide wait is refused then, and the recording invalidated) */
+    cudaError_t e = cudaStreamSynchronize(0);
     if (e == cudaSuccess) e = cudaMemcpy(got, b->dev.data, b->bytes, cudaMemcpyDeviceToHost);
     if (e != cudaSuccess) {
         snprintf(msg, size, "%s: %s (%s)", what, cudaGetErrorName(e), cudaGetErrorString(e));
@@ -116,6 +119,7 @@ int zf_cu_selftest_model(const zf_variant *v, char *msg, size_t msg_size) {
     case ZF_OP_ROPE: return zf_cu_selftest_rope(v, msg, msg_size);
     case ZF_OP_SOFTMAX: return zf_cu_selftest_softmax(v, msg, msg_size);
     case ZF_OP_ATTENTION: return zf_cu_selftest_attention(v, msg, msg_size);
+    case ZF_OP_ATTENTION_DECODE: return zf_cu_selftest_attention_decode(v, msg, msg_size);
     case ZF_OP_MATMUL: return zf_cu_selftest_matmul(v, msg, msg_size);
     default: snprintf(msg, msg_size, "no self-test for this op"); return 1;
     }

@@ -51,6 +51,7 @@ static void fill_ops(zf_backend_ops *t) {
     t->attention = zf_cuda_attention;
     t->matmul = zf_cuda_matmul;
     t->copy = zf_cuda_copy;
+    t->attention_decode = zf_cuda_attention_decode;
 }
 
 /* A variant is self-tested where its op is first called, which may be
@@ -114,6 +115,8 @@ static const zf_variant k_variants[] = {
     VM("cuda.rope", ROPE, zf_cu_rope, "stock; a thread per pair"),
     VM("cuda.softmax", SOFTMAX, zf_cu_softmax, "stock; a block per row, L256 sum"),
     VM("cuda.attention", ATTENTION, zf_cu_attention, "stock; a block per (query, head), a warp per key dot"),
+    VM("cuda.attention_decode", ATTENTION_DECODE, zf_cu_attention_decode,
+       "rope, both cache rows and attention in one kernel, the position read on the device"),
     VM("cuda.matmul", MATMUL, zf_cu_matmul, "stock; a warp per W row, L256 lanes 8 per thread"),
     VM("cuda.copy", COPY, zf_cu_copy, "stock; row copy, or conversion to out's dtype"),
 };

@@ -16,9 +16,12 @@
  * gives the same bits as a prefill of t tokens.
  *
  * On CUDA (zf_model_opts.device) the weights, KV cache and scratch live on
- * the GPU (model_device.c) and every op runs on the default stream; a step
- * copies its tokens in and, when it returns logits, waits once for them. The
- * CUDA kernels follow the CPU's orders, so the logits are the CPU's bits. */
+ * the GPU (model_device.c) and every op runs on the model's stream; a step
+ * copies its tokens in and, when it returns logits, waits once for them. A
+ * one-token step reads its position from device memory (zf_attention_decode)
+ * so that its kernels, recorded once as a CUDA graph, replay at every
+ * position (run_graphed). The CUDA kernels follow the CPU's orders, so the
+ * logits are the CPU's bits. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -48,10 +51,17 @@ struct zf_model {
     char *x, *hn, *delta, *q, *k, *v, *att, *g, *u, *moe, *fused; /* fused: a fused projection's output */
     float *hn32;
     int32_t *ids;      /* CUDA: the step's tokens */
+    int32_t *step;     /* CUDA: a one-token step's position and token */
     float *logits;     /* CUDA: the step's logits, copied to the caller's */
     zf_stream *stream; /* CUDA: the model's own stream (not the legacy default one, which waits for all others) */
     zf_opts run;       /* every op's options: the model's stream, the tier's fidelity */
     const zf_opts *op; /* &run on CUDA, NULL (defaults) on the CPU */
+    int fused_decode;  /* CUDA: one-token attention by zf_attention_decode (0 once it is refused) */
+    int graphs;        /* CUDA: one-token steps replay `decode` (ZF_CUDA_GRAPHS=0: off) */
+    zf_graph *decode;  /* a one-token step's kernels, for the tier and fidelity below */
+    int warm;          /* a one-token step ran op by op at that tier and fidelity */
+    zf_tier decode_tier;
+    zf_fidelity decode_fid;
     int64_t pos;
 };
 
@@ -69,6 +79,7 @@ void zf_model_destroy(zf_model *m) {
     for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
     free(m->layers);
     free(m->rope_cs);
+    zf_graph_destroy(m->decode);
     zf_model_mem_free(&m->mem);
     zf_stream_destroy(m->stream);
     free(m);
@@ -247,16 +258,16 @@ static zf_status alloc_scratch(zf_model *m) {
         if (l->wqkv.kind == ZF_WEIGHT_AFFINE && l->wqkv.q.n > fused) fused = l->wqkv.q.n;
         if (l->ffn_gate_up.kind == ZF_WEIGHT_AFFINE && l->ffn_gate_up.q.n > fused) fused = l->ffn_gate_up.q.n;
     }
-    int64_t sizes[14] = {B * H * es, B * H * es, B * H * es, B * qd * es, B * kd * es, B * kd * es, B * qd * es,
+    int64_t sizes[15] = {B * H * es, B * H * es, B * H * es, B * qd * es, B * kd * es, B * kd * es, B * qd * es,
                          B * f * es, B * f * es, c->is_moe ? zf_moe_scratch_bytes(c, m->o.act_dtype, B) : 0,
-                         B * H * 4, dev * B * 4, dev * B * c->vocab * 4, B * fused * es};
+                         B * H * 4, dev * B * 4, dev * B * c->vocab * 4, B * fused * es, dev * 2 * 4};
     int64_t total = 0;
-    for (int i = 0; i < 14; i++) total += (sizes[i] + 63) / 64 * 64;
+    for (int i = 0; i < 15; i++) total += (sizes[i] + 63) / 64 * 64;
     ZF_TRY(zf_model_mem_alloc(&m->mem, (size_t)total, "the scratch", (void **)&m->arena));
-    char **slots[14] = {&m->x, &m->hn, &m->delta, &m->q, &m->k, &m->v, &m->att, &m->g, &m->u, &m->moe,
-                        (char **)&m->hn32, (char **)&m->ids, (char **)&m->logits, &m->fused};
+    char **slots[15] = {&m->x, &m->hn, &m->delta, &m->q, &m->k, &m->v, &m->att, &m->g, &m->u, &m->moe,
+                        (char **)&m->hn32, (char **)&m->ids, (char **)&m->logits, &m->fused, (char **)&m->step};
     char *p = m->arena;
-    for (int i = 0; i < 14; i++) {
+    for (int i = 0; i < 15; i++) {
         *slots[i] = p;
         p += (sizes[i] + 63) / 64 * 64;
     }
@@ -320,6 +331,11 @@ zf_status zf_model_create(const zf_model_config *cfg, const zf_weight_source *sr
         st = zf_stream_create(&m->stream);
         m->run = (zf_opts){.fidelity = ZF_FIDELITY_AUTO, .stream = m->stream};
         m->op = &m->run;
+        m->fused_decode = 1;
+        const char *g = getenv("ZF_CUDA_GRAPHS");
+        m->graphs = !g || !*g || strcmp(g, "1") == 0;
+        if (st == ZF_OK && g && *g && strcmp(g, "0") != 0 && strcmp(g, "1") != 0)
+            st = zf_error(ZF_ERR_INVALID_ARG, "[model] ZF_CUDA_GRAPHS='%s'; expected 0 (launch every kernel) or 1", g);
     }
     if (st == ZF_OK) st = zf_model_mem_alloc(&m->mem, kv_bytes, "the K cache", (void **)&m->kc);
     if (st == ZF_OK) st = zf_model_mem_alloc(&m->mem, kv_bytes, "the V cache", (void **)&m->vc);
@@ -458,8 +474,21 @@ static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_te
         ZF_TRY(zf_rms_norm(&kh, &l->k_norm, c->rms_eps, &kh, m->op));
     }
     zf_tensor q3 = t3(m, qp, t, n, Hq, D), k3 = t3(m, kp, t, n, Hk, D);
-    zf_tensor cs = t3(m, (float *)m->rope + m->pos * D, ZF_DTYPE_F32, n, D / 2, 2);
+    zf_tensor att3 = t3(m, m->att, t, n, Hq, D), att = t2(m, m->att, t, n, Hq * D);
     int neox = c->rope_style == ZF_ROPE_NEOX;
+    float scale = 1.0f / sqrtf((float)D);
+    size_t layer_off = (size_t)(li * Hk * L * D) * zf_dtype_size(m->o.kv_dtype);
+    if (n == 1 && m->fused_decode) { /* CUDA, one token: one kernel, the position read from m->step */
+        zf_tensor v3 = t3(m, vp, t, 1, Hk, D), table = t3(m, (void *)m->rope, ZF_DTYPE_F32, L, D / 2, 2);
+        zf_tensor pos = t2(m, m->step, ZF_DTYPE_I32, 1, 1), kc = t3(m, m->kc + layer_off, m->o.kv_dtype, Hk, L, D),
+                  vc = t3(m, m->vc + layer_off, m->o.kv_dtype, Hk, L, D);
+        pos.ndim = 1;
+        zf_status st = zf_attention_decode(&q3, &k3, &v3, &table, neox, &pos, &kc, &vc, scale, &att3, m->op);
+        if (st == ZF_OK) return zf_model_linear(&att, &l->wo, delta, m->op);
+        if (st != ZF_ERR_UNSUPPORTED) return st;
+        m->fused_decode = 0; /* e.g. more positions than this device's shared memory holds: the separate ops */
+    }
+    zf_tensor cs = t3(m, (float *)m->rope + m->pos * D, ZF_DTYPE_F32, n, D / 2, 2);
     if (n == 1 && kp == qp + (size_t)(Hq * D) * zf_dtype_size(t)) { /* k right after q (the fused row): one call */
         zf_tensor qk = t3(m, qp, t, 1, Hq + Hk, D);
         ZF_TRY(zf_rope(&qk, &cs, neox, &qk, m->op));
@@ -467,7 +496,6 @@ static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_te
         ZF_TRY(zf_rope(&q3, &cs, neox, &q3, m->op));
         ZF_TRY(zf_rope(&k3, &cs, neox, &k3, m->op));
     }
-    size_t layer_off = (size_t)(li * Hk * L * D) * zf_dtype_size(m->o.kv_dtype);
     ZF_TRY(cache_write(m, m->kc + layer_off, kp, n));
     ZF_TRY(cache_write(m, m->vc + layer_off, vp, n));
     zf_tensor kv[2];
@@ -475,8 +503,6 @@ static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_te
         kv[i] = t3(m, (i ? m->vc : m->kc) + layer_off, m->o.kv_dtype, Hk, m->pos + n, D);
         kv[i].stride[0] = L * D; /* a view of the first pos + n positions */
     }
-    zf_tensor att3 = t3(m, m->att, t, n, Hq, D), att = t2(m, m->att, t, n, Hq * D);
-    float scale = 1.0f / sqrtf((float)D);
     ZF_TRY(zf_attention(&q3, &kv[0], &kv[1], scale, &att3, m->op));
     return zf_model_linear(&att, &l->wo, delta, m->op);
 }
@@ -533,6 +559,55 @@ static zf_status run_layers(zf_model *m, const zf_tensor *ids, int64_t n, int64_
     return zf_model_linear(&xo, &m->output, y, m->op);
 }
 
+/* run_layers for one token with logits, on the GPU as one graph launch:
+ * the step's kernels are recorded once (again when the tier or the default
+ * fidelity changed, as between zf validate's two sides) and replayed at
+ * every later position, which they read from m->step. Launched one by one,
+ * the ~10-15 small kernels of a layer leave the GPU waiting on the host
+ * (docs/CUDA.md, "CUDA graphs"). The first step at a tier runs op by op, so
+ * every variant the recording picks has had its first call (and self-test)
+ * outside it. A step that cannot be recorded runs op by op and turns graphs
+ * off for this model; so does a recording with the position as an argument
+ * (fused_decode refused), after its one launch. */
+static zf_status run_graphed(zf_model *m, const zf_tensor *ids, zf_tensor *y) {
+    const zf_tier tier = zf_get_tier();
+    const zf_fidelity fid = zf_get_default_fidelity();
+    if (m->decode_tier != tier || m->decode_fid != fid) {
+        zf_graph_destroy(m->decode);
+        m->decode = NULL;
+        m->warm = 0;
+        m->decode_tier = tier;
+        m->decode_fid = fid;
+    }
+    if (m->decode) {
+        m->pos++;
+        return zf_graph_launch(m->decode, m->stream);
+    }
+    if (!m->warm) {
+        m->warm = 1;
+        return run_layers(m, ids, 1, 1, y);
+    }
+    const int64_t pos = m->pos;
+    zf_status st = zf_graph_begin(m->stream);
+    if (st == ZF_OK) {
+        st = run_layers(m, ids, 1, 1, y);
+        if (st != ZF_OK) zf_graph_cancel(m->stream);
+        else st = zf_graph_end(m->stream, &m->decode);
+    }
+    if (st != ZF_OK) { /* nothing ran */
+        m->graphs = 0;
+        m->pos = pos;
+        return run_layers(m, ids, 1, 1, y);
+    }
+    st = zf_graph_launch(m->decode, m->stream);
+    if (!m->fused_decode) {
+        zf_graph_destroy(m->decode);
+        m->decode = NULL;
+        m->graphs = 0;
+    }
+    return st;
+}
+
 /* n <= max_batch tokens at positions pos .. pos + n - 1; logits NULL: none. */
 static zf_status forward_step(zf_model *m, const int32_t *tokens, int64_t n, int all_logits, float *logits) {
     const zf_model_config *c = &m->cfg;
@@ -541,11 +616,17 @@ static zf_status forward_step(zf_model *m, const int32_t *tokens, int64_t n, int
     zf_tensor ids = zf_tensor_1d((void *)tokens, ZF_DTYPE_I32, n);
     zf_tensor y = t2(m, dev ? m->logits : logits, ZF_DTYPE_F32, rows, c->vocab), *yp = logits ? &y : NULL;
     if (!dev) return run_layers(m, &ids, n, rows, yp);
-    /* the one host-to-device copy of a step */
-    ZF_TRY(zf_memcpy(m->ids, ZF_DEVICE_CUDA, tokens, ZF_DEVICE_CPU, (size_t)n * sizeof *tokens, m->stream));
-    ids.data = m->ids;
+    /* the one host-to-device copy of a step: its tokens (one token: its position too) */
     ids.device = ZF_DEVICE_CUDA;
-    ZF_TRY(run_layers(m, &ids, n, rows, yp));
+    if (n == 1) {
+        const int32_t step[2] = {(int32_t)m->pos, tokens[0]};
+        ZF_TRY(zf_memcpy(m->step, ZF_DEVICE_CUDA, step, ZF_DEVICE_CPU, sizeof step, m->stream));
+        ids.data = m->step + 1;
+    } else {
+        ZF_TRY(zf_memcpy(m->ids, ZF_DEVICE_CUDA, tokens, ZF_DEVICE_CPU, (size_t)n * sizeof *tokens, m->stream));
+        ids.data = m->ids;
+    }
+    ZF_TRY(n == 1 && yp && m->graphs ? run_graphed(m, &ids, yp) : run_layers(m, &ids, n, rows, yp));
     if (!yp) return ZF_OK;
     /* the step's one wait for the device: the logits to the caller */
     ZF_TRY(zf_memcpy(logits, ZF_DEVICE_CPU, m->logits, ZF_DEVICE_CUDA, (size_t)(rows * c->vocab) * 4, m->stream));

@@ -3,12 +3,13 @@
  * affine tables of every bits x group size x scale dtype), rope (both pair
  * styles, in place, real tables at several positions), softmax, attention
  * (GQA ratios, causal with positions, a strided KV-cache view, q/kv dtype
- * pairs, head_dim above 256), float matmul (every x/W dtype pair, odd k),
+ * pairs, head_dim above 256), attention_decode (every dtype pair, replayed
+ * in a graph at positions written to the device, p outside), float matmul (every x/W dtype pair, odd k),
  * copy (into a KV-cache view); poisoned outputs with device guards; bad
  * arguments fail with a message and write nothing. Then whole models: tiny
  * synthetic llama and qwen3_moe (GGUF and MLX, f32 and bf16 activations)
  * give the same logits bits on the CPU and on CUDA, prefill in steps and
- * decode. Exits 77 when no CUDA device is usable. */
+ * decode (one-token steps replayed as a graph, and kernel by kernel). Exits 77 when no CUDA device is usable. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +250,124 @@ static void test_attention(void) {
             }
 }
 
+/* zf_attention_decode: the CUDA kernel against the CPU composition, bit for
+ * bit in out and both caches (every activation / cache dtype pair, GQA
+ * ratios, both pair styles, p at 0, inside and at the last position); then
+ * one recording replayed at three positions written to the device between
+ * launches (the point of reading p there), against the CPU op at each; then
+ * p outside [0, positions): NaN out, caches untouched. */
+typedef struct dec_host {
+    zf_tensor q, k, v, cs, pos, kc, vc, out;
+    int32_t p;
+} dec_host;
+
+static void dec_host_make(dec_host *h, zf_dtype ta, zf_dtype tc, int64_t hq, int64_t hk, int64_t d, int64_t L) {
+    int64_t sq[3] = {1, hq, d}, sk[3] = {1, hk, d}, sc[3] = {hk, L, d}, st[3] = {L, d / 2, 2};
+    h->q = zf_tensor_nd(malloc((size_t)(hq * d) * 4), ta, 3, sq);
+    h->out = zf_tensor_nd(malloc((size_t)(hq * d) * 4), ta, 3, sq);
+    h->k = zf_tensor_nd(malloc((size_t)(hk * d) * 4), ta, 3, sk);
+    h->v = zf_tensor_nd(malloc((size_t)(hk * d) * 4), ta, 3, sk);
+    h->kc = zf_tensor_nd(malloc((size_t)(hk * L * d) * 4), tc, 3, sc);
+    h->vc = zf_tensor_nd(malloc((size_t)(hk * L * d) * 4), tc, 3, sc);
+    h->cs = zf_tensor_nd(malloc((size_t)(L * d) * 4), ZF_DTYPE_F32, 3, st);
+    h->pos = zf_tensor_1d(&h->p, ZF_DTYPE_I32, 1);
+    zt_fill(ta, h->q.data, hq * d, 2.0f);
+    zt_fill(ta, h->k.data, hk * d, 2.0f);
+    zt_fill(ta, h->v.data, hk * d, 3.0f);
+    zt_fill(tc, h->kc.data, hk * L * d, 2.0f);
+    zt_fill(tc, h->vc.data, hk * L * d, 3.0f);
+    ZT_OK(zf_rope_table(10000.0f, d, 0, &h->cs));
+}
+
+static void dec_host_free(dec_host *h) {
+    zf_tensor *all[] = {&h->q, &h->k, &h->v, &h->cs, &h->kc, &h->vc, &h->out};
+    for (int i = 0; i < 7; i++) free(all[i]->data);
+}
+
+static void test_attention_decode(void) {
+    /* one recording, replayed at positions written between launches; the process's first call of the op is
+     * inside the recording, so its self-test runs beside the capture */
+    zf_stream *s;
+    ZT_OK(zf_stream_create(&s));
+    zf_opts o = {.stream = s};
+    dec_host h;
+    const int64_t L = 50;
+    dec_host_make(&h, ZF_DTYPE_BF16, ZF_DTYPE_F16, 8, 2, 64, L);
+    h.p = 0;
+    zt_cuda_stream = s;
+    dbuf dq = dbuf_of(h.q.data, bytes_of(&h.q)), dk = dbuf_of(h.k.data, bytes_of(&h.k)),
+         dv = dbuf_of(h.v.data, bytes_of(&h.v)), dcs = dbuf_of(h.cs.data, bytes_of(&h.cs)), dp = dbuf_of(&h.p, 4),
+         dkc = dbuf_of(h.kc.data, bytes_of(&h.kc)), dvc = dbuf_of(h.vc.data, bytes_of(&h.vc)),
+         dout = dalloc(bytes_of(&h.out));
+    zf_tensor q = on_dev(h.q, &dq), k = on_dev(h.k, &dk), v = on_dev(h.v, &dv), cs = on_dev(h.cs, &dcs),
+              pos = on_dev(h.pos, &dp), kc = on_dev(h.kc, &dkc), vc = on_dev(h.vc, &dvc), out = on_dev(h.out, &dout);
+    zf_graph *g = NULL;
+    ZT_OK(zf_graph_begin(s));
+    ZT_OK(zf_attention_decode(&q, &k, &v, &cs, 1, &pos, &kc, &vc, 0.3f, &out, &o));
+    ZT_OK(zf_graph_end(s, &g));
+    const int32_t ps[] = {7, 0, 49};
+    for (int i = 0; i < 3 && g; i++) {
+        h.p = ps[i];
+        ZT_OK(zf_memcpy(dp.p, ZF_DEVICE_CUDA, &h.p, ZF_DEVICE_CPU, 4, s));
+        ZT_OK(zf_graph_launch(g, s));
+        ZT_OK(zf_attention_decode(&h.q, &h.k, &h.v, &h.cs, 1, &h.pos, &h.kc, &h.vc, 0.3f, &h.out, NULL));
+        char what[64];
+        snprintf(what, sizeof what, "attention_decode graph replay at p %d", (int)h.p);
+        compare(what, &dout, &h.out);
+        compare(what, &dkc, &h.kc);
+        compare(what, &dvc, &h.vc);
+    }
+    /* p outside the positions: NaN out, caches as they were */
+    const int32_t bad[] = {(int32_t)L, -1};
+    for (int i = 0; i < 2; i++) {
+        ZT_OK(zf_memcpy(dp.p, ZF_DEVICE_CUDA, &bad[i], ZF_DEVICE_CPU, 4, s));
+        ZT_OK(zf_attention_decode(&q, &k, &v, &cs, 1, &pos, &kc, &vc, 0.3f, &out, &o));
+        uint16_t got[8 * 64];
+        down(got, &dout);
+        int nan = 1;
+        for (int j = 0; j < 8 * 64; j++) nan &= zt_get(ZF_DTYPE_BF16, got, j) != zt_get(ZF_DTYPE_BF16, got, j);
+        ZT_CHECK(nan, "attention_decode at p %d: out is not all NaN", (int)bad[i]);
+        compare("attention_decode with p outside: k cache", &dkc, &h.kc);
+        compare("attention_decode with p outside: v cache", &dvc, &h.vc);
+    }
+    zf_graph_destroy(g);
+    zt_cuda_stream = NULL;
+    dbuf *all[] = {&dq, &dk, &dv, &dcs, &dp, &dkc, &dvc, &dout};
+    for (int i = 0; i < 8; i++) dfree(all[i]);
+    dec_host_free(&h);
+    zf_stream_destroy(s);
+    const int64_t hh[][2] = {{4, 4}, {8, 2}, {9, 3}, {6, 1}}, ds[] = {16, 64, 72, 128, 256};
+    const int64_t Ls[] = {1, 5, 40, 300, 2049};
+    for (int c = 0; c < (g_quick ? 3 : 5); c++)
+        for (int ta = 0; ta < 3; ta++)
+            for (int tc = 0; tc < 3; tc++) {
+                int64_t hq = hh[(c + tc) % 4][0], hk = hh[(c + tc) % 4][1], d = ds[(c + ta + tc) % 5], L = Ls[c];
+                dec_host h;
+                dec_host_make(&h, k_dt[ta], k_dt[tc], hq, hk, d, L);
+                const int neox = (c + ta + tc) % 2;
+                h.p = (int32_t)((c + ta + tc) % 3 == 0 ? 0 : (c + ta + tc) % 3 == 1 ? L - 1 : L / 2);
+                dbuf dq = dbuf_of(h.q.data, bytes_of(&h.q)), dk = dbuf_of(h.k.data, bytes_of(&h.k)),
+                     dv = dbuf_of(h.v.data, bytes_of(&h.v)), dcs = dbuf_of(h.cs.data, bytes_of(&h.cs)),
+                     dp = dbuf_of(&h.p, 4), dkc = dbuf_of(h.kc.data, bytes_of(&h.kc)),
+                     dvc = dbuf_of(h.vc.data, bytes_of(&h.vc)), dout = dalloc(bytes_of(&h.out));
+                zf_tensor q = on_dev(h.q, &dq), k = on_dev(h.k, &dk), v = on_dev(h.v, &dv), cs = on_dev(h.cs, &dcs),
+                          pos = on_dev(h.pos, &dp), kc = on_dev(h.kc, &dkc), vc = on_dev(h.vc, &dvc),
+                          out = on_dev(h.out, &dout);
+                ZT_OK(zf_attention_decode(&h.q, &h.k, &h.v, &h.cs, neox, &h.pos, &h.kc, &h.vc, 0.125f, &h.out, NULL));
+                ZT_OK(zf_attention_decode(&q, &k, &v, &cs, neox, &pos, &kc, &vc, 0.125f, &out, NULL));
+                char what[160];
+                snprintf(what, sizeof what, "attention_decode %s/%s heads %lld/%lld d %lld, p %d of %lld, neox %d",
+                         zf_dtype_name(k_dt[ta]), zf_dtype_name(k_dt[tc]), (long long)hq, (long long)hk, (long long)d,
+                         (int)h.p, (long long)L, neox);
+                compare(what, &dout, &h.out);
+                compare(what, &dkc, &h.kc);
+                compare(what, &dvc, &h.vc);
+                dbuf *all[] = {&dq, &dk, &dv, &dcs, &dp, &dkc, &dvc, &dout};
+                for (int i = 0; i < 8; i++) dfree(all[i]);
+                dec_host_free(&h);
+            }
+}
+
 static void test_matmul(void) {
     const int64_t ms[] = {1, 3, 4, 5, 17}, ks[] = {1, 7, 255, 256, 257, 576, 1000}, ns[] = {1, 9, 33};
     for (int a = 0; a < 3; a++)
@@ -437,7 +556,10 @@ static void test_models(void) {
             ZT_CHECK(0, "synth %s: %s", path, zf_last_error());
             continue;
         }
+        compare_models(path, ZF_DTYPE_F32); /* one-token steps replay a recorded graph */
+        setenv("ZF_CUDA_GRAPHS", "0", 1);  /* and launched kernel by kernel */
         compare_models(path, ZF_DTYPE_F32);
+        unsetenv("ZF_CUDA_GRAPHS");
         compare_models(path, ZF_DTYPE_BF16);
     }
     char cmd[200];
@@ -457,6 +579,7 @@ int main(void) {
     test_softmax();
     test_copy();
     test_attention();
+    test_attention_decode();
     test_matmul();
     test_errors();
     test_graph();
