@@ -72,6 +72,7 @@ zf_model_opts zf_model_opts_default(void) {
 const zf_model_config *zf_model_cfg(const zf_model *m) { return &m->cfg; }
 int64_t zf_model_pos(const zf_model *m) { return m->pos; }
 int64_t zf_model_max_ctx(const zf_model *m) { return m->o.max_ctx; }
+int zf_model_decode_graphed(const zf_model *m) { return m->graphs && m->fused_decode; }
 void zf_model_reset(zf_model *m) { m->pos = 0; }
 
 void zf_model_destroy(zf_model *m) {

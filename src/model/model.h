@@ -46,6 +46,9 @@ const zf_model_config *zf_model_cfg(const zf_model *m);
 /* Tokens already in the KV cache (the position of the next token). */
 int64_t zf_model_pos(const zf_model *m);
 int64_t zf_model_max_ctx(const zf_model *m);
+/* 1 while one-token steps replay a recorded CUDA graph (a CUDA model,
+ * ZF_CUDA_GRAPHS not 0, and no step has turned graphs off), else 0. */
+int zf_model_decode_graphed(const zf_model *m);
 /* Empties the KV cache. */
 void zf_model_reset(zf_model *m);
 

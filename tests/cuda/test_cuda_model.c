@@ -522,6 +522,9 @@ static void compare_models(const char *path, zf_dtype act) {
                  step, (long long)at, at < 0 ? 0.0 : a[at], at < 0 ? 0.0 : b[at]);
     }
     ZT_CHECK(zf_model_pos(gpu) == 21, "CUDA model position %lld after 21 tokens", (long long)zf_model_pos(gpu));
+    const char *graphs = getenv("ZF_CUDA_GRAPHS");
+    ZT_CHECK(zf_model_decode_graphed(gpu) == !(graphs && strcmp(graphs, "0") == 0) && !zf_model_decode_graphed(cpu),
+             "%s: decode steps %s a recorded graph", path, zf_model_decode_graphed(gpu) ? "replayed" : "did not replay");
     /* back to position 0: the cache is written again from the start */
     zf_model_reset(cpu);
     zf_model_reset(gpu);

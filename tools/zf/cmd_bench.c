@@ -193,6 +193,7 @@ int zf_cmd_bench(int argc, char **argv) {
     cJSON_AddNumberToObject(settings, "reps", (double)reps);
     cJSON_AddNumberToObject(settings, "threads", zf_get_num_threads());
     cJSON_AddStringToObject(settings, "token_ids", "synthetic (splitmix64, fixed seed)");
+    if (device == ZF_DEVICE_CUDA) cJSON_AddBoolToObject(settings, "cuda_graphs", zf_model_decode_graphed(lm.model));
     cJSON *runs = cJSON_AddArrayToObject(cap, "runs");
     for (int r = 0; r < reps; r++) {
         cJSON *ro = cJSON_CreateObject();
