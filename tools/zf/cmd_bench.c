@@ -232,7 +232,9 @@ int zf_cmd_bench(int argc, char **argv) {
     } else {
         printf("model     %s (%s, %lld layers, sha256 %.16s...)\n", pos[0], cfg->arch, (long long)cfg->layers, sha);
         if (device == ZF_DEVICE_CUDA)
-            printf("tier      %s, on the GPU, %ld repetitions, synthetic token ids\n", zf_tier_name(tier), reps);
+            printf("tier      %s, on the GPU (decode steps %s), %ld repetitions, synthetic token ids\n",
+                   zf_tier_name(tier), zf_model_decode_graphed(lm.model) ? "replay one CUDA graph" : "kernel by kernel",
+                   reps);
         else
             printf("tier      %s, %d threads, %ld repetitions, synthetic token ids\n", zf_tier_name(tier),
                    zf_get_num_threads(), reps);

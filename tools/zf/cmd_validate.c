@@ -401,6 +401,11 @@ int zf_cmd_validate(int argc, char **argv) {
         cJSON_AddBoolToObject(settings, "chat", chat);
         cJSON_AddStringToObject(settings, "activation_dtype", zf_dtype_name(mo.act_dtype));
         cJSON_AddStringToObject(settings, "decoding", "greedy");
+        for (int k = 0; k < 2; k++)
+            if (sides[k].device == ZF_DEVICE_CUDA) {
+                cJSON_AddBoolToObject(settings, "cuda_graphs", zf_model_decode_graphed(sides[k].model));
+                break;
+            }
         cJSON *pa = cJSON_AddArrayToObject(cap, "prompts");
         for (int p = 0; p < n_prompts; p++) {
             cJSON *po = cJSON_CreateObject();
