@@ -72,6 +72,7 @@ static void test_tiny(int qk_norm, int bias, zf_rope_style style, zf_dtype act, 
     double *ref = malloc((size_t)(T * Vc) * 8);
     ZT_OK(zf_model_forward(m, tok, T, 1, all));
     ZT_CHECK(zf_model_pos(m) == T, "pos %lld after %d tokens", (long long)zf_model_pos(m), T);
+    ZT_CHECK(!zf_model_decode_graphed(m), "a CPU model claims to replay a CUDA graph");
     double margin;
     tiny_reference(&t, tok, T, ref, &margin);
     double worst = 0, scale = 0;
