@@ -140,5 +140,8 @@ void zf_avx2_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, 
             for (; c < d; c++) acc[c] = fmaf(s[j], vf[c], acc[c]);
         }
     }
-    for (c = 0; c < d; c++) zf_store(tq, out, c, acc[c] / sum);
+    /* out = T(acc / S): IEEE division lane by lane, 8 at a time, then the scalar tail */
+    const __m256 S = _mm256_set1_ps(sum);
+    for (c = 0; c + 8 <= d; c += 8) zf_avx2_store(tq, out, c, _mm256_div_ps(_mm256_loadu_ps(acc + c), S));
+    for (; c < d; c++) zf_store(tq, out, c, acc[c] / sum);
 }
