@@ -5,7 +5,7 @@
  * Reports µs per call, the K and V bytes a call reads, their rate and its
  * fraction of the read bandwidth measured in the same run.
  *
- *   cpu_attention [-t T[,T...]] [-r REPS] [--threads N]
+ *   cpu_attention [-t T[,T...]] [-r REPS] [--threads N] [--isa avx2|avx512]
  *
  * Shapes: SmolLM2-135M (9 q heads over 3 kv heads, head_dim 64) and
  * Qwen3-30B-A3B (32 over 4, head_dim 128), f32 K/V, at T positions
@@ -55,6 +55,8 @@ static double time_layers(zf_cpu_isa isa, zf_tensor *q, zf_tensor *k, zf_tensor 
     return us;
 }
 
+static zf_cpu_isa g_isa; /* the kernel timed against the scalar one */
+
 static int run(const shape *s, int64_t t, int reps, double bw_gbps) {
     const int64_t hq = s->hq, hk = s->hk, d = s->d;
     const size_t kv_elems = (size_t)(hk * t * d), layer_bytes = 2 * kv_elems * sizeof(float);
@@ -77,7 +79,7 @@ static int run(const shape *s, int64_t t, int reps, double bw_gbps) {
     zf_tensor tq = zf_tensor_nd(q, ZF_DTYPE_F32, 3, qs), tk = zf_tensor_nd(K, ZF_DTYPE_F32, 3, ks),
               tv = zf_tensor_nd(V, ZF_DTYPE_F32, 3, ks), t1 = zf_tensor_nd(o1, ZF_DTYPE_F32, 3, qs),
               t2 = zf_tensor_nd(o2, ZF_DTYPE_F32, 3, qs);
-    const zf_cpu_isa best = zf_cpu_isa_detected();
+    const zf_cpu_isa best = g_isa;
     int rc = 0;
     if (zf_set_cpu_isa(ZF_CPU_ISA_SCALAR) != ZF_OK || zf_attention(&tq, &tk, &tv, 0.125f, &t1, NULL) != ZF_OK ||
         zf_set_cpu_isa(best) != ZF_OK || zf_attention(&tq, &tk, &tv, 0.125f, &t2, NULL) != ZF_OK) {
@@ -102,7 +104,7 @@ static int run(const shape *s, int64_t t, int reps, double bw_gbps) {
                layer_bytes / 1024.0, mb, tb[0], tb[reps - 1], ms, ts[0], ts[reps - 1], ms / mb, gb,
                100.0 * gb / bw_gbps);
     }
-    zf_set_cpu_isa(best);
+    zf_set_cpu_isa(zf_cpu_isa_detected());
     free(ts), free(tb), free(K), free(V), free(q), free(o1), free(o2);
     return rc;
 }
@@ -110,6 +112,7 @@ static int run(const shape *s, int64_t t, int reps, double bw_gbps) {
 int main(int argc, char **argv) {
     int64_t ts[8] = {129, 1024, 4096};
     int nt = 3, reps = 9;
+    g_isa = zf_cpu_isa_detected();
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc) {
             nt = 0;
@@ -121,8 +124,15 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "cpu_attention: %s\n", zf_last_error());
                 return 2;
             }
+        } else if (!strcmp(argv[i], "--isa") && i + 1 < argc) {
+            const char *n = argv[++i];
+            g_isa = !strcmp(n, "avx512") ? ZF_CPU_ISA_AVX512 : !strcmp(n, "avx2") ? ZF_CPU_ISA_AVX2 : ZF_CPU_ISA_COUNT;
+            if (g_isa == ZF_CPU_ISA_COUNT || g_isa > zf_cpu_isa_detected()) {
+                fprintf(stderr, "cpu_attention: --isa %s: expected avx2 or avx512, at most what the machine has\n", n);
+                return 2;
+            }
         } else {
-            fprintf(stderr, "usage: cpu_attention [-t T[,T...]] [-r REPS] [--threads N]\n");
+            fprintf(stderr, "usage: cpu_attention [-t T[,T...]] [-r REPS] [--threads N] [--isa avx2|avx512]\n");
             return 2;
         }
     }
@@ -138,8 +148,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "cpu_attention: bandwidth probe: %s\n", msg);
         return 1;
     }
-    printf("threads %d, ISA %s, read bandwidth %.1f GB/s (%s)\n", zf_get_num_threads(),
-           zf_cpu_isa_name(zf_cpu_isa_detected()), bw.gbps, bw.pattern);
+    printf("threads %d, kernel ISA %s, read bandwidth %.1f GB/s (%s)\n", zf_get_num_threads(),
+           zf_cpu_isa_name(g_isa), bw.gbps, bw.pattern);
     printf("%-8s %5s %6s %-24s %-24s %7s %7s %6s\n", "shape", "t", "KV KiB", "kernel us (range)", "scalar us (range)",
            "speedup", "GB/s", "of bw");
     const shape shapes[] = {{"smollm2", 9, 3, 64}, {"qwen3", 32, 4, 128}};

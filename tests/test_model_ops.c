@@ -246,6 +246,14 @@ static void test_attention(void) {
                 ZT_OK(zf_set_num_threads(0));
                 ZT_CHECK(zt_first_diff(tq, o.p, os.p, nq) < 0, "attention case %zu %s/%s: scalar+1 thread differs",
                          c, zf_dtype_name(tq), zf_dtype_name(tk));
+                for (zf_cpu_isa isa = ZF_CPU_ISA_AVX2; isa < best; isa++) { /* every ISA below the best */
+                    ZT_OK(zf_set_cpu_isa(isa));
+                    zt_poison(&os);
+                    ZT_OK(zf_attention(&tQ, &tK, &tV, scale, &tS, NULL));
+                    ZT_OK(zf_set_cpu_isa(best));
+                    ZT_CHECK(zt_first_diff(tq, o.p, os.p, nq) < 0, "attention case %zu %s/%s: the %s kernel differs",
+                             c, zf_dtype_name(tq), zf_dtype_name(tk), zf_cpu_isa_name(isa));
+                }
                 free(ref);
                 zt_free(&q); zt_free(&k); zt_free(&v); zt_free(&o); zt_free(&o1); zt_free(&os);
             }

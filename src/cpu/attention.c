@@ -17,8 +17,8 @@
 #include "cpu/model_ops.h"
 #include "cpu/selftest.h"
 
-void zf_scalar_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, int64_t k_stride, const void *v,
-                         int64_t v_stride, int64_t len, int64_t d, float scale, void *out, float *scratch) {
+static void scalar_head(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, int64_t k_stride, const void *v,
+                        int64_t v_stride, int64_t len, int64_t d, float scale, void *out, float *scratch) {
     float *qb = scratch, *rb = scratch + d, *s = scratch + 2 * d;
     size_t es = zf_dtype_size(tkv);
     const float *qf = zf_row_f32(tq, q, d, qb);
@@ -39,8 +39,18 @@ void zf_scalar_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k
     for (int64_t c = 0; c < d; c++) zf_store(tq, out, c, acc[c] / sum);
 }
 
+void zf_scalar_attention(zf_dtype tq, const void *q, int64_t q_hs, int nh, zf_dtype tkv, const void *k,
+                         int64_t k_stride, const void *v, int64_t v_stride, int64_t len, int64_t d, float scale,
+                         void *out, int64_t o_hs, float *scratch) {
+    const size_t eq = zf_dtype_size(tq);
+    for (int h = 0; h < nh; h++)
+        scalar_head(tq, (const char *)q + (size_t)(h * q_hs) * eq, tkv, k, k_stride, v, v_stride, len, d, scale,
+                    (char *)out + (size_t)(h * o_hs) * eq, scratch);
+}
+
 /* Scratch floats a task keeps on its stack: no allocation per call while
- * keys + 2 head_dim + 16 fit (7,664 keys at head_dim 256). */
+ * the heads of one kernel call (at most ZF_ATTN_MAX_GROUP) times keys + 2
+ * head_dim + 16 fit (7,664 keys at head_dim 256 for one head). */
 #define ZF_ATTN_STACK_FLOATS 8192
 
 typedef struct attn_job {
@@ -62,14 +72,19 @@ static void attn_task(void *ctx, int64_t task) {
     float local[ZF_ATTN_STACK_FLOATS];
     float *scratch = j->scratch ? j->scratch + task * j->scratch_floats : local;
     int64_t end = (task + 1) * j->per_task < j->units ? (task + 1) * j->per_task : j->units;
-    for (int64_t u = task * j->per_task; u < end; u++) {
+    for (int64_t u = task * j->per_task; u < end;) {
         int64_t i = u / hq, h = u % hq, kh = h / group;
+        /* this unit and the next ones of the task with the same query and kv head: one call */
+        int nh = 1;
+        while (nh < ZF_ATTN_MAX_GROUP && u + nh < end && (h + nh) < hq && (h + nh) / group == kh) nh++;
         int64_t len = t - m + i + 1; /* causal: keys up to this query's position */
         const char *qp = (const char *)q->data + (size_t)(i * q->stride[0] + h * q->stride[1]) * eq;
         const char *kp = (const char *)k->data + (size_t)(kh * k->stride[0]) * ekv;
         const char *vp = (const char *)v->data + (size_t)(kh * v->stride[0]) * ekv;
         char *op = (char *)j->out->data + (size_t)(i * j->out->stride[0] + h * j->out->stride[1]) * eq;
-        j->fn(q->dtype, qp, k->dtype, kp, k->stride[1], vp, v->stride[1], len, d, j->scale, op, scratch);
+        j->fn(q->dtype, qp, q->stride[1], nh, k->dtype, kp, k->stride[1], vp, v->stride[1], len, d, j->scale, op,
+              j->out->stride[1], scratch);
+        u += nh;
     }
 }
 
@@ -121,7 +136,8 @@ zf_status zf_cpu_attention(const zf_tensor *q, const zf_tensor *k, const zf_tens
     if (tasks > j.units) tasks = j.units;
     j.per_task = (j.units + tasks - 1) / tasks;
     tasks = (j.units + j.per_task - 1) / j.per_task;
-    j.scratch_floats = t + 2 * d + 16;
+    const int64_t most = j.per_task < ZF_ATTN_MAX_GROUP ? j.per_task : ZF_ATTN_MAX_GROUP; /* heads per call */
+    j.scratch_floats = most * (t + 2 * d + 16);
     if (j.scratch_floats > ZF_ATTN_STACK_FLOATS) { /* long contexts only */
         j.scratch = malloc((size_t)(tasks * j.scratch_floats) * sizeof(float));
         if (!j.scratch)
@@ -134,26 +150,31 @@ zf_status zf_cpu_attention(const zf_tensor *q, const zf_tensor *k, const zf_tens
     return ZF_OK;
 }
 
+/* Against the scalar kernel, bit for bit: head sizes 7 (tails), 64 and 72,
+ * 1 and 300 keys, one head and a group of 3 q heads per call. */
 int zf_cpu_selftest_attention(const zf_variant *v, char *msg, size_t msg_size) {
-    enum { D = 72, LEN = 300 };
-    static float q[D], k[LEN * D], vv[LEN * D], scratch[2][LEN + 2 * D + 16], o[2][D];
+    enum { D = 72, LEN = 300, H = 3 };
+    static float q[H * D], k[LEN * D], vv[LEN * D], scratch[2][H * (LEN + 2 * D + 16)], o[2][H * D];
     uint64_t st = 0x9e3779b97f4a7c15ull;
-    zf_selftest_fill(ZF_DTYPE_F32, q, D, &st, 1.0f);
+    zf_selftest_fill(ZF_DTYPE_F32, q, H * D, &st, 1.0f);
     zf_selftest_fill(ZF_DTYPE_F32, k, LEN * D, &st, 1.0f);
     zf_selftest_fill(ZF_DTYPE_F32, vv, LEN * D, &st, 1.0f);
     const int64_t dims[3] = {7, 64, D};
-    for (int c = 0; c < 3; c++) {
-        for (int64_t len = 1; len <= LEN; len += 299) {
-            zf_scalar_attention(ZF_DTYPE_F32, q, ZF_DTYPE_F32, k, D, vv, D, len, dims[c], 0.125f, o[0], scratch[0]);
-            ((zf_attention_fn)v->fn)(ZF_DTYPE_F32, q, ZF_DTYPE_F32, k, D, vv, D, len, dims[c], 0.125f, o[1],
-                                     scratch[1]);
-            for (int64_t i = 0; i < dims[c]; i++)
-                if (zf_f32_bits(o[0][i]) != zf_f32_bits(o[1][i])) {
-                    snprintf(msg, msg_size, "head_dim %lld, %lld keys: out[%lld] = %a, scalar gives %a",
-                             (long long)dims[c], (long long)len, (long long)i, (double)o[1][i], (double)o[0][i]);
-                    return -1;
-                }
-        }
-    }
+    for (int c = 0; c < 3; c++)
+        for (int nh = 1; nh <= H; nh += H - 1)
+            for (int64_t len = 1; len <= LEN; len += 299) {
+                zf_scalar_attention(ZF_DTYPE_F32, q, D, nh, ZF_DTYPE_F32, k, D, vv, D, len, dims[c], 0.125f, o[0], D,
+                                    scratch[0]);
+                ((zf_attention_fn)v->fn)(ZF_DTYPE_F32, q, D, nh, ZF_DTYPE_F32, k, D, vv, D, len, dims[c], 0.125f,
+                                         o[1], D, scratch[1]);
+                for (int h = 0; h < nh; h++)
+                    for (int64_t i = 0; i < dims[c]; i++)
+                        if (zf_f32_bits(o[0][h * D + i]) != zf_f32_bits(o[1][h * D + i])) {
+                            snprintf(msg, msg_size, "head_dim %lld, %lld keys, head %d of %d: out[%lld] = %a, scalar "
+                                     "gives %a", (long long)dims[c], (long long)len, h, nh, (long long)i,
+                                     (double)o[1][h * D + i], (double)o[0][h * D + i]);
+                            return -1;
+                        }
+            }
     return 0;
 }

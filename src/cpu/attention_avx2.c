@@ -105,8 +105,20 @@ static float sum_l256(const float *a, int64_t n, float *acc) {
     return zf_avx2_l256_fold(acc, n < 256 ? n : 256, p);
 }
 
-void zf_avx2_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, int64_t k_stride, const void *v,
-                       int64_t v_stride, int64_t len, int64_t d, float scale, void *out, float *scratch) {
+float zf_avx2_attn_exp_sum(float *s, int64_t len, float mx) {
+    float lanes[256];
+    int64_t j = 0;
+    for (__m256 m = _mm256_set1_ps(mx); j + 8 <= len; j += 8) { /* the bits of zf_exp_scalar */
+        __m256 x = _mm256_sub_ps(_mm256_loadu_ps(s + j), m), y;
+        zf_avx2_exp_sign_n(&x, &y, 1, 0);
+        _mm256_storeu_ps(s + j, y);
+    }
+    for (; j < len; j++) s[j] = zf_exp_scalar(s[j] - mx);
+    return sum_l256(s, len, lanes);
+}
+
+static void head(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, int64_t k_stride, const void *v,
+                 int64_t v_stride, int64_t len, int64_t d, float scale, void *out, float *scratch) {
     float lanes[256];
     float *qb = scratch, *rb = scratch + d, *s = scratch + 2 * d;
     size_t es = zf_dtype_size(tkv);
@@ -118,16 +130,9 @@ void zf_avx2_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, 
         s[j] = (regs ? dot_small(qf, kf, d) : dot_l256(qf, kf, d, lanes)) * scale;
         if (s[j] > mx) mx = s[j];
     }
-    int64_t j = 0;
-    for (__m256 m = _mm256_set1_ps(mx); j + 8 <= len; j += 8) { /* the bits of zf_exp_scalar */
-        __m256 x = _mm256_sub_ps(_mm256_loadu_ps(s + j), m), y;
-        zf_avx2_exp_sign_n(&x, &y, 1, 0);
-        _mm256_storeu_ps(s + j, y);
-    }
-    for (; j < len; j++) s[j] = zf_exp_scalar(s[j] - mx);
-    float sum = sum_l256(s, len, lanes);
+    const float sum = zf_avx2_attn_exp_sum(s, len, mx);
     float *acc = qb;
-    int64_t c;
+    int64_t c, j;
     if (regs) {
         for (c = 0; c < d; c += 64) pv_regs(s, tkv, v, v_stride, len, c, (d - c < 64 ? d - c : 64) / 8, acc, rb);
     } else {
@@ -144,4 +149,13 @@ void zf_avx2_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, 
     const __m256 S = _mm256_set1_ps(sum);
     for (c = 0; c + 8 <= d; c += 8) zf_avx2_store(tq, out, c, _mm256_div_ps(_mm256_loadu_ps(acc + c), S));
     for (; c < d; c++) zf_store(tq, out, c, acc[c] / sum);
+}
+
+void zf_avx2_attention(zf_dtype tq, const void *q, int64_t q_hs, int nh, zf_dtype tkv, const void *k,
+                       int64_t k_stride, const void *v, int64_t v_stride, int64_t len, int64_t d, float scale,
+                       void *out, int64_t o_hs, float *scratch) {
+    const size_t eq = zf_dtype_size(tq);
+    for (int h = 0; h < nh; h++)
+        head(tq, (const char *)q + (size_t)(h * q_hs) * eq, tkv, k, k_stride, v, v_stride, len, d, scale,
+             (char *)out + (size_t)(h * o_hs) * eq, scratch);
 }

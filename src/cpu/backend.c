@@ -138,6 +138,9 @@ static const zf_variant k_cpu_variants[] = {
      FN(zf_scalar_attention), NULL, NULL, "stock"},
     {"cpu.avx2.attention", ZF_OP_ATTENTION, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_AVX2,
      FN(zf_avx2_attention), zf_cpu_selftest_attention, NULL, "stock; 8 L256 lanes and 8 output columns per step"},
+    {"cpu.avx512.attention", ZF_OP_ATTENTION, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_AVX512,
+     FN(zf_avx512_attention), zf_cpu_selftest_attention, NULL,
+     "stock; the q heads of a kv head in one pass, 16 L256 lanes and 16 output columns per register"},
     /* float weights (src/cpu/matmul.c) */
     {"cpu.scalar.matmul", ZF_OP_MATMUL, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR,
      FN(zf_scalar_matmul), NULL, NULL, "stock; one L256 dot per output"},

@@ -24,18 +24,30 @@ zf_status zf_cpu_attention_decode(const zf_tensor *q, const zf_tensor *k, const 
 typedef void (*zf_rope_fn)(zf_dtype t, const void *x, const float *cs, int neox, void *out, int64_t n);
 /* softmax, one row of n */
 typedef void (*zf_softmax_fn)(zf_dtype t, const void *x, void *out, int64_t n);
-/* attention, one (query, head): q and out rows of d in dtype tq; keys 0..len-1
- * at k + j*k_stride, v + j*v_stride in dtype tkv; scratch holds len + 2d floats. */
-typedef void (*zf_attention_fn)(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, int64_t k_stride,
-                                const void *v, int64_t v_stride, int64_t len, int64_t d, float scale, void *out,
-                                float *scratch);
+/* attention, one query against the keys of one kv head, for nh (1..8) q
+ * heads of its group: q rows of d in dtype tq at q + h*q_hs (elements),
+ * out rows at out + h*o_hs; keys 0..len-1 at k + j*k_stride, v + j*v_stride
+ * in dtype tkv; scratch holds nh * (len + 2d + 16) floats. Each head's
+ * result is that of the head alone (docs/NUMERICS.md §9.4). */
+typedef void (*zf_attention_fn)(zf_dtype tq, const void *q, int64_t q_hs, int nh, zf_dtype tkv, const void *k,
+                                int64_t k_stride, const void *v, int64_t v_stride, int64_t len, int64_t d, float scale,
+                                void *out, int64_t o_hs, float *scratch);
+#define ZF_ATTN_MAX_GROUP 8
 
 void zf_scalar_rope(zf_dtype t, const void *x, const float *cs, int neox, void *out, int64_t n);
 void zf_scalar_softmax(zf_dtype t, const void *x, void *out, int64_t n);
-void zf_scalar_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, int64_t k_stride, const void *v,
-                         int64_t v_stride, int64_t len, int64_t d, float scale, void *out, float *scratch);
-void zf_avx2_attention(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, int64_t k_stride, const void *v,
-                       int64_t v_stride, int64_t len, int64_t d, float scale, void *out, float *scratch);
+void zf_scalar_attention(zf_dtype tq, const void *q, int64_t q_hs, int nh, zf_dtype tkv, const void *k,
+                         int64_t k_stride, const void *v, int64_t v_stride, int64_t len, int64_t d, float scale,
+                         void *out, int64_t o_hs, float *scratch);
+void zf_avx2_attention(zf_dtype tq, const void *q, int64_t q_hs, int nh, zf_dtype tkv, const void *k,
+                       int64_t k_stride, const void *v, int64_t v_stride, int64_t len, int64_t d, float scale,
+                       void *out, int64_t o_hs, float *scratch);
+void zf_avx512_attention(zf_dtype tq, const void *q, int64_t q_hs, int nh, zf_dtype tkv, const void *k,
+                         int64_t k_stride, const void *v, int64_t v_stride, int64_t len, int64_t d, float scale,
+                         void *out, int64_t o_hs, float *scratch);
+/* The softmax numerators in place, s_j = exp(s_j - mx) (zf_exp_scalar's
+ * bits, 8 lanes at a time), and their L256 sum (attention_avx2.c). */
+float zf_avx2_attn_exp_sum(float *s, int64_t len, float mx);
 
 /* Self-test of an attention variant against the scalar kernel, bit for bit. */
 struct zf_variant;
