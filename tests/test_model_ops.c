@@ -197,6 +197,7 @@ static void attn_ref(zf_dtype tq, const void *q, zf_dtype tk, const void *k, con
 static void test_attention(void) {
     struct { int64_t m, t, hq, hk, d; } cs[] = {{1, 1, 2, 1, 8}, {5, 9, 6, 2, 64}, {7, 300, 9, 3, 64},
                                                  {3, 40, 4, 4, 72}, {4, 4, 2, 2, 7}, {2, 20, 2, 1, 256},
+                                                 {3, 50, 6, 2, 48}, {2, 33, 4, 1, 96}, /* 3 and 6 lane registers */
                                                  {2, 8000, 2, 1, 128}}; /* last: scratch past the stack buffer */
     zf_cpu_isa best = zf_cpu_isa_detected();
     for (size_t c = 0; c < sizeof cs / sizeof *cs; c++)
