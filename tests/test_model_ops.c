@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/dtype.h"
+#include "core/registry.h"
 #include "harness.h"
 #include "model/sampler.h"
 
@@ -358,6 +359,23 @@ static void dec_stock(const dec_case *c, dec_bufs *b) {
     ZT_OK(zf_attention(&b->q, &keys[0], &keys[1], 0.125f, &b->tout, NULL));
 }
 
+/* Every ISA level up to the machine's has its own attention kernel, and it
+ * passed its self-test: a kernel disabled by its self-test would otherwise
+ * leave these tests comparing the fallback with itself. */
+static void test_attention_variants(void) {
+    const zf_cpu_isa best = zf_cpu_isa_detected();
+    for (zf_cpu_isa isa = ZF_CPU_ISA_SCALAR; isa <= best; isa++) {
+        ZT_OK(zf_set_cpu_isa(isa));
+        const zf_variant *v = NULL;
+        ZT_OK(zf_pick(ZF_OP_ATTENTION, ZF_DEVICE_CPU, ZF_FIDELITY_AUTO, &v));
+        const char *why = NULL;
+        ZT_CHECK(v && v->isa == isa, "ISA cap %s runs %s", zf_cpu_isa_name(isa), v ? v->name : "nothing");
+        ZT_CHECK(v && (!v->selftest || zf_variant_state(v, &why) == 1), "%s: self-test %s", v ? v->name : "?",
+                 why ? why : "not passed");
+    }
+    ZT_OK(zf_set_cpu_isa(best));
+}
+
 static void test_attention_decode(void) {
     const dec_case cases[] = {{2, 1, 8, 5, 0, 0, 0, 0}, {6, 2, 64, 40, 17, 0, 0, 1}, {9, 3, 64, 33, 32, 0, 0, 1},
                               {4, 4, 38, 10, 3, 0, 0, 0}, {3, 1, 256, 300, 299, 0, 0, 1}};
@@ -604,6 +622,7 @@ int main(void) {
     test_softmax();
     test_rope();
     test_attention();
+    test_attention_variants();
     test_attention_decode();
     test_embedding();
     test_sampler();
