@@ -1,4 +1,5 @@
-/* The CUDA backend against the CPU stock path: stock and exact variants
+/* Every CUDA kernel's self-test passes on the device. The CUDA backend
+ * against the CPU stock path: stock and exact variants
  * bit-identical (any NaN equals any NaN) for every dtype on fresh random
  * inputs, sizes 1 .. 2^26 with odd tails, rows 1 .. 16384, strided and
  * unaligned views; fast variants bit-identical to the CPU's fast variants
@@ -12,6 +13,7 @@
 
 #include "core/cuda_loader.h"
 #include "core/dtype.h"
+#include "core/registry.h"
 #include "dbuf.h"
 #include "harness.h"
 
@@ -368,6 +370,21 @@ static void test_bad_args(void) {
     dfree(&x); dfree(&y); dfree(&w);
 }
 
+/* Every CUDA kernel passes its self-test on this device: a failing one is
+ * only disabled at run time (the next one down runs instead), which the
+ * comparisons with the CPU would not notice. */
+static void test_selftests(void) {
+    int n = 0;
+    for (int i = 0; i < zf_registry_count(); i++) {
+        const zf_variant *v = zf_registry_at(i);
+        if (v->backend != ZF_DEVICE_CUDA || !v->selftest) continue;
+        char msg[256] = "";
+        ZT_CHECK(v->selftest(v, msg, sizeof msg) == 0, "%s fails its self-test on this device: %s", v->name, msg);
+        n++;
+    }
+    ZT_CHECK(n > 0, "no CUDA kernel registered");
+}
+
 int main(void) {
     zt_init("test_cuda");
     if (zf_cuda_available() != ZF_OK) {
@@ -377,6 +394,7 @@ int main(void) {
     const char *q = getenv("ZF_TEST_QUICK");
     g_quick = q && *q && strcmp(q, "0") != 0;
     ZT_OK(zf_stream_create(&zt_cuda_stream));
+    test_selftests();
     test_cast();
     test_elementwise();
     test_norms();
