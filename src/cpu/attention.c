@@ -42,10 +42,8 @@ static void scalar_head(zf_dtype tq, const void *q, zf_dtype tkv, const void *k,
 void zf_scalar_attention(zf_dtype tq, const void *q, int64_t q_hs, int nh, zf_dtype tkv, const void *k,
                          int64_t k_stride, const void *v, int64_t v_stride, int64_t len, int64_t d, float scale,
                          void *out, int64_t o_hs, float *scratch) {
-    const size_t eq = zf_dtype_size(tq);
-    for (int h = 0; h < nh; h++)
-        scalar_head(tq, (const char *)q + (size_t)(h * q_hs) * eq, tkv, k, k_stride, v, v_stride, len, d, scale,
-                    (char *)out + (size_t)(h * o_hs) * eq, scratch);
+    zf_attention_each_head(scalar_head, tq, q, q_hs, nh, tkv, k, k_stride, v, v_stride, len, d, scale, out, o_hs,
+                           scratch);
 }
 
 /* Scratch floats a task keeps on its stack: no allocation per call while

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/dtype.h"
 #include "zfast.h"
 
 zf_status zf_cpu_embedding(const zf_tensor *table, const zf_tensor *ids, zf_tensor *out, const zf_opts *o);
@@ -45,6 +46,20 @@ void zf_avx2_attention(zf_dtype tq, const void *q, int64_t q_hs, int nh, zf_dtyp
 void zf_avx512_attention(zf_dtype tq, const void *q, int64_t q_hs, int nh, zf_dtype tkv, const void *k,
                          int64_t k_stride, const void *v, int64_t v_stride, int64_t len, int64_t d, float scale,
                          void *out, int64_t o_hs, float *scratch);
+/* A kernel call's heads one at a time through a single-head kernel (how the
+ * scalar and AVX2 kernels take a group). */
+typedef void (*zf_attention_head_fn)(zf_dtype tq, const void *q, zf_dtype tkv, const void *k, int64_t k_stride,
+                                     const void *v, int64_t v_stride, int64_t len, int64_t d, float scale, void *out,
+                                     float *scratch);
+static inline void zf_attention_each_head(zf_attention_head_fn f, zf_dtype tq, const void *q, int64_t q_hs, int nh,
+                                          zf_dtype tkv, const void *k, int64_t k_stride, const void *v,
+                                          int64_t v_stride, int64_t len, int64_t d, float scale, void *out,
+                                          int64_t o_hs, float *scratch) {
+    const size_t eq = zf_dtype_size(tq);
+    for (int h = 0; h < nh; h++)
+        f(tq, (const char *)q + (size_t)(h * q_hs) * eq, tkv, k, k_stride, v, v_stride, len, d, scale,
+          (char *)out + (size_t)(h * o_hs) * eq, scratch);
+}
 /* The softmax numerators in place, s_j = exp(s_j - mx) (zf_exp_scalar's
  * bits, 8 lanes at a time), and their L256 sum (attention_avx2.c). */
 float zf_avx2_attn_exp_sum(float *s, int64_t len, float mx);
