@@ -8,13 +8,6 @@
 
 #define OP "attention_decode"
 
-static int overlaps(const zf_tensor *a, const zf_tensor *b) {
-    const char *a0, *a1, *b0, *b1;
-    zf_tensor_span(a, &a0, &a1);
-    zf_tensor_span(b, &b0, &b1);
-    return a0 < b1 && b0 < a1;
-}
-
 /* t is [1, heads, d] of dtype dt (heads and d given, or 0: any) */
 static zf_status token_rows(const char *arg, const zf_tensor *t, zf_dtype dt, int64_t heads, int64_t d) {
     ZF_TRY(zf_check_float(OP, arg, t));
@@ -69,11 +62,11 @@ zf_status zf_check_attention_decode(const zf_tensor *q, const zf_tensor *k, cons
     const char *out_names[] = {"out", "kc", "vc"};
     for (int o = 0; o < 3; o++) {
         for (int i = 0; i < 5; i++)
-            if (overlaps(outs[o], ins[i]))
+            if (zf_tensors_overlap(outs[o], ins[i]))
                 return zf_error(ZF_ERR_ALIAS, "[" OP "] %s overlaps %s; it needs its own memory", out_names[o],
                                 in_names[i]);
         for (int j = o + 1; j < 3; j++)
-            if (overlaps(outs[o], outs[j]))
+            if (zf_tensors_overlap(outs[o], outs[j]))
                 return zf_error(ZF_ERR_ALIAS, "[" OP "] %s overlaps %s; each output needs its own memory",
                                 out_names[o], out_names[j]);
     }

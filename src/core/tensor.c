@@ -127,12 +127,16 @@ static int same_view(const zf_tensor *a, const zf_tensor *b) {
     return 1;
 }
 
+int zf_tensors_overlap(const zf_tensor *a, const zf_tensor *b) {
+    const char *a0, *a1, *b0, *b1;
+    zf_tensor_span(a, &a0, &a1);
+    zf_tensor_span(b, &b0, &b1);
+    return a0 < b1 && b0 < a1;
+}
+
 zf_status zf_check_alias(const char *op, const char *outn, const zf_tensor *out, const char *inn, const zf_tensor *in) {
     if (same_view(out, in)) return ZF_OK;
-    const char *a0, *a1, *b0, *b1;
-    zf_tensor_span(out, &a0, &a1);
-    zf_tensor_span(in, &b0, &b1);
-    if (a0 < b1 && b0 < a1)
+    if (zf_tensors_overlap(out, in))
         return zf_error(ZF_ERR_ALIAS, "[%s] %s partially overlaps %s; use the same view (in place) or separate memory",
                         op, outn, inn);
     return ZF_OK;

@@ -35,5 +35,7 @@ zf_status zf_check_attention_decode(const zf_tensor *q, const zf_tensor *k, cons
                                     float scale, const zf_tensor *out);
 /* Address range [lo, hi) that a tensor's elements span. */
 void zf_tensor_span(const zf_tensor *t, const char **lo, const char **hi);
+/* 1 when the address ranges of a's and b's elements meet. */
+int zf_tensors_overlap(const zf_tensor *a, const zf_tensor *b);
 
 #endif

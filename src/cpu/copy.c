@@ -10,13 +10,6 @@
 #include "core/tensor.h"
 #include "cpu/model_ops.h"
 
-static int overlaps(const zf_tensor *a, const zf_tensor *b) {
-    const char *a0, *a1, *b0, *b1;
-    zf_tensor_span(a, &a0, &a1);
-    zf_tensor_span(b, &b0, &b1);
-    return a0 < b1 && b0 < a1;
-}
-
 zf_status zf_cpu_copy(const zf_tensor *x, zf_tensor *out, const zf_opts *o) {
     ZF_TRY(zf_check_float("copy", "x", x));
     ZF_TRY(zf_check_float("copy", "out", out));
@@ -30,7 +23,7 @@ zf_status zf_cpu_copy(const zf_tensor *x, zf_tensor *out, const zf_opts *o) {
         return zf_error(ZF_ERR_INVALID_ARG, "[copy] x and out are on different devices; use zf_memcpy");
     if (x->device != ZF_DEVICE_CPU)
         return zf_error(ZF_ERR_UNSUPPORTED, "[copy] tensor is on a device with no backend loaded here");
-    if (overlaps(out, x)) return zf_error(ZF_ERR_ALIAS, "[copy] out overlaps x; it needs its own memory");
+    if (zf_tensors_overlap(out, x)) return zf_error(ZF_ERR_ALIAS, "[copy] out overlaps x; it needs its own memory");
     const zf_variant *v;
     ZF_TRY(zf_pick(ZF_OP_COPY, ZF_DEVICE_CPU, o ? o->fidelity : ZF_FIDELITY_AUTO, &v));
     /* leading axes padded to three, the last is the contiguous row */
