@@ -137,8 +137,9 @@ int qcase(const zf_variant *v, int bits, int gs, zf_dtype t, zf_dtype sdt, int64
     a.exact = zf_rounds_like_stock(v->fidelity);
     /* approx runs the int8 kernels where they fit (checked against the CPU's
      * int8 variant within core/approx_close.h's rule), else the fast path (bit for bit) */
-    const bool i8 = v->fidelity == ZF_FIDELITY_APPROX && (op == ZF_OP_GATHER_QMM_SWIGLU || comb) &&
-                    zf_cu_i8_path_of(comb, &a) != ZF_CU_I8_NONE;
+    const bool i8 = v->fidelity == ZF_FIDELITY_APPROX &&
+                    (qmm ? zf_cu_qi8_qmm_fits(&a)
+                         : (op == ZF_OP_GATHER_QMM_SWIGLU || comb) && zf_cu_i8_path_of(comb, &a) != ZF_CU_I8_NONE);
     const zf_fidelity cf = i8 ? ZF_FIDELITY_APPROX
                            : v->fidelity == ZF_FIDELITY_FAST || v->fidelity == ZF_FIDELITY_APPROX ? ZF_FIDELITY_FAST
                                                                                                   : ZF_FIDELITY_STOCK;

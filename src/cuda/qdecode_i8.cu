@@ -1,5 +1,5 @@
 /* Edge-tier few-token kernels (fidelity approx, docs/NUMERICS.md §8.7) for
- * gather_qmm_swiglu and gather_qmm_combine on 4-bit weights. A CTA starts
+ * qmm, gather_qmm_swiglu and gather_qmm_combine on 4-bit weights. A CTA starts
  * cp.async copies into shared memory in the order it needs them (every
  * byte in flight at once, no registers held): its x row(s), its rows'
  * scales and biases, then its weight blocks in two halves. It quantizes x
@@ -27,6 +27,7 @@
  * from 19.7 to 21.8, and 4 tokens from 22.5 to 31.9 (docs/CUDA.md). */
 #define QI8_RPW 2
 #define QI8_SW_ROWS (QI8_WARPS * QI8_RPW) /* rows per CTA (swiglu) */
+#define QI8_Q_ROWS (QI8_WARPS * QI8_RPW)  /* rows per CTA (qmm) */
 #define QI8_MAX_SLOTS 8                    /* combine: 4 lanes per slot */
 #define QI8_CRPW 2                         /* output rows per warp (combine): 4 tokens 22.2 -> 18.4 us against 1 */
 #define QI8_C_ROWS (QI8_WARPS * QI8_CRPW)  /* rows per CTA (combine) */
@@ -312,6 +313,78 @@ __global__ void __launch_bounds__(QI8_THREADS, 2) qi8_combine_kernel(const zf_cu
     }
 }
 
+/* qmm (no ids, at most ZF_CU_QDECODE_ROWS x rows): CTA = QI8_Q_ROWS weight
+ * rows, QI8_RPW per warp, lane l blocks l, l + 32, ... of each, for every x
+ * row in turn (the weights are copied once). The weights never depend on an
+ * earlier kernel, so the CTA starts copying its rows' scales, biases and
+ * codes before it waits for the grid before it (PDL): they fly while that
+ * grid finishes. x comes after the wait, quantized straight from global
+ * memory. Same block terms, warp sum and store as the swiglu kernel. */
+template <int SDT> /* ~42 KB of shared memory at k = 4096: 4 CTAs per SM */
+__global__ void __launch_bounds__(QI8_THREADS, 4) qi8_qmm_kernel(const zf_cu_qargs a, int chunk) {
+    extern __shared__ __align__(16) uint4 qi8_sm4[];
+    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size;
+    const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
+    const int lane = threadIdx.x % 32, wr = (threadIdx.x / 32) * QI8_RPW, rb = blockIdx.x * QI8_Q_ROWS;
+    const int es = a.xt == ZF_DTYPE_F32 ? 4 : 2, jh = qi8_half(nb, 32);
+    const qi8_sbrow sr = qi8_sbrow_of(G, SDT == ZF_DTYPE_F32 ? 4 : 2, chunk);
+    uint4 *wb = qi8_sm4;                       /* [row][nb] codes */
+    char *ss = (char *)(wb + QI8_Q_ROWS * nb); /* [row] scale rows */
+    char *bs = ss + QI8_Q_ROWS * sr.pitch;     /* [row] bias rows */
+    uint32_t *q = (uint32_t *)(bs + QI8_Q_ROWS * sr.pitch);
+    float *A = (float *)(q + nb * 8), *X = A + nb;
+    zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
+    qi8_copy_sb(QI8_Q_ROWS, sr, ss, bs, [&](int l, qi8_src *w) {
+        *w = qi8_src{a.w[0].scales, a.w[0].biases, (int64_t)rb + l};
+        return rb + l < n;
+    });
+    zf_cu_cp_commit();
+    const uint4 *src = (const uint4 *)a.w[0].packed + (int64_t)rb * nb; /* the CTA's rows are contiguous */
+#pragma unroll
+    for (int half = 0; half < 2; half++) {
+#pragma unroll
+        for (int r = 0; r < QI8_RPW; r++) {
+            if (rb + wr + r >= n) continue;
+            for (int j = lane + (half ? jh : 0); j < (half ? nb : min(nb, jh)); j += 32)
+                zf_cu_cp16(wb + (wr + r) * nb + j, src + (wr + r) * nb + j);
+        }
+        zf_cu_cp_commit();
+    }
+    zf_cu_wait_prior(); /* x is the earlier kernel's output */
+    const uint4 *wp[QI8_RPW];
+    const char *sp[QI8_RPW], *bp[QI8_RPW];
+#pragma unroll
+    for (int r = 0; r < QI8_RPW; r++) wp[r] = wb + (wr + r) * nb, sp[r] = ss + (wr + r) * sr.pitch, bp[r] = bs + (wr + r) * sr.pitch;
+    for (int64_t p = 0; p < a.m; p++) {
+        const char *xr = (const char *)a.x + (size_t)(p * a.x_row_stride) * es;
+        qi8_stage<2>(a.xt, 1, k, [&](int) { return (const void *)xr; }, q, A, X);
+        zf_cu_cp_wait(2); /* this thread's scale and bias copies */
+        __syncthreads();
+        /* rows past n compute on whatever their shared memory holds and are
+         * never stored: no guard in the loop */
+        float acc[QI8_RPW] = {};
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+            zf_cu_cp_wait(1 - half); /* this lane's blocks of the half */
+            for (int j = lane + (half ? jh : 0); j < (half ? nb : min(nb, jh)); j += 32) {
+                const qi8_xb xb = qi8_xblock(q, A, X, j); /* one x block for the warp's QI8_RPW rows */
+                const int g = j >> bsh;
+#pragma unroll
+                for (int r = 0; r < QI8_RPW; r++) acc[r] = qi8_term(wp[r][j], qi8_sb<SDT>(sp[r], bp[r], g), xb, acc[r]);
+            }
+        }
+        float d = 0.0f; /* lane r ends with row r's sum */
+#pragma unroll
+        for (int r = 0; r < QI8_RPW; r++) {
+            const float dr = qi8_warp_sum(acc[r], 1);
+            if (lane == r) d = dr;
+        }
+        if (lane < QI8_RPW && rb + wr + lane < n)
+            zf_cu_st(a.xt, (char *)a.out + (size_t)(p * a.out_row_stride) * es, rb + wr + lane, d);
+        __syncthreads(); /* the next x row restages */
+    }
+}
+
 /* ---- launchers ------------------------------------------------------------------ */
 
 /* Bytes of one weight row's scales (or biases), and the copy chunk their
@@ -355,17 +428,45 @@ bool zf_cu_qi8_swiglu_fits(const zf_cu_qargs *a) {
            qi8_sw_smem(a) <= QI8_SMEM_MAX;
 }
 
+/* codes, scale and bias rows of the CTA's weight rows, then x as staged (no copy of it) */
+static size_t qi8_qmm_smem(const zf_cu_qargs *a) {
+    return qi8_rows_smem(QI8_Q_ROWS, a) + (size_t)(a->w[0].k / 32) * (32 + 8);
+}
+
+bool zf_cu_qi8_qmm_fits(const zf_cu_qargs *a) {
+    return a->nw == 1 && !a->ids && a->m <= ZF_CU_QDECODE_ROWS && a->w[0].bits == 4 && a->w[0].k % 32 == 0 &&
+           a->w[0].n <= INT32_MAX && ((uintptr_t)a->w[0].packed % 16) == 0 && qi8_chunk(a) != 0 &&
+           qi8_qmm_smem(a) <= QI8_SMEM_MAX;
+}
+
 bool zf_cu_qi8_combine_fits(const zf_cu_qargs *a) {
     return qi8_common(a) && a->ids && a->slots <= QI8_MAX_SLOTS && qi8_comb_smem(a) <= QI8_SMEM_MAX;
 }
 
+template <class K> static cudaError_t qi8_smem_attr(K kernel, size_t smem) {
+    return smem > 48 * 1024 ? cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem)
+                            : cudaSuccess;
+}
+
 template <class K> static cudaError_t qi8_go(K kernel, dim3 grid, size_t smem, cudaStream_t s, const zf_cu_qargs *a) {
-    const int chunk = qi8_chunk(a), xc = qi8_xchunk(a);
-    if (smem > 48 * 1024) {
-        cudaError_t e = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-        if (e != cudaSuccess) return e;
+    cudaError_t e = qi8_smem_attr(kernel, smem);
+    return e != cudaSuccess ? e : zf_cu_launch(kernel, grid, dim3(QI8_THREADS), smem, s, *a, qi8_chunk(a), qi8_xchunk(a));
+}
+
+template <int SDT> static cudaError_t qi8_qmm_go(const zf_cu_qargs *a, cudaStream_t s) {
+    const size_t smem = qi8_qmm_smem(a);
+    cudaError_t e = qi8_smem_attr(qi8_qmm_kernel<SDT>, smem);
+    const dim3 grid((unsigned)((a->w[0].n + QI8_Q_ROWS - 1) / QI8_Q_ROWS));
+    return e != cudaSuccess ? e : zf_cu_launch(qi8_qmm_kernel<SDT>, grid, dim3(QI8_THREADS), smem, s, *a, qi8_chunk(a));
+}
+
+cudaError_t zf_cu_qi8_qmm(const zf_cu_qargs *a, cudaStream_t s) {
+    switch (a->w[0].sdt) {
+    case ZF_DTYPE_F32: return qi8_qmm_go<ZF_DTYPE_F32>(a, s);
+    case ZF_DTYPE_F16: return qi8_qmm_go<ZF_DTYPE_F16>(a, s);
+    case ZF_DTYPE_BF16: return qi8_qmm_go<ZF_DTYPE_BF16>(a, s);
+    default: return cudaErrorInvalidValue;
     }
-    return zf_cu_launch(kernel, grid, dim3(QI8_THREADS), smem, s, *a, chunk, xc);
 }
 
 cudaError_t zf_cu_qi8_swiglu(const zf_cu_qargs *a, cudaStream_t s) {

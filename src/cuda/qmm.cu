@@ -239,6 +239,11 @@ cudaError_t zf_cu_qgather(const zf_cu_qargs *a, zf_cu_qepi epi, cudaStream_t s) 
 }
 
 cudaError_t zf_cu_qmm(const zf_cu_qargs *a, cudaStream_t s) { return zf_cu_qgather(a, ZF_QEPI_STORE, s); }
+
+/* approx (edge): the int8 decode kernel where it fits, else the stock path (qmm has no fast variant) */
+cudaError_t zf_cu_qmm_i8(const zf_cu_qargs *a, cudaStream_t s) {
+    return zf_cu_qi8_qmm_fits(a) ? zf_cu_qi8_qmm(a, s) : zf_cu_qmm(a, s);
+}
 cudaError_t zf_cu_gather_qmm(const zf_cu_qargs *a, cudaStream_t s) { return zf_cu_qgather(a, ZF_QEPI_STORE, s); }
 
 /* ---- checks (host) ------------------------------------------------------------ */

@@ -118,8 +118,10 @@ cudaError_t zf_cu_combine_decode(const zf_cu_qargs *a, cudaStream_t s);
 
 /* Edge-tier int8 kernels (qdecode_i8.cu, fidelity approx): few tokens,
  * 4-bit weights; the approx variants run the fast path where they do not fit. */
+bool zf_cu_qi8_qmm_fits(const zf_cu_qargs *a); /* one weight, no ids, <= ZF_CU_QDECODE_ROWS x rows */
 bool zf_cu_qi8_swiglu_fits(const zf_cu_qargs *a);
 bool zf_cu_qi8_combine_fits(const zf_cu_qargs *a);
+cudaError_t zf_cu_qi8_qmm(const zf_cu_qargs *a, cudaStream_t s);
 cudaError_t zf_cu_qi8_swiglu(const zf_cu_qargs *a, cudaStream_t s);
 cudaError_t zf_cu_qi8_combine(const zf_cu_qargs *a, cudaStream_t s);
 /* Many tokens (the grouped case), 4-bit weights, k a multiple of 256
@@ -153,6 +155,7 @@ typedef cudaError_t (*zf_cu_route_fn)(const zf_cu_route_args *a, cudaStream_t s)
 
 /* Variants (the registry's fn). */
 cudaError_t zf_cu_qmm(const zf_cu_qargs *a, cudaStream_t s);
+cudaError_t zf_cu_qmm_i8(const zf_cu_qargs *a, cudaStream_t s);
 cudaError_t zf_cu_gather_qmm(const zf_cu_qargs *a, cudaStream_t s);
 cudaError_t zf_cu_gather_qmm_swiglu_stock(const zf_cu_qargs *a, cudaStream_t s);
 cudaError_t zf_cu_gather_qmm_swiglu_fused(const zf_cu_qargs *a, cudaStream_t s);
