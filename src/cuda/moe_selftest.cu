@@ -246,6 +246,10 @@ int zf_cu_selftest_moe(const zf_variant *v, char *msg, size_t msg_size) {
         /* approx: 8 tokens of 2 slots over 16 experts, k = 256: the tensor-core kernel */
         if (!bad && v->fidelity == ZF_FIDELITY_APPROX && v->op != ZF_OP_QMM && v->op != ZF_OP_GATHER_QMM)
             bad = qcase(v, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_F16, 8, &rng, s, msg, msg_size, 256);
+        /* approx qmm: one x row on 4- and 8-bit weights, k = 256: the int8 kernel (the cases above
+         * with 4-byte scale rows are few) */
+        for (int b = 4; b <= 8 && !bad && v->fidelity == ZF_FIDELITY_APPROX && v->op == ZF_OP_QMM; b += 4)
+            bad = qcase(v, b, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 1, &rng, s, msg, msg_size, 256);
     }
     cudaStreamDestroy(s);
     return bad;

@@ -101,7 +101,7 @@ static const zf_variant k_variants[] = {
     V("cuda.add_rms_norm_vjp.exact", ADD_RMS_NORM_VJP, EXACT, STABLE, zf_cu_add_rms_norm_vjp_exact, "one pass for d_x; stock rounding points"),
     V("cuda.add_rms_norm_vjp.fast", ADD_RMS_NORM_VJP, FAST, EDGE, zf_cu_add_rms_norm_vjp_fast, "one pass for d_x; f32 before adding d_h (awaiting validate evidence)"),
     VQ("cuda.qmm", QMM, STOCK, STABLE, zf_cu_qmm, "stock; canonical blocked dot, 4 x rows per weight-row read"),
-    VQ("cuda.qmm.int8", QMM, APPROX, EDGE, zf_cu_qmm_i8, "<= 2 x rows, 4-bit: x as int8, dp4a block dots; else stock"),
+    VQ("cuda.qmm.int8", QMM, APPROX, EDGE, zf_cu_qmm_i8, "<= 2 x rows, 4- or 8-bit: x as int8, dp4a block dots; else stock"),
     VQ("cuda.gather_qmm", GATHER_QMM, STOCK, STABLE, zf_cu_gather_qmm, "stock; a CTA per pair, or pairs grouped by expert on the device"),
     VQ("cuda.moe_route", MOE_ROUTE, STOCK, STABLE, zf_cu_moe_route, "stock; a warp per row"),
     VQ("cuda.gather_qmm_swiglu.stock", GATHER_QMM_SWIGLU, STOCK, STABLE, zf_cu_gather_qmm_swiglu_stock, "gather_qmm twice, then swiglu stock"),

@@ -1,5 +1,6 @@
 /* Edge-tier few-token kernels (fidelity approx, docs/NUMERICS.md §8.7) for
- * qmm, gather_qmm_swiglu and gather_qmm_combine on 4-bit weights. A CTA starts
+ * gather_qmm_swiglu and gather_qmm_combine on 4-bit weights, and qmm on 4-
+ * and 8-bit weights. A CTA starts
  * cp.async copies into shared memory in the order it needs them (every
  * byte in flight at once, no registers held): its x row(s), its rows'
  * scales and biases, then its weight blocks in two halves. It quantizes x
@@ -65,10 +66,35 @@ __device__ __forceinline__ qi8_xb qi8_xblock(const uint32_t *q, const float *A, 
     return qi8_xb{((const uint4 *)(q + b * 8))[0], ((const uint4 *)(q + b * 8))[1], A[b], X[b]};
 }
 
-/* acc + (S a) s + b X: weight block c with its group's (s, b) against x block xb */
-__device__ __forceinline__ float qi8_term(uint4 c, float2 sb, const qi8_xb &x, float acc) {
-    const float t = __fmul_rn(__int2float_rn(qi8_dot4(c, x.q0, x.q1)), x.a);
+/* The integer dot of one 8-bit block (32 bytes of codes, 0..255: element e
+ * is byte e % 4 of word e / 4) with its staged x words, whose word 2u holds
+ * elements 8u, 8u+2, 8u+4, 8u+6 and word 2u+1 the odd ones: two byte
+ * permutes put the codes in that order, then unsigned x signed dp4a. S =
+ * sum w q is the CPU's (w - 128) q + 128 q summed (exact integers either way). */
+__device__ __forceinline__ int qi8_dp4a_us(uint32_t w, uint32_t x, int acc) {
+    int d;
+    asm("dp4a.u32.s32 %0, %1, %2, %3;" : "=r"(d) : "r"(w), "r"(x), "r"(acc));
+    return d;
+}
+__device__ __forceinline__ int qi8_dot8(uint4 c0, uint4 c1, uint4 x0, uint4 x1) {
+    const uint32_t w[8] = {c0.x, c0.y, c0.z, c0.w, c1.x, c1.y, c1.z, c1.w};
+    const uint32_t x[8] = {x0.x, x0.y, x0.z, x0.w, x1.x, x1.y, x1.z, x1.w};
+    int S = 0, T = 0;
+#pragma unroll
+    for (int u = 0; u < 4; u++) {
+        S = qi8_dp4a_us(__byte_perm(w[2 * u], w[2 * u + 1], 0x6420), x[2 * u], S);
+        T = qi8_dp4a_us(__byte_perm(w[2 * u], w[2 * u + 1], 0x7531), x[2 * u + 1], T);
+    }
+    return S + T;
+}
+
+/* acc + (S a) s + b X: a block's integer dot S with its group's (s, b) against x block xb */
+__device__ __forceinline__ float qi8_term_s(int S, float2 sb, const qi8_xb &x, float acc) {
+    const float t = __fmul_rn(__int2float_rn(S), x.a);
     return __fmaf_rn(sb.y, x.X, __fmaf_rn(t, sb.x, acc));
+}
+__device__ __forceinline__ float qi8_term(uint4 c, float2 sb, const qi8_xb &x, float acc) {
+    return qi8_term_s(qi8_dot4(c, x.q0, x.q1), sb, x, acc);
 }
 
 __device__ __forceinline__ float qi8_warp_sum(float v, int from) {
@@ -313,23 +339,24 @@ __global__ void __launch_bounds__(QI8_THREADS, 2) qi8_combine_kernel(const zf_cu
     }
 }
 
-/* qmm (no ids, at most ZF_CU_QDECODE_ROWS x rows): CTA = QI8_Q_ROWS weight
- * rows, QI8_RPW per warp, lane l blocks l, l + 32, ... of each, for every x
- * row in turn (the weights are copied once). The weights never depend on an
+/* qmm (no ids, at most ZF_CU_QDECODE_ROWS x rows, 4- or 8-bit weights): CTA
+ * = QI8_Q_ROWS weight rows, QI8_RPW per warp, lane l blocks l, l + 32, ...
+ * of each, for every x row in turn (the weights are copied once). The weights never depend on an
  * earlier kernel, so the CTA starts copying its rows' scales, biases and
  * codes before it waits for the grid before it (PDL): they fly while that
  * grid finishes. x comes after the wait, quantized straight from global
  * memory. Same block terms, warp sum and store as the swiglu kernel. */
-template <int SDT> /* ~42 KB of shared memory at k = 4096: 4 CTAs per SM */
+template <int BITS, int SDT> /* ~42 KB of shared memory at 4 bits and k = 4096: 4 CTAs per SM */
 __global__ void __launch_bounds__(QI8_THREADS, 4) qi8_qmm_kernel(const zf_cu_qargs a, int chunk) {
+    constexpr int C = BITS / 4; /* 16-byte chunks per block */
     extern __shared__ __align__(16) uint4 qi8_sm4[];
     const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size;
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
     const int lane = threadIdx.x % 32, wr = (threadIdx.x / 32) * QI8_RPW, rb = blockIdx.x * QI8_Q_ROWS;
     const int es = a.xt == ZF_DTYPE_F32 ? 4 : 2, jh = qi8_half(nb, 32);
     const qi8_sbrow sr = qi8_sbrow_of(G, SDT == ZF_DTYPE_F32 ? 4 : 2, chunk);
-    uint4 *wb = qi8_sm4;                       /* [row][nb] codes */
-    char *ss = (char *)(wb + QI8_Q_ROWS * nb); /* [row] scale rows */
+    uint4 *wb = qi8_sm4;                           /* [row][nb C] codes */
+    char *ss = (char *)(wb + QI8_Q_ROWS * nb * C); /* [row] scale rows */
     char *bs = ss + QI8_Q_ROWS * sr.pitch;     /* [row] bias rows */
     uint32_t *q = (uint32_t *)(bs + QI8_Q_ROWS * sr.pitch);
     float *A = (float *)(q + nb * 8), *X = A + nb;
@@ -339,14 +366,15 @@ __global__ void __launch_bounds__(QI8_THREADS, 4) qi8_qmm_kernel(const zf_cu_qar
         return rb + l < n;
     });
     zf_cu_cp_commit();
-    const uint4 *src = (const uint4 *)a.w[0].packed + (int64_t)rb * nb; /* the CTA's rows are contiguous */
+    const uint4 *src = (const uint4 *)a.w[0].packed + (int64_t)rb * nb * C; /* the CTA's rows are contiguous */
 #pragma unroll
     for (int half = 0; half < 2; half++) {
 #pragma unroll
         for (int r = 0; r < QI8_RPW; r++) {
             if (rb + wr + r >= n) continue;
             for (int j = lane + (half ? jh : 0); j < (half ? nb : min(nb, jh)); j += 32)
-                zf_cu_cp16(wb + (wr + r) * nb + j, src + (wr + r) * nb + j);
+#pragma unroll
+                for (int c = 0; c < C; c++) zf_cu_cp16(wb + ((wr + r) * nb + j) * C + c, src + ((wr + r) * nb + j) * C + c);
         }
         zf_cu_cp_commit();
     }
@@ -354,7 +382,7 @@ __global__ void __launch_bounds__(QI8_THREADS, 4) qi8_qmm_kernel(const zf_cu_qar
     const uint4 *wp[QI8_RPW];
     const char *sp[QI8_RPW], *bp[QI8_RPW];
 #pragma unroll
-    for (int r = 0; r < QI8_RPW; r++) wp[r] = wb + (wr + r) * nb, sp[r] = ss + (wr + r) * sr.pitch, bp[r] = bs + (wr + r) * sr.pitch;
+    for (int r = 0; r < QI8_RPW; r++) wp[r] = wb + (wr + r) * nb * C, sp[r] = ss + (wr + r) * sr.pitch, bp[r] = bs + (wr + r) * sr.pitch;
     for (int64_t p = 0; p < a.m; p++) {
         const char *xr = (const char *)a.x + (size_t)(p * a.x_row_stride) * es;
         qi8_stage<2>(a.xt, 1, k, [&](int) { return (const void *)xr; }, q, A, X);
@@ -370,7 +398,11 @@ __global__ void __launch_bounds__(QI8_THREADS, 4) qi8_qmm_kernel(const zf_cu_qar
                 const qi8_xb xb = qi8_xblock(q, A, X, j); /* one x block for the warp's QI8_RPW rows */
                 const int g = j >> bsh;
 #pragma unroll
-                for (int r = 0; r < QI8_RPW; r++) acc[r] = qi8_term(wp[r][j], qi8_sb<SDT>(sp[r], bp[r], g), xb, acc[r]);
+                for (int r = 0; r < QI8_RPW; r++) {
+                    const uint4 *c = wp[r] + j * C;
+                    const int S = BITS == 4 ? qi8_dot4(c[0], xb.q0, xb.q1) : qi8_dot8(c[0], c[C - 1], xb.q0, xb.q1);
+                    acc[r] = qi8_term_s(S, qi8_sb<SDT>(sp[r], bp[r], g), xb, acc[r]);
+                }
             }
         }
         float d = 0.0f; /* lane r ends with row r's sum */
@@ -400,7 +432,7 @@ static int qi8_chunk(const zf_cu_qargs *a) {
 
 /* shared memory: codes, scale and bias rows (16-byte pitch) and the staged x of a CTA */
 static size_t qi8_rows_smem(int64_t rows, const zf_cu_qargs *a) {
-    return (size_t)rows * (size_t)(a->w[0].k / 32 * 16 + 2 * ((qi8_sb_bytes(a) + 15) & ~(int64_t)15));
+    return (size_t)rows * (size_t)(a->w[0].k / 32 * 4 * a->w[0].bits + 2 * ((qi8_sb_bytes(a) + 15) & ~(int64_t)15));
 }
 static size_t qi8_xes(const zf_cu_qargs *a) { return a->xt == ZF_DTYPE_F32 ? 4 : 2; }
 static size_t qi8_sw_smem(const zf_cu_qargs *a) {
@@ -434,7 +466,8 @@ static size_t qi8_qmm_smem(const zf_cu_qargs *a) {
 }
 
 bool zf_cu_qi8_qmm_fits(const zf_cu_qargs *a) {
-    return a->nw == 1 && !a->ids && a->m <= ZF_CU_QDECODE_ROWS && a->w[0].bits == 4 && a->w[0].k % 32 == 0 &&
+    return a->nw == 1 && !a->ids && a->m <= ZF_CU_QDECODE_ROWS && (a->w[0].bits == 4 || a->w[0].bits == 8) &&
+           a->w[0].k % 32 == 0 &&
            a->w[0].n <= INT32_MAX && ((uintptr_t)a->w[0].packed % 16) == 0 && qi8_chunk(a) != 0 &&
            qi8_qmm_smem(a) <= QI8_SMEM_MAX;
 }
@@ -453,20 +486,25 @@ template <class K> static cudaError_t qi8_go(K kernel, dim3 grid, size_t smem, c
     return e != cudaSuccess ? e : zf_cu_launch(kernel, grid, dim3(QI8_THREADS), smem, s, *a, qi8_chunk(a), qi8_xchunk(a));
 }
 
-template <int SDT> static cudaError_t qi8_qmm_go(const zf_cu_qargs *a, cudaStream_t s) {
+template <int BITS, int SDT> static cudaError_t qi8_qmm_go(const zf_cu_qargs *a, cudaStream_t s) {
     const size_t smem = qi8_qmm_smem(a);
-    cudaError_t e = qi8_smem_attr(qi8_qmm_kernel<SDT>, smem);
+    cudaError_t e = qi8_smem_attr(qi8_qmm_kernel<BITS, SDT>, smem);
     const dim3 grid((unsigned)((a->w[0].n + QI8_Q_ROWS - 1) / QI8_Q_ROWS));
-    return e != cudaSuccess ? e : zf_cu_launch(qi8_qmm_kernel<SDT>, grid, dim3(QI8_THREADS), smem, s, *a, qi8_chunk(a));
+    return e != cudaSuccess ? e
+                            : zf_cu_launch(qi8_qmm_kernel<BITS, SDT>, grid, dim3(QI8_THREADS), smem, s, *a, qi8_chunk(a));
+}
+
+template <int BITS> static cudaError_t qi8_qmm_sdt(const zf_cu_qargs *a, cudaStream_t s) {
+    switch (a->w[0].sdt) {
+    case ZF_DTYPE_F32: return qi8_qmm_go<BITS, ZF_DTYPE_F32>(a, s);
+    case ZF_DTYPE_F16: return qi8_qmm_go<BITS, ZF_DTYPE_F16>(a, s);
+    case ZF_DTYPE_BF16: return qi8_qmm_go<BITS, ZF_DTYPE_BF16>(a, s);
+    default: return cudaErrorInvalidValue;
+    }
 }
 
 cudaError_t zf_cu_qi8_qmm(const zf_cu_qargs *a, cudaStream_t s) {
-    switch (a->w[0].sdt) {
-    case ZF_DTYPE_F32: return qi8_qmm_go<ZF_DTYPE_F32>(a, s);
-    case ZF_DTYPE_F16: return qi8_qmm_go<ZF_DTYPE_F16>(a, s);
-    case ZF_DTYPE_BF16: return qi8_qmm_go<ZF_DTYPE_BF16>(a, s);
-    default: return cudaErrorInvalidValue;
-    }
+    return a->w[0].bits == 8 ? qi8_qmm_sdt<8>(a, s) : qi8_qmm_sdt<4>(a, s);
 }
 
 cudaError_t zf_cu_qi8_swiglu(const zf_cu_qargs *a, cudaStream_t s) {

@@ -117,8 +117,9 @@ bool zf_cu_combine_decode_fits(const zf_cu_qargs *a);
 cudaError_t zf_cu_combine_decode(const zf_cu_qargs *a, cudaStream_t s);
 
 /* Edge-tier int8 kernels (qdecode_i8.cu, fidelity approx): few tokens,
- * 4-bit weights; the approx variants run the fast path where they do not fit. */
-bool zf_cu_qi8_qmm_fits(const zf_cu_qargs *a); /* one weight, no ids, <= ZF_CU_QDECODE_ROWS x rows */
+ * 4-bit weights (qmm: 4 or 8); the approx variants run the fast path (qmm:
+ * stock) where they do not fit. */
+bool zf_cu_qi8_qmm_fits(const zf_cu_qargs *a); /* one weight, no ids, <= ZF_CU_QDECODE_ROWS x rows, 4 or 8 bits */
 bool zf_cu_qi8_swiglu_fits(const zf_cu_qargs *a);
 bool zf_cu_qi8_combine_fits(const zf_cu_qargs *a);
 cudaError_t zf_cu_qi8_qmm(const zf_cu_qargs *a, cudaStream_t s);

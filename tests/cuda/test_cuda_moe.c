@@ -77,7 +77,7 @@ static const char *const k_names[] = {"gather_qmm", "gather_qmm_swiglu", "gather
 typedef struct qfmt { int bits, gs; zf_dtype sdt; } qfmt;
 
 /* Where CUDA's approx variants run their int8 kernels (4-bit, one layout):
- * qmm up to 2 x rows (any x alignment); many pairs (grouped), the tensor-core kernel of src/cuda/qexpert_i8.cu
+ * qmm up to 2 x rows, also 8-bit (any x alignment); many pairs (grouped), the tensor-core kernel of src/cuda/qexpert_i8.cu
  * for k a multiple of 256 (scale rows 4-byte aligned: every test's); few
  * pairs, the decode kernels of src/cuda/qdecode_i8.cu (combine <= 8 slots
  * and >= 4 tokens, ZF_CU_QI8_COMBINE_MIN_M; scale rows of whole 4-byte
@@ -88,7 +88,8 @@ static int i8_kernel_runs(qop op, int bits, int gs, zf_dtype t, zf_dtype sdt, co
     int64_t pairs = m * slots, nb = k / 32, G = k / gs;
     int64_t sb = G * (int64_t)zf_dtype_size(sdt), pitch = (sb + 15) / 16 * 16;
     if (op == OP_QMM) /* up to 2 x rows: 16 weight rows of codes, scale and bias rows, and x as staged */
-        return bits == 4 && m <= 2 && sb % 4 == 0 && 16 * (nb * 16 + 2 * pitch) + nb * 40 <= 100 * 1024;
+        return (bits == 4 || bits == 8) && m <= 2 && sb % 4 == 0 &&
+               16 * (nb * 4 * bits + 2 * pitch) + nb * 40 <= 100 * 1024;
     int grouped = pairs >= E && pairs >= 8;
     if (grouped) {
         /* 64 weight rows per CTA over its matrices (32 of gate and of up, or 64), stages of 8 blocks with
@@ -274,18 +275,21 @@ static void test_approx(void) {
     qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_F16, 40, 45, 320, 1, 11, A); /* 11 slots: fast */
     static const qfmt u = {8, 32, ZF_DTYPE_F32};
     qcase_fmt(OP_SWIGLU, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, &u, 16, 75, 384, 1, 4, A, ROUTE_RANDOM);
-    /* qmm: the Qwen3-30B-A3B attention shapes (q|k|v, o) and odd ones at 1 and 2 x rows (the int8
-     * kernel: 16-row CTAs, the last one partial; each lane's blocks in two halves, some lanes idle at
-     * small k), then its stock fallbacks bit for bit: 3 rows, 8-bit, 16-bit scale rows of an odd
-     * number of groups */
+    /* qmm: the Qwen3-30B-A3B attention shapes (q|k|v, o) and router (8-bit), and odd ones at 1 and 2
+     * x rows (the int8 kernel: 16-row CTAs, the last one partial; each lane's blocks in two halves,
+     * some lanes idle at small k), then its stock fallbacks bit for bit: 3 rows, 6-bit, 16-bit scale
+     * rows of an odd number of groups */
     for (int64_t m = 1; m <= 3; m++) {
         qcase(OP_QMM, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 1, 5120, 2048, m, 1, A);
         qcase(OP_QMM, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 1, 2048, 4096, m, 1, A);
+        qcase(OP_QMM, 8, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 1, 128, 2048, m, 1, A);
         qcase(OP_QMM, 4, 32, (zf_dtype)(m % 3), (zf_dtype)((m + 1) % 3), 1, 37, 32 * 13, m, 1, A);
+        qcase(OP_QMM, 8, 32, (zf_dtype)((m + 2) % 3), (zf_dtype)(m % 3), 1, 53, 32 * 22, m, 1, A);
         qcase(OP_QMM, 4, 128, (zf_dtype)((m + 1) % 3), ZF_DTYPE_F32, 1, 1000, 128 * 5, m, 1, A);
+        qcase(OP_QMM, 8, 128, (zf_dtype)((m + 1) % 3), ZF_DTYPE_BF16, 1, 333, 128 * 9, m, 1, A);
         qcase(OP_QMM, 4, 32, (zf_dtype)((m + 2) % 3), ZF_DTYPE_F16, 1, 17, 576, m, 1, A);
     }
-    qcase(OP_QMM, 8, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 1, 45, 320, 1, 1, A);
+    qcase(OP_QMM, 6, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 1, 45, 320, 1, 1, A);
     qcase(OP_QMM, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_F16, 1, 45, 64 * 3, 1, 1, A);
 }
 
@@ -341,6 +345,7 @@ static void test_unaligned_x(void) {
             qcase(OP_COMBINE, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 75, 320, m, 8, fids[f]);
             qcase(OP_COMBINE, 3, 32, ZF_DTYPE_F32, ZF_DTYPE_F16, 9, 21, 32 * 7, m, 3, fids[f]);
             qcase(OP_QMM, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 1, 75, 320, m, 1, fids[f]);
+            qcase(OP_QMM, 8, 32, ZF_DTYPE_F16, ZF_DTYPE_F32, 1, 75, 320, m, 1, fids[f]);
         }
     g_xoff = 0;
 }
