@@ -288,13 +288,14 @@ static void test_attention(void) {
 typedef struct dec_case {
     int64_t hq, hk, d, L, p;
     zf_dtype ta, tc;
-    int neox;
+    int neox, norm; /* norm: with the q and k norms (Qwen3) */
 } dec_case;
 
 typedef struct dec_bufs {
-    zt_buf row, tab, kc, vc, out;
+    zt_buf row, tab, kc, vc, out, wq, wk;
     int32_t pos;
-    zf_tensor q, k, v, cs, tpos, tkc, tvc, tout;
+    zf_tensor q, k, v, cs, tpos, tkc, tvc, tout, twq, twk;
+    zf_qk_norm norm;
 } dec_bufs;
 
 static int64_t dec_row_elems(const dec_case *c) { return (c->hq + 2 * c->hk) * c->d; }
@@ -307,7 +308,14 @@ static void dec_make(const dec_case *c, dec_bufs *b) {
     b->kc = zt_alloc(c->tc, cs);
     b->vc = zt_alloc(c->tc, cs);
     b->out = zt_alloc(c->ta, c->hq * d);
+    b->wq = zt_alloc(c->ta, d);
+    b->wk = zt_alloc(c->ta, d);
     zt_fill(c->ta, b->row.p, rs, 2.0f);
+    zt_fill(c->ta, b->wq.p, d, 1.5f);
+    zt_fill(c->ta, b->wk.p, d, 1.5f);
+    b->twq = zf_tensor_1d(b->wq.p, c->ta, d);
+    b->twk = zf_tensor_1d(b->wk.p, c->ta, d);
+    b->norm = (zf_qk_norm){&b->twq, &b->twk, 1e-6f};
     int64_t st3[3] = {c->L, d / 2, 2};
     zf_tensor tab = zf_tensor_nd(b->tab.p, ZF_DTYPE_F32, 3, st3);
     ZT_OK(zf_rope_table(10000.0f, d, 0, &tab));
@@ -332,14 +340,20 @@ static void dec_make(const dec_case *c, dec_bufs *b) {
 
 static void dec_free(dec_bufs *b) {
     zt_free(&b->row); zt_free(&b->tab); zt_free(&b->kc); zt_free(&b->vc); zt_free(&b->out);
+    zt_free(&b->wq); zt_free(&b->wk);
 }
 
-/* The stock composition, written out: rope q and k in place (a copy of the
- * row), both rows into the caches, attention over positions 0..p. */
+/* The stock composition, written out: with a norm, rms_norm of q and k in
+ * place (a copy of the row); rope of both in place, both rows into the
+ * caches, attention over positions 0..p. */
 static void dec_stock(const dec_case *c, dec_bufs *b) {
     int64_t d = c->d, p = c->p;
     int64_t s1[3] = {1, d / 2, 2}, sk[3] = {c->hk, 1, d}, sv[3] = {c->hk, p + 1, d};
     zf_tensor row = zf_tensor_nd((float *)b->tab.p + p * d, ZF_DTYPE_F32, 3, s1);
+    if (c->norm) {
+        ZT_OK(zf_rms_norm(&b->q, &b->twq, b->norm.eps, &b->q, NULL));
+        ZT_OK(zf_rms_norm(&b->k, &b->twk, b->norm.eps, &b->k, NULL));
+    }
     ZT_OK(zf_rope(&b->q, &row, c->neox, &b->q, NULL));
     ZT_OK(zf_rope(&b->k, &row, c->neox, &b->k, NULL));
     size_t ec = zf_dtype_size(c->tc);
@@ -377,12 +391,14 @@ static void test_attention_variants(void) {
 }
 
 static void test_attention_decode(void) {
-    const dec_case cases[] = {{2, 1, 8, 5, 0, 0, 0, 0}, {6, 2, 64, 40, 17, 0, 0, 1}, {9, 3, 64, 33, 32, 0, 0, 1},
-                              {4, 4, 38, 10, 3, 0, 0, 0}, {3, 1, 256, 300, 299, 0, 0, 1}};
-    for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++)
+    const dec_case cases[] = {{2, 1, 8, 5, 0, 0, 0, 0, 0}, {6, 2, 64, 40, 17, 0, 0, 1, 0}, {9, 3, 64, 33, 32, 0, 0, 1, 0},
+                              {4, 4, 38, 10, 3, 0, 0, 0, 0}, {3, 1, 256, 300, 299, 0, 0, 1, 0},
+                              {8, 2, 128, 20, 11, 0, 0, 1, 0}};
+    for (size_t ci = 0; ci < sizeof cases / sizeof *cases * 2; ci++) /* each case without, then with the norms */
         for (int da = 0; da < 3; da++)
             for (int dc = 0; dc < 3; dc++) {
-                dec_case c = cases[ci];
+                dec_case c = cases[ci / 2];
+                c.norm = (int)(ci % 2);
                 c.ta = k_dtypes[da];
                 c.tc = k_dtypes[dc];
                 dec_bufs f, s;
@@ -392,14 +408,16 @@ static void test_attention_decode(void) {
                 memcpy(s.row.p, f.row.p, (size_t)rs * zf_dtype_size(c.ta));
                 memcpy(s.kc.p, f.kc.p, (size_t)cs * zf_dtype_size(c.tc));
                 memcpy(s.vc.p, f.vc.p, (size_t)cs * zf_dtype_size(c.tc));
+                memcpy(s.wq.p, f.wq.p, (size_t)c.d * zf_dtype_size(c.ta));
+                memcpy(s.wk.p, f.wk.p, (size_t)c.d * zf_dtype_size(c.ta));
                 zt_buf row0 = zt_alloc(c.ta, rs);
                 memcpy(row0.p, f.row.p, (size_t)rs * zf_dtype_size(c.ta));
-                ZT_OK(zf_attention_decode(&f.q, &f.k, &f.v, &f.cs, c.neox, &f.tpos, &f.tkc, &f.tvc, 0.125f, &f.tout,
-                                          NULL));
+                ZT_OK(zf_attention_decode(&f.q, &f.k, &f.v, c.norm ? &f.norm : NULL, &f.cs, c.neox, &f.tpos, &f.tkc,
+                                          &f.tvc, 0.125f, &f.tout, NULL));
                 dec_stock(&c, &s);
                 const char *ta = zf_dtype_name(c.ta), *tc = zf_dtype_name(c.tc);
                 ZT_CHECK(zt_first_diff(c.ta, f.out.p, s.out.p, c.hq * c.d) < 0, "case %zu %s/%s: out differs from "
-                         "rope, copy, attention", ci, ta, tc);
+                         "(rms_norm,) rope, copy, attention", ci, ta, tc);
                 ZT_CHECK(zt_first_diff(c.tc, f.kc.p, s.kc.p, cs) < 0, "case %zu %s/%s: k cache differs", ci, ta, tc);
                 ZT_CHECK(zt_first_diff(c.tc, f.vc.p, s.vc.p, cs) < 0, "case %zu %s/%s: v cache differs", ci, ta, tc);
                 ZT_CHECK(zt_first_diff(c.ta, f.row.p, row0.p, rs) < 0, "case %zu: q, k or v was written", ci);
@@ -409,7 +427,7 @@ static void test_attention_decode(void) {
                 dec_free(&s);
             }
     /* bad inputs: an error naming the op, and nothing written */
-    dec_case c = {4, 2, 16, 8, 3, ZF_DTYPE_F32, ZF_DTYPE_F16, 1};
+    dec_case c = {4, 2, 16, 8, 3, ZF_DTYPE_F32, ZF_DTYPE_F16, 1, 0};
     dec_bufs b;
     dec_make(&c, &b);
     int64_t cs = dec_cache_elems(&c);
@@ -419,42 +437,72 @@ static void test_attention_decode(void) {
     const int32_t bad_pos[] = {-1, 8, 1 << 30};
     for (int i = 0; i < 3; i++) {
         b.pos = bad_pos[i];
-        ZT_CHECK(zf_attention_decode(Q, K, V, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG,
+        ZT_CHECK(zf_attention_decode(Q, K, V, NULL, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG,
                  "pos %d: %s", bad_pos[i], zf_last_error());
     }
     b.pos = 3;
     zf_tensor short_cs = *CS;
     short_cs.shape[0] = 3; /* the table ends before p */
-    ZT_CHECK(zf_attention_decode(Q, K, V, &short_cs, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG,
+    ZT_CHECK(zf_attention_decode(Q, K, V, NULL, &short_cs, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG,
              "pos past the table: %s", zf_last_error());
     zf_tensor f32pos = *P;
     f32pos.dtype = ZF_DTYPE_F32;
-    ZT_CHECK(zf_attention_decode(Q, K, V, CS, 1, &f32pos, KC, VC, 0.5f, O, NULL) == ZF_ERR_DTYPE, "f32 pos: %s",
+    ZT_CHECK(zf_attention_decode(Q, K, V, NULL, CS, 1, &f32pos, KC, VC, 0.5f, O, NULL) == ZF_ERR_DTYPE, "f32 pos: %s",
              zf_last_error());
-    ZT_CHECK(zf_attention_decode(Q, K, V, CS, 2, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG, "neox 2: %s",
+    ZT_CHECK(zf_attention_decode(Q, K, V, NULL, CS, 2, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG, "neox 2: %s",
              zf_last_error());
-    ZT_CHECK(zf_attention_decode(Q, K, V, CS, 1, P, KC, VC, NAN, O, NULL) == ZF_ERR_INVALID_ARG, "NaN scale: %s",
+    ZT_CHECK(zf_attention_decode(Q, K, V, NULL, CS, 1, P, KC, VC, NAN, O, NULL) == ZF_ERR_INVALID_ARG, "NaN scale: %s",
              zf_last_error());
-    ZT_CHECK(zf_attention_decode(Q, K, V, CS, 1, P, KC, KC, 0.5f, O, NULL) == ZF_ERR_ALIAS, "vc is kc: %s",
+    ZT_CHECK(zf_attention_decode(Q, K, V, NULL, CS, 1, P, KC, KC, 0.5f, O, NULL) == ZF_ERR_ALIAS, "vc is kc: %s",
              zf_last_error());
-    ZT_CHECK(zf_attention_decode(Q, K, V, CS, 1, P, KC, VC, 0.5f, Q, NULL) == ZF_ERR_ALIAS, "out is q: %s",
+    ZT_CHECK(zf_attention_decode(Q, K, V, NULL, CS, 1, P, KC, VC, 0.5f, Q, NULL) == ZF_ERR_ALIAS, "out is q: %s",
              zf_last_error());
     zf_tensor odd = *O;
     odd.shape[1] = 3; /* 3 heads over 2 kv heads, with q to match */
     zf_tensor q3 = *Q;
     q3.shape[1] = 3;
-    ZT_CHECK(zf_attention_decode(&q3, K, V, CS, 1, P, KC, VC, 0.5f, &odd, NULL) == ZF_ERR_SHAPE, "3 over 2: %s",
+    ZT_CHECK(zf_attention_decode(&q3, K, V, NULL, CS, 1, P, KC, VC, 0.5f, &odd, NULL) == ZF_ERR_SHAPE, "3 over 2: %s",
              zf_last_error());
     zf_tensor kc_wide = *KC;
     kc_wide.shape[2] = 8;
-    ZT_CHECK(zf_attention_decode(Q, K, V, CS, 1, P, &kc_wide, VC, 0.5f, O, NULL) == ZF_ERR_SHAPE, "kc head_dim: %s",
+    ZT_CHECK(zf_attention_decode(Q, K, V, NULL, CS, 1, P, &kc_wide, VC, 0.5f, O, NULL) == ZF_ERR_SHAPE, "kc head_dim: %s",
              zf_last_error());
     zf_tensor vbf = *V;
     vbf.dtype = ZF_DTYPE_BF16;
-    ZT_CHECK(zf_attention_decode(Q, K, &vbf, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_DTYPE, "bf16 v: %s",
+    ZT_CHECK(zf_attention_decode(Q, K, &vbf, NULL, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_DTYPE, "bf16 v: %s",
              zf_last_error());
     ZT_CHECK(strstr(zf_last_error(), "[attention_decode]") != NULL, "message names the op: %s", zf_last_error());
-    ZT_CHECK(zf_attention_decode(NULL, K, V, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG, "NULL q: %s",
+    ZT_CHECK(zf_attention_decode(NULL, K, V, NULL, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG, "NULL q: %s",
+             zf_last_error());
+    /* bad norms */
+    zf_qk_norm nm = b.norm;
+    nm.w_k = NULL;
+    ZT_CHECK(zf_attention_decode(Q, K, V, &nm, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG, "NULL w_k: %s",
+             zf_last_error());
+    zf_tensor w_short = b.twq;
+    w_short.shape[0] = c.d - 2;
+    nm = b.norm;
+    nm.w_q = &w_short;
+    ZT_CHECK(zf_attention_decode(Q, K, V, &nm, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_SHAPE, "short w_q: %s",
+             zf_last_error());
+    zf_tensor w_f16 = b.twk;
+    w_f16.dtype = ZF_DTYPE_F16;
+    nm = b.norm;
+    nm.w_k = &w_f16;
+    ZT_CHECK(zf_attention_decode(Q, K, V, &nm, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_DTYPE, "f16 w_k: %s",
+             zf_last_error());
+    const float bad_eps[] = {-1e-6f, NAN, INFINITY};
+    for (int i = 0; i < 3; i++) {
+        nm = b.norm;
+        nm.eps = bad_eps[i];
+        ZT_CHECK(zf_attention_decode(Q, K, V, &nm, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_INVALID_ARG,
+                 "eps %g: %s", (double)bad_eps[i], zf_last_error());
+    }
+    zf_tensor w_in_out = b.twq; /* out overlaps the norm's weight */
+    w_in_out.data = b.out.p;
+    nm = b.norm;
+    nm.w_q = &w_in_out;
+    ZT_CHECK(zf_attention_decode(Q, K, V, &nm, CS, 1, P, KC, VC, 0.5f, O, NULL) == ZF_ERR_ALIAS, "out is w_q: %s",
              zf_last_error());
     ZT_CHECK(memcmp(kc0.p, b.kc.p, (size_t)cs * 2) == 0, "a refused call wrote the k cache");
     unsigned char poison[16 * 4 * 4];

@@ -20,9 +20,21 @@ static zf_status token_rows(const char *arg, const zf_tensor *t, zf_dtype dt, in
     return ZF_OK;
 }
 
-zf_status zf_check_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, const zf_tensor *cs,
-                                    int neox, const zf_tensor *pos, const zf_tensor *kc, const zf_tensor *vc,
-                                    float scale, const zf_tensor *out) {
+/* a norm weight: [d], contiguous, q's dtype */
+static zf_status norm_weight(const char *arg, const zf_tensor *w, zf_dtype dt, int64_t d) {
+    if (!w) return zf_error(ZF_ERR_INVALID_ARG, "[" OP "] norm->%s is NULL", arg);
+    ZF_TRY(zf_check_float(OP, arg, w));
+    if (w->ndim != 1 || w->shape[0] != d || w->stride[0] != 1)
+        return zf_error(ZF_ERR_SHAPE, "[" OP "] %s must be [%lld] (head_dim), contiguous", arg, (long long)d);
+    if (w->dtype != dt)
+        return zf_error(ZF_ERR_DTYPE, "[" OP "] %s is %s but q is %s; the norm weights have q's dtype", arg,
+                        zf_dtype_name(w->dtype), zf_dtype_name(dt));
+    return ZF_OK;
+}
+
+zf_status zf_check_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v,
+                                    const zf_qk_norm *norm, const zf_tensor *cs, int neox, const zf_tensor *pos,
+                                    const zf_tensor *kc, const zf_tensor *vc, float scale, const zf_tensor *out) {
     ZF_TRY(zf_check_float(OP, "q", q));
     if (q->ndim != 3 || q->shape[0] != 1)
         return zf_error(ZF_ERR_SHAPE, "[" OP "] q must be [1, heads, head_dim] (one token)");
@@ -48,20 +60,27 @@ zf_status zf_check_attention_decode(const zf_tensor *q, const zf_tensor *k, cons
     ZF_TRY(zf_check_tensor(OP, "pos", pos));
     if (pos->dtype != ZF_DTYPE_I32 || pos->ndim != 1 || pos->shape[0] != 1)
         return zf_error(ZF_ERR_DTYPE, "[" OP "] pos must be an int32 tensor of one element");
-    const zf_tensor *all[] = {k, v, cs, pos, kc, vc, out};
-    for (int i = 0; i < 7; i++)
+    if (norm) {
+        ZF_TRY(norm_weight("w_q", norm->w_q, q->dtype, d));
+        ZF_TRY(norm_weight("w_k", norm->w_k, q->dtype, d));
+        if (!(norm->eps >= 0.0f && norm->eps <= 3.0e38f))
+            return zf_error(ZF_ERR_INVALID_ARG, "[" OP "] norm->eps = %g; expected a finite value >= 0",
+                            (double)norm->eps);
+    }
+    const zf_tensor *all[] = {k, v, cs, pos, kc, vc, out, norm ? norm->w_q : q, norm ? norm->w_k : q};
+    for (int i = 0; i < 9; i++)
         if (all[i]->device != q->device)
             return zf_error(ZF_ERR_INVALID_ARG, "[" OP "] q and the other arguments must be on one device");
     if (neox != 0 && neox != 1)
         return zf_error(ZF_ERR_INVALID_ARG, "[" OP "] neox = %d; expected 0 (adjacent pairs) or 1 (halves)", neox);
     if (!(fabsf(scale) <= 3.0e38f))
         return zf_error(ZF_ERR_INVALID_ARG, "[" OP "] scale = %g; expected a finite value", (double)scale);
-    const zf_tensor *ins[] = {q, k, v, cs, pos};
-    const char *in_names[] = {"q", "k", "v", "cs", "pos"};
+    const zf_tensor *ins[] = {q, k, v, cs, pos, norm ? norm->w_q : q, norm ? norm->w_k : q};
+    const char *in_names[] = {"q", "k", "v", "cs", "pos", "w_q", "w_k"};
     const zf_tensor *outs[] = {out, kc, vc};
     const char *out_names[] = {"out", "kc", "vc"};
     for (int o = 0; o < 3; o++) {
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 7; i++)
             if (zf_tensors_overlap(outs[o], ins[i]))
                 return zf_error(ZF_ERR_ALIAS, "[" OP "] %s overlaps %s; it needs its own memory", out_names[o],
                                 in_names[i]);

@@ -30,9 +30,9 @@ typedef struct zf_backend_ops {
                            const zf_opts *o);
     zf_status (*copy)(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
     /* arguments checked by zf_check_attention_decode (src/core/ops.c) before the call */
-    zf_status (*attention_decode)(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, const zf_tensor *cs,
-                                  int neox, const zf_tensor *pos, zf_tensor *kc, zf_tensor *vc, float scale,
-                                  zf_tensor *out, const zf_opts *o);
+    zf_status (*attention_decode)(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, const zf_qk_norm *norm,
+                                  const zf_tensor *cs, int neox, const zf_tensor *pos, zf_tensor *kc, zf_tensor *vc,
+                                  float scale, zf_tensor *out, const zf_opts *o);
     /* affine-quantized weights and MoE (src/cpu/quant.c, qmm.c, moe.c) */
     zf_status (*quantize)(const zf_tensor *w, zf_qweight *q);
     zf_status (*dequantize)(const zf_qweight *q, zf_tensor *w);

@@ -14,7 +14,7 @@
 #include "core/registry.h"
 #include "core/tensor.h"
 
-#define ZF_CUDA_PLUGIN_ABI 5
+#define ZF_CUDA_PLUGIN_ABI 6
 
 #if defined(__GNUC__)
 #define ZF_CUDA_PRINTF __attribute__((format(printf, 2, 3)))

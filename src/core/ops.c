@@ -61,11 +61,11 @@ zf_status zf_attention(const zf_tensor *q, const zf_tensor *k, const zf_tensor *
     ZF_ROUTE(attention, q, q, k, v, scale, out, o);
 }
 zf_status zf_copy(const zf_tensor *x, zf_tensor *out, const zf_opts *o) { ZF_ROUTE(copy, x, x, out, o); }
-zf_status zf_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, const zf_tensor *cs,
-                              int neox, const zf_tensor *pos, zf_tensor *kc, zf_tensor *vc, float scale, zf_tensor *out,
-                              const zf_opts *o) {
-    ZF_TRY(zf_check_attention_decode(q, k, v, cs, neox, pos, kc, vc, scale, out));
-    ZF_ROUTE(attention_decode, q, q, k, v, cs, neox, pos, kc, vc, scale, out, o);
+zf_status zf_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, const zf_qk_norm *norm,
+                              const zf_tensor *cs, int neox, const zf_tensor *pos, zf_tensor *kc, zf_tensor *vc,
+                              float scale, zf_tensor *out, const zf_opts *o) {
+    ZF_TRY(zf_check_attention_decode(q, k, v, norm, cs, neox, pos, kc, vc, scale, out));
+    ZF_ROUTE(attention_decode, q, q, k, v, norm, cs, neox, pos, kc, vc, scale, out, o);
 }
 
 /* affine-quantized weights and MoE */

@@ -30,9 +30,9 @@ zf_status zf_check_alias(const char *op, const char *outn, const zf_tensor *out,
 zf_status zf_check_qlayout(const char *op, const char *arg, const zf_qweight *w);
 /* Every argument of zf_attention_decode (shapes, dtypes, one device, no
  * overlap of an output with anything else); src/core/attention_decode.c. */
-zf_status zf_check_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, const zf_tensor *cs,
-                                    int neox, const zf_tensor *pos, const zf_tensor *kc, const zf_tensor *vc,
-                                    float scale, const zf_tensor *out);
+zf_status zf_check_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v,
+                                    const zf_qk_norm *norm, const zf_tensor *cs, int neox, const zf_tensor *pos,
+                                    const zf_tensor *kc, const zf_tensor *vc, float scale, const zf_tensor *out);
 /* Address range [lo, hi) that a tensor's elements span. */
 void zf_tensor_span(const zf_tensor *t, const char **lo, const char **hi);
 /* 1 when the address ranges of a's and b's elements meet. */

@@ -1,7 +1,8 @@
-/* zf_attention_decode on the CPU: the stock composition itself (rope of q
- * and k into scratch, the two cache rows by zf_copy, then zf_attention over
- * positions 0..p), so it is the reference the fused kernels are compared
- * with bit for bit. The arguments were checked by the entry point. */
+/* zf_attention_decode on the CPU: the stock composition itself (with a
+ * norm, zf_rms_norm of q and k into scratch; rope of q and k into scratch,
+ * the two cache rows by zf_copy, then zf_attention over positions 0..p), so
+ * it is the reference the fused kernels are compared with bit for bit. The
+ * arguments were checked by the entry point. */
 #include <stdlib.h>
 
 #include "core/error.h"
@@ -15,9 +16,9 @@ static zf_tensor view3(void *data, zf_dtype t, int64_t a, int64_t b, int64_t c, 
     return v;
 }
 
-zf_status zf_cpu_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, const zf_tensor *cs,
-                                  int neox, const zf_tensor *pos, zf_tensor *kc, zf_tensor *vc, float scale,
-                                  zf_tensor *out, const zf_opts *o) {
+zf_status zf_cpu_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, const zf_qk_norm *norm,
+                                  const zf_tensor *cs, int neox, const zf_tensor *pos, zf_tensor *kc, zf_tensor *vc,
+                                  float scale, zf_tensor *out, const zf_opts *o) {
     if (q->device != ZF_DEVICE_CPU)
         return zf_error(ZF_ERR_UNSUPPORTED, "[attention_decode] tensor is on a device with no backend loaded here");
     const int64_t p = *(const int32_t *)pos->data, max_ctx = kc->shape[1];
@@ -42,8 +43,16 @@ zf_status zf_cpu_attention_decode(const zf_tensor *q, const zf_tensor *k, const 
     zf_tensor vdst = view3((char *)vc->data + at_pv, vc->dtype, hkv, 1, d, vc->stride[0], vc->stride[1]);
     zf_tensor keys = view3(kc->data, kc->dtype, hkv, p + 1, d, kc->stride[0], kc->stride[1]);
     zf_tensor vals = view3(vc->data, vc->dtype, hkv, p + 1, d, vc->stride[0], vc->stride[1]);
-    zf_status st = zf_rope(q, &row, neox, &qr, o);
-    if (st == ZF_OK) st = zf_rope(k, &row, neox, &kr, o);
+    zf_status st = ZF_OK;
+    const zf_tensor *qin = q, *kin = k;
+    if (norm) { /* normalized into the scratch, then rotated there in place */
+        st = zf_rms_norm(q, norm->w_q, norm->eps, &qr, o);
+        if (st == ZF_OK) st = zf_rms_norm(k, norm->w_k, norm->eps, &kr, o);
+        qin = &qr;
+        kin = &kr;
+    }
+    if (st == ZF_OK) st = zf_rope(qin, &row, neox, &qr, o);
+    if (st == ZF_OK) st = zf_rope(kin, &row, neox, &kr, o);
     if (st == ZF_OK) st = zf_copy(&ksrc, &kdst, o);
     if (st == ZF_OK) st = zf_copy(&vsrc, &vdst, o);
     if (st == ZF_OK) st = zf_attention(&qr, &keys, &vals, scale, out, o);

@@ -17,9 +17,9 @@ zf_status zf_cpu_softmax(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
 zf_status zf_cpu_attention(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, float scale, zf_tensor *out,
                            const zf_opts *o);
 zf_status zf_cpu_copy(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
-zf_status zf_cpu_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, const zf_tensor *cs,
-                                  int neox, const zf_tensor *pos, zf_tensor *kc, zf_tensor *vc, float scale,
-                                  zf_tensor *out, const zf_opts *o);
+zf_status zf_cpu_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, const zf_qk_norm *norm,
+                                  const zf_tensor *cs, int neox, const zf_tensor *pos, zf_tensor *kc, zf_tensor *vc,
+                                  float scale, zf_tensor *out, const zf_opts *o);
 
 /* rope, one head row of n: pairs rotated by cs[n/2][2] */
 typedef void (*zf_rope_fn)(zf_dtype t, const void *x, const float *cs, int neox, void *out, int64_t n);

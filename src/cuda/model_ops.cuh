@@ -86,6 +86,8 @@ typedef struct zf_cu_attn_dec_args {
     int64_t os1, hq, hkv, d, rows;
     float scale;
     int neox;
+    const void *wq, *wk; /* the q and k norms' weights [d] in ta, or NULL: no norm */
+    float eps;
 } zf_cu_attn_dec_args;
 
 /* matmul: y [m, n] = x [m, k] @ W [n, k]^T, row strides xs, ws, ys. */
@@ -116,9 +118,9 @@ zf_status zf_cuda_softmax(const zf_tensor *x, zf_tensor *out, const zf_opts *o);
 zf_status zf_cuda_attention(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, float scale, zf_tensor *out,
                             const zf_opts *o);
 zf_status zf_cuda_matmul(const zf_tensor *x, const zf_tensor *w, zf_tensor *y, const zf_opts *o);
-zf_status zf_cuda_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, const zf_tensor *cs,
-                                   int neox, const zf_tensor *pos, zf_tensor *kc, zf_tensor *vc, float scale,
-                                   zf_tensor *out, const zf_opts *o);
+zf_status zf_cuda_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v,
+                                   const zf_qk_norm *norm, const zf_tensor *cs, int neox, const zf_tensor *pos,
+                                   zf_tensor *kc, zf_tensor *vc, float scale, zf_tensor *out, const zf_opts *o);
 
 /* Self-test of a model-op variant against the CPU stock op on small fresh
  * inputs, bit for bit (any NaN equals any NaN): the dispatcher

@@ -15,18 +15,13 @@
 #include "cuda/dtype.cuh"
 #include "cuda/kernels.cuh"
 #include "cuda/l256.cuh"
+#include "cuda/rms.cuh"
 
 int64_t zf_cu_norm_max_n, zf_cu_norm_vjp_max_n;
 
 enum { NORM_PLAIN = 0, NORM_ADD_EXACT = 1, NORM_ADD_FAST = 2 };
 
 /* ---- device helpers --------------------------------------------------------- */
-
-/* inv = 1 / sqrt(ss / n + eps), IEEE division and square root */
-__device__ float rms_inv(float ss, int64_t n, float eps) {
-    float mean = __fdiv_rn(ss, (float)n);
-    return __fdiv_rn(1.0f, __fsqrt_rn(__fadd_rn(mean, eps)));
-}
 
 template <int DT> __device__ const char *row_ptr(const void *p, int64_t row, int64_t stride) {
     return (const char *)p + (size_t)(row * stride) * sizeof(typename zf_cu_elem<DT>::type);
@@ -85,7 +80,7 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) fwd_kernel(const zf_norm_args a
         __syncthreads();
         if (tid < 32) {
             float ss = zf_cu_l256_tree(part);
-            if (tid == 0) s_inv = rms_inv(ss, n, a.eps);
+            if (tid == 0) s_inv = zf_cu_rms_inv(ss, n, a.eps);
         }
         __syncthreads();
         const float inv = s_inv;
@@ -181,7 +176,7 @@ __global__ void __launch_bounds__(1024) fwd_decode_kernel(const zf_norm_args a, 
     __syncthreads();
     if (tid < 32) {
         float ss = zf_cu_l256_tree(part);
-        if (tid == 0) s_inv = rms_inv(ss, n, a.eps);
+        if (tid == 0) s_inv = zf_cu_rms_inv(ss, n, a.eps);
     }
     __syncthreads();
     const float inv = s_inv;
@@ -300,7 +295,7 @@ __global__ void __launch_bounds__(NORM_CL_THREADS) fwd_cluster_kernel(const zf_n
     /* all 256 lane sums are here once the barrier's bytes are complete; a
      * CTA exits only after that, so no send targets an exited CTA */
     zf_cu_mbar_wait0(&got);
-    const float inv = rms_inv(zf_cu_l256_tree(part), n, a.eps);
+    const float inv = zf_cu_rms_inv(zf_cu_l256_tree(part), n, a.eps);
 #pragma unroll
     for (int p = 0; p < P; p++) {
         if (vi[p] < 0) continue;
@@ -369,7 +364,7 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) vjp_kernel(const zf_norm_args a
             float tss = zf_cu_l256_tree(part_ss);
             float tdot = DX ? zf_cu_l256_tree(part_dot) : 0.0f;
             if (tid == 0) {
-                float inv = rms_inv(tss, n, a.eps);
+                float inv = zf_cu_rms_inv(tss, n, a.eps);
                 s_inv = inv;
                 s_c = __fmul_rn(__fdiv_rn(tdot, (float)n), __fmul_rn(__fmul_rn(inv, inv), inv));
                 if (inv_out) inv_out[i] = inv;

@@ -443,6 +443,15 @@ static zf_status cache_write(const zf_model *m, char *cache, char *src, int64_t 
     return zf_copy(&s, &d, m->op);
 }
 
+/* Qwen3's per-head RMSNorm of the n rows of q and k (at qp, kp), in place, before RoPE */
+static zf_status qk_norm(const zf_model *m, const zf_model_layer *l, char *qp, char *kp, int64_t n) {
+    const zf_model_config *c = &m->cfg;
+    zf_tensor qh = t2(m, qp, m->o.act_dtype, n * c->heads, c->head_dim);
+    zf_tensor kh = t2(m, kp, m->o.act_dtype, n * c->kv_heads, c->head_dim);
+    ZF_TRY(zf_rms_norm(&qh, &l->q_norm, c->rms_eps, &qh, m->op));
+    return zf_rms_norm(&kh, &l->k_norm, c->rms_eps, &kh, m->op);
+}
+
 static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_tensor *hn, zf_tensor *delta) {
     const zf_model_config *c = &m->cfg;
     const zf_model_layer *l = &m->layers[li];
@@ -469,25 +478,25 @@ static zf_status attention_block(zf_model *m, int64_t li, int64_t n, const zf_te
         ZF_TRY(add_bias(&k, &l->bk, m->op));
         ZF_TRY(add_bias(&v, &l->bv, m->op));
     }
-    if (c->qk_norm) { /* per-head RMSNorm (Qwen3), before RoPE */
-        zf_tensor qh = t2(m, qp, t, n * Hq, D), kh = t2(m, kp, t, n * Hk, D);
-        ZF_TRY(zf_rms_norm(&qh, &l->q_norm, c->rms_eps, &qh, m->op));
-        ZF_TRY(zf_rms_norm(&kh, &l->k_norm, c->rms_eps, &kh, m->op));
-    }
+    const int fused = n == 1 && m->fused_decode; /* zf_attention_decode normalizes q and k itself */
+    if (c->qk_norm && !fused) ZF_TRY(qk_norm(m, l, qp, kp, n));
     zf_tensor q3 = t3(m, qp, t, n, Hq, D), k3 = t3(m, kp, t, n, Hk, D);
     zf_tensor att3 = t3(m, m->att, t, n, Hq, D), att = t2(m, m->att, t, n, Hq * D);
     int neox = c->rope_style == ZF_ROPE_NEOX;
     float scale = 1.0f / sqrtf((float)D);
     size_t layer_off = (size_t)(li * Hk * L * D) * zf_dtype_size(m->o.kv_dtype);
-    if (n == 1 && m->fused_decode) { /* CUDA, one token: one kernel, the position read from m->step */
+    if (fused) { /* CUDA, one token: one kernel, the position read from m->step */
         zf_tensor v3 = t3(m, vp, t, 1, Hk, D), table = t3(m, (void *)m->rope, ZF_DTYPE_F32, L, D / 2, 2);
         zf_tensor pos = t2(m, m->step, ZF_DTYPE_I32, 1, 1), kc = t3(m, m->kc + layer_off, m->o.kv_dtype, Hk, L, D),
                   vc = t3(m, m->vc + layer_off, m->o.kv_dtype, Hk, L, D);
         pos.ndim = 1;
-        zf_status st = zf_attention_decode(&q3, &k3, &v3, &table, neox, &pos, &kc, &vc, scale, &att3, m->op);
+        const zf_qk_norm norm = {&l->q_norm, &l->k_norm, c->rms_eps};
+        zf_status st = zf_attention_decode(&q3, &k3, &v3, c->qk_norm ? &norm : NULL, &table, neox, &pos, &kc, &vc,
+                                           scale, &att3, m->op);
         if (st == ZF_OK) return zf_model_linear(&att, &l->wo, delta, m->op);
         if (st != ZF_ERR_UNSUPPORTED) return st;
         m->fused_decode = 0; /* e.g. more positions than this device's shared memory holds: the separate ops */
+        if (c->qk_norm) ZF_TRY(qk_norm(m, l, qp, kp, n));
     }
     zf_tensor cs = t3(m, (float *)m->rope + m->pos * D, ZF_DTYPE_F32, n, D / 2, 2);
     if (n == 1 && kp == qp + (size_t)(Hq * D) * zf_dtype_size(t)) { /* k right after q (the fused row): one call */

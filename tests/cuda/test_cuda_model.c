@@ -252,12 +252,13 @@ static void test_attention(void) {
 
 /* zf_attention_decode: the CUDA kernel against the CPU composition, bit for
  * bit in out and both caches (every activation / cache dtype pair, GQA
- * ratios, both pair styles, p at 0, inside and at the last position); then
- * one recording replayed at three positions written to the device between
- * launches (the point of reading p there), against the CPU op at each; then
- * p outside [0, positions): NaN out, caches untouched. */
+ * ratios, both pair styles, with and without the q and k norms, p at 0,
+ * inside and at the last position); then one recording (with the norms)
+ * replayed at three positions written to the device between launches (the
+ * point of reading p there), against the CPU op at each; then p outside
+ * [0, positions): NaN out, caches untouched. */
 typedef struct dec_host {
-    zf_tensor q, k, v, cs, pos, kc, vc, out;
+    zf_tensor q, k, v, cs, pos, kc, vc, out, wq, wk;
     int32_t p;
 } dec_host;
 
@@ -270,18 +271,50 @@ static void dec_host_make(dec_host *h, zf_dtype ta, zf_dtype tc, int64_t hq, int
     h->kc = zf_tensor_nd(malloc((size_t)(hk * L * d) * 4), tc, 3, sc);
     h->vc = zf_tensor_nd(malloc((size_t)(hk * L * d) * 4), tc, 3, sc);
     h->cs = zf_tensor_nd(malloc((size_t)(L * d) * 4), ZF_DTYPE_F32, 3, st);
+    h->wq = zf_tensor_1d(malloc((size_t)d * 4), ta, d);
+    h->wk = zf_tensor_1d(malloc((size_t)d * 4), ta, d);
     h->pos = zf_tensor_1d(&h->p, ZF_DTYPE_I32, 1);
     zt_fill(ta, h->q.data, hq * d, 2.0f);
     zt_fill(ta, h->k.data, hk * d, 2.0f);
     zt_fill(ta, h->v.data, hk * d, 3.0f);
     zt_fill(tc, h->kc.data, hk * L * d, 2.0f);
     zt_fill(tc, h->vc.data, hk * L * d, 3.0f);
+    zt_fill(ta, h->wq.data, d, 1.5f);
+    zt_fill(ta, h->wk.data, d, 1.5f);
     ZT_OK(zf_rope_table(10000.0f, d, 0, &h->cs));
 }
 
 static void dec_host_free(dec_host *h) {
-    zf_tensor *all[] = {&h->q, &h->k, &h->v, &h->cs, &h->kc, &h->vc, &h->out};
-    for (int i = 0; i < 7; i++) free(all[i]->data);
+    zf_tensor *all[] = {&h->q, &h->k, &h->v, &h->cs, &h->kc, &h->vc, &h->out, &h->wq, &h->wk};
+    for (int i = 0; i < 9; i++) free(all[i]->data);
+}
+
+/* The device copies of a case (out poisoned with guards, not copied). */
+typedef struct dec_dev {
+    dbuf q, k, v, cs, pos, kc, vc, out, wq, wk;
+    zf_tensor tq, tk, tv, tcs, tpos, tkc, tvc, tout, twq, twk;
+} dec_dev;
+
+static void dec_dev_make(dec_dev *d, const dec_host *h) {
+    d->q = dbuf_of(h->q.data, bytes_of(&h->q));
+    d->k = dbuf_of(h->k.data, bytes_of(&h->k));
+    d->v = dbuf_of(h->v.data, bytes_of(&h->v));
+    d->cs = dbuf_of(h->cs.data, bytes_of(&h->cs));
+    d->pos = dbuf_of(&h->p, 4);
+    d->kc = dbuf_of(h->kc.data, bytes_of(&h->kc));
+    d->vc = dbuf_of(h->vc.data, bytes_of(&h->vc));
+    d->out = dalloc(bytes_of(&h->out));
+    d->wq = dbuf_of(h->wq.data, bytes_of(&h->wq));
+    d->wk = dbuf_of(h->wk.data, bytes_of(&h->wk));
+    d->tq = on_dev(h->q, &d->q), d->tk = on_dev(h->k, &d->k), d->tv = on_dev(h->v, &d->v);
+    d->tcs = on_dev(h->cs, &d->cs), d->tpos = on_dev(h->pos, &d->pos), d->tkc = on_dev(h->kc, &d->kc);
+    d->tvc = on_dev(h->vc, &d->vc), d->tout = on_dev(h->out, &d->out), d->twq = on_dev(h->wq, &d->wq);
+    d->twk = on_dev(h->wk, &d->wk);
+}
+
+static void dec_dev_free(dec_dev *d) {
+    dbuf *all[] = {&d->q, &d->k, &d->v, &d->cs, &d->pos, &d->kc, &d->vc, &d->out, &d->wq, &d->wk};
+    for (int i = 0; i < 10; i++) dfree(all[i]);
 }
 
 static void test_attention_decode(void) {
@@ -295,77 +328,71 @@ static void test_attention_decode(void) {
     dec_host_make(&h, ZF_DTYPE_BF16, ZF_DTYPE_F16, 8, 2, 64, L);
     h.p = 0;
     zt_cuda_stream = s;
-    dbuf dq = dbuf_of(h.q.data, bytes_of(&h.q)), dk = dbuf_of(h.k.data, bytes_of(&h.k)),
-         dv = dbuf_of(h.v.data, bytes_of(&h.v)), dcs = dbuf_of(h.cs.data, bytes_of(&h.cs)), dp = dbuf_of(&h.p, 4),
-         dkc = dbuf_of(h.kc.data, bytes_of(&h.kc)), dvc = dbuf_of(h.vc.data, bytes_of(&h.vc)),
-         dout = dalloc(bytes_of(&h.out));
-    zf_tensor q = on_dev(h.q, &dq), k = on_dev(h.k, &dk), v = on_dev(h.v, &dv), cs = on_dev(h.cs, &dcs),
-              pos = on_dev(h.pos, &dp), kc = on_dev(h.kc, &dkc), vc = on_dev(h.vc, &dvc), out = on_dev(h.out, &dout);
+    dec_dev d;
+    dec_dev_make(&d, &h);
+    const zf_qk_norm hn = {&h.wq, &h.wk, 1e-6f}, dn = {&d.twq, &d.twk, 1e-6f};
     zf_graph *g = NULL;
     ZT_OK(zf_graph_begin(s));
-    ZT_OK(zf_attention_decode(&q, &k, &v, &cs, 1, &pos, &kc, &vc, 0.3f, &out, &o));
+    ZT_OK(zf_attention_decode(&d.tq, &d.tk, &d.tv, &dn, &d.tcs, 1, &d.tpos, &d.tkc, &d.tvc, 0.3f, &d.tout, &o));
     ZT_OK(zf_graph_end(s, &g));
     const int32_t ps[] = {7, 0, 49};
     for (int i = 0; i < 3 && g; i++) {
         h.p = ps[i];
-        ZT_OK(zf_memcpy(dp.p, ZF_DEVICE_CUDA, &h.p, ZF_DEVICE_CPU, 4, s));
+        ZT_OK(zf_memcpy(d.pos.p, ZF_DEVICE_CUDA, &h.p, ZF_DEVICE_CPU, 4, s));
         ZT_OK(zf_graph_launch(g, s));
-        ZT_OK(zf_attention_decode(&h.q, &h.k, &h.v, &h.cs, 1, &h.pos, &h.kc, &h.vc, 0.3f, &h.out, NULL));
+        ZT_OK(zf_attention_decode(&h.q, &h.k, &h.v, &hn, &h.cs, 1, &h.pos, &h.kc, &h.vc, 0.3f, &h.out, NULL));
         char what[64];
         snprintf(what, sizeof what, "attention_decode graph replay at p %d", (int)h.p);
-        compare(what, &dout, &h.out);
-        compare(what, &dkc, &h.kc);
-        compare(what, &dvc, &h.vc);
+        compare(what, &d.out, &h.out);
+        compare(what, &d.kc, &h.kc);
+        compare(what, &d.vc, &h.vc);
     }
     /* p outside the positions: NaN out, caches as they were */
     const int32_t bad[] = {(int32_t)L, -1};
     for (int i = 0; i < 2; i++) {
-        ZT_OK(zf_memcpy(dp.p, ZF_DEVICE_CUDA, &bad[i], ZF_DEVICE_CPU, 4, s));
-        ZT_OK(zf_attention_decode(&q, &k, &v, &cs, 1, &pos, &kc, &vc, 0.3f, &out, &o));
+        ZT_OK(zf_memcpy(d.pos.p, ZF_DEVICE_CUDA, &bad[i], ZF_DEVICE_CPU, 4, s));
+        ZT_OK(zf_attention_decode(&d.tq, &d.tk, &d.tv, &dn, &d.tcs, 1, &d.tpos, &d.tkc, &d.tvc, 0.3f, &d.tout, &o));
         uint16_t got[8 * 64];
-        down(got, &dout);
+        down(got, &d.out);
         int nan = 1;
         for (int j = 0; j < 8 * 64; j++) nan &= zt_get(ZF_DTYPE_BF16, got, j) != zt_get(ZF_DTYPE_BF16, got, j);
         ZT_CHECK(nan, "attention_decode at p %d: out is not all NaN", (int)bad[i]);
-        compare("attention_decode with p outside: k cache", &dkc, &h.kc);
-        compare("attention_decode with p outside: v cache", &dvc, &h.vc);
+        compare("attention_decode with p outside: k cache", &d.kc, &h.kc);
+        compare("attention_decode with p outside: v cache", &d.vc, &h.vc);
     }
     zf_graph_destroy(g);
     zt_cuda_stream = NULL;
-    dbuf *all[] = {&dq, &dk, &dv, &dcs, &dp, &dkc, &dvc, &dout};
-    for (int i = 0; i < 8; i++) dfree(all[i]);
+    dec_dev_free(&d);
     dec_host_free(&h);
     zf_stream_destroy(s);
     const int64_t hh[][2] = {{4, 4}, {8, 2}, {9, 3}, {6, 1}}, ds[] = {16, 64, 72, 128, 256};
     const int64_t Ls[] = {1, 5, 40, 300, 2049};
     for (int c = 0; c < (g_quick ? 3 : 5); c++)
         for (int ta = 0; ta < 3; ta++)
-            for (int tc = 0; tc < 3; tc++) {
-                int64_t hq = hh[(c + tc) % 4][0], hk = hh[(c + tc) % 4][1], d = ds[(c + ta + tc) % 5], L = Ls[c];
-                dec_host h;
-                dec_host_make(&h, k_dt[ta], k_dt[tc], hq, hk, d, L);
-                const int neox = (c + ta + tc) % 2;
-                h.p = (int32_t)((c + ta + tc) % 3 == 0 ? 0 : (c + ta + tc) % 3 == 1 ? L - 1 : L / 2);
-                dbuf dq = dbuf_of(h.q.data, bytes_of(&h.q)), dk = dbuf_of(h.k.data, bytes_of(&h.k)),
-                     dv = dbuf_of(h.v.data, bytes_of(&h.v)), dcs = dbuf_of(h.cs.data, bytes_of(&h.cs)),
-                     dp = dbuf_of(&h.p, 4), dkc = dbuf_of(h.kc.data, bytes_of(&h.kc)),
-                     dvc = dbuf_of(h.vc.data, bytes_of(&h.vc)), dout = dalloc(bytes_of(&h.out));
-                zf_tensor q = on_dev(h.q, &dq), k = on_dev(h.k, &dk), v = on_dev(h.v, &dv), cs = on_dev(h.cs, &dcs),
-                          pos = on_dev(h.pos, &dp), kc = on_dev(h.kc, &dkc), vc = on_dev(h.vc, &dvc),
-                          out = on_dev(h.out, &dout);
-                ZT_OK(zf_attention_decode(&h.q, &h.k, &h.v, &h.cs, neox, &h.pos, &h.kc, &h.vc, 0.125f, &h.out, NULL));
-                ZT_OK(zf_attention_decode(&q, &k, &v, &cs, neox, &pos, &kc, &vc, 0.125f, &out, NULL));
-                char what[160];
-                snprintf(what, sizeof what, "attention_decode %s/%s heads %lld/%lld d %lld, p %d of %lld, neox %d",
-                         zf_dtype_name(k_dt[ta]), zf_dtype_name(k_dt[tc]), (long long)hq, (long long)hk, (long long)d,
-                         (int)h.p, (long long)L, neox);
-                compare(what, &dout, &h.out);
-                compare(what, &dkc, &h.kc);
-                compare(what, &dvc, &h.vc);
-                dbuf *all[] = {&dq, &dk, &dv, &dcs, &dp, &dkc, &dvc, &dout};
-                for (int i = 0; i < 8; i++) dfree(all[i]);
-                dec_host_free(&h);
-            }
+            for (int tc = 0; tc < 3; tc++)
+                for (int nm = 0; nm < 2; nm++) {
+                    int64_t hq = hh[(c + tc) % 4][0], hk = hh[(c + tc) % 4][1], dd = ds[(c + ta + tc) % 5], L = Ls[c];
+                    dec_host h;
+                    dec_host_make(&h, k_dt[ta], k_dt[tc], hq, hk, dd, L);
+                    const int neox = (c + ta + tc) % 2;
+                    h.p = (int32_t)((c + ta + tc) % 3 == 0 ? 0 : (c + ta + tc) % 3 == 1 ? L - 1 : L / 2);
+                    dec_dev d;
+                    dec_dev_make(&d, &h);
+                    const zf_qk_norm hn = {&h.wq, &h.wk, 1e-5f}, dn = {&d.twq, &d.twk, 1e-5f};
+                    ZT_OK(zf_attention_decode(&h.q, &h.k, &h.v, nm ? &hn : NULL, &h.cs, neox, &h.pos, &h.kc, &h.vc,
+                                              0.125f, &h.out, NULL));
+                    ZT_OK(zf_attention_decode(&d.tq, &d.tk, &d.tv, nm ? &dn : NULL, &d.tcs, neox, &d.tpos, &d.tkc,
+                                              &d.tvc, 0.125f, &d.tout, NULL));
+                    char what[160];
+                    snprintf(what, sizeof what, "attention_decode %s/%s heads %lld/%lld d %lld, p %d of %lld, neox %d%s",
+                             zf_dtype_name(k_dt[ta]), zf_dtype_name(k_dt[tc]), (long long)hq, (long long)hk,
+                             (long long)dd, (int)h.p, (long long)L, neox, nm ? ", q/k norms" : "");
+                    compare(what, &d.out, &h.out);
+                    compare(what, &d.kc, &h.kc);
+                    compare(what, &d.vc, &h.vc);
+                    dec_dev_free(&d);
+                    dec_host_free(&h);
+                }
 }
 
 static void test_matmul(void) {
