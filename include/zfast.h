@@ -358,24 +358,33 @@ ZF_API zf_status zf_softmax(const zf_tensor *x, zf_tensor *out, const zf_opts *o
 ZF_API zf_status zf_attention(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, float scale,
                               zf_tensor *out, const zf_opts *o);
 
+/* Per-head RMSNorm of q and k before RoPE (Qwen3's q_norm and k_norm):
+ * w_q and w_k are [head_dim] of q's dtype on q's device. */
+typedef struct zf_qk_norm {
+    const zf_tensor *w_q, *w_k;
+    float eps; /* finite, >= 0 */
+} zf_qk_norm;
+
 /* One token's attention step over a KV cache, fused for decode. With
  * p = pos[0] (an int32 tensor of one element on the op's device, so that a
  * recorded CUDA graph can run again at the next position unchanged):
+ *   q, k = rms_norm(q, w_q, eps), rms_norm(k, w_k, eps)      (zf_rms_norm per head; only with norm)
  *   q' = rope(q, row p of cs), k' = rope(k, row p of cs)     (zf_rope)
  *   kc[:, p] = k', vc[:, p] = v                                (zf_copy)
  *   out = attention(q', kc[:, 0..p], vc[:, 0..p], scale)       (zf_attention)
- * q, out [1, hq, d]; k, v [1, hkv, d], all four of one float dtype; cs the
- * whole f32 table [rows, d/2, 2] (zf_rope_table); kc, vc the caches
- * [hkv, max_ctx, d] of one float dtype (may differ from q's); hq a multiple
- * of hkv, d even. The same bits as the three stock ops in that order; q, k
- * and v are left as they were (the stock composition rotates them in
- * place). p must lie in [0, min(rows, max_ctx)): the CPU checks it
- * (ZF_ERR_INVALID_ARG, nothing written); CUDA cannot without waiting for
- * the device, so there a p outside writes NaN to out and nothing to the
- * caches. out and the caches may not overlap any other argument. */
-ZF_API zf_status zf_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v, const zf_tensor *cs,
-                                     int neox, const zf_tensor *pos, zf_tensor *kc, zf_tensor *vc, float scale,
-                                     zf_tensor *out, const zf_opts *o);
+ * q, out [1, hq, d]; k, v [1, hkv, d], all four of one float dtype; norm
+ * NULL or the norms' weights; cs the whole f32 table [rows, d/2, 2]
+ * (zf_rope_table); kc, vc the caches [hkv, max_ctx, d] of one float dtype
+ * (may differ from q's); hq a multiple of hkv, d even. The same bits as the
+ * stock ops in that order; q, k and v are left as they were (the stock
+ * composition normalizes and rotates them in place). p must lie in
+ * [0, min(rows, max_ctx)): the CPU checks it (ZF_ERR_INVALID_ARG, nothing
+ * written); CUDA cannot without waiting for the device, so there a p
+ * outside writes NaN to out and nothing to the caches. out and the caches
+ * may not overlap any other argument. */
+ZF_API zf_status zf_attention_decode(const zf_tensor *q, const zf_tensor *k, const zf_tensor *v,
+                                     const zf_qk_norm *norm, const zf_tensor *cs, int neox, const zf_tensor *pos,
+                                     zf_tensor *kc, zf_tensor *vc, float scale, zf_tensor *out, const zf_opts *o);
 
 /* out = x element by element, converted to out's float dtype (RNE, NaN
  * stays NaN; a plain copy when the dtypes match). Same shape, any strides
