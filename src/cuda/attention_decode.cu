@@ -4,9 +4,9 @@
  * unchanged. A block of 256 threads per q head:
  *   - with a norm, normalizes its q head and its kv head's k as norm.cu
  *     does a row (L256 sum of squares, the scale, both rounding points);
- *   - rotates them (rope.cu's products and sum,
- *     each result rounded to the activation dtype as rope's store does),
- *     converts k' and v to the cache dtype as copy.cu does, in shared memory;
+ *   - rotates them (rope.cu's products and sum, each result rounded to
+ *     the activation dtype as rope's store does), converts k' and v to the
+ *     cache dtype as copy.cu does, in shared memory;
  *   - the first q head of each kv group stores those two rows at p;
  *   - attends over keys 0..p (zf_cu_attend), row p from its own shared
  *     copy: a block never reads what another block writes.
