@@ -120,6 +120,22 @@ ZF_VINLINE void ew_group(zf_dtype t, ew_kind k, const void *a, const void *b, co
     if (ew_outputs(k) > 1) ew_store(t, o1, i, m, r1, nt);
 }
 
+/* Before a tile's exp stage: software prefetches of the next tile of a
+ * (stage 1's input) and of this tile of b and c (stage 2's), so that the
+ * DRAM streams keep flowing while the exp chains run; the hardware
+ * prefetchers alone left bf16 swiglu at ~70% of the read-2-write-1
+ * bandwidth (docs/PERF-CPU.md, session 15). Hints only: nothing is read. */
+ZF_VINLINE void ew_prefetch(size_t es, const void *a, const void *b, const void *c, int64_t i, int64_t n) {
+    const int64_t bytes = EW_TILE * (int64_t)es;
+    const char *an = i + 2 * EW_TILE <= n ? (const char *)a + (i + EW_TILE) * (int64_t)es : NULL;
+    const char *bt = b ? (const char *)b + i * (int64_t)es : NULL, *ct = c ? (const char *)c + i * (int64_t)es : NULL;
+    for (int64_t q = 0; q < bytes; q += 64) {
+        if (an) _mm_prefetch(an + q, _MM_HINT_T0);
+        if (bt) _mm_prefetch(bt + q, _MM_HINT_T0);
+        if (ct) _mm_prefetch(ct + q, _MM_HINT_T0);
+    }
+}
+
 /* Elements [i, n) in tiles of EW_TILE; nt as for ew_store, from i on. */
 ZF_VINLINE void ew_span(zf_dtype t, ew_kind k, const void *a, const void *b, const void *c, void *o0, void *o1,
                         int64_t i, int64_t n, int nt) {
@@ -130,6 +146,7 @@ ZF_VINLINE void ew_span(zf_dtype t, ew_kind k, const void *a, const void *b, con
         return;
     }
     for (; i + EW_TILE <= n; i += EW_TILE) {
+        ew_prefetch(t == ZF_DTYPE_F32 ? 4 : 2, a, ew_inputs(k) > 1 ? b : NULL, ew_inputs(k) > 2 ? c : NULL, i, n);
         ew_den(t, a, i, EW_TILE, den);
         for (int64_t g = 0; g < EW_TILE; g += EW_G) ew_group(t, k, a, b, c, den + g, o0, o1, i + g, EW_G, nt);
     }
