@@ -54,6 +54,15 @@ INLINE __m256i stretch8(const uint8_t *w, const xq8 *x, int64_t j) {
     return _mm256_add_epi32(s, _mm256_loadu_si256((const __m256i *)(x->qsum + j)));
 }
 
+/* Prefetches for a stretch of codes at c (n bytes): I8_AHEAD bytes on into
+ * L1, I8_AHEAD_L2 bytes on into L2. */
+INLINE void stretch_prefetch(const uint8_t *c, size_t n) {
+    for (size_t l = 0; l < n; l += 64) {
+        _mm_prefetch((const char *)c + l + I8_AHEAD, _MM_HINT_T0);
+        _mm_prefetch((const char *)c + l + I8_AHEAD_L2, _MM_HINT_T1);
+    }
+}
+
 /* The integer dot of one block j (4- or 8-bit codes at w). */
 INLINE int32_t block_dot(const uint8_t *w, const xq8 *x, int64_t j, int bits) {
     __m128i d;
@@ -136,7 +145,7 @@ INLINE void dot_rows_joined(const zf_qrows *w, i8_layout L, const xq8 *x, int64_
     int64_t G = 0, r = 0, j = 0; /* stream block, its row and its block in the row */
     for (; G + I8_STRETCH <= total; G += I8_STRETCH) {
         const uint8_t *c = p + G * cb;
-        for (size_t l = 0; l < cb * I8_STRETCH; l += 64) _mm_prefetch((const char *)c + l + I8_AHEAD, _MM_HINT_T0);
+        stretch_prefetch(c, cb * I8_STRETCH);
         __m256 v = stretch_share(w, L, c, x, j, G);
         int64_t left = nb - j; /* lanes of row r */
         if (left > I8_STRETCH) {
@@ -186,7 +195,7 @@ INLINE void dot_rows_whole(const zf_qrows *w, i8_layout L, const xq8 *x, int64_t
             __m256 a = _mm256_setzero_ps();
             for (int64_t j = 0; j < nb; j += I8_STRETCH, G += I8_STRETCH) {
                 const uint8_t *c = p + G * cb;
-                for (size_t l = 0; l < cb * I8_STRETCH; l += 64) _mm_prefetch((const char *)c + l + I8_AHEAD, _MM_HINT_T0);
+                stretch_prefetch(c, cb * I8_STRETCH);
                 a = _mm256_add_ps(a, stretch_share(w, L, c, x, j, G));
             }
             acc[i] = a;
@@ -210,7 +219,7 @@ INLINE void dot_rows_whole_x2(const zf_qrows *w, i8_layout L, const xq8 *x0, con
             __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
             for (int64_t j = 0; j < nb; j += I8_STRETCH, G += I8_STRETCH) {
                 const uint8_t *c = p + G * cb;
-                for (size_t l = 0; l < cb * I8_STRETCH; l += 64) _mm_prefetch((const char *)c + l + I8_AHEAD, _MM_HINT_T0);
+                stretch_prefetch(c, cb * I8_STRETCH);
                 __m256 s, b;
                 stretch_groups(w, L, G, &s, &b);
                 __m256i d0, d1;
