@@ -60,6 +60,8 @@ zf_status zf_check_attention_decode(const zf_tensor *q, const zf_tensor *k, cons
     ZF_TRY(zf_check_tensor(OP, "pos", pos));
     if (pos->dtype != ZF_DTYPE_I32 || pos->ndim != 1 || pos->shape[0] != 1)
         return zf_error(ZF_ERR_DTYPE, "[" OP "] pos must be an int32 tensor of one element");
+    /* the norm weights are inputs like q (q stands in for them without a norm) */
+    const zf_tensor *wq = norm ? norm->w_q : q, *wk = norm ? norm->w_k : q;
     if (norm) {
         ZF_TRY(norm_weight("w_q", norm->w_q, q->dtype, d));
         ZF_TRY(norm_weight("w_k", norm->w_k, q->dtype, d));
@@ -67,7 +69,7 @@ zf_status zf_check_attention_decode(const zf_tensor *q, const zf_tensor *k, cons
             return zf_error(ZF_ERR_INVALID_ARG, "[" OP "] norm->eps = %g; expected a finite value >= 0",
                             (double)norm->eps);
     }
-    const zf_tensor *all[] = {k, v, cs, pos, kc, vc, out, norm ? norm->w_q : q, norm ? norm->w_k : q};
+    const zf_tensor *all[] = {k, v, cs, pos, kc, vc, out, wq, wk};
     for (int i = 0; i < 9; i++)
         if (all[i]->device != q->device)
             return zf_error(ZF_ERR_INVALID_ARG, "[" OP "] q and the other arguments must be on one device");
@@ -75,7 +77,7 @@ zf_status zf_check_attention_decode(const zf_tensor *q, const zf_tensor *k, cons
         return zf_error(ZF_ERR_INVALID_ARG, "[" OP "] neox = %d; expected 0 (adjacent pairs) or 1 (halves)", neox);
     if (!(fabsf(scale) <= 3.0e38f))
         return zf_error(ZF_ERR_INVALID_ARG, "[" OP "] scale = %g; expected a finite value", (double)scale);
-    const zf_tensor *ins[] = {q, k, v, cs, pos, norm ? norm->w_q : q, norm ? norm->w_k : q};
+    const zf_tensor *ins[] = {q, k, v, cs, pos, wq, wk};
     const char *in_names[] = {"q", "k", "v", "cs", "pos", "w_q", "w_k"};
     const zf_tensor *outs[] = {out, kc, vc};
     const char *out_names[] = {"out", "kc", "vc"};

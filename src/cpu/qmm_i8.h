@@ -16,8 +16,8 @@
 #define I8_AHEAD 2048 /* bytes of codes prefetched ahead into L1 (into the next rows: they are contiguous) */
 /* ... and further ahead into L2 (T1): more of the stream in flight than the
  * L1 look-ahead and the hardware prefetchers keep with two threads streaming
- * (SmolLM2 edge decode 72-77% -> 81-85% of the probe; 8-16 KB measured
- * alike, 24-64 KB less: docs/PERF-CPU.md, session 15) */
+ * (SmolLM2 edge decode 2-13% faster, depending on this VM's phase; 8-16 KB
+ * measured alike, 24-64 KB less: docs/PERF-CPU.md, session 15) */
 #define I8_AHEAD_L2 16384
 #define INLINE ZF_AVX2_INLINE
 

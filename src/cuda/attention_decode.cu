@@ -185,15 +185,16 @@ zf_status zf_cuda_attention_decode(const zf_tensor *q, const zf_tensor *k, const
     return e == cudaSuccess ? ZF_OK : zf_cu_fail("attention_decode", var->name, e);
 }
 
-/* Against the CPU composition (rope, copy, attention), bit for bit in out
- * and both caches: every activation / cache dtype pair, both pair styles,
- * 6 q heads over 2 kv heads, head_dim 40, 70 positions, p random in
- * [0, 70) (the CPU's own draw: I32 operands are in [0, scale)). */
+/* Against the CPU composition ((rms_norm,) rope, copy, attention), bit for
+ * bit in out and both caches: every activation / cache dtype pair, both
+ * pair styles each with and without the q/k norms, 6 q heads over 2 kv
+ * heads, head_dim 40, 70 positions, p random in [0, 70) (the CPU's own
+ * draw: I32 operands are in [0, scale)). */
 int zf_cu_selftest_attention_decode(const zf_variant *v, char *msg, size_t size) {
     uint64_t rng = 0x9216d5d98979fb1bull;
     zf_opts stock = {ZF_FIDELITY_STOCK, NULL};
     int fail = 0;
-    for (int c = 0; c < 9 && !fail; c++) { /* odd c: with the q and k norms */
+    for (int c = 0; c < 9 && !fail; c++) { /* neox = c % 2; the norms where c / 3 + c is odd (all four pairs) */
         const int64_t d = 40, L = 70, qs[3] = {1, 6, d}, ks[3] = {1, 2, d}, cache[3] = {2, L, d},
                       tab[3] = {L, d / 2, 2}, one[1] = {1}, wd[1] = {d};
         zf_dtype ta = (zf_dtype)(c / 3), tc = (zf_dtype)(c % 3);
@@ -207,7 +208,7 @@ int zf_cu_selftest_attention_decode(const zf_variant *v, char *msg, size_t size)
                zf_cu_st_make(&out, ta, 3, qs, 0.0f, &rng, msg, size) ||
                zf_cu_st_make(&wq, ta, 1, wd, 1.5f, &rng, msg, size) || zf_cu_st_make(&wk, ta, 1, wd, 1.5f, &rng, msg, size);
         const zf_qk_norm hn = {&wq.host, &wk.host, 1e-5f}, dn = {&wq.dev, &wk.dev, 1e-5f};
-        const bool nm = c % 2;
+        const bool nm = (c / 3 + c) % 2;
         zf_cu_attn_dec_args a;
         if (!fail && (zf_cu_host->cpu->attention_decode(&q.host, &k.host, &vv.host, nm ? &hn : NULL, &cs.host, c % 2,
                                                         &pos.host, &kc.host, &vc.host, 0.158f, &out.host, &stock) != ZF_OK ||

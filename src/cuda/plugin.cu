@@ -117,7 +117,7 @@ static const zf_variant k_variants[] = {
     VM("cuda.softmax", SOFTMAX, zf_cu_softmax, "stock; a block per row, L256 sum"),
     VM("cuda.attention", ATTENTION, zf_cu_attention, "stock; a block per (query, head), a warp per key dot"),
     VM("cuda.attention_decode", ATTENTION_DECODE, zf_cu_attention_decode,
-       "rope, both cache rows and attention in one kernel, the position read on the device"),
+       "(q/k norms,) rope, both cache rows and attention in one kernel, the position read on the device"),
     VM("cuda.matmul", MATMUL, zf_cu_matmul, "stock; a warp per W row, L256 lanes 8 per thread"),
     VM("cuda.copy", COPY, zf_cu_copy, "stock; row copy, or conversion to out's dtype"),
 };
