@@ -48,6 +48,23 @@ template <typename E> struct zf_cu_rows {
     __device__ __forceinline__ const E *operator()(int64_t j) const { return base + j * stride; }
 };
 
+/* The scores s[0 .. len-1] (published by a barrier before) into e_j =
+ * exp(s_j - mx), in place; returns S = L256(e, 1). Every thread of the
+ * block calls it; its last barrier publishes e. */
+__device__ __forceinline__ float zf_cu_softmax_scores(float *s, float *red, int64_t len) {
+    const int tid = threadIdx.x;
+    float m = -INFINITY;
+    for (int64_t j = tid; j < len; j += ZF_ATT_THREADS)
+        if (s[j] > m) m = s[j];
+    const float mx = zf_cu_max256(red, m);
+    float lane = 0.0f;
+    for (int64_t j = tid; j < len; j += ZF_ATT_THREADS) {
+        s[j] = zf_cu_exp(__fsub_rn(s[j], mx));
+        lane = __fadd_rn(lane, s[j]);
+    }
+    return zf_cu_l256_fold256(red, lane);
+}
+
 /* out row op (d elements of DQ) = attention of q (shared, f32, d) over keys
  * 0 .. len-1 of kr, values of vr; s holds len floats of shared memory and
  * red ZF_ATT_THREADS. q must be published (a barrier) before. */
@@ -60,16 +77,7 @@ __device__ __forceinline__ void zf_cu_attend(const float *q, float *s, float *re
         if ((tid & 31) == 0) s[j] = __fmul_rn(dot, scale);
     }
     __syncthreads();
-    float m = -INFINITY;
-    for (int64_t j = tid; j < len; j += ZF_ATT_THREADS)
-        if (s[j] > m) m = s[j];
-    const float mx = zf_cu_max256(red, m);
-    float lane = 0.0f;
-    for (int64_t j = tid; j < len; j += ZF_ATT_THREADS) {
-        s[j] = zf_cu_exp(__fsub_rn(s[j], mx));
-        lane = __fadd_rn(lane, s[j]);
-    }
-    const float sum = zf_cu_l256_fold256(red, lane); /* its barriers also publish s */
+    const float sum = zf_cu_softmax_scores(s, red, len);
     const int64_t direct = vr.last ? len - 1 : len;
     for (int64_t c = tid; c < d; c += ZF_ATT_THREADS) {
         float acc = 0.0f;

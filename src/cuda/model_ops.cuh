@@ -88,6 +88,7 @@ typedef struct zf_cu_attn_dec_args {
     int neox;
     const void *wq, *wk; /* the q and k norms' weights [d] in ta, or NULL: no norm */
     float eps;
+    bool vec; /* the caches' rows can be copied 16 bytes at a time */
 } zf_cu_attn_dec_args;
 
 /* matmul: y [m, n] = x [m, k] @ W [n, k]^T, row strides xs, ws, ys. */

@@ -368,13 +368,15 @@ static void test_attention_decode(void) {
     dec_dev_free(&d);
     dec_host_free(&h);
     zf_stream_destroy(s);
-    const int64_t hh[][2] = {{4, 4}, {8, 2}, {9, 3}, {6, 1}}, ds[] = {16, 64, 72, 128, 256};
+    /* head_dim: 18 (rows of 36 or 72 bytes: copied element by element), up to 64, 128 and 256 (the tiled
+     * kernel's three lane counts), 320 (the warp-per-key path) */
+    const int64_t hh[][2] = {{4, 4}, {8, 2}, {9, 3}, {6, 1}}, ds[] = {16, 64, 72, 128, 256, 18, 320};
     const int64_t Ls[] = {1, 5, 40, 300, 2049};
     for (int c = 0; c < (g_quick ? 3 : 5); c++)
         for (int ta = 0; ta < 3; ta++)
             for (int tc = 0; tc < 3; tc++)
                 for (int nm = 0; nm < 2; nm++) {
-                    int64_t hq = hh[(c + tc) % 4][0], hk = hh[(c + tc) % 4][1], dd = ds[(c + ta + tc) % 5], L = Ls[c];
+                    int64_t hq = hh[(c + tc) % 4][0], hk = hh[(c + tc) % 4][1], dd = ds[(c + ta + tc + nm) % 7], L = Ls[c];
                     dec_host h;
                     dec_host_make(&h, k_dt[ta], k_dt[tc], hq, hk, dd, L);
                     const int neox = (c + ta + tc) % 2;
