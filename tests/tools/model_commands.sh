@@ -40,6 +40,7 @@ for m in llama.gguf moe.gguf; do
     check "bench $m" 0 "$zf" bench "$dir/$m" -p 16 -n 8 -r 2 -o "$dir/$m.bench.json"
     has out "roofline"
     has out "each run against the probe after it"
+    has out "kv cache  .* MB read per decoded token at 20.5 keys"
     check "capsule show bench $m" 0 "$zf" capsule show "$dir/$m.bench.json"
 done
 check "bench --json" 0 "$zf" bench "$dir/llama-mlx" -p 8 -n 4 -r 1 --json -o "$dir/b.json"
@@ -47,6 +48,8 @@ has out '"kind":	"bench"'
 has out '"decode_tok_s"'
 has out '"paired_fraction"'
 has out '"bandwidth_gbps"'
+# 2 layers x 2 kv heads x head_dim 16 x (k, v) x 4 bytes (f32 cache) x 10.5 keys (8 + (4 + 1) / 2)
+has out '"kv_bytes_per_token":	5376'
 check "bench bad -r" 2 "$zf" bench "$dir/llama.gguf" -r 0
 
 printf 'The quick brown fox jumps over the lazy dog. 0123456789\n%.0s' {1..20} >"$dir/text.txt"

@@ -168,6 +168,12 @@ int zf_cmd_bench(int argc, char **argv) {
     const int passes = bw.reps; /* per probe */
     bw.reps = (int)reps * passes;
     double bytes = (double)zf_model_weight_bytes_per_token(lm.model);
+    /* K and V bytes a decoded token reads at the decode steps' mean key count
+     * (step i attends over p + i + 1 keys): beside the weights at long
+     * contexts, but not in the roofline, which is the weights' alone */
+    const double kv_keys = (double)p + (double)(n + 1) / 2.0;
+    const double kv_bytes =
+        (double)cfg->layers * (double)cfg->kv_heads * (double)cfg->head_dim * 2.0 * (double)zf_dtype_size(mo.kv_dtype) * kv_keys;
     double eff_gbps = bytes * sd.median / 1e9, fraction = eff_gbps / bw.gbps, paired_v[MAX_REPS];
     for (int r = 0; r < reps; r++) paired_v[r] = bytes * dec[r] / 1e9 / bw_best[r];
     stat3 paired = stats(paired_v, (int)reps);
@@ -185,6 +191,7 @@ int zf_cmd_bench(int argc, char **argv) {
     cJSON_AddStringToObject(model, "arch", cfg->arch);
     cJSON_AddNumberToObject(model, "layers", (double)cfg->layers);
     cJSON_AddNumberToObject(model, "weight_bytes_per_token", bytes);
+    cJSON_AddNumberToObject(model, "kv_bytes_per_token", kv_bytes);
     for (int op = 0; op < ZF_OP_COUNT; op++) zf_capsule_add_kernel(cap, (zf_op)op, device, ZF_FIDELITY_AUTO);
     cJSON_AddStringToObject(cap, "backend", zf_backend_name(device));
     cJSON *settings = cJSON_AddObjectToObject(cap, "settings");
@@ -244,6 +251,8 @@ int zf_cmd_bench(int argc, char **argv) {
             printf("decode    %8.2f ms of CPU time per token, all threads, median [%.2f .. %.2f]\n", sc.median,
                    sc.min, sc.max);
         printf("weights   %.2f MB read per decoded token\n", bytes / 1e6);
+        printf("kv cache  %.2f MB read per decoded token at %.1f keys (the decode steps' mean; not in the roofline)\n",
+               kv_bytes / 1e6, kv_keys);
         printf("bandwidth %.1f GB/s (best of %d passes, %d after each run; median of the runs' best %.1f; %s)\n", bw.gbps,
                bw.reps, passes, bw.median_gbps, bw.pattern);
         printf("roofline  decode moves %.1f GB/s of weights = %.0f%% of the best bandwidth measured (bound %.1f tok/s);\n"
