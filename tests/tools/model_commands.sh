@@ -51,6 +51,13 @@ has out '"bandwidth_gbps"'
 # 2 layers x 2 kv heads x head_dim 16 x (k, v) x 4 bytes (f32 cache) x 10.5 keys (8 + (4 + 1) / 2)
 has out '"kv_bytes_per_token":	5376'
 check "bench bad -r" 2 "$zf" bench "$dir/llama.gguf" -r 0
+# --dtype: activations and the KV cache (half the cache bytes in f16)
+check "bench --dtype f16" 0 "$zf" bench "$dir/llama-mlx" -p 8 -n 4 -r 1 --dtype f16 --json -o "$dir/b16.json"
+has out '"kv_bytes_per_token":	2688'
+has out '"activation_dtype":	"f16"'
+check "bench bad --dtype" 2 "$zf" bench "$dir/llama.gguf" --dtype f64
+check "run --dtype bf16" 0 "$zf" run "$dir/llama.gguf" -p "Hello" -n 4 --dtype bf16
+check "run bad --dtype" 2 "$zf" run "$dir/llama.gguf" -p "Hello" --dtype int8
 
 printf 'The quick brown fox jumps over the lazy dog. 0123456789\n%.0s' {1..20} >"$dir/text.txt"
 check "ppl llama" 0 "$zf" ppl "$dir/llama.gguf" "$dir/text.txt" -c 64

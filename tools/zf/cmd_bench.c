@@ -79,8 +79,10 @@ static void add_stat(cJSON *o, const char *name, stat3 s) {
 
 int zf_cmd_bench(int argc, char **argv) {
     static const char usage[] =
-        "zf bench MODEL [-p 128] [-n 64] [-r 3] [-t THREADS] [--tier T] [--backend cpu|cuda] [--json] [-o CAPSULE]";
-    const char *p_s = NULL, *n_s = NULL, *r_s = NULL, *t_s = NULL, *tier_s = NULL, *backend_s = NULL, *out_s = NULL;
+        "zf bench MODEL [-p 128] [-n 64] [-r 3] [-t THREADS] [--tier T] [--backend cpu|cuda] [--dtype f32|bf16|f16] "
+        "[--json] [-o CAPSULE]";
+    const char *p_s = NULL, *n_s = NULL, *r_s = NULL, *t_s = NULL, *tier_s = NULL, *backend_s = NULL, *out_s = NULL,
+               *dtype_s = NULL;
     int json = 0;
     const zf_opt opts[] = {
         {"-p", "TOKENS", "prompt tokens per prefill (default 128)", &p_s, NULL},
@@ -89,6 +91,7 @@ int zf_cmd_bench(int argc, char **argv) {
         {"-t", "THREADS", "CPU threads (default: one per core)", &t_s, NULL},
         {"--tier", "stable|fast|edge", "kernel tier (default: ZF_TIER or stable)", &tier_s, NULL},
         {"--backend", "cpu|cuda", "where the model runs (default cpu)", &backend_s, NULL},
+        {"--dtype", "f32|bf16|f16", "activation and KV-cache dtype (default f32)", &dtype_s, NULL},
         {"--json", NULL, "print the result as one JSON object (the capsule)", NULL, &json},
         {"-o", "CAPSULE", "capsule path (default capsules/bench-<time>.json)", &out_s, NULL},
     };
@@ -109,13 +112,15 @@ int zf_cmd_bench(int argc, char **argv) {
     zf_device device = ZF_DEVICE_CPU;
     if (backend_s && zf_backend_parse(backend_s, &device))
         return zf_usage_error(usage, "--backend '%s': expected cpu or cuda", backend_s);
+    zf_model_opts mo = zf_model_opts_default();
+    if (dtype_s && zf_model_dtype_parse(dtype_s, &mo))
+        return zf_usage_error(usage, "--dtype '%s': expected f32, bf16 or f16", dtype_s);
     zf_tier tier = zf_get_tier();
     if (tier_s && zf_tier_parse(tier_s, &tier) != ZF_OK) return zf_usage_error(usage, "%s", zf_last_error());
     if (threads && zf_set_num_threads((int)threads) != ZF_OK) return zf_usage_error(usage, "%s", zf_last_error());
     zf_set_tier(tier);
 
     zf_loaded_model lm;
-    zf_model_opts mo = zf_model_opts_default();
     mo.max_ctx = p + n;
     mo.device = device;
     if (zf_load_model(pos[0], 0, &mo, &lm)) return 1;
@@ -199,6 +204,7 @@ int zf_cmd_bench(int argc, char **argv) {
     cJSON_AddNumberToObject(settings, "decode_tokens", (double)n);
     cJSON_AddNumberToObject(settings, "reps", (double)reps);
     cJSON_AddNumberToObject(settings, "threads", zf_get_num_threads());
+    cJSON_AddStringToObject(settings, "activation_dtype", zf_dtype_name(mo.act_dtype));
     cJSON_AddStringToObject(settings, "token_ids", "synthetic (splitmix64, fixed seed)");
     if (device == ZF_DEVICE_CUDA) cJSON_AddBoolToObject(settings, "cuda_graphs", zf_model_decode_graphed(lm.model));
     cJSON *runs = cJSON_AddArrayToObject(cap, "runs");

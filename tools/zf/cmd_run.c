@@ -22,6 +22,7 @@ typedef struct run_opts {
     zf_sampler_params sp;
     zf_tier tier;
     zf_device device;
+    zf_model_opts mo; /* --dtype */
 } run_opts;
 
 static int parse_number(const char *usage, const char *name, const char *s, double lo, double hi, double *out) {
@@ -34,7 +35,7 @@ static int parse_number(const char *usage, const char *name, const char *s, doub
 
 static int parse(int argc, char **argv, const char *usage, const char **model, run_opts *ro) {
     const char *p = NULL, *n_s = NULL, *temp_s = NULL, *topk_s = NULL, *topp_s = NULL, *seed_s = NULL;
-    const char *tier_s = NULL, *backend_s = NULL, *threads_s = NULL;
+    const char *tier_s = NULL, *backend_s = NULL, *threads_s = NULL, *dtype_s = NULL;
     const zf_opt opts[] = {
         {"-p", "PROMPT", "the prompt (required)", &p, NULL},
         {"-n", "N", "tokens to generate at most (default 128)", &n_s, NULL},
@@ -45,6 +46,7 @@ static int parse(int argc, char **argv, const char *usage, const char **model, r
         {"--seed", "S", "sampling seed (default: from the clock, printed)", &seed_s, NULL},
         {"--tier", "stable|fast|edge", "kernel tier (default: ZF_TIER or stable)", &tier_s, NULL},
         {"--backend", "cpu|cuda", "where the model runs (default cpu)", &backend_s, NULL},
+        {"--dtype", "f32|bf16|f16", "activation and KV-cache dtype (default f32)", &dtype_s, NULL},
         {"-t", "THREADS", "CPU threads (default: one per core)", &threads_s, NULL},
     };
     int n_pos, rc = zf_parse_args(usage, argc, argv, opts, (int)(sizeof opts / sizeof *opts), model, 1, &n_pos);
@@ -55,6 +57,8 @@ static int parse(int argc, char **argv, const char *usage, const char **model, r
     if (backend_s && zf_backend_parse(backend_s, &ro->device))
         return zf_usage_error(usage, "--backend '%s': expected cpu or cuda", backend_s);
     if (tier_s && zf_tier_parse(tier_s, &ro->tier) != ZF_OK) return zf_usage_error(usage, "%s", zf_last_error());
+    if (dtype_s && zf_model_dtype_parse(dtype_s, &ro->mo))
+        return zf_usage_error(usage, "--dtype '%s': expected f32, bf16 or f16", dtype_s);
     double v;
     ro->n = 128;
     if (n_s && (rc = parse_number(usage, "-n", n_s, 1, 1e6, &v))) return rc;
@@ -124,16 +128,16 @@ static void emit(const zf_tokenizer *tok, int32_t id) {
 int zf_cmd_run(int argc, char **argv) {
     static const char usage[] =
         "zf run MODEL -p PROMPT [-n N] [--chat] [--temp T --top-k K --top-p P --seed S] [--tier T] "
-        "[--backend cpu|cuda] [-t THREADS]";
+        "[--backend cpu|cuda] [--dtype f32|bf16|f16] [-t THREADS]";
     const char *model = NULL;
-    run_opts ro = {.tier = zf_get_tier()}; /* ZF_TIER was checked by main */
+    run_opts ro = {.tier = zf_get_tier(), .mo = zf_model_opts_default()}; /* ZF_TIER was checked by main */
     int rc = parse(argc, argv, usage, &model, &ro);
     if (rc) return rc < 0 ? 0 : rc;
     if (ro.threads && zf_set_num_threads((int)ro.threads) != ZF_OK) return zf_usage_error(usage, "%s", zf_last_error());
     zf_set_tier(ro.tier);
 
     zf_loaded_model lm;
-    zf_model_opts mo = zf_model_opts_default();
+    zf_model_opts mo = ro.mo;
     mo.device = ro.device;
     if (zf_load_model(model, 1, &mo, &lm)) return 1;
     int status = 1;

@@ -221,13 +221,10 @@ int zf_cmd_validate(int argc, char **argv) {
 
     zf_loaded_model lm;
     zf_model_opts mo = zf_model_opts_default();
-    if (dtype_s && (zf_dtype_parse(dtype_s, &mo.act_dtype) != ZF_OK || !(mo.act_dtype == ZF_DTYPE_F32 ||
-                                                                        mo.act_dtype == ZF_DTYPE_BF16 ||
-                                                                        mo.act_dtype == ZF_DTYPE_F16))) {
+    if (dtype_s && zf_model_dtype_parse(dtype_s, &mo)) {
         for (int i = 0; i < n_prompts; i++) free(prompts[i]);
         return zf_usage_error(usage, "--dtype '%s': expected f32, bf16 or f16", dtype_s);
     }
-    mo.kv_dtype = mo.act_dtype;
     mo.device = devs[0];
     if (zf_load_model(pos[0], 1, &mo, &lm)) {
         for (int i = 0; i < n_prompts; i++) free(prompts[i]);

@@ -48,6 +48,13 @@ int zf_load_another_model(const zf_loaded_model *lm, const zf_model_opts *o, zf_
     return 1;
 }
 
+int zf_model_dtype_parse(const char *s, zf_model_opts *o) {
+    zf_dtype t;
+    if (zf_dtype_parse(s, &t) != ZF_OK || !(t == ZF_DTYPE_F32 || t == ZF_DTYPE_BF16 || t == ZF_DTYPE_F16)) return -1;
+    o->act_dtype = o->kv_dtype = t;
+    return 0;
+}
+
 int zf_backend_parse(const char *s, zf_device *out) {
     if (strcmp(s, "cpu") == 0) *out = ZF_DEVICE_CPU;
     else if (strcmp(s, "cuda") == 0) *out = ZF_DEVICE_CUDA;

@@ -24,6 +24,10 @@ void zf_unload_model(zf_loaded_model *m);
  * after printing why. */
 int zf_load_another_model(const zf_loaded_model *lm, const zf_model_opts *o, zf_model **out);
 
+/* --dtype: "f32", "bf16" or "f16" -> the model's activation and KV-cache
+ * dtype; 0, or -1 for any other text (o unchanged). */
+int zf_model_dtype_parse(const char *s, zf_model_opts *o);
+
 /* "cpu" or "cuda" -> the device; 0, or -1 for any other text. */
 int zf_backend_parse(const char *s, zf_device *out);
 const char *zf_backend_name(zf_device d);
