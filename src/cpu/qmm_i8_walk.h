@@ -115,6 +115,14 @@ INLINE void stretch_groups(const zf_qrows *w, i8_layout L, int64_t G, __m256 *s,
     *b = load_blocks(L.sdt, (const char *)w->biases + g, L.gshift);
 }
 
+/* Prefetches into L2 the scales and biases as far ahead of stretch G as
+ * stretch_prefetch takes the codes (the same blocks). */
+INLINE void groups_prefetch(const zf_qrows *w, i8_layout L, int64_t G) {
+    const size_t g = (size_t)(G >> L.gshift) * L.ss, ahead = I8_AHEAD_L2 * L.ss / (((size_t)L.bits * 4) << L.gshift);
+    _mm_prefetch((const char *)w->scales + g + ahead, _MM_HINT_T1);
+    _mm_prefetch((const char *)w->biases + g + ahead, _MM_HINT_T1);
+}
+
 /* The f32 share of x blocks j .. j+7 from their integer dots d, the blocks'
  * scales s and biases b, lane by lane: (S · a) · s + b · X. */
 INLINE __m256 share(__m256i d, __m256 s, __m256 b, const xq8 *x, int64_t j) {
@@ -146,6 +154,7 @@ INLINE void dot_rows_joined(const zf_qrows *w, i8_layout L, const xq8 *x, int64_
     for (; G + I8_STRETCH <= total; G += I8_STRETCH) {
         const uint8_t *c = p + G * cb;
         stretch_prefetch(c, cb * I8_STRETCH);
+        groups_prefetch(w, L, G);
         __m256 v = stretch_share(w, L, c, x, j, G);
         int64_t left = nb - j; /* lanes of row r */
         if (left > I8_STRETCH) {
@@ -196,6 +205,7 @@ INLINE void dot_rows_whole(const zf_qrows *w, i8_layout L, const xq8 *x, int64_t
             for (int64_t j = 0; j < nb; j += I8_STRETCH, G += I8_STRETCH) {
                 const uint8_t *c = p + G * cb;
                 stretch_prefetch(c, cb * I8_STRETCH);
+                groups_prefetch(w, L, G);
                 a = _mm256_add_ps(a, stretch_share(w, L, c, x, j, G));
             }
             acc[i] = a;
@@ -220,6 +230,7 @@ INLINE void dot_rows_whole_x2(const zf_qrows *w, i8_layout L, const xq8 *x0, con
             for (int64_t j = 0; j < nb; j += I8_STRETCH, G += I8_STRETCH) {
                 const uint8_t *c = p + G * cb;
                 stretch_prefetch(c, cb * I8_STRETCH);
+                groups_prefetch(w, L, G);
                 __m256 s, b;
                 stretch_groups(w, L, G, &s, &b);
                 __m256i d0, d1;
