@@ -62,6 +62,9 @@ check "run bad --dtype" 2 "$zf" run "$dir/llama.gguf" -p "Hello" --dtype int8
 printf 'The quick brown fox jumps over the lazy dog. 0123456789\n%.0s' {1..20} >"$dir/text.txt"
 check "ppl llama" 0 "$zf" ppl "$dir/llama.gguf" "$dir/text.txt" -c 64
 has out "perplexity"
+check "ppl llama --dtype bf16" 0 "$zf" ppl "$dir/llama.gguf" "$dir/text.txt" -c 64 --dtype bf16
+has out "perplexity"
+check "ppl bad --dtype" 2 "$zf" ppl "$dir/llama.gguf" "$dir/text.txt" --dtype f8
 
 # bad input: clear errors, exit codes 1 (work failed) or 2 (usage)
 check "validate missing model" 1 "$zf" validate "$dir/nope.gguf"

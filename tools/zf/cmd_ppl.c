@@ -33,15 +33,16 @@ static double nll(const float *x, int64_t n, int32_t target) {
 }
 
 int zf_cmd_ppl(int argc, char **argv) {
-    static const char usage[] = "zf ppl MODEL TEXTFILE [-c CTX] [-t THREADS] [--backend cpu|cuda]";
-    const char *ctx_s = NULL, *threads_s = NULL, *backend_s = NULL;
+    static const char usage[] = "zf ppl MODEL TEXTFILE [-c CTX] [-t THREADS] [--backend cpu|cuda] [--dtype f32|bf16|f16]";
+    const char *ctx_s = NULL, *threads_s = NULL, *backend_s = NULL, *dtype_s = NULL;
     const zf_opt opts[] = {
         {"-c", "CTX", "tokens per window (default 512)", &ctx_s, NULL},
         {"-t", "THREADS", "CPU threads (default: one per core)", &threads_s, NULL},
         {"--backend", "cpu|cuda", "where the model runs (default cpu)", &backend_s, NULL},
+        {"--dtype", "f32|bf16|f16", "activation and KV-cache dtype (default f32)", &dtype_s, NULL},
     };
     const char *pos[2];
-    int n_pos, rc = zf_parse_args(usage, argc, argv, opts, 3, pos, 2, &n_pos);
+    int n_pos, rc = zf_parse_args(usage, argc, argv, opts, (int)(sizeof opts / sizeof *opts), pos, 2, &n_pos);
     if (rc) return rc == 1 ? 0 : rc;
     if (n_pos != 2) return zf_usage_error(usage, "expected MODEL and TEXTFILE");
     long ctx = 512, threads = 0;
@@ -54,6 +55,9 @@ int zf_cmd_ppl(int argc, char **argv) {
     zf_device device = ZF_DEVICE_CPU;
     if (backend_s && zf_backend_parse(backend_s, &device))
         return zf_usage_error(usage, "--backend '%s': expected cpu or cuda", backend_s);
+    zf_model_opts mo = zf_model_opts_default();
+    if (dtype_s && zf_model_dtype_parse(dtype_s, &mo))
+        return zf_usage_error(usage, "--dtype '%s': expected f32, bf16 or f16", dtype_s);
     long len = 0;
     char *text = read_file(pos[1], &len);
     if (!text) {
@@ -61,7 +65,6 @@ int zf_cmd_ppl(int argc, char **argv) {
         return 2;
     }
     zf_loaded_model lm;
-    zf_model_opts mo = zf_model_opts_default();
     mo.max_ctx = ctx;
     mo.device = device;
     if (zf_load_model(pos[0], 1, &mo, &lm)) {
