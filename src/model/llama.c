@@ -397,6 +397,11 @@ int64_t zf_model_weight_bytes_per_token(const zf_model *m) {
     return b;
 }
 
+int64_t zf_model_kv_bytes_per_key(const zf_model *m) {
+    const zf_model_config *c = &m->cfg;
+    return 2 * c->layers * c->kv_heads * c->head_dim * (int64_t)zf_dtype_size(m->o.kv_dtype);
+}
+
 /* ---- the forward pass ----------------------------------------------------------- */
 
 /* Views of the model's buffers, on its device. */

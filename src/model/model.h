@@ -59,6 +59,9 @@ zf_status zf_model_forward(zf_model *m, const int32_t *tokens, int64_t n, int al
 /* Bytes of weights one decoded token reads (quantized data, scales, biases,
  * norms; the embedding row; for MoE the routed experts' share). */
 int64_t zf_model_weight_bytes_per_token(const zf_model *m);
+/* Bytes of the KV cache one decoded token reads per key it attends over (k
+ * and v of every layer and kv head, in the cache's dtype). */
+int64_t zf_model_kv_bytes_per_key(const zf_model *m);
 
 /* ---- internal: shared by llama.c and qwen3_moe.c ---------------------------- */
 

@@ -177,8 +177,7 @@ int zf_cmd_bench(int argc, char **argv) {
      * (step i attends over p + i + 1 keys): beside the weights at long
      * contexts, but not in the roofline, which is the weights' alone */
     const double kv_keys = (double)p + (double)(n + 1) / 2.0;
-    const double kv_bytes =
-        (double)cfg->layers * (double)cfg->kv_heads * (double)cfg->head_dim * 2.0 * (double)zf_dtype_size(mo.kv_dtype) * kv_keys;
+    const double kv_bytes = (double)zf_model_kv_bytes_per_key(lm.model) * kv_keys;
     double eff_gbps = bytes * sd.median / 1e9, fraction = eff_gbps / bw.gbps, paired_v[MAX_REPS];
     for (int r = 0; r < reps; r++) paired_v[r] = bytes * dec[r] / 1e9 / bw_best[r];
     stat3 paired = stats(paired_v, (int)reps);
