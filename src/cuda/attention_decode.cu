@@ -32,8 +32,7 @@
  * the 4 keys a warp reads at once start 8 banks apart. */
 __host__ __device__ inline int64_t dec_row_bytes(int64_t d, int64_t es) { return (d * es + 127) / 128 * 128 + 32; }
 static int64_t dec_ring_floats(const zf_cu_attn_dec_args *a) {
-    const int64_t es = a->tc == ZF_DTYPE_F32 ? 4 : 2;
-    return a->d <= 256 ? DEC_NS * DEC_TK * dec_row_bytes(a->d, es) / 4 : 0;
+    return a->d <= 256 ? DEC_NS * DEC_TK * dec_row_bytes(a->d, (int64_t)zf_cu_dtype_size(a->tc)) / 4 : 0;
 }
 
 /* Starts the copies of rows j0 .. min(j0 + DEC_TK, own) - 1 of a cache
@@ -289,7 +288,7 @@ static zf_status dec_args(const zf_tensor *q, const zf_tensor *k, const zf_tenso
     a->rows = cs->shape[0] < kc->shape[1] ? cs->shape[0] : kc->shape[1];
     a->scale = scale;
     a->neox = neox;
-    const int64_t ces = kc->dtype == ZF_DTYPE_F32 ? 4 : 2;
+    const int64_t ces = (int64_t)zf_cu_dtype_size(kc->dtype);
     a->vec = ((uintptr_t)kc->data | (uintptr_t)vc->data) % 16 == 0 && (a->d * ces) % 16 == 0 &&
              (a->kcs0 * ces) % 16 == 0 && (a->kcs1 * ces) % 16 == 0 && (a->vcs0 * ces) % 16 == 0 &&
              (a->vcs1 * ces) % 16 == 0;
