@@ -1,35 +1,45 @@
 /* Causal grouped-query attention on CUDA (docs/NUMERICS.md §9.4,
  * src/cpu/attention.c), a block of 256 threads per (query, head); the order
- * is zf_cu_attend's (cuda/attend.cuh). q and the scores live in shared
- * memory (zf_cu_attn_max_floats). */
+ * is zf_cu_attend's (cuda/attend.cuh), through shared-memory tiles of 32
+ * keys for head_dim <= 256 (zf_cu_attend_tiles: a ring of ~37-70 KB, so
+ * several blocks share an SM). q and the scores live in shared memory
+ * (zf_cu_attn_max_floats). */
 #include "cuda/attend.cuh"
 
 int64_t zf_cu_attn_max_floats;
 
 template <int DQ, int DKV> __global__ void __launch_bounds__(ZF_ATT_THREADS) attn_kernel(const zf_cu_attn_args a) {
-    extern __shared__ float sm[]; /* q [d], then scores [t] */
+    extern __shared__ __align__(16) float sm_all[]; /* the tiles (d <= 256), q [d], then scores [t] */
     __shared__ float red[ZF_ATT_THREADS];
     zf_cu_wait_prior();
     typedef typename zf_cu_elem<DQ>::type EQ;
     typedef typename zf_cu_elem<DKV>::type EKV;
     const int64_t unit = blockIdx.x, i = unit / a.hq, h = unit % a.hq, kh = h / (a.hq / a.hkv);
-    const int64_t len = a.t - a.m + i + 1, d = a.d;
-    float *q = sm, *s = sm + d;
+    const int64_t len = a.t - a.m + i + 1, d = a.d, rb = zf_cu_tile_row_bytes(d, sizeof(EKV));
+    float *q = sm_all + ZF_CU_TILE_STAGES * a.tk * rb / 4, *s = q + d;
     const EQ *qp = (const EQ *)a.q + i * a.qs0 + h * a.qs1;
     for (int64_t c = threadIdx.x; c < d; c += ZF_ATT_THREADS) q[c] = zf_cu_load<DQ>(qp, c);
     __syncthreads();
     const zf_cu_rows<EKV> keys = {(const EKV *)a.k + kh * a.ks0, a.ks1, nullptr},
                           vals = {(const EKV *)a.v + kh * a.vs0, a.vs1, nullptr};
-    zf_cu_attend<DQ, DKV>(q, s, red, len, d, a.scale, keys, vals, (EQ *)a.out + i * a.os0 + h * a.os1);
+    EQ *op = (EQ *)a.out + i * a.os0 + h * a.os1;
+    if (a.tk) zf_cu_attend_tiles<DQ, DKV>(q, s, red, len, (int)d, a.scale, keys, vals, (char *)sm_all, rb, a.tk, a.vec, op);
+    else zf_cu_attend<DQ, DKV>(q, s, red, len, d, a.scale, keys, vals, op);
+}
+
+/* keys per shared-memory tile for head_dim d (0: no tiles, the warp path) */
+static int attn_tile_keys(int64_t d) { return d <= 256 ? 32 : 0; }
+
+/* floats of shared memory for t keys of head_dim d in elements of es bytes:
+ * the tiles, q, the scores */
+static int64_t attn_floats(int64_t t, int64_t d, int64_t es) {
+    return ZF_CU_TILE_STAGES * attn_tile_keys(d) * zf_cu_tile_row_bytes(d, es) / 4 + d + t;
 }
 
 template <int DQ, int DKV> static cudaError_t attn_go(const zf_cu_attn_args *a, cudaStream_t s) {
-    size_t smem = (size_t)(a->d + a->t) * sizeof(float);
-    if (smem > 48 * 1024) {
-        cudaError_t e = cudaFuncSetAttribute(attn_kernel<DQ, DKV>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                             (int)smem);
-        if (e != cudaSuccess) return e;
-    }
+    size_t smem = (size_t)attn_floats(a->t, a->d, (int64_t)zf_cu_dtype_size(a->tkv)) * sizeof(float);
+    cudaError_t e = zf_cu_allow_smem((const void *)attn_kernel<DQ, DKV>, smem);
+    if (e != cudaSuccess) return e;
     return zf_cu_launch(attn_kernel<DQ, DKV>, dim3((unsigned)(a->m * a->hq)), dim3(ZF_ATT_THREADS), smem, s, *a);
 }
 
@@ -77,10 +87,11 @@ static zf_status attn_args(const zf_tensor *q, const zf_tensor *k, const zf_tens
                       "positions, so keys >= queries", (long long)k->shape[1], (long long)q->shape[0]);
     if (!(fabsf(scale) <= 3.0e38f))
         return ZF_ERR(ZF_ERR_INVALID_ARG, "[attention] scale = %g; expected a finite value", (double)scale);
-    if (k->shape[1] + q->shape[2] > zf_cu_attn_max_floats)
-        return ZF_ERR(ZF_ERR_UNSUPPORTED, "[attention] %lld keys of head_dim %lld: the scores and q need %lld floats "
-                      "of shared memory; this device has room for %lld", (long long)k->shape[1], (long long)q->shape[2],
-                      (long long)(k->shape[1] + q->shape[2]), (long long)zf_cu_attn_max_floats);
+    const int64_t es = (int64_t)zf_cu_dtype_size(k->dtype), need = attn_floats(k->shape[1], q->shape[2], es);
+    if (need > zf_cu_attn_max_floats)
+        return ZF_ERR(ZF_ERR_UNSUPPORTED, "[attention] %lld keys of head_dim %lld: the tiles, q and the scores need "
+                      "%lld floats of shared memory; this device has room for %lld", (long long)k->shape[1],
+                      (long long)q->shape[2], (long long)need, (long long)zf_cu_attn_max_floats);
     ZF_TRY(H->check_alias("attention", "out", out, "q", q));
     ZF_TRY(H->check_alias("attention", "out", out, "k", k));
     ZF_TRY(H->check_alias("attention", "out", out, "v", v));
@@ -111,6 +122,8 @@ static zf_status attn_args(const zf_tensor *q, const zf_tensor *k, const zf_tens
     a->os0 = out->stride[0];
     a->os1 = out->stride[1];
     a->scale = scale;
+    a->vec = zf_cu_tile_vec(k->data, v->data, a->d, es, a->ks0, a->ks1, a->vs0, a->vs1);
+    a->tk = attn_tile_keys(a->d);
     return ZF_OK;
 }
 

@@ -12,128 +12,20 @@
  *     never reads what another block writes.
  * So out and the caches get the bits of the stock ops in that order.
  *
- * The attention (head_dim <= 256, dec_attend) streams the keys' and then
- * the values' rows through a ring of shared-memory tiles with cp.async,
- * several tiles in flight, and gives each key's dot to 8 threads. The first
- * version (zf_cu_attend, a warp per key straight from global memory, the
- * value rows 8 at a time; still used above 256) issued one load's latency
- * per key and warp: one SmolLM2 layer's decode took ~158 us at 1024
- * positions on an H100 (docs/CUDA.md, session 16). */
+ * The attention is zf_cu_attend_tiles (head_dim <= 256) with large tiles:
+ * one SmolLM2 layer's decode took ~158 us at 1024 positions on an H100
+ * with zf_cu_attend's warp per key (docs/CUDA.md, session 16). */
 #include "cuda/attend.cuh"
-#include "cuda/cp_async.cuh"
 #include "cuda/l256.cuh"
 #include "cuda/rms.cuh"
 
-/* keys per tile (one per group of 8 threads) and ring stages (3 in flight) */
-#define DEC_TK 32
-#define DEC_NS 4
-
-/* Bytes of one row in a tile: the row rounded up to 128 bytes plus 32, so
- * the 4 keys a warp reads at once start 8 banks apart. */
-__host__ __device__ inline int64_t dec_row_bytes(int64_t d, int64_t es) { return (d * es + 127) / 128 * 128 + 32; }
+/* The decode kernel's tiles: the most keys (32, 64 or 128) whose ring fits
+ * DEC_RING_MAX, so that ~100 KB are in flight per block (one block per q
+ * head, on its own SM, moves the head's whole K and V: the bytes in flight
+ * set its speed). */
+#define DEC_RING_MAX (144 * 1024)
 static int64_t dec_ring_floats(const zf_cu_attn_dec_args *a) {
-    return a->d <= 256 ? DEC_NS * DEC_TK * dec_row_bytes(a->d, (int64_t)zf_cu_dtype_size(a->tc)) / 4 : 0;
-}
-
-/* Starts the copies of rows j0 .. min(j0 + DEC_TK, own) - 1 of a cache
- * (row j at base + j * rs) into a tile and commits them as one group; the
- * row `own` (this step's, in the block's shared copy) is never read here.
- * Without 16-byte alignment (vec false) the rows are copied element by
- * element, at once. */
-template <typename EC>
-__device__ __forceinline__ void dec_issue(char *tile, const EC *base, int64_t rs, int64_t j0, int64_t own, int d,
-                                          int64_t rb, bool vec) {
-    const int rows = (int)(own - j0 < DEC_TK ? own - j0 : DEC_TK);
-    if (vec) {
-        const int cpr = d * (int)sizeof(EC) / 16;
-        for (int i = threadIdx.x; i < rows * cpr; i += ZF_ATT_THREADS) {
-            const int r = i / cpr, ch = i % cpr;
-            zf_cu_cp16(tile + r * rb + 16 * ch, (const char *)(base + (j0 + r) * rs) + 16 * ch);
-        }
-    } else {
-        for (int i = threadIdx.x; i < rows * d; i += ZF_ATT_THREADS) {
-            const int r = i / d, c = i % d;
-            ((EC *)(tile + r * rb))[c] = base[(j0 + r) * rs + c];
-        }
-    }
-    zf_cu_cp_commit();
-}
-
-/* v[t] += v[t + OFF] for t < OFF, then OFF / 2, ... 1 (a template, so every
- * index is a constant and v stays in registers) */
-template <int OFF> __device__ __forceinline__ void dec_fold(float *v) {
-    if constexpr (OFF >= 1) {
-#pragma unroll
-        for (int t = 0; t < OFF; t++) v[t] = __fadd_rn(v[t], v[t + OFF]);
-        dec_fold<OFF / 2>(v);
-    }
-}
-
-/* L256(q, k) (d <= 256: lane l holds q_l k_l, or +0 past d) for the group of
- * 8 threads this one (u = threadIdx.x % 8) belongs to: thread u takes lanes
- * u + 8t (t < NT, NT = 8, 16 or 32 as d <= 64, 128, 256), so the tree's
- * strides 128 .. 8 are adds inside the thread and 4, 2, 1 xor shuffles.
- * The strides whose partner lanes are all +0 (>= 8 NT) leave x + 0. */
-template <int NT, int DC> __device__ __forceinline__ float dec_dot(const float *q, const void *k, int d, int u) {
-    float v[NT];
-#pragma unroll
-    for (int t = 0; t < NT; t++) {
-        const int x = u + 8 * t;
-        v[t] = x < d ? __fmaf_rn(q[x], zf_cu_load<DC>(k, x), 0.0f) : 0.0f;
-    }
-    if (NT < 32)
-#pragma unroll
-        for (int t = 0; t < NT; t++) v[t] = __fadd_rn(v[t], 0.0f);
-    dec_fold<NT / 2>(v);
-    float w = v[0];
-#pragma unroll
-    for (int off = 4; off >= 1; off >>= 1) w = __fadd_rn(w, __shfl_xor_sync(0xffffffffu, w, off));
-    return w;
-}
-
-/* zf_cu_attend's arithmetic (NUMERICS §9.4: the same scores, softmax and
- * one fma chain per column in key order) over keys 0 .. own, d <= 256; the
- * rows come through `ring` (DEC_NS tiles of DEC_TK rows of rb bytes): the K
- * tiles, then the V tiles, DEC_NS - 1 of them in flight ahead. Row `own`
- * comes from kown / vown. q (f32, d) is published before. */
-template <int DA, int DC>
-__device__ __forceinline__ void dec_attend(const float *q, float *s, float *red, int64_t own, int d, float scale,
-                                           zf_cu_rows<typename zf_cu_elem<DC>::type> keys,
-                                           zf_cu_rows<typename zf_cu_elem<DC>::type> vals, char *ring, int64_t rb,
-                                           bool vec, void *op) {
-    const int tid = threadIdx.x, g = tid / 8, u = tid % 8;
-    const int64_t len = own + 1, nt = (len + DEC_TK - 1) / DEC_TK;
-    auto issue = [&](int64_t i) {
-        char *tile = ring + (i % DEC_NS) * DEC_TK * rb;
-        if (i < nt) dec_issue(tile, keys.base, keys.stride, i * DEC_TK, own, d, rb, vec);
-        else if (i < 2 * nt) dec_issue(tile, vals.base, vals.stride, (i - nt) * DEC_TK, own, d, rb, vec);
-        else zf_cu_cp_commit(); /* nothing left: an empty group keeps the count */
-    };
-    for (int i = 0; i < DEC_NS - 1; i++) issue(i);
-    float acc = 0.0f, sum = 0.0f;
-    for (int64_t i = 0; i < 2 * nt; i++) {
-        zf_cu_cp_wait(DEC_NS - 2); /* this thread's copies of tile i have landed */
-        __syncthreads();           /* everyone's, and tile i - 1 is consumed */
-        issue(i + DEC_NS - 1);
-        const char *tile = ring + (i % DEC_NS) * DEC_TK * rb;
-        if (i < nt) { /* scores of keys i TK + g */
-            const int64_t j = i * DEC_TK + g;
-            const void *k = j < own ? (const void *)(tile + g * rb) : (const void *)keys.last;
-            const float dot = d <= 64 ? dec_dot<8, DC>(q, k, d, u)
-                              : d <= 128 ? dec_dot<16, DC>(q, k, d, u) : dec_dot<32, DC>(q, k, d, u);
-            if (u == 0 && j <= own) s[j] = __fmul_rn(dot, scale);
-            if (i == nt - 1) {
-                __syncthreads();
-                sum = zf_cu_softmax_scores(s, red, len);
-            }
-        } else if (tid < d) { /* column tid: its chain over the keys of the tile */
-            const int64_t j0 = (i - nt) * DEC_TK, rows = own - j0 < DEC_TK ? own - j0 : DEC_TK;
-#pragma unroll 8
-            for (int64_t r = 0; r < rows; r++) acc = __fmaf_rn(s[j0 + r], zf_cu_load<DC>(tile + r * rb, tid), acc);
-            if (own < j0 + DEC_TK) acc = __fmaf_rn(s[own], zf_cu_load<DC>(vals.last, tid), acc);
-        }
-    }
-    if (tid < d) zf_cu_store<DA>(op, tid, __fdiv_rn(acc, sum));
+    return ZF_CU_TILE_STAGES * a->tk * zf_cu_tile_row_bytes(a->d, (int64_t)zf_cu_dtype_size(a->tc)) / 4;
 }
 
 static_assert(ZF_ATT_THREADS == 256, "the norms' sums take one L256 lane per thread");
@@ -186,8 +78,8 @@ template <int DA, int DC> __global__ void __launch_bounds__(ZF_ATT_THREADS) dec_
     }
     const bool norm = a.wq != nullptr;
     char *ring = (char *)sm_all; /* d <= 256: the tiles of dec_attend first */
-    const int64_t rb = dec_row_bytes(d, sizeof(EC));
-    float *sm = sm_all + (d <= 256 ? DEC_NS * DEC_TK * rb / 4 : 0);
+    const int64_t rb = zf_cu_tile_row_bytes(d, sizeof(EC));
+    float *sm = sm_all + ZF_CU_TILE_STAGES * a.tk * rb / 4;
     float *q = sm, *kn = sm + 3 * d, *s = sm + (norm ? 4 : 3) * d;
     EC *kown = (EC *)(sm + d), *vown = kown + d;
     const float *cs = a.cs + p * a.cs_stride;
@@ -216,7 +108,7 @@ template <int DA, int DC> __global__ void __launch_bounds__(ZF_ATT_THREADS) dec_
             vc[p * a.vcs1 + c] = vown[c];
         }
     const zf_cu_rows<EC> keys = {kc, a.kcs1, kown}, vals = {vc, a.vcs1, vown};
-    if (d <= 256) dec_attend<DA, DC>(q, s, red, p, (int)d, a.scale, keys, vals, ring, rb, a.vec, op);
+    if (a.tk) zf_cu_attend_tiles<DA, DC>(q, s, red, p + 1, (int)d, a.scale, keys, vals, ring, rb, a.tk, a.vec, op);
     else zf_cu_attend<DA, DC>(q, s, red, p + 1, d, a.scale, keys, vals, op);
 }
 
@@ -229,10 +121,8 @@ static size_t dec_smem(const zf_cu_attn_dec_args *a) { return (size_t)dec_floats
 
 template <int DA, int DC> static cudaError_t dec_go(const zf_cu_attn_dec_args *a, cudaStream_t s) {
     const size_t smem = dec_smem(a);
-    if (smem > 48 * 1024) {
-        cudaError_t e = cudaFuncSetAttribute(dec_kernel<DA, DC>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-        if (e != cudaSuccess) return e;
-    }
+    cudaError_t e = zf_cu_allow_smem((const void *)dec_kernel<DA, DC>, smem);
+    if (e != cudaSuccess) return e;
     return zf_cu_launch(dec_kernel<DA, DC>, dim3((unsigned)a->hq), dim3(ZF_ATT_THREADS), smem, s, *a);
 }
 
@@ -289,14 +179,14 @@ static zf_status dec_args(const zf_tensor *q, const zf_tensor *k, const zf_tenso
     a->scale = scale;
     a->neox = neox;
     const int64_t ces = (int64_t)zf_cu_dtype_size(kc->dtype);
-    a->vec = ((uintptr_t)kc->data | (uintptr_t)vc->data) % 16 == 0 && (a->d * ces) % 16 == 0 &&
-             (a->kcs0 * ces) % 16 == 0 && (a->kcs1 * ces) % 16 == 0 && (a->vcs0 * ces) % 16 == 0 &&
-             (a->vcs1 * ces) % 16 == 0;
+    a->vec = zf_cu_tile_vec(kc->data, vc->data, a->d, ces, a->kcs0, a->kcs1, a->vcs0, a->vcs1);
     if (norm) {
         a->wq = norm->w_q->data;
         a->wk = norm->w_k->data;
         a->eps = norm->eps;
     }
+    a->tk = a->d > 256 ? 0 : zf_cu_tile_keys(a->d, ces, DEC_RING_MAX);
+    while (a->tk > 32 && dec_floats(a) > zf_cu_attn_max_floats) a->tk /= 2; /* a long cache: smaller tiles */
     if (dec_floats(a) > zf_cu_attn_max_floats)
         return ZF_ERR(ZF_ERR_UNSUPPORTED, "[attention_decode] %lld positions of head_dim %lld need %lld floats of "
                       "shared memory; this device has room for %lld", (long long)a->rows, (long long)a->d,

@@ -18,6 +18,14 @@ extern int zf_cu_pdl;
 /* Set at init: the device's SM count (launch shapes of the decode kernels). */
 extern int zf_cu_sms;
 
+/* No kernel here declares more static shared memory than this (`nvcc
+ * -Xptxas -v`: the largest is ~2 KB); the 48 KiB default limit counts it. */
+#define ZF_CU_STATIC_SMEM_MAX 4096
+
+/* Lets kernel take `bytes` of dynamic shared memory (src/cuda/smem.cu):
+ * beyond 48 KiB with its static memory, one opt-in per kernel and size. */
+cudaError_t zf_cu_allow_smem(const void *kernel, size_t bytes);
+
 /* Launches kernel k with programmatic stream serialization where supported,
  * so a chain of small kernels (decode, graphs) overlaps launch and tail. */
 template <typename... P, typename... A>

@@ -68,6 +68,8 @@ typedef struct zf_cu_attn_args {
     int64_t m, hq, hkv, t, d;
     int64_t qs0, qs1, ks0, ks1, vs0, vs1, os0, os1;
     float scale;
+    bool vec; /* k's and v's rows can be copied 16 bytes at a time */
+    int tk;   /* keys per shared-memory tile (32), 0: head_dim > 256, no tiles */
 } zf_cu_attn_args;
 
 /* attention_decode: one token; q, out [1, hq, d], k, v [1, hkv, d] in ta
@@ -89,6 +91,7 @@ typedef struct zf_cu_attn_dec_args {
     const void *wq, *wk; /* the q and k norms' weights [d] in ta, or NULL: no norm */
     float eps;
     bool vec; /* the caches' rows can be copied 16 bytes at a time */
+    int tk;   /* keys per shared-memory tile (32, 64 or 128), 0: head_dim > 256, no tiles */
 } zf_cu_attn_dec_args;
 
 /* matmul: y [m, n] = x [m, k] @ W [n, k]^T, row strides xs, ws, ys. */
@@ -107,8 +110,8 @@ cudaError_t zf_cu_attention(const zf_cu_attn_args *a, cudaStream_t s);
 cudaError_t zf_cu_attention_decode(const zf_cu_attn_dec_args *a, cudaStream_t s);
 cudaError_t zf_cu_matmul(const zf_cu_matmul_args *a, cudaStream_t s);
 
-/* keys + head_dim of one attention call at most: q and the scores live in
- * shared memory (set at init from the device's limit). */
+/* Floats of shared memory one attention block may use (set at init from
+ * the device's limit): the key/value tiles, q and the scores live there. */
 extern int64_t zf_cu_attn_max_floats;
 
 zf_status zf_cuda_copy(const zf_tensor *x, zf_tensor *out, const zf_opts *o);

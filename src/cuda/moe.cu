@@ -204,10 +204,8 @@ cudaError_t zf_cu_moe_route(const zf_cu_route_args *a, cudaStream_t s) {
         return a->E <= 32 ? route_warp<1>(a, s) : a->E <= 64 ? route_warp<2>(a, s)
                : a->E <= 128 ? route_warp<4>(a, s) : route_warp<8>(a, s);
     const size_t smem = rt_smem(a->E, a->k);
-    if (smem > 48 * 1024) {
-        cudaError_t e = cudaFuncSetAttribute(route_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-        if (e != cudaSuccess) return e;
-    }
+    cudaError_t e = zf_cu_allow_smem((const void *)route_kernel, smem);
+    if (e != cudaSuccess) return e;
     return zf_cu_launch(route_kernel, dim3((unsigned)(a->m < 65535 ? a->m : 65535)), dim3(RT_THREADS), smem, s, *a);
 }
 
@@ -315,10 +313,8 @@ cudaError_t zf_cu_combine_direct(const zf_cu_qargs *a, cudaStream_t s) {
     case 8: k = combine_direct_kernel<8>; break;
     default: return cudaErrorInvalidValue;
     }
-    if (smem > 48 * 1024) {
-        cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-        if (e != cudaSuccess) return e;
-    }
+    cudaError_t e = zf_cu_allow_smem((const void *)k, smem);
+    if (e != cudaSuccess) return e;
     return zf_cu_launch(k, grid, dim3(256), smem, s, *a, xvec, wide);
 }
 

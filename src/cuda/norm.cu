@@ -443,11 +443,6 @@ template <int DT> static int64_t vectors_per_row(const zf_norm_args *a) {
 
 static unsigned row_blocks(int64_t rows) { return (unsigned)(rows < 0x7fffffff ? rows : 0x7fffffff); }
 
-template <class K> static cudaError_t allow_smem(K kernel, size_t bytes) {
-    if (bytes <= 48 * 1024) return cudaSuccess;
-    return cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
-}
-
 /* Rows that fill fewer than two waves of SMs leave most of the GPU idle with
  * one 256-thread block each: give each row up to 1024 threads instead. */
 static bool few_rows(int64_t rows) { return rows < 2 * (int64_t)zf_cu_sms; }
@@ -457,7 +452,7 @@ static cudaError_t fwd_decode_go(const zf_norm_args *a, int64_t nvec, int64_t it
     int64_t per = (items + P - 1) / P;
     unsigned nt = (unsigned)((per + 31) / 32 * 32);
     if (nt < ZF_CU_THREADS) nt = ZF_CU_THREADS;
-    cudaError_t e = allow_smem(fwd_decode_kernel<DT, MODE, P>, smem);
+    cudaError_t e = zf_cu_allow_smem((const void *)fwd_decode_kernel<DT, MODE, P>, smem);
     if (e != cudaSuccess) return e;
     return zf_cu_launch(fwd_decode_kernel<DT, MODE, P>, dim3((unsigned)a->rows), dim3(nt), smem, s, *a, nvec);
 }
@@ -529,7 +524,7 @@ template <int DT, int MODE> static cudaError_t fwd_go(const zf_norm_args *a, cud
         if (items <= 1024) return fwd_decode_go<DT, MODE, 1>(a, nvec, items, smem, s);
         if (items <= 2048) return fwd_decode_go<DT, MODE, 2>(a, nvec, items, smem, s);
     }
-    cudaError_t e = allow_smem(fwd_kernel<DT, MODE>, smem);
+    cudaError_t e = zf_cu_allow_smem((const void *)fwd_kernel<DT, MODE>, smem);
     if (e != cudaSuccess) return e;
     return zf_cu_launch(fwd_kernel<DT, MODE>, dim3(row_blocks(a->rows)), dim3(ZF_CU_THREADS), smem, s, *a,
                         vectors_per_row<DT>(a));
@@ -538,8 +533,8 @@ template <int DT, int MODE> static cudaError_t fwd_go(const zf_norm_args *a, cud
 template <int DT, int MODE> static cudaError_t vjp_go(const zf_norm_args *a, cudaStream_t s) {
     int64_t npad = (a->n + 3) / 4 * 4, nvec = vectors_per_row<DT>(a);
     size_t smem = (size_t)(2 * npad) * sizeof(float);
-    cudaError_t e = allow_smem(vjp_kernel<DT, MODE, true>, smem);
-    if (e == cudaSuccess) e = allow_smem(vjp_kernel<DT, MODE, false>, smem);
+    cudaError_t e = zf_cu_allow_smem((const void *)vjp_kernel<DT, MODE, true>, smem);
+    if (e == cudaSuccess) e = zf_cu_allow_smem((const void *)vjp_kernel<DT, MODE, false>, smem);
     if (e != cudaSuccess) return e;
     if (!a->dw) {
         vjp_kernel<DT, MODE, true><<<row_blocks(a->rows), ZF_CU_THREADS, smem, s>>>(*a, nullptr, nvec, npad);

@@ -130,9 +130,6 @@ static zf_cuda_plugin g_plugin = {
     (int)(sizeof k_variants / sizeof *k_variants), &zf_cu_memory, &zf_cu_timing,
 };
 
-/* Static shared memory the norm kernels use beside the row (partials, scalars). */
-#define ZF_NORM_STATIC_SMEM 4096
-
 static int plugin_init(const zf_cuda_host *host, char *msg, size_t size) {
     zf_cu_host = host;
     fill_ops(&k_ops);
@@ -155,9 +152,9 @@ static int plugin_init(const zf_cuda_host *host, char *msg, size_t size) {
     }
     zf_cu_pdl = p.major >= 9;
     zf_cu_sms = p.multiProcessorCount;
-    zf_cu_norm_max_n = (optin - ZF_NORM_STATIC_SMEM) / 4;
-    zf_cu_norm_vjp_max_n = (optin - ZF_NORM_STATIC_SMEM) / 8;
-    zf_cu_attn_max_floats = (optin - ZF_NORM_STATIC_SMEM) / 4;
+    zf_cu_norm_max_n = (optin - ZF_CU_STATIC_SMEM_MAX) / 4;
+    zf_cu_norm_vjp_max_n = (optin - ZF_CU_STATIC_SMEM_MAX) / 8;
+    zf_cu_attn_max_floats = (optin - ZF_CU_STATIC_SMEM_MAX) / 4;
     g_plugin.ready = 1;
     return 0;
 }

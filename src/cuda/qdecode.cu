@@ -297,10 +297,8 @@ __device__ __forceinline__ qd_row qd_no_row() { return qd_row{nullptr, nullptr, 
 /* Launch with more than the default 48 KiB of shared memory when needed. */
 template <typename... P, typename... A>
 static cudaError_t qd_launch(void (*k)(P...), dim3 grid, dim3 block, size_t smem, cudaStream_t s, A... args) {
-    if (smem > 48 * 1024) {
-        cudaError_t e = cudaFuncSetAttribute(k, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-        if (e != cudaSuccess) return e;
-    }
+    cudaError_t e = zf_cu_allow_smem((const void *)k, smem);
+    if (e != cudaSuccess) return e;
     return zf_cu_launch(k, grid, block, smem, s, args...);
 }
 
@@ -499,7 +497,7 @@ static size_t qc_smem(const zf_cu_qargs *a) {
 }
 
 bool zf_cu_combine_decode_fits(const zf_cu_qargs *a) {
-    return a->slots * a->w[0].k <= QD_MAX_STAGED && qc_smem(a) <= 48 * 1024 && a->w[0].n <= INT32_MAX &&
+    return a->slots * a->w[0].k <= QD_MAX_STAGED && qc_smem(a) + ZF_CU_STATIC_SMEM_MAX <= 48 * 1024 && a->w[0].n <= INT32_MAX &&
            qd_packed_ok(a);
 }
 

@@ -476,19 +476,14 @@ bool zf_cu_qi8_combine_fits(const zf_cu_qargs *a) {
     return qi8_common(a) && a->ids && a->slots <= QI8_MAX_SLOTS && qi8_comb_smem(a) <= QI8_SMEM_MAX;
 }
 
-template <class K> static cudaError_t qi8_smem_attr(K kernel, size_t smem) {
-    return smem > 48 * 1024 ? cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem)
-                            : cudaSuccess;
-}
-
 template <class K> static cudaError_t qi8_go(K kernel, dim3 grid, size_t smem, cudaStream_t s, const zf_cu_qargs *a) {
-    cudaError_t e = qi8_smem_attr(kernel, smem);
+    cudaError_t e = zf_cu_allow_smem((const void *)kernel, smem);
     return e != cudaSuccess ? e : zf_cu_launch(kernel, grid, dim3(QI8_THREADS), smem, s, *a, qi8_chunk(a), qi8_xchunk(a));
 }
 
 template <int BITS, int SDT> static cudaError_t qi8_qmm_go(const zf_cu_qargs *a, cudaStream_t s) {
     const size_t smem = qi8_qmm_smem(a);
-    cudaError_t e = qi8_smem_attr(qi8_qmm_kernel<BITS, SDT>, smem);
+    cudaError_t e = zf_cu_allow_smem((const void *)qi8_qmm_kernel<BITS, SDT>, smem);
     const dim3 grid((unsigned)((a->w[0].n + QI8_Q_ROWS - 1) / QI8_Q_ROWS));
     return e != cudaSuccess ? e
                             : zf_cu_launch(qi8_qmm_kernel<BITS, SDT>, grid, dim3(QI8_THREADS), smem, s, *a, qi8_chunk(a));

@@ -175,10 +175,8 @@ template <int BITS, int NW>
 static cudaError_t qx_launch(const zf_cu_qargs *a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends,
                              bool xvec, bool wide, cudaStream_t s) {
     const size_t smem = qx_smem(a);
-    if (smem > 48 * 1024) {
-        cudaError_t e = cudaFuncSetAttribute(qx_kernel<BITS, NW>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-        if (e != cudaSuccess) return e;
-    }
+    cudaError_t e = zf_cu_allow_smem((const void *)qx_kernel<BITS, NW>, smem);
+    if (e != cudaSuccess) return e;
     const int64_t E = a->w[0].experts;
     dim3 grid((unsigned)((a->w[0].n + QX_ROWS - 1) / QX_ROWS), (unsigned)(E + 1 < 65535 ? E + 1 : 65535));
     return zf_cu_launch(qx_kernel<BITS, NW>, grid, dim3(QX_THREADS), smem, s, *a, epi, sorted, ends, xvec, wide);

@@ -393,7 +393,7 @@ template <class C, int ST, int SDT>
 static cudaError_t qxi_go(const zf_cu_qargs *a, zf_cu_qepi epi, const int32_t *sorted, const int32_t *ends,
                           const uint32_t *xq, const float2 *ax, cudaStream_t s) {
     const size_t smem = qxi_smem<C>(a, ST);
-    cudaError_t e = cudaFuncSetAttribute(qxi_kernel<C, ST, SDT>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+    cudaError_t e = zf_cu_allow_smem((const void *)qxi_kernel<C, ST, SDT>, smem);
     if (e != cudaSuccess) return e;
     const int64_t E = a->w[0].experts, gx = (a->w[0].n + C::ROWS - 1) / C::ROWS;
     /* one CTA per (row tile, expert) and the out-of-range bucket: a persistent grid of 1, 2 or 3 CTAs per SM
