@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/cuda_loader.h"
 #include "core/dtype.h"
@@ -18,6 +19,20 @@
 #define GUARD 64
 
 static zf_stream *zt_cuda_stream;
+
+/* A CUDA test's start: 77 (CTest's skip, with the reason) when there is no
+ * usable device, else 0 with *quick set when ZF_TEST_QUICK is set and not
+ * "0" (the shorter sweeps gpu-check's sanitizer runs use). */
+static inline int zt_cuda_start(const char *name, int *quick) {
+    zt_init(name);
+    if (zf_cuda_available() != ZF_OK) {
+        printf("%s: skipped: %s\n", name, zf_last_error());
+        return 77;
+    }
+    const char *q = getenv("ZF_TEST_QUICK");
+    *quick = q && *q && strcmp(q, "0") != 0;
+    return 0;
+}
 
 typedef struct dbuf {
     char *base;

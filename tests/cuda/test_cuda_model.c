@@ -613,12 +613,8 @@ static void test_models(void) {
 }
 
 int main(void) {
-    zt_init("test_cuda_model");
-    if (zf_cuda_available() != ZF_OK) {
-        printf("test_cuda_model: skipped: %s\n", zf_last_error());
-        return 77;
-    }
-    g_quick = getenv("ZF_TEST_QUICK") != NULL;
+    const int skip = zt_cuda_start("test_cuda_model", &g_quick);
+    if (skip) return skip;
     test_embedding();
     test_rope();
     test_softmax();

@@ -596,13 +596,8 @@ static void test_bad_args(void) {
 }
 
 int main(void) {
-    zt_init("test_cuda_moe");
-    if (zf_cuda_available() != ZF_OK) {
-        printf("SKIP: %s\n", zf_last_error());
-        return 77;
-    }
-    const char *q = getenv("ZF_TEST_QUICK");
-    g_quick = q && *q && strcmp(q, "0") != 0;
+    const int skip = zt_cuda_start("test_cuda_moe", &g_quick);
+    if (skip) return skip;
     ZT_OK(zf_stream_create(&zt_cuda_stream));
     test_gathered();
     test_decode_tiles();
