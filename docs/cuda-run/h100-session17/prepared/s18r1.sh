@@ -4,7 +4,8 @@
 # B = the tree:
 #  (1) attn-tk-const: zf_cu_attend_tiles with its keys per tile as a template constant (TK = 32, 64, 128; the decode
 #      kernel picks by a.tk; the prefill is 32). Session 17: the shared tile loop 2-4% slower than the decode-only loop
-#      it replaced at 16 positions (dec_kernel 7.07 vs 6.30 us a SmolLM2 layer under ncu), whatever the tile size.
+#      it replaced at 16 positions (dec_kernel 7.07 vs 6.30 us a SmolLM2 layer under ncu), whatever the tile size;
+#      and a warp stops its scores once its 4 keys are past the last (a 128-key tile at p=16 computed 128 dots).
 #  (2) qi8-combine-pre: the edge one-token combine inside zf_moe_experts (a.chained) starts its scale, bias and weight
 #      copies before its PDL wait and quantizes x from global memory after it (as the exact combine does); issue 4's
 #      one-token block was 19.21 us (combine 7.54) against 12 (4).
