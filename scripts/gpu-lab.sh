@@ -1,0 +1,95 @@
+# shellcheck shell=bash
+# Helpers for a device run that compares the working tree (B) with a
+# baseline (A) built with its own binaries, as docs/cuda-run/*/s*r*.sh do:
+# source it from such a script, run in the repository root with $OUT set.
+#   . scripts/gpu-lab.sh
+#   lab_build A.tar "zf zfast_cuda test_cuda_model" "zf zfast_cuda"
+#   lab_tests test_cuda_model test_cuda
+#   lab_models smol qwen8
+#   lab_bench A smol.gguf 16 stable; lab_bench B smol.gguf 16 stable ZF_CUDA_GRAPHS=0
+# A is needed where the plugin ABI differs between the two trees; where it
+# does not, scripts/gpu-ab.sh loads A's plugin into B's binaries instead.
+# Everything prints one line per step and keeps the logs under $OUT.
+
+ROOT=${ROOT:-$PWD}
+# shellcheck source=scripts/gpu-env.sh
+. "$ROOT/scripts/gpu-env.sh"
+LAB_B=$ROOT/build-gpu          # B: the working tree
+LAB_A=${ZF_LAB_A:-/tmp/zfA}   # A: the baseline's sources (src/) and build (b/)
+LAB_M=${ZF_LAB_MODELS:-/tmp/sm} # synthetic models
+LAB_LIMIT=${ZF_LAB_LIMIT:-540} # seconds after lab_build's start past which lab_bench runs nothing
+LAB_CMAKE=${ZF_LAB_CMAKE:--DCMAKE_BUILD_TYPE=Release -DZF_CUDA=ON}
+LAB_T0=$(date +%s)
+
+lab_elapsed() { echo $(($(date +%s) - LAB_T0)); }
+
+# lab_build A.tar "B targets" "A targets": both trees at once (B with 10 jobs,
+# A with 6), logs in $OUT/build.log and $OUT/buildA.log.
+lab_build() {
+    local tar=$1 tb=$2 ta=$3
+    LAB_T0=$(date +%s)
+    if ! { rm -rf "$LAB_A" && mkdir -p "$LAB_A/src" && tar -xf "$tar" -C "$LAB_A/src"; }; then
+        echo "lab_build: cannot unpack $tar"
+        return 1
+    fi
+    # shellcheck disable=SC2086 # the flag and target lists are meant to split
+    { cmake -S "$ROOT" -B "$LAB_B" -G Ninja $LAB_CMAKE && cmake --build "$LAB_B" -j 10 --target $tb; } >"$OUT/build.log" 2>&1 &
+    local pb=$!
+    # shellcheck disable=SC2086
+    { cmake -S "$LAB_A/src" -B "$LAB_A/b" -G Ninja $LAB_CMAKE && cmake --build "$LAB_A/b" -j 6 --target $ta; } >"$OUT/buildA.log" 2>&1 &
+    local pa=$! ok=0
+    wait $pb || ok=1
+    wait $pa || ok=$((ok + 2))
+    echo "builds done $(lab_elapsed) s$([ $ok = 0 ] || echo ", FAILED (1: B, 2: A, 3: both): $ok")"
+    grep -E "error:|FAILED:" "$OUT/build.log" "$OUT/buildA.log" | head -5
+    return $ok
+}
+
+# lab_tests NAME...: B's CUDA tests, each under a 120 s limit, output in $OUT/NAME.txt.
+lab_tests() {
+    local t
+    for t in "$@"; do
+        timeout 120 "$LAB_B/tests/cuda/$t" >"$OUT/$t.txt" 2>&1
+        echo "$t rc=$? $(lab_elapsed) s"
+        grep -E "checks|FAIL|skipped" "$OUT/$t.txt" | head -5
+    done
+}
+
+# lab_models NAME...: synthetic models into $LAB_M made by B's zf: smol (the
+# SmolLM2-135M shape, Q4_1 GGUF), qwen8 (8 layers of the Qwen3-30B-A3B shape,
+# MLX 4-bit), moe (tiny qwen3_moe, MLX), llama (tiny llama GGUF).
+lab_models() {
+    local n
+    mkdir -p "$LAB_M"
+    for n in "$@"; do
+        case $n in smol | qwen8 | moe | llama) ;; *) echo "lab_models: unknown model $n" && continue ;; esac
+        case $n in
+        smol) "$LAB_B/zf" synth --arch llama --preset smollm2-135m --format gguf --quant q4_1 -o "$LAB_M/smol.gguf" ;;
+        qwen8) "$LAB_B/zf" synth --arch qwen3_moe --preset qwen3-30b-a3b --layers 8 --format mlx --bits 4 -o "$LAB_M/qwen8" ;;
+        moe) "$LAB_B/zf" synth --arch qwen3_moe --preset tiny --format mlx --bits 4 -o "$LAB_M/moe-mlx" ;;
+        llama) "$LAB_B/zf" synth --arch llama --preset tiny --format gguf --quant q4_1 -o "$LAB_M/llama.gguf" ;;
+        esac >/dev/null 2>&1 || echo "lab_models: $n failed"
+    done
+}
+
+# lab_compare FILE: B's `zf validate --compare cpu,cuda` on a model of $LAB_M.
+lab_compare() {
+    timeout 90 "$LAB_B/zf" validate "$LAB_M/$1" -n 64 --runs 1 --compare cpu,cuda -o "$OUT/compare-$1.json" >"$OUT/compare-$1.txt" 2>&1
+    echo "compare $1 rc=$? $(grep verdict "$OUT/compare-$1.txt" || tail -n 1 "$OUT/compare-$1.txt")"
+}
+
+# lab_bench A|B MODEL P TIER [ENV...]: one `zf bench -n 32 -r 3` on the GPU,
+# its prefill and decode medians on one line; nothing once LAB_LIMIT is near.
+lab_bench() {
+    local side=$1 model=$2 p=$3 tier=$4 z=$LAB_B/zf
+    shift 4
+    [ "$side" = A ] && z=$LAB_A/b/zf
+    local left=$((LAB_LIMIT - $(lab_elapsed)))
+    [ $left -lt 20 ] && return 0
+    echo -n "$side $model $tier p=$p $*: "
+    env "$@" timeout $left "$z" bench "$LAB_M/$model" -p "$p" -n 32 -r 3 --backend cuda --tier "$tier" >/tmp/lab-bench.txt 2>&1
+    echo -n "rc=$? "
+    tr '\r' '\n' </tmp/lab-bench.txt | grep -E "^(prefill|decode) +[0-9]+ tokens" | tr -s ' ' | cut -d' ' -f1-7 |
+        tr '\n' ' ' | grep . || tail -n 1 /tmp/lab-bench.txt | tr -d '\n'
+    echo
+}
