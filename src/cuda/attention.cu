@@ -1,8 +1,9 @@
 /* Causal grouped-query attention on CUDA (docs/NUMERICS.md §9.4,
  * src/cpu/attention.c), a block of 256 threads per (query, head); the order
  * is zf_cu_attend's (cuda/attend.cuh), through shared-memory tiles of 32
- * keys for head_dim <= 256 (zf_cu_attend_tiles: a ring of ~37-70 KB, so
- * several blocks share an SM). q and the scores live in shared memory
+ * keys for head_dim <= 256 where they leave room for the scores
+ * (zf_cu_attend_tiles: a ring of ~37-70 KB at head_dim 64-128, so several
+ * blocks share an SM). q and the scores live in shared memory
  * (zf_cu_attn_max_floats). */
 #include "cuda/attend.cuh"
 
@@ -27,17 +28,22 @@ template <int DQ, int DKV> __global__ void __launch_bounds__(ZF_ATT_THREADS) att
     else zf_cu_attend<DQ, DKV>(q, s, red, len, d, a.scale, keys, vals, op);
 }
 
-/* keys per shared-memory tile for head_dim d (0: no tiles, the warp path) */
-static int attn_tile_keys(int64_t d) { return d <= 256 ? 32 : 0; }
+/* floats of shared memory for t keys of head_dim d in elements of es bytes
+ * with tiles of tk keys (0: none): the tiles, q, the scores */
+static int64_t attn_floats(int64_t t, int64_t d, int64_t es, int tk) {
+    return ZF_CU_TILE_STAGES * tk * zf_cu_tile_row_bytes(d, es) / 4 + d + t;
+}
 
-/* floats of shared memory for t keys of head_dim d in elements of es bytes:
- * the tiles, q, the scores */
-static int64_t attn_floats(int64_t t, int64_t d, int64_t es) {
-    return ZF_CU_TILE_STAGES * attn_tile_keys(d) * zf_cu_tile_row_bytes(d, es) / 4 + d + t;
+/* keys per shared-memory tile: 32, or 0 (the warp path, rows straight from
+ * global memory) above head_dim 256 and where the tiles (20-135 KB) would
+ * leave no room for the scores of a long context, which the warp path
+ * still takes (up to ~57,000 keys on an H100) */
+static int attn_tile_keys(int64_t t, int64_t d, int64_t es) {
+    return d <= 256 && attn_floats(t, d, es, 32) <= zf_cu_attn_max_floats ? 32 : 0;
 }
 
 template <int DQ, int DKV> static cudaError_t attn_go(const zf_cu_attn_args *a, cudaStream_t s) {
-    size_t smem = (size_t)attn_floats(a->t, a->d, (int64_t)zf_cu_dtype_size(a->tkv)) * sizeof(float);
+    size_t smem = (size_t)attn_floats(a->t, a->d, (int64_t)zf_cu_dtype_size(a->tkv), a->tk) * sizeof(float);
     cudaError_t e = zf_cu_allow_smem((const void *)attn_kernel<DQ, DKV>, smem);
     if (e != cudaSuccess) return e;
     return zf_cu_launch(attn_kernel<DQ, DKV>, dim3((unsigned)(a->m * a->hq)), dim3(ZF_ATT_THREADS), smem, s, *a);
@@ -87,10 +93,12 @@ static zf_status attn_args(const zf_tensor *q, const zf_tensor *k, const zf_tens
                       "positions, so keys >= queries", (long long)k->shape[1], (long long)q->shape[0]);
     if (!(fabsf(scale) <= 3.0e38f))
         return ZF_ERR(ZF_ERR_INVALID_ARG, "[attention] scale = %g; expected a finite value", (double)scale);
-    const int64_t es = (int64_t)zf_cu_dtype_size(k->dtype), need = attn_floats(k->shape[1], q->shape[2], es);
+    const int64_t es = (int64_t)zf_cu_dtype_size(k->dtype);
+    const int tk = attn_tile_keys(k->shape[1], q->shape[2], es);
+    const int64_t need = attn_floats(k->shape[1], q->shape[2], es, tk);
     if (need > zf_cu_attn_max_floats)
-        return ZF_ERR(ZF_ERR_UNSUPPORTED, "[attention] %lld keys of head_dim %lld: the tiles, q and the scores need "
-                      "%lld floats of shared memory; this device has room for %lld", (long long)k->shape[1],
+        return ZF_ERR(ZF_ERR_UNSUPPORTED, "[attention] %lld keys of head_dim %lld: q and the scores need %lld floats "
+                      "of shared memory; this device has room for %lld", (long long)k->shape[1],
                       (long long)q->shape[2], (long long)need, (long long)zf_cu_attn_max_floats);
     ZF_TRY(H->check_alias("attention", "out", out, "q", q));
     ZF_TRY(H->check_alias("attention", "out", out, "k", k));
@@ -123,7 +131,7 @@ static zf_status attn_args(const zf_tensor *q, const zf_tensor *k, const zf_tens
     a->os1 = out->stride[1];
     a->scale = scale;
     a->vec = zf_cu_tile_vec(k->data, v->data, a->d, es, a->ks0, a->ks1, a->vs0, a->vs1);
-    a->tk = attn_tile_keys(a->d);
+    a->tk = tk;
     return ZF_OK;
 }
 

@@ -256,6 +256,31 @@ static void test_attention(void) {
             }
 }
 
+/* A context whose tiles would leave no room for the scores (head_dim 256,
+ * f32 keys: 132 KB of tiles; 40000 keys: 156 KB of scores) takes the warp
+ * path: bit for bit against the CPU, not ZF_ERR_UNSUPPORTED. (Not in the
+ * quick run: the warp path is the d = 300 cases' too.) */
+static void test_attention_long(void) {
+    if (g_quick) return;
+    const int64_t m = 2, hq = 2, hkv = 1, d = 256, t = 40000, qs[3] = {m, hq, d}, ks[3] = {hkv, t, d};
+    zf_tensor q = zf_tensor_nd(malloc((size_t)(m * hq * d) * 4), ZF_DTYPE_F32, 3, qs);
+    zf_tensor want = zf_tensor_nd(malloc((size_t)(m * hq * d) * 4), ZF_DTYPE_F32, 3, qs);
+    zf_tensor k = zf_tensor_nd(malloc((size_t)(hkv * t * d) * 4), ZF_DTYPE_F32, 3, ks);
+    zf_tensor v = zf_tensor_nd(malloc((size_t)(hkv * t * d) * 4), ZF_DTYPE_F32, 3, ks);
+    zt_fill(ZF_DTYPE_F32, q.data, m * hq * d, 2.0f);
+    zt_fill(ZF_DTYPE_F32, k.data, hkv * t * d, 2.0f);
+    zt_fill(ZF_DTYPE_F32, v.data, hkv * t * d, 3.0f);
+    ZT_OK(zf_attention(&q, &k, &v, 0.0625f, &want, NULL));
+    dbuf dq = dbuf_of(q.data, bytes_of(&q)), dk = dbuf_of(k.data, bytes_of(&k)), dv = dbuf_of(v.data, bytes_of(&v));
+    dbuf dout = dalloc(bytes_of(&q));
+    zf_tensor tq = on_dev(q, &dq), tk = on_dev(k, &dk), tv = on_dev(v, &dv), to = on_dev(want, &dout);
+    ZT_CHECK(zf_attention(&tq, &tk, &tv, 0.0625f, &to, NULL) == ZF_OK, "40000 keys of head_dim 256: %s", zf_last_error());
+    compare("attention, 2 queries of 40000 keys, head_dim 256 (no tiles)", &dout, &want);
+    dbuf *all[] = {&dq, &dk, &dv, &dout};
+    for (int i = 0; i < 4; i++) dfree(all[i]);
+    free(q.data), free(want.data), free(k.data), free(v.data);
+}
+
 /* zf_attention_decode: the CUDA kernel against the CPU composition, bit for
  * bit in out and both caches (every activation / cache dtype pair, GQA
  * ratios, both pair styles, with and without the q and k norms, p at 0,
@@ -620,6 +645,7 @@ int main(void) {
     test_softmax();
     test_copy();
     test_attention();
+    test_attention_long();
     test_attention_decode();
     test_matmul();
     test_errors();
