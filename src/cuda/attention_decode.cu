@@ -186,7 +186,8 @@ static zf_status dec_args(const zf_tensor *q, const zf_tensor *k, const zf_tenso
         a->eps = norm->eps;
     }
     a->tk = a->d > 256 ? 0 : zf_cu_tile_keys(a->d, ces, DEC_RING_MAX);
-    while (a->tk > 32 && dec_floats(a) > zf_cu_attn_max_floats) a->tk /= 2; /* a long cache: smaller tiles */
+    while (a->tk > 32 && dec_floats(a) > zf_cu_attn_max_floats) a->tk /= 2; /* a long cache: smaller tiles, */
+    if (dec_floats(a) > zf_cu_attn_max_floats) a->tk = 0;                      /* or none (the warp path) */
     if (dec_floats(a) > zf_cu_attn_max_floats)
         return ZF_ERR(ZF_ERR_UNSUPPORTED, "[attention_decode] %lld positions of head_dim %lld need %lld floats of "
                       "shared memory; this device has room for %lld", (long long)a->rows, (long long)a->d,

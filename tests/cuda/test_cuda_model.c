@@ -426,6 +426,21 @@ static void test_attention_decode(void) {
                     dec_dev_free(&d);
                     dec_host_free(&h);
                 }
+    if (g_quick) return;
+    /* 50000 positions of head_dim 128, f32: even 32-key tiles (68 KB) leave no room for the scores (195 KB), so
+     * the kernel takes the warp path instead of refusing */
+    dec_host lh;
+    dec_host_make(&lh, ZF_DTYPE_F32, ZF_DTYPE_F32, 4, 1, 128, 50000);
+    lh.p = 49999;
+    dec_dev ld;
+    dec_dev_make(&ld, &lh);
+    ZT_OK(zf_attention_decode(&lh.q, &lh.k, &lh.v, NULL, &lh.cs, 1, &lh.pos, &lh.kc, &lh.vc, 0.125f, &lh.out, NULL));
+    ZT_CHECK(zf_attention_decode(&ld.tq, &ld.tk, &ld.tv, NULL, &ld.tcs, 1, &ld.tpos, &ld.tkc, &ld.tvc, 0.125f, &ld.tout,
+                                 NULL) == ZF_OK, "attention_decode at 50000 positions: %s", zf_last_error());
+    compare("attention_decode f32/f32 heads 4/1 d 128, p 49999 of 50000 (no tiles)", &ld.out, &lh.out);
+    compare("attention_decode at 50000 positions: k cache", &ld.kc, &lh.kc);
+    dec_dev_free(&ld);
+    dec_host_free(&lh);
 }
 
 static void test_matmul(void) {
