@@ -10,8 +10,8 @@
 #      copies before its PDL wait and quantizes x from global memory after it (as the exact combine does); issue 4's
 #      one-token block was 19.21 us (combine 7.54) against 12 (4).
 # A = HEAD, built with its own binaries (scripts/gpu-lab.sh). If a patch fails a test, rerun with the other alone.
-# HEAD itself has one CUDA change not yet run on a GPU: the prefill attention's long-context fallback to the warp
-# path (2d034ce; test_cuda_model's 40,000-key case): if that case fails, it is HEAD's, not the patches'.
+# HEAD itself has two CUDA changes not yet run on a GPU: the prefill and decode attention's long-context fallback to the warp
+# path (2d034ce, 651c936; test_cuda_model's 40,000-key and 50,000-position cases): if those fail, they are HEAD's.
 export ZF_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo s17)+s18r1
 . scripts/gpu-lab.sh
 lab_build .lab7/A.tar "zf zfast_cuda zf_cuda_moe_bench test_cuda test_cuda_model test_cuda_moe" "zf zfast_cuda zf_cuda_moe_bench"
