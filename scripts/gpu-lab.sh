@@ -24,12 +24,17 @@ LAB_T0=$(date +%s)
 lab_elapsed() { echo $(($(date +%s) - LAB_T0)); }
 
 # lab_build A.tar "B targets" "A targets": both trees at once (B with 10 jobs,
-# A with 6), logs in $OUT/build.log and $OUT/buildA.log.
+# A with 6), logs in $OUT/build.log and $OUT/buildA.log. ZF_LAB_PATCH_A=FILE
+# patches the baseline (patch -p1) first: a lab variant as A.
 lab_build() {
     local tar=$1 tb=$2 ta=$3
     LAB_T0=$(date +%s)
     if ! { rm -rf "$LAB_A" && mkdir -p "$LAB_A/src" && tar -xf "$tar" -C "$LAB_A/src"; }; then
         echo "lab_build: cannot unpack $tar"
+        return 1
+    fi
+    if [ -n "${ZF_LAB_PATCH_A:-}" ] && ! (cd "$LAB_A/src" && patch -p1 <"$ROOT/$ZF_LAB_PATCH_A") >"$OUT/a-patch.log" 2>&1; then
+        echo "lab_build: $ZF_LAB_PATCH_A does not apply to A ($OUT/a-patch.log)"
         return 1
     fi
     # shellcheck disable=SC2086 # the flag and target lists are meant to split
