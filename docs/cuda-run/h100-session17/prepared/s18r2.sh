@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # session 18 run 2 (prepared in session 17): the edge combine at one token with one output row per warp (256 CTAs
-# for a Qwen3 layer's 2048 rows instead of 128, fewer than the H100's 132 SMs; 2 per warp stays
-# 2 above one token: 22.2 -> 18.4 us at 4 tokens). Stacked on qi8-combine-pre. Before the call, here:
+# for a Qwen3 layer's 2048 rows instead of 128, fewer than the H100's 132 SMs); two per warp above one token (at 4
+# tokens two measured 22.2 -> 18.4 us against one). Stacked on qi8-combine-pre. Before the call, here:
 #   git archive -o .lab7/A.tar HEAD && git apply [.lab7/patches/qi8-combine-pre-s18.patch] .lab7/patches/qi8-combine-crpw1-s18.patch
 # (the first only where HEAD does not have it yet; then A gets it too, below, so only the rows per warp differ).
 export ZF_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo s17)+s18r2
