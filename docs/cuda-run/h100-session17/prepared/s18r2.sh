@@ -5,7 +5,8 @@
 #   git archive -o .lab7/A.tar HEAD && git apply [.lab7/patches/qi8-combine-pre-s18.patch] .lab7/patches/qi8-combine-crpw1-s18.patch
 # (the first only where HEAD does not have it yet; then A gets it too, below, so only the rows per warp differ).
 export ZF_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo s17)+s18r2
-grep -q "chained && a.m == 1" src/cuda/qdecode_i8.cu && ! git show HEAD:src/cuda/qdecode_i8.cu 2>/dev/null | grep -q "chained && a.m == 1" &&
+# (the device copy has no .git: HEAD's file is read from A.tar)
+tar -xOf .lab7/A.tar src/cuda/qdecode_i8.cu | grep -q "chained && a.m == 1" ||
     export ZF_LAB_PATCH_A=.lab7/patches/qi8-combine-pre-s18.patch
 . scripts/gpu-lab.sh
 lab_build .lab7/A.tar "zf zfast_cuda zf_cuda_moe_bench test_cuda_moe test_cuda" "zf zfast_cuda zf_cuda_moe_bench"
