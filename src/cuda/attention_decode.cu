@@ -77,7 +77,7 @@ template <int DA, int DC> __global__ void __launch_bounds__(ZF_ATT_THREADS) dec_
         return;
     }
     const bool norm = a.wq != nullptr;
-    char *ring = (char *)sm_all; /* d <= 256: the tiles of dec_attend first */
+    char *ring = (char *)sm_all; /* the tiles first (a.tk keys each; none: the warp path) */
     const int64_t rb = zf_cu_tile_row_bytes(d, sizeof(EC));
     float *sm = sm_all + ZF_CU_TILE_STAGES * a.tk * rb / 4;
     float *q = sm, *kn = sm + 3 * d, *s = sm + (norm ? 4 : 3) * d;
@@ -112,7 +112,7 @@ template <int DA, int DC> __global__ void __launch_bounds__(ZF_ATT_THREADS) dec_
     else zf_cu_attend<DA, DC>(q, s, red, p + 1, d, a.scale, keys, vals, op);
 }
 
-/* floats of shared memory: dec_attend's tiles, q, k' and v, k normalized
+/* floats of shared memory: the tiles, q, k' and v, k normalized
  * (with a norm), the scores */
 static int64_t dec_floats(const zf_cu_attn_dec_args *a) {
     return dec_ring_floats(a) + (a->wq ? 4 : 3) * a->d + a->rows;
