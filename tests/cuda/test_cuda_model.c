@@ -213,6 +213,39 @@ static void test_copy(void) {
 
 /* ---- attention, matmul ---------------------------------------------------------- */
 
+/* One zf_attention call on the device against the CPU's, bit for bit: m
+ * queries over t keys (a view of a cache of t + 3 rows), hq heads over hkv
+ * kv heads, head_dim d, q in tq, k and v in tkv. */
+static void attention_case(int64_t m, int64_t t, int64_t hq, int64_t hkv, int64_t d, zf_dtype tq, zf_dtype tkv) {
+    const int64_t L = t + 3; /* the cache holds more than the view */
+    int64_t qs[3] = {m, hq, d}, ks[3] = {hkv, t, d};
+    zf_tensor q = zf_tensor_nd(malloc((size_t)(m * hq * d) * 4), tq, 3, qs);
+    zf_tensor want = zf_tensor_nd(malloc((size_t)(m * hq * d) * 4), tq, 3, qs);
+    size_t kvb = (size_t)(hkv * L * d) * zf_dtype_size(tkv);
+    void *kh = malloc(kvb), *vh = malloc(kvb);
+    zt_fill(tq, q.data, m * hq * d, 2.0f);
+    zt_fill(tkv, kh, hkv * L * d, 2.0f);
+    zt_fill(tkv, vh, hkv * L * d, 3.0f);
+    zf_tensor k = zf_tensor_nd(kh, tkv, 3, ks), v = zf_tensor_nd(vh, tkv, 3, ks);
+    k.stride[0] = v.stride[0] = L * d;
+    float scale = 1.0f / sqrtf((float)d);
+    ZT_OK(zf_attention(&q, &k, &v, scale, &want, NULL));
+    dbuf dq = dbuf_of(q.data, bytes_of(&q)), dk = dbuf_of(kh, kvb), dv = dbuf_of(vh, kvb), dout = dalloc(bytes_of(&q));
+    zf_tensor tq_ = on_dev(q, &dq), tk_ = on_dev(k, &dk), tv_ = on_dev(v, &dv), to = on_dev(want, &dout);
+    ZT_OK(zf_attention(&tq_, &tk_, &tv_, scale, &to, NULL));
+    char what[128];
+    snprintf(what, sizeof what, "attention q %s kv %s, %lld queries of %lld keys, heads %lld/%lld, d %lld",
+             zf_dtype_name(tq), zf_dtype_name(tkv), (long long)m, (long long)t, (long long)hq, (long long)hkv,
+             (long long)d);
+    compare(what, &dout, &want);
+    dbuf *all[] = {&dq, &dk, &dv, &dout};
+    for (int i = 0; i < 4; i++) dfree(all[i]);
+    free(q.data);
+    free(want.data);
+    free(kh);
+    free(vh);
+}
+
 static void test_attention(void) {
     /* (queries, keys), (heads, kv heads), head_dim */
     /* {2, 3000}: with q f16, kv f32 and d 64, 48 KiB - 32 B of dynamic shared memory, over the default limit
@@ -224,36 +257,9 @@ static void test_attention(void) {
     int n_mt = g_quick ? 5 : 8;
     for (int c = 0; c < n_mt; c++)
         for (int tq = 0; tq < 3; tq++)
-            for (int tk = 0; tk < 3; tk++) {
-                int64_t m = mt[c][0], t = mt[c][1], hq = hh[(c + tk) % 4][0], hkv = hh[(c + tk) % 4][1];
-                int64_t d = ds[(c + tq + tk) % 7], L = t + 3; /* the cache holds more than the view */
-                int64_t qs[3] = {m, hq, d}, ks[3] = {hkv, t, d};
-                zf_tensor q = zf_tensor_nd(malloc((size_t)(m * hq * d) * 4), k_dt[tq], 3, qs);
-                zf_tensor want = zf_tensor_nd(malloc((size_t)(m * hq * d) * 4), k_dt[tq], 3, qs);
-                size_t kvb = (size_t)(hkv * L * d) * zf_dtype_size(k_dt[tk]);
-                void *kh = malloc(kvb), *vh = malloc(kvb);
-                zt_fill(k_dt[tq], q.data, m * hq * d, 2.0f);
-                zt_fill(k_dt[tk], kh, hkv * L * d, 2.0f);
-                zt_fill(k_dt[tk], vh, hkv * L * d, 3.0f);
-                zf_tensor k = zf_tensor_nd(kh, k_dt[tk], 3, ks), v = zf_tensor_nd(vh, k_dt[tk], 3, ks);
-                k.stride[0] = v.stride[0] = L * d;
-                float scale = 1.0f / sqrtf((float)d);
-                ZT_OK(zf_attention(&q, &k, &v, scale, &want, NULL));
-                dbuf dq = dbuf_of(q.data, bytes_of(&q)), dk = dbuf_of(kh, kvb), dv = dbuf_of(vh, kvb), dout = dalloc(bytes_of(&q));
-                zf_tensor tq_ = on_dev(q, &dq), tk_ = on_dev(k, &dk), tv_ = on_dev(v, &dv), to = on_dev(want, &dout);
-                ZT_OK(zf_attention(&tq_, &tk_, &tv_, scale, &to, NULL));
-                char what[128];
-                snprintf(what, sizeof what, "attention q %s kv %s, %lld queries of %lld keys, heads %lld/%lld, d %lld",
-                         zf_dtype_name(k_dt[tq]), zf_dtype_name(k_dt[tk]), (long long)m, (long long)t, (long long)hq,
-                         (long long)hkv, (long long)d);
-                compare(what, &dout, &want);
-                dbuf *all[] = {&dq, &dk, &dv, &dout};
-                for (int i = 0; i < 4; i++) dfree(all[i]);
-                free(q.data);
-                free(want.data);
-                free(kh);
-                free(vh);
-            }
+            for (int tk = 0; tk < 3; tk++)
+                attention_case(mt[c][0], mt[c][1], hh[(c + tk) % 4][0], hh[(c + tk) % 4][1], ds[(c + tq + tk) % 7],
+                               k_dt[tq], k_dt[tk]);
 }
 
 /* A context whose tiles would leave no room for the scores (head_dim 256,
@@ -261,24 +267,7 @@ static void test_attention(void) {
  * path: bit for bit against the CPU, not ZF_ERR_UNSUPPORTED. (Not in the
  * quick run: the warp path is the d = 300 cases' too.) */
 static void test_attention_long(void) {
-    if (g_quick) return;
-    const int64_t m = 2, hq = 2, hkv = 1, d = 256, t = 40000, qs[3] = {m, hq, d}, ks[3] = {hkv, t, d};
-    zf_tensor q = zf_tensor_nd(malloc((size_t)(m * hq * d) * 4), ZF_DTYPE_F32, 3, qs);
-    zf_tensor want = zf_tensor_nd(malloc((size_t)(m * hq * d) * 4), ZF_DTYPE_F32, 3, qs);
-    zf_tensor k = zf_tensor_nd(malloc((size_t)(hkv * t * d) * 4), ZF_DTYPE_F32, 3, ks);
-    zf_tensor v = zf_tensor_nd(malloc((size_t)(hkv * t * d) * 4), ZF_DTYPE_F32, 3, ks);
-    zt_fill(ZF_DTYPE_F32, q.data, m * hq * d, 2.0f);
-    zt_fill(ZF_DTYPE_F32, k.data, hkv * t * d, 2.0f);
-    zt_fill(ZF_DTYPE_F32, v.data, hkv * t * d, 3.0f);
-    ZT_OK(zf_attention(&q, &k, &v, 0.0625f, &want, NULL));
-    dbuf dq = dbuf_of(q.data, bytes_of(&q)), dk = dbuf_of(k.data, bytes_of(&k)), dv = dbuf_of(v.data, bytes_of(&v));
-    dbuf dout = dalloc(bytes_of(&q));
-    zf_tensor tq = on_dev(q, &dq), tk = on_dev(k, &dk), tv = on_dev(v, &dv), to = on_dev(want, &dout);
-    ZT_CHECK(zf_attention(&tq, &tk, &tv, 0.0625f, &to, NULL) == ZF_OK, "40000 keys of head_dim 256: %s", zf_last_error());
-    compare("attention, 2 queries of 40000 keys, head_dim 256 (no tiles)", &dout, &want);
-    dbuf *all[] = {&dq, &dk, &dv, &dout};
-    for (int i = 0; i < 4; i++) dfree(all[i]);
-    free(q.data), free(want.data), free(k.data), free(v.data);
+    if (!g_quick) attention_case(2, 40000, 2, 1, 256, ZF_DTYPE_F32, ZF_DTYPE_F32);
 }
 
 /* zf_attention_decode: the CUDA kernel against the CPU composition, bit for
@@ -348,6 +337,33 @@ static void dec_dev_free(dec_dev *d) {
     for (int i = 0; i < 10; i++) dfree(all[i]);
 }
 
+/* One zf_attention_decode on the device against the CPU composition, bit
+ * for bit in out and both caches: activations ta, caches tc, hq heads over
+ * hk kv heads, head_dim d, L positions, the token at p, pair style neox,
+ * the q and k norms when nm. */
+static void decode_case(zf_dtype ta, zf_dtype tc, int64_t hq, int64_t hk, int64_t d, int64_t L, int32_t p, int neox,
+                        int nm) {
+    dec_host h;
+    dec_host_make(&h, ta, tc, hq, hk, d, L);
+    h.p = p;
+    dec_dev dv;
+    dec_dev_make(&dv, &h);
+    const zf_qk_norm hn = {&h.wq, &h.wk, 1e-5f}, dn = {&dv.twq, &dv.twk, 1e-5f};
+    ZT_OK(zf_attention_decode(&h.q, &h.k, &h.v, nm ? &hn : NULL, &h.cs, neox, &h.pos, &h.kc, &h.vc, 0.125f, &h.out,
+                              NULL));
+    ZT_OK(zf_attention_decode(&dv.tq, &dv.tk, &dv.tv, nm ? &dn : NULL, &dv.tcs, neox, &dv.tpos, &dv.tkc, &dv.tvc,
+                              0.125f, &dv.tout, NULL));
+    char what[160];
+    snprintf(what, sizeof what, "attention_decode %s/%s heads %lld/%lld d %lld, p %d of %lld, neox %d%s",
+             zf_dtype_name(ta), zf_dtype_name(tc), (long long)hq, (long long)hk, (long long)d, (int)p, (long long)L,
+             neox, nm ? ", q/k norms" : "");
+    compare(what, &dv.out, &h.out);
+    compare(what, &dv.kc, &h.kc);
+    compare(what, &dv.vc, &h.vc);
+    dec_dev_free(&dv);
+    dec_host_free(&h);
+}
+
 static void test_attention_decode(void) {
     /* one recording, replayed at positions written between launches; the process's first call of the op is
      * inside the recording, so its self-test runs beside the capture */
@@ -404,43 +420,14 @@ static void test_attention_decode(void) {
         for (int ta = 0; ta < 3; ta++)
             for (int tc = 0; tc < 3; tc++)
                 for (int nm = 0; nm < 2; nm++) {
-                    int64_t hq = hh[(c + tc) % 4][0], hk = hh[(c + tc) % 4][1], dd = ds[(c + ta + tc + nm) % 7], L = Ls[c];
-                    dec_host h;
-                    dec_host_make(&h, k_dt[ta], k_dt[tc], hq, hk, dd, L);
-                    const int neox = (c + ta + tc) % 2;
-                    h.p = (int32_t)((c + ta + tc) % 3 == 0 ? 0 : (c + ta + tc) % 3 == 1 ? L - 1 : L / 2);
-                    dec_dev d;
-                    dec_dev_make(&d, &h);
-                    const zf_qk_norm hn = {&h.wq, &h.wk, 1e-5f}, dn = {&d.twq, &d.twk, 1e-5f};
-                    ZT_OK(zf_attention_decode(&h.q, &h.k, &h.v, nm ? &hn : NULL, &h.cs, neox, &h.pos, &h.kc, &h.vc,
-                                              0.125f, &h.out, NULL));
-                    ZT_OK(zf_attention_decode(&d.tq, &d.tk, &d.tv, nm ? &dn : NULL, &d.tcs, neox, &d.tpos, &d.tkc,
-                                              &d.tvc, 0.125f, &d.tout, NULL));
-                    char what[160];
-                    snprintf(what, sizeof what, "attention_decode %s/%s heads %lld/%lld d %lld, p %d of %lld, neox %d%s",
-                             zf_dtype_name(k_dt[ta]), zf_dtype_name(k_dt[tc]), (long long)hq, (long long)hk,
-                             (long long)dd, (int)h.p, (long long)L, neox, nm ? ", q/k norms" : "");
-                    compare(what, &d.out, &h.out);
-                    compare(what, &d.kc, &h.kc);
-                    compare(what, &d.vc, &h.vc);
-                    dec_dev_free(&d);
-                    dec_host_free(&h);
+                    const int64_t L = Ls[c];
+                    const int32_t p = (int32_t)((c + ta + tc) % 3 == 0 ? 0 : (c + ta + tc) % 3 == 1 ? L - 1 : L / 2);
+                    decode_case(k_dt[ta], k_dt[tc], hh[(c + tc) % 4][0], hh[(c + tc) % 4][1], ds[(c + ta + tc + nm) % 7],
+                                L, p, (c + ta + tc) % 2, nm);
                 }
-    if (g_quick) return;
     /* 50000 positions of head_dim 128, f32: even 32-key tiles (68 KB) leave no room for the scores (195 KB), so
      * the kernel takes the warp path instead of refusing */
-    dec_host lh;
-    dec_host_make(&lh, ZF_DTYPE_F32, ZF_DTYPE_F32, 4, 1, 128, 50000);
-    lh.p = 49999;
-    dec_dev ld;
-    dec_dev_make(&ld, &lh);
-    ZT_OK(zf_attention_decode(&lh.q, &lh.k, &lh.v, NULL, &lh.cs, 1, &lh.pos, &lh.kc, &lh.vc, 0.125f, &lh.out, NULL));
-    ZT_CHECK(zf_attention_decode(&ld.tq, &ld.tk, &ld.tv, NULL, &ld.tcs, 1, &ld.tpos, &ld.tkc, &ld.tvc, 0.125f, &ld.tout,
-                                 NULL) == ZF_OK, "attention_decode at 50000 positions: %s", zf_last_error());
-    compare("attention_decode f32/f32 heads 4/1 d 128, p 49999 of 50000 (no tiles)", &ld.out, &lh.out);
-    compare("attention_decode at 50000 positions: k cache", &ld.kc, &lh.kc);
-    dec_dev_free(&ld);
-    dec_host_free(&lh);
+    if (!g_quick) decode_case(ZF_DTYPE_F32, ZF_DTYPE_F32, 4, 1, 128, 50000, 49999, 1, 0);
 }
 
 static void test_matmul(void) {
