@@ -69,7 +69,7 @@ typedef struct zf_cu_attn_args {
     int64_t qs0, qs1, ks0, ks1, vs0, vs1, os0, os1;
     float scale;
     bool vec; /* k's and v's rows can be copied 16 bytes at a time */
-    int tk;   /* keys per shared-memory tile (32), 0: head_dim > 256, no tiles */
+    int tk;   /* keys per shared-memory tile (32), 0: none (head_dim > 256, or no room beside the scores) */
 } zf_cu_attn_args;
 
 /* attention_decode: one token; q, out [1, hq, d], k, v [1, hkv, d] in ta
@@ -91,7 +91,7 @@ typedef struct zf_cu_attn_dec_args {
     const void *wq, *wk; /* the q and k norms' weights [d] in ta, or NULL: no norm */
     float eps;
     bool vec; /* the caches' rows can be copied 16 bytes at a time */
-    int tk;   /* keys per shared-memory tile (32, 64 or 128), 0: head_dim > 256, no tiles */
+    int tk;   /* keys per shared-memory tile (32, 64 or 128), 0: none (head_dim > 256, or no room beside the scores) */
 } zf_cu_attn_dec_args;
 
 /* matmul: y [m, n] = x [m, k] @ W [n, k]^T, row strides xs, ws, ys. */

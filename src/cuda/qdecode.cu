@@ -497,7 +497,7 @@ static size_t qc_smem(const zf_cu_qargs *a) {
 }
 
 bool zf_cu_combine_decode_fits(const zf_cu_qargs *a) {
-    return a->slots * a->w[0].k <= QD_MAX_STAGED && qc_smem(a) + ZF_CU_STATIC_SMEM_MAX <= 48 * 1024 && a->w[0].n <= INT32_MAX &&
+    return a->slots * a->w[0].k <= QD_MAX_STAGED && qc_smem(a) <= 48 * 1024 && a->w[0].n <= INT32_MAX &&
            qd_packed_ok(a);
 }
 
