@@ -115,9 +115,11 @@ INLINE void stretch_groups(const zf_qrows *w, i8_layout L, int64_t G, __m256 *s,
     *b = load_blocks(L.sdt, (const char *)w->biases + g, L.gshift);
 }
 
-/* Prefetches into L2 the scales and biases as far ahead of stretch G as
- * stretch_prefetch takes the codes (the same blocks). */
-INLINE void groups_prefetch(const zf_qrows *w, i8_layout L, int64_t G) {
+/* The prefetches for stretch G (its codes at c): the codes' (stretch_prefetch),
+ * and into L2 the scales and biases as far ahead as the codes' L2 prefetch
+ * goes (the same blocks). */
+INLINE void walk_prefetch(const zf_qrows *w, i8_layout L, const uint8_t *c, int64_t G) {
+    stretch_prefetch(c, (size_t)L.bits * 4 * I8_STRETCH);
     const size_t g = (size_t)(G >> L.gshift) * L.ss, ahead = I8_AHEAD_L2 * L.ss / (((size_t)L.bits * 4) << L.gshift);
     _mm_prefetch((const char *)w->scales + g + ahead, _MM_HINT_T1);
     _mm_prefetch((const char *)w->biases + g + ahead, _MM_HINT_T1);
@@ -153,8 +155,7 @@ INLINE void dot_rows_joined(const zf_qrows *w, i8_layout L, const xq8 *x, int64_
     int64_t G = 0, r = 0, j = 0; /* stream block, its row and its block in the row */
     for (; G + I8_STRETCH <= total; G += I8_STRETCH) {
         const uint8_t *c = p + G * cb;
-        stretch_prefetch(c, cb * I8_STRETCH);
-        groups_prefetch(w, L, G);
+        walk_prefetch(w, L, c, G);
         __m256 v = stretch_share(w, L, c, x, j, G);
         int64_t left = nb - j; /* lanes of row r */
         if (left > I8_STRETCH) {
@@ -204,8 +205,7 @@ INLINE void dot_rows_whole(const zf_qrows *w, i8_layout L, const xq8 *x, int64_t
             __m256 a = _mm256_setzero_ps();
             for (int64_t j = 0; j < nb; j += I8_STRETCH, G += I8_STRETCH) {
                 const uint8_t *c = p + G * cb;
-                stretch_prefetch(c, cb * I8_STRETCH);
-                groups_prefetch(w, L, G);
+                walk_prefetch(w, L, c, G);
                 a = _mm256_add_ps(a, stretch_share(w, L, c, x, j, G));
             }
             acc[i] = a;
@@ -229,8 +229,7 @@ INLINE void dot_rows_whole_x2(const zf_qrows *w, i8_layout L, const xq8 *x0, con
             __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
             for (int64_t j = 0; j < nb; j += I8_STRETCH, G += I8_STRETCH) {
                 const uint8_t *c = p + G * cb;
-                stretch_prefetch(c, cb * I8_STRETCH);
-                groups_prefetch(w, L, G);
+                walk_prefetch(w, L, c, G);
                 __m256 s, b;
                 stretch_groups(w, L, G, &s, &b);
                 __m256i d0, d1;
