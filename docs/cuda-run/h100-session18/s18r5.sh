@@ -5,7 +5,9 @@
 ROOT=$PWD; . scripts/gpu-env.sh
 export ZF_COMMIT=39b3864
 B=$ROOT/build-gpu; t0=$(date +%s)
-S=/tmp/smol.gguf; cat .smolA .smolB > $S
+# the first half: .smolA where the copy kept it, else /tmp/smolA (copied there by a call that carried it)
+A=.smolA; [ -f $A ] || A=/tmp/smolA
+S=/tmp/smol.gguf; cat $A .smolB > $S
 echo "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53  $S" | sha256sum -c || exit 1
 timeout 300 $B/zf validate $S -n 64 --runs 1 --compare cpu,cuda -o $OUT/compare-smollm2.json > $OUT/compare-smollm2.txt 2>&1; echo "compare rc=$? $(( $(date +%s) - t0 )) s"; tail -4 $OUT/compare-smollm2.txt
 timeout 120 $B/zf validate $S -n 64 --runs 2 --backend cuda -o $OUT/validate-smollm2-cuda.json > /tmp/v.txt 2>&1; echo "validate cuda rc=$? $(( $(date +%s) - t0 )) s"; tail -3 /tmp/v.txt
