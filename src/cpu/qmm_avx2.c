@@ -262,47 +262,9 @@ INLINE void rows_1(const zf_qrows *w, const float *xf, const float *xs, float *o
     }
 }
 
-/* Every row for NX x rows: tiles of R rows, then single rows. */
-INLINE void rows_nx(const zf_qrows *w, const float *const *xf, const float *const *xs, float *out, const int bits,
-                    const int R, const int NX) {
-    int64_t r = 0;
-    for (; r + R <= w->rows; r += R) tile(w, r, xf, xs, out, bits, R, NX);
-    for (; r < w->rows; r++) tile(w, r, xf, xs, out, bits, 1, NX);
-}
-
-/* R x NX = 4 chains: (4 rows, 1 x), (2, 2), (1, 3), (1, 4). */
-#define DOT_BITS(B)                                                                                          \
-    static void dot_##B(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out) { \
-        if (nx == 1) {                                                                                      \
-            rows_1(w, xf[0], xs[0], out, B);                                                                \
-            return;                                                                                         \
-        }                                                                                                   \
-        for (int i0 = 0; i0 < nx;) {                                                                        \
-            int n = nx - i0 < ZF_QTILE_NX ? nx - i0 : ZF_QTILE_NX;                                          \
-            float *o = out + (int64_t)i0 * w->rows;                                                         \
-            switch (n) {                                                                                    \
-            case 1: rows_nx(w, xf + i0, xs + i0, o, B, 4, 1); break;                                        \
-            case 2: rows_nx(w, xf + i0, xs + i0, o, B, 2, 2); break;                                        \
-            case 3: rows_nx(w, xf + i0, xs + i0, o, B, 1, 3); break;                                        \
-            default: rows_nx(w, xf + i0, xs + i0, o, B, 1, 4); break;                                       \
-            }                                                                                               \
-            i0 += n;                                                                                        \
-        }                                                                                                   \
-    }
-DOT_BITS(2)
-DOT_BITS(3)
-DOT_BITS(4)
-DOT_BITS(5)
-DOT_BITS(6)
-DOT_BITS(8)
+#define QDRIVE_ROWS_1 rows_1
+#include "cpu/qmm_drive.h"
 
 void zf_avx2_qdot(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out) {
-    switch (w->bits) {
-    case 2: dot_2(w, nx, xf, xs, out); break;
-    case 3: dot_3(w, nx, xf, xs, out); break;
-    case 4: dot_4(w, nx, xf, xs, out); break;
-    case 5: dot_5(w, nx, xf, xs, out); break;
-    case 6: dot_6(w, nx, xf, xs, out); break;
-    default: dot_8(w, nx, xf, xs, out); break;
-    }
+    qdrive(w, nx, xf, xs, out);
 }

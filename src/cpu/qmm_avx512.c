@@ -149,33 +149,7 @@ INLINE void tile(const zf_qrows *w, int64_t r0, const float *const *xf, const fl
         }
 }
 
-INLINE void rows_nx(const zf_qrows *w, const float *const *xf, const float *const *xs, float *out, const int bits,
-                    const int R, const int NX) {
-    int64_t r = 0;
-    for (; r + R <= w->rows; r += R) tile(w, r, xf, xs, out, bits, R, NX);
-    for (; r < w->rows; r++) tile(w, r, xf, xs, out, bits, 1, NX);
-}
-
-#define DOT_BITS(B)                                                                                          \
-    static void dot_##B(const zf_qrows *w, int nx, const float *const *xf, const float *const *xs, float *out) { \
-        for (int i0 = 0; i0 < nx;) {                                                                        \
-            int n = nx - i0 < ZF_QTILE_NX ? nx - i0 : ZF_QTILE_NX;                                          \
-            float *o = out + (int64_t)i0 * w->rows;                                                         \
-            switch (n) {                                                                                    \
-            case 1: rows_nx(w, xf + i0, xs + i0, o, B, 4, 1); break;                                        \
-            case 2: rows_nx(w, xf + i0, xs + i0, o, B, 2, 2); break;                                        \
-            case 3: rows_nx(w, xf + i0, xs + i0, o, B, 1, 3); break;                                        \
-            default: rows_nx(w, xf + i0, xs + i0, o, B, 1, 4); break;                                       \
-            }                                                                                               \
-            i0 += n;                                                                                        \
-        }                                                                                                   \
-    }
-DOT_BITS(2)
-DOT_BITS(3)
-DOT_BITS(4)
-DOT_BITS(5)
-DOT_BITS(6)
-DOT_BITS(8)
+#include "cpu/qmm_drive.h"
 
 /* Rows of a block count that is not a multiple of 16 end every column
  * pair with a masked pass; there the AVX2 kernel (one column per ymm, and
@@ -190,12 +164,5 @@ void zf_avx512_qdot(const zf_qrows *w, int nx, const float *const *xf, const flo
         zf_avx2_qdot(w, nx, xf, xs, out);
         return;
     }
-    switch (w->bits) {
-    case 2: dot_2(w, nx, xf, xs, out); break;
-    case 3: dot_3(w, nx, xf, xs, out); break;
-    case 4: dot_4(w, nx, xf, xs, out); break;
-    case 5: dot_5(w, nx, xf, xs, out); break;
-    case 6: dot_6(w, nx, xf, xs, out); break;
-    default: dot_8(w, nx, xf, xs, out); break;
-    }
+    qdrive(w, nx, xf, xs, out);
 }
