@@ -7,24 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/cuda_loader.h"
+#include "cuda_common.h"
 
-static const zf_cuda_plugin *P;
-static zf_stream *S;
 static FILE *J;
-
-#define CHECK(expr)                                                                    \
-    do {                                                                               \
-        if ((expr) != ZF_OK) {                                                         \
-            fprintf(stderr, "cuda_bench: %s failed: %s\n", #expr, zf_last_error());    \
-            exit(1);                                                                   \
-        }                                                                              \
-    } while (0)
-
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
 
 /* Pseudo-random values in [-4, 4), never zero, written on the host and copied. */
 static void *device_random(zf_dtype t, int64_t n, uint64_t seed) {
@@ -48,51 +33,15 @@ static void *device_random(zf_dtype t, int64_t n, uint64_t seed) {
     return d;
 }
 
-typedef zf_status (*call_fn)(void *ctx);
-
-/* Median and min of `reps` event-timed runs of `calls` calls, in ms per call. */
-static void time_it(call_fn f, void *ctx, int warm, int reps, int calls, float *median, float *best) {
-    void *a, *b;
-    float ms[64];
-    CHECK(P->timing->event_create(&a));
-    CHECK(P->timing->event_create(&b));
-    for (int i = 0; i < warm; i++) CHECK(f(ctx));
-    for (int r = 0; r < reps; r++) {
-        CHECK(P->timing->event_record(a, S));
-        for (int i = 0; i < calls; i++) CHECK(f(ctx));
-        CHECK(P->timing->event_record(b, S));
-        CHECK(P->timing->event_elapsed_ms(a, b, &ms[r]));
-        ms[r] /= (float)calls;
-    }
-    qsort(ms, (size_t)reps, sizeof *ms, cmp_float);
-    *median = ms[reps / 2];
-    *best = ms[0];
-    P->timing->event_destroy(a);
-    P->timing->event_destroy(b);
-}
-
 /* ---- copy bandwidth ------------------------------------------------------ */
 
-typedef struct copy_ctx { void *dst, *src; size_t bytes; } copy_ctx;
-static zf_status do_copy(void *c) {
-    copy_ctx *x = c;
-    return zf_memcpy(x->dst, ZF_DEVICE_CUDA, x->src, ZF_DEVICE_CUDA, x->bytes, S);
-}
-
 static double copy_bandwidth(size_t bytes) {
-    copy_ctx c = {NULL, NULL, bytes};
-    CHECK(zf_device_alloc(ZF_DEVICE_CUDA, bytes, &c.dst));
-    CHECK(zf_device_alloc(ZF_DEVICE_CUDA, bytes, &c.src));
-    CHECK(P->mem->fill(c.src, 0x3c, bytes, S));
     float med, best;
-    time_it(do_copy, &c, 3, 15, 1, &med, &best);
-    double gbps = 2.0 * (double)bytes / (med * 1e-3) / 1e9;
+    double gbps = bench_copy_gbps(bytes, &med, &best);
     printf("| device copy (cudaMemcpyAsync D2D, read + write) | %zu MiB | %.3f ms | %.0f GB/s |\n", bytes >> 20, med,
            gbps);
     if (J) fprintf(J, "{\"kind\":\"copy\",\"bytes\":%zu,\"median_ms\":%.5f,\"best_ms\":%.5f,\"gbps\":%.1f}\n", bytes, med,
                    best, gbps);
-    zf_device_free(ZF_DEVICE_CUDA, c.dst);
-    zf_device_free(ZF_DEVICE_CUDA, c.src);
     return gbps;
 }
 
@@ -161,7 +110,7 @@ static void large(bench_op op, zf_dtype t, int64_t rows, int64_t n, double copy_
     for (int i = 0; i < 3; i++) {
         c.o.fidelity = fids[i];
         float med, best;
-        time_it(do_op, &c, 3, 15, 1, &med, &best);
+        bench_time(do_op, &c, 3, 15, 1, &med, &best);
         double tbps = bytes / (med * 1e-3) / 1e12;
         printf("| %s %s %s [%lld, %lld] | %.1f MB | %.4f ms (best %.4f) | %.3f TB/s effective, %.0f%% of copy |\n",
                k_names[op], zf_fidelity_name(fids[i]), zf_dtype_name(t), (long long)rows, (long long)n, bytes / 1e6,
@@ -189,7 +138,7 @@ static void decode(bench_op op, zf_dtype t, int64_t n) {
     for (int i = 0; i < 100; i++) CHECK(do_op(&c));
     CHECK(P->timing->capture_end(S, &g.exec));
     float med, best;
-    time_it(do_graph, &g, 3, 21, 1, &med, &best);
+    bench_time(do_graph, &g, 3, 21, 1, &med, &best);
     double us = med * 1e3 / 100.0;
     printf("| decode %s %s [1, %lld] | 100-call graph | %.3f us/call (best %.3f) |\n", k_names[op], zf_dtype_name(t),
            (long long)n, us, best * 1e3 / 100.0);
@@ -210,12 +159,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (zf_cuda_available() != ZF_OK) {
-        fprintf(stderr, "cuda_bench: %s\n", zf_last_error());
-        return 77;
-    }
-    P = zf_cuda_plugin_loaded(NULL);
-    CHECK(zf_stream_create(&S));
+    bench_start("cuda_bench");
     char desc[2048] = "";
     P->describe_json(desc, sizeof desc);
     printf("device: %s\n\n| what | size | time | rate |\n|---|---|---|---|\n", desc);

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/cuda_loader.h"
+#include "cuda_common.h"
 
 #define H 2048
 #define F 768
@@ -28,17 +28,7 @@
 #define LAYERS 8
 #define CALLS 100
 
-static const zf_cuda_plugin *P;
-static zf_stream *S;
 static FILE *J;
-
-#define CHECK(expr)                                                                        \
-    do {                                                                                   \
-        if ((expr) != ZF_OK) {                                                             \
-            fprintf(stderr, "cuda_moe_bench: %s failed: %s\n", #expr, zf_last_error());    \
-            exit(1);                                                                       \
-        }                                                                                  \
-    } while (0)
 
 static uint64_t g_rng = 0x853c49e6748fea9bull;
 static uint64_t rnd(void) {
@@ -110,58 +100,20 @@ static zf_status call(what w, int l, int64_t m, zf_fidelity f) {
     return ZF_OK;
 }
 
-static int cmp_float(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
+static zf_status launch_graph(void *g) { return P->timing->graph_launch(g, S); }
 
 /* Median us per call of a 100-call graph (call i on layer i % g_nlayers). */
 static double graph_us(what w, int64_t m, zf_fidelity f) {
     for (int l = 0; l < g_nlayers; l++) call(w, l, m, f); /* self-tests and scratch pools outside the capture */
     CHECK(zf_stream_synchronize(S));
-    void *g, *e0, *e1;
+    void *g;
     CHECK(P->timing->capture_begin(S));
     for (int i = 0; i < CALLS; i++) call(w, i % g_nlayers, m, f);
     CHECK(P->timing->capture_end(S, &g));
-    CHECK(P->timing->event_create(&e0));
-    CHECK(P->timing->event_create(&e1));
-    float ms[15];
-    for (int r = -2; r < 15; r++) {
-        float t;
-        CHECK(P->timing->event_record(e0, S));
-        CHECK(P->timing->graph_launch(g, S));
-        CHECK(P->timing->event_record(e1, S));
-        CHECK(P->timing->event_elapsed_ms(e0, e1, &t));
-        if (r >= 0) ms[r] = t;
-    }
-    qsort(ms, 15, sizeof *ms, cmp_float);
+    float med, best;
+    bench_time(launch_graph, g, 2, 15, 1, &med, &best);
     P->timing->graph_destroy(g);
-    P->timing->event_destroy(e0);
-    P->timing->event_destroy(e1);
-    return ms[7] * 1e3 / CALLS;
-}
-
-static double copy_gbps(void) {
-    size_t bytes = (size_t)1 << 30;
-    void *a, *b, *e0, *e1;
-    CHECK(zf_device_alloc(ZF_DEVICE_CUDA, bytes, &a));
-    CHECK(zf_device_alloc(ZF_DEVICE_CUDA, bytes, &b));
-    CHECK(P->mem->fill(a, 0x3c, bytes, S));
-    CHECK(P->timing->event_create(&e0));
-    CHECK(P->timing->event_create(&e1));
-    float ms[9];
-    for (int r = -1; r < 9; r++) {
-        float t;
-        CHECK(P->timing->event_record(e0, S));
-        CHECK(zf_memcpy(b, ZF_DEVICE_CUDA, a, ZF_DEVICE_CUDA, bytes, S));
-        CHECK(P->timing->event_record(e1, S));
-        CHECK(P->timing->event_elapsed_ms(e0, e1, &t));
-        if (r >= 0) ms[r] = t;
-    }
-    qsort(ms, 9, sizeof *ms, cmp_float);
-    zf_device_free(ZF_DEVICE_CUDA, a);
-    zf_device_free(ZF_DEVICE_CUDA, b);
-    return 2.0 * (double)bytes / (ms[4] * 1e-3) / 1e9;
+    return med * 1e3 / CALLS;
 }
 
 /* Routes every layer once for m tokens and counts the distinct experts. */
@@ -198,12 +150,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    if (zf_cuda_available() != ZF_OK) {
-        fprintf(stderr, "cuda_moe_bench: %s\n", zf_last_error());
-        return 77;
-    }
-    P = zf_cuda_plugin_loaded(NULL);
-    CHECK(zf_stream_create(&S));
+    bench_start("cuda_moe_bench");
     const int64_t MMAX = 64;
     for (int l = 0; l < LAYERS; l++) {
         layer *L = &g_layers[l];
@@ -226,7 +173,8 @@ int main(int argc, char **argv) {
 
     char desc[2048] = "";
     P->describe_json(desc, sizeof desc);
-    double gbps = copy_gbps();
+    float copy_ms, copy_best;
+    double gbps = bench_copy_gbps((size_t)1 << 30, &copy_ms, &copy_best);
     printf("device: %s\ncopy bandwidth (D2D, read + write): %.0f GB/s; weights rotate over %d layers (%.1f GB)\n\n",
            desc, gbps, g_nlayers, g_nlayers * 3 * E * expert_bytes(F, H) / 1e9);
     printf("| what | fidelity | tokens | experts | weight MB | us/call | GB/s | of copy bw | x read-once time |\n");

@@ -43,13 +43,13 @@ install(TARGETS zfast_cuda LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 
 # Benchmark: per-op device time for large shapes and per-call time of
 # 100-call CUDA graphs at decode sizes (bench/cuda_bench.c).
-add_executable(zf_cuda_bench ${CMAKE_SOURCE_DIR}/bench/cuda_bench.c)
+add_executable(zf_cuda_bench ${CMAKE_SOURCE_DIR}/bench/cuda_bench.c ${CMAKE_SOURCE_DIR}/bench/cuda_common.c)
 target_include_directories(zf_cuda_bench PRIVATE ${CMAKE_SOURCE_DIR}/src)
 target_compile_options(zf_cuda_bench PRIVATE ${ZF_C_FLAGS})
 target_link_libraries(zf_cuda_bench PRIVATE zfast_static)
 add_dependencies(zf_cuda_bench zfast_cuda)
 # MoE benchmark: Qwen3-30B-A3B layer shapes, 100-call graphs, rotated weights (bench/cuda_moe_bench.c).
-add_executable(zf_cuda_moe_bench ${CMAKE_SOURCE_DIR}/bench/cuda_moe_bench.c)
+add_executable(zf_cuda_moe_bench ${CMAKE_SOURCE_DIR}/bench/cuda_moe_bench.c ${CMAKE_SOURCE_DIR}/bench/cuda_common.c)
 target_include_directories(zf_cuda_moe_bench PRIVATE ${CMAKE_SOURCE_DIR}/src)
 target_compile_options(zf_cuda_moe_bench PRIVATE ${ZF_C_FLAGS})
 target_link_libraries(zf_cuda_moe_bench PRIVATE zfast_static)

@@ -541,7 +541,7 @@ zf_status zf_cuda_gather_qmm_swiglu(const zf_tensor *x, const zf_qweight *wg, co
                                     const zf_tensor *ids, zf_tensor *out, const zf_opts *o) {
     const char *op = "gather_qmm_swiglu";
     zf_cu_qargs a;
-    bool mixed;
+    bool mixed = false;
     ZF_TRY(swiglu_args(op, "out", x, wg, wu, ids, out, &a, &mixed));
     return swiglu_go(op, &a, mixed, o);
 }
@@ -603,7 +603,7 @@ zf_status zf_cuda_moe_experts(const zf_tensor *x, const zf_qweight *wg, const zf
                               const zf_opts *o) {
     const char *op = "moe_experts";
     zf_cu_qargs s, c;
-    bool mixed;
+    bool mixed = false;
     ZF_TRY(swiglu_args(op, "act", x, wg, wu, ids, act, &s, &mixed));
     ZF_TRY(combine_args(op, "act", act, wd, ids, weights, y, &c));
     ZF_TRY(no_overlap(op, "act", act, "weights", weights));
