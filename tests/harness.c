@@ -87,3 +87,19 @@ int64_t zt_first_diff(zf_dtype t, const void *a, const void *b, int64_t n) {
         if (memcmp((const char *)a + i * es, (const char *)b + i * es, es) != 0) return i;
     return -1;
 }
+
+char *zt_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    char *s = n >= 0 && fseek(f, 0, SEEK_SET) == 0 ? malloc((size_t)n + 1) : NULL;
+    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
+        free(s);
+        s = NULL;
+    }
+    fclose(f);
+    if (!s) return NULL;
+    s[n] = '\0';
+    if (len) *len = (size_t)n;
+    return s;
+}

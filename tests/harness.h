@@ -56,4 +56,8 @@ int64_t zt_first_diff(zf_dtype t, const void *a, const void *b, int64_t n);
 float zt_get(zf_dtype t, const void *p, int64_t i);
 void zt_set(zf_dtype t, void *p, int64_t i, float v);
 
+/* The whole file at path with a NUL after it (*len, where given, counts the
+ * file's bytes); NULL where it cannot be opened or read. Caller frees. */
+char *zt_read_file(const char *path, size_t *len);
+
 #endif

@@ -41,15 +41,11 @@ typedef struct golden {
 } golden;
 
 static int load(const char *path, golden *g) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    g->buf = malloc((size_t)size);
-    if (fread(g->buf, 1, (size_t)size, f) != (size_t)size) size = -1;
-    fclose(f);
+    size_t n = 0;
+    g->buf = (unsigned char *)zt_read_file(path, &n);
     int32_t h[8];
+    if (!g->buf || n < sizeof h) return 0;
+    const long size = (long)n;
     memcpy(h, g->buf, sizeof h);
     g->bits = h[0], g->gs = h[1], g->t = (zf_dtype)h[2], g->E = h[3], g->n = h[4], g->k = h[5], g->m = h[6],
     g->slots = h[7];

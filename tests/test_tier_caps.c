@@ -25,19 +25,6 @@ extern char **environ;
 
 static char g_tmp[256];
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = s ? fread(s, 1, (size_t)n, f) : 0;
-    fclose(f);
-    if (s) s[got] = '\0';
-    return s;
-}
-
 /* Runs argv with `env_extra` ("NAME=value" or NULL) added; returns the exit
  * code and the output in *out / *err (caller frees). */
 static int run(char *const argv[], const char *env_extra, char **out, char **err) {
@@ -66,8 +53,8 @@ static int run(char *const argv[], const char *env_extra, char **out, char **err
     }
     int status = 0;
     waitpid(pid, &status, 0);
-    *out = slurp(po);
-    *err = slurp(pe);
+    *out = zt_read_file(po, NULL);
+    *err = zt_read_file(pe, NULL);
     if (!*out) *out = strdup("");
     if (!*err) *err = strdup("");
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -454,7 +441,7 @@ static void check_gate_json(const char *text, const char *file_path) {
     const char *verdict = cJSON_GetStringValue(jget(g, "verdict"));
     ZT_CHECK(verdict && (strcmp(verdict, "enable") == 0 || strcmp(verdict, "not worth it") == 0), "overall verdict");
     /* the capsule file holds the same record */
-    char *file = slurp(file_path);
+    char *file = zt_read_file(file_path, NULL);
     cJSON *c = cJSON_Parse(file ? file : "");
     ZT_CHECK(c && strcmp(cJSON_GetStringValue(jget(c, "id")), id) == 0, "capsule file differs from --json output");
     cJSON_Delete(c);
@@ -505,7 +492,7 @@ static int check_zf(const char *zf) {
     expect_rc(zf, (char *[]){"capsule", "show", cap_a, NULL}, NULL, 0, "matches content");
     expect_rc(zf, (char *[]){"capsule", "diff", cap_a, cap_a, NULL}, NULL, 0, "none (same commit");
     /* an edited capsule no longer matches its id; diff shows the change */
-    char *text = slurp(cap_a);
+    char *text = zt_read_file(cap_a, NULL);
     char *p = text ? strstr(text, "\"speedup\":") : NULL;
     if (p) {
         p += strlen("\"speedup\":");

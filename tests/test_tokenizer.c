@@ -21,20 +21,7 @@ static char g_dir[1024];
 static char *read_file(const char *name, size_t *len) {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", g_dir, name);
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) {
-        free(s);
-        s = NULL;
-    }
-    fclose(f);
-    if (s) s[n] = '\0';
-    if (len) *len = (size_t)n;
-    return s;
+    return zt_read_file(path, len);
 }
 
 /* Splits s in place into lines; returns their count. */
