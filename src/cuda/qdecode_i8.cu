@@ -121,9 +121,10 @@ __device__ __forceinline__ qi8_sbrow qi8_sbrow_of(int G, int ses, int chunk) {
  * is, computed on and never stored). */
 template <class Row>
 __device__ __forceinline__ void qi8_copy_sb(int L, qi8_sbrow sr, char *ss, char *bs, Row row) {
-    const int cpr = sr.bytes / sr.chunk, per = 2 * cpr;
+    const int cpr = sr.bytes >> (__ffs(sr.chunk) - 1), per = 2 * cpr;
     for (int i = threadIdx.x; i < L * per; i += QI8_THREADS) {
-        const int l = i / per, h = (i % per) / cpr, c = i % cpr;
+        int hc, c;
+        const int l = qi8_divmod(i, per, &hc), h = qi8_divmod(hc, cpr, &c);
         qi8_src w;
         if (!row(l, &w)) continue;
         const char *src = (const char *)(h ? w.biases : w.scales) + w.row * sr.bytes + c * sr.chunk;
@@ -133,15 +134,17 @@ __device__ __forceinline__ void qi8_copy_sb(int L, qi8_sbrow sr, char *ss, char 
 }
 
 /* Starts the copies of R x rows (k elements of es bytes; row i at xrow(i))
- * into xs[i k es ..], in chunks of xc bytes (16, 8 or 4). */
+ * into xs[i k es ..], in chunks of xc bytes (16, 8 or 4): chunk i of all R
+ * cpr by thread i % QI8_THREADS, its row and column stepped, not divided. */
 template <class XR>
 __device__ __forceinline__ void qi8_copy_x(int R, int k, int es, int xc, char *xs, XR xrow) {
-    const int cpr = k * es / xc;
+    const int cpr = (k * es) >> (__ffs(xc) - 1);
+    int c, dc, r = qi8_divmod(threadIdx.x, cpr, &c);
+    const int dr = qi8_divmod(QI8_THREADS, cpr, &dc); /* one step: dr rows and dc chunks */
     for (int i = threadIdx.x; i < R * cpr; i += QI8_THREADS) {
-        const int r = i / cpr, c = i % cpr;
-        const char *src = (const char *)xrow(r) + c * xc;
-        char *dst = xs + (r * cpr + c) * xc;
-        zf_cu_cp(dst, src, xc);
+        zf_cu_cp(xs + i * xc, (const char *)xrow(r) + c * xc, xc);
+        r += dr, c += dc;
+        if (c >= cpr) r++, c -= cpr;
     }
 }
 
@@ -165,8 +168,8 @@ template <int SDT> __device__ __forceinline__ float2 qi8_sb(const char *s, const
 template <int SDT>
 __global__ void __launch_bounds__(QI8_THREADS, QI8_SW_CTAS) qi8_swiglu_kernel(const zf_cu_qargs a, int chunk, int xc) {
     extern __shared__ __align__(16) uint4 qi8_sm4[];
-    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size;
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
+    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = nb >> bsh;
     const int lane = threadIdx.x % 32, wr = (threadIdx.x / 32) * QI8_RPW, rb = blockIdx.x * QI8_SW_ROWS;
     const int es = a.xt == ZF_DTYPE_F32 ? 4 : 2, jh = qi8_half(nb, 32);
     const qi8_sbrow sr = qi8_sbrow_of(G, SDT == ZF_DTYPE_F32 ? 4 : 2, chunk);
@@ -179,11 +182,13 @@ __global__ void __launch_bounds__(QI8_THREADS, QI8_SW_CTAS) qi8_swiglu_kernel(co
     if (!a.chained) zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
     zf_cu_wait_prior();
     if (a.chained) zf_cu_release_next(); /* moe_experts: the next kernel starts after all earlier ones */
-    for (int64_t p = blockIdx.y; p < a.m * a.slots; p += gridDim.y) {
-        const char *xr = (const char *)a.x + (size_t)((a.x_per_slot ? p : p / a.slots) * a.x_row_stride) * es;
+    for (int p = blockIdx.y; p < (int)(a.m * a.slots); p += gridDim.y) { /* m slots < 2^30 (fits) */
+        int ps;
+        const int pt = qi8_divmod(p, (int)a.slots, &ps); /* token pt, slot ps */
+        const char *xr = (const char *)a.x + (size_t)((a.x_per_slot ? p : pt) * a.x_row_stride) * es;
         qi8_copy_x(1, k, es, xc, xs, [&](int) { return xr; });
         zf_cu_cp_commit();
-        const int64_t e = a.ids ? a.ids[(p / a.slots) * a.ids_stride + p % a.slots] : 0;
+        const int64_t e = a.ids ? a.ids[pt * a.ids_stride + ps] : 0;
         const bool ok = e >= 0 && e < a.w[0].experts; /* else NaN, and no weight read */
         qi8_copy_sb(QI8_SW_ROWS * 2, sr, ss, bs, [&](int l, qi8_src *w) { /* row l = gate/up l % 2 of CTA row l / 2 */
             const int r = l >> 1, h = l & 1;
@@ -257,8 +262,8 @@ __global__ void __launch_bounds__(QI8_THREADS, QI8_SW_CTAS) qi8_swiglu_kernel(co
 template <int SDT> /* 2 CTAs per SM (103 registers) */
 __global__ void __launch_bounds__(QI8_THREADS, 2) qi8_combine_kernel(const zf_cu_qargs a, int chunk, int xc) {
     extern __shared__ __align__(16) uint4 qi8_sm4[];
-    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size;
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
+    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = nb >> bsh;
     const int slots = (int)a.slots, lane = threadIdx.x % 32, sl = lane / 4, sub = lane % 4;
     const int rb = blockIdx.x * QI8_C_ROWS, wr = (threadIdx.x / 32) * QI8_CRPW;
     const int es = a.xt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2, jh = qi8_half(nb, 4);
@@ -350,8 +355,8 @@ template <int BITS, int SDT> /* ~42 KB of shared memory at 4 bits and k = 4096: 
 __global__ void __launch_bounds__(QI8_THREADS, 4) qi8_qmm_kernel(const zf_cu_qargs a, int chunk) {
     constexpr int C = BITS / 4; /* 16-byte chunks per block */
     extern __shared__ __align__(16) uint4 qi8_sm4[];
-    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = k / a.w[0].group_size;
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
+    const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = nb >> bsh;
     const int lane = threadIdx.x % 32, wr = (threadIdx.x / 32) * QI8_RPW, rb = blockIdx.x * QI8_Q_ROWS;
     const int es = a.xt == ZF_DTYPE_F32 ? 4 : 2, jh = qi8_half(nb, 32);
     const qi8_sbrow sr = qi8_sbrow_of(G, SDT == ZF_DTYPE_F32 ? 4 : 2, chunk);
@@ -455,7 +460,8 @@ static bool qi8_common(const zf_cu_qargs *a) {
 }
 
 bool zf_cu_qi8_swiglu_fits(const zf_cu_qargs *a) {
-    return a->nw == 2 && a->w[1].bits == 4 && a->w[1].group_size == a->w[0].group_size &&
+    return a->nw == 2 && a->m * a->slots < (1 << 30) /* the pair index and its step in 32 bits */ &&
+           a->w[1].bits == 4 && a->w[1].group_size == a->w[0].group_size &&
            ((uintptr_t)a->w[1].packed % 16) == 0 && a->w[1].sdt == a->w[0].sdt && qi8_common(a) &&
            qi8_sw_smem(a) <= QI8_SMEM_MAX;
 }
