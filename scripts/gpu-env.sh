@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by the GPU scripts (gpu-check.sh, gpu-ab.sh): the libraries a
-# bare GPU image may lack (cJSON, PCRE2), carried as unpacked .debs in
+# bare GPU image may lack (cJSON, PCRE2, OpenSSL), carried as unpacked .debs in
 # .gpudeps/ (scripts/gpu-deps.sh makes it; the device run carries it).
 # Needs ROOT, the repository root.
 if [ -d "$ROOT/.gpudeps/usr" ]; then

@@ -216,8 +216,10 @@ zf_status zf_model_file_vocab(const zf_model_file *f, zf_vocab_data *out) {
 zf_status zf_model_file_sha256(const zf_model_file *f, char hex[65]) {
     if (!f || !hex) return zf_error(ZF_ERR_INVALID_ARG, "[model_file] file and hex must not be NULL");
     zf_sha256 s;
-    zf_sha256_init(&s);
+    if (zf_sha256_init(&s) != 0)
+        return zf_error(ZF_ERR_NO_MEMORY, "[model_file] libcrypto cannot start a sha256 digest");
     for (int i = 0; i < f->n_regions; i++) zf_sha256_update(&s, f->regions[i].p, f->regions[i].len);
-    zf_sha256_final_hex(&s, hex);
+    if (zf_sha256_final_hex(&s, hex) != 0)
+        return zf_error(ZF_ERR_BACKEND, "[model_file] libcrypto failed to finish the sha256 digest");
     return ZF_OK;
 }

@@ -102,10 +102,10 @@ static int content_id(const cJSON *cap, char out[17]) {
     if (!s) return -1;
     zf_sha256 h;
     char hex[65];
-    zf_sha256_init(&h);
+    const int bad = zf_sha256_init(&h) != 0;
     zf_sha256_update(&h, s, strlen(s));
-    zf_sha256_final_hex(&h, hex);
     free(s);
+    if (zf_sha256_final_hex(&h, hex) != 0 || bad) return -1;
     memcpy(out, hex, 16);
     out[16] = '\0';
     return 0;
