@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int zf_usage_error(const char *usage, const char *fmt, ...) {
@@ -57,5 +58,15 @@ int zf_parse_args(const char *usage, int argc, char **argv, const zf_opt *opts, 
         if (!v || !*v) return zf_usage_error(usage, "option %s needs a value (%s)", o->name, o->metavar);
         *o->value = v;
     }
+    return 0;
+}
+
+int zf_arg_long(const char *usage, const char *flag, const char *s, long lo, long hi, long *out) {
+    if (!s) return 0;
+    char *end;
+    const long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi)
+        return zf_usage_error(usage, "%s '%s': expected %ld..%ld", flag, s, lo, hi);
+    *out = v;
     return 0;
 }

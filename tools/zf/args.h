@@ -20,4 +20,9 @@ int zf_parse_args(const char *usage, int argc, char **argv, const zf_opt *opts, 
 /* Prints "zf: <message>" and the usage line to stderr; returns 2. */
 int zf_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The value s of option `flag` as an integer in [lo, hi] into *out; a NULL
+ * s (the option not given) keeps *out. Returns 0, or 2 after the usage
+ * error "FLAG 'S': expected LO..HI". */
+int zf_arg_long(const char *usage, const char *flag, const char *s, long lo, long hi, long *out);
+
 #endif

@@ -100,15 +100,10 @@ int zf_cmd_bench(int argc, char **argv) {
     if (rc) return rc == 1 ? 0 : rc;
     if (n_pos != 1) return zf_usage_error(usage, "expected one MODEL (a .gguf file or a safetensors directory)");
     long p = 128, n = 64, reps = 3, threads = 0;
-    char *end;
-    if (p_s && ((p = strtol(p_s, &end, 10)) < 1 || *end || p > 65536))
-        return zf_usage_error(usage, "-p '%s': expected 1..65536", p_s);
-    if (n_s && ((n = strtol(n_s, &end, 10)) < 1 || *end || n > 65536))
-        return zf_usage_error(usage, "-n '%s': expected 1..65536", n_s);
-    if (r_s && ((reps = strtol(r_s, &end, 10)) < 1 || *end || reps > MAX_REPS))
-        return zf_usage_error(usage, "-r '%s': expected 1..%d", r_s, MAX_REPS);
-    if (t_s && ((threads = strtol(t_s, &end, 10)) < 1 || *end || threads > 256))
-        return zf_usage_error(usage, "-t '%s': expected 1..256", t_s);
+    if ((rc = zf_arg_long(usage, "-p", p_s, 1, 65536, &p)) || (rc = zf_arg_long(usage, "-n", n_s, 1, 65536, &n)) ||
+        (rc = zf_arg_long(usage, "-r", r_s, 1, MAX_REPS, &reps)) ||
+        (rc = zf_arg_long(usage, "-t", t_s, 1, 256, &threads)))
+        return rc;
     zf_device device = ZF_DEVICE_CPU;
     if (backend_s && zf_backend_parse(backend_s, &device))
         return zf_usage_error(usage, "--backend '%s': expected cpu or cuda", backend_s);

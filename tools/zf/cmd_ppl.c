@@ -46,11 +46,9 @@ int zf_cmd_ppl(int argc, char **argv) {
     if (rc) return rc == 1 ? 0 : rc;
     if (n_pos != 2) return zf_usage_error(usage, "expected MODEL and TEXTFILE");
     long ctx = 512, threads = 0;
-    char *end;
-    if (ctx_s && ((ctx = strtol(ctx_s, &end, 10)) < 2 || *end || ctx > 1 << 20))
-        return zf_usage_error(usage, "-c '%s': expected 2..1048576", ctx_s);
-    if (threads_s && ((threads = strtol(threads_s, &end, 10)) < 1 || *end || threads > 256))
-        return zf_usage_error(usage, "-t '%s': expected 1..256", threads_s);
+    if ((rc = zf_arg_long(usage, "-c", ctx_s, 2, 1L << 20, &ctx)) ||
+        (rc = zf_arg_long(usage, "-t", threads_s, 1, 256, &threads)))
+        return rc;
     if (threads && zf_set_num_threads((int)threads) != ZF_OK) return zf_usage_error(usage, "%s", zf_last_error());
     zf_device device = ZF_DEVICE_CPU;
     if (backend_s && zf_backend_parse(backend_s, &device))

@@ -201,13 +201,10 @@ int zf_cmd_validate(int argc, char **argv) {
         return zf_usage_error(usage, "--backend '%s': expected cpu or cuda", backend_s);
     if (!compare) devs[1] = devs[0];
     long n_tokens = 200, runs = 3, threads = 0;
-    char *end;
-    if (n_s && ((n_tokens = strtol(n_s, &end, 10)) < 1 || *end || n_tokens > 100000))
-        return zf_usage_error(usage, "-n '%s': expected 1..100000", n_s);
-    if (runs_s && ((runs = strtol(runs_s, &end, 10)) < 1 || *end || runs > 100))
-        return zf_usage_error(usage, "--runs '%s': expected 1..100", runs_s);
-    if (threads_s && ((threads = strtol(threads_s, &end, 10)) < 1 || *end || threads > 256))
-        return zf_usage_error(usage, "-t '%s': expected 1..256", threads_s);
+    if ((rc = zf_arg_long(usage, "-n", n_s, 1, 100000, &n_tokens)) ||
+        (rc = zf_arg_long(usage, "--runs", runs_s, 1, 100, &runs)) ||
+        (rc = zf_arg_long(usage, "-t", threads_s, 1, 256, &threads)))
+        return rc;
     if (threads && zf_set_num_threads((int)threads) != ZF_OK) return zf_usage_error(usage, "%s", zf_last_error());
 
     char *prompts[MAX_PROMPTS];
