@@ -14,4 +14,4 @@ check() { # description, expected exit code, command...
         echo "ok: $what"
     fi
 }
-has() { grep -q "$2" "$dir/$1" || { echo "FAIL: '$2' not in $1"; cat "$dir/$1"; fail=1; }; }
+has() { grep -q -e "$2" "$dir/$1" || { echo "FAIL: '$2' not in $1"; cat "$dir/$1"; fail=1; }; }

@@ -51,6 +51,18 @@ has out '"bandwidth_gbps"'
 # 2 layers x 2 kv heads x head_dim 16 x (k, v) x 4 bytes (f32 cache) x 10.5 keys (8 + (4 + 1) / 2)
 has out '"kv_bytes_per_token":	5376'
 check "bench bad -r" 2 "$zf" bench "$dir/llama.gguf" -r 0
+has err "-r '0': expected 1\.\.100"
+# integer options: range, trailing junk, a sign, the ends of the range
+check "bench bad -p" 2 "$zf" bench "$dir/llama.gguf" -p 65537
+has err "-p '65537': expected 1\.\.65536"
+check "bench bad -n" 2 "$zf" bench "$dir/llama.gguf" -n 8x
+has err "-n '8x': expected 1\.\.65536"
+check "bench bad -t" 2 "$zf" bench "$dir/llama.gguf" -t -1
+check "ppl bad -c" 2 "$zf" ppl "$dir/llama.gguf" "$repo/README.md" -c 1
+has err "-c '1': expected 2\.\.1048576"
+check "validate bad --runs" 2 "$zf" validate "$dir/llama.gguf" --runs 101
+has err "--runs '101': expected 1\.\.100"
+check "bench -p 1 -r 1 (the range's low end)" 0 "$zf" bench "$dir/llama.gguf" -p 1 -n 1 -r 1 -o "$dir/b1.json"
 # --dtype: activations and the KV cache (half the cache bytes in f16)
 check "bench --dtype f16" 0 "$zf" bench "$dir/llama-mlx" -p 8 -n 4 -r 1 --dtype f16 --json -o "$dir/b16.json"
 has out '"kv_bytes_per_token":	2688'
