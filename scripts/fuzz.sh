@@ -17,6 +17,7 @@ flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefine
        -I$here/include -I$here/src"
 status=0
 for name in gguf safetensors; do
+    # shellcheck disable=SC2086 # the flag and source lists are meant to split
     (cd "$here" && $cc $flags -o "$out/fuzz_$name" fuzz/fuzz_$name.c $src -lcjson -lcrypto -lm)
     scratch="$out/corpus_$name"
     mkdir -p "$scratch"

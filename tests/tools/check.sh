@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # $fail is read by the scripts that source this file
 # Shared by the zf command tests (source it): a scratch $dir removed at exit,
 # a $fail flag, check (exit code of a command) and has (text in its output).
 dir=$(mktemp -d)
