@@ -50,6 +50,14 @@ has out '"paired_fraction"'
 has out '"bandwidth_gbps"'
 # 2 layers x 2 kv heads x head_dim 16 x (k, v) x 4 bytes (f32 cache) x 10.5 keys (8 + (4 + 1) / 2)
 has out '"kv_bytes_per_token":	5376'
+# the capsule's model hash is the file's sha256 (a GGUF; an MLX directory's one weight file)
+while read -r f cap; do
+    want=$(sha256sum "$dir/$f" | cut -d' ' -f1)
+    grep -q "\"sha256\":.*\"$want\"" "$dir/$cap" || { echo "FAIL: $cap lacks the sha256 of $f ($want)"; fail=1; }
+done <<EOF
+llama.gguf llama.gguf.bench.json
+llama-mlx/model.safetensors b.json
+EOF
 check "bench bad -r" 2 "$zf" bench "$dir/llama.gguf" -r 0
 has err "-r '0': expected 1\.\.100"
 # integer options: range, trailing junk, a sign, the ends of the range
