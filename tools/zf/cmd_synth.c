@@ -1,6 +1,5 @@
 /* zf synth: write a model with seeded random weights (src/model/synth.h). */
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "args.h"
 #include "commands.h"
@@ -11,15 +10,6 @@ static void show_progress(int64_t done, int64_t total, void *ctx) {
     (void)ctx;
     fprintf(stderr, "\rzf synth: %.1f / %.1f MiB", (double)done / 1048576.0, (double)total / 1048576.0);
     if (done >= total) fputc('\n', stderr);
-}
-
-static int parse_int(const char *usage, const char *name, const char *s, long long lo, long long hi, long long *out) {
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    if (*s == '\0' || *end != '\0' || v < lo || v > hi)
-        return zf_usage_error(usage, "%s '%s': expected an integer in %lld..%lld", name, s, lo, hi);
-    *out = v;
-    return 0;
 }
 
 int zf_cmd_synth(int argc, char **argv) {
@@ -44,14 +34,16 @@ int zf_cmd_synth(int argc, char **argv) {
     int n_pos, rc = zf_parse_args(usage, argc, argv, opts, (int)(sizeof opts / sizeof *opts), pos, 0, &n_pos);
     if (rc) return rc == 1 ? 0 : rc;
     if (!arch || !preset || !format || !out) return zf_usage_error(usage, "--arch, --preset, --format and -o are required");
-    long long v = 0;
-    zf_synth_opts o = {.arch = arch, .preset = preset, .format = format, .quant = quant, .seed = 1, .out = out,
-                       .progress = show_progress};
-    if (layers) { if (parse_int(usage, "--layers", layers, 1, 1000, &v)) return 2; o.layers = v; }
-    if (vocab) { if (parse_int(usage, "--vocab", vocab, 259, 1 << 20, &v)) return 2; o.vocab = v; }
-    if (bits) { if (parse_int(usage, "--bits", bits, 2, 8, &v)) return 2; o.bits = (int)v; }
-    if (gs) { if (parse_int(usage, "--group-size", gs, 32, 128, &v)) return 2; o.group_size = (int)v; }
-    if (seed) { if (parse_int(usage, "--seed", seed, 0, (long long)1 << 62, &v)) return 2; o.seed = (uint64_t)v; }
+    long n_layers = 0, n_vocab = 0, n_bits = 0, n_gs = 0, n_seed = 1; /* 0: the preset's or the format's */
+    if ((rc = zf_arg_long(usage, "--layers", layers, 1, 1000, &n_layers)) ||
+        (rc = zf_arg_long(usage, "--vocab", vocab, 259, 1 << 20, &n_vocab)) ||
+        (rc = zf_arg_long(usage, "--bits", bits, 2, 8, &n_bits)) ||
+        (rc = zf_arg_long(usage, "--group-size", gs, 32, 128, &n_gs)) ||
+        (rc = zf_arg_long(usage, "--seed", seed, 0, 1L << 62, &n_seed)))
+        return rc;
+    zf_synth_opts o = {.arch = arch, .preset = preset, .format = format, .quant = quant, .seed = (uint64_t)n_seed,
+                       .out = out, .progress = show_progress, .layers = n_layers, .vocab = n_vocab,
+                       .bits = (int)n_bits, .group_size = (int)n_gs};
     if (zf_synth_write(&o) != ZF_OK) {
         fprintf(stderr, "zf: %s\n", zf_last_error());
         return 1;
