@@ -126,26 +126,23 @@ static void large(bench_op op, zf_dtype t, int64_t rows, int64_t n, double copy_
 }
 
 /* 100 calls captured in one graph; per-call time of its replays. */
-typedef struct graph_ctx { void *exec; } graph_ctx;
-static zf_status do_graph(void *c) { return P->timing->graph_launch(((graph_ctx *)c)->exec, S); }
-
 static void decode(bench_op op, zf_dtype t, int64_t n) {
     op_ctx c = make_ctx(op, t, 1, n, ZF_FIDELITY_EXACT);
     CHECK(do_op(&c)); /* self-tests run outside the capture */
     CHECK(zf_stream_synchronize(S));
-    graph_ctx g;
+    void *g;
     CHECK(P->timing->capture_begin(S));
     for (int i = 0; i < 100; i++) CHECK(do_op(&c));
-    CHECK(P->timing->capture_end(S, &g.exec));
+    CHECK(P->timing->capture_end(S, &g));
     float med, best;
-    bench_time(do_graph, &g, 3, 21, 1, &med, &best);
+    bench_time(bench_graph_launch, g, 3, 21, 1, &med, &best);
     double us = med * 1e3 / 100.0;
     printf("| decode %s %s [1, %lld] | 100-call graph | %.3f us/call (best %.3f) |\n", k_names[op], zf_dtype_name(t),
            (long long)n, us, best * 1e3 / 100.0);
     if (J)
         fprintf(J, "{\"kind\":\"decode\",\"op\":\"%s\",\"dtype\":\"%s\",\"n\":%lld,\"us_per_call\":%.4f,\"best_us\":%.4f}\n",
                 k_names[op], zf_dtype_name(t), (long long)n, us, best * 1e3 / 100.0);
-    P->timing->graph_destroy(g.exec);
+    P->timing->graph_destroy(g);
     free_ctx(&c);
 }
 

@@ -49,6 +49,8 @@ void bench_time(bench_call_fn f, void *ctx, int warm, int reps, int calls, float
     P->timing->event_destroy(b);
 }
 
+zf_status bench_graph_launch(void *graph) { return P->timing->graph_launch(graph, S); }
+
 typedef struct copy_ctx {
     void *dst, *src;
     size_t bytes;

@@ -29,6 +29,9 @@ typedef zf_status (*bench_call_fn)(void *ctx);
  * calls each: the median and the best, in ms per call. */
 void bench_time(bench_call_fn f, void *ctx, int warm, int reps, int calls, float *median, float *best);
 
+/* A bench_call_fn that replays the CUDA graph `graph` (a capture_end result) on S. */
+zf_status bench_graph_launch(void *graph);
+
 /* The device-to-device copy of `bytes` (read + write counted), median of
  * 15 timed copies after 3 untimed: GB/s, and the median and best in ms. */
 double bench_copy_gbps(size_t bytes, float *median_ms, float *best_ms);

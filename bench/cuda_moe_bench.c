@@ -100,8 +100,6 @@ static zf_status call(what w, int l, int64_t m, zf_fidelity f) {
     return ZF_OK;
 }
 
-static zf_status launch_graph(void *g) { return P->timing->graph_launch(g, S); }
-
 /* Median us per call of a 100-call graph (call i on layer i % g_nlayers). */
 static double graph_us(what w, int64_t m, zf_fidelity f) {
     for (int l = 0; l < g_nlayers; l++) call(w, l, m, f); /* self-tests and scratch pools outside the capture */
@@ -111,7 +109,7 @@ static double graph_us(what w, int64_t m, zf_fidelity f) {
     for (int i = 0; i < CALLS; i++) call(w, i % g_nlayers, m, f);
     CHECK(P->timing->capture_end(S, &g));
     float med, best;
-    bench_time(launch_graph, g, 2, 15, 1, &med, &best);
+    bench_time(bench_graph_launch, g, 2, 15, 1, &med, &best);
     P->timing->graph_destroy(g);
     return med * 1e3 / CALLS;
 }
