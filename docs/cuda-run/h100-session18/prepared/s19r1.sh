@@ -9,10 +9,11 @@
 # libcrypto from .gpudeps configures and links on the device (HEAD's first device build with it).
 export ZF_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo s18)+s19r1
 . scripts/gpu-lab.sh
-lab_build .lab7/A.tar "zf zfast_cuda zf_cuda_moe_bench test_cuda test_cuda_model test_cuda_moe" "zf zfast_cuda zf_cuda_moe_bench"
+lab_build .lab7/A.tar "zf zfast_cuda zf_cuda_bench zf_cuda_moe_bench test_cuda test_cuda_model test_cuda_moe" "zf zfast_cuda zf_cuda_moe_bench"
 lab_tests test_cuda_model test_cuda_moe test_cuda
 ZF_TEST_QUICK=1 timeout 100 compute-sanitizer --tool memcheck --error-exitcode 9 $LAB_B/tests/cuda/test_cuda_model > $OUT/memcheck-model.txt 2>&1
 echo "memcheck model rc=$? $(lab_elapsed) s"; grep -E "ERROR SUMMARY|checks" $OUT/memcheck-model.txt | tail -2
+(cd $LAB_B && timeout 120 ./zf_cuda_bench --quick > $OUT/cuda-bench-quick.txt 2>&1); echo "zf_cuda_bench rc=$? (bench_graph_launch, first GPU run)"
 lab_models smol qwen8
 lab_compare smol.gguf
 for i in 1 2; do for side in A B; do d=$LAB_B; [ $side = A ] && d=$LAB_A/b
