@@ -118,24 +118,32 @@ static inline bool zf_cu_tile_vec(const void *k, const void *v, int64_t d, int64
            (ks1 * es) % 16 == 0 && (vs0 * es) % 16 == 0 && (vs1 * es) % 16 == 0;
 }
 
+/* A thread's items in a tile's copies: item i = r n + c (n per row: the
+ * row's 16-byte chunks, or its elements without 16-byte alignment) for i =
+ * threadIdx.x, + ZF_ATT_THREADS, ...: the first (r0, c0) and the step
+ * (dr, dc) divided out once per block instead of at every item (a 128-key
+ * tile of 64 f32 is 2048 copies, 8 a thread, each with a division). */
+struct zf_cu_tile_walk {
+    int n, r0, c0, dr, dc;
+};
+__device__ __forceinline__ zf_cu_tile_walk zf_cu_tile_walk_of(int n) {
+    return zf_cu_tile_walk{n, (int)threadIdx.x / n, (int)threadIdx.x % n, ZF_ATT_THREADS / n, ZF_ATT_THREADS % n};
+}
+
 /* Starts the copies of rows j0 .. min(j0 + tk, nmem) - 1 (row j at base +
  * j * rs) into a tile and commits them as one group. Without 16-byte
- * alignment (vec false) the rows are copied element by element, at once. */
+ * alignment (vec false) the rows are copied element by element, at once.
+ * w: zf_cu_tile_walk_of(vec ? the row's 16-byte chunks : d). */
 template <typename EC>
 __device__ __forceinline__ void zf_cu_tile_issue(char *tile, const EC *base, int64_t rs, int64_t j0, int64_t nmem,
-                                                 int d, int64_t rb, int tk, bool vec) {
+                                                 int rb, int tk, bool vec, zf_cu_tile_walk w) {
     const int rows = (int)(nmem - j0 < tk ? nmem - j0 : tk);
-    if (vec) {
-        const int cpr = d * (int)sizeof(EC) / 16;
-        for (int i = threadIdx.x; i < rows * cpr; i += ZF_ATT_THREADS) {
-            const int r = i / cpr, ch = i % cpr;
-            zf_cu_cp16(tile + r * rb + 16 * ch, (const char *)(base + (j0 + r) * rs) + 16 * ch);
-        }
-    } else {
-        for (int i = threadIdx.x; i < rows * d; i += ZF_ATT_THREADS) {
-            const int r = i / d, c = i % d;
-            ((EC *)(tile + r * rb))[c] = base[(j0 + r) * rs + c];
-        }
+    int r = w.r0, c = w.c0;
+    for (int i = threadIdx.x; i < rows * w.n; i += ZF_ATT_THREADS) {
+        if (vec) zf_cu_cp16(tile + r * rb + 16 * c, (const char *)(base + (j0 + r) * rs) + 16 * c);
+        else ((EC *)(tile + r * rb))[c] = base[(j0 + r) * rs + c];
+        r += w.dr, c += w.dc;
+        if (c >= w.n) r++, c -= w.n;
     }
     zf_cu_cp_commit();
 }
@@ -184,25 +192,28 @@ __device__ __forceinline__ void zf_cu_attend_tiles(const float *q, float *s, flo
                                                    float scale, zf_cu_rows<typename zf_cu_elem<DKV>::type> keys,
                                                    zf_cu_rows<typename zf_cu_elem<DKV>::type> vals, char *ring,
                                                    int64_t rb, int tk, bool vec, void *op) {
-    const int tid = threadIdx.x, g = tid / 8, u = tid % 8;
-    const int64_t nmem = keys.last ? len - 1 : len, nt = (len + tk - 1) / tk; /* rows read from memory, tiles */
-    auto issue = [&](int64_t i) {
-        char *tile = ring + (i % ZF_CU_TILE_STAGES) * tk * rb;
-        if (i < nt) zf_cu_tile_issue(tile, keys.base, keys.stride, i * tk, nmem, d, rb, tk, vec);
-        else if (i < 2 * nt) zf_cu_tile_issue(tile, vals.base, vals.stride, (i - nt) * tk, nmem, d, rb, tk, vec);
+    const int tid = threadIdx.x, g = tid / 8, u = tid % 8, rbi = (int)rb; /* a row is at most ~1 KB */
+    const int64_t nmem = keys.last ? len - 1 : len; /* rows read from memory */
+    const int nt = (int)((len + tk - 1) / tk);     /* tiles: len < 2^31 */
+    const zf_cu_tile_walk w = zf_cu_tile_walk_of(vec ? d * (int)sizeof(typename zf_cu_elem<DKV>::type) / 16 : d);
+    auto issue = [&](int i) {
+        char *tile = ring + (i % ZF_CU_TILE_STAGES) * tk * rbi;
+        if (i < nt) zf_cu_tile_issue(tile, keys.base, keys.stride, (int64_t)i * tk, nmem, rbi, tk, vec, w);
+        else if (i < 2 * nt)
+            zf_cu_tile_issue(tile, vals.base, vals.stride, (int64_t)(i - nt) * tk, nmem, rbi, tk, vec, w);
         else zf_cu_cp_commit(); /* nothing left: an empty group keeps the count */
     };
     for (int i = 0; i < ZF_CU_TILE_STAGES - 1; i++) issue(i);
     float acc = 0.0f, sum = 0.0f;
-    for (int64_t i = 0; i < 2 * nt; i++) {
+    for (int i = 0; i < 2 * nt; i++) {
         zf_cu_cp_wait(ZF_CU_TILE_STAGES - 2); /* this thread's copies of tile i have landed */
         __syncthreads();                      /* everyone's, and tile i - 1 is consumed */
         issue(i + ZF_CU_TILE_STAGES - 1);
-        const char *tile = ring + (i % ZF_CU_TILE_STAGES) * tk * rb;
+        const char *tile = ring + (i % ZF_CU_TILE_STAGES) * tk * rbi;
         if (i < nt) { /* scores of keys i tk + r, r = g, g + 32, ...; past len: discarded */
             for (int r = g; r < tk; r += 32) {
-                const int64_t j = i * tk + r;
-                const void *k = j < nmem || !keys.last ? (const void *)(tile + r * rb) : (const void *)keys.last;
+                const int64_t j = (int64_t)i * tk + r;
+                const void *k = j < nmem || !keys.last ? (const void *)(tile + r * rbi) : (const void *)keys.last;
                 const float dot = d <= 64    ? zf_cu_tile_dot<8, DKV>(q, k, d, u)
                                   : d <= 128 ? zf_cu_tile_dot<16, DKV>(q, k, d, u)
                                              : zf_cu_tile_dot<32, DKV>(q, k, d, u);
@@ -213,9 +224,11 @@ __device__ __forceinline__ void zf_cu_attend_tiles(const float *q, float *s, flo
                 sum = zf_cu_softmax_scores(s, red, len);
             }
         } else if (tid < d) { /* column tid: its chain over the keys of the tile */
-            const int64_t j0 = (i - nt) * tk, rows = nmem - j0 < tk ? nmem - j0 : tk;
+            const int64_t j0 = (int64_t)(i - nt) * tk;
+            const int rows = (int)(nmem - j0 < tk ? nmem - j0 : tk);
+            const float *sj = s + j0;
 #pragma unroll 8
-            for (int64_t r = 0; r < rows; r++) acc = __fmaf_rn(s[j0 + r], zf_cu_load<DKV>(tile + r * rb, tid), acc);
+            for (int r = 0; r < rows; r++) acc = __fmaf_rn(sj[r], zf_cu_load<DKV>(tile + r * rbi, tid), acc);
             if (vals.last && len - 1 < j0 + tk) acc = __fmaf_rn(s[len - 1], zf_cu_load<DKV>(vals.last, tid), acc);
         }
     }

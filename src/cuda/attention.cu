@@ -15,7 +15,8 @@ template <int DQ, int DKV> __global__ void __launch_bounds__(ZF_ATT_THREADS) att
     zf_cu_wait_prior();
     typedef typename zf_cu_elem<DQ>::type EQ;
     typedef typename zf_cu_elem<DKV>::type EKV;
-    const int64_t unit = blockIdx.x, i = unit / a.hq, h = unit % a.hq, kh = h / (a.hq / a.hkv);
+    const int hq = (int)a.hq, unit = blockIdx.x; /* 32-bit divisions: a grid row and head counts */
+    const int64_t i = unit / hq, h = unit % hq, kh = (int)h / (hq / (int)a.hkv);
     const int64_t len = a.t - a.m + i + 1, d = a.d, rb = zf_cu_tile_row_bytes(d, sizeof(EKV));
     float *q = sm_all + ZF_CU_TILE_STAGES * a.tk * rb / 4, *s = q + d;
     const EQ *qp = (const EQ *)a.q + i * a.qs0 + h * a.qs1;

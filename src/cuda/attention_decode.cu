@@ -68,7 +68,8 @@ template <int DA, int DC> __global__ void __launch_bounds__(ZF_ATT_THREADS) dec_
     zf_cu_wait_prior();
     typedef typename zf_cu_elem<DA>::type EA;
     typedef typename zf_cu_elem<DC>::type EC;
-    const int64_t h = blockIdx.x, group = a.hq / a.hkv, kh = h / group, d = a.d, half = d / 2;
+    const int group = (int)a.hq / (int)a.hkv; /* head counts are small: 32-bit divisions */
+    const int64_t h = blockIdx.x, kh = (int)blockIdx.x / group, d = a.d, half = d / 2;
     const int tid = threadIdx.x;
     EA *op = (EA *)a.out + h * a.os1;
     const int64_t p = *a.pos;
@@ -102,7 +103,7 @@ template <int DA, int DC> __global__ void __launch_bounds__(ZF_ATT_THREADS) dec_
     }
     __syncthreads();
     EC *kc = (EC *)a.kc + kh * a.kcs0, *vc = (EC *)a.vc + kh * a.vcs0;
-    if (h % group == 0)
+    if (h == kh * group)
         for (int64_t c = tid; c < d; c += ZF_ATT_THREADS) {
             kc[p * a.kcs1 + c] = kown[c];
             vc[p * a.vcs1 + c] = vown[c];

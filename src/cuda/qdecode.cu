@@ -51,7 +51,8 @@ template <typename XR>
 __device__ __forceinline__ void qd_stage(zf_dtype xt, bool xvec, int rows, int k, XR xrow, float *xs, float *Xs) {
     const int nb = k / 32;
     for (int t = threadIdx.x; t < rows * nb; t += blockDim.x) {
-        const int i = t / nb, j = t % nb;
+        int j = t;
+        const int i = rows == 1 ? 0 : zf_cu_divmod(t, nb, &j); /* one row (qmm, swiglu): no division */
         float x[32];
         zf_cu_xblock(xt, xrow(i), j, xvec, x);
         float4 *d = (float4 *)(xs + (size_t)i * k + 32 * j);
@@ -332,12 +333,14 @@ __global__ void __launch_bounds__(qd_pair_cfg<BITS, NM>::threads, 3)
     const int rs[1] = {g * NM + m};
     zf_cu_wait_prior();
     if (a.chained) zf_cu_release_next(); /* moe_experts: the next kernel starts after all earlier ones */
-    for (int64_t p = blockIdx.y; p < np; p += gridDim.y) {
-        int64_t e = a.ids ? a.ids[(p / a.slots) * a.ids_stride + p % a.slots] : 0; /* qmm: expert 0 */
+    for (int p = blockIdx.y; p < (int)np; p += gridDim.y) { /* np < 2^30 (qd_fits) */
+        int ps;
+        const int pt = zf_cu_divmod(p, (int)a.slots, &ps); /* token pt, slot ps */
+        int64_t e = a.ids ? a.ids[pt * a.ids_stride + ps] : 0; /* qmm: expert 0 */
         e = e >= 0 && e < a.w[0].experts ? e : -1;
         const bool active = row < n && e >= 0;
         const qd_row wr[1] = {active ? qd_row_of(a.w[m], e, row) : qd_no_row()};
-        const char *xrow = (const char *)a.x + (size_t)((a.x_per_slot ? p : p / a.slots) * a.x_row_stride) * xes;
+        const char *xrow = (const char *)a.x + (size_t)((a.x_per_slot ? p : pt) * a.x_row_stride) * xes;
         auto stage = [&] { qd_stage(a.xt, xvec, 1, k, [&](int) { return (const void *)xrow; }, xs, Xs); };
         float d[1];
         qd_dot<BITS, 1, U, TH>(wr, rs, active, T, a.w[0].sdt, c, stage, xs, Xs, wb, sbs, d);
@@ -356,7 +359,8 @@ static bool qd_packed_ok(const zf_cu_qargs *a) {
 }
 
 bool zf_cu_qdecode_fits(const zf_cu_qargs *a) {
-    return a->w[0].k <= QD_MAX_STAGED && a->w[0].n <= INT32_MAX && qd_packed_ok(a);
+    return a->w[0].k <= QD_MAX_STAGED && a->w[0].n <= INT32_MAX && qd_packed_ok(a) &&
+           a->m * a->slots < (1 << 30); /* the pair index and its step in 32 bits */
 }
 
 /* weight buffer, x staged as f32 plus one X float per 4 elements, then the

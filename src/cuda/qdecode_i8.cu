@@ -124,7 +124,7 @@ __device__ __forceinline__ void qi8_copy_sb(int L, qi8_sbrow sr, char *ss, char 
     const int cpr = sr.bytes >> (__ffs(sr.chunk) - 1), per = 2 * cpr;
     for (int i = threadIdx.x; i < L * per; i += QI8_THREADS) {
         int hc, c;
-        const int l = qi8_divmod(i, per, &hc), h = qi8_divmod(hc, cpr, &c);
+        const int l = zf_cu_divmod(i, per, &hc), h = zf_cu_divmod(hc, cpr, &c);
         qi8_src w;
         if (!row(l, &w)) continue;
         const char *src = (const char *)(h ? w.biases : w.scales) + w.row * sr.bytes + c * sr.chunk;
@@ -139,8 +139,8 @@ __device__ __forceinline__ void qi8_copy_sb(int L, qi8_sbrow sr, char *ss, char 
 template <class XR>
 __device__ __forceinline__ void qi8_copy_x(int R, int k, int es, int xc, char *xs, XR xrow) {
     const int cpr = (k * es) >> (__ffs(xc) - 1);
-    int c, dc, r = qi8_divmod(threadIdx.x, cpr, &c);
-    const int dr = qi8_divmod(QI8_THREADS, cpr, &dc); /* one step: dr rows and dc chunks */
+    int c, dc, r = zf_cu_divmod(threadIdx.x, cpr, &c);
+    const int dr = zf_cu_divmod(QI8_THREADS, cpr, &dc); /* one step: dr rows and dc chunks */
     for (int i = threadIdx.x; i < R * cpr; i += QI8_THREADS) {
         zf_cu_cp(xs + i * xc, (const char *)xrow(r) + c * xc, xc);
         r += dr, c += dc;
@@ -184,7 +184,7 @@ __global__ void __launch_bounds__(QI8_THREADS, QI8_SW_CTAS) qi8_swiglu_kernel(co
     if (a.chained) zf_cu_release_next(); /* moe_experts: the next kernel starts after all earlier ones */
     for (int p = blockIdx.y; p < (int)(a.m * a.slots); p += gridDim.y) { /* m slots < 2^30 (fits) */
         int ps;
-        const int pt = qi8_divmod(p, (int)a.slots, &ps); /* token pt, slot ps */
+        const int pt = zf_cu_divmod(p, (int)a.slots, &ps); /* token pt, slot ps */
         const char *xr = (const char *)a.x + (size_t)((a.x_per_slot ? p : pt) * a.x_row_stride) * es;
         qi8_copy_x(1, k, es, xc, xs, [&](int) { return xr; });
         zf_cu_cp_commit();

@@ -9,6 +9,7 @@
 #ifndef ZF_CUDA_QDOT_CUH
 #define ZF_CUDA_QDOT_CUH
 
+#include "cuda/divmod.cuh"
 #include "cuda/dtype.cuh"
 #include "cuda/qmm.cuh"
 #include "cuda/zmath.cuh"
@@ -156,7 +157,7 @@ struct zf_cu_wrow {
 };
 
 __device__ __forceinline__ zf_cu_wrow zf_cu_wrow_of(const zf_cu_qw &w, int64_t e, int64_t r) {
-    const int64_t row = e * w.n + r, words = w.k * w.bits / 32, groups = w.k / w.group_size;
+    const int64_t row = e * w.n + r, words = w.k * w.bits / 32, groups = zf_cu_div64(w.k, w.group_size);
     const size_t ss = w.sdt == ZF_DTYPE_F32 ? 4 : 2;
     zf_cu_wrow o;
     o.packed = w.packed + row * words;

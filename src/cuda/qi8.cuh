@@ -10,6 +10,7 @@
 #ifndef ZF_CUDA_QI8_CUH
 #define ZF_CUDA_QI8_CUH
 
+#include "cuda/divmod.cuh"
 #include "cuda/qdot.cuh"
 #include "cuda/zmath.cuh"
 
@@ -42,20 +43,6 @@ __device__ __forceinline__ void qi8_load8(zf_dtype t, const void *row, int v, fl
     for (int e = 0; e < 8; e++) x[e] = zf_cu_ld(t, row, (int64_t)v * 8 + e);
 }
 
-/* i / d (and i % d in *r) for i >= 0 and d > 0: shifts where d is a power
- * of two (the usual shapes: the branch is uniform), else the division. The
- * kernels' index arithmetic runs once per thread, where a division's ~20
- * instructions are a visible share of a one-token kernel's budget. */
-__device__ __forceinline__ int qi8_divmod(int i, int d, int *r) {
-    if ((d & (d - 1)) == 0) {
-        *r = i & (d - 1);
-        return i >> (__ffs(d) - 1);
-    }
-    const int q = i / d;
-    *r = i - q * d;
-    return q;
-}
-
 /* Quantizes rows 0..R-1 (row i at xrow(i), k elements of t). Unit u = 8
  * elements; a block's 4 units are 4 neighbouring lanes of one warp, so its
  * max and sum are two shuffles. Every thread runs the same rounds; the
@@ -63,7 +50,7 @@ __device__ __forceinline__ int qi8_divmod(int i, int d, int *r) {
 template <int RR, int AXS = 1, class XR>
 __device__ void qi8_stage(zf_dtype t, int R, int k, XR xrow, uint32_t *q, float *A, float *X) {
     const int upr = k / 8, units = R * upr, nb = k / 32;
-    int v, i = qi8_divmod(threadIdx.x, upr, &v); /* unit u = i upr + v, stepped without dividing */
+    int v, i = zf_cu_divmod(threadIdx.x, upr, &v); /* unit u = i upr + v, stepped without dividing */
     for (int u0 = 0; u0 < units; u0 += RR * QI8_THREADS) {
         float x[RR][8];
         int ri[RR], rv[RR];

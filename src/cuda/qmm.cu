@@ -12,6 +12,7 @@
  * need a sync): a pair whose id is outside [0, experts) reads no weight and
  * gets NaN outputs. */
 #include "cuda/check.cuh"
+#include "cuda/divmod.cuh"
 #include "cuda/kernels.cuh"
 #include "cuda/qdot.cuh"
 #include "cuda/zmath.cuh"
@@ -34,7 +35,9 @@ struct qg_ctx {
 
 __device__ __forceinline__ int64_t expert_of(const zf_cu_qargs &a, int64_t p) {
     if (!a.ids) return 0;
-    int64_t e = a.ids[(p / a.slots) * a.ids_stride + p % a.slots];
+    int s;
+    const int64_t t = zf_cu_divmod64(p, (int)a.slots, &s); /* token t, slot s */
+    const int64_t e = a.ids[t * a.ids_stride + s];
     return e >= 0 && e < a.w[0].experts ? e : -1;
 }
 
@@ -61,7 +64,7 @@ template <int BITS, int NX, int NW> __global__ void __launch_bounds__(QG_THREADS
         }
         const void *xrow[NX];
         for (int i = 0; i < NX; i++) {
-            const int64_t xr = a.x_per_slot ? pair[i] : pair[i] / a.slots;
+            const int64_t xr = a.x_per_slot ? pair[i] : zf_cu_div64(pair[i], (int)a.slots);
             xrow[i] = (const char *)a.x + (size_t)(xr * a.x_row_stride) * xes;
         }
         const bool active = row < n && e >= 0;
@@ -118,7 +121,8 @@ __global__ void __launch_bounds__(1024) group_kernel(const int32_t *ids, int64_t
     for (int64_t e = threadIdx.x; e <= E; e += blockDim.x) count[e] = 0;
     __syncthreads();
     for (int64_t p = threadIdx.x; p < np; p += blockDim.x) {
-        int64_t e = ids[(p / slots) * ids_stride + p % slots];
+        int s;
+        const int64_t t = zf_cu_divmod64(p, (int)slots, &s), e = ids[t * ids_stride + s];
         atomicAdd(&count[e >= 0 && e < E ? e : E], 1);
     }
     __syncthreads();
@@ -149,7 +153,8 @@ __global__ void __launch_bounds__(1024) group_kernel(const int32_t *ids, int64_t
     }
     __syncthreads();
     for (int64_t p = threadIdx.x; p < np; p += blockDim.x) {
-        int64_t e = ids[(p / slots) * ids_stride + p % slots];
+        int s;
+        const int64_t t = zf_cu_divmod64(p, (int)slots, &s), e = ids[t * ids_stride + s];
         sorted[atomicAdd(&start[e >= 0 && e < E ? e : E], 1)] = (int32_t)p;
     }
     zf_cu_release_next();
