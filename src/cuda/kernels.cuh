@@ -17,6 +17,8 @@ extern "C" {
 extern int zf_cu_pdl;
 /* Set at init: the device's SM count (launch shapes of the decode kernels). */
 extern int zf_cu_sms;
+/* Set at init: an SM's shared memory and what the system reserves of it per CTA. */
+extern size_t zf_cu_sm_smem, zf_cu_cta_reserved_smem;
 
 /* No kernel here declares more static shared memory than this (`nvcc
  * -Xptxas -v`: the largest is ~2 KB); the 48 KiB default limit counts it. */
@@ -25,6 +27,10 @@ extern int zf_cu_sms;
 /* Lets kernel take `bytes` of dynamic shared memory (src/cuda/smem.cu):
  * beyond 48 KiB with its static memory, one opt-in per kernel and size. */
 cudaError_t zf_cu_allow_smem(const void *kernel, size_t bytes);
+
+/* The dynamic shared memory (at least `bytes`) that lets no more than `cap`
+ * CTAs of a kernel without static shared memory share an SM (src/cuda/smem.cu). */
+size_t zf_cu_smem_cap(size_t bytes, int cap);
 
 /* Launches kernel k with programmatic stream serialization where supported,
  * so a chain of small kernels (decode, graphs) overlaps launch and tail. */

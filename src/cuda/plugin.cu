@@ -14,6 +14,7 @@
 const zf_cuda_host *zf_cu_host;
 int zf_cu_pdl;
 int zf_cu_sms;
+size_t zf_cu_sm_smem, zf_cu_cta_reserved_smem;
 extern const zf_cuda_memory zf_cu_memory;
 extern const zf_cuda_timing zf_cu_timing;
 
@@ -152,6 +153,8 @@ static int plugin_init(const zf_cuda_host *host, char *msg, size_t size) {
     }
     zf_cu_pdl = p.major >= 9;
     zf_cu_sms = p.multiProcessorCount;
+    zf_cu_sm_smem = p.sharedMemPerMultiprocessor;
+    zf_cu_cta_reserved_smem = p.reservedSharedMemPerBlock;
     zf_cu_norm_max_n = (optin - ZF_CU_STATIC_SMEM_MAX) / 4;
     zf_cu_norm_vjp_max_n = (optin - ZF_CU_STATIC_SMEM_MAX) / 8;
     zf_cu_attn_max_floats = (optin - ZF_CU_STATIC_SMEM_MAX) / 4;

@@ -508,13 +508,29 @@ cudaError_t zf_cu_qi8_qmm(const zf_cu_qargs *a, cudaStream_t s) {
     return a->w[0].bits == 8 ? qi8_qmm_sdt<8>(a, s) : qi8_qmm_sdt<4>(a, s);
 }
 
+/* The swiglu's shared memory for a grid of one wave (one token at the
+ * Qwen3 shape: 384 CTAs, 3 an SM, where QI8_SW_CTAS = 5 would fit): padded
+ * so an SM holds at most r = ceil(CTAs / SMs) of them, r + 1 when chained
+ * (moe_experts: room for a combine CTA beside them). With room for more, the
+ * CTAs of a grid launched early under PDL landed unevenly (measured on an
+ * H100, one token, weights from HBM: the swiglu alone 9.16 -> 7.63 us at 3
+ * an SM, router + moe_experts 18.05 -> 17.53 at 4; a copy-only lab kernel
+ * 5.50 us at 3 or 6 an SM, 6.62 at 5: docs/CUDA.md, session 19). */
+static size_t qi8_sw_launch_smem(const zf_cu_qargs *a, dim3 grid) {
+    const size_t need = qi8_sw_smem(a);
+    if (zf_cu_sms <= 0) return need;
+    const int64_t ctas = (int64_t)grid.x * grid.y, r = (ctas + zf_cu_sms - 1) / zf_cu_sms;
+    return r < QI8_SW_CTAS ? zf_cu_smem_cap(need, (int)r + (a->chained ? 1 : 0)) : need;
+}
+
 cudaError_t zf_cu_qi8_swiglu(const zf_cu_qargs *a, cudaStream_t s) {
     const int64_t np = a->m * a->slots;
     dim3 grid((unsigned)((a->w[0].n + QI8_SW_ROWS - 1) / QI8_SW_ROWS), (unsigned)(np < 65535 ? np : 65535));
+    const size_t smem = qi8_sw_launch_smem(a, grid);
     switch (a->w[0].sdt == a->w[1].sdt ? a->w[0].sdt : ZF_DTYPE_COUNT) {
-    case ZF_DTYPE_F32: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_F32>, grid, qi8_sw_smem(a), s, a);
-    case ZF_DTYPE_F16: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_F16>, grid, qi8_sw_smem(a), s, a);
-    case ZF_DTYPE_BF16: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_BF16>, grid, qi8_sw_smem(a), s, a);
+    case ZF_DTYPE_F32: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_F32>, grid, smem, s, a);
+    case ZF_DTYPE_F16: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_F16>, grid, smem, s, a);
+    case ZF_DTYPE_BF16: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_BF16>, grid, smem, s, a);
     default: return cudaErrorInvalidValue;
     }
 }
