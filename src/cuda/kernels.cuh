@@ -28,8 +28,8 @@ extern size_t zf_cu_sm_smem, zf_cu_cta_reserved_smem;
  * beyond 48 KiB with its static memory, one opt-in per kernel and size. */
 cudaError_t zf_cu_allow_smem(const void *kernel, size_t bytes);
 
-/* The dynamic shared memory (at least `bytes`) that lets no more than `cap`
- * CTAs of a kernel without static shared memory share an SM (src/cuda/smem.cu). */
+/* zf_cu_smem_for_cap (cuda/occupancy.h) for this device: the dynamic shared
+ * memory, at least `bytes`, that lets no more than `cap` CTAs share an SM. */
 size_t zf_cu_smem_cap(size_t bytes, int cap);
 
 /* Launches kernel k with programmatic stream serialization where supported,

@@ -18,6 +18,7 @@
 #include "cuda/check.cuh"
 #include "cuda/cp_async.cuh"
 #include "cuda/kernels.cuh"
+#include "cuda/occupancy.h"
 #include "cuda/qi8.cuh"
 #include "cuda/qdot.cuh"
 #include "cuda/zmath.cuh"
@@ -517,10 +518,7 @@ cudaError_t zf_cu_qi8_qmm(const zf_cu_qargs *a, cudaStream_t s) {
  * an SM, router + moe_experts 18.05 -> 17.53 at 4; a copy-only lab kernel
  * 5.50 us at 3 or 6 an SM, 6.62 at 5: docs/CUDA.md, session 19). */
 static size_t qi8_sw_launch_smem(const zf_cu_qargs *a, dim3 grid) {
-    const size_t need = qi8_sw_smem(a);
-    if (zf_cu_sms <= 0) return need;
-    const int64_t ctas = (int64_t)grid.x * grid.y, r = (ctas + zf_cu_sms - 1) / zf_cu_sms;
-    return r < QI8_SW_CTAS ? zf_cu_smem_cap(need, (int)r + (a->chained ? 1 : 0)) : need;
+    return zf_cu_smem_cap(qi8_sw_smem(a), zf_cu_wave_cap((int64_t)grid.x * grid.y, zf_cu_sms, QI8_SW_CTAS, a->chained));
 }
 
 cudaError_t zf_cu_qi8_swiglu(const zf_cu_qargs *a, cudaStream_t s) {

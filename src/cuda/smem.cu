@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "cuda/kernels.cuh"
+#include "cuda/occupancy.h"
 
 cudaError_t zf_cu_allow_smem(const void *kernel, size_t bytes) {
     if (bytes + ZF_CU_STATIC_SMEM_MAX <= 48 * 1024) return cudaSuccess;
@@ -22,11 +23,6 @@ cudaError_t zf_cu_allow_smem(const void *kernel, size_t bytes) {
     return e;
 }
 
-/* A CTA takes its dynamic shared memory plus the reserved part; cap + 1 of
- * them must not fit the SM (unknown SM figures: bytes as asked). */
 size_t zf_cu_smem_cap(size_t bytes, int cap) {
-    if (cap < 1 || zf_cu_sm_smem == 0) return bytes;
-    const size_t per = zf_cu_sm_smem / (size_t)(cap + 1) + 1; /* cap + 1 CTAs of this much overflow the SM */
-    const size_t pad = per > zf_cu_cta_reserved_smem ? per - zf_cu_cta_reserved_smem : 0;
-    return pad > bytes ? pad : bytes;
+    return zf_cu_smem_for_cap(zf_cu_sm_smem, zf_cu_cta_reserved_smem, bytes, cap);
 }
