@@ -4,7 +4,9 @@
  * largest size asked so far, not at every launch: a decode step's kernels
  * are recorded into a CUDA graph after one step run kernel by kernel, and
  * the recording must not call it again (nor pay for it at each launch).
- * The plugin drives one device, so one setting per kernel is enough. */
+ * The plugin drives one device, so one setting per kernel is enough.
+ * Also here: the size that caps how many CTAs of a kernel share an SM, from
+ * this device's figures (the arithmetic: cuda/occupancy.h). */
 #include <mutex>
 #include <unordered_map>
 
