@@ -11,9 +11,10 @@ export ZF_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo s19)+s20r1
 echo "build rc=$? $(lab_elapsed) s"
 lab_tests test_cuda_moe test_cuda_model
 lab_models qwen8 smol
-for mt in qwen8:edge smol.gguf:stable; do IFS=: read mod tier <<< "$mt"
-  ZF_CUDA_GRAPHS=0 timeout 240 ncu --csv --metrics gpu__time_duration.sum --cache-control none --clock-control none \
-    "$LAB_B/zf" bench "$LAB_M/$mod" -p 1 -n 4 -r 1 --backend cuda --tier $tier > $OUT/ncu-$mod.csv 2> $OUT/ncu-$mod.err
+for mt in qwen8:edge:3 smol.gguf:stable:2; do IFS=: read mod tier n <<< "$mt"
+  ZF_CUDA_GRAPHS=0 timeout 200 ncu --csv --metrics gpu__time_duration.sum --cache-control none --clock-control none \
+    --launch-count 1500 "$LAB_B/zf" bench "$LAB_M/$mod" -p 1 -n $n -r 1 --backend cuda --tier $tier \
+    > $OUT/ncu-$mod.csv 2> $OUT/ncu-$mod.err
   echo "ncu $mod rc=$? $(lab_elapsed) s, $(grep -c gpu__time_duration $OUT/ncu-$mod.csv) kernels"
   python3 - "$OUT/ncu-$mod.csv" > $OUT/kernels-$mod.txt <<'PY'
 import csv, sys, re, collections
