@@ -3,7 +3,7 @@
 # baseline (A) built with its own binaries, as docs/cuda-run/*/s*r*.sh do:
 # source it from such a script, run in the repository root with $OUT set.
 #   . scripts/gpu-lab.sh
-#   lab_build A.tar "zf zfast_cuda test_cuda_model" "zf zfast_cuda"
+#   lab_build A.tar "zf zfast_cuda test_cuda_model" "zf zfast_cuda"   (or lab_build_b "zf zfast_cuda": B alone)
 #   lab_tests test_cuda_model test_cuda
 #   lab_models smol qwen8
 #   lab_bench A smol.gguf 16 stable; lab_bench B smol.gguf 16 stable ZF_CUDA_GRAPHS=0
@@ -48,6 +48,18 @@ lab_build() {
     echo "builds done $(lab_elapsed) s$([ $ok = 0 ] || echo ", FAILED (1: B, 2: A, 3: both): $ok")"
     grep -E "error:|FAILED:" "$OUT/build.log" "$OUT/buildA.log" | head -5
     return $ok
+}
+
+# lab_build_b "targets": the working tree alone (no baseline: a profile, or
+# settings compared through the environment), 16 jobs, log in $OUT/build.log.
+lab_build_b() {
+    LAB_T0=$(date +%s)
+    # shellcheck disable=SC2086 # the flag and target lists are meant to split
+    { cmake -S "$ROOT" -B "$LAB_B" -G Ninja $LAB_CMAKE && cmake --build "$LAB_B" -j 16 --target $1; } >"$OUT/build.log" 2>&1
+    local rc=$?
+    echo "build rc=$rc $(lab_elapsed) s"
+    [ $rc = 0 ] || grep -E "error:|FAILED:" "$OUT/build.log" | head -5
+    return $rc
 }
 
 # lab_tests NAME...: B's CUDA tests, each under a 120 s limit, output in $OUT/NAME.txt.

@@ -7,8 +7,7 @@
 # carry [".gpudeps"].
 export ZF_COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo s19)+s20r1
 . scripts/gpu-lab.sh
-{ cmake -S . -B $LAB_B -G Ninja $LAB_CMAKE && cmake --build $LAB_B -j 16 --target zf zfast_cuda test_cuda test_cuda_moe test_cuda_model; } > $OUT/build.log 2>&1
-echo "build rc=$? $(lab_elapsed) s"
+lab_build_b "zf zfast_cuda test_cuda test_cuda_moe test_cuda_model" || exit 1
 lab_tests test_cuda_moe test_cuda_model
 lab_models qwen8 smol
 for mt in qwen8:edge:3 smol.gguf:stable:2; do IFS=: read mod tier n <<< "$mt"
