@@ -5,6 +5,9 @@
 # models on the GPU (CUDA == CPU token for token, bench), then every CTest;
 # write logs, a summary and capsules into OUTDIR.
 #   scripts/gpu-check.sh OUTDIR        (STEPS="build test moe bench torch sanitizer gate ctest model" to pick)
+# ZF_SMOLLM2=FILE: the real SmolLM2 GGUF where models/ does not hold it (a
+# device call's carry is under its size: it travels in parts, joined there);
+# STEPS="build smollm2" runs only its steps (the model step includes them).
 # ZF_CHECK_BUDGET=SECONDS: a step starts only while the budget lasts (its
 # timeout cut to what is left) and the rest are listed as skipped, so a run
 # under a wall-clock limit (the lent device's 10-minute call) still ends with
@@ -80,6 +83,20 @@ if has gate; then
     step gate_add_rms_norm 200 "$B/zf" gate add_rms_norm --backend cuda --dtype bf16 -o "$OUT/gate_add_rms_norm.json"
 fi
 if has ctest; then step ctest 400 ctest --test-dir "$B" --output-on-failure -j 8 -E '^test_cuda(_moe)?$'; fi
+# The real SmolLM2 on the GPU: validate, CPU == CUDA token for token, a
+# factual prompt, speed (part of the model step, or alone: STEPS=smollm2).
+smollm2_steps() {
+    local smol=${ZF_SMOLLM2:-$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf} M=$B/synth-models
+    mkdir -p "$M"
+    if [ -f "$smol" ]; then
+        step smollm2_validate_cuda 300 "$B/zf" validate "$smol" -n 64 --runs 2 --backend cuda -o "$M/smollm2-cuda.json"
+        step smollm2_compare 600 "$B/zf" validate "$smol" -n 64 --runs 1 --compare cpu,cuda -o "$OUT/compare-smollm2.json"
+        step smollm2_run_cuda 120 "$B/zf" run "$smol" --chat -p "What is the capital of France?" -n 24 --backend cuda
+        step smollm2_bench_cuda 300 "$B/zf" bench "$smol" -p 128 -n 64 -r 3 --backend cuda -o "$OUT/bench-smollm2-cuda.json"
+    else
+        echo "=== SmolLM2 not at $smol: its steps skipped" >>"$LOG"
+    fi
+}
 if has model; then # whole models on the GPU: CUDA == CPU token for token, then speed
     step test_cuda_model 400 "$B/tests/cuda/test_cuda_model"
     step backend_cli 400 bash "$ROOT/tests/tools/backend.sh" "$B/zf"
@@ -93,15 +110,7 @@ if has model; then # whole models on the GPU: CUDA == CPU token for token, then 
         step "validate_cuda_$m" 300 "$B/zf" validate "$M/$m" -n 64 --runs 2 --backend cuda -o "$M/validate-cuda-$m.json"
         step "compare_$m" 300 "$B/zf" validate "$M/$m" -n 64 --runs 2 --compare cpu,cuda -o "$M/compare-$m.json"
     done
-    smol=$ROOT/models/SmolLM2-135M-Instruct.Q4_1.gguf
-    if [ -f "$smol" ]; then
-        step smollm2_validate_cuda 300 "$B/zf" validate "$smol" -n 64 --runs 2 --backend cuda -o "$M/smollm2-cuda.json"
-        step smollm2_compare 600 "$B/zf" validate "$smol" -n 64 --runs 1 --compare cpu,cuda -o "$OUT/compare-smollm2.json"
-        step smollm2_run_cuda 120 "$B/zf" run "$smol" --chat -p "What is the capital of France?" -n 24 --backend cuda
-        step smollm2_bench_cuda 300 "$B/zf" bench "$smol" -p 128 -n 64 -r 3 --backend cuda -o "$OUT/bench-smollm2-cuda.json"
-    else
-        echo "=== SmolLM2 not at $smol: its steps skipped" >>"$LOG"
-    fi
+    smollm2_steps
     # Qwen3-30B-A3B shape, all 48 layers, 4-bit MLX (about 16 GB): synth time and size first
     q=$B/synth-models/qwen3-30b-a3b-48
     step synth_qwen3_30b 900 "$B/zf" synth --arch qwen3_moe --preset qwen3-30b-a3b --layers 48 --format mlx --bits 4 -o "$q"
@@ -110,6 +119,7 @@ if has model; then # whole models on the GPU: CUDA == CPU token for token, then 
     step qwen3_30b_bench_cuda_edge 600 "$B/zf" bench "$q" -p 16 -n 32 -r 3 --backend cuda --tier edge \
         -o "$OUT/bench-qwen3-30b-cuda-edge.json"
 fi
+if has smollm2 && ! has model; then smollm2_steps; fi
 
 {
     echo
