@@ -23,6 +23,12 @@ LAB_T0=$(date +%s)
 
 lab_elapsed() { echo $(($(date +%s) - LAB_T0)); }
 
+# lab_cmake SRC BUILD JOBS "targets" LOG: configure and build one tree.
+lab_cmake() {
+    # shellcheck disable=SC2086 # the flag and target lists are meant to split
+    { cmake -S "$1" -B "$2" -G Ninja $LAB_CMAKE && cmake --build "$2" -j "$3" --target $4; } >"$5" 2>&1
+}
+
 # lab_build A.tar "B targets" "A targets": both trees at once (B with 10 jobs,
 # A with 6), logs in $OUT/build.log and $OUT/buildA.log. ZF_LAB_PATCH_A=FILE
 # patches the baseline (patch -p1) first: a lab variant as A.
@@ -37,11 +43,9 @@ lab_build() {
         echo "lab_build: $ZF_LAB_PATCH_A does not apply to A ($OUT/a-patch.log)"
         return 1
     fi
-    # shellcheck disable=SC2086 # the flag and target lists are meant to split
-    { cmake -S "$ROOT" -B "$LAB_B" -G Ninja $LAB_CMAKE && cmake --build "$LAB_B" -j 10 --target $tb; } >"$OUT/build.log" 2>&1 &
+    lab_cmake "$ROOT" "$LAB_B" 10 "$tb" "$OUT/build.log" &
     local pb=$!
-    # shellcheck disable=SC2086
-    { cmake -S "$LAB_A/src" -B "$LAB_A/b" -G Ninja $LAB_CMAKE && cmake --build "$LAB_A/b" -j 6 --target $ta; } >"$OUT/buildA.log" 2>&1 &
+    lab_cmake "$LAB_A/src" "$LAB_A/b" 6 "$ta" "$OUT/buildA.log" &
     local pa=$! ok=0
     wait $pb || ok=1
     wait $pa || ok=$((ok + 2))
@@ -54,8 +58,7 @@ lab_build() {
 # settings compared through the environment), 16 jobs, log in $OUT/build.log.
 lab_build_b() {
     LAB_T0=$(date +%s)
-    # shellcheck disable=SC2086 # the flag and target lists are meant to split
-    { cmake -S "$ROOT" -B "$LAB_B" -G Ninja $LAB_CMAKE && cmake --build "$LAB_B" -j 16 --target $1; } >"$OUT/build.log" 2>&1
+    lab_cmake "$ROOT" "$LAB_B" 16 "$1" "$OUT/build.log"
     local rc=$?
     echo "build rc=$rc $(lab_elapsed) s"
     [ $rc = 0 ] || grep -E "error:|FAILED:" "$OUT/build.log" | head -5
