@@ -260,7 +260,7 @@ __global__ void __launch_bounds__(QI8_THREADS, QI8_SW_CTAS) qi8_swiglu_kernel(co
  * of each of its rows, each x block loaded once for them; the 4 lanes of a
  * slot sum its dot, which is weighted, then the slots are summed. Copies
  * and halves as in the swiglu kernel. */
-template <int SDT> /* 2 CTAs per SM (103 registers) */
+template <int SDT> /* 2 CTAs per SM (launch bounds; ptxas: 120 registers) */
 __global__ void __launch_bounds__(QI8_THREADS, 2) qi8_combine_kernel(const zf_cu_qargs a, int chunk, int xc) {
     extern __shared__ __align__(16) uint4 qi8_sm4[];
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
