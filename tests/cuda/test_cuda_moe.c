@@ -548,6 +548,76 @@ static void test_experts(void) {
     qw_free(&wg), qw_free(&wu), qw_free(&wd);
 }
 
+/* moe_experts at one token in the edge tier (approx), where CUDA chains the
+ * int8 swiglu and the combine (which reads ids and starts its weight copies
+ * before its PDL wait): bit for bit the two calls (act too) over shapes
+ * whose rows split unevenly over the CTAs, group sizes 32, 64 and 128,
+ * bf16, f16 and f32 scales, 1..8 slots, f32 or bf16 routing weights, ids
+ * written directly, with an expert id out of range (its slot's act row and
+ * every y are NaN) in one case. Outputs poisoned first. */
+static void test_experts_one_token(void) {
+    static const struct {
+        int gs;
+        zf_dtype sdt, wt;
+        int64_t E, h, f, K;
+        int bad; /* slot 1's id out of range */
+    } cs[] = {
+        {64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 16, 2048, 768, 8, 0}, /* Qwen3-30B-A3B's layer shapes, 16 experts */
+        {32, ZF_DTYPE_F32, ZF_DTYPE_F32, 9, 320, 96, 5, 0},
+        {128, ZF_DTYPE_F16, ZF_DTYPE_BF16, 12, 384, 256, 3, 0},
+        {64, ZF_DTYPE_BF16, ZF_DTYPE_F32, 7, 576, 192, 1, 0},
+        {32, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 10, 448, 224, 4, 1},
+    };
+    for (size_t ci = 0; ci < sizeof cs / sizeof cs[0]; ci++) {
+        const int64_t E = cs[ci].E, h = cs[ci].h, f = cs[ci].f, K = cs[ci].K;
+        const size_t ws = zf_dtype_size(cs[ci].wt);
+        qw wg = qw_make(4, cs[ci].gs, cs[ci].sdt, E, f, h), wu = qw_make(4, cs[ci].gs, cs[ci].sdt, E, f, h);
+        qw wd = qw_make(4, cs[ci].gs, cs[ci].sdt, E, h, f);
+        void *hx = malloc((size_t)h * 2), *hw = malloc((size_t)K * ws);
+        int32_t ids[8];
+        for (int64_t s = 0; s < K; s++) ids[s] = (int32_t)((s * 5 + 3 + (int64_t)ci) % E); /* distinct where E allows */
+        if (cs[ci].bad) ids[1] = (int32_t)E + 2;
+        zt_fill(ZF_DTYPE_BF16, hx, h, 2.0f);
+        zt_fill(cs[ci].wt, hw, K, 1.0f);
+        dbuf dx = dbuf_of(hx, (size_t)h * 2), di = dbuf_of(ids, (size_t)K * 4), dw = dbuf_of(hw, (size_t)K * ws);
+        dbuf dact[2] = {dalloc((size_t)(K * f) * 2), dalloc((size_t)(K * f) * 2)};
+        dbuf dy[2] = {dalloc((size_t)h * 2), dalloc((size_t)h * 2)};
+        int64_t a3[3] = {1, K, f};
+        zf_tensor tx = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, 1, h), dx.p);
+        zf_tensor ti = dev(zf_tensor_2d(NULL, ZF_DTYPE_I32, 1, K), di.p), tw = dev(zf_tensor_2d(NULL, cs[ci].wt, 1, K), dw.p);
+        zf_tensor ta[2], ty[2];
+        for (int v = 0; v < 2; v++) {
+            ta[v] = dev(zf_tensor_nd(NULL, ZF_DTYPE_BF16, 3, a3), dact[v].p);
+            ty[v] = dev(zf_tensor_2d(NULL, ZF_DTYPE_BF16, 1, h), dy[v].p);
+        }
+        zf_opts o = {ZF_FIDELITY_APPROX, zt_cuda_stream};
+        ZT_OK(zf_gather_qmm_swiglu(&tx, &wg.d, &wu.d, &ti, &ta[0], &o));
+        ZT_OK(zf_gather_qmm_combine(&ta[0], &wd.d, &ti, &tw, &ty[0], &o));
+        ZT_OK(zf_moe_experts(&tx, &wg.d, &wu.d, &wd.d, &ti, &tw, &ta[1], &ty[1], &o));
+        const int64_t len[2] = {K * f, h};
+        const dbuf *bufs[2][2] = {{&dact[0], &dact[1]}, {&dy[0], &dy[1]}};
+        for (int t = 0; t < 2; t++) {
+            void *want = malloc((size_t)len[t] * 2), *got = malloc((size_t)len[t] * 2);
+            down(want, bufs[t][0]);
+            down(got, bufs[t][1]);
+            const int64_t d = first_diff_nan(ZF_DTYPE_BF16, got, want, len[t]);
+            int64_t nans = 0;
+            for (int64_t i = 0; i < len[t]; i++) nans += isnan(zt_get(ZF_DTYPE_BF16, got, i));
+            /* a bad id: its slot's f act rows, then every y; else none */
+            const int64_t want_nans = !cs[ci].bad ? 0 : t == 0 ? f : h;
+            ZT_CHECK(d < 0 && nans == want_nans && guards_ok(bufs[t][1]),
+                     "moe_experts one token, case %zu, %s: [%lld] %.9g, the two calls %.9g; %lld NaN (want %lld)", ci,
+                     t ? "y" : "act", (long long)d, d >= 0 ? zt_get(ZF_DTYPE_BF16, got, d) : 0.0,
+                     d >= 0 ? zt_get(ZF_DTYPE_BF16, want, d) : 0.0, (long long)nans, (long long)want_nans);
+            free(want), free(got);
+        }
+        for (int v = 0; v < 2; v++) dfree(&dact[v]), dfree(&dy[v]);
+        dfree(&dx), dfree(&di), dfree(&dw);
+        free(hx), free(hw);
+        qw_free(&wg), qw_free(&wu), qw_free(&wd);
+    }
+}
+
 static void test_bad_args(void) {
     const int64_t E = 2, n = 16, k = 64, m = 1, slots = 2;
     qw w = qw_make(4, 32, ZF_DTYPE_BF16, E, n, k);
@@ -610,6 +680,7 @@ int main(void) {
     test_bad_ids();
     test_graph();
     test_experts();
+    test_experts_one_token();
     test_bad_args();
     zf_stream_destroy(zt_cuda_stream);
     return zt_finish();
