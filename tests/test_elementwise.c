@@ -15,6 +15,7 @@
 
 #include "core/dtype.h"
 #include "cpu/elementwise.h"
+#include "cpu/kernels.h"
 #include "harness.h"
 
 static int g_quick;
@@ -293,7 +294,7 @@ static void test_special(void) {
 static void test_streamed(void) {
     if (g_quick) { printf("  streamed outputs: skipped (ZF_TEST_QUICK)\n"); return; }
     const zf_dtype t = ZF_DTYPE_BF16;
-    const int64_t n = ((int64_t)16 << 20) / 2 + 37; /* outputs of at least 16 MiB each */
+    const int64_t n = ZF_EW_STREAM_BYTES / 2 + 37; /* each output alone reaches the bar */
     void *in[3];
     for (int k = 0; k < 3; k++) { in[k] = malloc((size_t)n * 2); fill(t, in[k], n); }
     const int cases[2] = {5, 8}; /* swiglu exact, swiglu_vjp exact (two outputs) */

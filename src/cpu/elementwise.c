@@ -116,7 +116,7 @@ static zf_status run_elementwise(const char *name, zf_op op, const zf_variant *v
     j.chunks_per_row = (j.in[0].cols + ZF_CHUNK - 1) / ZF_CHUNK;
     int64_t tasks = j.in[0].rows * j.chunks_per_row;
     int64_t bytes = j.in[0].rows * j.in[0].cols * (int64_t)j.es * (n_in + n_out);
-    j.stream = j.in[0].rows * j.in[0].cols * (int64_t)j.es * n_out >= ZF_STREAM_BYTES;
+    j.stream = j.in[0].rows * j.in[0].cols * (int64_t)j.es * n_out >= ZF_EW_STREAM_BYTES;
     if (zf_tasks_for_bytes(bytes, 2) == 1) {
         for (int64_t i = 0; i < tasks; i++) ew_task(&j, i);
     } else {

@@ -9,8 +9,20 @@
 
 #include "zfast.h"
 
-/* Outputs this large are written around the caches (stream below). */
+/* Norm outputs this large are written around the caches (stream below). */
 #define ZF_STREAM_BYTES ((int64_t)16 << 20)
+/* Elementwise outputs from this size on. Only prefill-sized calls reach it
+ * (decode: at most 32 rows of 14336 f32, 1.8 MB), and their consumer, a
+ * matmul over many rows, is bound by its arithmetic, so reading the output
+ * back from DRAM costs it little, while writing it through the caches costs
+ * the producer a read for ownership: a fourth stream beside gate, up and the
+ * store. Measured on a 2-core EPYC VM (docs/PERF-CPU.md, session 20), five
+ * alternations: fused bf16 swiglu of 4096 x 576 / 768 / 1536 over its stock
+ * pair, medians 1.31 / 1.30 / 1.36x with the 16 MiB bar, 1.54 / 1.53 /
+ * 1.56x with this one; prefill of SmolLM2 (1024 tokens) and of a 340M llama
+ * (512) unchanged. The norms keep the 16 MiB bar: their gate moved both
+ * ways. */
+#define ZF_EW_STREAM_BYTES ((int64_t)4 << 20)
 
 /* Elementwise kernels. stream: the call is larger than the caches, so outputs
  * may be written around them (non-temporal stores; same bits). */
