@@ -24,8 +24,8 @@
  * ways. */
 #define ZF_EW_STREAM_BYTES ((int64_t)4 << 20)
 
-/* Elementwise kernels. stream: the call is larger than the caches, so outputs
- * may be written around them (non-temporal stores; same bits). */
+/* Elementwise kernels. stream: the call's outputs reach ZF_EW_STREAM_BYTES,
+ * so they may be written around the caches (non-temporal stores; same bits). */
 /* add, mul, swiglu (a = gate, b = up), silu_vjp (a = x, b = d_out) */
 typedef void (*zf_binary_fn)(zf_dtype t, const void *a, const void *b, void *out, int64_t n, int stream);
 /* silu */
