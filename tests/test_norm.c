@@ -727,7 +727,7 @@ int main(void) {
         check_special_rows(k_dtypes[d], 37);
         check_special_rows(k_dtypes[d], 4099);
     }
-    /* outputs of >= ZF_STREAM_BYTES: the SIMD paths store around the caches */
+    /* outputs of >= ZF_NORM_STREAM_BYTES: the SIMD paths store around the caches */
     forward_case(ZF_DTYPE_BF16, 2048, 4096, 0);
     if (!quick) forward_case(ZF_DTYPE_F32, 1024, 4096, 0);
     use_isa(isa_max);

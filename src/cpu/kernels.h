@@ -9,8 +9,8 @@
 
 #include "zfast.h"
 
-/* Norm outputs this large are written around the caches (stream below). */
-#define ZF_STREAM_BYTES ((int64_t)16 << 20)
+/* Norm outputs this large are written around the caches (the norms' stream below). */
+#define ZF_NORM_STREAM_BYTES ((int64_t)16 << 20)
 /* Elementwise outputs from this size on. Only prefill-sized calls reach it
  * (decode: at most 32 rows of 14336 f32, 1.8 MB), and their consumer, a
  * matmul over many rows, is bound by its arithmetic, so reading the output
@@ -34,8 +34,9 @@ typedef void (*zf_unary_fn)(zf_dtype t, const void *x, void *out, int64_t n, int
 typedef void (*zf_swiglu_vjp_fn)(zf_dtype t, const void *gate, const void *up, const void *d_out, void *d_gate,
                                  void *d_up, int64_t n, int stream);
 
-/* rms_norm, one row of n. stream: the call is larger than the caches, so
- * outputs may be written around them (non-temporal stores; same bits). */
+/* rms_norm, one row of n. stream: the call's outputs reach
+ * ZF_NORM_STREAM_BYTES, so they may be written around the caches
+ * (non-temporal stores; same bits). */
 typedef void (*zf_rms_norm_fn)(zf_dtype t, const void *x, const void *w, float eps, void *y, int64_t n, int stream);
 /* add_rms_norm, one row: h = x + r, y = rms_norm(h) */
 typedef void (*zf_add_rms_norm_fn)(zf_dtype t, const void *x, const void *r, const void *w, float eps, void *y,

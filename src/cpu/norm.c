@@ -165,7 +165,7 @@ static void run_tasks(int64_t tasks, int64_t bytes, zf_task_fn fn, norm_job *j) 
 }
 
 static void run_rows(norm_job *j, int streams, int outputs) {
-    j->stream = j->rows * j->n * (int64_t)j->es * outputs >= ZF_STREAM_BYTES;
+    j->stream = j->rows * j->n * (int64_t)j->es * outputs >= ZF_NORM_STREAM_BYTES;
     j->rows_per_task = j->n >= ROW_TASK_ELEMS ? 1 : ROW_TASK_ELEMS / j->n;
     int64_t tasks = (j->rows + j->rows_per_task - 1) / j->rows_per_task;
     run_tasks(tasks, j->rows * j->n * (int64_t)j->es * streams, rows_task, j);
