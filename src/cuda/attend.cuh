@@ -11,6 +11,7 @@
 #define ZF_CUDA_ATTEND_CUH
 
 #include "cuda/cp_async.cuh"
+#include "cuda/divmod.cuh"
 #include "cuda/model_ops.cuh"
 #include "cuda/zmath.cuh"
 
@@ -118,32 +119,18 @@ static inline bool zf_cu_tile_vec(const void *k, const void *v, int64_t d, int64
            (ks1 * es) % 16 == 0 && (vs0 * es) % 16 == 0 && (vs1 * es) % 16 == 0;
 }
 
-/* A thread's items in a tile's copies: item i = r n + c (n per row: the
- * row's 16-byte chunks, or its elements without 16-byte alignment) for i =
- * threadIdx.x, + ZF_ATT_THREADS, ...: the first (r0, c0) and the step
- * (dr, dc) divided out once per block instead of at every item (a 128-key
- * tile of 64 f32 is 2048 copies, 8 a thread, each with a division). */
-struct zf_cu_tile_walk {
-    int n, r0, c0, dr, dc;
-};
-__device__ __forceinline__ zf_cu_tile_walk zf_cu_tile_walk_of(int n) {
-    return zf_cu_tile_walk{n, (int)threadIdx.x / n, (int)threadIdx.x % n, ZF_ATT_THREADS / n, ZF_ATT_THREADS % n};
-}
-
 /* Starts the copies of rows j0 .. min(j0 + tk, nmem) - 1 (row j at base +
  * j * rs) into a tile and commits them as one group. Without 16-byte
  * alignment (vec false) the rows are copied element by element, at once.
- * w: zf_cu_tile_walk_of(vec ? the row's 16-byte chunks : d). */
+ * w: this thread's walk over the items of a row (its 16-byte chunks, or its
+ * d elements without 16-byte alignment). */
 template <typename EC>
 __device__ __forceinline__ void zf_cu_tile_issue(char *tile, const EC *base, int64_t rs, int64_t j0, int64_t nmem,
-                                                 int rb, int tk, bool vec, zf_cu_tile_walk w) {
+                                                 int rb, int tk, bool vec, zf_cu_rowwalk w) {
     const int rows = (int)(nmem - j0 < tk ? nmem - j0 : tk);
-    int r = w.r0, c = w.c0;
-    for (int i = threadIdx.x; i < rows * w.n; i += ZF_ATT_THREADS) {
-        if (vec) zf_cu_cp16(tile + r * rb + 16 * c, (const char *)(base + (j0 + r) * rs) + 16 * c);
-        else ((EC *)(tile + r * rb))[c] = base[(j0 + r) * rs + c];
-        r += w.dr, c += w.dc;
-        if (c >= w.n) r++, c -= w.n;
+    for (int i = threadIdx.x; i < rows * w.n; i += ZF_ATT_THREADS, w.step()) {
+        if (vec) zf_cu_cp16(tile + w.r * rb + 16 * w.c, (const char *)(base + (j0 + w.r) * rs) + 16 * w.c);
+        else ((EC *)(tile + w.r * rb))[w.c] = base[(j0 + w.r) * rs + w.c];
     }
     zf_cu_cp_commit();
 }
@@ -195,7 +182,8 @@ __device__ __forceinline__ void zf_cu_attend_tiles(const float *q, float *s, flo
     const int tid = threadIdx.x, g = tid / 8, u = tid % 8, rbi = (int)rb; /* a row is at most ~1 KB */
     const int64_t nmem = keys.last ? len - 1 : len; /* rows read from memory */
     const int nt = (int)((len + tk - 1) / tk);     /* tiles: len < 2^31 */
-    const zf_cu_tile_walk w = zf_cu_tile_walk_of(vec ? d * (int)sizeof(typename zf_cu_elem<DKV>::type) / 16 : d);
+    const zf_cu_rowwalk w =
+        zf_cu_rowwalk_of(tid, ZF_ATT_THREADS, vec ? d * (int)sizeof(typename zf_cu_elem<DKV>::type) / 16 : d);
     auto issue = [&](int i) {
         char *tile = ring + (i % ZF_CU_TILE_STAGES) * tk * rbi;
         if (i < nt) zf_cu_tile_issue(tile, keys.base, keys.stride, (int64_t)i * tk, nmem, rbi, tk, vec, w);

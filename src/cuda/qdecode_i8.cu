@@ -17,6 +17,7 @@
  * (docs/CUDA.md). Other shapes take the fast path. */
 #include "cuda/check.cuh"
 #include "cuda/cp_async.cuh"
+#include "cuda/divmod.cuh"
 #include "cuda/kernels.cuh"
 #include "cuda/occupancy.h"
 #include "cuda/qi8.cuh"
@@ -136,17 +137,13 @@ __device__ __forceinline__ void qi8_copy_sb(int L, qi8_sbrow sr, char *ss, char 
 
 /* Starts the copies of R x rows (k elements of es bytes; row i at xrow(i))
  * into xs[i k es ..], in chunks of xc bytes (16, 8 or 4): chunk i of all R
- * cpr by thread i % QI8_THREADS, its row and column stepped, not divided. */
+ * cpr by thread i % QI8_THREADS (zf_cu_rowwalk: its row and column stepped). */
 template <class XR>
 __device__ __forceinline__ void qi8_copy_x(int R, int k, int es, int xc, char *xs, XR xrow) {
     const int cpr = (k * es) >> (__ffs(xc) - 1);
-    int c, dc, r = zf_cu_divmod(threadIdx.x, cpr, &c);
-    const int dr = zf_cu_divmod(QI8_THREADS, cpr, &dc); /* one step: dr rows and dc chunks */
-    for (int i = threadIdx.x; i < R * cpr; i += QI8_THREADS) {
-        zf_cu_cp(xs + i * xc, (const char *)xrow(r) + c * xc, xc);
-        r += dr, c += dc;
-        if (c >= cpr) r++, c -= cpr;
-    }
+    zf_cu_rowwalk w = zf_cu_rowwalk_of(threadIdx.x, QI8_THREADS, cpr);
+    for (int i = threadIdx.x; i < R * cpr; i += QI8_THREADS, w.step())
+        zf_cu_cp(xs + i * xc, (const char *)xrow(w.r) + w.c * xc, xc);
 }
 
 /* The first block of a lane's second half: a lane takes blocks j0, j0 +

@@ -50,16 +50,16 @@ __device__ __forceinline__ void qi8_load8(zf_dtype t, const void *row, int v, fl
 template <int RR, int AXS = 1, class XR>
 __device__ void qi8_stage(zf_dtype t, int R, int k, XR xrow, uint32_t *q, float *A, float *X) {
     const int upr = k / 8, units = R * upr, nb = k / 32;
-    int v, i = zf_cu_divmod(threadIdx.x, upr, &v); /* unit u = i upr + v, stepped without dividing */
+    zf_cu_rowwalk w = zf_cu_rowwalk_of(threadIdx.x, QI8_THREADS, upr); /* unit u = w.r upr + w.c */
     for (int u0 = 0; u0 < units; u0 += RR * QI8_THREADS) {
         float x[RR][8];
         int ri[RR], rv[RR];
 #pragma unroll
         for (int rr = 0; rr < RR; rr++) {
             const bool on = u0 + rr * QI8_THREADS + (int)threadIdx.x < units;
-            ri[rr] = on ? i : -1, rv[rr] = v;
-            qi8_load8(t, on ? xrow(i) : nullptr, v, x[rr]);
-            for (v += QI8_THREADS; v >= upr; v -= upr) i++;
+            ri[rr] = on ? w.r : -1, rv[rr] = w.c;
+            qi8_load8(t, on ? xrow(w.r) : nullptr, w.c, x[rr]);
+            w.step();
         }
 #pragma unroll
         for (int rr = 0; rr < RR; rr++) {
