@@ -160,13 +160,16 @@ ZF_VINLINE void ew_span(zf_dtype t, ew_kind k, const void *a, const void *b, con
 
 /* With stream set, outputs are stored non-temporally from the first element
  * where o0 (and o1 at the same offset) is aligned to 4 * ZF_VW bytes; *head
- * (< EW_G) elements before it go through the caches. 0 when that cannot be
- * done. */
+ * (< EW_G) elements before it go through the caches. 0, with *head left
+ * alone, when that cannot be done: a span shorter than its head (the last
+ * few elements of a row) must not run a head past its end. */
 ZF_VINLINE int stream_head(zf_dtype t, const void *o0, const void *o1, int64_t n, int64_t *head) {
     uintptr_t es = t == ZF_DTYPE_F32 ? 4 : 2, align = 4 * ZF_VW, mis = (uintptr_t)o0 % align;
     if (mis % es || (o1 && (uintptr_t)o1 % align != mis)) return 0;
-    *head = (int64_t)((align - mis) % align / es);
-    return *head + EW_G <= n;
+    const int64_t h = (int64_t)((align - mis) % align / es);
+    if (h + EW_G > n) return 0;
+    *head = h;
+    return 1;
 }
 
 ZF_VINLINE void ew_loop(zf_dtype t, ew_kind k, const void *a, const void *b, const void *c, void *o0, void *o1,
