@@ -15,6 +15,8 @@
 # the longest steps.
 # ZF_COMMIT=<hash> names the tree's commit where the copy's .git does not
 # describe it (binaries, capsules and the summary then carry that name).
+# Exit status: 0 only when every step that ran exited 0 (the summary names
+# the others under "failures").
 set -u
 OUT=${1:?usage: scripts/gpu-check.sh OUTDIR}
 STEPS=${STEPS:-"build test moe bench torch sanitizer gate ctest model"}
@@ -43,8 +45,10 @@ step() { # name, timeout seconds, command...
     local rc=$?
     echo "=== $name: exit $rc in $((SECONDS - t0)) s" >>"$LOG"
     echo "| $name | exit $rc | $((SECONDS - t0)) s |" >>"$SUM"
+    [ "$rc" -eq 0 ] || FAILED="$FAILED $name"
     return $rc
 }
+FAILED="" # steps that exited non-zero: listed under "failures", and the script's exit status
 
 {
     echo "# zfast GPU check"
@@ -133,6 +137,9 @@ if has smollm2 && ! has model; then smollm2_steps; fi
     echo
     echo "## failures"
     echo
-    grep -h -E '^FAIL|FAILED|ERROR SUMMARY|Failed|failed' "$LOG" | head -40
+    echo "steps that exited non-zero:${FAILED:- none}"
+    echo
+    grep -h -E '^FAIL|FAILED|ERROR SUMMARY|Failed|failed|Abort|corruption' "$LOG" | head -40
 } >>"$SUM"
 cat "$SUM"
+[ -z "$FAILED" ] # a failed step fails the check
