@@ -328,27 +328,39 @@ static void test_streamed(void) {
     for (int k = 0; k < 3; k++) free(in[k]);
 }
 
+/* out_gap: elements between output rows (0: 3..19 at random) */
+static void strided_case(zf_dtype t, int64_t rows, int64_t cols, int three_d, int64_t out_gap) {
+    strided_ctx x = {.t = t, .rows = rows, .cols = cols, .three_d = three_d};
+    x.in_rs = x.cols + 1 + (int64_t)(zt_rand() % 17);
+    x.out_rs = x.cols + (out_gap ? out_gap : 3 + (int64_t)(zt_rand() % 17));
+    int64_t es = (int64_t)zf_dtype_size(x.t);
+    for (int k = 0; k < 3; k++) {
+        x.in[k] = zt_alloc(x.t, x.rows * x.in_rs);
+        fill(x.t, x.in[k].p, x.rows * x.in_rs);
+        x.packed[k] = malloc((size_t)(x.rows * x.cols * es));
+        for (int64_t r = 0; r < x.rows; r++)
+            memcpy((char *)x.packed[k] + r * x.cols * es, (char *)x.in[k].p + r * x.in_rs * es, (size_t)(x.cols * es));
+    }
+    each_path(strided_on_path, &x);
+    for (int k = 0; k < 3; k++) { zt_free(&x.in[k]); free(x.packed[k]); }
+}
+
 static void test_strided(void) {
     static const int64_t cols[] = {1, 5, 33, 1000, 16385};
     for (int dt = 0; dt < 3; dt++)
         for (size_t ci = 0; ci < sizeof cols / sizeof *cols; ci++)
-            for (int three_d = 0; three_d < 2; three_d++) {
-                strided_ctx x = {.t = (zf_dtype)dt, .rows = 6, .cols = cols[ci], .three_d = three_d};
-                if (g_quick && x.cols > 5000) x.cols = 4099;
-                x.in_rs = x.cols + 1 + (int64_t)(zt_rand() % 17);
-                x.out_rs = x.cols + 3 + (int64_t)(zt_rand() % 17);
-                int64_t es = (int64_t)zf_dtype_size(x.t);
-                for (int k = 0; k < 3; k++) {
-                    x.in[k] = zt_alloc(x.t, x.rows * x.in_rs);
-                    fill(x.t, x.in[k].p, x.rows * x.in_rs);
-                    x.packed[k] = malloc((size_t)(x.rows * x.cols * es));
-                    for (int64_t r = 0; r < x.rows; r++)
-                        memcpy((char *)x.packed[k] + r * x.cols * es, (char *)x.in[k].p + r * x.in_rs * es,
-                               (size_t)(x.cols * es));
-                }
-                each_path(strided_on_path, &x);
-                for (int k = 0; k < 3; k++) { zt_free(&x.in[k]); free(x.packed[k]); }
-            }
+            for (int three_d = 0; three_d < 2; three_d++)
+                strided_case((zf_dtype)dt, 6, g_quick && cols[ci] > 5000 ? 4099 : cols[ci], three_d, 0);
+    /* Streamed (the outputs reach ZF_EW_STREAM_BYTES): each row ends in a
+     * 5-element task, and an odd row stride (16389 + 4) starts the rows at
+     * every alignment, so most of those tasks are shorter than their
+     * alignment heads; the gaps and guards catch a head run past one. */
+    if (g_quick) return;
+    const int64_t wide = 16384 + 5;
+    for (int dt = 0; dt < 3; dt += 2) {
+        const int64_t es = (int64_t)zf_dtype_size((zf_dtype)dt), rows = ZF_EW_STREAM_BYTES / (wide * es) + 2;
+        strided_case((zf_dtype)dt, rows + rows % 2, wide, 0, 4);
+    }
 }
 
 /* ---- 3. in place: an output is one of the inputs -------------------------- */
