@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the GGUF and safetensors fuzzers (libFuzzer + ASan + UBSan, clang)
-# and runs each for SECONDS (default 60) from the committed seed corpus in
-# fuzz/corpus/<name>. New inputs go to a scratch corpus; a crash leaves its
+# Builds the GGUF, safetensors and tokenizer fuzzers (libFuzzer + ASan +
+# UBSan, clang) and runs each for SECONDS (default 60) from the committed seed
+# corpus in fuzz/corpus/<name>. New inputs go to a scratch corpus; a crash leaves its
 # reproducer in $ZF_FUZZ_OUT (default build-fuzz/) and fails the script.
 #   scripts/fuzz.sh [SECONDS]
 set -euo pipefail
@@ -13,12 +13,17 @@ mkdir -p "$out"
 src="src/core/error.c src/core/dtype.c src/core/tensor.c src/model/model_file.c src/model/gguf.c
      src/model/gguf_load.c src/model/gguf_convert.c src/model/safetensors.c src/model/safetensors_model.c
      src/model/safetensors_vocab.c src/model/sha256.c"
+# the tokenizer's target: its sources, PCRE2, and the committed vocabulary extract
+tok_src="src/model/tokenizer.c src/model/tokenizer_bpe.c src/model/tokenizer_pre.c"
+tok_flags="-I$here/tests -DZF_FUZZ_VOCAB=\"$here/tests/data/tokenizer/smollm2_vocab.txt\""
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -ffp-contract=off
        -I$here/include -I$here/src"
 status=0
-for name in gguf safetensors; do
+for name in gguf safetensors tokenizer; do
+    extra="" extra_src=""
+    if [ "$name" = tokenizer ]; then extra=$tok_flags extra_src=$tok_src; fi
     # shellcheck disable=SC2086 # the flag and source lists are meant to split
-    (cd "$here" && $cc $flags -o "$out/fuzz_$name" fuzz/fuzz_$name.c $src -lcjson -lcrypto -lm)
+    (cd "$here" && $cc $flags $extra -o "$out/fuzz_$name" fuzz/fuzz_$name.c $src $extra_src -lpcre2-8 -lcjson -lcrypto -lm)
     scratch="$out/corpus_$name"
     mkdir -p "$scratch"
     echo "fuzz_$name: ${secs}s" >&2

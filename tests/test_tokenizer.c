@@ -13,6 +13,7 @@
 #include "model/model_file.h"
 #include "model/tokenizer.h"
 #include "model/tokenizer_pre.h"
+#include "vocab_file.h"
 
 /* ---- data files ---- */
 
@@ -22,62 +23,6 @@ static char *read_file(const char *name, size_t *len) {
     char path[1200];
     snprintf(path, sizeof path, "%s/%s", g_dir, name);
     return zt_read_file(path, len);
-}
-
-/* Splits s in place into lines; returns their count. */
-static int64_t split_lines(char *s, char ***lines) {
-    int64_t n = 0, cap = 1024;
-    *lines = malloc((size_t)cap * sizeof **lines);
-    for (char *p = s; *p;) {
-        if (n == cap) *lines = realloc(*lines, (size_t)(cap *= 2) * sizeof **lines);
-        (*lines)[n++] = p;
-        char *e = strchr(p, '\n');
-        if (!e) break;
-        *e = '\0';
-        p = e + 1;
-    }
-    return n;
-}
-
-/* The committed extract of SmolLM2's GGUF vocabulary (format: see
- * scripts/tokenizer_golden.py). Strings point into *text. */
-typedef struct vocab_file {
-    char *text;
-    char **lines;
-    const char **tokens;
-    int32_t *types;
-    zf_vocab_data v;
-} vocab_file;
-
-static int load_vocab(vocab_file *vf) {
-    memset(vf, 0, sizeof *vf);
-    vf->text = read_file("smollm2_vocab.txt", NULL);
-    if (!vf->text) return 0;
-    int64_t nl = split_lines(vf->text, &vf->lines);
-    if (nl < 7 || strcmp(vf->lines[0], "zf-vocab 1") != 0) return 0;
-    int64_t n = atoll(vf->lines[5] + strlen("tokens "));
-    if (nl < 7 + n) return 0;
-    int64_t nm = atoll(vf->lines[6 + n] + strlen("merges "));
-    if (nl < 7 + n + nm) return 0;
-    vf->tokens = malloc((size_t)n * sizeof *vf->tokens);
-    vf->types = malloc((size_t)n * sizeof *vf->types);
-    for (int64_t i = 0; i < n; i++) {
-        char *sp = strchr(vf->lines[6 + i], ' ');
-        vf->types[i] = atoi(vf->lines[6 + i]);
-        vf->tokens[i] = sp + 1;
-    }
-    vf->v = (zf_vocab_data){.model = vf->lines[1] + 6, .pre = vf->lines[2] + 4, .n_tokens = n,
-                            .tokens = vf->tokens, .token_type = vf->types, .n_merges = nm,
-                            .merges = (const char *const *)vf->lines + 7 + n,
-                            .bos_id = atoi(vf->lines[3] + 4), .eos_id = atoi(vf->lines[4] + 4)};
-    return 1;
-}
-
-static void free_vocab(vocab_file *vf) {
-    free(vf->text);
-    free(vf->lines);
-    free(vf->tokens);
-    free(vf->types);
 }
 
 static size_t unhex(const char *h, size_t n, char *out) {
@@ -170,7 +115,7 @@ static void test_golden(zf_tokenizer *tok[N_PRES], zf_pretok *pre[N_PRES]) {
     ZT_CHECK(g != NULL, "cannot read %s/golden.txt", g_dir);
     if (!g) return;
     char **lines;
-    int64_t nl = split_lines(g, &lines), cases = 0, checked = 0;
+    int64_t nl = vocab_split_lines(g, &lines), cases = 0, checked = 0;
     char *text = NULL;
     size_t len = 0;
     for (int64_t i = 0; i < nl; i++) {
@@ -552,7 +497,9 @@ int main(void) {
     test_create_errors();
 
     vocab_file vf;
-    int have = load_vocab(&vf);
+    char vpath[1200];
+    snprintf(vpath, sizeof vpath, "%s/smollm2_vocab.txt", g_dir);
+    int have = load_vocab(vpath, &vf);
     ZT_CHECK(have, "cannot read the vocabulary extract in %s", g_dir);
     zf_tokenizer *tok[N_PRES] = {0};
     zf_pretok *pre[N_PRES] = {0};
