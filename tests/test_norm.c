@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/registry.h"
+#include "cpu/kernels.h"
 #include "harness.h"
 
 /* Stated bounds against float64 (docs/NUMERICS.md section 7 quotes them).
@@ -727,9 +728,13 @@ int main(void) {
         check_special_rows(k_dtypes[d], 37);
         check_special_rows(k_dtypes[d], 4099);
     }
-    /* outputs of >= ZF_NORM_STREAM_BYTES: the SIMD paths store around the caches */
+    /* outputs of >= ZF_NORM_STREAM_BYTES: the SIMD paths store around the caches
+     * (rows of 4099: row starts at every alignment, each row with a tail) */
     forward_case(ZF_DTYPE_BF16, 2048, 4096, 0);
-    if (!quick) forward_case(ZF_DTYPE_F32, 1024, 4096, 0);
+    if (!quick) {
+        forward_case(ZF_DTYPE_F32, 1024, 4096, 0);
+        forward_case(ZF_DTYPE_BF16, ZF_NORM_STREAM_BYTES / (4099 * 2) + 2, 4099, 0);
+    }
     use_isa(isa_max);
     for (int d = 0; d < 3; d++)
         printf("test_norm: %-4s worst vs float64: rms_norm %.2f ulp, fast add_rms_norm %.2f ulp, d_x %.2f units, "
