@@ -239,7 +239,7 @@ ZF_API zf_status zf_add_rms_norm_vjp(const zf_tensor *h, const zf_tensor *w, flo
 
 /* ---- affine-quantized weights (MLX layout) -------------------------------- */
 /* w[e, n, k] = scale[e, n, k/gs] * q + bias[e, n, k/gs]; q packed LSB-first
- * along k into little-endian uint32 words (DESIGN.md 5, docs/FORMATS.md). */
+ * along k into little-endian uint32 words (docs/FORMATS.md, "The affine layout"). */
 typedef struct zf_qweight {
     const uint32_t *packed;   /* [experts, n, k*bits/32] */
     const void *scales;       /* [experts, n, k/group_size] */

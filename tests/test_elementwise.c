@@ -416,7 +416,7 @@ static void test_in_place(void) {
  *   are measured in ulp of T at |d * u| * s * (1 + |x| (1 - s)), the size of
  *   the formula's largest term.
  * Where f32 is the output, the errors of silu (<= 2.41 ulp over every f32)
- * and silu' (<= 8.2 ulp at its scale, x ~ 16, from rounding s near 1) are
+ * and silu' (<= 8.2 ulp at its scale, x ~ 16.6, from rounding s near 1) are
  * relative errors; a product that lands just under a power of two sees them
  * up to twice as many of its own ulps, plus its rounding: swiglu fast and
  * d_up <= 2 * 2.41 + 0.5, silu_vjp <= 2 * 8.2 + 0.5, d_gate (one rounding

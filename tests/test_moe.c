@@ -21,8 +21,8 @@ static qw make_qw(int bits, int gs, zf_dtype st, int64_t E, int64_t n, int64_t k
 }
 
 static double rel_ulp(zf_dtype t) { return t == ZF_DTYPE_F32 ? 0x1p-23 : t == ZF_DTYPE_F16 ? 0x1p-10 : 0x1p-7; }
-/* spacing of T's subnormals (f16 results below 2^-14 lose relative precision) */
-static double abs_ulp(zf_dtype t) { return t == ZF_DTYPE_F16 ? 0x1p-24 : 0x1p-149; }
+/* spacing of T's subnormals (results below T's normal range lose relative precision) */
+static double abs_ulp(zf_dtype t) { return t == ZF_DTYPE_F16 ? 0x1p-24 : t == ZF_DTYPE_BF16 ? 0x1p-133 : 0x1p-149; }
 
 static const zf_opts k_stock = {ZF_FIDELITY_STOCK, NULL}, k_exact = {ZF_FIDELITY_EXACT, NULL},
                      k_fast = {ZF_FIDELITY_FAST, NULL};

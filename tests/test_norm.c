@@ -34,7 +34,7 @@ static double vjp_bound(zf_dtype t, int64_t n) {
 /* d_w: |d_w - exact| / sum_r |d_y * x * inv|: T(x*inv) and the store to T,
  * inv, the f32 fmas over rows and the sum of the 32-row chunks. */
 static double dw_bound(zf_dtype t, int64_t n, int64_t rows) {
-    return 2.0 + (e_inv(n) + (double)rows + (double)(rows + 31) / 32 + 2.0) * 0x1p-24 / unit_of(t);
+    return 2.0 + (e_inv(n) + (double)rows + (double)((rows + 31) / 32) + 2.0) * 0x1p-24 / unit_of(t);
 }
 
 static int quick;

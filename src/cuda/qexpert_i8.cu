@@ -5,9 +5,10 @@
  *
  * Pairs are grouped by expert (qmm.cu's group_kernel); every x row is
  * quantized once into global scratch by the CPU's rule (cuda/qi8.cuh: the
- * same codes, a and X bit for bit). Then a CTA owns 64 weight rows (32 of
- * gate and 32 of up, or 64 of one matrix) of the experts blockIdx.y,
- * + gridDim.y, ... (one expert where E < 65535). Its work is a stream of
+ * same codes and a bit for bit; X, the block's sum, in another order).
+ * Then a CTA owns 64 weight rows (32 of gate and 32 of up, or 64 of one
+ * matrix) of the experts blockIdx.y, + gridDim.y, ... (one expert where
+ * E < 65535). Its work is a stream of
  * units, one unit = (expert, a chunk of up to 8 of its tokens: one mma
  * n-tile; a chunk of 16 measured slower, its registers spilled), each unit
  * a run of stages of 8 blocks (256 elements of k): the rows' 4-bit codes,
