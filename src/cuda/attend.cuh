@@ -128,7 +128,7 @@ template <typename EC>
 __device__ __forceinline__ void zf_cu_tile_issue(char *tile, const EC *base, int64_t rs, int64_t j0, int64_t nmem,
                                                  int rb, int tk, bool vec, zf_cu_rowwalk w) {
     const int rows = (int)(nmem - j0 < tk ? nmem - j0 : tk);
-    for (int i = threadIdx.x; i < rows * w.n; i += ZF_ATT_THREADS, w.step()) {
+    for (; w.r < rows; w.step()) { /* element w.r n + w.c < rows n */
         if (vec) zf_cu_cp16(tile + w.r * rb + 16 * w.c, (const char *)(base + (j0 + w.r) * rs) + 16 * w.c);
         else ((EC *)(tile + w.r * rb))[w.c] = base[(j0 + w.r) * rs + w.c];
     }
