@@ -10,6 +10,7 @@
 
 #include "core/dtype.h"
 #include "core/zmath.h"
+#include "cpu/l256.h"
 #include "cpu/quant.h"
 #include "harness.h"
 #include "qweight.h"
@@ -246,14 +247,32 @@ static void test_experts(void) {
     }
 }
 
+/* The weights' bits by NUMERICS.md §8.5, transcribed: p_e = exp(l_e - mx)
+ * with the library's exp, over their L256 sum, then den in slot order. */
+static void route_bits(zf_dtype t, const void *row, int64_t E, const int32_t *ids, int k, int norm, zf_dtype wt,
+                       float *w) {
+    float mx = zt_get(t, row, 0), p[512], c[512];
+    for (int64_t e = 1; e < E; e++) mx = fmaxf(mx, zt_get(t, row, e));
+    for (int64_t e = 0; e < E; e++) c[e] = p[e] = zf_exp_scalar(zt_get(t, row, e) - mx);
+    const float sum = zf_l256_sum(c, E);
+    float den = 0.0f;
+    for (int s = 0; s < k; s++) den = den + p[ids[s]] / sum;
+    for (int s = 0; s < k; s++) w[s] = zf_round_to(wt, norm ? (p[ids[s]] / sum) / den : p[ids[s]] / sum);
+}
+
 static void test_route(void) {
-    for (int iter = 0; iter < 20; iter++) {
+    for (int iter = 0; iter < 30; iter++) {
         zf_dtype t = (zf_dtype)(iter % 3), wt = iter & 1 ? ZF_DTYPE_F32 : t;
         int64_t m = 1 + (int64_t)(zt_rand() % 5), E = 2 + (int64_t)(zt_rand() % 300);
         int k = 1 + (int)(zt_rand() % (uint64_t)(E < 8 ? E : 8)), norm = (int)(zt_rand() & 1);
         zt_buf lb = zt_alloc(t, m * E), ib = zt_alloc(ZF_DTYPE_I32, m * k), wb = zt_alloc(wt, m * k);
-        /* distinct logits on a 1/16 grid (exact in every T), with some exact ties */
-        for (int64_t i = 0; i < m * E; i++) zt_set(t, lb.p, i, (float)((int64_t)(zt_rand() % 128) - 64) / 16.0f);
+        /* distinct logits on a 1/16 grid (exact in every T), with some exact ties; from iteration 20 on
+         * 512 + 4 j, j in [-8, 8): exact in every T, exp(l) past f32's range unless the max is taken
+         * off first, and every exp(l - max) a normal f32 */
+        for (int64_t i = 0; i < m * E; i++) {
+            const int64_t j = (int64_t)(zt_rand() % 128) - 64;
+            zt_set(t, lb.p, i, iter < 20 ? (float)j / 16.0f : 512.0f + 4.0f * (float)(j / 8));
+        }
         zf_tensor l = zf_tensor_2d(lb.p, t, m, E), ids = zf_tensor_2d(ib.p, ZF_DTYPE_I32, m, k), w = zf_tensor_2d(wb.p, wt, m, k);
         ZT_OK(zf_moe_route(&l, k, norm, &ids, &w, NULL));
         for (int64_t i = 0; i < m; i++) {
@@ -279,6 +298,12 @@ static void test_route(void) {
                          "route %s E %lld norm %d weight[%lld,%d] = %.9g, f64 %.9g", zf_dtype_name(wt), (long long)E,
                          norm, (long long)i, s, v, ref);
             }
+            float bits[8];
+            route_bits(t, (const char *)lb.p + (size_t)(i * E) * zf_dtype_size(t), E, want, k, norm, wt, bits);
+            for (int s = 0; s < k; s++)
+                ZT_CHECK(zf_f32_bits(zt_get(wt, wb.p, i * k + s)) == zf_f32_bits(bits[s]),
+                         "route %s E %lld norm %d weight[%lld,%d] = %.9g, the §8.5 bits %.9g", zf_dtype_name(wt),
+                         (long long)E, norm, (long long)i, s, zt_get(wt, wb.p, i * k + s), bits[s]);
         }
         ZT_CHECK(zt_guards_ok(&ib) && zt_guards_ok(&wb), "route: write past an output");
         zt_free(&lb), zt_free(&ib), zt_free(&wb);

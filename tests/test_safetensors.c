@@ -230,10 +230,15 @@ static void test_mlx(void) {
         ZT_CHECK(s != ZF_OK && f == (zf_model_file *)(uintptr_t)0x99 && strstr(zf_last_error(), bad[i].expect),
                  "bad config %zu: %s (want '%s')", i, zf_last_error(), bad[i].expect);
     }
-    /* an index naming a file outside the directory */
-    write_text(dir, "model.safetensors.index.json", "{\"weight_map\":{\"x\":\"../evil.safetensors\"}}");
-    ZT_CHECK(zf_model_file_open(dir, NULL, NULL, &f) == ZF_ERR_FORMAT && strstr(zf_last_error(), "not a file name"),
-             "index path: %s", zf_last_error());
+    /* an index naming a file outside the directory, the directory itself or its parent */
+    static const char *const shard[] = {"../evil.safetensors", "..", ".", ""};
+    for (size_t i = 0; i < sizeof shard / sizeof *shard; i++) {
+        char idx[128];
+        snprintf(idx, sizeof idx, "{\"weight_map\":{\"x\":\"%s\"}}", shard[i]);
+        write_text(dir, "model.safetensors.index.json", idx);
+        ZT_CHECK(zf_model_file_open(dir, NULL, NULL, &f) == ZF_ERR_FORMAT && strstr(zf_last_error(), "not a file name"),
+                 "index path '%s': %s", shard[i], zf_last_error());
+    }
     rm_dir(dir);
     free(ia);
     free(ib);

@@ -260,6 +260,23 @@ static int encode_is(zf_tokenizer *t, const char *text, unsigned flags, const in
     return ok;
 }
 
+/* A pair listed twice takes its later rank, as the tokenizers library's
+ * merge map does (llama.cpp keeps the first): "b c" at ranks 0 and 2, "a b"
+ * at 1, so "abc" is ab|c; with the first rank it would be a|bc. */
+static void test_duplicate_merges(void) {
+    static const char *const extra[] = {"<s>", "</s>", "bc", "ab"}; /* 258 bc, 259 ab */
+    static const int32_t types[] = {3, 3, 1, 1};
+    static const char *const merges[] = {"b c", "a b", "b c"};
+    small_vocab s;
+    make_small(&s, extra, types, 4, merges, 3);
+    zf_tokenizer *t = NULL;
+    ZT_OK(zf_tokenizer_create(&s.v, &t));
+    if (!t) return;
+    ZT_CHECK(encode_is(t, "abc", 0, (const int32_t[]){259, 'c'}, 2), "a pair listed twice takes its later rank");
+    ZT_CHECK(encode_is(t, "bc", 0, (const int32_t[]){258}, 1), "the duplicated pair still merges");
+    zf_tokenizer_free(t);
+}
+
 static void test_small_vocab(void) {
     /* ids: 256 <s>, 257 </s>, 258 aa, 259 bc, 260 abc, 261 <tool>, 262 <x>, 263 <x>y, 264 ab */
     static const char *const extra[] = {"<s>", "</s>", "aa", "bc", "abc", "<tool>", "<x>", "<x>y", "ab"};
@@ -494,6 +511,7 @@ int main(void) {
         snprintf(slash ? slash + 1 : g_dir, sizeof g_dir - (size_t)(slash ? slash + 1 - g_dir : 0), "data/tokenizer");
     }
     test_small_vocab();
+    test_duplicate_merges();
     test_create_errors();
 
     vocab_file vf;

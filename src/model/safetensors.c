@@ -172,7 +172,8 @@ static zf_status weight_files(zf_model_file *f, const char *dir, char ***names, 
         }
         cJSON_ArrayForEach(e, map) {
             if (s != ZF_OK) break;
-            if (!cJSON_IsString(e) || strchr(e->valuestring, '/') || !strcmp(e->valuestring, "..")) {
+            if (!cJSON_IsString(e) || strchr(e->valuestring, '/') || !strcmp(e->valuestring, "..") ||
+                !strcmp(e->valuestring, ".") || !e->valuestring[0]) {
                 s = zf_error(ZF_ERR_FORMAT, "[safetensors] model.safetensors.index.json: weight_map entry '%.80s' is not a "
                              "file name in the directory", e->string ? e->string : "");
                 break;

@@ -106,8 +106,7 @@ zf_status zf_bpe_create(const int32_t byte_id[256], const zf_bpe_merge *merges, 
         uint64_t key = (uint64_t)(uint32_t)m->left << 32 | (uint32_t)m->right;
         uint64_t i = pair_hash(key) & b->pair_mask;
         while (b->pairs[i].key != EMPTY && b->pairs[i].key != key) i = (i + 1) & b->pair_mask;
-        if (b->pairs[i].key == key) continue;
-        b->pairs[i] = (pair_slot){key, (int32_t)r, m->result};
+        b->pairs[i] = (pair_slot){key, (int32_t)r, m->result}; /* a pair listed twice: the later rank, as tokenizers */
     }
     *out = b;
     return ZF_OK;
