@@ -16,6 +16,7 @@
 #include "core/dtype.h"
 #include "cpu/elementwise.h"
 #include "cpu/kernels.h"
+#include "core/registry.h"
 #include "harness.h"
 
 static int g_quick;
@@ -294,36 +295,64 @@ static void test_special(void) {
  * elements). The last task holds 5 elements, fewer than its head: nothing
  * outside the output (the element before it, the guards) may change. ---- */
 
+/* Every case in every dtype (ZF_TEST_QUICK: swiglu exact and its VJP, the
+ * two-output streamed store), outputs one element past 16-byte alignment. */
 static void test_streamed(void) {
-    if (g_quick) { printf("  streamed outputs: skipped (ZF_TEST_QUICK)\n"); return; }
-    const zf_dtype t = ZF_DTYPE_BF16;
-    const int64_t n = ZF_EW_STREAM_BYTES / 2 + 5; /* each output alone reaches the bar */
-    void *in[3];
-    for (int k = 0; k < 3; k++) { in[k] = malloc((size_t)n * 2); fill(t, in[k], n); }
-    const int cases[2] = {5, 8}; /* swiglu exact, swiglu_vjp exact (two outputs) */
-    for (int cc = 0; cc < 2; cc++) {
-        const ew_case *c = &k_cases[cases[cc]];
-        void *want[2] = {malloc((size_t)n * 2), malloc((size_t)n * 2)};
-        run_ref(c, t, in, want, n);
-        zt_buf ob[2] = {zt_alloc(t, n + 1), zt_alloc(t, n + 1)};
-        zf_tensor ti[3], to[2];
-        for (int k = 0; k < 3; k++) ti[k] = zf_tensor_1d(in[k], t, n);
-        for (int k = 0; k < 2; k++) to[k] = zf_tensor_1d((uint16_t *)ob[k].p + 1, t, n);
-        for (int isa = 0; isa <= (int)zf_cpu_isa_detected(); isa++) {
-            ZT_OK(zf_set_cpu_isa((zf_cpu_isa)isa));
-            for (int k = 0; k < c->n_out; k++) zt_poison(&ob[k]);
-            ZT_OK(call_fid(c, ti, to));
-            for (int k = 0; k < c->n_out; k++) {
-                const char *what = cfg(c->name, t, n, k ? " streamed (out 1)" : " streamed");
-                expect_bits(what, t, to[k].data, want[k], n);
-                ZT_CHECK(zt_guards_ok(&ob[k]) && *(const uint16_t *)ob[k].p == 0x7f7f,
-                         "%s: wrote outside the output", what);
+    for (int dt = 0; dt < 3; dt++) {
+        const zf_dtype t = (zf_dtype)dt;
+        const size_t es = zf_dtype_size(t);
+        const int64_t n = ZF_EW_STREAM_BYTES / (int64_t)es + 5; /* each output alone reaches the bar */
+        void *in[3];
+        for (int k = 0; k < 3; k++) { in[k] = malloc((size_t)n * es); fill(t, in[k], n); }
+        for (int cc = 0; cc < N_CASES; cc++) {
+            const ew_case *c = &k_cases[cc];
+            if (g_quick && strcmp(c->name, "swiglu exact") != 0 && strcmp(c->name, "swiglu_vjp exact") != 0) continue;
+            void *want[2] = {malloc((size_t)n * es), malloc((size_t)n * es)};
+            run_ref(c, t, in, want, n);
+            zt_buf ob[2] = {zt_alloc(t, n + 1), zt_alloc(t, n + 1)};
+            zf_tensor ti[3], to[2];
+            for (int k = 0; k < 3; k++) ti[k] = zf_tensor_1d(in[k], t, n);
+            for (int k = 0; k < 2; k++) to[k] = zf_tensor_1d((char *)ob[k].p + es, t, n);
+            for (int isa = 0; isa <= (int)zf_cpu_isa_detected(); isa++) {
+                ZT_OK(zf_set_cpu_isa((zf_cpu_isa)isa));
+                for (int k = 0; k < c->n_out; k++) zt_poison(&ob[k]);
+                ZT_OK(call_fid(c, ti, to));
+                for (int k = 0; k < c->n_out; k++) {
+                    const char *what = cfg(c->name, t, n, k ? " streamed (out 1)" : " streamed");
+                    expect_bits(what, t, to[k].data, want[k], n);
+                    const unsigned char *before = ob[k].p;
+                    int untouched = 1;
+                    for (size_t b = 0; b < es; b++) untouched &= before[b] == 0x7f;
+                    ZT_CHECK(zt_guards_ok(&ob[k]) && untouched, "%s: wrote outside the output", what);
+                }
             }
+            ZT_OK(zf_set_cpu_isa(zf_cpu_isa_detected()));
+            for (int k = 0; k < 2; k++) { free(want[k]); zt_free(&ob[k]); }
         }
-        ZT_OK(zf_set_cpu_isa(zf_cpu_isa_detected()));
-        for (int k = 0; k < 2; k++) { free(want[k]); zt_free(&ob[k]); }
+        for (int k = 0; k < 3; k++) free(in[k]);
     }
-    for (int k = 0; k < 3; k++) free(in[k]);
+}
+
+/* Every ISA path's variant of every case passed its self-test and is the
+ * one picked: a SIMD kernel that failed it would be replaced by the scalar
+ * one silently, and every bit comparison above would still pass. */
+static void test_variants_trusted(void) {
+    static const zf_op ops[] = {ZF_OP_ADD, ZF_OP_MUL, ZF_OP_SILU, ZF_OP_SILU_VJP, ZF_OP_SWIGLU, ZF_OP_SWIGLU_VJP};
+    for (int isa = 0; isa <= (int)zf_cpu_isa_detected(); isa++) {
+        ZT_OK(zf_set_cpu_isa((zf_cpu_isa)isa));
+        for (int cc = 0; cc < N_CASES; cc++) {
+            const ew_case *c = &k_cases[cc];
+            const zf_fidelity f = c->fid == ZF_FIDELITY_AUTO ? ZF_FIDELITY_STOCK : c->fid;
+            if (f == ZF_FIDELITY_STOCK && (c->op == SWIGLU || c->op == SWIGLU_VJP)) continue; /* a composition */
+            const zf_variant *v = NULL;
+            const char *why = "";
+            ZT_OK(zf_pick(ops[c->op], ZF_DEVICE_CPU, f, &v));
+            if (v) zf_variant_state(v, &why);
+            ZT_CHECK(v && (int)v->isa == isa && v->fidelity == f, "%s on %s: picked %s (%s)", c->name,
+                     zf_cpu_isa_name((zf_cpu_isa)isa), v ? v->name : "nothing", why);
+        }
+    }
+    ZT_OK(zf_set_cpu_isa(zf_cpu_isa_detected()));
 }
 
 /* out_gap: elements between output rows (0: 3..19 at random) */
@@ -709,6 +738,7 @@ int main(void) {
     test_accuracy();
     test_flat();
     test_special();
+    test_variants_trusted();
     test_streamed();
     test_strided();
     test_in_place();
