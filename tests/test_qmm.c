@@ -2,10 +2,13 @@
  * invariances (SIMD == scalar, 1 == N threads, row m of an M-row call == a
  * 1-row call, gather == per-expert qmm), bit for bit, over every bits x
  * group size, odd N and K (some past 4096), 1..64 tokens, duplicate expert
- * ids; the SIMD kernels' one-x-row paths called directly; bad inputs. */
+ * ids; no kernel reads past the last weight row (it ends at an unreadable
+ * page); the SIMD kernels' one-x-row paths called directly; bad inputs. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "core/dtype.h"
 #include "core/registry.h"
@@ -159,6 +162,168 @@ static void test_gather(void) {
         }
         zt_free(&xb), zt_free(&yb), zt_free(&ib), zt_free(&y1), free_qw(&q);
     }
+}
+
+/* A read-only copy of `bytes` at src that ends where an unreadable page
+ * begins, so a read past its end faults: zt_alloc's guard bytes are
+ * readable, and a kernel that loads a few bytes past a row and masks them
+ * off gives the right bits from them. */
+typedef struct guarded {
+    void *map;
+    size_t len;
+} guarded;
+
+static const void *guarded_copy(const void *src, size_t bytes, guarded *g) {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), data = (bytes + page - 1) / page * page;
+    g->len = data + page;
+    g->map = mmap(NULL, g->len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (g->map == MAP_FAILED) {
+        fprintf(stderr, "mmap failed\n");
+        exit(2);
+    }
+    char *p = (char *)g->map + data - bytes;
+    memcpy(p, src, bytes);
+    if (mprotect(g->map, data, PROT_READ) != 0 || mprotect((char *)g->map + data, page, PROT_NONE) != 0) {
+        fprintf(stderr, "mprotect failed\n");
+        exit(2);
+    }
+    return p;
+}
+
+/* q's packed words, scales and biases, each a guarded copy: the last row
+ * of the last expert ends at a page boundary. */
+typedef struct gqw {
+    guarded m[3];
+    zf_qweight w;
+} gqw;
+
+static gqw guard_qw(const qw *q) {
+    gqw g;
+    g.w = q->w;
+    g.w.packed = guarded_copy(q->p.p, q->p.bytes, &g.m[0]);
+    g.w.scales = guarded_copy(q->s.p, q->s.bytes, &g.m[1]);
+    g.w.biases = guarded_copy(q->b.p, q->b.bytes, &g.m[2]);
+    return g;
+}
+
+static void free_gqw(gqw *g) {
+    for (int i = 0; i < 3; i++) munmap(g->m[i].map, g->m[i].len);
+}
+
+/* The last expert of w as a plain matrix (qmm reads expert 0). */
+static zf_qweight last_expert(const zf_qweight *w) {
+    zf_qweight l = *w;
+    int64_t e = w->experts - 1, groups = w->k / w->group_size;
+    size_t ss = zf_dtype_size(w->scale_dtype);
+    l.packed += e * w->n * (w->k * w->bits / 32);
+    l.scales = (const char *)w->scales + (size_t)(e * w->n * groups) * ss;
+    l.biases = (const char *)w->biases + (size_t)(e * w->n * groups) * ss;
+    l.experts = 1;
+    return l;
+}
+
+/* y[p, r] = x row p / slots . row r of expert ids[p] (0 without ids) of w,
+ * within test_qmm's bound of the float64 reference. */
+static void check_ref(const zf_qweight *w, const int32_t *ids, int64_t slots, zf_dtype xt, const void *x,
+                      int64_t pairs, const void *y, const char *what) {
+    size_t es = zf_dtype_size(xt);
+    for (int64_t p = 0; p < pairs; p++)
+        for (int64_t r = 0; r < w->n; r++) {
+            const void *xr = (const char *)x + (size_t)(p / slots * w->k) * es;
+            double mag, ref = ref_dot(w, ids ? ids[p] : 0, r, xt, xr, &mag);
+            float got = zt_get(xt, y, p * w->n + r);
+            ZT_CHECK(fabs(got - ref) <= rel_half_ulp(xt) * fabs(ref) + 0x1p-20 * mag + (xt == ZF_DTYPE_F16 ? 0x1p-25 : 0.0),
+                     "%s: y[%lld, %lld] = %.9g, f64 %.9g", what, (long long)p, (long long)r, got, ref);
+        }
+}
+
+static const char *const k_row_end_ops[] = {"qmm", "gather_qmm", "gather_qmm_swiglu", "gather_qmm_combine"};
+
+/* One op of test_row_end into out: qmm on wa's last expert, the others on
+ * wa (and wb, swiglu's up). x is [m, slots, k]; qmm and gather read its
+ * first m rows as [m, k]. */
+static void row_end_call(int op, const zf_qweight *wa, const zf_qweight *wb, const zt_buf *xb, const zf_tensor *ids,
+                         const zt_buf *wtb, zf_dtype xt, zf_fidelity fid, zt_buf *out) {
+    const int64_t m = ids->shape[0], slots = ids->shape[1], n = wa->n, k = wa->k;
+    int64_t x2s[2] = {m, k}, x3s[3] = {m, slots, k}, y2s[2] = {m, n}, y3s[3] = {m, slots, n};
+    zf_tensor x = zf_tensor_nd(xb->p, xt, 2, x2s), a = zf_tensor_nd(xb->p, xt, 3, x3s);
+    zf_tensor y2 = zf_tensor_nd(out->p, xt, 2, y2s), y3 = zf_tensor_nd(out->p, xt, 3, y3s);
+    zf_tensor wt = zf_tensor_2d(wtb->p, xt, m, slots);
+    zf_qweight last = last_expert(wa);
+    zf_opts o = {.fidelity = fid};
+    zt_poison(out);
+    zf_status st = op == 0   ? zf_qmm(&x, &last, &y2, &o)
+                   : op == 1 ? zf_gather_qmm(&x, wa, ids, &y3, &o)
+                   : op == 2 ? zf_gather_qmm_swiglu(&x, wa, wb, ids, &y3, &o)
+                             : zf_gather_qmm_combine(&a, wa, ids, &wt, &y2, &o);
+    ZT_CHECK(st == ZF_OK, "row end: %s -> %s", k_row_end_ops[op], zf_last_error());
+}
+
+/* One bits x group size x k case of test_row_end: E experts of n rows. */
+static void row_end_case(int bits, int gs, int64_t k) {
+    static const zf_fidelity fids[] = {ZF_FIDELITY_EXACT, ZF_FIDELITY_APPROX};
+    const int64_t E = 2 + (int64_t)(zt_rand() % 2), n = 1 + 2 * (int64_t)(zt_rand() % 4), slots = 2;
+    const zf_dtype xt = (zf_dtype)(zt_rand() % 3), st = (zf_dtype)(zt_rand() % 3);
+    qw qa = make_qw(bits, gs, st, E, n, k), qb = make_qw(bits, gs, st, E, n, k);
+    gqw ga = guard_qw(&qa), gb = guard_qw(&qb);
+    for (int64_t m = 1; m <= 3; m += 2) {
+        zt_buf xb = zt_alloc(xt, m * slots * k), wtb = zt_alloc(xt, m * slots), ib = zt_alloc(ZF_DTYPE_I32, m * slots);
+        zt_buf want = zt_alloc(xt, m * slots * n), got = zt_alloc(xt, m * slots * n);
+        zt_fill(xt, xb.p, m * slots * k, 1.0f);
+        zt_fill(xt, wtb.p, m * slots, 1.0f);
+        /* the last expert in every even slot: at one token it meets one x
+         * row (the decode walk; the other slot takes another expert), at
+         * three tokens several in one kernel call (the tiles) */
+        int32_t *ids = ib.p;
+        for (int64_t p = 0; p < m * slots; p++)
+            ids[p] = p % 2 == 0 ? (int32_t)(E - 1) : (int32_t)(zt_rand() % (uint64_t)(m == 1 ? E - 1 : E));
+        zf_tensor idt = zf_tensor_2d(ids, ZF_DTYPE_I32, m, slots);
+        for (int isa = 0; isa <= (int)zf_cpu_isa_detected(); isa++)
+            for (int fi = 0; fi < 2; fi++)
+                for (int op = 0; op < 4; op++) {
+                    ZT_OK(zf_set_cpu_isa((zf_cpu_isa)isa));
+                    row_end_call(op, &qa.w, &qb.w, &xb, &idt, &wtb, xt, fids[fi], &want);
+                    row_end_call(op, &ga.w, &gb.w, &xb, &idt, &wtb, xt, fids[fi], &got);
+                    char what[200];
+                    snprintf(what, sizeof what, "row end: %s isa %s %s bits %d gs %d x %s scales %s E %lld m %lld "
+                             "n %lld k %lld", k_row_end_ops[op], zf_cpu_isa_name((zf_cpu_isa)isa),
+                             zf_fidelity_name(fids[fi]), bits, gs, zf_dtype_name(xt), zf_dtype_name(st), (long long)E,
+                             (long long)m, (long long)n, (long long)k);
+                    int64_t pairs = op == 0 || op == 3 ? m : m * slots;
+                    int64_t at = zt_first_diff(xt, want.p, got.p, pairs * n);
+                    ZT_CHECK(at < 0, "%s: differs from the weights in ordinary memory at %lld", what, (long long)at);
+                    if (fids[fi] == ZF_FIDELITY_EXACT && op == 0) {
+                        zf_qweight last = last_expert(&ga.w);
+                        check_ref(&last, NULL, 1, xt, xb.p, m, got.p, what);
+                    } else if (fids[fi] == ZF_FIDELITY_EXACT && op == 1) {
+                        check_ref(&ga.w, ids, slots, xt, xb.p, m * slots, got.p, what);
+                    }
+                }
+        zt_free(&xb), zt_free(&wtb), zt_free(&ib), zt_free(&want), zt_free(&got);
+    }
+    free_gqw(&ga), free_gqw(&gb), free_qw(&qa), free_qw(&qb);
+}
+
+/* No kernel reads past a weight row: 3-, 5- and 6-bit blocks straddle
+ * words and the SIMD unpack loads up to 3 bytes past a block, so the
+ * kernels pad a row's last block (qmm_avx2.c, qmm_avx512.c). With the last
+ * row of the last expert, its scales and its biases ending at an
+ * unreadable page, qmm, gather_qmm, gather_qmm_swiglu and
+ * gather_qmm_combine run at every ISA, exact and approx (the int8 kernel
+ * on 4- and 8-bit rows, the canonical one on the others), at one x row and
+ * several; k one group, three groups (a tail after the 8-block steps),
+ * whole 16-block runs (the AVX-512 tile) and a group past them (AVX2).
+ * Each result equals the same call on the weights in ordinary memory bit
+ * for bit, and the exact qmm and gather results the float64 reference. */
+static void test_row_end(void) {
+    static const int bits_list[] = {2, 3, 4, 5, 6, 8};
+    const zf_cpu_isa cap = zf_get_cpu_isa();
+    for (int bi = 0; bi < 6; bi++)
+        for (int gs = 32; gs <= 128; gs *= 2) {
+            const int64_t ks[4] = {gs, 3 * gs, 512, 512 + gs};
+            for (int ki = 0; ki < 4; ki++) row_end_case(bits_list[bi], gs, ks[ki]);
+        }
+    zf_set_cpu_isa(cap);
 }
 
 /* The SIMD kernels called directly at one x row (decode), against the
@@ -332,6 +497,7 @@ int main(void) {
     test_kernel_split();
     test_qmm_homes();
     test_gather();
+    test_row_end();
     test_bad_args();
     return zt_finish();
 }

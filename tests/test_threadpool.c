@@ -2,9 +2,13 @@
  * parallel_for issued from inside a task runs inline (no deadlock); two
  * application threads may call into the pool at the same time; many short
  * jobs back to back, jobs that find the workers asleep and jobs the caller
- * must sleep through all count exactly once; an idle pool burns no core. */
+ * must sleep through all count exactly once; no worker is still inside a job
+ * when its call returns, workers that arrive after the gate closed included;
+ * an idle pool burns no core. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +78,74 @@ static void short_jobs(void) {
     ZT_CHECK(all_equal(5, 3), "slow tasks: a task did not run exactly once per job");
 }
 
+/* One job's record: tasks inside it now, and how often each task ran. */
+#define GATE_TASKS 24
+typedef struct gate_job {
+    atomic_int inside;
+    atomic_int ran[GATE_TASKS];
+} gate_job;
+
+static void enter_exit(void *ctx, int64_t i) {
+    gate_job *j = ctx;
+    atomic_fetch_add(&j->inside, 1);
+    atomic_fetch_add(&j->ran[i], 1);
+    for (volatile int spin = 0; spin < 200; spin++) {} /* a window for a stray worker to be caught inside */
+    atomic_fetch_sub(&j->inside, 1);
+}
+
+static int job_clean(gate_job *j, int n) {
+    int ok = atomic_load(&j->inside) == 0;
+    for (int i = 0; i < GATE_TASKS; i++) ok &= atomic_load(&j->ran[i]) == (i < n);
+    return ok;
+}
+
+static void on_watchdog(int sig) {
+    (void)sig;
+    static const char msg[] = "FAIL test_threadpool: gate_closed_stays_out: a parallel_for of microseconds did not "
+                              "return within 5 s (a worker counted into a job it did not enter?)\n";
+    ssize_t w = write(2, msg, sizeof msg - 1);
+    (void)w;
+    _exit(1);
+}
+
+/* Thousands of jobs back to back with more tasks than threads, the pool
+ * size changing from job to job up to more threads than cores (workers
+ * that sleep, and wake after the caller has run out of tasks): a worker
+ * must enter only a job whose gate is open, or it runs uncounted, the
+ * caller returns while it (or a worker its count stands in for) is still
+ * inside, or its late count leaves a caller waiting for ever, which the
+ * watchdog turns into a failure. Each job's record is checked when its
+ * call returns and again RING jobs later: no task of it ran after. */
+static void gate_closed_stays_out(void) {
+    enum { RING = 4 };
+    static gate_job ring[RING];
+    static const int sizes[] = {2, 3, 4, 8};
+    const int jobs = getenv("ZF_TEST_QUICK") ? 10000 : 40000;
+    int ring_n[RING] = {0};
+    struct sigaction sa = {.sa_handler = on_watchdog}, old;
+    sigaction(SIGALRM, &sa, &old);
+    unsigned budget = alarm(0); /* main's deadline, set again after */
+    memset(ring, 0, sizeof ring);
+    for (int r = 0; r < jobs; r++) {
+        gate_job *j = &ring[r % RING];
+        int untouched = job_clean(j, ring_n[r % RING]);
+        ZT_CHECK(untouched, "job %d was touched after its call returned", r - RING);
+        int threads = sizes[zt_rand() % 4], n = threads + 1 + (int)(zt_rand() % (uint64_t)(GATE_TASKS - threads));
+        ZT_OK(zf_set_num_threads(threads));
+        memset(j, 0, sizeof *j);
+        ring_n[r % RING] = n;
+        alarm(5); /* a job here takes microseconds */
+        zf_parallel_for(n, enter_exit, j);
+        int clean = job_clean(j, n);
+        ZT_CHECK(clean, "%d threads, job %d of %d tasks: at return %d tasks inside, task 0 ran %d times", threads, r,
+                 n, atomic_load(&j->inside), atomic_load(&j->ran[0]));
+        if (!untouched || !clean) break;
+    }
+    sigaction(SIGALRM, &old, NULL);
+    alarm(budget);
+    zf_set_num_threads(0);
+}
+
 /* Workers poll only briefly after a job: 200 ms idle costs far less CPU. */
 static void idle_is_cheap(void) {
     ZT_OK(zf_set_num_threads(4));
@@ -106,6 +178,7 @@ int main(void) {
         for (int i = 0; i < 16; i++) ok &= atomic_load(&g_hits[i]) == (i < 10 ? 17 : 1);
         ZT_CHECK(ok, "%d threads: nested parallel_for miscounted", threads);
     }
+    gate_closed_stays_out();
     short_jobs();
     idle_is_cheap();
     ZT_OK(zf_set_num_threads(2));
