@@ -464,8 +464,9 @@ static void test_malformed(void) {
     ZT_CHECK(zf_model_file_open(NULL, NULL, NULL, &f) == ZF_ERR_INVALID_ARG, "NULL path");
 }
 
-/* qwen3moe config keys; a missing required key is named. */
-static buf moe_gguf(int with_expert_count) {
+/* qwen3moe config keys; a missing required key is named; with_optional 0 drops
+ * the keys that have defaults (head_count_kv, expert_weights_norm). */
+static buf moe_gguf(int with_expert_count, int with_optional) {
     tdesc ts[3] = {{"token_embd.weight", ZF_GGML_F32, 2, {64, 5}, 0, 0},
                    {"output.weight", ZF_GGML_F16, 2, {64, 5}, 0, 0},
                    {"blk.0.attn_q_norm.weight", ZF_GGML_F32, 1, {16}, 0, 0}};
@@ -478,7 +479,7 @@ static buf moe_gguf(int with_expert_count) {
     kv_u32(&kv, "qwen3moe.embedding_length", 64);
     kv_u32(&kv, "qwen3moe.block_count", 2);
     kv_u32(&kv, "qwen3moe.attention.head_count", 8);
-    kv_u32(&kv, "qwen3moe.attention.head_count_kv", 4);
+    if (with_optional) kv_u32(&kv, "qwen3moe.attention.head_count_kv", 4);
     kv_u32(&kv, "qwen3moe.attention.key_length", 16);
     kv_u32(&kv, "qwen3moe.attention.value_length", 16);
     kv_f32(&kv, "qwen3moe.attention.layer_norm_rms_epsilon", 1e-6f);
@@ -486,8 +487,11 @@ static buf moe_gguf(int with_expert_count) {
     if (with_expert_count) kv_u32(&kv, "qwen3moe.expert_count", 8);
     kv_u32(&kv, "qwen3moe.expert_used_count", 2);
     kv_u32(&kv, "qwen3moe.expert_feed_forward_length", 32);
-    key(&kv, "qwen3moe.expert_weights_norm", ZF_GGUF_BOOL); put(&kv, "\0", 1);
-    put_u64(&b, with_expert_count ? 13 : 12);
+    if (with_optional) {
+        key(&kv, "qwen3moe.expert_weights_norm", ZF_GGUF_BOOL);
+        put(&kv, "\0", 1);
+    }
+    put_u64(&b, (uint64_t)(10 + !!with_expert_count + 2 * !!with_optional));
     put(&b, kv.p, kv.n);
     size_t off = 0;
     for (int i = 0; i < 3; i++) {
@@ -508,7 +512,7 @@ static buf moe_gguf(int with_expert_count) {
 }
 
 static void test_moe_config(void) {
-    buf b = moe_gguf(1);
+    buf b = moe_gguf(1, 1);
     write_seed("qwen3moe_config.gguf", &b);
     zf_model_file *f = NULL;
     ZT_OK(zf_model_file_open_gguf_memory(b.p, b.n, NULL, NULL, &f));
@@ -523,7 +527,19 @@ static void test_moe_config(void) {
         zf_model_file_close(f);
     }
     free(b.p);
-    b = moe_gguf(0);
+    /* without the optional keys: as many kv heads as heads, top-k renormalised */
+    b = moe_gguf(1, 0);
+    f = NULL;
+    ZT_OK(zf_model_file_open_gguf_memory(b.p, b.n, NULL, NULL, &f));
+    if (f) {
+        const zf_model_config *c = zf_model_file_config(f);
+        ZT_CHECK(c->kv_heads == c->heads && c->heads == 8 && c->norm_topk_prob == 1,
+                 "qwen3moe defaults: kv_heads %lld of %lld heads, norm_topk_prob %d", (long long)c->kv_heads,
+                 (long long)c->heads, (int)c->norm_topk_prob);
+        zf_model_file_close(f);
+    }
+    free(b.p);
+    b = moe_gguf(0, 1);
     ZT_CHECK(zf_model_file_open_gguf_memory(b.p, b.n, NULL, NULL, &f) == ZF_ERR_FORMAT &&
              strstr(zf_last_error(), "'qwen3moe.expert_count': missing"), "missing key: %s", zf_last_error());
     free(b.p);

@@ -97,6 +97,10 @@ static void test_tiny(int qk_norm, int bias, zf_rope_style style, zf_dtype act, 
     /* prefill in steps of 3 tokens */
     ZT_OK(zf_model_forward(m3, tok, T, 1, step));
     ZT_CHECK(memcmp(step, all, (size_t)(T * Vc) * 4) == 0, "prefill in steps of 3 differs");
+    /* ...and with only the last row asked for: the last chunk's, not the first's */
+    zf_model_reset(m3);
+    ZT_OK(zf_model_forward(m3, tok, T, 0, last));
+    ZT_CHECK(memcmp(last, all + (T - 1) * Vc, (size_t)Vc * 4) == 0, "prefill in steps of 3: last row differs");
     /* bad input: a token id outside the vocabulary, a full context */
     int32_t bad = (int32_t)Vc;
     ZT_CHECK(zf_model_forward(m, &bad, 1, 0, last) == ZF_ERR_INVALID_ARG, "bad token: %s", zf_last_error());

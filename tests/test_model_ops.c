@@ -529,6 +529,31 @@ static void test_embedding(void) {
         for (int64_t c = 0; c < D; c++)
             bad += zt_get(ZF_DTYPE_F32, out.p, i * D + c) != zt_get(ZF_DTYPE_BF16, tab.p, ids[i] * D + c);
     ZT_CHECK(bad == 0 && zt_guards_ok(&out), "float embedding: %d wrong", bad);
+    /* the same table viewed out of a wider buffer: rows are stride[0] apart, not shape[1];
+     * the gap is poisoned. Both the converting and the copying paths. */
+    int64_t P = D + 8;
+    zt_buf wide = zt_alloc(ZF_DTYPE_BF16, V * P);
+    zt_poison(&wide);
+    for (int64_t r = 0; r < V; r++) memcpy((uint16_t *)wide.p + r * P, (uint16_t *)tab.p + r * D, (size_t)D * 2);
+    zf_tensor tw = zf_tensor_2d(wide.p, ZF_DTYPE_BF16, V, D);
+    tw.stride[0] = P;
+    for (int k = 0; k < 2; k++) {
+        zf_dtype ot = k ? ZF_DTYPE_BF16 : ZF_DTYPE_F32;
+        zt_poison(&out);
+        zf_tensor tow = zf_tensor_2d(out.p, ot, m, D);
+        ZT_OK(zf_embedding(&tw, &tid, &tow, NULL));
+        bad = 0;
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t c = 0; c < D; c++)
+                bad += zt_get(ot, out.p, i * D + c) != zt_get(ZF_DTYPE_BF16, tab.p, ids[i] * D + c);
+        ZT_CHECK(bad == 0, "strided table to %s: %d wrong", zf_dtype_name(ot), bad);
+    }
+    tw.stride[1] = 2; /* a non-contiguous row is refused, not read as if contiguous */
+    tw.shape[1] = D / 2;
+    zf_tensor toh = zf_tensor_2d(out.p, ZF_DTYPE_F32, m, D / 2);
+    ZT_CHECK(zf_embedding(&tw, &tid, &toh, NULL) == ZF_ERR_SHAPE && strstr(zf_last_error(), "contiguous"),
+             "column stride 2: %s", zf_last_error());
+    zt_free(&wide);
     /* affine tables, every bit width */
     const int bits[] = {2, 3, 4, 5, 6, 8};
     for (int b = 0; b < 6; b++) {
@@ -585,6 +610,38 @@ static void test_embedding(void) {
         free(packed);
         zt_free(&sc);
         zt_free(&bi);
+    }
+    /* f32 scales and biases: the product s*q is inexact, so s*q + b rounds twice
+     * where an fma would round once; then once more to the output dtype */
+    {
+        int64_t words = D * 8 / 32, groups = D / 64;
+        uint32_t *packed = malloc((size_t)(V * words) * 4);
+        for (int64_t i = 0; i < V * words; i++) packed[i] = (uint32_t)zt_rand();
+        zt_buf sc = zt_alloc(ZF_DTYPE_F32, V * groups), bi = zt_alloc(ZF_DTYPE_F32, V * groups);
+        zt_fill(ZF_DTYPE_F32, sc.p, V * groups, 0.1f);
+        zt_fill(ZF_DTYPE_F32, bi.p, V * groups, 1.0f);
+        zf_qweight q = {packed, sc.p, bi.p, ZF_DTYPE_F32, 8, 64, 1, V, D, ZF_DEVICE_CPU};
+        zt_buf want = zt_alloc(ZF_DTYPE_F32, m * D);
+        for (int k = 0; k < 2; k++) {
+            zf_dtype ot = k ? ZF_DTYPE_BF16 : ZF_DTYPE_F32;
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t c = 0; c < D; c++) {
+                    float s = ((const float *)sc.p)[ids[i] * groups + c / 64];
+                    float b0 = ((const float *)bi.p)[ids[i] * groups + c / 64];
+                    float qv = (float)((const uint8_t *)(packed + ids[i] * words))[c];
+                    float prod = s * qv;
+                    zt_set(ot, want.p, i * D + c, prod + b0);
+                }
+            zt_poison(&out);
+            zf_tensor tq = zf_tensor_2d(out.p, ot, m, D);
+            ZT_OK(zf_embedding_q(&q, &tid, &tq, NULL));
+            int64_t d = zt_first_diff(ot, out.p, want.p, m * D);
+            ZT_CHECK(d < 0, "affine embedding, f32 scales, to %s: first diff at %lld", zf_dtype_name(ot), (long long)d);
+        }
+        free(packed);
+        zt_free(&sc);
+        zt_free(&bi);
+        zt_free(&want);
     }
     zt_free(&tab);
     zt_free(&out);

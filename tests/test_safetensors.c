@@ -194,6 +194,13 @@ static void test_mlx(void) {
                  same_bytes(w.t.data, a[4].data, a[4].bytes), "lm_head unquantized by override");
         ZT_OK(zf_model_file_weight(f, "blk.0.attn_q_norm.weight", &w));
         ZT_CHECK(w.kind == ZF_WEIGHT_FLOAT && w.t.shape[0] == 32 && same_bytes(w.t.data, a[7].data, a[7].bytes), "q_norm");
+        /* the two layer norms hold different random bytes: each maps to its own name */
+        ZT_OK(zf_model_file_weight(f, "blk.0.attn_norm.weight", &w));
+        ZT_CHECK(w.kind == ZF_WEIGHT_FLOAT && same_bytes(w.t.data, a[5].data, a[5].bytes),
+                 "attn_norm is input_layernorm");
+        ZT_OK(zf_model_file_weight(f, "blk.0.ffn_norm.weight", &w));
+        ZT_CHECK(w.kind == ZF_WEIGHT_FLOAT && same_bytes(w.t.data, a[6].data, a[6].bytes),
+                 "ffn_norm is post_attention_layernorm");
         ZT_CHECK(zf_model_file_has(f, "blk.0.attn_norm.weight") && zf_model_file_has(f, "blk.0.ffn_norm.weight") &&
                  zf_model_file_has(f, "output_norm.weight") && zf_model_file_has(f, "blk.0.attn_q.weight") &&
                  zf_model_file_has(f, "model.layers.0.unknown_extra.weight") &&
@@ -302,6 +309,38 @@ static void test_hf_experts(void) {
     write_file(dir, "model.safetensors", img, len);
     ZT_CHECK(zf_model_file_open(dir, NULL, NULL, &f) == ZF_ERR_FORMAT &&
              strstr(zf_last_error(), "experts.2.down_proj.weight"), "missing expert: %s", zf_last_error());
+    rm_dir(dir);
+    free(img);
+    for (int i = 0; i < n; i++) free(t[i].data);
+}
+
+/* Qwen3-style explicit head_dim (32) unlike hidden / heads (64 / 4 = 16). */
+static void test_head_dim(void) {
+    char dir[] = "/tmp/zf_st_hdXXXXXX";
+    if (!mkdtemp(dir)) { ZT_CHECK(0, "mkdtemp"); return; }
+    enum { H = 64, HD = 32 };
+    st t[] = {
+        mk("model.embed_tokens.weight", "BF16", 2, 11, H, 0),
+        mk("model.norm.weight", "BF16", 1, H, 0, 0),
+        mk("model.layers.0.self_attn.q_proj.weight", "BF16", 2, 4 * HD, H, 0),
+        mk("model.layers.0.self_attn.q_norm.weight", "BF16", 1, HD, 0, 0),
+    };
+    int n = sizeof t / sizeof t[0];
+    size_t len;
+    uint8_t *img = st_image(t, n, 1, &len);
+    write_file(dir, "model.safetensors", img, len);
+    write_text(dir, "config.json",
+               "{\"model_type\":\"qwen3\",\"hidden_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":4,"
+               "\"num_key_value_heads\":2,\"head_dim\":32,\"intermediate_size\":128,\"tie_word_embeddings\":true}");
+    zf_model_file *f = NULL;
+    ZT_OK(zf_model_file_open(dir, NULL, NULL, &f));
+    if (f) {
+        const zf_model_config *c = zf_model_file_config(f);
+        ZT_CHECK(c->head_dim == HD && c->heads == 4 && c->kv_heads == 2 && c->hidden == H && c->qk_norm,
+                 "explicit head_dim: %lld (heads %lld, hidden %lld)", (long long)c->head_dim, (long long)c->heads,
+                 (long long)c->hidden);
+        zf_model_file_close(f);
+    }
     rm_dir(dir);
     free(img);
     for (int i = 0; i < n; i++) free(t[i].data);
@@ -441,6 +480,7 @@ int main(void) {
     zt_init("test_safetensors");
     test_mlx();
     test_hf_experts();
+    test_head_dim();
     test_rope_scaling();
     test_headers();
     return zt_finish();
