@@ -449,6 +449,46 @@ static void check_gate_json(const char *text, const char *file_path) {
     cJSON_Delete(g);
 }
 
+/* zf capsule diff against a copy with one row's verdict flipped: one change,
+ * named on that row as "A -> B" (the overall verdict is left as it was). */
+static void check_diff_verdict_change(const char *zf, char *cap_a) {
+    char cap_c[300];
+    snprintf(cap_c, sizeof cap_c, "%s/c.json", g_tmp);
+    char *text = zt_read_file(cap_a, NULL);
+    cJSON *cap = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    cJSON *row = cJSON_GetArrayItem(jget(cap, "rows"), 0);
+    const char *v = cJSON_GetStringValue(jget(row, "verdict"));
+    ZT_CHECK(v && (strcmp(v, "enable") == 0 || strcmp(v, "not worth it") == 0), "capsule row verdict '%s'",
+             v ? v : "(none)");
+    if (!v) {
+        cJSON_Delete(cap);
+        return;
+    }
+    char va[16]; /* a copy: the row's string goes with the replaced item */
+    snprintf(va, sizeof va, "%s", v);
+    const char *vb = strcmp(va, "enable") == 0 ? "not worth it" : "enable";
+    char needle[80];
+    snprintf(needle, sizeof needle, "%%  %s -> %s\n", va, vb);
+    cJSON_ReplaceItemInObjectCaseSensitive(row, "verdict", cJSON_CreateString(vb));
+    char *edited = cJSON_Print(cap);
+    FILE *f = fopen(cap_c, "w");
+    ZT_CHECK(f && edited, "cannot write %s", cap_c);
+    if (f && edited) {
+        fputs(edited, f);
+        fclose(f);
+        expect_rc(zf, (char *[]){"capsule", "diff", cap_a, cap_c, NULL}, NULL, 0, "verdict changes on 1 shapes");
+        expect_rc(zf, (char *[]){"capsule", "diff", cap_a, cap_c, NULL}, NULL, 0, needle);
+        /* and back: the change is seen from either side */
+        snprintf(needle, sizeof needle, "%%  %s -> %s\n", vb, va);
+        expect_rc(zf, (char *[]){"capsule", "diff", cap_c, cap_a, NULL}, NULL, 0, needle);
+    } else if (f) {
+        fclose(f);
+    }
+    cJSON_free(edited);
+    cJSON_Delete(cap);
+}
+
 static int check_zf(const char *zf) {
     zt_init("zf_cli");
     expect_rc(zf, (char *[]){"--help", NULL}, NULL, 0, "  caps ");
@@ -502,10 +542,12 @@ static int check_zf(const char *zf) {
         fputs(text, f);
         fclose(f);
         expect_rc(zf, (char *[]){"capsule", "show", cap_b, NULL}, NULL, 0, "DOES NOT match");
-        expect_rc(zf, (char *[]){"capsule", "diff", cap_a, cap_b, NULL}, NULL, 0, "verdict changes on");
+        expect_rc(zf, (char *[]){"capsule", "diff", cap_a, cap_b, NULL}, NULL, 0, "verdict changes on 0 shapes");
     }
     ZT_CHECK(p != NULL, "no speedup in the capsule file");
     free(text);
+    expect_rc(zf, (char *[]){"capsule", "diff", cap_a, cap_a, NULL}, NULL, 0, "verdict changes on 0 shapes");
+    check_diff_verdict_change(zf, cap_a);
     return zt_finish();
 }
 

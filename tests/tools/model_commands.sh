@@ -7,6 +7,89 @@ zf=$1
 repo=$2
 . "$(dirname "$0")/check.sh"
 
+# A validate capsule's verdict against its own runs: the token pairs compared
+# are every run but the reference's first, each against that first run of its
+# prompt, over the shorter of the two; a pass means every run's tokens equal
+# the reference's, and the count is > 0. The "compared" line says the same.
+# With an exit status, that must be the verdict's (0 pass, 1 fail), and a
+# fail's first divergence and count of differing runs must be the tokens'.
+check_validate_capsule() { # capsule path [exit status] (the run's stdout is $dir/out)
+    python3 - "$1" "$dir/out" "${2:-}" <<'PY' || { echo "FAIL: validate capsule $1"; fail=1; }
+import json, re, sys
+c = json.load(open(sys.argv[1]))
+out = open(sys.argv[2]).read()
+v, s, prompts, runs = c["verdict"], c["settings"], c["prompts"], c["runs"]
+R, P, N = s["runs"], len(prompts), s["max_tokens"]
+assert P > 0 and len(runs) == R * P * 2, (R, P, len(runs))
+ref_name, other = c["compared"]
+ref = [prompts[p][ref_name + "_tokens"] for p in range(P)]
+want, mismatched, first = 0, 0, None
+for i, ro in enumerate(runs):
+    r, p, side = i // (2 * P), (i // 2) % P, i % 2
+    assert (ro["run"], ro["prompt"], ro["path"]) == (r, p, [ref_name, other][side]), (i, ro)
+    assert 0 < ro["generated"] <= N, ro["generated"]
+    if r == 0 and side == 0:
+        assert ro["generated"] == len(ref[p]), (ro["generated"], len(ref[p]))
+        continue
+    want += min(len(ref[p]), ro["generated"])
+    if side == 1:
+        assert len(ro["tokens"]) == ro["generated"], ro
+        if ro["tokens"] != ref[p]:
+            mismatched += 1
+            if first is None:
+                t, n = ro["tokens"], min(len(ro["tokens"]), len(ref[p]))
+                first = (p, r, next((i for i in range(n) if t[i] != ref[p][i]), n))
+assert want > 0, want
+assert v["token_pairs_compared"] == want, ("token_pairs_compared", v["token_pairs_compared"], "expected", want)
+if mismatched or R == 1:  # with more runs the reference's reruns may differ too: their tokens are not kept
+    assert v["result"] == ("pass" if mismatched == 0 else "fail"), (v["result"], mismatched)
+if sys.argv[3]:
+    assert int(sys.argv[3]) == (0 if v["result"] == "pass" else 1), ("exit", sys.argv[3], v["result"])
+if v["result"] == "fail":
+    print("validate: the FAIL path ran:", v)
+    assert re.search(r"^verdict   FAIL: %d of %d runs differ" % (v["mismatched_runs"], 2 * R * P - 1), out, re.M), out
+    fd = v["first_divergence"]
+    if R == 1:
+        assert v["mismatched_runs"] == mismatched, (v["mismatched_runs"], mismatched)
+        assert (fd["prompt"], fd["run"], fd["position"]) == first, (fd, first)
+if v["result"] == "pass":
+    assert v["mismatched_runs"] == 0 and "first_divergence" not in v, v
+    # every run generated as many tokens as the reference: (2 runs - 1) per prompt
+    assert want == (2 * R - 1) * sum(len(t) for t in ref), (want, R, [len(t) for t in ref])
+m = re.search(r"^compared .*: (\d+) prompts x (\d+) runs, (\d+) token pairs$", out, re.M)
+assert m and tuple(map(int, m.groups())) == (P, R, want), (m and m.groups(), (P, R, want))
+PY
+}
+# A bench capsule's roofline from its own fields: the bound is the best
+# bandwidth over the weight bytes a decoded token reads (the KV cache's bytes
+# are not in it), the decode rate is those bytes at the median tok/s, and the
+# fraction and each run's paired fraction are their ratios.
+check_bench_capsule() { # capsule path
+    python3 - "$1" <<'PY' || { echo "FAIL: bench capsule $1"; fail=1; }
+import json, sys
+c = json.load(open(sys.argv[1]))
+w, kv = c["model"]["weight_bytes_per_token"], c["model"]["kv_bytes_per_token"]
+gbps, tok_s, roof = c["bandwidth"]["gbps"], c["medians"]["decode_tok_s"], c["roofline"]
+assert w > 0 and kv > 0 and gbps > 0 and tok_s > 0, (w, kv, gbps, tok_s)
+def close(name, got, want):
+    assert abs(got - want) <= 1e-9 * abs(want), (name, got, "expected", want)
+close("decode_tok_s_bound", roof["decode_tok_s_bound"], gbps * 1e9 / w)
+close("decode_gbps", roof["decode_gbps"], w * tok_s / 1e9)
+close("fraction", roof["fraction"], roof["decode_gbps"] / gbps)
+close("fraction (from the weights)", roof["fraction"], w * tok_s / 1e9 / gbps)
+n = c["settings"]["decode_tokens"]
+fr = []
+for ro in c["runs"]:
+    fr.append(ro["roofline_fraction"])
+    close("run roofline_fraction", ro["roofline_fraction"], w * (n / ro["decode_s"]) / 1e9 / ro["bandwidth_gbps"])
+    assert ro["bandwidth_gbps"] <= gbps, (ro["bandwidth_gbps"], gbps)
+assert len(fr) == c["settings"]["reps"], (len(fr), c["settings"]["reps"])
+assert max(ro["bandwidth_gbps"] for ro in c["runs"]) == gbps, gbps
+close("paired_fraction_min", roof["paired_fraction_min"], min(fr))
+close("paired_fraction_max", roof["paired_fraction_max"], max(fr))
+PY
+}
+
 check "synth llama gguf" 0 "$zf" synth --arch llama --preset tiny --format gguf --quant q4_0 -o "$dir/llama.gguf"
 check "synth llama mlx" 0 "$zf" synth --arch llama --preset tiny --format mlx -o "$dir/llama-mlx"
 check "synth qwen3_moe gguf" 0 "$zf" synth --arch qwen3_moe --preset tiny --format gguf --quant q8_0 -o "$dir/moe.gguf"
@@ -16,11 +99,24 @@ check "synth qwen3_moe mlx 64 layers" 0 "$zf" synth --arch qwen3_moe --preset ti
 for m in llama.gguf llama-mlx moe.gguf moe-mlx; do
     check "validate $m" 0 "$zf" validate "$dir/$m" -n 16 --runs 2 -o "$dir/$m.capsule.json"
     has out "PASS"
+    check_validate_capsule "$dir/$m.capsule.json"
     check "capsule show $m" 0 "$zf" capsule show "$dir/$m.capsule.json"
     # bf16 activations: every exact fusion must still give the stock tokens
     check "validate $m bf16" 0 "$zf" validate "$dir/$m" -n 16 --runs 1 --dtype bf16 -o "$dir/$m.bf16.json"
     has out "PASS"
+    check_validate_capsule "$dir/$m.bf16.json"
 done
+# --tier edge: its inexact kernels may change a near-tie token of the MoE model
+# (they do with the AVX2 and AVX-512 kernels, not with the scalar ones); either
+# way the exit status is the verdict's, and the verdict is what the tokens say
+"$zf" validate "$dir/moe-mlx" --tier edge -n 32 --runs 1 -o "$dir/edge.json" >"$dir/out" 2>"$dir/err"
+rc=$?
+if [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]; then
+    echo "ok: validate moe-mlx --tier edge (exit $rc)"
+    check_validate_capsule "$dir/edge.json" "$rc"
+else
+    echo "FAIL: validate moe-mlx --tier edge: exit $rc"; cat "$dir/err"; fail=1
+fi
 check "validate bad --dtype" 2 "$zf" validate "$dir/llama.gguf" --dtype u32
 # run: streams text, timings on stderr; a seed replays a sampled run
 for m in llama.gguf moe-mlx; do
@@ -42,6 +138,7 @@ for m in llama.gguf moe.gguf; do
     has out "each run against the probe after it"
     has out "kv cache  .* MB read per decoded token at 20.5 keys"
     check "capsule show bench $m" 0 "$zf" capsule show "$dir/$m.bench.json"
+    check_bench_capsule "$dir/$m.bench.json"
 done
 check "bench --json" 0 "$zf" bench "$dir/llama-mlx" -p 8 -n 4 -r 1 --json -o "$dir/b.json"
 has out '"kind":	"bench"'
@@ -50,6 +147,9 @@ has out '"paired_fraction"'
 has out '"bandwidth_gbps"'
 # 2 layers x 2 kv heads x head_dim 16 x (k, v) x 4 bytes (f32 cache) x 10.5 keys (8 + (4 + 1) / 2)
 has out '"kv_bytes_per_token":	5376'
+cp "$dir/out" "$dir/b.stdout.json"
+check_bench_capsule "$dir/b.stdout.json"
+check_bench_capsule "$dir/b.json"
 # the capsule's model hash is the file's sha256 (a GGUF; an MLX directory's one weight file)
 while read -r f cap; do
     want=$(sha256sum "$dir/$f" | cut -d' ' -f1)
@@ -75,6 +175,7 @@ check "bench -p 1 -r 1 (the range's low end)" 0 "$zf" bench "$dir/llama.gguf" -p
 check "bench --dtype f16" 0 "$zf" bench "$dir/llama-mlx" -p 8 -n 4 -r 1 --dtype f16 --json -o "$dir/b16.json"
 has out '"kv_bytes_per_token":	2688'
 has out '"activation_dtype":	"f16"'
+check_bench_capsule "$dir/b16.json"
 check "bench bad --dtype" 2 "$zf" bench "$dir/llama.gguf" --dtype f64
 check "run --dtype bf16" 0 "$zf" run "$dir/llama.gguf" -p "Hello" -n 4 --dtype bf16
 check "run bad --dtype" 2 "$zf" run "$dir/llama.gguf" -p "Hello" --dtype int8

@@ -15,6 +15,7 @@
 #include "model/chat.h"
 #include "model/sampler.h"
 #include "model_load.h"
+#include "validate_compare.h"
 #include "zfast.h"
 
 #define MAX_PROMPTS 64
@@ -303,12 +304,11 @@ int zf_cmd_validate(int argc, char **argv) {
             for (int side = 0; side < 2; side++) {
                 const gen *b = &res[(r * n_prompts + p) * 2 + side];
                 if (b == a) continue;
-                int64_t n = a->count < b->count ? a->count : b->count, i = 0;
-                while (i < n && a->tokens[i] == b->tokens[i]) i++;
-                compared += n;
-                if (i < n || a->count != b->count) {
+                zf_token_cmp c = zf_compare_tokens(a->tokens, a->count, b->tokens, b->count);
+                compared += c.compared;
+                if (!c.same) {
                     mismatched_runs++;
-                    if (first_p < 0) { first_p = p; first_r = r; first_pos = i; first_side = side; }
+                    if (first_p < 0) { first_p = p; first_r = r; first_pos = c.first_diff; first_side = side; }
                 }
             }
         }
