@@ -425,6 +425,12 @@ static void test_attention_decode(void) {
                     decode_case(k_dt[ta], k_dt[tc], hh[(c + tc) % 4][0], hh[(c + tc) % 4][1], ds[(c + ta + tc + nm) % 7],
                                 L, p, (c + ta + tc) % 2, nm);
                 }
+    /* p + 1 keys a multiple of every tile size (32, 64 and 128 keys): the last key, which the kernel takes
+     * from its own copy, is then the last row of the last tile (an off-by-one there passed every case above) */
+    const int32_t edge[] = {31, 127, 255};
+    for (int i = 0; i < 3; i++)
+        for (int tc = 0; tc < 3; tc++)
+            decode_case(ZF_DTYPE_BF16, k_dt[tc], 8, 2, ds[(i + tc) % 5], 300, edge[i], (i + tc) % 2, tc % 2);
     /* 50000 positions of head_dim 128, f32: even 32-key tiles (68 KB) leave no room for the scores (195 KB), so
      * the kernel takes the warp path instead of refusing */
     if (!g_quick) decode_case(ZF_DTYPE_F32, ZF_DTYPE_F32, 4, 1, 128, 50000, 49999, 1, 0);
