@@ -103,3 +103,10 @@ char *zt_read_file(const char *path, size_t *len) {
     if (len) *len = (size_t)n;
     return s;
 }
+
+int zt_write_file(const char *path, const void *p, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    int ok = fwrite(p, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
+}

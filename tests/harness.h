@@ -59,5 +59,8 @@ void zt_set(zf_dtype t, void *p, int64_t i, float v);
 /* The whole file at path with a NUL after it (*len, where given, counts the
  * file's bytes); NULL where it cannot be opened or read. Caller frees. */
 char *zt_read_file(const char *path, size_t *len);
+/* Writes n bytes at p to path (created or truncated); 1 when all were written
+ * and the file closed cleanly, else 0. */
+int zt_write_file(const char *path, const void *p, size_t n);
 
 #endif

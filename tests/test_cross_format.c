@@ -124,10 +124,7 @@ static zf_status write_hf(const model_weights *m, const char *dir) {
                        "\"intermediate_size\":%d,\"rms_norm_eps\":1e-05,\"rope_theta\":10000.0,\"vocab_size\":%d,"
                        "\"max_position_embeddings\":64,\"tie_word_embeddings\":false,\"torch_dtype\":\"float32\"}",
                        H, LAYERS, HEADS, KV_HEADS, FF, V);
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return ZF_ERR_IO;
-    int ok = fwrite(config, 1, (size_t)len, fp) == (size_t)len;
-    if (fclose(fp) || !ok) return ZF_ERR_IO;
+    if (!zt_write_file(path, config, (size_t)len)) return ZF_ERR_IO;
     zf_st_writer *w = zf_st_writer_new();
     if (!w) return ZF_ERR_NO_MEMORY;
     for (int i = 0; i < m->n; i++) {
@@ -159,10 +156,6 @@ static double max_diff(const float *a, const float *b, int64_t n) {
     return m;
 }
 
-/* A model file as a weight source, to run its weights under another config. */
-static zf_status file_weight(void *ctx, const char *name, zf_weight *out) { return zf_model_file_weight(ctx, name, out); }
-static int file_has(void *ctx, const char *name) { return zf_model_file_has(ctx, name); }
-
 static void test_cross_format(void) {
     char dir[] = "/tmp/zf_xfmtXXXXXX", gguf[64], hf[64], cfg[96], st[96];
     if (!mkdtemp(dir)) { ZT_CHECK(0, "mkdtemp"); return; }
@@ -193,7 +186,7 @@ static void test_cross_format(void) {
         ZT_OK(zf_model_from_file(fh, &o, &mh));
         zf_model_config neox = *cg;
         neox.rope_style = ZF_ROPE_NEOX;
-        zf_weight_source src = {fg, file_weight, file_has};
+        zf_weight_source src = zf_model_file_source(fg);
         ZT_OK(zf_model_create(&neox, &src, &o, &mx));
     }
     if (mg && mh && mx) {

@@ -294,10 +294,7 @@ static void write_seed(const char *name, const buf *b) {
     char path[4096];
     if (!corpus) return;
     snprintf(path, sizeof path, "%s/%s", corpus, name);
-    FILE *fp = fopen(path, "wb");
-    if (!fp) return;
-    fwrite(b->p, 1, b->n, fp);
-    fclose(fp);
+    zt_write_file(path, b->p, b->n);
 }
 
 static int64_t g_prog_done, g_prog_total, g_prog_calls, g_prog_backwards;

@@ -61,11 +61,7 @@ static uint8_t *st_image(const st *ts, int n, int pad, size_t *len) {
 static void write_file(const char *dir, const char *name, const void *p, size_t n) {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *fp = fopen(path, "wb");
-    if (fp) {
-        fwrite(p, 1, n, fp);
-        fclose(fp);
-    }
+    zt_write_file(path, p, n);
 }
 static void write_text(const char *dir, const char *name, const char *s) { write_file(dir, name, s, strlen(s)); }
 

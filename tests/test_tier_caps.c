@@ -472,18 +472,14 @@ static void check_diff_verdict_change(const char *zf, char *cap_a) {
     snprintf(needle, sizeof needle, "%%  %s -> %s\n", va, vb);
     cJSON_ReplaceItemInObjectCaseSensitive(row, "verdict", cJSON_CreateString(vb));
     char *edited = cJSON_Print(cap);
-    FILE *f = fopen(cap_c, "w");
-    ZT_CHECK(f && edited, "cannot write %s", cap_c);
-    if (f && edited) {
-        fputs(edited, f);
-        fclose(f);
+    const int written = edited && zt_write_file(cap_c, edited, strlen(edited));
+    ZT_CHECK(written, "cannot write %s", cap_c);
+    if (written) {
         expect_rc(zf, (char *[]){"capsule", "diff", cap_a, cap_c, NULL}, NULL, 0, "verdict changes on 1 shapes");
         expect_rc(zf, (char *[]){"capsule", "diff", cap_a, cap_c, NULL}, NULL, 0, needle);
         /* and back: the change is seen from either side */
         snprintf(needle, sizeof needle, "%%  %s -> %s\n", vb, va);
         expect_rc(zf, (char *[]){"capsule", "diff", cap_c, cap_a, NULL}, NULL, 0, needle);
-    } else if (f) {
-        fclose(f);
     }
     cJSON_free(edited);
     cJSON_Delete(cap);
@@ -538,9 +534,7 @@ static int check_zf(const char *zf) {
         p += strlen("\"speedup\":");
         while (*p == ' ' || *p == '\t') p++;
         *p = *p == '9' ? '1' : '9';
-        FILE *f = fopen(cap_b, "w");
-        fputs(text, f);
-        fclose(f);
+        ZT_CHECK(zt_write_file(cap_b, text, strlen(text)), "cannot write %s", cap_b);
         expect_rc(zf, (char *[]){"capsule", "show", cap_b, NULL}, NULL, 0, "DOES NOT match");
         expect_rc(zf, (char *[]){"capsule", "diff", cap_a, cap_b, NULL}, NULL, 0, "verdict changes on 0 shapes");
     }

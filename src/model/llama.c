@@ -364,9 +364,14 @@ static zf_status file_weight(void *ctx, const char *name, zf_weight *out) {
 }
 static int file_has(void *ctx, const char *name) { return zf_model_file_has(ctx, name); }
 
+zf_weight_source zf_model_file_source(const zf_model_file *f) {
+    zf_weight_source src = {(void *)f, file_weight, file_has};
+    return src;
+}
+
 zf_status zf_model_from_file(const zf_model_file *f, const zf_model_opts *o, zf_model **out) {
     if (!f) return zf_error(ZF_ERR_INVALID_ARG, "[model] NULL model file");
-    zf_weight_source src = {(void *)f, file_weight, file_has};
+    zf_weight_source src = zf_model_file_source(f);
     return zf_model_create(zf_model_file_config(f), &src, o, out);
 }
 

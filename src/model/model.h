@@ -40,6 +40,9 @@ typedef struct zf_model zf_model;
 zf_status zf_model_create(const zf_model_config *cfg, const zf_weight_source *src, const zf_model_opts *o,
                           zf_model **out);
 zf_status zf_model_from_file(const zf_model_file *f, const zf_model_opts *o, zf_model **out);
+/* A model file as a weight source: what zf_model_from_file builds from, and
+ * how a file's weights run under another config. */
+zf_weight_source zf_model_file_source(const zf_model_file *f);
 void zf_model_destroy(zf_model *m);
 
 const zf_model_config *zf_model_cfg(const zf_model *m);

@@ -1,9 +1,10 @@
 /* zf gate: times a fused op against its stock composition over a shape
  * sweep, beside this machine's measured memory bandwidth.
  *
- * The sweep, the interleaving, the statistics and the verdict (gate.c) do
- * not know where memory lives: a backend is the small table below. The CPU
- * one is gate_cpu.c. A CUDA one (gate_cuda.c) fills the same table:
+ * The sweep, the interleaving and the statistics (gate.c) and the verdict
+ * (gate_verdict.c) do not know where memory lives: a backend is the small
+ * table below. The CPU one is gate_cpu.c. A CUDA one (gate_cuda.c) fills
+ * the same table:
  *   - alloc/release/fill: device memory (cudaMalloc; fill by a kernel or a
  *     host buffer copied over), tensors get `device` = ZF_DEVICE_CUDA;
  *   - stream(): the zf_stream the ops are enqueued on (zf_opts.stream);
