@@ -314,10 +314,11 @@ template <int BITS, int NM> struct qd_pair_cfg {
     static constexpr int u = qd_unroll<BITS, 1>::u;
 };
 
-template <int BITS, int NM>
+template <int BITS, int NM, int XT, int SDT>
 __global__ void __launch_bounds__(qd_pair_cfg<BITS, NM>::threads, 3)
     qd_pair_kernel(const zf_cu_qargs a, zf_cu_qepi epi, bool xvec) {
     using C = qd_pair_cfg<BITS, NM>;
+    const zf_dtype xt = zf_cu_spec(XT, a.xt), sdt = zf_cu_spec(SDT, a.w[0].sdt);
     constexpr int U = C::u, TH = C::threads;
     if (!a.chained) zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
     extern __shared__ float4 qd_sm[];
@@ -328,7 +329,7 @@ __global__ void __launch_bounds__(qd_pair_cfg<BITS, NM>::threads, 3)
     float2 *sbs = (float2 *)(Xs + k / 4);
     const int g = threadIdx.x / (8 * NM), m = (threadIdx.x / 8) % NM, c = threadIdx.x % 8;
     const int row = blockIdx.x * QD_ROWS + g;
-    const size_t xes = a.xt == ZF_DTYPE_F32 ? 4 : 2;
+    const size_t xes = xt == ZF_DTYPE_F32 ? 4 : 2;
     const int64_t np = a.m * a.slots;
     const int rs[1] = {g * NM + m};
     zf_cu_wait_prior();
@@ -341,13 +342,13 @@ __global__ void __launch_bounds__(qd_pair_cfg<BITS, NM>::threads, 3)
         const bool active = row < n && e >= 0;
         const qd_row wr[1] = {active ? qd_row_of(a.w[m], e, row) : qd_no_row()};
         const char *xrow = (const char *)a.x + (size_t)((a.x_per_slot ? p : pt) * a.x_row_stride) * xes;
-        auto stage = [&] { qd_stage(a.xt, xvec, 1, k, [&](int) { return (const void *)xrow; }, xs, Xs); };
+        auto stage = [&] { qd_stage(xt, xvec, 1, k, [&](int) { return (const void *)xrow; }, xs, Xs); };
         float d[1];
-        qd_dot<BITS, 1, U, TH>(wr, rs, active, T, a.w[0].sdt, c, stage, xs, Xs, wb, sbs, d);
+        qd_dot<BITS, 1, U, TH>(wr, rs, active, T, sdt, c, stage, xs, Xs, wb, sbs, d);
         /* up, from the group of matrix 1 of the row */
         const float d1 = NM == 2 ? __shfl_down_sync(0xffffffffu, d[0], 8) : d[0];
         if (row < n && c == 0 && m == 0)
-            zf_cu_qstore(a, epi, p, row, e >= 0 ? d[0] : zf_cu_nan(), e >= 0 ? d1 : zf_cu_nan());
+            zf_cu_qstore(a, epi, p, row, e >= 0 ? d[0] : zf_cu_nan(), e >= 0 ? d1 : zf_cu_nan(), xt);
     }
 }
 
@@ -371,7 +372,12 @@ static cudaError_t qd_pair_launch(const zf_cu_qargs *a, zf_cu_qepi epi, dim3 gri
     const qd_tiles T = qd_tiles_of<C::u>((int)a->w[0].k, a->w[0].group_size);
     const size_t smem = qd_wbuf_bytes<BITS, 1, C::u, C::threads>() + (size_t)a->w[0].k * 5 +
                         (size_t)QD_ROWS * NM * (size_t)T.Gt * 8;
-    return qd_launch(qd_pair_kernel<BITS, NM>, grid, dim3(C::threads), smem, s, *a, epi, xvec);
+    auto k = qd_pair_kernel<BITS, NM, ZF_CU_ANY, ZF_CU_ANY>;
+    /* not the one-matrix kernel (qmm, gather_qmm): specialised, it takes
+     * 129 registers instead of 122, one CTA fewer an SM */
+    if constexpr (BITS == 4 && NM == 2)
+        k = zf_cu_spec_kernel(a->xt, a->w[0].sdt, k, qd_pair_kernel<BITS, NM, ZF_DTYPE_BF16, ZF_DTYPE_BF16>);
+    return qd_launch(k, grid, dim3(C::threads), smem, s, *a, epi, xvec);
 }
 
 template <int NM>
@@ -413,9 +419,10 @@ template <int BITS> struct qc_unroll {
  * (48 each), one combine CTA still fits beside them, so in moe_experts it
  * starts its copies while the swiglu runs (measured: docs/CUDA.md, session
  * 10; 2 CTAs per SM as before otherwise). */
-template <int BITS>
+template <int BITS, int XT, int SDT>
 __global__ void __maxnreg__(112) qd_combine_kernel(const zf_cu_qargs a, bool xvec) {
     constexpr int U = qc_unroll<BITS>::u;
+    const zf_dtype xt = zf_cu_spec(XT, a.xt), sdt = zf_cu_spec(SDT, a.w[0].sdt);
     zf_cu_release_next(); /* the next kernel's wait still covers all of this grid */
     extern __shared__ float4 qd_sm[];
     const int k = (int)a.w[0].k, n = (int)a.w[0].n, slots = (int)a.slots;
@@ -426,7 +433,7 @@ __global__ void __maxnreg__(112) qd_combine_kernel(const zf_cu_qargs a, bool xve
     float *dsm = (float *)(sbs + QC_RS * T.Gt), *wsm = dsm + (size_t)QC_ROWS * slots;
     const int g = threadIdx.x / 8, c = threadIdx.x % 8, rl = g / 8, sl = g % 8;
     const int rb = blockIdx.x * QC_ROWS, r0 = rb + rl, r1 = r0 + QC_ROWS / 2;
-    const size_t es = a.xt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
+    const size_t es = xt == ZF_DTYPE_F32 ? 4 : 2, wes = a.wt == ZF_DTYPE_F32 ? 4 : 2;
     const int rs[2] = {2 * g, 2 * g + 1};
     /* moe_experts (a.chained): ids and the weights are final, so the first
      * token's first 8 slots load their scales and start their weight copies
@@ -441,7 +448,7 @@ __global__ void __maxnreg__(112) qd_combine_kernel(const zf_cu_qargs a, bool xve
         qd_row wr[2];
         wr[0] = act ? qd_row_of(a.w[0], e, r0) : qd_no_row();
         wr[1] = act ? qd_row_of(a.w[0], e, r1 < n ? r1 : r0) : qd_no_row();
-        if (act) qd_sb_load<2, U>(wr, 0, T.groups < T.Gt ? T.groups : T.Gt, a.w[0].sdt == ZF_DTYPE_F32, c, R0);
+        if (act) qd_sb_load<2, U>(wr, 0, T.groups < T.Gt ? T.groups : T.Gt, sdt == ZF_DTYPE_F32, c, R0);
         qd_issue<BITS, 2, U, QC_THREADS>(wr, c, act ? T.nb : 0, wb + 4 * threadIdx.x);
     }
     zf_cu_wait_prior();
@@ -464,13 +471,13 @@ __global__ void __maxnreg__(112) qd_combine_kernel(const zf_cu_qargs a, bool xve
             wr[1] = act ? qd_row_of(a.w[0], e, r1 < n ? r1 : r0) : qd_no_row();
             auto stage = [&] {
                 if (staged) return;
-                qd_stage(a.xt, xvec, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, xs, Xs);
+                qd_stage(xt, xvec, slots, k, [&](int i) { return (const void *)(x0 + i * xrs); }, xs, Xs);
                 for (int i = threadIdx.x; i < slots; i += blockDim.x) wsm[i] = zf_cu_ld(a.wt, wt, i);
                 staged = true;
             };
             const int sx = s < slots ? s : 0;
             float d[2];
-            qd_dot<BITS, 2, U, QC_THREADS>(wr, rs, act, T, a.w[0].sdt, c, stage, xs + (size_t)sx * k,
+            qd_dot<BITS, 2, U, QC_THREADS>(wr, rs, act, T, sdt, c, stage, xs + (size_t)sx * k,
                                            Xs + (size_t)sx * (k / 4), wb, sbs, d,
                                            pre && t == blockIdx.y && s0 == 0 ? &R0 : nullptr);
             if (c == 0 && s < slots) { /* p_s = T(T(d_s) * w_s) (exact) or d_s * w_s (fast) */
@@ -479,7 +486,7 @@ __global__ void __maxnreg__(112) qd_combine_kernel(const zf_cu_qargs a, bool xve
                 for (int h = 0; h < 2; h++) {
                     const float dv = e >= 0 ? d[h] : zf_cu_nan();
                     dsm[(rl + h * QC_ROWS / 2) * slots + s] =
-                        a.exact ? zf_cu_rnd(a.xt, __fmul_rn(zf_cu_rnd(a.xt, dv), wv)) : __fmul_rn(dv, wv);
+                        a.exact ? zf_cu_rnd(xt, __fmul_rn(zf_cu_rnd(xt, dv), wv)) : __fmul_rn(dv, wv);
                 }
             }
         }
@@ -488,8 +495,8 @@ __global__ void __maxnreg__(112) qd_combine_kernel(const zf_cu_qargs a, bool xve
             const int r = rb + threadIdx.x;
             const float *p = dsm + threadIdx.x * slots;
             float acc = p[0];
-            for (int s = 1; s < slots; s++) acc = a.exact ? zf_cu_rnd(a.xt, __fadd_rn(acc, p[s])) : __fadd_rn(acc, p[s]);
-            zf_cu_st(a.xt, (char *)a.out + (size_t)(t * a.out_row_stride) * es, r, acc);
+            for (int s = 1; s < slots; s++) acc = a.exact ? zf_cu_rnd(xt, __fadd_rn(acc, p[s])) : __fadd_rn(acc, p[s]);
+            zf_cu_st(xt, (char *)a.out + (size_t)(t * a.out_row_stride) * es, r, acc);
         }
         __syncthreads(); /* xs and dsm are reused by the next token */
     }
@@ -511,7 +518,9 @@ static cudaError_t qc_launch(const zf_cu_qargs *a, dim3 grid, bool xvec, cudaStr
     constexpr int U = qc_unroll<BITS>::u;
     const qd_tiles T = qd_tiles_of<U>((int)a->w[0].k, a->w[0].group_size);
     const size_t smem = qd_wbuf_bytes<BITS, 2, U, QC_THREADS>() + qc_smem(a) + (size_t)QC_RS * (size_t)T.Gt * 8;
-    return qd_launch(qd_combine_kernel<BITS>, grid, dim3(QC_THREADS), smem, s, *a, xvec);
+    auto k = qd_combine_kernel<BITS, ZF_CU_ANY, ZF_CU_ANY>;
+    if constexpr (BITS == 4) k = zf_cu_spec_kernel(a->xt, a->w[0].sdt, k, qd_combine_kernel<BITS, ZF_DTYPE_BF16, ZF_DTYPE_BF16>);
+    return qd_launch(k, grid, dim3(QC_THREADS), smem, s, *a, xvec);
 }
 
 cudaError_t zf_cu_combine_decode(const zf_cu_qargs *a, cudaStream_t s) {

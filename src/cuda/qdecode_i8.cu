@@ -163,13 +163,14 @@ template <int SDT> __device__ __forceinline__ float2 qi8_sb(const char *s, const
  * it quantizes x while the weights fly and computes the first half while
  * the second arrives (a lane reads back only its own blocks, so no barrier
  * waits for the weights). */
-template <int SDT>
+template <int SDT, int XT>
 __global__ void __launch_bounds__(QI8_THREADS, QI8_SW_CTAS) qi8_swiglu_kernel(const zf_cu_qargs a, int chunk, int xc) {
+    const zf_dtype xt = zf_cu_spec(XT, a.xt);
     extern __shared__ __align__(16) uint4 qi8_sm4[];
     const int bsh = a.w[0].group_size == 32 ? 0 : a.w[0].group_size == 64 ? 1 : 2; /* block -> group */
     const int k = (int)a.w[0].k, nb = k / 32, n = (int)a.w[0].n, G = nb >> bsh;
     const int lane = threadIdx.x % 32, wr = (threadIdx.x / 32) * QI8_RPW, rb = blockIdx.x * QI8_SW_ROWS;
-    const int es = a.xt == ZF_DTYPE_F32 ? 4 : 2, jh = qi8_half(nb, 32);
+    const int es = xt == ZF_DTYPE_F32 ? 4 : 2, jh = qi8_half(nb, 32);
     const qi8_sbrow sr = qi8_sbrow_of(G, SDT == ZF_DTYPE_F32 ? 4 : 2, chunk);
     uint4 *wb = qi8_sm4;                            /* [row][mat][nb] codes */
     char *ss = (char *)(wb + QI8_SW_ROWS * 2 * nb); /* [row][mat] scale rows */
@@ -211,7 +212,7 @@ __global__ void __launch_bounds__(QI8_THREADS, QI8_SW_CTAS) qi8_swiglu_kernel(co
         }
         zf_cu_cp_wait(2); /* x, scales and biases */
         __syncthreads();
-        qi8_stage<1>(a.xt, 1, k, [&](int) { return (const void *)xs; }, q, A, X);
+        qi8_stage<1>(xt, 1, k, [&](int) { return (const void *)xs; }, q, A, X);
         __syncthreads();
         /* rows past n or of a bad id compute on whatever their shared memory
          * holds and are never stored: no guard in the loop */
@@ -246,7 +247,7 @@ __global__ void __launch_bounds__(QI8_THREADS, QI8_SW_CTAS) qi8_swiglu_kernel(co
         }
         if (lane < QI8_RPW && rb + wr + lane < n) {
             const float v = ok ? __fmul_rn(zf_cu_silu(g), u) : zf_cu_nan();
-            zf_cu_st(a.xt, (char *)a.out + (size_t)(p * a.out_row_stride) * es, rb + wr + lane, v);
+            zf_cu_st(xt, (char *)a.out + (size_t)(p * a.out_row_stride) * es, rb + wr + lane, v);
         }
         __syncthreads(); /* the next pair restages */
     }
@@ -523,9 +524,12 @@ cudaError_t zf_cu_qi8_swiglu(const zf_cu_qargs *a, cudaStream_t s) {
     dim3 grid((unsigned)((a->w[0].n + QI8_SW_ROWS - 1) / QI8_SW_ROWS), (unsigned)(np < 65535 ? np : 65535));
     const size_t smem = qi8_sw_launch_smem(a, grid);
     switch (a->w[0].sdt == a->w[1].sdt ? a->w[0].sdt : ZF_DTYPE_COUNT) {
-    case ZF_DTYPE_F32: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_F32>, grid, smem, s, a);
-    case ZF_DTYPE_F16: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_F16>, grid, smem, s, a);
-    case ZF_DTYPE_BF16: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_BF16>, grid, smem, s, a);
+    case ZF_DTYPE_F32: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_F32, ZF_CU_ANY>, grid, smem, s, a);
+    case ZF_DTYPE_F16: return qi8_go(qi8_swiglu_kernel<ZF_DTYPE_F16, ZF_CU_ANY>, grid, smem, s, a);
+    case ZF_DTYPE_BF16: /* bf16 x: its own code too (zf_cu_spec_kernel) */
+        return qi8_go(zf_cu_spec_kernel(a->xt, ZF_DTYPE_BF16, qi8_swiglu_kernel<ZF_DTYPE_BF16, ZF_CU_ANY>,
+                                        qi8_swiglu_kernel<ZF_DTYPE_BF16, ZF_DTYPE_BF16>),
+                      grid, smem, s, a);
     default: return cudaErrorInvalidValue;
     }
 }

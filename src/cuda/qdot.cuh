@@ -39,16 +39,38 @@ __device__ __forceinline__ float zf_cu_nan() { return __uint_as_float(0x7fc00000
  * with them the 64-token int8 block measured ~1% slower on an H100. */
 template <bool APPROX_ONLY = false>
 __device__ __forceinline__ void zf_cu_qstore(const zf_cu_qargs &a, zf_cu_qepi epi, int64_t p, int64_t row, float d0,
-                                             float d1) {
+                                             float d1, zf_dtype xt) {
     if (epi == ZF_QEPI_DOTS) {
         ((float *)a.out)[p * a.w[0].n + row] = d0;
         return;
     }
-    char *o = (char *)a.out + (size_t)(p * a.out_row_stride) * (a.xt == ZF_DTYPE_F32 ? 4 : 2);
-    if (!APPROX_ONLY && epi == ZF_QEPI_STORE) zf_cu_st(a.xt, o, row, d0);
+    char *o = (char *)a.out + (size_t)(p * a.out_row_stride) * (xt == ZF_DTYPE_F32 ? 4 : 2);
+    if (!APPROX_ONLY && epi == ZF_QEPI_STORE) zf_cu_st(xt, o, row, d0);
     else if (!APPROX_ONLY && a.exact)
-        zf_cu_st(a.xt, o, row, __fmul_rn(zf_cu_rnd(a.xt, zf_cu_silu(zf_cu_rnd(a.xt, d0))), zf_cu_rnd(a.xt, d1)));
-    else zf_cu_st(a.xt, o, row, __fmul_rn(zf_cu_silu(d0), d1));
+        zf_cu_st(xt, o, row, __fmul_rn(zf_cu_rnd(xt, zf_cu_silu(zf_cu_rnd(xt, d0))), zf_cu_rnd(xt, d1)));
+    else zf_cu_st(xt, o, row, __fmul_rn(zf_cu_silu(d0), d1));
+}
+template <bool APPROX_ONLY = false>
+__device__ __forceinline__ void zf_cu_qstore(const zf_cu_qargs &a, zf_cu_qepi epi, int64_t p, int64_t row, float d0,
+                                             float d1) {
+    zf_cu_qstore<APPROX_ONLY>(a, epi, p, row, d0, d1, a.xt);
+}
+
+/* A dtype a decode kernel takes as a template argument, or (ZF_CU_ANY)
+ * reads from its arguments at run time. Of the cases the kernels serve,
+ * bf16 activations with bf16 scales (MLX's 4-bit weights, the gates'
+ * shapes) have their own code, whose dtype branches fold away: measured on
+ * an H100, the one-token MoE block 17.40 -> 16.9 us (edge), 22.0 -> 20.6
+ * (exact). The same for f32 activations made the f32 models' decode slower
+ * (spills), so they, like f16, read the dtypes at run time (docs/CUDA.md,
+ * "Session 23"). */
+#define ZF_CU_ANY (-1)
+__host__ __device__ constexpr zf_dtype zf_cu_spec(int c, zf_dtype run) { return c >= 0 ? (zf_dtype)c : run; }
+
+/* Of a kernel's two variants (dtypes at run time; bf16 x and bf16
+ * scales), the one for xt and sdt. */
+template <typename K> static K zf_cu_spec_kernel(zf_dtype xt, zf_dtype sdt, K any, K bf16_bf16) {
+    return xt == ZF_DTYPE_BF16 && sdt == ZF_DTYPE_BF16 ? bf16_bf16 : any;
 }
 
 /* 32 elements of x starting at p (element offset 32j), as f32. `vec`: the
