@@ -117,6 +117,29 @@ if [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]; then
 else
     echo "FAIL: validate moe-mlx --tier edge: exit $rc"; cat "$dir/err"; fail=1
 fi
+# --fidelity fast: the fast variants against the stock path whatever their tier
+# (bf16, where they differ from exact); the verdict is the tokens', the capsule
+# names the fidelity and the fast variants that ran
+"$zf" validate "$dir/llama.gguf" --fidelity fast --dtype bf16 -n 16 --runs 1 -o "$dir/fast.json" >"$dir/out" 2>"$dir/err"
+rc=$?
+if [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]; then
+    echo "ok: validate llama --fidelity fast (exit $rc)"
+    check_validate_capsule "$dir/fast.json" "$rc"
+    python3 - "$dir/fast.json" <<'PY' || { echo "FAIL: --fidelity fast capsule"; fail=1; }
+import json, sys
+c = json.load(open(sys.argv[1]))
+assert c["checked_fidelity"] == "fast" and c["compared"] == ["stock", "fast"], (c.get("checked_fidelity"), c["compared"])
+k = c["kernels"]
+assert k["swiglu.fast"].endswith("swiglu.fast") and k["add_rms_norm.fast"].endswith("add_rms_norm.fast"), k
+assert k["swiglu.stock"].endswith(".stock") and k["add_rms_norm.stock"].endswith(".stock"), k
+PY
+else
+    echo "FAIL: validate llama --fidelity fast: exit $rc"; cat "$dir/err"; fail=1
+fi
+check "validate bad --fidelity" 2 "$zf" validate "$dir/llama.gguf" --fidelity stock
+has err "expected exact, fast or approx"
+check "validate --fidelity with --tier" 2 "$zf" validate "$dir/llama.gguf" --fidelity fast --tier edge
+has err "replaces --tier"
 check "validate bad --dtype" 2 "$zf" validate "$dir/llama.gguf" --dtype u32
 # run: streams text, timings on stderr; a seed replays a sampled run
 for m in llama.gguf moe-mlx; do

@@ -168,13 +168,17 @@ static void weight_desc(const zf_model_file *f, const char *name, char *buf, siz
 
 int zf_cmd_validate(int argc, char **argv) {
     static const char usage[] =
-        "zf validate MODEL [--tier stable|fast|edge] [--backend cpu|cuda | --compare cpu,cuda] [--prompts FILE] "
-        "[-n TOKENS] [--runs R] [-t THREADS] [--dtype f32|bf16|f16] [--no-chat] [-o CAPSULE]";
+        "zf validate MODEL [--tier stable|fast|edge | --fidelity exact|fast|approx] [--backend cpu|cuda | --compare "
+        "cpu,cuda] [--prompts FILE] [-n TOKENS] [--runs R] [-t THREADS] [--dtype f32|bf16|f16] [--no-chat] [-o CAPSULE]";
     const char *tier_s = NULL, *prompts_s = NULL, *n_s = NULL, *runs_s = NULL, *threads_s = NULL, *out_s = NULL,
-               *dtype_s = NULL, *backend_s = NULL, *compare_s = NULL;
+               *dtype_s = NULL, *backend_s = NULL, *compare_s = NULL, *fid_s = NULL;
     int no_chat = 0;
     const zf_opt opts[] = {
         {"--tier", "stable|fast|edge", "the tier checked against the stock path (default stable)", &tier_s, NULL},
+        {"--fidelity", "exact|fast|approx",
+         "instead of a tier: the variants of that fidelity, whatever their tier (how a fast kernel earns the "
+         "evidence that lets it into the fast tier)",
+         &fid_s, NULL},
         {"--backend", "cpu|cuda", "where both paths run (default cpu)", &backend_s, NULL},
         {"--compare", "cpu,cuda", "instead of stock vs tier: the tier on both backends, every token compared",
          &compare_s, NULL},
@@ -192,6 +196,15 @@ int zf_cmd_validate(int argc, char **argv) {
     if (n_pos != 1) return zf_usage_error(usage, "expected one MODEL (a .gguf file or a safetensors directory)");
     zf_tier tier = ZF_TIER_STABLE;
     if (tier_s && zf_tier_parse(tier_s, &tier) != ZF_OK) return zf_usage_error(usage, "%s", zf_last_error());
+    zf_fidelity fid = ZF_FIDELITY_AUTO; /* AUTO: the tier's choice */
+    if (fid_s) {
+        static const zf_fidelity checkable[3] = {ZF_FIDELITY_EXACT, ZF_FIDELITY_FAST, ZF_FIDELITY_APPROX};
+        for (int i = 0; i < 3 && fid == ZF_FIDELITY_AUTO; i++)
+            if (strcmp(fid_s, zf_fidelity_name(checkable[i])) == 0) fid = checkable[i];
+        if (fid == ZF_FIDELITY_AUTO)
+            return zf_usage_error(usage, "--fidelity '%s': expected exact, fast or approx", fid_s);
+        if (tier_s) return zf_usage_error(usage, "--fidelity replaces --tier; give one of them");
+    }
     zf_device devs[2] = {ZF_DEVICE_CPU, ZF_DEVICE_CPU};
     int compare = compare_s != NULL;
     if (compare && backend_s)
@@ -231,10 +244,11 @@ int zf_cmd_validate(int argc, char **argv) {
     /* side 0 is the reference: the stock path, or the first backend of --compare */
     side sides[2] = {{lm.model, compare ? tier : ZF_TIER_STABLE, compare ? ZF_FIDELITY_AUTO : ZF_FIDELITY_STOCK,
                       devs[0], ""},
-                     {lm.model, tier, ZF_FIDELITY_AUTO, devs[1], ""}};
+                     {lm.model, tier, fid, devs[1], ""}};
+    if (compare) sides[0].fidelity = fid;
     for (int k = 0; k < 2; k++)
         if (compare) snprintf(sides[k].name, sizeof sides[k].name, "%s", zf_backend_name(devs[k]));
-        else snprintf(sides[k].name, sizeof sides[k].name, "%s", k ? zf_tier_name(tier) : "stock");
+        else snprintf(sides[k].name, sizeof sides[k].name, "%s", !k ? "stock" : fid_s ? fid_s : zf_tier_name(tier));
     if (compare) {
         zf_model_opts mo2 = mo;
         mo2.device = devs[1];
@@ -379,6 +393,7 @@ int zf_cmd_validate(int argc, char **argv) {
         cJSON_AddStringToObject(model, "ffn_weights", wffn);
         cJSON_AddNumberToObject(model, "weight_bytes_per_token", (double)zf_model_weight_bytes_per_token(lm.model));
         cJSON_AddStringToObject(cap, "checked_tier", zf_tier_name(tier));
+        if (fid_s) cJSON_AddStringToObject(cap, "checked_fidelity", fid_s);
         char backends[16];
         snprintf(backends, sizeof backends, compare ? "%s,%s" : "%s", zf_backend_name(devs[0]), zf_backend_name(devs[1]));
         cJSON_AddStringToObject(cap, "backend", backends);
@@ -457,7 +472,7 @@ int zf_cmd_validate(int argc, char **argv) {
         zf_capsule_timestamps(iso, compact);
         if (!out_s)
             snprintf(path, sizeof path, "capsules/validate-%s%s-%s.json", compare ? "compare-" : "",
-                     zf_tier_name(tier), compact);
+                     fid_s ? fid_s : zf_tier_name(tier), compact);
         else snprintf(path, sizeof path, "%s", out_s);
         if (zf_capsule_seal(cap) != 0)
             fprintf(stderr, "zf: capsule not written: out of memory\n");
