@@ -98,6 +98,17 @@ lab_compare() {
     echo "compare $1 rc=$? $(grep verdict "$OUT/compare-$1.txt" || tail -n 1 "$OUT/compare-$1.txt")"
 }
 
+# lab_moe_bench A|B|DIR TAG: `zf_cuda_moe_bench --tokens 1` of A, B or the build in DIR, its output in
+# $OUT/moe-SIDE-TAG.txt (SIDE: A, B or DIR's last name), its one-token rows but stock printed.
+lab_moe_bench() {
+    local b=$LAB_B/zf_cuda_moe_bench side=$1
+    [ "$1" = A ] && b=$LAB_A/b/zf_cuda_moe_bench
+    [ "$1" != A ] && [ "$1" != B ] && b=$1/zf_cuda_moe_bench && side=$(basename "$(dirname "$1")")
+    timeout 100 "$b" --tokens 1 >"$OUT/moe-$side-$2.txt" 2>&1
+    echo "moe bench $side $2 rc=$? $(lab_elapsed) s"
+    grep -E "^\| (moe|gather)" "$OUT/moe-$side-$2.txt" | grep -v stock | cut -d'|' -f2-7
+}
+
 # lab_bench A|B MODEL P TIER [ENV...]: one `zf bench -n 32 -r 3` on the GPU,
 # its prefill and decode medians on one line; nothing once LAB_LIMIT is near.
 lab_bench() {

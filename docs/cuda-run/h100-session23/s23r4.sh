@@ -9,20 +9,11 @@ export ZF_COMMIT=${ZF_COMMIT:-unknown}
 . scripts/gpu-lab.sh
 lab_build .lab/A.tar "zf zfast_cuda test_cuda_moe zf_cuda_moe_bench" "zfast_cuda zf_cuda_moe_bench" || exit 1
 C=/tmp/zfC
-rm -rf $C && mkdir -p $C/src && git ls-files -z 2>/dev/null | head -c0
+rm -rf $C && mkdir -p $C/src
 tar --exclude=./build-gpu --exclude=./.lab -cf - . | tar -xf - -C $C/src
 (cd $C/src && patch -p1 < docs/cuda-run/h100-session23/v2-no-kernel-route.patch) > $OUT/c-patch.log 2>&1 || { echo "C patch failed"; exit 1; }
 lab_cmake $C/src $C/b 16 "zfast_cuda zf_cuda_moe_bench" $OUT/buildC.log || { echo "C build failed"; exit 1; }
 echo "C built $(lab_elapsed) s"
 lab_tests test_cuda_moe
-for i in 1 2; do
-    for s in A B C; do
-        b=$LAB_B/zf_cuda_moe_bench
-        [ $s = A ] && b=$LAB_A/b/zf_cuda_moe_bench
-        [ $s = C ] && b=$C/b/zf_cuda_moe_bench
-        timeout 100 "$b" --tokens 1 >"$OUT/moe-$s-$i.txt" 2>&1
-        echo "moe bench $s $i rc=$? $(lab_elapsed) s"
-        grep -E "^\| (moe|gather)" "$OUT/moe-$s-$i.txt" | grep -v stock | cut -d'|' -f2-7
-    done
-done
+for i in 1 2; do for s in A B $C/b; do lab_moe_bench $s $i; done; done
 echo "total $(lab_elapsed) s"

@@ -9,13 +9,5 @@ export ZF_COMMIT=${ZF_COMMIT:-unknown}
 . scripts/gpu-lab.sh
 lab_build .lab/A.tar "zfast_cuda test_cuda_moe zf_cuda_moe_bench" "zfast_cuda zf_cuda_moe_bench" || exit 1
 lab_tests test_cuda_moe
-for i in 1 2 3; do
-    for s in A B; do
-        b=$LAB_B/zf_cuda_moe_bench
-        [ $s = A ] && b=$LAB_A/b/zf_cuda_moe_bench
-        timeout 100 "$b" --tokens 1 >"$OUT/moe-$s-$i.txt" 2>&1
-        echo "moe bench $s $i rc=$? $(lab_elapsed) s"
-        grep -E "^\| (moe|gather)" "$OUT/moe-$s-$i.txt" | grep -v stock | cut -d'|' -f2-7
-    done
-done
+for i in 1 2 3; do for s in A B; do lab_moe_bench $s $i; done; done
 echo "total $(lab_elapsed) s"
