@@ -243,6 +243,9 @@ int zf_cu_selftest_moe(const zf_variant *v, char *msg, size_t msg_size) {
             for (int64_t m = 1; m <= 5 && !bad; m += 4) /* m = 5: 10 pairs, the grouped path */
                 bad = qcase(v, bits_list[b], gs_list[(b + m) % 3], (zf_dtype)(b % 3), (zf_dtype)((b + 1 + m) % 3), m,
                             &rng, s, msg, msg_size);
+        /* one token, 4-bit, bf16 x with bf16 scales, k = 256 (the int8 kernels' too): the decode
+         * kernels' own code for those dtypes (zf_cu_spec_kernel), which the cases above miss */
+        if (!bad && v->op != ZF_OP_QMM) bad = qcase(v, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_BF16, 1, &rng, s, msg, msg_size, 256);
         /* approx: 8 tokens of 2 slots over 16 experts, k = 256: the tensor-core kernel */
         if (!bad && v->fidelity == ZF_FIDELITY_APPROX && v->op != ZF_OP_QMM && v->op != ZF_OP_GATHER_QMM)
             bad = qcase(v, 4, 64, ZF_DTYPE_BF16, ZF_DTYPE_F16, 8, &rng, s, msg, msg_size, 256);
