@@ -101,6 +101,8 @@ for m in llama.gguf llama-mlx moe.gguf moe-mlx; do
     has out "PASS"
     check_validate_capsule "$dir/$m.capsule.json"
     check "capsule show $m" 0 "$zf" capsule show "$dir/$m.capsule.json"
+    has out "^verdict   PASS: every token identical"
+    has out "^decode  "
     # bf16 activations: every exact fusion must still give the stock tokens
     check "validate $m bf16" 0 "$zf" validate "$dir/$m" -n 16 --runs 1 --dtype bf16 -o "$dir/$m.bf16.json"
     has out "PASS"
@@ -136,6 +138,23 @@ PY
 else
     echo "FAIL: validate llama --fidelity fast: exit $rc"; cat "$dir/err"; fail=1
 fi
+# capsule diff of validate capsules: what was run (dtype, fidelity) and the verdict's change, from a
+# passing stable capsule to a copy whose verdict says fail
+check "capsule show --fidelity fast" 0 "$zf" capsule show "$dir/fast.json"
+has out "checked: fidelity fast"
+python3 - "$dir/llama.gguf.capsule.json" "$dir/failed.json" <<'PY' || { echo "FAIL: cannot edit a capsule"; fail=1; }
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["verdict"].update(result="fail", mismatched_runs=1, first_divergence={"prompt": 1, "run": 0, "position": 3})
+json.dump(c, open(sys.argv[2], "w"))
+PY
+check "capsule diff validate" 0 "$zf" capsule diff "$dir/llama.gguf.capsule.json" "$dir/failed.json"
+has out "^verdict   pass -> fail$"
+has out "^  stock decode "
+check "capsule diff validate, fidelity" 0 "$zf" capsule diff "$dir/llama.gguf.bf16.json" "$dir/fast.json"
+has out "^  checked          tier stable -> fidelity fast$"
+check "capsule show failed" 0 "$zf" capsule show "$dir/failed.json"
+has out "^verdict   FAIL: 1 runs differ .*; first at prompt 2, run 1, token 3$"
 check "validate bad --fidelity" 2 "$zf" validate "$dir/llama.gguf" --fidelity stock
 has err "expected exact, fast or approx"
 check "validate --fidelity with --tier" 2 "$zf" validate "$dir/llama.gguf" --fidelity fast --tier edge
@@ -161,8 +180,15 @@ for m in llama.gguf moe.gguf; do
     has out "each run against the probe after it"
     has out "kv cache  .* MB read per decoded token at 20.5 keys"
     check "capsule show bench $m" 0 "$zf" capsule show "$dir/$m.bench.json"
+    has out "^decode    [0-9.]* tok/s median"
+    has out "^roofline  decode moves"
     check_bench_capsule "$dir/$m.bench.json"
 done
+# capsule diff of two bench runs: what was run, then the speeds
+check "capsule diff bench" 0 "$zf" capsule diff "$dir/llama.gguf.bench.json" "$dir/moe.gguf.bench.json"
+has out "^  model sha256 "
+has out "^  decode           [0-9.]* -> [0-9.]* tok/s"
+has out "^  roofline         [0-9]*% -> [0-9]*% of the bandwidth"
 check "bench --json" 0 "$zf" bench "$dir/llama-mlx" -p 8 -n 4 -r 1 --json -o "$dir/b.json"
 has out '"kind":	"bench"'
 has out '"decode_tok_s"'

@@ -5,13 +5,14 @@
 
 #include "args.h"
 #include "capsule.h"
+#include "capsule_report.h"
 #include "commands.h"
 #include "gate.h"
 
 static const char k_usage[] = "zf capsule show FILE | zf capsule diff A B";
 
-/* How each kind is shown and compared; kinds without an entry are shown as
- * JSON and compared by their header. */
+/* How each kind is shown and compared (gate_report.c, capsule_report.c);
+ * a kind without an entry is shown as JSON and compared by its header. */
 typedef struct capsule_kind {
     const char *kind;
     void (*show)(const cJSON *cap, FILE *f);
@@ -20,6 +21,8 @@ typedef struct capsule_kind {
 
 static const capsule_kind k_kinds[] = {
     {"gate", zf_gate_print, zf_gate_diff},
+    {"validate", zf_validate_print, zf_validate_diff},
+    {"bench", zf_bench_print, zf_bench_diff},
 };
 
 static const capsule_kind *kind_of(const cJSON *cap) {
