@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the GGUF, safetensors and tokenizer fuzzers (libFuzzer + ASan +
+# Builds the GGUF, safetensors, tokenizer and capsule fuzzers (libFuzzer + ASan +
 # UBSan, clang) and runs each for SECONDS (default 60) from the committed seed
 # corpus in fuzz/corpus/<name>. New inputs go to a scratch corpus; a crash leaves its
 # reproducer in $ZF_FUZZ_OUT (default build-fuzz/) and fails the script.
@@ -16,14 +16,17 @@ src="src/core/error.c src/core/dtype.c src/core/tensor.c src/model/model_file.c 
 # the tokenizer's target: its sources, PCRE2, and the committed vocabulary extract
 tok_src="src/model/tokenizer.c src/model/tokenizer_bpe.c src/model/tokenizer_pre.c"
 tok_flags="-I$here/tests -DZF_FUZZ_VOCAB=\"$here/tests/data/tokenizer/smollm2_vocab.txt\""
+# the capsule printers' target: `zf capsule show` / `diff` alone (tools/zf)
+cap_src="tools/zf/cj.c tools/zf/capsule_report.c tools/zf/gate_report.c"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -ffp-contract=off
        -I$here/include -I$here/src"
 status=0
-for name in gguf safetensors tokenizer; do
-    extra="" extra_src=""
-    if [ "$name" = tokenizer ]; then extra=$tok_flags extra_src=$tok_src; fi
+for name in gguf safetensors tokenizer capsule; do
+    extra="" extra_src=$src
+    if [ "$name" = tokenizer ]; then extra=$tok_flags extra_src="$src $tok_src"; fi
+    if [ "$name" = capsule ]; then extra="-I$here/tools/zf" extra_src=$cap_src; fi
     # shellcheck disable=SC2086 # the flag and source lists are meant to split
-    (cd "$here" && $cc $flags $extra -o "$out/fuzz_$name" fuzz/fuzz_$name.c $src $extra_src -lpcre2-8 -lcjson -lcrypto -lm)
+    (cd "$here" && $cc $flags $extra -o "$out/fuzz_$name" fuzz/fuzz_$name.c $extra_src -lpcre2-8 -lcjson -lcrypto -lm)
     scratch="$out/corpus_$name"
     mkdir -p "$scratch"
     echo "fuzz_$name: ${secs}s" >&2

@@ -207,16 +207,6 @@ cJSON *zf_capsule_read(const char *path, char *err, size_t err_size) {
     return c;
 }
 
-const char *zf_cj_str(const cJSON *o, const char *key) {
-    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
-    return s ? s : "-";
-}
-
-double zf_cj_num(const cJSON *o, const char *key) {
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsNumber(n) ? n->valuedouble : NAN;
-}
-
 static const char *gpu_name(const cJSON *machine) {
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(machine, "gpu");
     if (cJSON_IsString(g)) return g->valuestring;

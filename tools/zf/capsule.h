@@ -9,6 +9,8 @@
 #define ZF_TOOL_CAPSULE_H
 
 #include <cjson/cJSON.h>
+
+#include "cj.h"
 #include <stddef.h>
 #include <stdio.h>
 
@@ -40,9 +42,6 @@ cJSON *zf_capsule_read(const char *path, char *err, size_t err_size);
 /* "2025-11-25T22:40:00Z" for now, and a file-name form "20251125-224000". */
 void zf_capsule_timestamps(char iso[32], char compact[32]);
 
-/* Reading helpers: a field or "-" / NAN when absent. */
-const char *zf_cj_str(const cJSON *o, const char *key);
-double zf_cj_num(const cJSON *o, const char *key);
 
 /* Prints the common header in a few lines. */
 void zf_capsule_print_header(const cJSON *cap, FILE *f);

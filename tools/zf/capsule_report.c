@@ -6,7 +6,7 @@
 
 #include <string.h>
 
-#include "capsule.h"
+#include "cj.h"
 
 static const cJSON *obj(const cJSON *o, const char *key) { return cJSON_GetObjectItemCaseSensitive(o, key); }
 
@@ -110,7 +110,7 @@ void zf_validate_diff(const cJSON *a, const cJSON *b, FILE *f) {
     cJSON_ArrayForEach(side, obj(a, "compared")) {
         const char *name = cJSON_GetStringValue(side);
         const cJSON *ma = obj(obj(a, "medians"), name ? name : ""), *mb = obj(obj(b, "medians"), name ? name : "");
-        if (!ma || !mb) continue;
+        if (!name || !ma || !mb) continue;
         char label[48];
         snprintf(label, sizeof label, "%s prefill", name);
         print_change(f, label, zf_cj_num(ma, "prefill_tok_s"), zf_cj_num(mb, "prefill_tok_s"), 1, " tok/s");

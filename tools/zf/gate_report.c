@@ -3,7 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "capsule.h"
+#include "cj.h"
 #include "gate.h"
 
 void zf_gate_print(const cJSON *cap, FILE *f) {
