@@ -150,7 +150,14 @@ json.dump(c, open(sys.argv[2], "w"))
 PY
 check "capsule diff validate" 0 "$zf" capsule diff "$dir/llama.gguf.capsule.json" "$dir/failed.json"
 has out "^verdict   pass -> fail$"
-has out "^  stock decode "
+python3 - "$dir/llama.gguf.capsule.json" "$dir/out" <<'PY' || { echo "FAIL: capsule diff validate figures"; fail=1; }
+import json, sys
+c = json.load(open(sys.argv[1]))
+out = open(sys.argv[2]).read()
+for side in c["compared"]:  # the copy's medians are the same: each line says so
+    v = c["medians"][side]["decode_tok_s"]
+    assert "  %-16s %.1f tok/s (same)" % (side + " decode", v) in out, (side, v, out)
+PY
 check "capsule diff validate, fidelity" 0 "$zf" capsule diff "$dir/llama.gguf.bf16.json" "$dir/fast.json"
 has out "^  checked          tier stable -> fidelity fast$"
 check "capsule show failed" 0 "$zf" capsule show "$dir/failed.json"
@@ -187,8 +194,18 @@ done
 # capsule diff of two bench runs: what was run, then the speeds
 check "capsule diff bench" 0 "$zf" capsule diff "$dir/llama.gguf.bench.json" "$dir/moe.gguf.bench.json"
 has out "^  model sha256 "
-has out "^  decode           [0-9.]* -> [0-9.]* tok/s"
-has out "^  roofline         [0-9]*% -> [0-9]*% of the bandwidth"
+# the lines carry A's figure, then B's, as the capsules hold them
+python3 - "$dir/llama.gguf.bench.json" "$dir/moe.gguf.bench.json" "$dir/out" <<'PY' || { echo "FAIL: capsule diff bench figures"; fail=1; }
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+out = open(sys.argv[3]).read()
+for k in ("prefill", "decode"):
+    va, vb = a["medians"][k + "_tok_s"], b["medians"][k + "_tok_s"]
+    want = "  %-16s %.1f -> %.1f tok/s (%+.1f%%)" % (k, va, vb, 100 * (vb / va - 1))
+    assert want in out, (want, out)
+fa, fb = 100 * a["roofline"]["fraction"], 100 * b["roofline"]["fraction"]
+assert "  roofline         %.0f%% -> %.0f%% of the bandwidth" % (fa, fb) in out, out
+PY
 check "bench --json" 0 "$zf" bench "$dir/llama-mlx" -p 8 -n 4 -r 1 --json -o "$dir/b.json"
 has out '"kind":	"bench"'
 has out '"decode_tok_s"'
