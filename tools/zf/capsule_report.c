@@ -35,6 +35,18 @@ static void diff_num(FILE *f, const char *label, double a, double b, int *n) {
     ++*n;
 }
 
+/* "differences in what was run:" and the lines both kinds have (model,
+ * backend, activations); returns how many differed */
+static int diff_run_start(const cJSON *a, const cJSON *b, FILE *f) {
+    int n = 0;
+    fprintf(f, "differences in what was run:\n");
+    diff_str(f, "model sha256", zf_cj_str(obj(a, "model"), "sha256"), zf_cj_str(obj(b, "model"), "sha256"), &n);
+    diff_str(f, "backend", zf_cj_str(a, "backend"), zf_cj_str(b, "backend"), &n);
+    diff_str(f, "activations", zf_cj_str(obj(a, "settings"), "activation_dtype"),
+             zf_cj_str(obj(b, "settings"), "activation_dtype"), &n);
+    return n;
+}
+
 /* ---- validate ------------------------------------------------------------------ */
 
 /* what was checked against the reference: "tier stable", "fidelity fast" */
@@ -91,12 +103,8 @@ void zf_validate_diff(const cJSON *a, const cJSON *b, FILE *f) {
     char ca[64], cb[64];
     checked(a, ca, sizeof ca);
     checked(b, cb, sizeof cb);
-    int n = 0;
-    fprintf(f, "differences in what was run:\n");
-    diff_str(f, "model sha256", zf_cj_str(obj(a, "model"), "sha256"), zf_cj_str(obj(b, "model"), "sha256"), &n);
+    int n = diff_run_start(a, b, f);
     diff_str(f, "checked", ca, cb, &n);
-    diff_str(f, "backend", zf_cj_str(a, "backend"), zf_cj_str(b, "backend"), &n);
-    diff_str(f, "activations", zf_cj_str(sa, "activation_dtype"), zf_cj_str(sb, "activation_dtype"), &n);
     diff_num(f, "max tokens", zf_cj_num(sa, "max_tokens"), zf_cj_num(sb, "max_tokens"), &n);
     diff_num(f, "runs", zf_cj_num(sa, "runs"), zf_cj_num(sb, "runs"), &n);
     diff_num(f, "prompts", cJSON_GetArraySize(obj(a, "prompts")), cJSON_GetArraySize(obj(b, "prompts")), &n);
@@ -148,11 +156,7 @@ void zf_bench_print(const cJSON *cap, FILE *f) {
 
 void zf_bench_diff(const cJSON *a, const cJSON *b, FILE *f) {
     const cJSON *sa = obj(a, "settings"), *sb = obj(b, "settings");
-    int n = 0;
-    fprintf(f, "differences in what was run:\n");
-    diff_str(f, "model sha256", zf_cj_str(obj(a, "model"), "sha256"), zf_cj_str(obj(b, "model"), "sha256"), &n);
-    diff_str(f, "backend", zf_cj_str(a, "backend"), zf_cj_str(b, "backend"), &n);
-    diff_str(f, "activations", zf_cj_str(sa, "activation_dtype"), zf_cj_str(sb, "activation_dtype"), &n);
+    int n = diff_run_start(a, b, f);
     diff_num(f, "prompt tokens", zf_cj_num(sa, "prompt_tokens"), zf_cj_num(sb, "prompt_tokens"), &n);
     diff_num(f, "decode tokens", zf_cj_num(sa, "decode_tokens"), zf_cj_num(sb, "decode_tokens"), &n);
     diff_num(f, "repetitions", zf_cj_num(sa, "reps"), zf_cj_num(sb, "reps"), &n);
