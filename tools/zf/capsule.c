@@ -231,10 +231,10 @@ void zf_capsule_print_header(const cJSON *cap, FILE *f) {
     fprintf(f, "\n");
 }
 
-static void diff_field(FILE *f, const char *label, const char *a, const char *b, int *n) {
+void zf_capsule_diff_str(FILE *f, const char *label, const char *a, const char *b, int *n) {
     if (strcmp(a, b) == 0) return;
-    fprintf(f, "  %-10s %s  ->  %s\n", label, a, b);
-    (*n)++;
+    fprintf(f, "  %-16s %s -> %s\n", label, a, b);
+    ++*n;
 }
 
 void zf_capsule_diff_header(const cJSON *a, const cJSON *b, FILE *f) {
@@ -244,32 +244,32 @@ void zf_capsule_diff_header(const cJSON *a, const cJSON *b, FILE *f) {
     int n = 0;
     fprintf(f, "A: id %s created %s\nB: id %s created %s\ndifferences in setup:\n", zf_cj_str(a, "id"),
             zf_cj_str(a, "created"), zf_cj_str(b, "id"), zf_cj_str(b, "created"));
-    diff_field(f, "version", zf_cj_str(ta, "version"), zf_cj_str(tb, "version"), &n);
-    diff_field(f, "commit", zf_cj_str(ta, "commit"), zf_cj_str(tb, "commit"), &n);
-    diff_field(f, "build", zf_cj_str(ta, "build"), zf_cj_str(tb, "build"), &n);
-    diff_field(f, "cpu", zf_cj_str(ma, "cpu"), zf_cj_str(mb, "cpu"), &n);
+    zf_capsule_diff_str(f, "version", zf_cj_str(ta, "version"), zf_cj_str(tb, "version"), &n);
+    zf_capsule_diff_str(f, "commit", zf_cj_str(ta, "commit"), zf_cj_str(tb, "commit"), &n);
+    zf_capsule_diff_str(f, "build", zf_cj_str(ta, "build"), zf_cj_str(tb, "build"), &n);
+    zf_capsule_diff_str(f, "cpu", zf_cj_str(ma, "cpu"), zf_cj_str(mb, "cpu"), &n);
     snprintf(na, sizeof na, "%g", zf_cj_num(ma, "threads"));
     snprintf(nb, sizeof nb, "%g", zf_cj_num(mb, "threads"));
-    diff_field(f, "threads", na, nb, &n);
-    diff_field(f, "isa_cap", zf_cj_str(ma, "isa_cap"), zf_cj_str(mb, "isa_cap"), &n);
-    diff_field(f, "gpu", gpu_name(ma), gpu_name(mb), &n);
-    diff_field(f, "os", zf_cj_str(ma, "os"), zf_cj_str(mb, "os"), &n);
+    zf_capsule_diff_str(f, "threads", na, nb, &n);
+    zf_capsule_diff_str(f, "isa_cap", zf_cj_str(ma, "isa_cap"), zf_cj_str(mb, "isa_cap"), &n);
+    zf_capsule_diff_str(f, "gpu", gpu_name(ma), gpu_name(mb), &n);
+    zf_capsule_diff_str(f, "os", zf_cj_str(ma, "os"), zf_cj_str(mb, "os"), &n);
     snprintf(na, sizeof na, "%.1f", zf_cj_num(ma, "load_average"));
     snprintf(nb, sizeof nb, "%.1f", zf_cj_num(mb, "load_average"));
-    diff_field(f, "load", na, nb, &n);
-    diff_field(f, "tier", zf_cj_str(a, "tier"), zf_cj_str(b, "tier"), &n);
+    zf_capsule_diff_str(f, "load", na, nb, &n);
+    zf_capsule_diff_str(f, "tier", zf_cj_str(a, "tier"), zf_cj_str(b, "tier"), &n);
     const cJSON *ka = cJSON_GetObjectItemCaseSensitive(a, "kernels"), *kb = cJSON_GetObjectItemCaseSensitive(b, "kernels");
     const cJSON *k;
     cJSON_ArrayForEach(k, ka) {
         char label[80];
         snprintf(label, sizeof label, "kernel %s", k->string);
-        diff_field(f, label, zf_cj_str(ka, k->string), zf_cj_str(kb, k->string), &n);
+        zf_capsule_diff_str(f, label, zf_cj_str(ka, k->string), zf_cj_str(kb, k->string), &n);
     }
     cJSON_ArrayForEach(k, kb) {
         if (cJSON_GetObjectItemCaseSensitive(ka, k->string)) continue;
         char label[80];
         snprintf(label, sizeof label, "kernel %s", k->string);
-        diff_field(f, label, "-", zf_cj_str(kb, k->string), &n);
+        zf_capsule_diff_str(f, label, "-", zf_cj_str(kb, k->string), &n);
     }
     if (n == 0) fprintf(f, "  none (same commit, build, machine, tier and kernels)\n");
 }

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "capsule.h"
 #include "cj.h"
 
 static const cJSON *obj(const cJSON *o, const char *key) { return cJSON_GetObjectItemCaseSensitive(o, key); }
@@ -23,12 +24,6 @@ static void print_change(FILE *f, const char *label, double a, double b, int dig
     else fprintf(f, "  %-16s %.*f -> %.*f%s (%+.1f%%)\n", label, digits, a, digits, b, unit, 100.0 * (b / a - 1.0));
 }
 
-/* a string field that differs between a and b, one line; counts it */
-static void diff_str(FILE *f, const char *label, const char *a, const char *b, int *n) {
-    if (strcmp(a, b) == 0) return;
-    fprintf(f, "  %-16s %s -> %s\n", label, a, b);
-    ++*n;
-}
 static void diff_num(FILE *f, const char *label, double a, double b, int *n) {
     if (a == b || (a != a && b != b)) return;
     fprintf(f, "  %-16s %g -> %g\n", label, a, b);
@@ -40,9 +35,9 @@ static void diff_num(FILE *f, const char *label, double a, double b, int *n) {
 static int diff_run_start(const cJSON *a, const cJSON *b, FILE *f) {
     int n = 0;
     fprintf(f, "differences in what was run:\n");
-    diff_str(f, "model sha256", zf_cj_str(obj(a, "model"), "sha256"), zf_cj_str(obj(b, "model"), "sha256"), &n);
-    diff_str(f, "backend", zf_cj_str(a, "backend"), zf_cj_str(b, "backend"), &n);
-    diff_str(f, "activations", zf_cj_str(obj(a, "settings"), "activation_dtype"),
+    zf_capsule_diff_str(f, "model sha256", zf_cj_str(obj(a, "model"), "sha256"), zf_cj_str(obj(b, "model"), "sha256"), &n);
+    zf_capsule_diff_str(f, "backend", zf_cj_str(a, "backend"), zf_cj_str(b, "backend"), &n);
+    zf_capsule_diff_str(f, "activations", zf_cj_str(obj(a, "settings"), "activation_dtype"),
              zf_cj_str(obj(b, "settings"), "activation_dtype"), &n);
     return n;
 }
@@ -104,7 +99,7 @@ void zf_validate_diff(const cJSON *a, const cJSON *b, FILE *f) {
     checked(a, ca, sizeof ca);
     checked(b, cb, sizeof cb);
     int n = diff_run_start(a, b, f);
-    diff_str(f, "checked", ca, cb, &n);
+    zf_capsule_diff_str(f, "checked", ca, cb, &n);
     diff_num(f, "max tokens", zf_cj_num(sa, "max_tokens"), zf_cj_num(sb, "max_tokens"), &n);
     diff_num(f, "runs", zf_cj_num(sa, "runs"), zf_cj_num(sb, "runs"), &n);
     diff_num(f, "prompts", cJSON_GetArraySize(obj(a, "prompts")), cJSON_GetArraySize(obj(b, "prompts")), &n);
