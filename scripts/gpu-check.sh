@@ -4,7 +4,8 @@
 # (gate shapes, decode graphs), the PyTorch baseline and the CUDA gates, whole
 # models on the GPU (CUDA == CPU token for token, bench), then every CTest;
 # write logs, a summary and capsules into OUTDIR.
-#   scripts/gpu-check.sh OUTDIR        (STEPS="build test moe bench torch sanitizer gate ctest model" to pick)
+#   scripts/gpu-check.sh OUTDIR        (STEPS="build test moe bench torch sanitizer gate ctest model" to pick;
+#                                       "profile" adds per-kernel tables of a decode step under ncu)
 # ZF_SMOLLM2=FILE: the real SmolLM2 GGUF where models/ does not hold it (a
 # device call's carry is under its size: it travels in parts, joined there);
 # STEPS="build smollm2" runs only its steps (the model step includes them).
@@ -124,6 +125,24 @@ if has model; then # whole models on the GPU: CUDA == CPU token for token, then 
         -o "$OUT/bench-qwen3-30b-cuda-edge.json"
 fi
 if has smollm2 && ! has model; then smollm2_steps; fi
+# profile (not among the default steps): every kernel of a few one-token steps under ncu, kernel by kernel,
+# for the SmolLM2 and the 8-layer Qwen3 shapes (synthetic), tabled per step by scripts/ncu_steps.py
+if has profile; then
+    P=$B/synth-models
+    mkdir -p "$P"
+    step synth_smol_profile 120 "$B/zf" synth --arch llama --preset smollm2-135m --format gguf --quant q4_1 -o "$P/smol.gguf"
+    step synth_qwen8_profile 300 "$B/zf" synth --arch qwen3_moe --preset qwen3-30b-a3b --layers 8 --format mlx --bits 4 \
+        -o "$P/qwen8"
+    for run in smol.gguf:stable qwen8:edge; do
+        m=${run%%:*} tier=${run#*:}
+        step "ncu_$m" 400 env ZF_CUDA_GRAPHS=0 ncu --cache-control none --clock-control none --csv \
+            --metrics gpu__time_duration.sum,dram__bytes_read.sum --log-file "$OUT/ncu-$m.csv" \
+            "$B/zf" bench "$P/$m" -p 1 -n 3 -r 1 --backend cuda --tier "$tier"
+        step "ncu_steps_$m" 60 python3 "$ROOT/scripts/ncu_steps.py" "$OUT/ncu-$m.csv" --title "$m, $tier, one token" \
+            -o "$OUT/profile-$m.md"
+        gzip -f "$OUT/ncu-$m.csv"
+    done
+fi
 
 {
     echo
