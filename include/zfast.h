@@ -139,6 +139,14 @@ ZF_API const char *zf_fidelity_name(zf_fidelity f);
 ZF_API zf_status zf_set_default_fidelity(zf_fidelity f);
 ZF_API zf_fidelity zf_get_default_fidelity(void);
 
+/* On a CUDA stream an op may start while the op before it still runs
+ * (programmatic dependent launch, sm_90 and later); it reads that op's
+ * outputs only once the op has finished. Weight operands are the exception:
+ * a few-row rms_norm / add_rms_norm reads its w, and the edge tier's
+ * few-row qmm its quantized weights, scales and biases, as it starts. So a
+ * weight must not be written by a zf op still in flight on the same stream:
+ * upload weights with zf_memcpy, or put zf_stream_synchronize (or a
+ * zf_memcpy on that stream) between the op that writes one and its use. */
 typedef struct zf_stream zf_stream; /* opaque; a CUDA stream (NULL: default) */
 
 /* Per-call options; pass NULL for defaults. */
