@@ -8,6 +8,7 @@
 #include <sys/utsname.h>
 #include <time.h>
 
+#include "capsule_report.h"
 #include "core/cpu_features.h"
 #include "core/cuda_loader.h"
 #include "core/version.h"
@@ -229,12 +230,6 @@ void zf_capsule_print_header(const cJSON *cap, FILE *f) {
     cJSON_ArrayForEach(k, cJSON_GetObjectItemCaseSensitive(cap, "kernels"))
         fprintf(f, " %s=%s", k->string, cJSON_IsString(k) ? k->valuestring : "?");
     fprintf(f, "\n");
-}
-
-void zf_capsule_diff_str(FILE *f, const char *label, const char *a, const char *b, int *n) {
-    if (strcmp(a, b) == 0) return;
-    fprintf(f, "  %-16s %s -> %s\n", label, a, b);
-    ++*n;
 }
 
 void zf_capsule_diff_header(const cJSON *a, const cJSON *b, FILE *f) {

@@ -47,8 +47,5 @@ void zf_capsule_timestamps(char iso[32], char compact[32]);
 void zf_capsule_print_header(const cJSON *cap, FILE *f);
 /* Prints the header fields that differ between a and b (machine, commit, tier, kernels). */
 void zf_capsule_diff_header(const cJSON *a, const cJSON *b, FILE *f);
-/* One line "  label  a -> b" where the strings a and b differ, counted in *n;
- * nothing where they are equal. Every section of `zf capsule diff` uses it. */
-void zf_capsule_diff_str(FILE *f, const char *label, const char *a, const char *b, int *n);
 
 #endif

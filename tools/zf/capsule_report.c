@@ -6,7 +6,6 @@
 
 #include <string.h>
 
-#include "capsule.h"
 #include "cj.h"
 
 static const cJSON *obj(const cJSON *o, const char *key) { return cJSON_GetObjectItemCaseSensitive(o, key); }
@@ -24,6 +23,11 @@ static void print_change(FILE *f, const char *label, double a, double b, int dig
     else fprintf(f, "  %-16s %.*f -> %.*f%s (%+.1f%%)\n", label, digits, a, digits, b, unit, 100.0 * (b / a - 1.0));
 }
 
+void zf_capsule_diff_str(FILE *f, const char *label, const char *a, const char *b, int *n) {
+    if (strcmp(a, b) == 0) return;
+    fprintf(f, "  %-16s %s -> %s\n", label, a, b);
+    ++*n;
+}
 static void diff_num(FILE *f, const char *label, double a, double b, int *n) {
     if (a == b || (a != a && b != b)) return;
     fprintf(f, "  %-16s %g -> %g\n", label, a, b);

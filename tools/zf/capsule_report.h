@@ -7,6 +7,11 @@
 
 #include <cjson/cJSON.h>
 
+/* One line "  label  a -> b" where the strings a and b differ, counted in *n;
+ * nothing where they are equal. Every section of `zf capsule diff` uses it
+ * (capsule.c's setup lines too). */
+void zf_capsule_diff_str(FILE *f, const char *label, const char *a, const char *b, int *n);
+
 void zf_validate_print(const cJSON *cap, FILE *f);
 /* What was run, then the verdict ("pass -> fail") and the medians' changes. */
 void zf_validate_diff(const cJSON *a, const cJSON *b, FILE *f);
