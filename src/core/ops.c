@@ -1,6 +1,8 @@
-/* Public op entry points: route to the backend that owns the tensors. */
+/* Public op entry points: route to the backend that owns the tensors (and,
+ * with ZF_PROFILE set, time the call: core/profile.h). */
 #include "core/backend.h"
 #include "core/error.h"
+#include "core/profile.h"
 #include "core/tensor.h"
 
 #define ZF_ROUTE(op, first, ...)                                                                  \
@@ -9,7 +11,13 @@
         const zf_backend_ops *b_ = zf_backend_for((first)->device, #op);                          \
         if (!b_) return ZF_ERR_UNSUPPORTED;                                                       \
         if (!b_->op) return zf_error(ZF_ERR_UNSUPPORTED, "[" #op "] not implemented on this backend"); \
-        return b_->op(__VA_ARGS__);                                                               \
+        if (!zf_prof_on()) return b_->op(__VA_ARGS__);                                            \
+        static zf_prof_site site_ = {.name = #op};                                                \
+        uint64_t saved_;                                                                          \
+        const uint64_t t0_ = zf_prof_begin(&saved_);                                              \
+        const zf_status st_ = b_->op(__VA_ARGS__);                                                \
+        zf_prof_end(&site_, (first)->device, t0_, saved_);                                        \
+        return st_;                                                                               \
     } while (0)
 
 zf_status zf_add(const zf_tensor *a, const zf_tensor *b, zf_tensor *out, const zf_opts *o) {
