@@ -3,6 +3,7 @@
  * adding up to its total; off, nothing is recorded. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/profile.h"
 #include "harness.h"
@@ -37,9 +38,9 @@ static void row_of(const char *text, const char *op, const char *dev, long long 
 /* one decode step's attention (no q/k norm): the CPU composition calls
  * rope twice, copy twice and attention once, through the public entry points */
 static void attention_decode_once(void) {
-    enum { HQ = 4, HKV = 2, D = 16, L = 8 };
+    enum { HQ = 8, HKV = 2, D = 64, L = 256 }; /* attention over 201 keys: its time well above 1 us */
     static float q[HQ * D], k[HKV * D], v[HKV * D], cs[L * D], kc[HKV * L * D], vc[HKV * L * D], out[HQ * D];
-    static int32_t pos = 3;
+    static int32_t pos = 200;
     zt_fill(ZF_DTYPE_F32, q, HQ * D, 1.0f);
     zt_fill(ZF_DTYPE_F32, k, HKV * D, 1.0f);
     zt_fill(ZF_DTYPE_F32, v, HKV * D, 1.0f);
@@ -52,6 +53,37 @@ static void attention_decode_once(void) {
               tpos = zf_tensor_nd(&pos, ZF_DTYPE_I32, 1, one), tkc = zf_tensor_nd(kc, ZF_DTYPE_F32, 3, cache),
               tvc = zf_tensor_nd(vc, ZF_DTYPE_F32, 3, cache), tout = zf_tensor_nd(out, ZF_DTYPE_F32, 3, qs);
     ZT_OK(zf_attention_decode(&tq, &tk, &tv, NULL, &tcs, 1, &tpos, &tkc, &tvc, 0.25f, &tout, NULL));
+}
+
+/* The accounting alone, on sites of its own with sleeps for work: a caller
+ * that runs 1 ms itself around two nested calls of 20 ms each. */
+static void sleep_ms(int ms) {
+    struct timespec t = {0, (long)ms * 1000000L};
+    while (nanosleep(&t, &t) != 0) {
+    }
+}
+static void nested_accounting(void) {
+    static zf_prof_site outer = {.name = "test_outer"}, inner1 = {.name = "test_inner1"},
+                        inner2 = {.name = "test_inner2"};
+    uint64_t so, s1, s2;
+    const uint64_t to = zf_prof_begin(&so);
+    const uint64_t t1 = zf_prof_begin(&s1);
+    sleep_ms(20);
+    zf_prof_end(&inner1, ZF_DEVICE_CPU, t1, s1);
+    const uint64_t t2 = zf_prof_begin(&s2);
+    sleep_ms(20);
+    zf_prof_end(&inner2, ZF_DEVICE_CPU, t2, s2);
+    sleep_ms(1);
+    zf_prof_end(&outer, ZF_DEVICE_CPU, to, so);
+    char *text = report();
+    long long c;
+    double o, i1, i2;
+    row_of(text, "test_outer", "cpu", &c, &o);
+    row_of(text, "test_inner1", "cpu", &c, &i1);
+    row_of(text, "test_inner2", "cpu", &c, &i2);
+    ZT_CHECK(o >= 1.0 && o < i1 && o < i2 && i1 >= 20.0 && i2 >= 20.0,
+             "outer's own time %.3f ms (slept 1), nested 20 ms calls %.3f and %.3f\n%s", o, i1, i2, text ? text : "");
+    free(text);
 }
 
 int main(void) {
@@ -71,7 +103,11 @@ int main(void) {
     for (int i = 0; i < CALLS; i++) ZT_OK(zf_add(&ta, &tb, &tc, NULL));
     ZT_OK(zf_mul(&ta, &tb, &tc, NULL));
     ZT_CHECK(zf_add(NULL, &tb, &tc, NULL) == ZF_ERR_INVALID_ARG, "NULL input"); /* refused before the backend */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < 3; i++) attention_decode_once();
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const double ms_outside = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 
     char *text = report();
     ZT_CHECK(text != NULL, "no report");
@@ -105,10 +141,15 @@ int main(void) {
     }
     ZT_CHECK(text && strstr(text, "\nall "), "no total line");
     ZT_CHECK(sum > 0 && sum - ms_all < 0.02 && ms_all - sum < 0.02, "rows sum to %.3f ms, total %.3f", sum, ms_all);
-    /* exclusive times: the composition's own share is not its callees' again */
-    ZT_CHECK(ms_dec >= 0 && ms_nested > 0, "attention_decode %.3f ms, its callees %.3f", ms_dec, ms_nested);
+    /* exclusive times: the composition's own time and its callees' add up to
+     * no more than the calls took, timed around them (the report rounds each
+     * to 1 us); counted inclusive, the callees would be in it twice */
+    ZT_CHECK(ms_dec >= 0 && ms_nested > 0.01, "attention_decode %.3f ms, its callees %.3f", ms_dec, ms_nested);
+    ZT_CHECK(ms_dec + ms_nested <= ms_outside + 0.002, "attention_decode %.3f ms + its callees %.3f > %.3f ms around",
+             ms_dec, ms_nested, ms_outside);
     free(text);
 
+    nested_accounting();
     zf_prof_reset();
     text = report();
     row_of(text, "add", "cpu", &calls, &ms);
