@@ -135,8 +135,10 @@ if has profile; then
         -o "$P/qwen8"
     for run in smol.gguf:stable qwen8:edge; do
         m=${run%%:*} tier=${run#*:}
-        step "ncu_$m" 400 env ZF_CUDA_GRAPHS=0 ncu --cache-control none --clock-control none --csv \
-            --metrics gpu__time_duration.sum,dram__bytes_read.sum --log-file "$OUT/ncu-$m.csv" \
+        # as session 24's run 3 ran it: ncu's lines and its CSV into one file, which ncu_steps.py reads
+        # shellcheck disable=SC2016 # $1 and $@ belong to the inner shell
+        step "ncu_$m" 400 bash -c 'out=$1; shift; ZF_CUDA_GRAPHS=0 exec ncu --cache-control none --clock-control none \
+            --csv --metrics gpu__time_duration.sum,dram__bytes_read.sum "$@" >"$out" 2>&1' ncu "$OUT/ncu-$m.csv" \
             "$B/zf" bench "$P/$m" -p 1 -n 3 -r 1 --backend cuda --tier "$tier"
         step "ncu_steps_$m" 60 python3 "$ROOT/scripts/ncu_steps.py" "$OUT/ncu-$m.csv" --title "$m, $tier, one token" \
             -o "$OUT/profile-$m.md"
