@@ -146,7 +146,9 @@ ZF_API zf_fidelity zf_get_default_fidelity(void);
  * few-row qmm its quantized weights, scales and biases, as it starts. So a
  * weight must not be written by a zf op still in flight on the same stream:
  * upload weights with zf_memcpy, or put zf_stream_synchronize (or a
- * zf_memcpy on that stream) between the op that writes one and its use. */
+ * zf_memcpy on that stream) between the op that writes one and its use.
+ * ZF_CUDA_PDL=0 in the environment turns programmatic launch off: every
+ * kernel then waits for the whole one before it (`zf caps` says which). */
 typedef struct zf_stream zf_stream; /* opaque; a CUDA stream (NULL: default) */
 
 /* Per-call options; pass NULL for defaults. */

@@ -13,8 +13,11 @@ extern "C" {
 
 #define ZF_CU_THREADS 256
 
-/* Set at init: the device supports programmatic dependent launch (sm_90+). */
+/* Set at init: kernels launch with programmatic dependent launch (sm_90+,
+ * unless ZF_CUDA_PDL=0). */
 extern int zf_cu_pdl;
+/* Set at init: the device runs thread-block clusters (sm_90+). */
+extern int zf_cu_clusters;
 /* Set at init: the device's SM count (launch shapes of the decode kernels). */
 extern int zf_cu_sms;
 /* Set at init: an SM's shared memory and what the system reserves of it per CTA. */

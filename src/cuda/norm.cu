@@ -481,7 +481,7 @@ static cudaError_t fwd_cluster_go(const zf_norm_args *a, cudaStream_t s) {
     at[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     at[1].val.programmaticStreamSerializationAllowed = 1;
     c.attrs = at;
-    c.numAttrs = 2;
+    c.numAttrs = zf_cu_pdl ? 2 : 1;
     return cudaLaunchKernelEx(&c, fwd_cluster_kernel<DT, MODE, P, CL>, *a);
 }
 
@@ -492,7 +492,7 @@ static cudaError_t fwd_cluster_go(const zf_norm_args *a, cudaStream_t s) {
 #define NORM_CL_MIN_N 2048
 template <int DT> static int cluster_size(const zf_norm_args *a) {
     constexpr int V = zf_cu_vec<DT>::n;
-    if (!zf_cu_pdl || a->rows > 16 || a->n < NORM_CL_MIN_N || a->n % V != 0 || vectors_per_row<DT>(a) * V != a->n)
+    if (!zf_cu_clusters || a->rows > 16 || a->n < NORM_CL_MIN_N || a->n % V != 0 || vectors_per_row<DT>(a) * V != a->n)
         return 0;
     return a->n < 6144 ? 4 : a->n < 12288 ? 8 : 16;
 }

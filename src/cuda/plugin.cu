@@ -1,6 +1,8 @@
 /* The CUDA plugin: what libzfast sees of it (zf_cuda_plugin_get), device
  * discovery, the caps report and the table of kernel variants. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cuda/check.cuh"
 #include "cuda/kernels.cuh"
@@ -12,7 +14,7 @@
 #endif
 
 const zf_cuda_host *zf_cu_host;
-int zf_cu_pdl;
+int zf_cu_pdl, zf_cu_clusters;
 int zf_cu_sms;
 size_t zf_cu_sm_smem, zf_cu_cta_reserved_smem;
 extern const zf_cuda_memory zf_cu_memory;
@@ -151,7 +153,16 @@ static int plugin_init(const zf_cuda_host *host, char *msg, size_t size) {
         snprintf(msg, size, "%s has compute capability %d.%d; this build needs 8.0 or newer", p.name, p.major, p.minor);
         return 1;
     }
-    zf_cu_pdl = p.major >= 9;
+    /* ZF_CUDA_PDL=0: every kernel waits for the whole previous one (no
+     * programmatic launch): the safe side of zfast.h's stream contract for
+     * weights written on the device, and the A/B of what the overlap gives */
+    const char *pdl = getenv("ZF_CUDA_PDL");
+    if (pdl && strcmp(pdl, "0") != 0 && strcmp(pdl, "1") != 0) {
+        snprintf(msg, size, "ZF_CUDA_PDL='%s'; expected 0 (no programmatic launch) or 1", pdl);
+        return 1;
+    }
+    zf_cu_clusters = p.major >= 9;
+    zf_cu_pdl = zf_cu_clusters && !(pdl && strcmp(pdl, "0") == 0);
     zf_cu_sms = p.multiProcessorCount;
     zf_cu_sm_smem = p.sharedMemPerMultiprocessor;
     zf_cu_cta_reserved_smem = p.reservedSharedMemPerBlock;
@@ -177,9 +188,10 @@ static void describe_json(char *buf, size_t size) {
         k += snprintf(buf + k, size - (size_t)k,
                       ",\"devices\":%d,\"device\":%d,\"name\":\"%s\",\"compute_capability\":\"%d.%d\","
                       "\"sm_count\":%d,\"memory_bytes\":%zu,\"l2_bytes\":%d,"
-                      "\"norm_max_row\":%lld",
+                      "\"norm_max_row\":%lld,\"programmatic_launch\":\"%s\"",
                       count, dev, p.name, p.major, p.minor, p.multiProcessorCount, p.totalGlobalMem, p.l2CacheSize,
-                      (long long)zf_cu_norm_max_n);
+                      (long long)zf_cu_norm_max_n,
+                      zf_cu_pdl ? "on" : zf_cu_clusters ? "off (ZF_CUDA_PDL=0)" : "unsupported (before sm_90)");
     }
     cudaGetLastError(); /* a failed query above must not stick to later calls */
     if (k > 0 && (size_t)k < size) snprintf(buf + k, size - (size_t)k, "}");

@@ -50,7 +50,17 @@ if grep -q '"device":[[:space:]]*true' <<<"$caps"; then
             { echo "FAIL: ppl $m: cpu and cuda differ"; cat "$dir/out" "$dir/ppl-cuda"; fail=1; }
         check "bench $m --backend cuda" 0 "$zf" bench "$dir/$m" -p 8 -n 4 -r 1 --backend cuda -o "$dir/$m.bench.json"
         has out "on the GPU"
+        # without programmatic launch every kernel waits for the whole one before: the same tokens
+        check "validate $m --compare cpu,cuda, ZF_CUDA_PDL=0" 0 env ZF_CUDA_PDL=0 "$zf" validate "$dir/$m" -n 12 \
+            --runs 1 --compare cpu,cuda -o "$dir/$m.nopdl.json"
+        has out "PASS"
     done
+    grep -q '"programmatic_launch":[[:space:]]*"\(on\|unsupported\)' <<<"$caps" ||
+        { echo "FAIL: caps: programmatic launch neither on nor unsupported by default"; fail=1; }
+    check "caps with ZF_CUDA_PDL=0" 0 env ZF_CUDA_PDL=0 "$zf" caps
+    has out "off (ZF_CUDA_PDL=0)"
+    check "caps with ZF_CUDA_PDL=2" 0 env ZF_CUDA_PDL=2 "$zf" caps
+    has out "ZF_CUDA_PDL='2'; expected 0"
 else
     check "run --backend cuda without a GPU" 1 "$zf" run "$dir/l.gguf" -p x --backend cuda
     has err "cannot run on CUDA"
