@@ -15,5 +15,7 @@ lab_tests test_cuda_moe
 lab_models qwen8 smol
 for i in 1 2; do for s in A B; do lab_bench $s qwen8 16 edge; lab_bench $s qwen8 16 stable; done; done
 for s in A B; do lab_bench $s smol.gguf 16 stable; done
+# what programmatic launch is worth at all (ZF_CUDA_PDL=0, since session 24), on A
+lab_bench A qwen8 16 edge ZF_CUDA_PDL=0; lab_bench A smol.gguf 16 stable ZF_CUDA_PDL=0
 lab_moe_bench A route; lab_moe_bench B route
 echo "total $(lab_elapsed) s"
