@@ -206,6 +206,16 @@ for k in ("prefill", "decode"):
 fa, fb = 100 * a["roofline"]["fraction"], 100 * b["roofline"]["fraction"]
 assert "  roofline         %.0f%% -> %.0f%% of the bandwidth" % (fa, fb) in out, out
 PY
+# a GPU run with programmatic launch against one without (ZF_CUDA_PDL=0): the setup names the change
+python3 - "$dir/llama.gguf.bench.json" "$dir/pdl-on.json" "$dir/pdl-off.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+for path, v in ((sys.argv[2], "on"), (sys.argv[3], "off (ZF_CUDA_PDL=0)")):
+    c["machine"]["gpu"] = {"name": "NVIDIA H100 80GB HBM3", "programmatic_launch": v}
+    json.dump(c, open(path, "w"))
+PY
+check "capsule diff: programmatic launch" 0 "$zf" capsule diff "$dir/pdl-on.json" "$dir/pdl-off.json"
+has out "^  gpu launch       on -> off (ZF_CUDA_PDL=0)$"
 check "bench --json" 0 "$zf" bench "$dir/llama-mlx" -p 8 -n 4 -r 1 --json -o "$dir/b.json"
 has out '"kind":	"bench"'
 has out '"decode_tok_s"'

@@ -215,6 +215,14 @@ static const char *gpu_name(const cJSON *machine) {
     return n ? n : "none";
 }
 
+/* "on", "off (ZF_CUDA_PDL=0)", "unsupported ...", or "-" (no GPU, or a
+ * capsule from before session 24) */
+static const char *gpu_pdl(const cJSON *machine) {
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(machine, "gpu");
+    const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(g, "programmatic_launch"));
+    return v ? v : "-";
+}
+
 void zf_capsule_print_header(const cJSON *cap, FILE *f) {
     const cJSON *tool = cJSON_GetObjectItemCaseSensitive(cap, "tool");
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(cap, "machine");
@@ -248,6 +256,7 @@ void zf_capsule_diff_header(const cJSON *a, const cJSON *b, FILE *f) {
     zf_capsule_diff_str(f, "threads", na, nb, &n);
     zf_capsule_diff_str(f, "isa_cap", zf_cj_str(ma, "isa_cap"), zf_cj_str(mb, "isa_cap"), &n);
     zf_capsule_diff_str(f, "gpu", gpu_name(ma), gpu_name(mb), &n);
+    zf_capsule_diff_str(f, "gpu launch", gpu_pdl(ma), gpu_pdl(mb), &n);
     zf_capsule_diff_str(f, "os", zf_cj_str(ma, "os"), zf_cj_str(mb, "os"), &n);
     snprintf(na, sizeof na, "%.1f", zf_cj_num(ma, "load_average"));
     snprintf(nb, sizeof nb, "%.1f", zf_cj_num(mb, "load_average"));
