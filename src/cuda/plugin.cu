@@ -191,7 +191,10 @@ static void describe_json(char *buf, size_t size) {
                       "\"norm_max_row\":%lld,\"programmatic_launch\":\"%s\"",
                       count, dev, p.name, p.major, p.minor, p.multiProcessorCount, p.totalGlobalMem, p.l2CacheSize,
                       (long long)zf_cu_norm_max_n,
-                      zf_cu_pdl ? "on" : zf_cu_clusters ? "off (ZF_CUDA_PDL=0)" : "unsupported (before sm_90)");
+                      !g_plugin.ready ? "not set (the plugin did not start)"
+                      : zf_cu_pdl     ? "on"
+                      : zf_cu_clusters ? "off (ZF_CUDA_PDL=0)"
+                                       : "unsupported (before sm_90)");
     }
     cudaGetLastError(); /* a failed query above must not stick to later calls */
     if (k > 0 && (size_t)k < size) snprintf(buf + k, size - (size_t)k, "}");
