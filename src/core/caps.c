@@ -23,12 +23,9 @@ static cJSON *cpu_json(void) {
     cJSON_AddStringToObject(o, "brand", c->brand);
     cJSON_AddNumberToObject(o, "cores", c->cores);
     cJSON *f = cJSON_AddObjectToObject(o, "features");
-    const struct { const char *name; int on; } feats[] = {
-        {"avx", c->avx}, {"avx2", c->avx2}, {"fma", c->fma}, {"f16c", c->f16c},
-        {"avx512f", c->avx512f}, {"avx512bw", c->avx512bw}, {"avx512vl", c->avx512vl},
-        {"avx512bf16", c->avx512bf16}, {"avx512fp16", c->avx512fp16},
-    };
-    for (size_t i = 0; i < sizeof feats / sizeof *feats; i++) cJSON_AddBoolToObject(f, feats[i].name, feats[i].on);
+    zf_cpu_feature feats[ZF_CPU_FEATURE_COUNT];
+    zf_cpu_features(feats);
+    for (int i = 0; i < ZF_CPU_FEATURE_COUNT; i++) cJSON_AddBoolToObject(f, feats[i].name, feats[i].on);
     cJSON_AddStringToObject(o, "isa_detected", zf_cpu_isa_name(zf_cpu_isa_detected()));
     cJSON_AddStringToObject(o, "isa_cap", zf_cpu_isa_name(zf_get_cpu_isa()));
     const char *env = getenv("ZF_CPU_ISA");

@@ -63,6 +63,16 @@ const zf_cpu_info *zf_cpu_info_get(void) {
     return &g_info;
 }
 
+void zf_cpu_features(zf_cpu_feature out[ZF_CPU_FEATURE_COUNT]) {
+    const zf_cpu_info *c = zf_cpu_info_get();
+    const zf_cpu_feature f[ZF_CPU_FEATURE_COUNT] = {
+        {"avx", c->avx},           {"avx2", c->avx2},         {"fma", c->fma},
+        {"f16c", c->f16c},         {"avx512f", c->avx512f},   {"avx512bw", c->avx512bw},
+        {"avx512vl", c->avx512vl}, {"avx512bf16", c->avx512bf16}, {"avx512fp16", c->avx512fp16},
+    };
+    memcpy(out, f, sizeof f);
+}
+
 zf_cpu_isa zf_cpu_isa_detected(void) {
     const zf_cpu_info *c = zf_cpu_info_get();
     if (c->avx512f && c->avx512bw && c->avx512vl && c->fma && c->f16c) return ZF_CPU_ISA_AVX512;

@@ -12,4 +12,13 @@ typedef struct zf_cpu_info {
 
 const zf_cpu_info *zf_cpu_info_get(void);
 
+/* The ISA features `zf caps` and capsules report, in that order: name and
+ * whether this CPU (and its OS) has it. */
+typedef struct zf_cpu_feature {
+    const char *name;
+    int on;
+} zf_cpu_feature;
+enum { ZF_CPU_FEATURE_COUNT = 9 };
+void zf_cpu_features(zf_cpu_feature out[ZF_CPU_FEATURE_COUNT]);
+
 #endif

@@ -29,12 +29,9 @@ static cJSON *machine_json(void) {
     cJSON_AddNumberToObject(m, "cores", c->cores);
     cJSON_AddNumberToObject(m, "threads", zf_get_num_threads());
     cJSON *f = cJSON_AddArrayToObject(m, "features");
-    const struct { const char *name; int on; } feats[] = {
-        {"avx", c->avx}, {"avx2", c->avx2}, {"fma", c->fma}, {"f16c", c->f16c},
-        {"avx512f", c->avx512f}, {"avx512bw", c->avx512bw}, {"avx512vl", c->avx512vl},
-        {"avx512bf16", c->avx512bf16}, {"avx512fp16", c->avx512fp16},
-    };
-    for (size_t i = 0; i < sizeof feats / sizeof *feats; i++)
+    zf_cpu_feature feats[ZF_CPU_FEATURE_COUNT];
+    zf_cpu_features(feats);
+    for (int i = 0; i < ZF_CPU_FEATURE_COUNT; i++)
         if (feats[i].on) cJSON_AddItemToArray(f, cJSON_CreateString(feats[i].name));
     cJSON_AddStringToObject(m, "isa_detected", zf_cpu_isa_name(zf_cpu_isa_detected()));
     cJSON_AddStringToObject(m, "isa_cap", zf_cpu_isa_name(zf_get_cpu_isa()));
