@@ -43,6 +43,16 @@ PY
     check "capsule show $op" 0 "$zf" capsule show "$dir/$op.json"
     grep -q "matches content" "$dir/out" || { echo "FAIL: capsule show $op: id not confirmed"; fail=1; }
 done
+# capsule diff of two gates that differ in what was gated: the setup line names the key, A's value, then B's
+python3 - "$dir/moe.json" "$dir/moe-f16.json" <<'PY' || fail=1
+import json, sys
+g = json.load(open(sys.argv[1]))
+g["dtype"] = "f16" if g["dtype"] != "f16" else "f32"
+json.dump(g, open(sys.argv[2], "w"))
+PY
+want=$(python3 -c 'import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2])); print("  %-16s %s -> %s" % ("dtype", a["dtype"], b["dtype"]))' "$dir/moe.json" "$dir/moe-f16.json")
+check "capsule diff of two gates" 0 "$zf" capsule diff "$dir/moe.json" "$dir/moe-f16.json"
+grep -qxF "$want" "$dir/out" || { echo "FAIL: capsule diff of two gates lacks '$want'"; cat "$dir/out"; fail=1; }
 check "gate moe bad dtype" 2 "$zf" gate moe --dtype f64
 check "gate unknown fusion" 2 "$zf" gate gather_qmm
 grep -q "gather_qmm_combine or moe" "$dir/err" || { echo "FAIL: the usage error does not list the MoE gates"; fail=1; }

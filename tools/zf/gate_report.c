@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "capsule_report.h"
 #include "cj.h"
 #include "gate.h"
 
@@ -52,9 +53,9 @@ static const cJSON *find_row(const cJSON *rows, double nrows, double cols) {
 
 void zf_gate_diff(const cJSON *a, const cJSON *b, FILE *f) {
     const char *keys[] = {"op", "backend", "dtype", "fused_variant", "stock_variant"};
+    int n = 0;
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-        if (strcmp(zf_cj_str(a, keys[i]), zf_cj_str(b, keys[i])) != 0)
-            fprintf(f, "  %-10s %s  ->  %s\n", keys[i], zf_cj_str(a, keys[i]), zf_cj_str(b, keys[i]));
+        zf_capsule_diff_str(f, keys[i], zf_cj_str(a, keys[i]), zf_cj_str(b, keys[i]), &n);
     const cJSON *ba = cJSON_GetObjectItemCaseSensitive(a, "bandwidth"), *bb = cJSON_GetObjectItemCaseSensitive(b, "bandwidth");
     fprintf(f, "bandwidth  %.1f -> %.1f GB/s\n\n", zf_cj_num(ba, "gbps"), zf_cj_num(bb, "gbps"));
     fprintf(f, "  %6s %6s %9s %9s %8s %7s %7s  %s\n", "rows", "cols", "speedup A", "speedup B", "change", "bw% A",
