@@ -16,15 +16,14 @@ static uint64_t now_ns(void) {
 
 static void report_at_exit(void) { zf_prof_report(stderr); }
 
-int zf_prof_on(void) {
-    static _Atomic int state = -1; /* -1: not read yet */
-    int s = atomic_load_explicit(&state, memory_order_relaxed);
-    if (s >= 0) return s;
+_Atomic int zf_prof_state = -1;
+
+int zf_prof_read(void) {
     const char *e = getenv("ZF_PROFILE");
-    s = e && strcmp(e, "0") != 0 && e[0] != '\0';
+    const int s = e && strcmp(e, "0") != 0 && e[0] != '\0';
     int unread = -1;
-    if (atomic_compare_exchange_strong(&state, &unread, s) && s) atexit(report_at_exit);
-    return atomic_load(&state);
+    if (atomic_compare_exchange_strong(&zf_prof_state, &unread, s) && s) atexit(report_at_exit);
+    return atomic_load(&zf_prof_state);
 }
 
 uint64_t zf_prof_begin(uint64_t *saved_child_ns) {

@@ -22,8 +22,15 @@ typedef struct zf_prof_site {
     struct zf_prof_site *next;
 } zf_prof_site;
 
-/* 1 when ZF_PROFILE enables the profile (read once) */
-int zf_prof_on(void);
+/* 1 when ZF_PROFILE enables the profile, 0 when not, -1 before it is read */
+extern _Atomic int zf_prof_state;
+/* Reads ZF_PROFILE (once: the first caller's reading stands) into the state. */
+int zf_prof_read(void);
+/* 1 when ZF_PROFILE enables the profile: the entry points' one load and branch */
+static inline int zf_prof_on(void) {
+    const int s = atomic_load_explicit(&zf_prof_state, memory_order_relaxed);
+    return s >= 0 ? s : zf_prof_read();
+}
 /* A call's start: its clock, the time of the calls it makes set aside. */
 uint64_t zf_prof_begin(uint64_t *saved_child_ns);
 /* A call's end: its time less its nested calls' into the site. */
