@@ -157,12 +157,13 @@ static int plugin_init(const zf_cuda_host *host, char *msg, size_t size) {
      * programmatic launch): the safe side of zfast.h's stream contract for
      * weights written on the device, and the A/B of what the overlap gives */
     const char *pdl = getenv("ZF_CUDA_PDL");
-    if (pdl && strcmp(pdl, "0") != 0 && strcmp(pdl, "1") != 0) {
+    const bool pdl_off = pdl && strcmp(pdl, "0") == 0;
+    if (pdl && !pdl_off && strcmp(pdl, "1") != 0) {
         snprintf(msg, size, "ZF_CUDA_PDL='%s'; expected 0 (no programmatic launch) or 1", pdl);
         return 1;
     }
     zf_cu_clusters = p.major >= 9;
-    zf_cu_pdl = zf_cu_clusters && !(pdl && strcmp(pdl, "0") == 0);
+    zf_cu_pdl = zf_cu_clusters && !pdl_off;
     zf_cu_sms = p.multiProcessorCount;
     zf_cu_sm_smem = p.sharedMemPerMultiprocessor;
     zf_cu_cta_reserved_smem = p.reservedSharedMemPerBlock;

@@ -9,11 +9,10 @@
 #define ZF_TOOL_CAPSULE_H
 
 #include <cjson/cJSON.h>
-
-#include "cj.h"
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cj.h"
 #include "core/registry.h"
 
 #define ZF_CAPSULE_SCHEMA "zfast.capsule/1"
@@ -41,7 +40,6 @@ cJSON *zf_capsule_read(const char *path, char *err, size_t err_size);
 
 /* "2025-11-25T22:40:00Z" for now, and a file-name form "20251125-224000". */
 void zf_capsule_timestamps(char iso[32], char compact[32]);
-
 
 /* Prints the common header in a few lines. */
 void zf_capsule_print_header(const cJSON *cap, FILE *f);
