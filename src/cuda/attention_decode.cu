@@ -66,6 +66,12 @@ template <int DA, int DC> __global__ void __launch_bounds__(ZF_ATT_THREADS) dec_
     extern __shared__ __align__(16) float sm_all[];
     __shared__ float red[ZF_ATT_THREADS];
     zf_cu_wait_prior();
+    /* The next kernel (the o projection) launches now and starts its weight
+     * copies while this grid (one block per q head: most SMs idle) attends;
+     * its own wait still covers all of this grid. Released at the exit
+     * instead, the SmolLM2-shaped decode ran 7% slower on edge, 2% on stable
+     * (docs/CUDA.md, session 25). */
+    zf_cu_release_next();
     typedef typename zf_cu_elem<DA>::type EA;
     typedef typename zf_cu_elem<DC>::type EC;
     const int group = (int)a.hq / (int)a.hkv; /* head counts are small: 32-bit divisions */
