@@ -8,7 +8,14 @@
 #   lab_models smol qwen8
 #   lab_bench A smol.gguf 16 stable; lab_bench B smol.gguf 16 stable ZF_CUDA_GRAPHS=0
 # A is needed where the plugin ABI differs between the two trees; where it
-# does not, scripts/gpu-ab.sh loads A's plugin into B's binaries instead.
+# does not, scripts/gpu-ab.sh loads A's plugin into B's binaries instead, and
+# the lab_p* helpers below build several variants of the plugin in the one
+# tree (incremental: only the patched .cu files compile) for one set of host
+# binaries, as session 25 did (docs/cuda-run/h200-session25/):
+#   lab_build_b "zf zfast_cuda test_cuda_moe zf_cuda_moe_bench"; lab_plugin A true
+#   lab_plugin B patch -p1 -i X.patch; lab_plugin C patch -p1 -i Y.patch  (C = X + Y)
+#   lab_ptest B test_cuda_moe; lab_pbench A qwen8 16 edge; lab_pbench B qwen8 16 edge
+#   lab_pmoe A 1; lab_pmoe B 1
 # Everything prints one line per step and keeps the logs under $OUT.
 
 ROOT=${ROOT:-$PWD}
@@ -106,8 +113,11 @@ lab_moe_bench() {
     [ "$1" != A ] && [ "$1" != B ] && b=$1/zf_cuda_moe_bench && side=$(basename "$(dirname "$1")")
     timeout 100 "$b" --tokens 1 >"$OUT/moe-$side-$2.txt" 2>&1
     echo "moe bench $side $2 rc=$? $(lab_elapsed) s"
-    grep -E "^\| (moe|gather)" "$OUT/moe-$side-$2.txt" | grep -v stock | cut -d'|' -f2-7
+    lab_moe_rows "$OUT/moe-$side-$2.txt" | cut -d'|' -f2-7
 }
+
+# lab_moe_rows FILE: a zf_cuda_moe_bench table's rows but stock
+lab_moe_rows() { grep -E "^\| (moe|gather)" "$1" | grep -v stock; }
 
 # lab_bench A|B MODEL P TIER [ENV...]: one `zf bench -n 32 -r 3` on the GPU,
 # its prefill and decode medians on one line; nothing once LAB_LIMIT is near.
@@ -123,4 +133,52 @@ lab_bench() {
     tr '\r' '\n' </tmp/lab-bench.txt | grep -E "^(prefill|decode) +[0-9]+ tokens" | tr -s ' ' | cut -d' ' -f1-7 |
         tr '\n' ' ' | grep . || tail -n 1 /tmp/lab-bench.txt | tr -d '\n'
     echo
+}
+
+# ---- variants of the plugin in one tree, loaded through ZF_CUDA_LIB ----------
+
+LAB_P=${ZF_LAB_PLUGINS:-/tmp/zf-plugins} # the variants' plugins: NAME.so
+
+# lab_plugin NAME [COMMAND...]: run COMMAND in the tree (a patch, or `true`
+# for the tree as it is), rebuild B's plugin and keep it as $LAB_P/NAME.so.
+# Patches accumulate: undo one with `patch -R` in the next variant's command.
+lab_plugin() {
+    local n=$1
+    shift
+    mkdir -p "$LAB_P"
+    if [ $# -gt 0 ] && ! "$@" >>"$OUT/plugin-$n.log" 2>&1; then
+        echo "lab_plugin $n: '$*' failed ($OUT/plugin-$n.log)"
+        return 1
+    fi
+    if ! cmake --build "$LAB_B" -j "$(nproc)" --target zfast_cuda >>"$OUT/plugin-$n.log" 2>&1; then
+        echo "lab_plugin $n: the build failed ($OUT/plugin-$n.log)"
+        return 1
+    fi
+    cp "$LAB_B/libzfast_cuda.so" "$LAB_P/$n.so" && echo "plugin $n $(lab_elapsed) s $(md5sum <"$LAB_P/$n.so" | cut -c1-12)"
+}
+
+# lab_ptest NAME TEST [ENV...]: B's CUDA test TEST on plugin NAME, 150 s at most, output in $OUT/TEST-NAME.txt.
+lab_ptest() {
+    local n=$1 t=$2
+    shift 2
+    env ZF_CUDA_LIB="$LAB_P/$n.so" "$@" timeout 150 "$LAB_B/tests/cuda/$t" >"$OUT/$t-$n.txt" 2>&1
+    echo "$n $t $* rc=$? $(lab_elapsed) s: $(grep -E 'checks|FAIL' "$OUT/$t-$n.txt" | tail -n 2 | tr '\n' ' ')"
+}
+
+# lab_pbench NAME MODEL P TIER [ENV...]: lab_bench's decode median with plugin NAME in B's zf.
+lab_pbench() {
+    local n=$1 m=$2 p=$3 t=$4
+    shift 4
+    local left=$((LAB_LIMIT - $(lab_elapsed)))
+    [ $left -lt 20 ] && return 0
+    env ZF_CUDA_LIB="$LAB_P/$n.so" "$@" timeout $left "$LAB_B/zf" bench "$LAB_M/$m" -p "$p" -n 32 -r 3 \
+        --backend cuda --tier "$t" >/tmp/lab-bench.txt 2>&1
+    echo "$n $m p=$p $t $* rc=$? $(tr '\r' '\n' </tmp/lab-bench.txt | grep -E '^decode +[0-9]+ tokens' | tr -s ' ' |
+        cut -d' ' -f4-8)"
+}
+
+# lab_pmoe NAME TAG: `zf_cuda_moe_bench --tokens 1` with plugin NAME, its rows but stock on one line.
+lab_pmoe() {
+    env ZF_CUDA_LIB="$LAB_P/$1.so" timeout 100 "$LAB_B/zf_cuda_moe_bench" --tokens 1 >"$OUT/moe-$1-$2.txt" 2>&1
+    echo "moe $1 $2 rc=$?: $(lab_moe_rows "$OUT/moe-$1-$2.txt" | cut -d'|' -f2,3,7 | tr '\n' ';')"
 }
