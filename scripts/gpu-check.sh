@@ -16,6 +16,8 @@
 # the longest steps.
 # ZF_COMMIT=<hash> names the tree's commit where the copy's .git does not
 # describe it (binaries, capsules and the summary then carry that name).
+# ZF_CHECK_PACK=FILE.tgz: at the end, OUTDIR packed into that one file (a
+# device call returns at most 8 files: OUTDIR in /tmp, FILE under $OUT).
 # Exit status: 0 only when every step that ran exited 0 (the summary names
 # the others under "failures").
 set -u
@@ -163,4 +165,9 @@ fi
     grep -h -E '^FAIL|FAILED|ERROR SUMMARY|Failed|failed|Abort|corruption' "$LOG" | head -40
 } >>"$SUM"
 cat "$SUM"
+# the device returns at most 8 files of a call: everything in one archive
+if [ -n "${ZF_CHECK_PACK:-}" ] && ! tar czf "$ZF_CHECK_PACK" -C "$OUT" .; then
+    echo "gpu-check: could not pack $OUT into $ZF_CHECK_PACK" >&2
+    FAILED="$FAILED pack"
+fi
 [ -z "$FAILED" ] # a failed step fails the check
