@@ -5,7 +5,7 @@
 set -euo pipefail
 apt_pkgs=()
 need() { dpkg -s "$1" >/dev/null 2>&1 || apt_pkgs+=("$1"); }
-for p in build-essential cmake pkg-config git libcjson-dev libpcre2-dev libssl-dev clang libclang-rt-14-dev; do need "$p"; done
+for p in build-essential cmake pkg-config git patch libcjson-dev libpcre2-dev libssl-dev clang libclang-rt-14-dev; do need "$p"; done
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
     echo "installing Debian packages: ${apt_pkgs[*]}" >&2
     sudo=""

@@ -27,6 +27,7 @@ LAB_M=${ZF_LAB_MODELS:-/tmp/sm} # synthetic models
 LAB_LIMIT=${ZF_LAB_LIMIT:-540} # seconds after lab_build's start past which lab_bench runs nothing
 LAB_CMAKE=${ZF_LAB_CMAKE:--DCMAKE_BUILD_TYPE=Release -DZF_CUDA=ON}
 LAB_T0=$(date +%s)
+LAB_TXT=$(mktemp) # the last bench's whole output
 
 lab_elapsed() { echo $(($(date +%s) - LAB_T0)); }
 
@@ -128,10 +129,10 @@ lab_bench() {
     local left=$((LAB_LIMIT - $(lab_elapsed)))
     [ $left -lt 20 ] && return 0
     echo -n "$side $model $tier p=$p $*: "
-    env "$@" timeout $left "$z" bench "$LAB_M/$model" -p "$p" -n 32 -r 3 --backend cuda --tier "$tier" >/tmp/lab-bench.txt 2>&1
+    env "$@" timeout $left "$z" bench "$LAB_M/$model" -p "$p" -n 32 -r 3 --backend cuda --tier "$tier" >"$LAB_TXT" 2>&1
     echo -n "rc=$? "
-    tr '\r' '\n' </tmp/lab-bench.txt | grep -E "^(prefill|decode) +[0-9]+ tokens" | tr -s ' ' | cut -d' ' -f1-7 |
-        tr '\n' ' ' | grep . || tail -n 1 /tmp/lab-bench.txt | tr -d '\n'
+    tr '\r' '\n' <"$LAB_TXT" | grep -E "^(prefill|decode) +[0-9]+ tokens" | tr -s ' ' | cut -d' ' -f1-7 |
+        tr '\n' ' ' | grep . || tail -n 1 "$LAB_TXT" | tr -d '\n'
     echo
 }
 
@@ -172,8 +173,8 @@ lab_pbench() {
     local left=$((LAB_LIMIT - $(lab_elapsed)))
     [ $left -lt 20 ] && return 0
     env ZF_CUDA_LIB="$LAB_P/$n.so" "$@" timeout $left "$LAB_B/zf" bench "$LAB_M/$m" -p "$p" -n 32 -r 3 \
-        --backend cuda --tier "$t" >/tmp/lab-bench.txt 2>&1
-    echo "$n $m p=$p $t $* rc=$? $(tr '\r' '\n' </tmp/lab-bench.txt | grep -E '^decode +[0-9]+ tokens' | tr -s ' ' |
+        --backend cuda --tier "$t" >"$LAB_TXT" 2>&1
+    echo "$n $m p=$p $t $* rc=$? $(tr '\r' '\n' <"$LAB_TXT" | grep -E '^decode +[0-9]+ tokens' | tr -s ' ' |
         cut -d' ' -f4-8)"
 }
 
