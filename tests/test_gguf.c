@@ -698,8 +698,29 @@ static void test_real_model(void) {
     zf_model_file_close(f);
 }
 
+/* The scale dtype of a converted K-quant tensor is f16 only when every
+ * group's scale and bias is (here d = 1 + 2^-10, dmin = 0: the scale of a
+ * group is d times its 6-bit code, 3 d is no f16). */
+static void test_affine_scale_dtype(void) {
+    uint8_t blk[144] = {0x01, 0x3C}; /* d (f16 0x3C01), dmin 0, codes 0 */
+    blk[4] = 1;                       /* group 0: d */
+    ZT_CHECK(zf_gguf_affine_scale_dtype(ZF_GGML_Q4_K, blk, 256) == ZF_DTYPE_F16, "every scale an f16: f16 expected");
+    blk[5] = 3; /* group 1: 3 d */
+    ZT_CHECK(zf_gguf_affine_scale_dtype(ZF_GGML_Q4_K, blk, 256) == ZF_DTYPE_F32, "group 1's scale is no f16");
+    blk[5] = 0;
+    blk[15] = 3; /* group 7: low bits of its code in the last scale byte */
+    ZT_CHECK(zf_gguf_affine_scale_dtype(ZF_GGML_Q4_K, blk, 256) == ZF_DTYPE_F32, "group 7's scale is no f16");
+    blk[15] = 0;
+    uint8_t two[288] = {0};
+    memcpy(two, blk, sizeof blk);
+    memcpy(two + 144, blk, sizeof blk);
+    two[144 + 4 + 2] = 3; /* the second block's group 2 */
+    ZT_CHECK(zf_gguf_affine_scale_dtype(ZF_GGML_Q4_K, two, 512) == ZF_DTYPE_F32, "block 1's scale is no f16");
+}
+
 int main(void) {
     zt_init("test_gguf");
+    test_affine_scale_dtype();
     test_sha256();
     test_synthetic(32);
     test_synthetic(64);

@@ -284,7 +284,7 @@ static void test_attention(void) {
 
 /* Views of one case of zf_attention_decode: q, k, v back to back in one
  * fused row (as a model's qkv projection leaves them), caches with padded
- * rows, the whole rope table. */
+ * rows (k's by 3 elements, v's by 1), the whole rope table. */
 typedef struct dec_case {
     int64_t hq, hk, d, L, p;
     zf_dtype ta, tc;
@@ -333,8 +333,10 @@ static void dec_make(const dec_case *c, dec_bufs *b) {
     b->tpos = zf_tensor_1d(&b->pos, ZF_DTYPE_I32, 1);
     b->tkc = zf_tensor_nd(b->kc.p, c->tc, 3, sc);
     b->tvc = zf_tensor_nd(b->vc.p, c->tc, 3, sc);
-    b->tkc.stride[1] = b->tvc.stride[1] = d + 3;
-    b->tkc.stride[0] = b->tvc.stride[0] = c->L * (d + 3);
+    b->tkc.stride[1] = d + 3; /* the caches' rows padded differently: each cache by its own strides */
+    b->tvc.stride[1] = d + 1;
+    b->tkc.stride[0] = c->L * (d + 3);
+    b->tvc.stride[0] = c->L * (d + 1);
     b->tout = zf_tensor_nd(b->out.p, c->ta, 3, sq);
 }
 
@@ -362,13 +364,13 @@ static void dec_stock(const dec_case *c, dec_bufs *b) {
     zf_tensor keys[2];
     for (int i = 0; i < 2; i++) {
         src[i].stride[0] = src[i].stride[1] = d;
-        zf_tensor dst = zf_tensor_nd((char *)cache[i]->data + (size_t)(p * (d + 3)) * ec, c->tc, 3, sk);
+        zf_tensor dst = zf_tensor_nd((char *)cache[i]->data + (size_t)(p * cache[i]->stride[1]) * ec, c->tc, 3, sk);
         dst.stride[0] = cache[i]->stride[0];
-        dst.stride[1] = d + 3;
+        dst.stride[1] = cache[i]->stride[1];
         ZT_OK(zf_copy(&src[i], &dst, NULL));
         keys[i] = zf_tensor_nd(cache[i]->data, c->tc, 3, sv);
         keys[i].stride[0] = cache[i]->stride[0];
-        keys[i].stride[1] = d + 3;
+        keys[i].stride[1] = cache[i]->stride[1];
     }
     ZT_OK(zf_attention(&b->q, &keys[0], &keys[1], 0.125f, &b->tout, NULL));
 }
@@ -647,6 +649,28 @@ static void test_embedding(void) {
     zt_free(&out);
 }
 
+/* Draws n tokens from s and checks each id's frequency against p (within 5
+ * standard deviations; an id of p 0 never drawn). */
+static void check_frequencies(zf_sampler *s, const float *logits, int v, const double *p, const char *what) {
+    const int n = 4000;
+    int cnt[8] = {0};
+    for (int i = 0; i < n; i++) {
+        int32_t tok = -1;
+        ZT_OK(zf_sampler_sample(s, logits, &tok));
+        if (tok < 0 || tok >= v) {
+            ZT_CHECK(0, "%s: token %d out of range", what, tok);
+            return;
+        }
+        cnt[tok]++;
+    }
+    for (int i = 0; i < v; i++) {
+        double sd = sqrt(p[i] * (1 - p[i]) / n);
+        if (p[i] == 0) ZT_CHECK(cnt[i] == 0, "%s: token %d drawn %d times, expected never", what, i, cnt[i]);
+        else ZT_CHECK(fabs(cnt[i] / (double)n - p[i]) < 5 * sd, "%s: token %d frequency %g, expected %g", what, i,
+                      cnt[i] / (double)n, p[i]);
+    }
+}
+
 static void test_sampler(void) {
     enum { V = 50 };
     float l[V];
@@ -697,17 +721,26 @@ static void test_sampler(void) {
     double p2 = w[2] / tot, p0 = w[0] / tot;
     zf_sampler_params pp = {0.8f, 0, (float)(p2 + p0 * 0.5), zt_rand()};
     ZT_OK(zf_sampler_create(&pp, 5, &a));
-    int outside = 0;
-    for (int i = 0; i < 2000; i++) {
-        ZT_OK(zf_sampler_sample(a, small, &tok));
-        outside += tok != 2 && tok != 0;
-    }
-    ZT_CHECK(outside == 0, "top_p sampled %d tokens outside the nucleus", outside);
+    double nucleus[5] = {p0 / (p0 + p2), 0, p2 / (p0 + p2), 0, 0}; /* renormalised over the nucleus */
+    check_frequencies(a, small, 5, nucleus, "top_p");
+    zf_sampler_destroy(a);
+    /* a NaN logit is never drawn; the rest keep softmax's frequencies, with and without top-k */
+    const float with_nan[4] = {NAN, 1.0f, 2.0f, 3.0f};
+    const double e1 = exp(1.0), e2 = exp(2.0), e3 = exp(3.0);
+    double all3[4] = {0, e1 / (e1 + e2 + e3), e2 / (e1 + e2 + e3), e3 / (e1 + e2 + e3)};
+    double top2[4] = {0, 0, e2 / (e2 + e3), e3 / (e2 + e3)};
+    zf_sampler_params pn = {1.0f, 0, 1.0f, zt_rand()};
+    ZT_OK(zf_sampler_create(&pn, 4, &a));
+    check_frequencies(a, with_nan, 4, all3, "NaN logit, temperature 1");
+    zf_sampler_destroy(a);
+    pn.top_k = 2;
+    ZT_OK(zf_sampler_create(&pn, 4, &a));
+    check_frequencies(a, with_nan, 4, top2, "NaN logit, top_k 2");
     zf_sampler_destroy(a);
     /* top-k 2 */
     zf_sampler_params pk = {5.0f, 2, 1.0f, zt_rand()};
     ZT_OK(zf_sampler_create(&pk, 5, &a));
-    outside = 0;
+    int outside = 0;
     for (int i = 0; i < 2000; i++) {
         ZT_OK(zf_sampler_sample(a, small, &tok));
         outside += tok != 2 && tok != 0;

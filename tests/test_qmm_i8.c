@@ -228,6 +228,10 @@ int main(void) {
         check_case(bits, 32, ZF_DTYPE_BF16, ZF_DTYPE_F16, 3, 150, 32 * 11);
         check_case(bits, 64, ZF_DTYPE_F32, ZF_DTYPE_BF16, 5, 150, 32 * 16);
     }
+    /* 4-bit, several x rows, an even block count that is no whole number of
+     * stretches (6, 10): x rows are paired only over whole stretches */
+    check_case(4, 32, ZF_DTYPE_BF16, ZF_DTYPE_F16, 3, 19, 32 * 6);
+    check_case(4, 64, ZF_DTYPE_F32, ZF_DTYPE_BF16, 2, 19, 32 * 10);
     /* rows of whole stretches: groups of 8 rows summed together, then the rest */
     for (int64_t nb = 8; nb <= 24; nb += 8)
         for (int bits = 4; bits <= 8; bits += 4)

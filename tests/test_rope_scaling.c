@@ -151,6 +151,31 @@ static void test_bad_input(void) {
         ZT_CHECK(memcmp(cs, poison, sizeof cs) == 0, "%s: the table was written", cases[c].what);
     }
     ZT_OK(zf_rope_table_scaled(1e4f, 8, &good, 0, &t));
+    /* dims: even, 2 .. 1024 (the frequencies' stack array), the table untouched outside */
+    {
+        enum { MAXD = 1024 };
+        float *big = malloc(sizeof(float) * (MAXD + 2) * 2), *big0 = malloc(sizeof(float) * (MAXD + 2) * 2);
+        ZT_CHECK(big && big0, "no memory");
+        if (big && big0) {
+            memset(big, 0x7f, sizeof(float) * (MAXD + 2) * 2);
+            memcpy(big0, big, sizeof(float) * (MAXD + 2) * 2);
+            const int64_t bad_dims[] = {MAXD + 2, 0, 7};
+            for (size_t i = 0; i < sizeof bad_dims / sizeof *bad_dims; i++) {
+                int64_t sb[3] = {2, bad_dims[i] / 2, 2};
+                zf_tensor tbig = zf_tensor_nd(big, ZF_DTYPE_F32, 3, sb);
+                zf_status st = zf_rope_table(1e4f, bad_dims[i], 0, &tbig);
+                ZT_CHECK(st == ZF_ERR_INVALID_ARG && strstr(zf_last_error(), "dims"), "dims %lld: status %d, '%s'",
+                         (long long)bad_dims[i], (int)st, zf_last_error());
+                ZT_CHECK(memcmp(big, big0, sizeof(float) * (MAXD + 2) * 2) == 0, "dims %lld: the table was written",
+                         (long long)bad_dims[i]);
+            }
+            int64_t sm[3] = {2, MAXD / 2, 2};
+            zf_tensor tmax = zf_tensor_nd(big, ZF_DTYPE_F32, 3, sm);
+            ZT_OK(zf_rope_table(1e4f, MAXD, 0, &tmax)); /* the largest accepted */
+        }
+        free(big);
+        free(big0);
+    }
     /* type NONE and NULL both give zf_rope_table's bits */
     float a[16], b[16];
     zf_tensor ta = zf_tensor_nd(a, ZF_DTYPE_F32, 3, shape), tb = zf_tensor_nd(b, ZF_DTYPE_F32, 3, shape);

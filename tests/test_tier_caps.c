@@ -285,6 +285,23 @@ static void check_cpu_selftests(void) {
     }
 }
 
+/* ISA names: each level's round-trips through zf_cpu_isa_parse; a value out
+ * of range is "invalid", not a read past the table. */
+static void check_isa_names(void) {
+    for (int i = 0; i < ZF_CPU_ISA_COUNT; i++) {
+        const char *name = zf_cpu_isa_name((zf_cpu_isa)i);
+        zf_cpu_isa back = (zf_cpu_isa)-1;
+        ZT_CHECK(name && strcmp(name, "invalid") != 0, "ISA %d has no name", i);
+        ZT_CHECK(name && zf_cpu_isa_parse(name, &back) == ZF_OK && back == (zf_cpu_isa)i, "ISA %d: '%s' parses to %d",
+                 i, name ? name : "(null)", (int)back);
+    }
+    const zf_cpu_isa out[] = {ZF_CPU_ISA_COUNT, (zf_cpu_isa)(ZF_CPU_ISA_COUNT + 1), (zf_cpu_isa)-1};
+    for (size_t i = 0; i < sizeof out / sizeof *out; i++) {
+        const char *name = zf_cpu_isa_name(out[i]);
+        ZT_CHECK(name && strcmp(name, "invalid") == 0, "ISA %d named '%s'", (int)out[i], name ? name : "(null)");
+    }
+}
+
 static void check_caps(void) {
     char *s = (char *)&s; /* poison: a failed call must not touch it */
     ZT_CHECK(zf_caps_report(0, NULL) == ZF_ERR_INVALID_ARG, "NULL out accepted");
@@ -568,6 +585,7 @@ int main(int argc, char **argv) {
         check_tiers();
         check_registry();
         check_cpu_selftests();
+        check_isa_names();
         check_caps();
         check_every_op_runs();
         const char *self = "/proc/self/exe";

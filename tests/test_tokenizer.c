@@ -414,6 +414,13 @@ static void test_chat(zf_tokenizer *smol) {
         "{%- if messages[0].role == 'system' %}{{- '<|im_start|>system\\n' + messages[0].content + '<|im_end|>\\n' }}",
         &none));
     ZT_CHECK(none == NULL, "a template that splices the user's system message has no default");
+    /* an expression without quotes is not a literal either, nor text with an escape in it */
+    none = (char *)"x";
+    ZT_OK(zf_chat_template_default_system("<|im_start|>system\n{{ system_message }}<|im_end|>\n", &none));
+    ZT_CHECK(none == NULL, "a {{ }} expression taken as the default system prompt: %s", none ? none : "");
+    none = (char *)"x";
+    ZT_OK(zf_chat_template_default_system("<|im_start|>system\nTab\\there<|im_end|>\n", &none));
+    ZT_CHECK(none == NULL, "a prompt with an escape taken literally: %s", none ? none : "");
     char *qwen = NULL;
     ZT_OK(zf_chat_template_default_system("{{- '<|im_start|>system\\nYou are Qwen.<|im_end|>\\n' }}", &qwen));
     ZT_CHECK(qwen && strcmp(qwen, "You are Qwen.") == 0, "escaped \\n template: %s", qwen ? qwen : "(none)");

@@ -77,6 +77,15 @@ static void test_not_fusable(void) {
         const zf_weight *p[2] = {&wa, &others[i]};
         ZT_CHECK(zf_fuse_bytes(p, 2, SIZE_MAX) == 0, "parts of different %s fused", why[i]);
     }
+    /* experts (a [E, n, k] stack is no row block) and weights on another device, as the first part or the second */
+    qw x = make_qw_ranged(4, 32, ZF_DTYPE_F16, 2, 8, 64, 0.01, 0.02, 0, 0.1);
+    zf_weight wx = {.kind = ZF_WEIGHT_AFFINE, .q = x.w}, wg = wa;
+    wg.q.device = ZF_DEVICE_CUDA;
+    const zf_weight *px[2] = {&wa, &wx}, *pxr[2] = {&wx, &wa}, *pg[2] = {&wa, &wg}, *pgr[2] = {&wg, &wa};
+    ZT_CHECK(zf_fuse_bytes(px, 2, SIZE_MAX) == 0, "an expert stack fused");
+    ZT_CHECK(zf_fuse_bytes(pxr, 2, SIZE_MAX) == 0, "an expert stack fused (first part)");
+    ZT_CHECK(zf_fuse_bytes(pg, 2, SIZE_MAX) == 0, "a GPU weight fused");
+    ZT_CHECK(zf_fuse_bytes(pgr, 2, SIZE_MAX) == 0, "a GPU weight fused (first part)");
     zf_weight fl = {.kind = ZF_WEIGHT_FLOAT, .t = zf_tensor_2d(a.p.p, ZF_DTYPE_F32, 8, 8)};
     const zf_weight *pf[2] = {&wa, &fl};
     ZT_CHECK(zf_fuse_bytes(pf, 2, SIZE_MAX) == 0, "a float weight fused");
@@ -88,7 +97,7 @@ static void test_not_fusable(void) {
     size_t want = 2 * (1024 * 1024 + 2 * 1024 * 32 * 2); /* codes + f16 scales and biases */
     ZT_CHECK(zf_fuse_bytes(pb, 2, SIZE_MAX) == want, "no size limit (CUDA models): %zu bytes; expected %zu",
              zf_fuse_bytes(pb, 2, SIZE_MAX), want);
-    free_qw(&a), free_qw(&b), free_qw(&c), free_qw(&d), free_qw(&e), free_qw(&big);
+    free_qw(&a), free_qw(&b), free_qw(&c), free_qw(&d), free_qw(&e), free_qw(&big), free_qw(&x);
 }
 
 int main(void) {
