@@ -2,6 +2,7 @@
  * write's transposed view), 1 to 4 axes; each element equals the public RNE
  * conversion of its source; guards and untouched elements intact; bad
  * arguments fail with a message and write nothing. */
+#include <stdint.h>
 #include <string.h>
 
 #include "harness.h"
@@ -96,6 +97,12 @@ static void test_errors(void) {
     bad = tx;
     bad.data = (float *)x.p + 8;
     ZT_CHECK(zf_copy(&tx, &bad, NULL) == ZF_ERR_ALIAS, "overlap: %s", zf_last_error());
+    /* an overlap of one element (the input's last is the output's first), and none (the next one) */
+    zf_tensor head = zf_tensor_1d(x.p, ZF_DTYPE_F32, 4), tail = zf_tensor_1d((float *)x.p + 3, ZF_DTYPE_F32, 4);
+    ZT_CHECK(zf_copy(&head, &tail, NULL) == ZF_ERR_ALIAS, "one element of overlap: %s", zf_last_error());
+    ZT_CHECK(zf_copy(&tail, &head, NULL) == ZF_ERR_ALIAS, "one element of overlap (other way): %s", zf_last_error());
+    tail.data = (float *)x.p + 4;
+    ZT_OK(zf_copy(&head, &tail, NULL));
     bad = ty;
     bad.device = ZF_DEVICE_CUDA;
     ZT_CHECK(zf_copy(&tx, &bad, NULL) == ZF_ERR_INVALID_ARG, "devices differ: %s", zf_last_error());
@@ -103,6 +110,25 @@ static void test_errors(void) {
     ZT_CHECK(memcmp(before, y.p, 128) == 0, "a failed copy wrote to out");
     zt_free(&x);
     zt_free(&y);
+}
+
+/* Host memory through the device API: aligned, and bad arguments refused
+ * with the pointer untouched. */
+static void test_device_alloc(void) {
+    void *p = (void *)&p;
+    ZT_CHECK(zf_device_alloc(ZF_DEVICE_CPU, 0, &p) == ZF_ERR_INVALID_ARG && p == (void *)&p, "0 bytes: %s",
+             zf_last_error());
+    ZT_CHECK(zf_device_alloc(ZF_DEVICE_CPU, 16, NULL) == ZF_ERR_INVALID_ARG, "NULL ptr accepted");
+    ZT_CHECK(zf_device_alloc((zf_device)7, 16, &p) == ZF_ERR_INVALID_ARG && p == (void *)&p, "device 7: %s",
+             zf_last_error());
+    ZT_CHECK(zf_device_alloc(ZF_DEVICE_CPU, SIZE_MAX, &p) == ZF_ERR_NO_MEMORY && p == (void *)&p, "SIZE_MAX bytes");
+    for (size_t bytes = 1; bytes <= 200; bytes += 67) {
+        void *q = NULL;
+        ZT_OK(zf_device_alloc(ZF_DEVICE_CPU, bytes, &q));
+        ZT_CHECK(q && (uintptr_t)q % 64 == 0, "%zu bytes at %p: not 64-byte aligned", bytes, q);
+        if (q) memset(q, 0xa5, bytes); /* the whole size is usable (ASan checks) */
+        ZT_OK(zf_device_free(ZF_DEVICE_CPU, q));
+    }
 }
 
 /* The graph API's argument checks come before any device is needed. */
@@ -122,6 +148,7 @@ int main(void) {
     zt_init("test_copy");
     test_shapes();
     test_errors();
+    test_device_alloc();
     test_graph_args();
     return zt_finish();
 }

@@ -1,10 +1,13 @@
 /* zf synth: every arch × format writes a model that the loaders open with
  * the preset's configuration; the same seed gives the same bytes; bad
  * options are errors that write nothing. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cjson/cJSON.h>
 
 #include "harness.h"
 #include "model/model_file.h"
@@ -23,6 +26,28 @@ static int same_file(const char *a, const char *b) {
     if (fa) fclose(fa);
     if (fb) fclose(fb);
     return same;
+}
+
+/* The header of a written MLX directory's safetensors file: an 8-byte
+ * length, a multiple of 8, then JSON whose __metadata__ names the format
+ * (MLX's loader reads it; zfast's own skips it, so only this sees it). */
+static void check_mlx_header(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    size_t n = 0;
+    char *f = zt_read_file(path, &n);
+    uint64_t len = 0;
+    for (int i = 0; f && n >= 8 && i < 8; i++) len |= (uint64_t)(unsigned char)f[i] << (8 * i);
+    ZT_CHECK(f && n >= 8 && len > 0 && len % 8 == 0 && len <= n - 8, "%s: header length %llu", path,
+             (unsigned long long)len);
+    if (f && n >= 8 && len > 0 && len <= n - 8) {
+        cJSON *h = cJSON_ParseWithLength(f + 8, (size_t)len);
+        const char *fmt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(h, "__metadata__"), "format"));
+        ZT_CHECK(fmt && strcmp(fmt, "mlx") == 0, "%s: __metadata__.format is %s", path, fmt ? fmt : "absent");
+        cJSON_Delete(h);
+    }
+    free(f);
 }
 
 static void check_model(const char *path, const char *arch, int moe) {
@@ -71,6 +96,7 @@ int main(void) {
         zf_synth_opts o = {.arch = moe ? "qwen3_moe" : "llama", .preset = "tiny", .format = "mlx", .seed = 7, .out = a};
         ZT_OK(zf_synth_write(&o));
         check_model(a, o.arch, moe);
+        check_mlx_header(a);
     }
 
     /* determinism: same seed, same bytes; another seed, other bytes */

@@ -167,6 +167,10 @@ static int env_case(const char *name) {
         /* an explicit tier overrides the bad variable */
         ZT_OK(zf_set_tier(ZF_TIER_STABLE));
         check_every_op_runs();
+    } else if (strcmp(name, "tier_empty") == 0) { /* an empty ZF_TIER is unset, not a bad tier */
+        ZT_OK(zf_env_check());
+        ZT_CHECK(zf_get_tier() == ZF_TIER_STABLE, "ZF_TIER= gave tier %s", zf_tier_name(zf_get_tier()));
+        check_every_op_runs();
     } else if (strcmp(name, "isa_bad") == 0) {
         ZT_CHECK(zf_env_check() != ZF_OK, "ZF_CPU_ISA=avx9 passed the check");
         check_every_op_fails("avx9");
@@ -263,6 +267,9 @@ static void check_registry(void) {
     for (int t = 0; t < ZF_TIER_COUNT; t++) {
         const zf_variant *e = zf_pick_explain(ZF_OP_SWIGLU, ZF_DEVICE_CUDA, (zf_tier)t, why, sizeof why);
         ZT_CHECK(e != &k_fake[0], "zf_pick_explain offers the failed variant in tier %d", t);
+        /* the fake stock variant stands in for the failed exact one (a GPU's own variants may win instead) */
+        if (e == &k_fake[1])
+            ZT_CHECK(strstr(why, "fell back to stock") != NULL, "tier %d: the fallback not explained: %s", t, why);
     }
 }
 
@@ -430,7 +437,9 @@ static void check_gate_json(const char *text, const char *file_path) {
     ZT_CHECK(strcmp(cJSON_GetStringValue(jget(g, "op")), "swiglu") == 0, "op");
     ZT_CHECK(strcmp(cJSON_GetStringValue(jget(g, "dtype")), "bf16") == 0, "dtype");
     double bw = cJSON_GetNumberValue(jget(jget(g, "bandwidth"), "gbps"));
+    double bw_med = cJSON_GetNumberValue(jget(jget(g, "bandwidth"), "median_gbps"));
     ZT_CHECK(bw > 0.1 && bw < 1e5, "bandwidth %g GB/s", bw);
+    ZT_CHECK(bw >= bw_med && bw_med > 0.1, "best bandwidth %g GB/s below the median %g", bw, bw_med);
     const cJSON *rows = jget(g, "rows"), *r;
     ZT_CHECK(cJSON_GetArraySize(rows) >= 3, "%d rows", cJSON_GetArraySize(rows));
     int large = 0;
@@ -488,6 +497,9 @@ static void check_diff_verdict_change(const char *zf, char *cap_a) {
     char needle[80];
     snprintf(needle, sizeof needle, "%%  %s -> %s\n", va, vb);
     cJSON_ReplaceItemInObjectCaseSensitive(row, "verdict", cJSON_CreateString(vb));
+    /* and row 0 twice as fast: its change reads +100% from A, -50% from the edited side */
+    cJSON_ReplaceItemInObjectCaseSensitive(row, "speedup",
+                                           cJSON_CreateNumber(2 * cJSON_GetNumberValue(jget(row, "speedup"))));
     char *edited = cJSON_Print(cap);
     const int written = edited && zt_write_file(cap_c, edited, strlen(edited));
     ZT_CHECK(written, "cannot write %s", cap_c);
@@ -497,7 +509,19 @@ static void check_diff_verdict_change(const char *zf, char *cap_a) {
         /* and back: the change is seen from either side */
         snprintf(needle, sizeof needle, "%%  %s -> %s\n", vb, va);
         expect_rc(zf, (char *[]){"capsule", "diff", cap_c, cap_a, NULL}, NULL, 0, needle);
+        expect_rc(zf, (char *[]){"capsule", "diff", cap_a, cap_c, NULL}, NULL, 0, " +100.0% ");
+        expect_rc(zf, (char *[]){"capsule", "diff", cap_c, cap_a, NULL}, NULL, 0, "  -50.0% ");
     }
+    /* a capsule of another schema version is refused by name, by show and by diff */
+    cJSON_ReplaceItemInObjectCaseSensitive(cap, "schema", cJSON_CreateString("zfast.capsule/2"));
+    char *other = cJSON_Print(cap);
+    if (other && zt_write_file(cap_c, other, strlen(other))) {
+        expect_rc(zf, (char *[]){"capsule", "show", cap_c, NULL}, NULL, 1, "this zf reads zfast.capsule/1");
+        expect_rc(zf, (char *[]){"capsule", "diff", cap_a, cap_c, NULL}, NULL, 1, "this zf reads zfast.capsule/1");
+    } else {
+        ZT_CHECK(0, "cannot write %s", cap_c);
+    }
+    cJSON_free(other);
     cJSON_free(edited);
     cJSON_Delete(cap);
 }
@@ -594,6 +618,7 @@ int main(int argc, char **argv) {
         if (n > 0) exe[n] = '\0';
         run_env_case(exe, "tier_fast", "ZF_TIER=fast");
         run_env_case(exe, "tier_bad", "ZF_TIER=bogus");
+        run_env_case(exe, "tier_empty", "ZF_TIER=");
         run_env_case(exe, "isa_bad", "ZF_CPU_ISA=avx9");
         run_env_case(exe, "isa_scalar", "ZF_CPU_ISA=scalar");
         if (zf_cpu_isa_detected() < ZF_CPU_ISA_AVX512) run_env_case(exe, "isa_too_high", "ZF_CPU_ISA=avx512");

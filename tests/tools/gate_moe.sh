@@ -22,7 +22,7 @@ E, k = m["experts"], m["top_k"]
 want_expert = m["expert_width"] * m["hidden"] * m["bits"] / 8 + 2 * m["expert_width"] * m["hidden"] / m["group_size"] * 2
 assert m["expert_bytes"] == want_expert, (m["expert_bytes"], want_expert)
 assert m["layers"] * E * tensors * m["expert_bytes"] > 4 * bw["cache_bytes"], "pool not > 4x the cache"
-assert bw["gbps"] > 0.1, bw
+assert bw["gbps"] > 0.1 and bw["gbps"] >= bw["median_gbps"] > 0.1, bw  # best, then median
 parts = g["fused_variant"].split(" + ")
 assert len(parts) == (3 if op == "moe" else 1) and g["fused_variant"] != g["stock_variant"], g["fused_variant"]
 rows = g["rows"]

@@ -108,6 +108,16 @@ for m in llama.gguf llama-mlx moe.gguf moe-mlx; do
     has out "PASS"
     check_validate_capsule "$dir/$m.bf16.json"
 done
+# a lowered ISA cap is what the capsule records as the cap, beside what the machine has
+check "validate under ZF_CPU_ISA=scalar" 0 env ZF_CPU_ISA=scalar "$zf" validate "$dir/llama.gguf" -n 8 --runs 1 \
+    -o "$dir/scalar.json"
+"$zf" caps --json >"$dir/caps.json" 2>/dev/null
+python3 - "$dir/scalar.json" "$dir/caps.json" <<'PY' || { echo "FAIL: the capsule's ISA cap"; fail=1; }
+import json, sys
+m, cpu = json.load(open(sys.argv[1]))["machine"], json.load(open(sys.argv[2]))["cpu"]
+assert m["isa_cap"] == "scalar", m["isa_cap"]
+assert m["isa_detected"] == cpu["isa_detected"], (m["isa_detected"], cpu["isa_detected"])
+PY
 # --tier edge: its inexact kernels may change a near-tie token of the MoE model
 # (they do with the AVX2 and AVX-512 kernels, not with the scalar ones); either
 # way the exit status is the verdict's, and the verdict is what the tokens say
