@@ -120,8 +120,16 @@ lab_moe_bench() {
 # lab_moe_rows FILE: a zf_cuda_moe_bench table's rows but stock
 lab_moe_rows() { grep -E "^\| (moe|gather)" "$1" | grep -v stock; }
 
-# lab_bench A|B MODEL P TIER [ENV...]: one `zf bench -n 32 -r 3` on the GPU,
-# its prefill and decode medians on one line; nothing once LAB_LIMIT is near.
+# lab_zf_bench ZF MODEL P TIER SECONDS [ENV...]: one `zf bench -n 32 -r 3` of
+# ZF on the GPU, its whole output in $LAB_TXT; zf's exit status.
+lab_zf_bench() {
+    local z=$1 model=$2 p=$3 tier=$4 left=$5
+    shift 5
+    env "$@" timeout "$left" "$z" bench "$LAB_M/$model" -p "$p" -n 32 -r 3 --backend cuda --tier "$tier" >"$LAB_TXT" 2>&1
+}
+
+# lab_bench A|B MODEL P TIER [ENV...]: lab_zf_bench of A's or B's zf, its
+# prefill and decode medians on one line; nothing once LAB_LIMIT is near.
 lab_bench() {
     local side=$1 model=$2 p=$3 tier=$4 z=$LAB_B/zf
     shift 4
@@ -129,7 +137,7 @@ lab_bench() {
     local left=$((LAB_LIMIT - $(lab_elapsed)))
     [ $left -lt 20 ] && return 0
     echo -n "$side $model $tier p=$p $*: "
-    env "$@" timeout $left "$z" bench "$LAB_M/$model" -p "$p" -n 32 -r 3 --backend cuda --tier "$tier" >"$LAB_TXT" 2>&1
+    lab_zf_bench "$z" "$model" "$p" "$tier" "$left" "$@"
     echo -n "rc=$? "
     tr '\r' '\n' <"$LAB_TXT" | grep -E "^(prefill|decode) +[0-9]+ tokens" | tr -s ' ' | cut -d' ' -f1-7 |
         tr '\n' ' ' | grep . || tail -n 1 "$LAB_TXT" | tr -d '\n'
@@ -172,8 +180,7 @@ lab_pbench() {
     shift 4
     local left=$((LAB_LIMIT - $(lab_elapsed)))
     [ $left -lt 20 ] && return 0
-    env ZF_CUDA_LIB="$LAB_P/$n.so" "$@" timeout $left "$LAB_B/zf" bench "$LAB_M/$m" -p "$p" -n 32 -r 3 \
-        --backend cuda --tier "$t" >"$LAB_TXT" 2>&1
+    lab_zf_bench "$LAB_B/zf" "$m" "$p" "$t" "$left" ZF_CUDA_LIB="$LAB_P/$n.so" "$@"
     echo "$n $m p=$p $t $* rc=$? $(tr '\r' '\n' <"$LAB_TXT" | grep -E '^decode +[0-9]+ tokens' | tr -s ' ' |
         cut -d' ' -f4-8)"
 }

@@ -154,11 +154,12 @@ static void test_bad_input(void) {
     /* dims: even, 2 .. 1024 (the frequencies' stack array), the table untouched outside */
     {
         enum { MAXD = 1024 };
-        float *big = malloc(sizeof(float) * (MAXD + 2) * 2), *big0 = malloc(sizeof(float) * (MAXD + 2) * 2);
+        const size_t bytes = sizeof(float) * (MAXD + 2) * 2; /* two rows of the widest refused table */
+        float *big = malloc(bytes), *big0 = malloc(bytes);
         ZT_CHECK(big && big0, "no memory");
         if (big && big0) {
-            memset(big, 0x7f, sizeof(float) * (MAXD + 2) * 2);
-            memcpy(big0, big, sizeof(float) * (MAXD + 2) * 2);
+            memset(big, 0x7f, bytes);
+            memcpy(big0, big, bytes);
             const int64_t bad_dims[] = {MAXD + 2, 0, 7};
             for (size_t i = 0; i < sizeof bad_dims / sizeof *bad_dims; i++) {
                 int64_t sb[3] = {2, bad_dims[i] / 2, 2};
@@ -166,7 +167,7 @@ static void test_bad_input(void) {
                 zf_status st = zf_rope_table(1e4f, bad_dims[i], 0, &tbig);
                 ZT_CHECK(st == ZF_ERR_INVALID_ARG && strstr(zf_last_error(), "dims"), "dims %lld: status %d, '%s'",
                          (long long)bad_dims[i], (int)st, zf_last_error());
-                ZT_CHECK(memcmp(big, big0, sizeof(float) * (MAXD + 2) * 2) == 0, "dims %lld: the table was written",
+                ZT_CHECK(memcmp(big, big0, bytes) == 0, "dims %lld: the table was written",
                          (long long)bad_dims[i]);
             }
             int64_t sm[3] = {2, MAXD / 2, 2};
