@@ -9,7 +9,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/dtype.h"
 #include "harness.h"
+#include "model/gguf.h"
 #include "model/model_file.h"
 #include "model/synth.h"
 
@@ -47,6 +49,54 @@ static void check_mlx_header(const char *dir) {
         ZT_CHECK(fmt && strcmp(fmt, "mlx") == 0, "%s: __metadata__.format is %s", path, fmt ? fmt : "absent");
         cJSON_Delete(h);
     }
+    free(f);
+}
+
+/* The synth file's definition restated, as the oracle for its bytes: a
+ * tensor's key is mix(seed ^ FNV-1a(name)); a Q4_0 block b holds an f16
+ * scale d = amp/8 * jitter (jitter in [0.5, 1), amp 1 for the embedding)
+ * and 16 code bytes, word j of them mix(key ^ mix(64 b + j)). */
+static uint64_t oracle_mix(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* Every Q4_0 block of token_embd.weight in a GGUF written with `seed`,
+ * including the one that straddles the writer's 4 MiB chunks (the tensor
+ * must be larger than that for the check to mean anything). */
+static void check_q4_0_blocks(const char *path, uint64_t seed) {
+    size_t n = 0;
+    char *f = zt_read_file(path, &n);
+    zf_gguf g;
+    memset(&g, 0, sizeof g);
+    ZT_CHECK(f && zf_gguf_parse(f, n, &g) == ZF_OK, "%s: parse: %s", path, zf_last_error());
+    const char *name = "token_embd.weight";
+    const zf_gguf_tinfo *t = NULL;
+    for (int64_t i = 0; i < g.n_tensors; i++)
+        if (g.tensors[i].name.len == strlen(name) && !memcmp(g.tensors[i].name.s, name, strlen(name))) t = &g.tensors[i];
+    ZT_CHECK(t && t->type == ZF_GGML_Q4_0 && t->bytes > (4u << 20), "%s: %s is not a Q4_0 tensor over 4 MiB", path, name);
+    if (t && t->type == ZF_GGML_Q4_0) {
+        uint64_t h = 1469598103934665603ull;
+        for (const char *c = name; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
+        uint64_t key = oracle_mix(seed ^ h);
+        int64_t bad = -1, blocks = (int64_t)(t->bytes / 18);
+        for (int64_t b = 0; b < blocks && bad < 0; b++) {
+            const unsigned char *o = (const unsigned char *)f + t->data_off + 18 * b;
+            uint16_t dh = (uint16_t)(o[0] | o[1] << 8);
+            float d = zf_cvt_f16_f32(dh);
+            unsigned char want[16];
+            for (int j = 0; j < 16; j += 8) {
+                uint64_t r = oracle_mix(key ^ oracle_mix((uint64_t)b * 64 + (uint64_t)j));
+                memcpy(want + j, &r, 8);
+            }
+            if (!(d >= 1.0f / 16 && d <= 1.0f / 8) || memcmp(o + 2, want, 16)) bad = b;
+        }
+        ZT_CHECK(bad < 0, "%s: Q4_0 block %lld of %lld (bytes %lld..) is not the generator's (4 MiB chunk at block %lld)",
+                 path, (long long)bad, (long long)blocks, (long long)(18 * bad), (long long)((4 << 20) / 18));
+    }
+    zf_gguf_free(&g);
     free(f);
 }
 
@@ -98,6 +148,13 @@ int main(void) {
         check_model(a, o.arch, moe);
         check_mlx_header(a);
     }
+
+    /* an embedding over 4 MiB (vocab 131072 x 64 in Q4_0: 4.5 MiB), so one
+     * block straddles two of the writer's chunks */
+    snprintf(a, sizeof a, "%s/big-vocab.gguf", g_dir);
+    zf_synth_opts ov = {.arch = "llama", .preset = "tiny", .vocab = 131072, .format = "gguf", .seed = 5, .out = a};
+    ZT_OK(zf_synth_write(&ov));
+    check_q4_0_blocks(a, 5);
 
     /* determinism: same seed, same bytes; another seed, other bytes */
     snprintf(a, sizeof a, "%s/s1.gguf", g_dir);
