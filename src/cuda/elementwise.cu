@@ -31,7 +31,7 @@ struct op_silu_vjp { /* a = (x, d_out) */
 struct op_swiglu_exact { /* T(T(silu(g)) * u) */
     enum { n_in = 2, n_out = 1, heavy = 1 };
     template <int DT> __device__ static void f(const float *a, float *o) {
-        o[0] = __fmul_rn(zf_cu_round<DT>(zf_cu_silu(a[0])), a[1]);
+        o[0] = __fmul_rn(zf_cu_round<DT, ZF_CU_COMPUTED>(zf_cu_silu(a[0])), a[1]);
     }
 };
 struct op_swiglu_fast { /* T(silu(g) * u) */
@@ -41,8 +41,8 @@ struct op_swiglu_fast { /* T(silu(g) * u) */
 struct op_swiglu_vjp_exact { /* a = (g, u, d); o = (d_gate, d_up) */
     enum { n_in = 3, n_out = 2, heavy = 1 };
     template <int DT> __device__ static void f(const float *a, float *o) {
-        float s = zf_cu_round<DT>(zf_cu_silu(a[0]));
-        float ds = zf_cu_round<DT>(__fmul_rn(a[2], a[1]));
+        float s = zf_cu_round<DT, ZF_CU_COMPUTED>(zf_cu_silu(a[0]));
+        float ds = zf_cu_round<DT, ZF_CU_COMPUTED>(__fmul_rn(a[2], a[1]));
         o[1] = __fmul_rn(a[2], s);
         o[0] = __fmul_rn(ds, zf_cu_silu_grad(a[0]));
     }
@@ -73,7 +73,7 @@ template <int DT, class Op> __device__ __forceinline__ void ew_vec(const uint4 *
         for (int k = 0; k < Op::n_out; k++) o[k][e] = oi[k];
     }
 #pragma unroll
-    for (int k = 0; k < Op::n_out; k++) zf_cu_store_vec<DT>(&r[k], 0, o[k]);
+    for (int k = 0; k < Op::n_out; k++) zf_cu_store_vec<DT, ZF_CU_COMPUTED>(&r[k], 0, o[k]);
 }
 
 /* Work items per row: nvec 16-byte vectors, then single elements to the
@@ -133,7 +133,7 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) ew_kernel(const zf_ew_view v, i
                     for (int k = 0; k < Op::n_in; k++) ai[k] = zf_cu_load<DT>(in[k], j);
                     Op::template f<DT>(ai, oi);
 #pragma unroll
-                    for (int k = 0; k < Op::n_out; k++) zf_cu_store<DT>(out[k], j, oi[k]);
+                    for (int k = 0; k < Op::n_out; k++) zf_cu_store<DT, ZF_CU_COMPUTED>(out[k], j, oi[k]);
                 }
             }
         }
@@ -173,7 +173,7 @@ template <int DT, class Op> __global__ void __launch_bounds__(64) ew_word_kernel
     for (int k = 0; k < Op::n_out; k++) {
         uint32_t *p = (uint32_t *)((char *)v.out[k] + (size_t)(row * v.out_stride[k]) * es);
         if constexpr (DT == 0) p[t] = __float_as_uint(o[k][0]);
-        else p[t] = zf_cu_pack2<DT>(o[k][0], o[k][N - 1]);
+        else p[t] = zf_cu_pack2<DT, ZF_CU_COMPUTED>(o[k][0], o[k][N - 1]);
     }
 }
 
@@ -195,7 +195,7 @@ template <int DT, class Op> __global__ void __launch_bounds__(128) ew_elem_kerne
     for (int k = 0; k < Op::n_in; k++) ai[k] = zf_cu_load<DT>((const char *)v.in[k] + (size_t)(row * v.in_stride[k]) * es, t);
     Op::template f<DT>(ai, oi);
 #pragma unroll
-    for (int k = 0; k < Op::n_out; k++) zf_cu_store<DT>((char *)v.out[k] + (size_t)(row * v.out_stride[k]) * es, t, oi[k]);
+    for (int k = 0; k < Op::n_out; k++) zf_cu_store<DT, ZF_CU_COMPUTED>((char *)v.out[k] + (size_t)(row * v.out_stride[k]) * es, t, oi[k]);
 }
 
 /* Blocks of 32 .. 128 threads, about 128 elements of the call per block

@@ -55,10 +55,10 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) fwd_kernel(const zf_norm_args a
                     zf_cu_load_vec<DT>(r, it, rv);
 #pragma unroll
                     for (int e = 0; e < V; e++) v[e] = __fadd_rn(v[e], rv[e]);
-                    zf_cu_store_vec<DT>(h, it, v);
+                    zf_cu_store_vec<DT, ZF_CU_COMPUTED>(h, it, v);
                     if constexpr (MODE == NORM_ADD_EXACT)
 #pragma unroll
-                        for (int e = 0; e < V; e++) v[e] = zf_cu_round<DT>(v[e]);
+                        for (int e = 0; e < V; e++) v[e] = zf_cu_round<DT, ZF_CU_COMPUTED>(v[e]);
                 }
 #pragma unroll
                 for (int e = 0; e < V; e += 4) ((float4 *)row)[(it * V + e) / 4] = make_float4(v[e], v[e + 1], v[e + 2], v[e + 3]);
@@ -67,8 +67,8 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) fwd_kernel(const zf_norm_args a
                 float v = zf_cu_load<DT>(x, j);
                 if constexpr (MODE != NORM_PLAIN) {
                     v = __fadd_rn(v, zf_cu_load<DT>(r, j));
-                    zf_cu_store<DT>(h, j, v);
-                    if constexpr (MODE == NORM_ADD_EXACT) v = zf_cu_round<DT>(v);
+                    zf_cu_store<DT, ZF_CU_COMPUTED>(h, j, v);
+                    if constexpr (MODE == NORM_ADD_EXACT) v = zf_cu_round<DT, ZF_CU_COMPUTED>(v);
                 }
                 row[j] = v;
             }
@@ -91,13 +91,13 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) fwd_kernel(const zf_norm_args a
 #pragma unroll
                 for (int e = 0; e < V; e++) {
                     float p = __fmul_rn(row[it * V + e], inv);
-                    o[e] = __fmul_rn(MODE == NORM_ADD_FAST ? p : zf_cu_round<DT>(p), w[e]);
+                    o[e] = __fmul_rn(MODE == NORM_ADD_FAST ? p : zf_cu_round<DT, ZF_CU_COMPUTED>(p), w[e]);
                 }
-                zf_cu_store_vec<DT>(y, it, o);
+                zf_cu_store_vec<DT, ZF_CU_COMPUTED>(y, it, o);
             } else {
                 int64_t j = nvec * V + (it - nvec);
                 float p = __fmul_rn(row[j], inv);
-                zf_cu_store<DT>(y, j, __fmul_rn(MODE == NORM_ADD_FAST ? p : zf_cu_round<DT>(p), zf_cu_load<DT>(a.w, j)));
+                zf_cu_store<DT, ZF_CU_COMPUTED>(y, j, __fmul_rn(MODE == NORM_ADD_FAST ? p : zf_cu_round<DT, ZF_CU_COMPUTED>(p), zf_cu_load<DT>(a.w, j)));
             }
         }
         __syncthreads(); /* the next row reuses row[] */
@@ -155,11 +155,11 @@ __global__ void __launch_bounds__(1024) fwd_decode_kernel(const zf_norm_args a, 
             unpack_item<DT>(rq[p], vec, rv);
 #pragma unroll
             for (int e = 0; e < V; e++) v[e] = __fadd_rn(v[e], rv[e]);
-            if (vec) zf_cu_store_vec<DT>(h, it, v);
-            else zf_cu_store<DT>(h, j0, v[0]);
+            if (vec) zf_cu_store_vec<DT, ZF_CU_COMPUTED>(h, it, v);
+            else zf_cu_store<DT, ZF_CU_COMPUTED>(h, j0, v[0]);
             if constexpr (MODE == NORM_ADD_EXACT)
 #pragma unroll
-                for (int e = 0; e < V; e++) v[e] = zf_cu_round<DT>(v[e]);
+                for (int e = 0; e < V; e++) v[e] = zf_cu_round<DT, ZF_CU_COMPUTED>(v[e]);
         }
         if (vec)
 #pragma unroll
@@ -198,10 +198,10 @@ __global__ void __launch_bounds__(1024) fwd_decode_kernel(const zf_norm_args a, 
         for (int e = 0; e < V; e++) {
             if (!vec && e > 0) break;
             float q = __fmul_rn(xr[e], inv);
-            o[e] = __fmul_rn(MODE == NORM_ADD_FAST ? q : zf_cu_round<DT>(q), w[e]);
+            o[e] = __fmul_rn(MODE == NORM_ADD_FAST ? q : zf_cu_round<DT, ZF_CU_COMPUTED>(q), w[e]);
         }
-        if (vec) zf_cu_store_vec<DT>(y, it, o);
-        else zf_cu_store<DT>(y, j0, o[0]);
+        if (vec) zf_cu_store_vec<DT, ZF_CU_COMPUTED>(y, it, o);
+        else zf_cu_store<DT, ZF_CU_COMPUTED>(y, j0, o[0]);
     }
 }
 
@@ -264,10 +264,10 @@ __global__ void __launch_bounds__(NORM_CL_THREADS) fwd_cluster_kernel(const zf_n
             zf_cu_load_vec<DT>(&rq[p], 0, rv);
 #pragma unroll
             for (int e = 0; e < V; e++) v[e] = __fadd_rn(v[e], rv[e]);
-            zf_cu_store_vec<DT>(h, vi[p], v);
+            zf_cu_store_vec<DT, ZF_CU_COMPUTED>(h, vi[p], v);
             if constexpr (MODE == NORM_ADD_EXACT)
 #pragma unroll
-                for (int e = 0; e < V; e++) v[e] = zf_cu_round<DT>(v[e]);
+                for (int e = 0; e < V; e++) v[e] = zf_cu_round<DT, ZF_CU_COMPUTED>(v[e]);
         }
         float4 *d = (float4 *)(row + (it / VPL) * L + (it % VPL) * V);
 #pragma unroll
@@ -306,9 +306,9 @@ __global__ void __launch_bounds__(NORM_CL_THREADS) fwd_cluster_kernel(const zf_n
 #pragma unroll
         for (int e = 0; e < V; e++) {
             const float t = __fmul_rn(xr[e], inv);
-            o[e] = __fmul_rn(MODE == NORM_ADD_FAST ? t : zf_cu_round<DT>(t), w[e]);
+            o[e] = __fmul_rn(MODE == NORM_ADD_FAST ? t : zf_cu_round<DT, ZF_CU_COMPUTED>(t), w[e]);
         }
-        zf_cu_store_vec<DT>(y, vi[p], o);
+        zf_cu_store_vec<DT, ZF_CU_COMPUTED>(y, vi[p], o);
     }
 #endif
 }
@@ -385,12 +385,12 @@ __global__ void __launch_bounds__(ZF_CU_THREADS) vjp_kernel(const zf_norm_args a
                 for (int e = 0; e < V; e++) {
                     if (e >= cnt) break;
                     float b = __fsub_rn(__fmul_rn(inv, gs[j0 + e]), __fmul_rn(c, xs[j0 + e]));
-                    if (MODE == NORM_ADD_EXACT && dh) b = __fadd_rn(zf_cu_round<DT>(b), hv[e]);
+                    if (MODE == NORM_ADD_EXACT && dh) b = __fadd_rn(zf_cu_round<DT, ZF_CU_COMPUTED>(b), hv[e]);
                     if (MODE == NORM_ADD_FAST && dh) b = __fadd_rn(b, hv[e]);
                     o[e] = b;
                 }
-                if (it < nvec) zf_cu_store_vec<DT>(dx, it, o);
-                else zf_cu_store<DT>(dx, j0, o[0]);
+                if (it < nvec) zf_cu_store_vec<DT, ZF_CU_COMPUTED>(dx, it, o);
+                else zf_cu_store<DT, ZF_CU_COMPUTED>(dx, j0, o[0]);
             }
         }
         __syncthreads(); /* the next row reuses xs[], gs[] */
@@ -407,7 +407,7 @@ __global__ void dw_partial_kernel(const zf_norm_args a, const float *inv, float 
         int64_t r1 = (k + 1) * 32 < a.rows ? (k + 1) * 32 : a.rows;
         float p = 0.0f;
         for (int64_t r = k * 32; r < r1; r++) {
-            float nt = zf_cu_round<DT>(__fmul_rn(zf_cu_load<DT>(a.x, r * a.x_stride + j), inv[r]));
+            float nt = zf_cu_round<DT, ZF_CU_COMPUTED>(__fmul_rn(zf_cu_load<DT>(a.x, r * a.x_stride + j), inv[r]));
             p = __fmaf_rn(zf_cu_load<DT>(a.dy, r * a.dy_stride + j), nt, p);
         }
         partial[k * a.n + j] = p;
@@ -422,7 +422,7 @@ __global__ void dw_final_kernel(const float *partial, int64_t nchunks, int64_t n
     float s = 0.0f;
     for (int64_t k = 0; k < nchunks; k++) s = __fadd_rn(s, partial[k * n + j]);
     if (dw_f32) ((float *)dw)[j] = s;
-    else zf_cu_store<DT>(dw, j, s);
+    else zf_cu_store<DT, ZF_CU_COMPUTED>(dw, j, s);
 }
 
 /* ---- launchers ------------------------------------------------------------------- */

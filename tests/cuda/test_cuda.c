@@ -5,7 +5,7 @@
  * unaligned views; fast variants bit-identical to the CPU's fast variants
  * (same formula, same order) and so within NUMERICS.md 7; VJPs incl. d_w;
  * the kernels' f32 -> T conversion bit for bit against dtype.h (NaN payloads
- * included); graph capture; bad arguments leave outputs untouched. Exits 77
+ * included) and the canonical bits of every NaN they compute; graph capture; bad arguments leave outputs untouched. Exits 77
  * (skip) when no CUDA device is usable. */
 #include <math.h>
 #include <stdlib.h>
@@ -182,6 +182,111 @@ static void test_elementwise(void) {
         ew_case(EW_SWIGLU, ZF_DTYPE_BF16, 1, (1 << 26) + 5, (1 << 26) + 5, 0, ZF_FIDELITY_EXACT);
         ew_case(EW_ADD, ZF_DTYPE_F32, 1, 1 << 26, 1 << 26, 0, ZF_FIDELITY_STOCK);
         ew_case(EW_SWIGLU_VJP, ZF_DTYPE_F16, 4096, 14336, 14336, 0, ZF_FIDELITY_EXACT);
+    }
+}
+
+/* ---- NaN bits of computed results ----------------------------------------- */
+
+/* The kernels store results of arithmetic without dtype.h's NaN fix-up
+ * (src/cuda/dtype.cuh, COMPUTED): valid only because a NaN from GPU
+ * arithmetic is the canonical 0x7fffffff, whose dtype.h bits in f16 and
+ * bf16 (0x7fff) are what the hardware conversion returns. Inputs carry NaNs
+ * of random payloads and signs; every NaN the elementwise and norm kernels
+ * write must hold exactly those canonical bits. */
+static uint32_t canonical_nan_bits(zf_dtype t) {
+    return t == ZF_DTYPE_F32 ? 0x7fffffffu : t == ZF_DTYPE_F16 ? zf_cvt_f32_f16(zf_bits_f32(0x7fffffffu))
+                                                               : zf_cvt_f32_bf16(zf_bits_f32(0x7fffffffu));
+}
+
+static void fill_with_nans(zf_dtype t, void *p, int64_t n) {
+    zt_fill(t, p, n, 4.0f);
+    for (int64_t i = 0; i < n; i += 3) {
+        uint32_t r = (uint32_t)zt_rand();
+        if (t == ZF_DTYPE_F32) ((uint32_t *)p)[i] = (r & 0x803fffffu) | 0x7f800001u;
+        else if (t == ZF_DTYPE_F16) ((uint16_t *)p)[i] = (uint16_t)((r & 0x81ffu) | 0x7c01u);
+        else ((uint16_t *)p)[i] = (uint16_t)((r & 0x803fu) | 0x7f81u);
+    }
+}
+
+static void check_nan_bits(const char *what, zf_dtype t, const dbuf *d, int64_t n) {
+    size_t es = zf_dtype_size(t);
+    void *h = malloc((size_t)n * es);
+    down(h, d);
+    uint32_t want = canonical_nan_bits(t);
+    int64_t bad = -1, nans = 0;
+    for (int64_t i = 0; i < n && bad < 0; i++) {
+        if (!isnan(zt_get(t, h, i))) continue;
+        nans++;
+        uint32_t got = t == ZF_DTYPE_F32 ? ((uint32_t *)h)[i] : ((uint16_t *)h)[i];
+        if (got != want) bad = i;
+    }
+    ZT_CHECK(nans > 0 && bad < 0, "%s %s: %lld NaNs, element %lld holds 0x%x, not the canonical 0x%x", what,
+             zf_dtype_name(t), (long long)nans, (long long)bad,
+             bad >= 0 ? (t == ZF_DTYPE_F32 ? ((uint32_t *)h)[bad] : ((uint16_t *)h)[bad]) : 0u, want);
+    free(h);
+}
+
+static void test_nan_bits(void) {
+    for (int dt = 0; dt < 3; dt++) {
+        zf_dtype t = (zf_dtype)dt;
+        size_t es = zf_dtype_size(t);
+        for (int op = 0; op < EW_COUNT; op++)
+            for (int fi = 0; fi < 3; fi++) {
+                static const zf_fidelity fids[3] = {ZF_FIDELITY_STOCK, ZF_FIDELITY_EXACT, ZF_FIDELITY_FAST};
+                if (fi > 0 && op < EW_SWIGLU) continue;
+                static const int64_t sizes[] = {1001, 1 << 20}; /* decode-sized kernels, then the bulk one */
+                for (int si = 0; si < 2; si++) {
+                    int64_t n = sizes[si];
+                    void *h = malloc((size_t)n * es);
+                    dbuf din[3], dout[2];
+                    zf_tensor tin[3], tout[2];
+                    for (int k = 0; k < k_ew_in[op]; k++) {
+                        fill_with_nans(t, h, n);
+                        din[k] = dalloc((size_t)n * es);
+                        up(&din[k], h);
+                        tin[k] = on_cuda(zf_tensor_1d(h, t, n), din[k].p);
+                    }
+                    for (int k = 0; k < k_ew_out[op]; k++) {
+                        dout[k] = dalloc((size_t)n * es);
+                        tout[k] = on_cuda(zf_tensor_1d(h, t, n), dout[k].p);
+                    }
+                    char what[64];
+                    snprintf(what, sizeof what, "%s.%s n=%lld", k_ew_names[op], zf_fidelity_name(fids[fi]), (long long)n);
+                    ZT_CHECK(ew_call((ew_op)op, tin, tout, fids[fi], zt_cuda_stream) == ZF_OK, "%s: %s", what, zf_last_error());
+                    for (int k = 0; k < k_ew_out[op]; k++) check_nan_bits(what, t, &dout[k], n);
+                    for (int k = 0; k < k_ew_in[op]; k++) dfree(&din[k]);
+                    for (int k = 0; k < k_ew_out[op]; k++) dfree(&dout[k]);
+                    free(h);
+                }
+            }
+        /* add_rms_norm: h = x + r and y (a NaN in x makes its whole row NaN) */
+        static const int64_t shapes[][2] = {{1, 2048}, {1, 14336}, {3, 4099}, {64, 4096}};
+        for (int si = 0; si < 4; si++)
+            for (int fi = 1; fi < 3; fi++) {
+                int64_t rows = shapes[si][0], n = shapes[si][1];
+                size_t bytes = (size_t)(rows * n) * es;
+                void *h = malloc(bytes);
+                dbuf dx = dalloc(bytes), dr = dalloc(bytes), dw = dalloc((size_t)n * es), dy = dalloc(bytes),
+                     dh = dalloc(bytes);
+                fill_with_nans(t, h, rows * n);
+                up(&dx, h);
+                zt_fill(t, h, rows * n, 2.0f);
+                up(&dr, h);
+                zt_fill(t, h, n, 1.5f);
+                ZT_OK(zf_memcpy(dw.p, ZF_DEVICE_CUDA, h, ZF_DEVICE_CPU, (size_t)n * es, zt_cuda_stream));
+                zf_tensor x = on_cuda(zf_tensor_2d(h, t, rows, n), dx.p), r = on_cuda(zf_tensor_2d(h, t, rows, n), dr.p);
+                zf_tensor w = on_cuda(zf_tensor_1d(h, t, n), dw.p), y = on_cuda(zf_tensor_2d(h, t, rows, n), dy.p);
+                zf_tensor hh = on_cuda(zf_tensor_2d(h, t, rows, n), dh.p);
+                zf_opts o = {fi == 1 ? ZF_FIDELITY_EXACT : ZF_FIDELITY_FAST, zt_cuda_stream};
+                char what[64];
+                snprintf(what, sizeof what, "add_rms_norm.%s [%lld x %lld]", zf_fidelity_name(o.fidelity),
+                         (long long)rows, (long long)n);
+                ZT_CHECK(zf_add_rms_norm(&x, &r, &w, 1e-5f, &y, &hh, &o) == ZF_OK, "%s: %s", what, zf_last_error());
+                check_nan_bits(what, t, &dy, rows * n);
+                check_nan_bits(what, t, &dh, rows * n);
+                dfree(&dx); dfree(&dr); dfree(&dw); dfree(&dy); dfree(&dh);
+                free(h);
+            }
     }
 }
 
@@ -393,6 +498,7 @@ int main(void) {
     test_cast();
     test_elementwise();
     test_norms();
+    test_nan_bits();
     test_graph();
     test_bad_args();
     zf_stream_destroy(zt_cuda_stream);
