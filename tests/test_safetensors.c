@@ -342,6 +342,196 @@ static void test_head_dim(void) {
     for (int i = 0; i < n; i++) free(t[i].data);
 }
 
+/* model.safetensors of ts[0..n) and config.json cfg written to dir, opened. */
+static zf_status open_st_dir(const char *dir, const st *ts, int n, const char *cfg, zf_model_file **f) {
+    size_t len;
+    uint8_t *img = st_image(ts, n, 1, &len);
+    write_file(dir, "model.safetensors", img, len);
+    write_text(dir, "config.json", cfg);
+    free(img);
+    return zf_model_file_open(dir, NULL, NULL, f);
+}
+
+#define LLAMA_CFG(extra)                                                                                          \
+    "{\"model_type\":\"llama\",\"hidden_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":4,"            \
+    "\"intermediate_size\":96" extra "}"
+#define MOE_CFG(experts, extra)                                                                                   \
+    "{\"model_type\":\"qwen3_moe\",\"hidden_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":2,"        \
+    "\"num_experts\":" #experts ",\"num_experts_per_tok\":1,\"moe_intermediate_size\":32" extra "}"
+
+/* MLX quantized layouts that are one check away from loading: 7 bits, scales
+ * whose leading dims differ from the weight's (2-D and 3-D), lm_head turned
+ * off while its scales exist, a module override on a weight without scales.
+ * Each fails with its reason; the matching well-formed layouts load. */
+static void test_quant_layout(void) {
+    char dir[] = "/tmp/zf_st_qlXXXXXX";
+    if (!mkdtemp(dir)) { ZT_CHECK(0, "mkdtemp"); return; }
+#define EMB {"model.embed_tokens.weight", "BF16", 2, 11, 64, 0}
+    struct {
+        const char *what, *cfg;
+        zf_status want;
+        const char *expect;
+        struct { const char *name, *dtype; int ndim; int64_t a, b, c; } t[4];
+    } c[] = {
+        {"7 bits", LLAMA_CFG(",\"quantization\":{\"group_size\":32,\"bits\":7}"), ZF_ERR_FORMAT,
+         "q_proj: bits 7 / group_size 32 not supported",
+         {EMB, {"model.layers.0.self_attn.q_proj.weight", "U32", 2, 8, 7, 0},
+          {"model.layers.0.self_attn.q_proj.scales", "BF16", 2, 8, 1, 0},
+          {"model.layers.0.self_attn.q_proj.biases", "BF16", 2, 8, 1, 0}}},
+        {"2-D scales rows", LLAMA_CFG(",\"quantization\":{\"group_size\":64,\"bits\":4}"), ZF_ERR_SHAPE,
+         "model.embed_tokens: scales/biases shape does not match the weight",
+         {{"model.embed_tokens.weight", "U32", 2, 11, 8, 0}, {"model.embed_tokens.scales", "BF16", 2, 5, 1, 0},
+          {"model.embed_tokens.biases", "BF16", 2, 5, 1, 0}}},
+        {"2-D scales rows match", LLAMA_CFG(",\"quantization\":{\"group_size\":64,\"bits\":4}"), ZF_OK, NULL,
+         {{"model.embed_tokens.weight", "U32", 2, 11, 8, 0}, {"model.embed_tokens.scales", "BF16", 2, 11, 1, 0},
+          {"model.embed_tokens.biases", "BF16", 2, 11, 1, 0}}},
+        {"3-D scales n", MOE_CFG(2, ",\"quantization\":{\"group_size\":64,\"bits\":4}"), ZF_ERR_SHAPE,
+         "switch_mlp.gate_proj: scales/biases shape does not match the weight",
+         {EMB, {"model.layers.0.mlp.switch_mlp.gate_proj.weight", "U32", 3, 2, 16, 8},
+          {"model.layers.0.mlp.switch_mlp.gate_proj.scales", "BF16", 3, 2, 15, 1},
+          {"model.layers.0.mlp.switch_mlp.gate_proj.biases", "BF16", 3, 2, 15, 1}}},
+        {"3-D scales n match", MOE_CFG(2, ",\"quantization\":{\"group_size\":64,\"bits\":4}"), ZF_OK, NULL,
+         {EMB, {"model.layers.0.mlp.switch_mlp.gate_proj.weight", "U32", 3, 2, 16, 8},
+          {"model.layers.0.mlp.switch_mlp.gate_proj.scales", "BF16", 3, 2, 16, 1},
+          {"model.layers.0.mlp.switch_mlp.gate_proj.biases", "BF16", 3, 2, 16, 1}}},
+        {"lm_head false with scales", LLAMA_CFG(",\"quantization\":{\"group_size\":64,\"bits\":4,\"lm_head\":false}"),
+         ZF_ERR_FORMAT, "lm_head.scales exists but config.json gives no quantization for lm_head",
+         {EMB, {"lm_head.weight", "U32", 2, 11, 8, 0}, {"lm_head.scales", "BF16", 2, 11, 1, 0},
+          {"lm_head.biases", "BF16", 2, 11, 1, 0}}},
+        {"override without scales",
+         MOE_CFG(2, ",\"quantization\":{\"group_size\":64,\"bits\":4,\"model.layers.0.mlp.gate\":{\"group_size\":64,\"bits\":8}}"),
+         ZF_ERR_FORMAT,
+         "model.layers.0.mlp.gate.weight is quantized but model.layers.0.mlp.gate.scales or "
+         "model.layers.0.mlp.gate.biases is missing",
+         {EMB, {"model.layers.0.mlp.gate.weight", "U32", 2, 2, 16, 0}}},
+    };
+#undef EMB
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+        st t[4];
+        int n = 0;
+        for (; n < 4 && c[i].t[n].name; n++)
+            t[n] = mk(c[i].t[n].name, c[i].t[n].dtype, c[i].t[n].ndim, c[i].t[n].a, c[i].t[n].b, c[i].t[n].c);
+        zf_model_file *f = (zf_model_file *)(uintptr_t)0x99;
+        zf_status s = open_st_dir(dir, t, n, c[i].cfg, &f);
+        if (c[i].want == ZF_OK) {
+            ZT_CHECK(s == ZF_OK, "%s: %s", c[i].what, zf_last_error());
+            if (s == ZF_OK) zf_model_file_close(f);
+        } else {
+            ZT_CHECK(s == c[i].want && f == (zf_model_file *)(uintptr_t)0x99 && strstr(zf_last_error(), c[i].expect),
+                     "%s: status %d, %s (want '%s')", c[i].what, (int)s, s ? zf_last_error() : "loaded", c[i].expect);
+            if (s == ZF_OK) zf_model_file_close(f);
+        }
+        for (int k = 0; k < n; k++) free(t[k].data);
+    }
+    rm_dir(dir);
+}
+
+/* No tie_word_embeddings key: lm_head.weight present means untied (output
+ * is lm_head), absent means tied. */
+static void test_tie_default(void) {
+    char dir[] = "/tmp/zf_st_tieXXXXXX";
+    if (!mkdtemp(dir)) { ZT_CHECK(0, "mkdtemp"); return; }
+    st t[2] = {mk("model.embed_tokens.weight", "BF16", 2, 11, 64, 0), mk("lm_head.weight", "BF16", 2, 11, 64, 0)};
+    zf_model_file *f = NULL;
+    ZT_OK(open_st_dir(dir, t, 2, LLAMA_CFG(""), &f));
+    if (f) {
+        zf_weight w;
+        ZT_CHECK(!zf_model_file_config(f)->tied_embeddings, "lm_head.weight present, no tie key: tied_embeddings %d",
+                 (int)zf_model_file_config(f)->tied_embeddings);
+        ZT_OK(zf_model_file_weight(f, "output.weight", &w));
+        ZT_CHECK(w.kind == ZF_WEIGHT_FLOAT && same_bytes(w.t.data, t[1].data, t[1].bytes), "output.weight is lm_head.weight");
+        zf_model_file_close(f);
+    }
+    f = NULL;
+    ZT_OK(open_st_dir(dir, t, 1, LLAMA_CFG(""), &f));
+    if (f) {
+        ZT_CHECK(zf_model_file_config(f)->tied_embeddings, "no lm_head.weight, no tie key: untied");
+        zf_model_file_close(f);
+    }
+    rm_dir(dir);
+    free(t[0].data);
+    free(t[1].data);
+}
+
+/* HF per-expert tensors: a single expert still stacks into [1, n, k]; an
+ * expert whose k differs from expert 0's is named. */
+static void test_expert_edges(void) {
+    char dir[] = "/tmp/zf_st_expXXXXXX";
+    if (!mkdtemp(dir)) { ZT_CHECK(0, "mkdtemp"); return; }
+    st t[3] = {mk("model.embed_tokens.weight", "BF16", 2, 11, 64, 0),
+               mk("model.layers.0.mlp.experts.0.gate_proj.weight", "BF16", 2, 32, 64, 0),
+               mk("model.layers.0.mlp.experts.1.gate_proj.weight", "BF16", 2, 32, 80, 0)};
+    zf_model_file *f = NULL;
+    ZT_OK(open_st_dir(dir, t, 2, MOE_CFG(1, ""), &f));
+    if (f) {
+        zf_weight w;
+        ZT_OK(zf_model_file_weight(f, "blk.0.ffn_gate_exps.weight", &w));
+        ZT_CHECK(w.kind == ZF_WEIGHT_FLOAT && w.t.ndim == 3 && w.t.shape[0] == 1 && w.t.shape[1] == 32 &&
+                 w.t.shape[2] == 64 && w.t.dtype == ZF_DTYPE_BF16 && same_bytes(w.t.data, t[1].data, t[1].bytes),
+                 "one expert: blk.0.ffn_gate_exps.weight [1, 32, 64] from experts.0");
+        zf_model_file_close(f);
+    }
+    f = (zf_model_file *)(uintptr_t)0x99;
+    zf_status s = open_st_dir(dir, t, 3, MOE_CFG(2, ""), &f);
+    ZT_CHECK(s == ZF_ERR_SHAPE && f == (zf_model_file *)(uintptr_t)0x99 &&
+             strstr(zf_last_error(), "experts.1.gate_proj.weight differs in dtype or shape from expert 0"),
+             "expert 1 [32, 80] after expert 0 [32, 64]: status %d, %s", (int)s, s ? zf_last_error() : "loaded");
+    if (s == ZF_OK) zf_model_file_close(f);
+    rm_dir(dir);
+    for (int i = 0; i < 3; i++) free(t[i].data);
+}
+
+/* Two tensors that map to one GGUF name (the only pair, sorting first) are
+ * rejected. */
+static void test_duplicate_names(void) {
+    char dir[] = "/tmp/zf_st_dupXXXXXX";
+    if (!mkdtemp(dir)) { ZT_CHECK(0, "mkdtemp"); return; }
+    st t[3] = {mk("model.embed_tokens.weight", "BF16", 2, 11, 64, 0),
+               mk("model.layers.0.input_layernorm.weight", "BF16", 1, 64, 0, 0),
+               mk("blk.0.attn_norm.weight", "BF16", 1, 64, 0, 0)};
+    zf_model_file *f = (zf_model_file *)(uintptr_t)0x99;
+    zf_status s = open_st_dir(dir, t, 3, LLAMA_CFG(""), &f);
+    ZT_CHECK(s == ZF_ERR_FORMAT && f == (zf_model_file *)(uintptr_t)0x99 &&
+             strstr(zf_last_error(), "tensor blk.0.attn_norm.weight is given twice"),
+             "input_layernorm and a raw blk.0.attn_norm.weight: status %d, %s", (int)s, s ? zf_last_error() : "loaded");
+    if (s == ZF_OK) zf_model_file_close(f);
+    rm_dir(dir);
+    for (int i = 0; i < 3; i++) free(t[i].data);
+}
+
+/* tokenizer.json ids: an added token may take the last id of the table
+ * (vocab + added_tokens) but not one past it; without tokenizer_config.json
+ * an eos_token_id list gives its first id. */
+static void test_vocab_ids(void) {
+    char dir[] = "/tmp/zf_st_vidXXXXXX";
+    if (!mkdtemp(dir)) { ZT_CHECK(0, "mkdtemp"); return; }
+    st emb = mk("model.embed_tokens.weight", "BF16", 2, 11, 64, 0);
+    const char *tok = "{\"added_tokens\":[{\"id\":%d,\"content\":\"<x>\",\"special\":true}],"
+                      "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"c\":2},\"merges\":[]}}";
+    char tj[512];
+    snprintf(tj, sizeof tj, tok, 3);
+    write_text(dir, "tokenizer.json", tj);
+    zf_model_file *f = NULL;
+    ZT_OK(open_st_dir(dir, &emb, 1, LLAMA_CFG(",\"eos_token_id\":[1,2]"), &f));
+    if (f) {
+        zf_vocab_data v;
+        ZT_OK(zf_model_file_vocab(f, &v));
+        ZT_CHECK(v.n_tokens == 4 && !strcmp(v.tokens[3], "<x>") && v.token_type[3] == 3, "added token at id 3 of 4");
+        ZT_CHECK(v.eos_id == 1 && v.bos_id == -1, "eos_token_id [1,2]: eos %d (want 1), bos %d", v.eos_id, v.bos_id);
+        zf_model_file_close(f);
+    }
+    snprintf(tj, sizeof tj, tok, 4);
+    write_text(dir, "tokenizer.json", tj);
+    f = (zf_model_file *)(uintptr_t)0x99;
+    zf_status s = open_st_dir(dir, &emb, 1, LLAMA_CFG(""), &f);
+    ZT_CHECK(s == ZF_ERR_FORMAT && f == (zf_model_file *)(uintptr_t)0x99 &&
+             strstr(zf_last_error(), "token '<x>' has id 4 outside [0, 4)"),
+             "added token id 4 of 4: status %d, %s", (int)s, s ? zf_last_error() : "loaded");
+    if (s == ZF_OK) zf_model_file_close(f);
+    rm_dir(dir);
+    free(emb.data);
+}
+
 /* Header parsing from memory: every truncation fails, every corruption is
  * either a clean error or a parse; specific malformed headers are named. */
 /* config.json rope_scaling: llama3 and linear (HF's rope_type or the older
@@ -479,5 +669,10 @@ int main(void) {
     test_head_dim();
     test_rope_scaling();
     test_headers();
+    test_quant_layout();
+    test_tie_default();
+    test_expert_edges();
+    test_duplicate_names();
+    test_vocab_ids();
     return zt_finish();
 }
