@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "model/gguf.h"
@@ -458,6 +459,22 @@ static void test_malformed(void) {
     }
     zf_model_file *f = NULL;
     ZT_CHECK(zf_model_file_open("/nonexistent/model.gguf", NULL, NULL, &f) == ZF_ERR_IO && !f, "missing file");
+    /* files shorter than the magic: a format error (an empty file maps to no memory) */
+    char path[] = "/tmp/zf_gguf_shortXXXXXX";
+    int fd = mkstemp(path);
+    ZT_CHECK(fd >= 0, "mkstemp");
+    if (fd >= 0) {
+        close(fd);
+        for (size_t len = 0; len <= 3; len += 3) {
+            ZT_CHECK(zt_write_file(path, "GGU", len), "write %zu bytes", len);
+            f = (zf_model_file *)(uintptr_t)0x1234;
+            zf_status st = zf_model_file_open(path, NULL, NULL, &f);
+            ZT_CHECK(st == ZF_ERR_FORMAT && f == (zf_model_file *)(uintptr_t)0x1234 &&
+                     strstr(zf_last_error(), "is neither a GGUF file (no \"GGUF\" magic) nor a safetensors directory"),
+                     "%zu-byte file: status %d, %s", len, (int)st, zf_last_error());
+        }
+        unlink(path);
+    }
     ZT_CHECK(zf_model_file_open(NULL, NULL, NULL, &f) == ZF_ERR_INVALID_ARG, "NULL path");
 }
 
@@ -638,6 +655,128 @@ static void test_rope_scaling(void) {
     }
 }
 
+/* Metadata kv (nkv entries) and one f32 token_embd.weight [vocab, hidden]. */
+static buf tiny_gguf(const buf *kv, int nkv, int64_t hidden, int64_t vocab) {
+    tdesc emb = {"token_embd.weight", ZF_GGML_F32, 2, {hidden, vocab}, 0, 0};
+    fill_tensor(&emb);
+    buf b = {0};
+    put(&b, "GGUF", 4);
+    put_u32(&b, 3);
+    put_u64(&b, 1);
+    put_u64(&b, (uint64_t)nkv);
+    put(&b, kv->p, kv->n);
+    put_str(&b, emb.name);
+    put_u32(&b, 2);
+    put_u64(&b, (uint64_t)hidden);
+    put_u64(&b, (uint64_t)vocab);
+    put_u32(&b, emb.type);
+    put_u64(&b, 0);
+    while (b.n % 32) put(&b, "", 1);
+    put(&b, emb.data, emb.bytes);
+    free(emb.data);
+    return b;
+}
+
+/* qwen3, hidden 64 over 6 heads: key_length (16 here, or absent: -1) gives
+ * the head size. */
+static buf qwen3_heads_gguf(int key_length) {
+    buf kv = {0};
+    int nkv = 6;
+    kv_str(&kv, "general.architecture", "qwen3");
+    kv_u32(&kv, "qwen3.embedding_length", 64);
+    kv_u32(&kv, "qwen3.block_count", 1);
+    kv_u32(&kv, "qwen3.feed_forward_length", 96);
+    kv_u32(&kv, "qwen3.attention.head_count", 6);
+    kv_f32(&kv, "qwen3.attention.layer_norm_rms_epsilon", 1e-6f);
+    if (key_length >= 0) kv_u32(&kv, "qwen3.attention.key_length", (uint32_t)key_length), nkv++;
+    buf b = tiny_gguf(&kv, nkv, 64, 5);
+    free(kv.p);
+    return b;
+}
+
+/* llama with a 10-token vocabulary, n_types token_type entries (0: no key)
+ * and tokenizer.ggml.bos_token_id bos. */
+static buf vocab_gguf(int n_types, uint32_t bos) {
+    buf kv = {0};
+    int nkv = 7;
+    kv_str(&kv, "general.architecture", "llama");
+    kv_u32(&kv, "llama.embedding_length", 64);
+    kv_u32(&kv, "llama.block_count", 1);
+    kv_u32(&kv, "llama.attention.head_count", 4);
+    kv_u32(&kv, "llama.feed_forward_length", 96);
+    kv_f32(&kv, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    key(&kv, "tokenizer.ggml.tokens", ZF_GGUF_ARRAY);
+    put_u32(&kv, ZF_GGUF_STRING);
+    put_u64(&kv, 10);
+    for (int i = 0; i < 10; i++) put_str(&kv, (const char *[]){"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}[i]);
+    if (n_types) {
+        key(&kv, "tokenizer.ggml.token_type", ZF_GGUF_ARRAY);
+        put_u32(&kv, ZF_GGUF_I32);
+        put_u64(&kv, (uint64_t)n_types);
+        for (int i = 0; i < n_types; i++) put_u32(&kv, 1);
+        nkv++;
+    }
+    kv_u32(&kv, "tokenizer.ggml.bos_token_id", bos);
+    nkv++;
+    buf b = tiny_gguf(&kv, nkv, 64, 10);
+    free(kv.p);
+    return b;
+}
+
+/* key_length sets the head size where hidden is no multiple of heads (and
+ * is required then); token_type must have one entry per token; bos/eos ids
+ * lie inside the vocabulary (the last token is allowed). */
+static void test_config_bounds(void) {
+    buf b = qwen3_heads_gguf(16);
+    zf_model_file *f = NULL;
+    ZT_OK(zf_model_file_open_gguf_memory(b.p, b.n, NULL, NULL, &f));
+    if (f) {
+        const zf_model_config *c = zf_model_file_config(f);
+        ZT_CHECK(c->head_dim == 16 && c->heads == 6 && c->hidden == 64, "hidden 64, 6 heads, key_length 16: head_dim %lld",
+                 (long long)c->head_dim);
+        zf_model_file_close(f);
+    }
+    free(b.p);
+    b = qwen3_heads_gguf(-1);
+    f = (zf_model_file *)(uintptr_t)0x1234;
+    ZT_CHECK(zf_model_file_open_gguf_memory(b.p, b.n, NULL, NULL, &f) == ZF_ERR_FORMAT &&
+             f == (zf_model_file *)(uintptr_t)0x1234 &&
+             strstr(zf_last_error(), "hidden size 64 is not a multiple of 6 heads and qwen3.attention.key_length is missing"),
+             "hidden 64, 6 heads, no key_length: %s", zf_last_error());
+    free(b.p);
+    struct { int n_types; uint32_t bos; const char *expect; } c[] = {
+        {10, 9, NULL},
+        {0, 9, NULL},
+        {10, 10, "'tokenizer.ggml.bos_token_id': token id 10 is outside the vocabulary (10)"},
+        {12, 0, "'tokenizer.ggml.token_type' at offset"},
+        {9, 0, "'tokenizer.ggml.token_type' at offset"},
+    };
+    for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+        b = vocab_gguf(c[i].n_types, c[i].bos);
+        f = (zf_model_file *)(uintptr_t)0x1234;
+        zf_status st = zf_model_file_open_gguf_memory(b.p, b.n, NULL, NULL, &f);
+        if (!c[i].expect) {
+            ZT_CHECK(st == ZF_OK, "%d token types, bos %u: %s", c[i].n_types, c[i].bos, zf_last_error());
+            zf_vocab_data v;
+            if (st == ZF_OK) {
+                ZT_OK(zf_model_file_vocab(f, &v));
+                ZT_CHECK(v.n_tokens == 10 && v.bos_id == (int32_t)c[i].bos && !!v.token_type == !!c[i].n_types,
+                         "%d token types, bos %u: vocab", c[i].n_types, c[i].bos);
+                zf_model_file_close(f);
+            }
+        } else {
+            char entries[64];
+            snprintf(entries, sizeof entries, ": %d entries for 10 tokens", c[i].n_types);
+            ZT_CHECK(st == ZF_ERR_FORMAT && f == (zf_model_file *)(uintptr_t)0x1234 && strstr(zf_last_error(), c[i].expect) &&
+                     (c[i].n_types == 10 || strstr(zf_last_error(), entries)),
+                     "%d token types, bos %u: status %d, %s (want '%s')", c[i].n_types, c[i].bos, (int)st,
+                     st ? zf_last_error() : "loaded", c[i].expect);
+            if (st == ZF_OK) zf_model_file_close(f);
+        }
+        free(b.p);
+    }
+}
+
 static void test_real_model(void) {
     char path[4096];
     const char *env = getenv("ZF_SMOLLM2");
@@ -727,6 +866,7 @@ int main(void) {
     test_malformed();
     test_moe_config();
     test_rope_scaling();
+    test_config_bounds();
     test_real_model();
     return zt_finish();
 }
