@@ -36,14 +36,6 @@ typedef struct gen {
     int64_t decode_steps; /* forward calls after the prefill */
 } gen;
 
-/* Largest minus second largest logit. */
-static float top2_margin(const float *x, int64_t n, int64_t best) {
-    float second = -INFINITY;
-    for (int64_t i = 0; i < n; i++)
-        if (i != best && x[i] > second) second = x[i];
-    return x[best] - second;
-}
-
 static int generate(zf_model *m, const int32_t *prompt, int64_t plen, int64_t n, int32_t stop1, int32_t stop2,
                     float *logits, gen *g) {
     int64_t vocab = zf_model_cfg(m)->vocab;
@@ -57,7 +49,7 @@ static int generate(zf_model *m, const int32_t *prompt, int64_t plen, int64_t n,
     for (int64_t i = 0; i < n; i++) {
         int32_t tok = (int32_t)zf_argmax(logits, vocab);
         g->tokens[i] = tok;
-        g->margins[i] = top2_margin(logits, vocab, tok);
+        g->margins[i] = zf_top2_margin(logits, vocab, tok);
         g->count = i + 1;
         if (tok == stop1 || tok == stop2 || i + 1 == n) break;
         if (zf_model_pos(m) >= zf_model_max_ctx(m)) break;
@@ -265,11 +257,12 @@ int zf_cmd_validate(int argc, char **argv) {
     /* results[r][p][side]: side 0 = the reference (stock, or the first backend), 1 = the other */
     int n_results = (int)runs * n_prompts * 2;
     gen *res = calloc((size_t)n_results, sizeof *res);
+    zf_token_run *seqs = malloc((size_t)n_results * sizeof *seqs);
     int32_t **prompt_ids = calloc((size_t)n_prompts, sizeof *prompt_ids);
     int64_t *prompt_len = calloc((size_t)n_prompts, sizeof *prompt_len);
     float *logits = malloc((size_t)vocab * sizeof *logits);
     int status = 1;
-    if (!res || !prompt_ids || !prompt_len || !logits) {
+    if (!res || !seqs || !prompt_ids || !prompt_len || !logits) {
         fprintf(stderr, "zf: out of memory\n");
         goto done;
     }
@@ -309,23 +302,10 @@ int zf_cmd_validate(int argc, char **argv) {
     zf_set_tier(tier);
 
     /* compare: every run of side 1 against the first run of side 0, and side 0's runs among themselves */
-    int64_t compared = 0, mismatched_runs = 0;
-    int first_p = -1, first_r = -1, first_side = 1;
-    int64_t first_pos = -1;
-    for (int r = 0; r < runs; r++)
-        for (int p = 0; p < n_prompts; p++) {
-            const gen *a = &res[p * 2 + 0];
-            for (int side = 0; side < 2; side++) {
-                const gen *b = &res[(r * n_prompts + p) * 2 + side];
-                if (b == a) continue;
-                zf_token_cmp c = zf_compare_tokens(a->tokens, a->count, b->tokens, b->count);
-                compared += c.compared;
-                if (!c.same) {
-                    mismatched_runs++;
-                    if (first_p < 0) { first_p = p; first_r = r; first_pos = c.first_diff; first_side = side; }
-                }
-            }
-        }
+    for (int i = 0; i < n_results; i++) seqs[i] = (zf_token_run){res[i].tokens, res[i].count};
+    zf_runs_cmp vc = zf_compare_runs(seqs, (int)runs, n_prompts);
+    int64_t compared = vc.compared, mismatched_runs = vc.mismatched, first_pos = vc.first_pos;
+    int first_p = vc.first_prompt, first_r = vc.first_run, first_side = vc.first_side;
     int pass = mismatched_runs == 0;
 
     double *v = malloc(sizeof(double) * (size_t)(runs * n_prompts));
@@ -488,6 +468,7 @@ done:
     if (res)
         for (int i = 0; i < n_results; i++) { free(res[i].tokens); free(res[i].margins); }
     free(res);
+    free(seqs);
     if (prompt_ids)
         for (int p = 0; p < n_prompts; p++) free(prompt_ids[p]);
     free(prompt_ids);
