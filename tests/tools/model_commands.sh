@@ -13,6 +13,7 @@ repo=$2
 # the reference's, and the count is > 0. The "compared" line says the same.
 # With an exit status, that must be the verdict's (0 pass, 1 fail), and a
 # fail's first divergence and count of differing runs must be the tokens'.
+# Each side's medians, minima and maxima are those of its own runs' rates.
 check_validate_capsule() { # capsule path [exit status] (the run's stdout is $dir/out)
     python3 - "$1" "$dir/out" "${2:-}" <<'PY' || { echo "FAIL: validate capsule $1"; fail=1; }
 import json, re, sys
@@ -58,6 +59,19 @@ if v["result"] == "pass":
     assert want == (2 * R - 1) * sum(len(t) for t in ref), (want, R, [len(t) for t in ref])
 m = re.search(r"^compared .*: (\d+) prompts x (\d+) runs, (\d+) token pairs$", out, re.M)
 assert m and tuple(map(int, m.groups())) == (P, R, want), (m and m.groups(), (P, R, want))
+# prefill: prompt tokens / prefill_s of every run of the side; decode: decode
+# steps / decode_s of those that decoded; an even count's median is the mean
+# of the middle two (R x P is even with the 4 built-in prompts)
+def stat(v):
+    v, n = sorted(v), len(v)
+    return {"": v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2]), "_min": v[0], "_max": v[-1]}
+for side, name in enumerate(c["compared"]):
+    mine = runs[side::2]
+    for k, rates in (("prefill_tok_s", [ro["prompt_tokens"] / ro["prefill_s"] for ro in mine]),
+                     ("decode_tok_s", [ro["decode_steps"] / ro["decode_s"] for ro in mine if ro["decode_steps"] > 0])):
+        for suffix, want in (stat(rates) if rates else {}).items():
+            got = c["medians"][name][k + suffix]
+            assert abs(got - want) <= 1e-12 * abs(want), (name, k + suffix, got, "expected", want, sorted(rates))
 PY
 }
 # A bench capsule's roofline from its own fields: the bound is the best
@@ -87,6 +101,24 @@ assert len(fr) == c["settings"]["reps"], (len(fr), c["settings"]["reps"])
 assert max(ro["bandwidth_gbps"] for ro in c["runs"]) == gbps, gbps
 close("paired_fraction_min", roof["paired_fraction_min"], min(fr))
 close("paired_fraction_max", roof["paired_fraction_max"], max(fr))
+PY
+}
+# A CPU bench capsule's CPU time per decoded token against the decode's wall
+# time: the process's CPU seconds over the wall seconds of the decode steps,
+# at least a tenth of a core (a median of the runs: one may be preempted; a
+# loaded machine gave 0.28 with 4 busy loops on 2 cores) and at most the
+# threads. Run with -p much larger than -n, so that a time per prompt token
+# instead of per decoded token falls below the tenth even at every thread busy.
+check_bench_cpu_time() { # capsule path
+    python3 - "$1" <<'PY' || { echo "FAIL: bench capsule CPU time $1"; fail=1; }
+import json, statistics, sys
+c = json.load(open(sys.argv[1]))
+s = c["settings"]
+n, p, threads = s["decode_tokens"], s["prompt_tokens"], s["threads"]
+lo, hi = 0.1, threads + 0.5
+assert c["backend"] == "cpu" and hi * n / p < lo, ("-p too small against -n to tell them apart", c["backend"], p, n)
+cores = [ro["decode_cpu_ms_per_token"] * n / 1e3 / ro["decode_s"] for ro in c["runs"]]
+assert lo <= statistics.median(cores) and max(cores) <= hi, ("CPU s per wall s", cores, threads)
 PY
 }
 
@@ -148,6 +180,15 @@ PY
 else
     echo "FAIL: validate llama --fidelity fast: exit $rc"; cat "$dir/err"; fail=1
 fi
+# a divergence every machine gives: in bf16 the fast variants round once where
+# stock rounds twice, and on the synthetic MoE GGUF that moves a near-tie token
+# of the built-in prompts (the third, at position 28); every path, ISA and thread
+# count gives the same bits (docs/NUMERICS.md), so this fails everywhere, and
+# the exit status must say so
+check "validate moe.gguf --fidelity fast bf16 (diverges)" 1 "$zf" validate "$dir/moe.gguf" --fidelity fast \
+    --dtype bf16 -n 32 --runs 1 -o "$dir/diverging.json"
+has out "^verdict   FAIL: "
+check_validate_capsule "$dir/diverging.json" 1
 # capsule diff of validate capsules: what was run (dtype, fidelity) and the verdict's change, from a
 # passing stable capsule to a copy whose verdict says fail
 check "capsule show --fidelity fast" 0 "$zf" capsule show "$dir/fast.json"
@@ -170,6 +211,18 @@ for side in c["compared"]:  # the copy's medians are the same: each line says so
 PY
 check "capsule diff validate, fidelity" 0 "$zf" capsule diff "$dir/llama.gguf.bf16.json" "$dir/fast.json"
 has out "^  checked          tier stable -> fidelity fast$"
+# a setting both capsules lack is no difference (NaN on both sides)
+python3 - "$dir/llama.gguf.capsule.json" "$dir/no-max-a.json" "$dir/no-max-b.json" <<'PY' || { echo "FAIL: cannot edit a capsule"; fail=1; }
+import json, sys
+c = json.load(open(sys.argv[1]))
+del c["settings"]["max_tokens"]
+for path in sys.argv[2:]:
+    json.dump(c, open(path, "w"))
+PY
+check "capsule diff validate, max_tokens absent from both" 0 "$zf" capsule diff "$dir/no-max-a.json" "$dir/no-max-b.json"
+has out "^differences in what was run:$"
+has out "^  none$"
+if grep -q "max tokens" "$dir/out"; then echo "FAIL: capsule diff reports a max_tokens both lack"; cat "$dir/out"; fail=1; fi
 check "capsule show failed" 0 "$zf" capsule show "$dir/failed.json"
 has out "^verdict   FAIL: 1 runs differ .*; first at prompt 2, run 1, token 3$"
 check "validate bad --fidelity" 2 "$zf" validate "$dir/llama.gguf" --fidelity stock
@@ -216,6 +269,12 @@ for k in ("prefill", "decode"):
 fa, fb = 100 * a["roofline"]["fraction"], 100 * b["roofline"]["fraction"]
 assert "  roofline         %.0f%% -> %.0f%% of the bandwidth" % (fa, fb) in out, out
 PY
+# capsules of two kinds: an error, nothing compared
+check "capsule diff validate vs bench" 2 "$zf" capsule diff "$dir/llama.gguf.capsule.json" "$dir/llama.gguf.bench.json"
+has err "cannot compare a validate capsule with a bench capsule"
+# CPU time per decoded token: one thread, 32 prompt tokens per decoded one
+check "bench -t 1 -p 2048 -n 64" 0 "$zf" bench "$dir/llama.gguf" -p 2048 -n 64 -r 3 -t 1 -o "$dir/cpu-time.json"
+check_bench_cpu_time "$dir/cpu-time.json"
 # a GPU run with programmatic launch against one without (ZF_CUDA_PDL=0): the setup names the change
 python3 - "$dir/llama.gguf.bench.json" "$dir/pdl-on.json" "$dir/pdl-off.json" <<'PY'
 import json, sys
