@@ -9,6 +9,7 @@
 #include "args.h"
 #include "commands.h"
 #include "model_load.h"
+#include "ppl_score.h"
 #include "zfast.h"
 
 static char *read_file(const char *path, long *len) {
@@ -22,14 +23,6 @@ static char *read_file(const char *path, long *len) {
     }
     fclose(f);
     return buf;
-}
-
-/* -log p(target) from one row of logits */
-static double nll(const float *x, int64_t n, int32_t target) {
-    double mx = -INFINITY, sum = 0.0;
-    for (int64_t i = 0; i < n; i++) mx = x[i] > mx ? x[i] : mx;
-    for (int64_t i = 0; i < n; i++) sum += exp((double)x[i] - mx);
-    return -((double)x[target] - mx - log(sum));
 }
 
 int zf_cmd_ppl(int argc, char **argv) {
@@ -99,7 +92,7 @@ int zf_cmd_ppl(int argc, char **argv) {
             fprintf(stderr, "zf: %s\n", zf_last_error());
             goto done;
         }
-        for (int64_t i = 0; i + 1 < w; i++) total += nll(logits + i * vocab, vocab, ids[start + i + 1]);
+        zf_ppl_score_window(logits, vocab, ids + start, w, &total);
         scored += w - 1;
         fprintf(stderr, "\r%lld / %lld tokens, ppl so far %.4f", (long long)(start + w), (long long)n,
                 exp(total / (double)scored));
