@@ -3,14 +3,14 @@
  * kept) and then restores dtype.h's NaN (top payload bits, quiet bit set);
  * the hardware would return one canonical NaN. T -> f32 is exact.
  *
- * COMPUTED (the conversions' second template argument): the value is the
+ * COMPUTED (a template argument of the conversions below): the value is the
  * result of GPU arithmetic. Such a NaN is always the canonical 0x7fffffff,
  * whose dtype.h bits (0x7fff in bf16, 0x7fff in f16) are exactly what the
  * hardware conversion returns, so the NaN test is skipped: the same bits
  * for ~3 instructions an element less, which the instruction-bound bulk
  * kernels feel (docs/CUDA.md, session 26). Values that may be NaNs loaded
  * from memory (copies, casts, gathers, NaN fills) keep the full rule.
- * tests/cuda/test_cuda.c `check_canonical_nan` checks the premise. */
+ * tests/cuda/test_cuda.c `test_nan_bits` checks the premise. */
 #ifndef ZF_CUDA_DTYPE_CUH
 #define ZF_CUDA_DTYPE_CUH
 
