@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # zf gate gather_qmm_swiglu | gather_qmm_combine | moe --quick: each runs,
 # writes a capsule whose rows add up (experts touched under the balanced
-# routing, weight bytes, rotation over > 4x the cache, timing fields), and
+# routing, weight and activation bytes, rotation over > 4x the cache and the
+# buffer sets of each shape, timing fields), and
 # `zf capsule show` accepts it; usage errors exit 2.
 #   gate_moe.sh ZF_BINARY
 set -uo pipefail
@@ -11,7 +12,7 @@ zf=$1
 for op in gather_qmm_swiglu gather_qmm_combine moe; do
     check "gate $op --quick --json" 0 "$zf" gate "$op" --quick --json -o "$dir/$op.json"
     python3 - "$dir/out" "$dir/$op.json" "$op" <<'PY' || fail=1
-import json, sys
+import json, math, sys
 text, path, op = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
 g = json.loads(text)
 assert json.load(open(path))["id"] == g["id"], "capsule file differs from --json output"
@@ -27,11 +28,21 @@ parts = g["fused_variant"].split(" + ")
 assert len(parts) == (3 if op == "moe" else 1) and g["fused_variant"] != g["stock_variant"], g["fused_variant"]
 rows = g["rows"]
 assert [r["tokens"] for r in rows] == [1, 4], [r["tokens"] for r in rows]
+es = {"f32": 4, "f16": 2, "bf16": 2}[g["dtype"]]
+H, W = m["hidden"], m["expert_width"]
 for r in rows:
     t = r["tokens"]
     assert r["experts_touched"] == min(k * t, E), (t, r["experts_touched"])
     assert r["weight_bytes"] == r["experts_touched"] * tensors * m["expert_bytes"], r
-    assert r["bytes"] > r["weight_bytes"], r
+    # the block's inputs and outputs: x or a, i32 ids, routing weights or logits, y or h
+    slots = t * k
+    act = {"gather_qmm_swiglu": t * H * es + slots * 4 + slots * W * es,
+           "gather_qmm_combine": slots * W * es + slots * (4 + es) + t * H * es,
+           "moe": t * E * es + 2 * t * H * es}[op]
+    assert r["bytes"] == r["weight_bytes"] + act, (r["bytes"], r["weight_bytes"], act)
+    # rotation: one set per call until the permutation realigns, times the layers
+    assert r["layers"] == m["layers"], (r["layers"], m["layers"])
+    assert r["buffer_sets"] == E // math.gcd(E, k * t) * m["layers"], (t, r["buffer_sets"], E, m["layers"])
     assert r["fused_min_us"] <= r["fused_median_us"] <= r["fused_max_us"], r
     assert r["stock_min_us"] <= r["stock_median_us"] <= r["stock_max_us"], r
     assert abs(r["speedup"] - r["stock_median_us"] / r["fused_median_us"]) < 1e-9 * r["speedup"], r
