@@ -174,6 +174,11 @@ static int env_case(const char *name) {
     } else if (strcmp(name, "isa_bad") == 0) {
         ZT_CHECK(zf_env_check() != ZF_OK, "ZF_CPU_ISA=avx9 passed the check");
         check_every_op_fails("avx9");
+    } else if (strcmp(name, "isa_detected") == 0) { /* the machine's own level is not too high */
+        ZT_OK(zf_env_check());
+        ZT_CHECK(zf_get_cpu_isa() == zf_cpu_isa_detected(), "ZF_CPU_ISA=%s gave cap %s",
+                 zf_cpu_isa_name(zf_cpu_isa_detected()), zf_cpu_isa_name(zf_get_cpu_isa()));
+        check_every_op_runs();
     } else if (strcmp(name, "isa_too_high") == 0) {
         check_every_op_fails("ZF_CPU_ISA");
     } else if (strcmp(name, "isa_scalar") == 0) {
@@ -307,6 +312,42 @@ static void check_isa_names(void) {
         const char *name = zf_cpu_isa_name(out[i]);
         ZT_CHECK(name && strcmp(name, "invalid") == 0, "ISA %d named '%s'", (int)out[i], name ? name : "(null)");
     }
+}
+
+/* The text report's "features" line lists the features the JSON says are
+ * on, its "absent" line those it says are off, each exactly once. */
+static int has_word(const char *line, size_t len, const char *word) {
+    size_t n = strlen(word);
+    for (const char *p = line; p + n <= line + len; p++)
+        if ((p == line || p[-1] == ' ') && strncmp(p, word, n) == 0 && (p + n == line + len || p[n] == ' ')) return 1;
+    return 0;
+}
+
+static void check_caps_features(void) {
+    char *text = NULL, *json = NULL;
+    ZT_OK(zf_caps_report(0, &text));
+    ZT_OK(zf_caps_report(1, &json));
+    cJSON *r = cJSON_Parse(json ? json : "");
+    const char *on = text ? strstr(text, "\nfeatures  ") : NULL, *off = text ? strstr(text, "\n  absent  ") : NULL;
+    ZT_CHECK(on && off && r, "text report lacks the features or absent line");
+    if (on && off && r) {
+        on += strlen("\nfeatures  ");
+        off += strlen("\n  absent  ");
+        size_t on_len = strcspn(on, "\n"), off_len = strcspn(off, "\n");
+        const cJSON *f;
+        int n = 0;
+        cJSON_ArrayForEach(f, get(get(r, "cpu"), "features")) {
+            int is_on = cJSON_IsTrue(f);
+            n++;
+            ZT_CHECK(has_word(on, on_len, f->string) == is_on && has_word(off, off_len, f->string) == !is_on,
+                     "feature %s (%s) on the wrong text line:\nfeatures  %.*s\n  absent  %.*s", f->string,
+                     is_on ? "on" : "off", (int)on_len, on, (int)off_len, off);
+        }
+        ZT_CHECK(n > 0, "no features in the JSON report");
+    }
+    cJSON_Delete(r);
+    zf_free(text);
+    zf_free(json);
 }
 
 static void check_caps(void) {
@@ -526,6 +567,49 @@ static void check_diff_verdict_change(const char *zf, char *cap_a) {
     cJSON_Delete(cap);
 }
 
+/* zf capsule show prints a row's fused GB/s (not the stock one's), and zf
+ * capsule diff counts the shapes only one side has, from either side. */
+static void check_show_and_missing_row(const char *zf, const char *cap_a) {
+    char cap_d[300];
+    snprintf(cap_d, sizeof cap_d, "%s/d.json", g_tmp);
+    char *text = zt_read_file(cap_a, NULL);
+    cJSON *cap = text ? cJSON_Parse(text) : NULL;
+    free(text);
+    cJSON *rows = cJSON_GetObjectItemCaseSensitive(cap, "rows"), *row = cJSON_GetArrayItem(rows, 0);
+    ZT_CHECK(row && cJSON_GetArraySize(rows) >= 2, "capsule rows");
+    if (!row || cJSON_GetArraySize(rows) < 2) {
+        cJSON_Delete(cap);
+        return;
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(row, "fused_gbps", cJSON_CreateNumber(123.4));
+    cJSON_ReplaceItemInObjectCaseSensitive(row, "stock_gbps", cJSON_CreateNumber(567.8));
+    char *edited = cJSON_Print(cap);
+    if (edited && zt_write_file(cap_d, edited, strlen(edited))) {
+        char *argv[] = {(char *)zf, "capsule", "show", cap_d, NULL}, *out, *err;
+        int rc = run(argv, NULL, &out, &err);
+        ZT_CHECK(rc == 0 && strstr(out, " 123.4 ") && !strstr(out, "567.8"),
+                 "capsule show: the GB/s column is not the fused GB/s 123.4 (exit %d)\n%s%s", rc, out, err);
+        free(out);
+        free(err);
+    } else {
+        ZT_CHECK(0, "cannot write %s", cap_d);
+    }
+    cJSON_free(edited);
+    /* the last shape only in A */
+    cJSON_DeleteItemFromArray(rows, cJSON_GetArraySize(rows) - 1);
+    edited = cJSON_Print(cap);
+    if (edited && zt_write_file(cap_d, edited, strlen(edited))) {
+        expect_rc(zf, (char *[]){"capsule", "diff", (char *)cap_a, cap_d, NULL}, NULL, 0,
+                  "(1 shapes only in A, 0 only in B)");
+        expect_rc(zf, (char *[]){"capsule", "diff", cap_d, (char *)cap_a, NULL}, NULL, 0,
+                  "(0 shapes only in A, 1 only in B)");
+    } else {
+        ZT_CHECK(0, "cannot write %s", cap_d);
+    }
+    cJSON_free(edited);
+    cJSON_Delete(cap);
+}
+
 static int check_zf(const char *zf) {
     zt_init("zf_cli");
     expect_rc(zf, (char *[]){"--help", NULL}, NULL, 0, "  caps ");
@@ -534,6 +618,7 @@ static int check_zf(const char *zf) {
     expect_rc(zf, (char *[]){"nosuch", NULL}, NULL, 2, "unknown command");
     expect_rc(zf, (char *[]){"caps", "--bogus", NULL}, NULL, 2, "unknown option '--bogus'");
     expect_rc(zf, (char *[]){"caps", "extra", NULL}, NULL, 2, "unexpected argument");
+    expect_rc(zf, (char *[]){"caps", "--json=1", NULL}, NULL, 2, "option --json takes no value");
     expect_rc(zf, (char *[]){"caps", NULL}, "ZF_TIER=bogus", 2, "ZF_TIER");
     expect_rc(zf, (char *[]){"caps", NULL}, "ZF_CPU_ISA=avx9", 2, "avx9");
     expect_rc(zf, (char *[]){"gate", NULL}, NULL, 2, "which fusion");
@@ -583,6 +668,7 @@ static int check_zf(const char *zf) {
     free(text);
     expect_rc(zf, (char *[]){"capsule", "diff", cap_a, cap_a, NULL}, NULL, 0, "verdict changes on 0 shapes");
     check_diff_verdict_change(zf, cap_a);
+    check_show_and_missing_row(zf, cap_a);
     return zt_finish();
 }
 
@@ -611,6 +697,7 @@ int main(int argc, char **argv) {
         check_cpu_selftests();
         check_isa_names();
         check_caps();
+        check_caps_features();
         check_every_op_runs();
         const char *self = "/proc/self/exe";
         char exe[512];
@@ -621,6 +708,9 @@ int main(int argc, char **argv) {
         run_env_case(exe, "tier_empty", "ZF_TIER=");
         run_env_case(exe, "isa_bad", "ZF_CPU_ISA=avx9");
         run_env_case(exe, "isa_scalar", "ZF_CPU_ISA=scalar");
+        char isa_env[64];
+        snprintf(isa_env, sizeof isa_env, "ZF_CPU_ISA=%s", zf_cpu_isa_name(zf_cpu_isa_detected()));
+        run_env_case(exe, "isa_detected", isa_env);
         if (zf_cpu_isa_detected() < ZF_CPU_ISA_AVX512) run_env_case(exe, "isa_too_high", "ZF_CPU_ISA=avx512");
         rc = zt_finish();
     }
