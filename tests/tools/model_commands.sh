@@ -122,6 +122,28 @@ assert lo <= statistics.median(cores) and max(cores) <= hi, ("CPU s per wall s",
 PY
 }
 
+# zf run's report (its stderr, $dir/err): the decode steps (one fewer than the
+# tokens generated when -n stops it, as the last one needs no forward pass),
+# where it stopped, and each rate its tokens over its seconds; the seconds are
+# printed to the ms, so the bounds allow half a ms either way, and times under
+# 2 ms are too coarse to check
+check_run_report() { # decode steps ("": any), stopped at
+    python3 - "$dir/err" "$1" "$2" <<'PY' || { echo "FAIL: run's report"; cat "$dir/err"; fail=1; }
+import re, sys
+err, want_n, want_stop = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+m = re.search(r"^prefill (\d+) tokens in ([\d.]+) s \(([\d.]+) tok/s\); decode (\d+) tokens in ([\d.]+) s "
+              r"\(([\d.]+) tok/s\); stopped at ([^;]+);", err, re.M)
+assert m, "no report line"
+pn, ps, pr, dn, ds, dr = (float(g) for g in m.groups()[:6])
+assert want_n == "" or dn == int(want_n), ("decode steps", dn, "expected", want_n)
+assert m.group(7) == want_stop, ("stopped at", m.group(7), "expected", want_stop)
+for what, n, s, r in (("prefill", pn, ps, pr), ("decode", dn, ds, dr)):
+    if s >= 0.002:
+        lo, hi = n / (s + 0.0005) - 0.05, n / (s - 0.0005) + 0.05
+        assert lo <= r <= hi, (what, "tokens", n, "seconds", s, "tok/s", r, "expected in", lo, hi)
+PY
+}
+
 check "synth llama gguf" 0 "$zf" synth --arch llama --preset tiny --format gguf --quant q4_0 -o "$dir/llama.gguf"
 check "synth llama mlx" 0 "$zf" synth --arch llama --preset tiny --format mlx -o "$dir/llama-mlx"
 check "synth qwen3_moe gguf" 0 "$zf" synth --arch qwen3_moe --preset tiny --format gguf --quant q8_0 -o "$dir/moe.gguf"
@@ -149,6 +171,8 @@ import json, sys
 m, cpu = json.load(open(sys.argv[1]))["machine"], json.load(open(sys.argv[2]))["cpu"]
 assert m["isa_cap"] == "scalar", m["isa_cap"]
 assert m["isa_detected"] == cpu["isa_detected"], (m["isa_detected"], cpu["isa_detected"])
+# the machine's features are the ones it has, whatever the cap
+assert m["features"] == [f for f, on in cpu["features"].items() if on], (m["features"], cpu["features"])
 PY
 # --tier edge: its inexact kernels may change a near-tie token of the MoE model
 # (they do with the AVX2 and AVX-512 kernels, not with the scalar ones); either
@@ -158,6 +182,8 @@ rc=$?
 if [ "$rc" -eq 0 ] || [ "$rc" -eq 1 ]; then
     echo "ok: validate moe-mlx --tier edge (exit $rc)"
     check_validate_capsule "$dir/edge.json" "$rc"
+    python3 -c 'import json,sys; t = json.load(open(sys.argv[1]))["tier"]; assert t == "edge", t' "$dir/edge.json" ||
+        { echo "FAIL: the edge capsule's tier"; fail=1; }
 else
     echo "FAIL: validate moe-mlx --tier edge: exit $rc"; cat "$dir/err"; fail=1
 fi
@@ -233,13 +259,32 @@ check "validate bad --dtype" 2 "$zf" validate "$dir/llama.gguf" --dtype u32
 # run: streams text, timings on stderr; a seed replays a sampled run
 for m in llama.gguf moe-mlx; do
     check "run $m" 0 "$zf" run "$dir/$m" -p "Hello there" -n 8
-    has err "decode"
+    check_run_report 7 "the -n limit"
     check "run $m sampled" 0 "$zf" run "$dir/$m" -p "Hello" -n 8 --temp 0.8 --top-k 20 --top-p 0.9 --seed 7
+    has err "^sampling: temperature 0.8, top-k 20, top-p 0.9, seed 7$"
     cp "$dir/out" "$dir/sampled1"
     check "run $m sampled again" 0 "$zf" run "$dir/$m" -p "Hello" -n 8 --temp 0.8 --top-k 20 --top-p 0.9 --seed 7
     cmp -s "$dir/out" "$dir/sampled1" || { echo "FAIL: run $m: the same seed gave another text"; fail=1; }
 done
 check "run --chat moe.gguf" 0 "$zf" run "$dir/moe.gguf" --chat -p "Hi" -n 4
+# a model whose end-of-text token is not <|im_end|> (the synthetic vocabularies' EOS): <|endoftext|>,
+# by config.json's eos_token_id; sampling all but uniformly, this seed draws it 33rd (and <|im_end|>
+# only 398th), so the run stops there, before -n
+mkdir -p "$dir/eos-mlx"
+ln -s "$dir/llama-mlx/model.safetensors" "$dir/llama-mlx/tokenizer.json" "$dir/eos-mlx/"
+python3 - "$dir/llama-mlx/config.json" "$dir/eos-mlx/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["eos_token_id"] = 256
+json.dump(c, open(sys.argv[2], "w"))
+PY
+check "run to <|endoftext|>" 0 "$zf" run "$dir/eos-mlx" -p "Hello" -n 100 --temp 1000000 --seed 17
+check_run_report "" "end of text"
+# a model slow enough (ms per token on one thread) for the decode rate to tell 5 tokens from 6
+check "synth smollm2-135m 12 layers" 0 "$zf" synth --arch llama --preset smollm2-135m --layers 12 --vocab 512 \
+    --format gguf --quant q4_0 -o "$dir/smol12.gguf"
+check "run smol12 -n 6" 0 "$zf" run "$dir/smol12.gguf" -p "Hello" -n 6 -t 1
+check_run_report 5 "the -n limit"
 check "run without -p" 2 "$zf" run "$dir/llama.gguf"
 check "run bad --top-p" 2 "$zf" run "$dir/llama.gguf" -p "x" --top-p 0
 check "run missing model" 1 "$zf" run "$dir/nope.gguf" -p "x"
