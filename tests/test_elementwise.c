@@ -434,6 +434,14 @@ static void test_in_place(void) {
             }
     }
     ZT_OK(zf_set_cpu_isa(zf_cpu_isa_detected()));
+    /* the stride of a length-1 axis addresses nothing: a one-row view of x
+     * with another row stride (a row of a wider matrix) is x itself, in place */
+    float a[8], b[8], sum[8];
+    for (int i = 0; i < 8; i++) a[i] = (float)i - 2.5f, b[i] = 0.25f * (float)i, sum[i] = a[i] + b[i];
+    zf_tensor x = zf_tensor_2d(a, ZF_DTYPE_F32, 1, 8), y = zf_tensor_2d(b, ZF_DTYPE_F32, 1, 8), out = x;
+    out.stride[0] = 16;
+    ZT_CHECK(zf_add(&x, &y, &out, NULL) == ZF_OK, "add into x as a one-row view of row stride 16: %s", zf_last_error());
+    ZT_CHECK(memcmp(a, sum, sizeof a) == 0, "add into x as a one-row view of row stride 16: wrong sums");
 }
 
 /* ---- 4. accuracy against float64 ----------------------------------------- */

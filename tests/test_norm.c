@@ -625,9 +625,12 @@ static void check_bad_inputs(void) {
         zf_opts o = fid((zf_fidelity)f);
         const char *op = "add_rms_norm";
         expect_fail(&e, zf_add_rms_norm(x, NULL, w, eps, y, h, &o), ZF_ERR_INVALID_ARG, op, "NULL residual");
+        ZT_CHECK(strstr(zf_last_error(), "residual is NULL") != NULL, "NULL residual: %s", zf_last_error());
         expect_fail(&e, zf_add_rms_norm(x, r, w, eps, y, NULL, &o), ZF_ERR_INVALID_ARG, op, "NULL h");
         expect_fail(&e, zf_add_rms_norm(x, r, &w_short, eps, y, h, &o), ZF_ERR_SHAPE, op, "w length");
         expect_fail(&e, zf_add_rms_norm(x, &r2, w, eps, y, h, &o), ZF_ERR_SHAPE, op, "residual shape");
+        /* the message names the operand that is wrong: the residual, 2 rows against x's 3 */
+        ZT_CHECK(strstr(zf_last_error(), "residual has shape [2, 40]") != NULL, "residual shape: %s", zf_last_error());
         expect_fail(&e, zf_add_rms_norm(x, r, w, eps, &y_f16, h, &o), ZF_ERR_DTYPE, op, "y dtype");
         expect_fail(&e, zf_add_rms_norm(x, r, w, eps, y, y, &o), ZF_ERR_ALIAS, op, "y = h");
         zf_tensor x2 = zf_tensor_2d(e.x.b.p, t, rows - 1, n), res2 = r2;
