@@ -16,6 +16,7 @@
 #include "core/dtype.h"
 #include "cpu/elementwise.h"
 #include "cpu/kernels.h"
+#include "cpu/selftest.h"
 #include "core/registry.h"
 #include "harness.h"
 
@@ -737,6 +738,58 @@ static void test_bad_inputs(void) {
     }
 }
 
+/* The self-test that decides whether an elementwise variant is trusted must
+ * fail a kernel that is wrong: compared with the scalar reference (not with
+ * itself), in every dtype, on both outputs of swiglu_vjp; and its ulp
+ * distance counts T's last places. */
+static int g_bad_dtype; /* the dtype bad_add gets wrong */
+static void bad_add(zf_dtype t, const void *a, const void *b, void *out, int64_t n, int stream) {
+    zf_scalar_add(t, a, b, out, n, stream);
+    if ((int)t == g_bad_dtype) zf_store(t, out, n - 1, zf_load(t, out, n - 1) * 2.0f + 1.0f);
+}
+static void bad_swiglu_vjp(zf_dtype t, const void *g, const void *u, const void *d, void *dg, void *du, int64_t n,
+                           int stream) {
+    zf_scalar_swiglu_vjp_exact(t, g, u, d, dg, du, n, stream);
+    zf_store(t, du, 0, zf_load(t, du, 0) * 2.0f + 1.0f); /* d_up only */
+}
+/* A fast silu whose f16 results below 2^-12 are 2^-16 too large: far more
+ * than the subnormal allowance (a few steps of 2^-24). */
+static void bad_fast_silu(zf_dtype t, const void *x, void *out, int64_t n, int stream) {
+    zf_scalar_silu(t, x, out, n, stream);
+    if (t != ZF_DTYPE_F16) return;
+    for (int64_t i = 0; i < n; i++) {
+        float v = zf_load(t, out, i);
+        if (fabsf(v) < 0x1p-12f) zf_store(t, out, i, v + 0x1p-16f);
+    }
+}
+static void test_selftest_catches(void) {
+    char msg[256];
+    const zf_variant f = {"test.bad.silu.fast", ZF_OP_SILU, ZF_DEVICE_CPU, ZF_FIDELITY_FAST, ZF_TIER_STABLE,
+                          ZF_CPU_ISA_SCALAR, (void (*)(void))bad_fast_silu, NULL, NULL, "test"};
+    msg[0] = '\0';
+    ZT_CHECK(zf_cpu_selftest_elementwise(&f, msg, sizeof msg) != 0, "a fast silu 2^-16 off near zero in f16 passes");
+    for (int dt = 0; dt < 3; dt++) {
+        g_bad_dtype = dt;
+        const zf_variant v = {"test.bad.add.stock", ZF_OP_ADD, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE,
+                              ZF_CPU_ISA_SCALAR, (void (*)(void))bad_add, NULL, NULL, "test"};
+        msg[0] = '\0';
+        ZT_CHECK(zf_cpu_selftest_elementwise(&v, msg, sizeof msg) != 0, "an add wrong in %s passes the self-test",
+                 zf_dtype_name((zf_dtype)dt));
+        ZT_CHECK(strstr(msg, zf_dtype_name((zf_dtype)dt)) != NULL, "self-test message: %s", msg);
+    }
+    const zf_variant w = {"test.bad.swiglu_vjp.exact", ZF_OP_SWIGLU_VJP, ZF_DEVICE_CPU, ZF_FIDELITY_EXACT,
+                          ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR, (void (*)(void))bad_swiglu_vjp, NULL, NULL, "test"};
+    msg[0] = '\0';
+    ZT_CHECK(zf_cpu_selftest_elementwise(&w, msg, sizeof msg) != 0, "a swiglu_vjp with a wrong d_up passes");
+    ZT_CHECK(strstr(msg, "out1") != NULL, "self-test message: %s", msg);
+    /* one last place apart is 1 ulp in each dtype (normal and subnormal) */
+    ZT_CHECK(zf_ulp_distance(ZF_DTYPE_F32, 1.0f, nextafterf(1.0f, 2.0f)) == 1.0, "f32 ulp");
+    ZT_CHECK(zf_ulp_distance(ZF_DTYPE_F16, 1.0f, 1.0f + 0x1p-10f) == 1.0, "f16 ulp");
+    ZT_CHECK(zf_ulp_distance(ZF_DTYPE_BF16, -3.0f, -3.0f - 0x1p-6f) == 1.0, "bf16 ulp");
+    ZT_CHECK(zf_ulp_distance(ZF_DTYPE_F16, 0x1p-24f, 0x1p-23f) == 1.0, "f16 subnormal ulp");
+    ZT_CHECK(zf_ulp_distance(ZF_DTYPE_F32, 2.0f, 2.0f) == 0.0, "equal values");
+}
+
 int main(void) {
     zt_init("test_elementwise");
     const char *q = getenv("ZF_TEST_QUICK");
@@ -747,6 +800,7 @@ int main(void) {
     test_flat();
     test_special();
     test_variants_trusted();
+    test_selftest_catches();
     test_streamed();
     test_strided();
     test_in_place();

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/registry.h"
+#include "cpu/matmul.h"
 #include "harness.h"
 
 static int quick(void) { return getenv("ZF_TEST_QUICK") != NULL; }
@@ -152,6 +153,21 @@ static void test_variants_trusted(void) {
     ZT_CHECK(found, "no AVX2 matmul variant registered");
 }
 
+/* The matmul self-test must fail a kernel that is right for one x row but
+ * wrong for the others (the kernels take up to ZF_MM_NX x rows at once). */
+static void bad_matmul(zf_dtype tx, const void *const *x, int nx, zf_dtype tw, const void *w, int64_t w_stride,
+                       int64_t rows, int64_t k, float *out) {
+    zf_scalar_matmul(tx, x, nx, tw, w, w_stride, rows, k, out);
+    if (nx > 1) out[(nx - 1) * rows] += 1.0f;
+}
+static void test_selftest_catches(void) {
+    const zf_variant v = {"test.bad.matmul", ZF_OP_MATMUL, ZF_DEVICE_CPU, ZF_FIDELITY_STOCK, ZF_TIER_STABLE,
+                          ZF_CPU_ISA_SCALAR, (void (*)(void))bad_matmul, NULL, NULL, "test"};
+    char msg[256] = "";
+    ZT_CHECK(zf_cpu_selftest_matmul(&v, msg, sizeof msg) != 0, "a matmul wrong past the first x row passes");
+    ZT_CHECK(strstr(msg, "x rows") != NULL, "self-test message: %s", msg);
+}
+
 #define EXPECT_ERR(call, status, needle, what)                                                                   \
     do {                                                                                                         \
         zt_poison(&yb);                                                                                          \
@@ -200,6 +216,7 @@ int main(void) {
     test_sizes();
     test_threads();
     test_variants_trusted();
+    test_selftest_catches();
     test_bad_inputs();
     return zt_finish();
 }

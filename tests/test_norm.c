@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dtype.h"
 #include "core/registry.h"
 #include "cpu/kernels.h"
+#include "cpu/norm.h"
+#include "cpu/selftest.h"
 #include "harness.h"
 
 /* Stated bounds against float64 (docs/NUMERICS.md section 7 quotes them).
@@ -697,6 +700,66 @@ static void check_variants_trusted(void) {
     }
 }
 
+/* The norm self-test must fail a kernel that is wrong in any way it
+ * checks: the last d_w partial, a streamed second row, an h of the fused
+ * forward one ulp off (h is bit for bit even for fast), a d_x of an exact
+ * VJP one ulp off. */
+static void bad_vjp_last_dw(zf_dtype t, const void *x, const void *w, float eps, const void *dy, const void *dh,
+                            void *dx, float *dw, int64_t n) {
+    zf_scalar_rms_norm_vjp(t, x, w, eps, dy, dh, dx, dw, n);
+    if (dw) dw[n - 1] += 1.0f;
+}
+static void bad_norm_streamed(zf_dtype t, const void *x, const void *w, float eps, void *y, int64_t n, int stream) {
+    zf_scalar_rms_norm(t, x, w, eps, y, n, stream);
+    if (stream) zf_store(t, y, 0, zf_load(t, y, 0) * 2.0f + 1.0f);
+}
+static void bad_fast_h(zf_dtype t, const void *x, const void *r, const void *w, float eps, void *y, void *h, int64_t n,
+                       int stream) {
+    zf_scalar_add_rms_norm_fast(t, x, r, w, eps, y, h, n, stream);
+    if (t == ZF_DTYPE_F32) ((float *)h)[0] = nextafterf(((float *)h)[0], INFINITY);
+}
+static void bad_exact_dx(zf_dtype t, const void *x, const void *w, float eps, const void *dy, const void *dh, void *dx,
+                         float *dw, int64_t n) {
+    zf_scalar_rms_norm_vjp(t, x, w, eps, dy, dh, dx, dw, n);
+    if (t == ZF_DTYPE_F32) ((float *)dx)[0] = nextafterf(((float *)dx)[0], INFINITY);
+}
+/* Legal for fast: an add_rms_norm whose f16 y in the subnormal range is one
+ * subnormal step (2^-24) off the stock bits; 1 ulp of T, within the 2 allowed. */
+static void fast_f16_subnormal_step(zf_dtype t, const void *x, const void *r, const void *w, float eps, void *y,
+                                    void *h, int64_t n, int stream) {
+    zf_scalar_add_rms_norm_exact(t, x, r, w, eps, y, h, n, stream);
+    if (t != ZF_DTYPE_F16) return;
+    for (int64_t i = 0; i < n; i++) {
+        float v = zf_load(t, y, i);
+        if (v != 0.0f && fabsf(v) < 0x1p-14f) zf_store(t, y, i, v + 0x1p-24f);
+    }
+}
+static void check_selftest_catches(void) {
+    {
+        const zf_variant v = {"test.ok.add_rms_norm.fast", ZF_OP_ADD_RMS_NORM, ZF_DEVICE_CPU, ZF_FIDELITY_FAST,
+                              ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR, (void (*)(void))fast_f16_subnormal_step, NULL, NULL,
+                              "test"};
+        char msg[256] = "";
+        ZT_CHECK(zf_cpu_selftest_norm(&v, msg, sizeof msg) == 0, "a fast norm 1 f16 subnormal step off fails: %s", msg);
+    }
+    static const struct {
+        zf_op op;
+        zf_fidelity f;
+        void (*fn)(void);
+        const char *what;
+    } bad[] = {{ZF_OP_RMS_NORM_VJP, ZF_FIDELITY_STOCK, (void (*)(void))bad_vjp_last_dw, "d_w partial"},
+               {ZF_OP_RMS_NORM, ZF_FIDELITY_STOCK, (void (*)(void))bad_norm_streamed, " y "},
+               {ZF_OP_ADD_RMS_NORM, ZF_FIDELITY_FAST, (void (*)(void))bad_fast_h, " h "},
+               {ZF_OP_ADD_RMS_NORM_VJP, ZF_FIDELITY_EXACT, (void (*)(void))bad_exact_dx, " d_x "}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const zf_variant v = {"test.bad.norm", bad[i].op, ZF_DEVICE_CPU, bad[i].f, ZF_TIER_STABLE, ZF_CPU_ISA_SCALAR,
+                              bad[i].fn, NULL, NULL, "test"};
+        char msg[256] = "";
+        ZT_CHECK(zf_cpu_selftest_norm(&v, msg, sizeof msg) != 0, "a wrong %s passes the norm self-test", bad[i].what);
+        ZT_CHECK(strstr(msg, bad[i].what) != NULL, "case %zu: self-test message: %s", i, msg);
+    }
+}
+
 /* ---- driver ------------------------------------------------------------------------ */
 
 int main(void) {
@@ -707,6 +770,7 @@ int main(void) {
     printf("test_norm: ISA paths scalar..%s%s\n", zf_cpu_isa_name(isa_max), quick ? " (quick)" : "");
 
     check_variants_trusted();
+    check_selftest_catches();
     check_bad_inputs();
     check_finite_differences();
 
