@@ -85,6 +85,16 @@ static void test_softmax(void) {
     unsigned char poison[24];
     memset(poison, 0x7f, sizeof poison);
     ZT_CHECK(memcmp(b, poison, sizeof b) == 0, "softmax wrote output on bad input");
+    /* the max subtracted is the row's own, also when every value is negative: a
+     * row far below zero (whose exps underflow) gives the bits of the row shifted to 0 */
+    float lo[3] = {-200.0f, -201.0f, -202.0f}, at0[3] = {0.0f, -1.0f, -2.0f}, ylo[3], y0[3];
+    zf_tensor tlo = zf_tensor_2d(lo, ZF_DTYPE_F32, 1, 3), tylo = zf_tensor_2d(ylo, ZF_DTYPE_F32, 1, 3);
+    zf_tensor t0 = zf_tensor_2d(at0, ZF_DTYPE_F32, 1, 3), ty0 = zf_tensor_2d(y0, ZF_DTYPE_F32, 1, 3);
+    ZT_OK(zf_softmax(&tlo, &tylo, NULL));
+    ZT_OK(zf_softmax(&t0, &ty0, NULL));
+    ZT_CHECK(memcmp(ylo, y0, sizeof y0) == 0 && y0[0] > 0.6f && y0[0] < 0.7f,
+             "softmax of {-200, -201, -202}: %g %g %g; of {0, -1, -2}: %g %g %g", ylo[0], ylo[1], ylo[2], y0[0],
+             y0[1], y0[2]);
 }
 
 static void test_rope(void) {
@@ -751,6 +761,18 @@ static void test_sampler(void) {
         outside += tok != 2 && tok != 0;
     }
     ZT_CHECK(outside == 0, "top_k 2 sampled %d tokens outside the top 2", outside);
+    zf_sampler_destroy(a);
+    /* top_p keeps the smallest prefix holding top_p of the weight: two equal
+     * logits and top_p 0.5, the first (lower id) holds exactly half, so only it is kept */
+    const float tie2[2] = {1.0f, 1.0f};
+    zf_sampler_params ph = {1.0f, 0, 0.5f, 7};
+    ZT_OK(zf_sampler_create(&ph, 2, &a));
+    int second = 0;
+    for (int i = 0; i < 200; i++) {
+        ZT_OK(zf_sampler_sample(a, tie2, &tok));
+        second += tok != 0;
+    }
+    ZT_CHECK(second == 0, "top_p 0.5 over two equal logits drew id 1 %d times of 200", second);
     zf_sampler_destroy(a);
     /* bad parameters */
     zf_sampler_params bad = {1.0f, 0, 0.0f, 0};

@@ -189,6 +189,33 @@ static void test_roundtrip(void) {
             }
 }
 
+/* A constant group (max == min): the scale is the floor 1e-7 with the sign
+ * of the far edge, and q0 = rint(edge / scale), ties to even, then sets
+ * scale = edge / q0. 0x1.ccccdp-2 / -1e-7f is -4500000.5 in f32, a tie
+ * above 2^22: q0 = -4500000. Zero stays zero (scale -1e-7, bias 0). */
+static void test_constant_group(void) {
+    static const float vals[] = {0x1.ccccdp-2f, 0.0f};
+    for (int c = 0; c < 2; c++) {
+        const float v = vals[c];
+        zt_buf w = zt_alloc(ZF_DTYPE_F32, 32), w2 = zt_alloc(ZF_DTYPE_F32, 32);
+        for (int i = 0; i < 32; i++) zt_set(ZF_DTYPE_F32, w.p, i, v);
+        zt_buf p1 = zt_alloc(ZF_DTYPE_U32, 4), s1 = zt_alloc(ZF_DTYPE_F32, 1), b1 = zt_alloc(ZF_DTYPE_F32, 1);
+        zf_qweight q = {p1.p, s1.p, b1.p, ZF_DTYPE_F32, 4, 32, 1, 1, 32, ZF_DEVICE_CPU};
+        zf_tensor wt = zf_tensor_2d(w.p, ZF_DTYPE_F32, 1, 32), w2t = zf_tensor_2d(w2.p, ZF_DTYPE_F32, 1, 32);
+        ZT_OK(zf_quantize(&wt, &q));
+        ZT_OK(zf_dequantize(&q, &w2t));
+        float s = ((float *)s1.p)[0], b = ((float *)b1.p)[0];
+        float want_s = v != 0.0f ? v / -4500000.0f : -1e-7f, want_b = v;
+        ZT_CHECK(memcmp(&s, &want_s, 4) == 0 && memcmp(&b, &want_b, 4) == 0,
+                 "constant group %a: scale %a bias %a; expected %a, %a", (double)v, (double)s, (double)b,
+                 (double)want_s, (double)want_b);
+        for (int i = 0; i < 32; i++)
+            ZT_CHECK(((float *)w2.p)[i] == v, "constant group %a: [%d] dequantizes to %a", (double)v, i,
+                     (double)((float *)w2.p)[i]);
+        zt_free(&w), zt_free(&w2), zt_free(&p1), zt_free(&s1), zt_free(&b1);
+    }
+}
+
 static void test_bad_args(void) {
     enum { N = 4, K = 64 };
     zt_buf w = zt_alloc(ZF_DTYPE_F32, N * K), pk = zt_alloc(ZF_DTYPE_U32, N * K * 8 / 32);
@@ -223,6 +250,7 @@ int main(void) {
     data_dir();
     test_golden();
     test_roundtrip();
+    test_constant_group();
     test_bad_args();
     return zt_finish();
 }

@@ -191,5 +191,19 @@ int main(void) {
     ZT_CHECK(all_equal(100, N), "two application threads: tasks lost or repeated");
     ZT_CHECK(zf_set_num_threads(-1) == ZF_ERR_INVALID_ARG, "negative thread count accepted");
     ZT_CHECK(zf_set_num_threads(100000) == ZF_ERR_INVALID_ARG, "huge thread count accepted");
+    /* the limits: 1 means one thread (not "one per core"), 256 is allowed, 257 is not */
+    ZT_OK(zf_set_num_threads(1));
+    ZT_CHECK(zf_get_num_threads() == 1, "1 thread requested, %d reported", zf_get_num_threads());
+    ZT_OK(zf_set_num_threads(256));
+    ZT_CHECK(zf_get_num_threads() == 256, "256 threads requested, %d reported", zf_get_num_threads());
+    ZT_CHECK(zf_set_num_threads(257) == ZF_ERR_INVALID_ARG, "257 threads accepted");
+    ZT_OK(zf_set_num_threads(0));
+    /* tasks per byte count: one per whole 32 KiB, at least 1, at most max_tasks */
+    static const struct { int64_t bytes, max, want; } tb[] = {
+        {0, 4, 1}, {32767, 4, 1}, {65535, 4, 1}, {65536, 4, 2}, {98303, 8, 2}, {98304, 8, 3}, {1 << 30, 4, 4}};
+    for (size_t i = 0; i < sizeof tb / sizeof *tb; i++)
+        ZT_CHECK(zf_tasks_for_bytes(tb[i].bytes, tb[i].max) == tb[i].want, "zf_tasks_for_bytes(%lld, %lld) = %lld; expected %lld",
+                 (long long)tb[i].bytes, (long long)tb[i].max, (long long)zf_tasks_for_bytes(tb[i].bytes, tb[i].max),
+                 (long long)tb[i].want);
     return zt_finish();
 }

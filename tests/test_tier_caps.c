@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/error.h"
 #include "core/registry.h"
 #include "harness.h"
 
@@ -672,6 +673,19 @@ static int check_zf(const char *zf) {
     return zt_finish();
 }
 
+/* Status names: each status has its own, anything outside the enum is
+ * "unknown status"; zf_clear_error empties the last message. */
+static void check_status_names(void) {
+    ZT_CHECK(strcmp(zf_status_name(ZF_OK), "ok") == 0, "ZF_OK: %s", zf_status_name(ZF_OK));
+    ZT_CHECK(strcmp(zf_status_name(ZF_ERR_SELFTEST), "self-test failed") == 0, "ZF_ERR_SELFTEST: %s",
+             zf_status_name(ZF_ERR_SELFTEST));
+    ZT_CHECK(strcmp(zf_status_name(ZF_STATUS_COUNT), "unknown status") == 0, "ZF_STATUS_COUNT has a name");
+    ZT_CHECK(strcmp(zf_status_name((zf_status)-1), "unknown status") == 0, "status -1 has a name");
+    ZT_CHECK(zf_set_num_threads(-1) == ZF_ERR_INVALID_ARG && zf_last_error()[0] != '\0', "no message");
+    zf_clear_error();
+    ZT_CHECK(zf_last_error()[0] == '\0', "zf_clear_error left \"%s\"", zf_last_error());
+}
+
 int main(int argc, char **argv) {
     int env_child = argc == 3 && strcmp(argv[1], "--env-case") == 0;
     if (!env_child) { /* this test owns the environment: start from the defaults */
@@ -696,6 +710,7 @@ int main(int argc, char **argv) {
         check_registry();
         check_cpu_selftests();
         check_isa_names();
+        check_status_names();
         check_caps();
         check_caps_features();
         check_every_op_runs();

@@ -277,6 +277,36 @@ static void test_duplicate_merges(void) {
     zf_tokenizer_free(t);
 }
 
+/* A user-defined token is kept as written, like a control token (not read
+ * back through the byte alphabet, where "é" would be the one byte 0xE9); a
+ * text listed twice is found at the id the merges use (its first); byte 0x00
+ * has token id 0 here and is kept. */
+static void test_vocab_edges(void) {
+    static const char *const extra[] = {"<s>", "</s>", "caf\xc3\xa9", "ab", "ab"}; /* 258 café, 259 ab, 260 ab */
+    static const int32_t types[] = {3, 3, 4, 1, 1};
+    static const char *const merges[] = {"a b"};
+    small_vocab s;
+    make_small(&s, extra, types, 5, merges, 1);
+    zf_tokenizer *t = NULL;
+    ZT_OK(zf_tokenizer_create(&s.v, &t));
+    if (!t) return;
+    char buf[16];
+    size_t n = 0;
+    ZT_OK(zf_tokenizer_decode_token(t, 258, 0, buf, sizeof buf, &n));
+    ZT_CHECK(n == 5 && memcmp(buf, "caf\xc3\xa9", 5) == 0, "user token decodes as written (%zu bytes)", n);
+    ZT_CHECK(encode_is(t, "x caf\xc3\xa9", 0, (const int32_t[]){'x', ' ', 258}, 3), "user token matched as written");
+    ZT_CHECK(encode_is(t, "ab", 0, (const int32_t[]){259}, 1), "a duplicated text merges to its first id");
+    ZT_CHECK(zf_tokenizer_find(t, "ab", 2) == 259, "find of a duplicated text: %d; expected 259 (the first)",
+             zf_tokenizer_find(t, "ab", 2));
+    int32_t *ids = NULL;
+    int64_t cnt = 0;
+    ZT_OK(zf_tokenizer_encode(t, "a\0b", 3, 0, &ids, &cnt));
+    ZT_CHECK(cnt == 3 && ids && ids[0] == 'a' && ids[1] == 0 && ids[2] == 'b', "byte 0x00 (token id 0) dropped: %lld ids",
+             (long long)cnt);
+    free(ids);
+    zf_tokenizer_free(t);
+}
+
 static void test_small_vocab(void) {
     /* ids: 256 <s>, 257 </s>, 258 aa, 259 bc, 260 abc, 261 <tool>, 262 <x>, 263 <x>y, 264 ab */
     static const char *const extra[] = {"<s>", "</s>", "aa", "bc", "abc", "<tool>", "<x>", "<x>y", "ab"};
@@ -518,6 +548,7 @@ int main(void) {
         snprintf(slash ? slash + 1 : g_dir, sizeof g_dir - (size_t)(slash ? slash + 1 - g_dir : 0), "data/tokenizer");
     }
     test_small_vocab();
+    test_vocab_edges();
     test_duplicate_merges();
     test_create_errors();
 
