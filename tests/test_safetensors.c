@@ -352,6 +352,17 @@ static zf_status open_st_dir(const char *dir, const st *ts, int n, const char *c
     return zf_model_file_open(dir, NULL, NULL, f);
 }
 
+/* open_st_dir must fail with status want and a message holding expect,
+ * leaving the caller's handle untouched. */
+static void expect_open_error(const char *what, const char *dir, const st *ts, int n, const char *cfg, zf_status want,
+                              const char *expect) {
+    zf_model_file *f = (zf_model_file *)(uintptr_t)0x99;
+    zf_status s = open_st_dir(dir, ts, n, cfg, &f);
+    ZT_CHECK(s == want && f == (zf_model_file *)(uintptr_t)0x99 && strstr(zf_last_error(), expect),
+             "%s: status %d, %s (want '%s')", what, (int)s, s ? zf_last_error() : "loaded", expect);
+    if (s == ZF_OK) zf_model_file_close(f);
+}
+
 #define LLAMA_CFG(extra)                                                                                          \
     "{\"model_type\":\"llama\",\"hidden_size\":64,\"num_hidden_layers\":1,\"num_attention_heads\":4,"            \
     "\"intermediate_size\":96" extra "}"
@@ -411,15 +422,13 @@ static void test_quant_layout(void) {
         int n = 0;
         for (; n < 4 && c[i].t[n].name; n++)
             t[n] = mk(c[i].t[n].name, c[i].t[n].dtype, c[i].t[n].ndim, c[i].t[n].a, c[i].t[n].b, c[i].t[n].c);
-        zf_model_file *f = (zf_model_file *)(uintptr_t)0x99;
-        zf_status s = open_st_dir(dir, t, n, c[i].cfg, &f);
         if (c[i].want == ZF_OK) {
+            zf_model_file *f = NULL;
+            zf_status s = open_st_dir(dir, t, n, c[i].cfg, &f);
             ZT_CHECK(s == ZF_OK, "%s: %s", c[i].what, zf_last_error());
             if (s == ZF_OK) zf_model_file_close(f);
         } else {
-            ZT_CHECK(s == c[i].want && f == (zf_model_file *)(uintptr_t)0x99 && strstr(zf_last_error(), c[i].expect),
-                     "%s: status %d, %s (want '%s')", c[i].what, (int)s, s ? zf_last_error() : "loaded", c[i].expect);
-            if (s == ZF_OK) zf_model_file_close(f);
+            expect_open_error(c[i].what, dir, t, n, c[i].cfg, c[i].want, c[i].expect);
         }
         for (int k = 0; k < n; k++) free(t[k].data);
     }
@@ -471,12 +480,8 @@ static void test_expert_edges(void) {
                  "one expert: blk.0.ffn_gate_exps.weight [1, 32, 64] from experts.0");
         zf_model_file_close(f);
     }
-    f = (zf_model_file *)(uintptr_t)0x99;
-    zf_status s = open_st_dir(dir, t, 3, MOE_CFG(2, ""), &f);
-    ZT_CHECK(s == ZF_ERR_SHAPE && f == (zf_model_file *)(uintptr_t)0x99 &&
-             strstr(zf_last_error(), "experts.1.gate_proj.weight differs in dtype or shape from expert 0"),
-             "expert 1 [32, 80] after expert 0 [32, 64]: status %d, %s", (int)s, s ? zf_last_error() : "loaded");
-    if (s == ZF_OK) zf_model_file_close(f);
+    expect_open_error("expert 1 [32, 80] after expert 0 [32, 64]", dir, t, 3, MOE_CFG(2, ""), ZF_ERR_SHAPE,
+                      "experts.1.gate_proj.weight differs in dtype or shape from expert 0");
     rm_dir(dir);
     for (int i = 0; i < 3; i++) free(t[i].data);
 }
@@ -489,12 +494,8 @@ static void test_duplicate_names(void) {
     st t[3] = {mk("model.embed_tokens.weight", "BF16", 2, 11, 64, 0),
                mk("model.layers.0.input_layernorm.weight", "BF16", 1, 64, 0, 0),
                mk("blk.0.attn_norm.weight", "BF16", 1, 64, 0, 0)};
-    zf_model_file *f = (zf_model_file *)(uintptr_t)0x99;
-    zf_status s = open_st_dir(dir, t, 3, LLAMA_CFG(""), &f);
-    ZT_CHECK(s == ZF_ERR_FORMAT && f == (zf_model_file *)(uintptr_t)0x99 &&
-             strstr(zf_last_error(), "tensor blk.0.attn_norm.weight is given twice"),
-             "input_layernorm and a raw blk.0.attn_norm.weight: status %d, %s", (int)s, s ? zf_last_error() : "loaded");
-    if (s == ZF_OK) zf_model_file_close(f);
+    expect_open_error("input_layernorm and a raw blk.0.attn_norm.weight", dir, t, 3, LLAMA_CFG(""), ZF_ERR_FORMAT,
+                      "tensor blk.0.attn_norm.weight is given twice");
     rm_dir(dir);
     for (int i = 0; i < 3; i++) free(t[i].data);
 }
@@ -522,12 +523,8 @@ static void test_vocab_ids(void) {
     }
     snprintf(tj, sizeof tj, tok, 4);
     write_text(dir, "tokenizer.json", tj);
-    f = (zf_model_file *)(uintptr_t)0x99;
-    zf_status s = open_st_dir(dir, &emb, 1, LLAMA_CFG(""), &f);
-    ZT_CHECK(s == ZF_ERR_FORMAT && f == (zf_model_file *)(uintptr_t)0x99 &&
-             strstr(zf_last_error(), "token '<x>' has id 4 outside [0, 4)"),
-             "added token id 4 of 4: status %d, %s", (int)s, s ? zf_last_error() : "loaded");
-    if (s == ZF_OK) zf_model_file_close(f);
+    expect_open_error("added token id 4 of 4", dir, &emb, 1, LLAMA_CFG(""), ZF_ERR_FORMAT,
+                      "token '<x>' has id 4 outside [0, 4)");
     rm_dir(dir);
     free(emb.data);
 }
