@@ -559,6 +559,18 @@ static void test_moe_config(void) {
     free(b.p);
 }
 
+/* The six keys a one-layer dense file needs (architecture, hidden 64, one
+ * block, feed-forward 96, heads, rms epsilon) into kv. */
+static void kv_dense_basics(buf *kv, const char *arch, uint32_t heads, float eps) {
+    char k[96];
+    kv_str(kv, "general.architecture", arch);
+    snprintf(k, sizeof k, "%s.embedding_length", arch), kv_u32(kv, k, 64);
+    snprintf(k, sizeof k, "%s.block_count", arch), kv_u32(kv, k, 1);
+    snprintf(k, sizeof k, "%s.feed_forward_length", arch), kv_u32(kv, k, 96);
+    snprintf(k, sizeof k, "%s.attention.head_count", arch), kv_u32(kv, k, heads);
+    snprintf(k, sizeof k, "%s.attention.layer_norm_rms_epsilon", arch), kv_f32(kv, k, eps);
+}
+
 /* A minimal llama file with RoPE metadata: scaling type (NULL: absent), a
  * factor under factor_key (NULL: none), and optionally rope_freqs.weight. */
 static buf rope_gguf(const char *type, const char *factor_key, float factor, tdesc *freqs) {
@@ -567,12 +579,7 @@ static buf rope_gguf(const char *type, const char *factor_key, float factor, tde
     tdesc *ts[2] = {&emb, freqs};
     int nt = freqs ? 2 : 1, nkv = 6;
     buf b = {0}, kv = {0};
-    kv_str(&kv, "general.architecture", "llama");
-    kv_u32(&kv, "llama.embedding_length", 64);
-    kv_u32(&kv, "llama.block_count", 1);
-    kv_u32(&kv, "llama.feed_forward_length", 96);
-    kv_u32(&kv, "llama.attention.head_count", 4);
-    kv_f32(&kv, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    kv_dense_basics(&kv, "llama", 4, 1e-5f);
     if (type) kv_str(&kv, "llama.rope.scaling.type", type), nkv++;
     if (factor_key) kv_f32(&kv, factor_key, factor), nkv++;
     put(&b, "GGUF", 4);
@@ -682,12 +689,7 @@ static buf tiny_gguf(const buf *kv, int nkv, int64_t hidden, int64_t vocab) {
 static buf qwen3_heads_gguf(int key_length) {
     buf kv = {0};
     int nkv = 6;
-    kv_str(&kv, "general.architecture", "qwen3");
-    kv_u32(&kv, "qwen3.embedding_length", 64);
-    kv_u32(&kv, "qwen3.block_count", 1);
-    kv_u32(&kv, "qwen3.feed_forward_length", 96);
-    kv_u32(&kv, "qwen3.attention.head_count", 6);
-    kv_f32(&kv, "qwen3.attention.layer_norm_rms_epsilon", 1e-6f);
+    kv_dense_basics(&kv, "qwen3", 6, 1e-6f);
     if (key_length >= 0) kv_u32(&kv, "qwen3.attention.key_length", (uint32_t)key_length), nkv++;
     buf b = tiny_gguf(&kv, nkv, 64, 5);
     free(kv.p);
@@ -699,12 +701,7 @@ static buf qwen3_heads_gguf(int key_length) {
 static buf vocab_gguf(int n_types, uint32_t bos) {
     buf kv = {0};
     int nkv = 7;
-    kv_str(&kv, "general.architecture", "llama");
-    kv_u32(&kv, "llama.embedding_length", 64);
-    kv_u32(&kv, "llama.block_count", 1);
-    kv_u32(&kv, "llama.attention.head_count", 4);
-    kv_u32(&kv, "llama.feed_forward_length", 96);
-    kv_f32(&kv, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    kv_dense_basics(&kv, "llama", 4, 1e-5f);
     key(&kv, "tokenizer.ggml.tokens", ZF_GGUF_ARRAY);
     put_u32(&kv, ZF_GGUF_STRING);
     put_u64(&kv, 10);
